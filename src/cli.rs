@@ -1,0 +1,155 @@
+//! What each CLI subcommand does, kept out of `main.rs` so it can be tested and stays thin.
+
+use crate::calendar::{self, BankHolidays};
+use crate::policy::{self, Anchor, PolicySet, Timescale};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// `policy check`: prints every problem with file and line; exit 1 if any.
+pub fn policy_check(files: &[PathBuf]) -> Result<ExitCode, String> {
+    let files = if files.is_empty() {
+        policy_files(Path::new("policies"))?
+    } else {
+        files.to_vec()
+    };
+    let mut problems = 0;
+    for file in &files {
+        match policy::check_file(file) {
+            Ok(p) => println!("{}: ok ({}, {} stages)", file.display(), p.id, p.stages.len()),
+            Err(list) => {
+                for problem in &list {
+                    println!("{problem}");
+                }
+                problems += list.len();
+            }
+        }
+    }
+    if problems > 0 {
+        println!("{problems} problem(s) found");
+        Ok(ExitCode::from(1))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn policy_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}; pass the policy files to check", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Loads the policies folder with a message that says what to do when it fails.
+pub fn load_policies(dir: &Path) -> Result<PolicySet, String> {
+    PolicySet::load_dir(dir).map_err(|e| {
+        format!("the policies in {} cannot be used:\n{e}\nRun `escalation-bot policy check` for details.", dir.display())
+    })
+}
+
+fn find_policy<'a>(set: &'a PolicySet, id: &str) -> Result<&'a policy::Policy, String> {
+    set.get(id)
+        .ok_or_else(|| format!("no policy {id:?}; known policies: {}", set.ids().join(", ")))
+}
+
+/// `policy show ID`.
+pub fn policy_show(dir: &Path, id: &str) -> Result<ExitCode, String> {
+    let set = load_policies(dir)?;
+    print!("{}", policy::render_table(find_policy(&set, id)?));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `deadline`.
+pub struct DeadlineArgs<'a> {
+    pub policies: &'a Path,
+    pub policy: &'a str,
+    pub stage: u32,
+    pub started: &'a str,
+    pub first_raised: Option<&'a str>,
+    pub steps: &'a [String],
+}
+
+fn instant(value: &str, flag: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{flag} {value:?} is not an RFC 3339 time ({e}); write e.g. 2026-06-01T09:40:00+01:00"))
+}
+
+/// `deadline`: the due instant of a stage, or `none`.
+pub fn deadline(args: &DeadlineArgs<'_>) -> Result<ExitCode, String> {
+    let set = load_policies(args.policies)?;
+    let policy = find_policy(&set, args.policy)?;
+    let stage = policy.stage(args.stage).ok_or_else(|| {
+        format!("{} has stages 1 to {}; there is no stage {}", policy.id, policy.last_stage(), args.stage)
+    })?;
+    let started = instant(args.started, "--started")?;
+    let first_raised = args
+        .first_raised
+        .map(|f| instant(f, "--first-raised"))
+        .transpose()?
+        .unwrap_or(started);
+    let mut steps = BTreeMap::new();
+    for s in args.steps {
+        let (id, at) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--step {s:?} must be ID=RFC3339"))?;
+        steps.insert(id.to_string(), instant(at, "--step")?);
+    }
+    let limit = match &stage.timescale {
+        Timescale::NoLimit { .. } => {
+            println!("none");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Timescale::Limit(l) => l,
+    };
+    let from = match &limit.from {
+        Anchor::StageStart => started,
+        Anchor::FirstRaised => first_raised,
+        Anchor::Step(id) => *steps
+            .get(id)
+            .ok_or_else(|| format!("stage {} is measured from step {id:?}: give its time with --step {id}=RFC3339", stage.number))?,
+    };
+    let cal = BankHolidays::embedded()
+        .calendar(&policy.calendar, policy.hours)
+        .map_err(|e| e.to_string())?;
+    let due = cal.due(from, limit.days, limit.unit).map_err(|e| e.to_string())?;
+    println!("{}", calendar::format_uk(due));
+    println!(
+        "{} {} ({}): {}",
+        policy.stage_word,
+        stage.number,
+        stage.name,
+        policy::describe_limit(limit)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `screen`: `ok`, or one line per kind of identifiable detail found (kind and position only).
+pub fn screen() -> Result<ExitCode, String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read standard input as UTF-8 text: {e}"))?;
+    let findings = crate::privacy::screen(&text);
+    if findings.is_empty() {
+        println!("ok");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut kinds = BTreeMap::new();
+    for f in &findings {
+        kinds.entry(f.kind).or_insert_with(Vec::new).push(f.start);
+    }
+    for (kind, starts) in kinds {
+        let at: Vec<String> = starts.iter().map(|s| s.to_string()).collect();
+        println!("{} at character {}", kind.slug(), at.join(", "));
+    }
+    eprintln!("{}", crate::privacy::refusal_message(&findings));
+    Ok(ExitCode::from(1))
+}

@@ -1,0 +1,138 @@
+//! What happened to a dispute: the record. Events carry every computed fact (deadlines, owners)
+//! so that state can be rebuilt from them without the policy or the directory.
+
+use super::{Concerns, ContactFormat, Reference};
+use crate::directory::{AgencyId, PersonId};
+use crate::policy::NoticeTarget;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One event: when, who (none for the service itself), and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub actor: Option<PersonId>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// A step's own deadline, computed when its clock starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepDue {
+    pub step: String,
+    pub due: DateTime<Utc>,
+}
+
+/// The facts each kind of event records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// Shown before anything else when an adult is at immediate risk.
+    UrgentRoutePrompted { prompt: String, source: String },
+    Raised {
+        reference: Reference,
+        policy: String,
+        raised_by: PersonId,
+        raising_agency: AgencyId,
+        receiving_agency: AgencyId,
+        other_professional: Option<PersonId>,
+        concerns: Concerns,
+        category: String,
+        summary: String,
+        possible_cause: Option<String>,
+        desired_outcome: String,
+        adults_views: Option<String>,
+        case_reference: String,
+        immediate_risk: bool,
+    },
+    StageStarted {
+        stage: u32,
+        /// How many tiers up a repeating stage has gone (0 on entry).
+        tier: u32,
+        name: String,
+        /// None where the procedure sets no number, or the limit waits for a step.
+        due: Option<DateTime<Utc>>,
+        /// The limit in words, e.g. "5 working days from the stage start".
+        timescale: String,
+        owners_raising: Vec<PersonId>,
+        owners_receiving: Vec<PersonId>,
+        awaiting_ack: Vec<PersonId>,
+        formal_challenge: bool,
+        form: Option<String>,
+        excluded: Vec<PersonId>,
+        steps_due: Vec<StepDue>,
+        prompt: String,
+    },
+    BoardNotified {
+        who: NoticeTarget,
+        recipients: Vec<PersonId>,
+        message: String,
+        source: String,
+    },
+    OtherAgencyNotified {
+        agency: AgencyId,
+        message: String,
+        source: String,
+    },
+    NoteAdded {
+        text: String,
+        how: Option<ContactFormat>,
+        held_at: Option<DateTime<Utc>>,
+    },
+    Escalated {
+        from_stage: u32,
+        from_tier: u32,
+        to_stage: u32,
+        to_tier: u32,
+        reason: String,
+    },
+    Acknowledged { stage: u32 },
+    DelayReasonRecorded { stage: u32, reason: String },
+    StepCompleted {
+        step: String,
+        stage: u32,
+        then_due: Vec<StepDue>,
+    },
+    DeadlineBroughtForward {
+        stage: u32,
+        due: DateTime<Utc>,
+        reason: String,
+    },
+    ResolutionProposed {
+        rationale: String,
+        outcome: String,
+        outstanding: String,
+    },
+    ResolutionConfirmed {
+        rationale: String,
+        outcome: String,
+        outstanding: String,
+    },
+    ResolutionRejected { reason: String },
+    Withdrawn { reason: String },
+    LearningReferred { text: String },
+}
+
+impl EventBody {
+    /// The event kind in snake_case, as stored and as printed in timelines.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::UrgentRoutePrompted { .. } => "urgent_route_prompted",
+            EventBody::Raised { .. } => "raised",
+            EventBody::StageStarted { .. } => "stage_started",
+            EventBody::BoardNotified { .. } => "board_notified",
+            EventBody::OtherAgencyNotified { .. } => "other_agency_notified",
+            EventBody::NoteAdded { .. } => "note_added",
+            EventBody::Escalated { .. } => "escalated",
+            EventBody::Acknowledged { .. } => "acknowledged",
+            EventBody::DelayReasonRecorded { .. } => "delay_reason_recorded",
+            EventBody::StepCompleted { .. } => "step_completed",
+            EventBody::DeadlineBroughtForward { .. } => "deadline_brought_forward",
+            EventBody::ResolutionProposed { .. } => "resolution_proposed",
+            EventBody::ResolutionConfirmed { .. } => "resolution_confirmed",
+            EventBody::ResolutionRejected { .. } => "resolution_rejected",
+            EventBody::Withdrawn { .. } => "withdrawn",
+            EventBody::LearningReferred { .. } => "learning_referred",
+        }
+    }
+}

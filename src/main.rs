@@ -1,0 +1,99 @@
+//! The `escalation-bot` command line: parse, load what is needed, call into the library.
+
+use clap::{Parser, Subcommand};
+use escalation_bot::cli;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "escalation-bot",
+    version,
+    about = "Runs Safeguarding Adults Boards' professional-disagreement procedures in Slack and Teams"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check and show board policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Print when a stage is due: RFC 3339 with the UK offset, or `none` where the stage has no limit.
+    Deadline {
+        /// Policy id, e.g. `norfolk`.
+        #[arg(long)]
+        policy: String,
+        /// Stage number.
+        #[arg(long)]
+        stage: u32,
+        /// When the stage started (RFC 3339).
+        #[arg(long)]
+        started: String,
+        /// When the disagreement was first raised (RFC 3339); defaults to --started.
+        #[arg(long)]
+        first_raised: Option<String>,
+        /// When a named step happened, for limits measured from it: `--step review=2026-06-10T10:00:00+01:00`.
+        #[arg(long = "step", value_name = "ID=RFC3339")]
+        steps: Vec<String>,
+        /// Folder of policy files.
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+    },
+    /// Check text for client-identifiable detail before posting it (reads standard input).
+    Screen,
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate policy files; every problem is printed with its file and line. Exit 1 on any problem.
+    Check {
+        /// Files to check (default: every policies/*.toml).
+        files: Vec<PathBuf>,
+    },
+    /// Print a policy's stages as a table.
+    Show {
+        /// Policy id, e.g. `durham`.
+        id: String,
+        /// Folder of policy files.
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Policy { command } => match command {
+            PolicyCommand::Check { files } => cli::policy_check(&files),
+            PolicyCommand::Show { id, policies } => cli::policy_show(&policies, &id),
+        },
+        Command::Deadline {
+            policy,
+            stage,
+            started,
+            first_raised,
+            steps,
+            policies,
+        } => cli::deadline(&cli::DeadlineArgs {
+            policies: &policies,
+            policy: &policy,
+            stage,
+            started: &started,
+            first_raised: first_raised.as_deref(),
+            steps: &steps,
+        }),
+        Command::Screen => cli::screen(),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("escalation-bot: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

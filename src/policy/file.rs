@@ -1,0 +1,218 @@
+//! The policy file as written: TOML tables with positions kept, so problems can name their line.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(super) type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PolicyFile {
+    pub id: S<String>,
+    pub name: S<String>,
+    pub reference_prefix: S<String>,
+    pub document: S<String>,
+    #[serde(default)]
+    pub stage_word: Option<String>,
+    pub calendar: S<String>,
+    #[serde(default)]
+    pub working_hours: Option<HoursFile>,
+    pub levels: Vec<LevelFile>,
+    pub categories: Vec<CategoryFile>,
+    pub urgent: S<UrgentFile>,
+    #[serde(default)]
+    pub acknowledgement: Option<S<AcknowledgementFile>>,
+    #[serde(default)]
+    pub delay_reason: Option<S<DelayReasonFile>>,
+    pub record_keeping: S<RuleFile>,
+    pub resolution: S<RuleFile>,
+    pub learning: S<RuleFile>,
+    pub board: BoardFile,
+    #[serde(rename = "ladder")]
+    pub ladders: Vec<S<LadderFile>>,
+    #[serde(rename = "stage")]
+    pub stages: Vec<S<StageFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HoursFile {
+    pub open: S<String>,
+    pub close: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LevelFile {
+    pub id: S<String>,
+    pub name: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CategoryFile {
+    pub id: S<String>,
+    pub name: S<String>,
+    pub source: S<String>,
+    #[serde(default)]
+    pub guidance: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RuleFile {
+    pub prompt: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UrgentFile {
+    pub prompt: S<String>,
+    pub source: S<String>,
+    #[serde(default)]
+    pub notify: Vec<S<NoticeFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AcknowledgementFile {
+    pub window: S<LimitFile>,
+    pub nudge_levels: Vec<S<String>>,
+    pub prompt: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DelayReasonFile {
+    pub required: bool,
+    pub prompt: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BoardFile {
+    pub name: S<String>,
+    #[serde(rename = "rung")]
+    pub rungs: Vec<S<BoardRungFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BoardRungFile {
+    pub id: S<String>,
+    pub title: S<String>,
+    pub role: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LadderFile {
+    pub kind: S<String>,
+    pub name: S<String>,
+    pub source: S<String>,
+    pub rungs: Vec<S<RungFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RungFile {
+    pub id: S<String>,
+    pub title: S<String>,
+    pub level: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StageFile {
+    pub number: S<u32>,
+    pub name: S<String>,
+    pub source: S<String>,
+    #[serde(default)]
+    pub level: Option<S<String>>,
+    #[serde(default)]
+    pub raising_level: Option<S<String>>,
+    #[serde(default)]
+    pub receiving_level: Option<S<String>>,
+    #[serde(default)]
+    pub acknowledge: bool,
+    #[serde(default)]
+    pub formal_challenge: bool,
+    #[serde(default)]
+    pub limit: Option<S<LimitFile>>,
+    #[serde(default)]
+    pub no_limit: Option<S<NoLimitFile>>,
+    #[serde(default)]
+    pub bring_forward: Option<S<SourceOnly>>,
+    #[serde(default)]
+    pub repeats: Option<S<RuleFile>>,
+    #[serde(default)]
+    pub form: Option<S<FormFile>>,
+    #[serde(default)]
+    pub notify: Vec<S<NoticeFile>>,
+    #[serde(default)]
+    pub exclude: Vec<S<ExcludeFile>>,
+    #[serde(default, rename = "step")]
+    pub steps: Vec<S<StepFile>>,
+    pub prompt: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LimitFile {
+    pub days: S<u32>,
+    pub unit: S<String>,
+    pub from: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NoLimitFile {
+    pub words: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SourceOnly {
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FormFile {
+    pub id: S<String>,
+    pub name: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NoticeFile {
+    pub who: S<String>,
+    pub when: S<String>,
+    pub message: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExcludeFile {
+    pub who: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StepFile {
+    pub id: S<String>,
+    pub name: S<String>,
+    pub source: S<String>,
+    #[serde(default)]
+    pub limit: Option<S<LimitFile>>,
+    pub prompt: S<String>,
+}

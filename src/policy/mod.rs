@@ -1,0 +1,390 @@
+//! A board's escalation procedure as data: stages, who takes part, time limits, notices and ladders.
+//!
+//! Policies are read from `policies/<board-id>.toml` (see `file`), checked with precise
+//! file-and-line problems (see `check`), and used by the escalation core as the validated types
+//! below. A sixth board needs a new file, never new Rust.
+
+mod check;
+mod file;
+mod show;
+
+pub use check::{Problem, check_file, check_text};
+pub use show::{describe_limit, describe_timescale, render_table};
+
+use crate::calendar::{DayUnit, WorkingHours};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The ladder kind that applies to every agency kind a policy does not list by name.
+pub const ANY_KIND: &str = "any";
+
+/// A validated board policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub id: String,
+    pub name: String,
+    /// Prefix of dispute references, e.g. `NSAB` in `NSAB-2026-0007`.
+    pub reference_prefix: String,
+    /// The source document every `source` field cites.
+    pub document: String,
+    /// What the procedure calls a stage ("Stage", or "Step" for Durham).
+    pub stage_word: String,
+    /// The GOV.UK bank-holiday division the procedure's working days follow.
+    pub calendar: String,
+    pub hours: WorkingHours,
+    pub levels: Vec<Level>,
+    pub categories: Vec<Category>,
+    pub urgent: Urgent,
+    pub acknowledgement: Option<Acknowledgement>,
+    pub delay_reason: DelayReason,
+    pub record_keeping: Rule,
+    pub resolution: Rule,
+    pub learning: Rule,
+    pub board: Board,
+    pub ladders: Vec<Ladder>,
+    pub stages: Vec<Stage>,
+}
+
+/// A role level on the agencies' ladders, lowest first (its index is its rank).
+#[derive(Debug, Clone)]
+pub struct Level {
+    pub id: String,
+    pub name: String,
+}
+
+/// A category of disagreement the procedure lists, with any guidance it gives for it.
+#[derive(Debug, Clone)]
+pub struct Category {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+    pub guidance: Option<String>,
+}
+
+/// A piece of the procedure shown to people at the right moment, with where it comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Rule {
+    pub prompt: String,
+    pub source: String,
+}
+
+/// The immediate-risk route: what people must do at once, and who is told.
+#[derive(Debug, Clone)]
+pub struct Urgent {
+    pub prompt: String,
+    pub source: String,
+    pub notify: Vec<Notice>,
+}
+
+/// How long the people asked to take over a stage have to acknowledge, and who is told if they don't.
+#[derive(Debug, Clone)]
+pub struct Acknowledgement {
+    pub days: u32,
+    pub unit: DayUnit,
+    pub window_source: String,
+    /// Levels (ranks) whose silence triggers a nudge to the next rung up.
+    pub nudge_levels: Vec<usize>,
+    pub prompt: String,
+    pub source: String,
+}
+
+/// Whether a late step must carry a reason for the delay (Durham), and what people are asked.
+#[derive(Debug, Clone, Default)]
+pub struct DelayReason {
+    pub required: bool,
+    pub prompt: String,
+    pub source: String,
+}
+
+/// The board's own people: its business unit and its chair, as rungs of the board's directory entry.
+#[derive(Debug, Clone)]
+pub struct Board {
+    pub name: String,
+    pub rungs: Vec<BoardRung>,
+}
+
+/// A board role held by people in the directory.
+#[derive(Debug, Clone)]
+pub struct BoardRung {
+    pub id: String,
+    pub title: String,
+    pub role: BoardRole,
+}
+
+/// What a board rung is for: told of disputes, or chairing panels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BoardRole {
+    BusinessUnit,
+    Chair,
+}
+
+/// An agency kind's escalation route, lowest rung first (Norfolk Appendix 2 gives eight).
+#[derive(Debug, Clone)]
+pub struct Ladder {
+    pub kind: String,
+    pub name: String,
+    pub source: String,
+    pub rungs: Vec<Rung>,
+}
+
+/// One rung of a ladder: a job title and the level it sits at.
+#[derive(Debug, Clone)]
+pub struct Rung {
+    pub id: String,
+    pub title: String,
+    pub level: usize,
+}
+
+/// A stage (or step) of the procedure.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub number: u32,
+    pub name: String,
+    pub source: String,
+    /// Level (rank) of the people taking part for the raising agency.
+    pub raising_level: usize,
+    /// Level (rank) of the people taking part for the receiving agency.
+    pub receiving_level: usize,
+    /// Whether the people asked to take over must acknowledge in the thread.
+    pub acknowledge: bool,
+    /// Whether posts must say a formal challenge has been lodged under the procedure.
+    pub formal_challenge: bool,
+    pub timescale: Timescale,
+    /// Set when the procedure lets a party bring the deadline forward to protect the adult.
+    pub bring_forward_source: Option<String>,
+    pub repeats: Option<Rule>,
+    pub form: Option<Form>,
+    pub notify: Vec<Notice>,
+    pub exclude: Vec<Exclusion>,
+    pub steps: Vec<Step>,
+    pub prompt: String,
+}
+
+/// A stage's time limit, or the procedure's own words where it sets no number.
+#[derive(Debug, Clone)]
+pub enum Timescale {
+    Limit(Limit),
+    NoLimit { words: String, source: String },
+}
+
+/// A time limit: N working or calendar days from an anchor.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    pub days: u32,
+    pub unit: DayUnit,
+    pub from: Anchor,
+    pub source: String,
+}
+
+/// What a time limit is measured from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anchor {
+    StageStart,
+    FirstRaised,
+    /// Another named step, e.g. Sunderland's written response "within 5 days of the review".
+    Step(String),
+}
+
+/// A named duty inside a stage that has its own clock (Sunderland's review and written response).
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+    pub limit: Option<Limit>,
+    pub prompt: String,
+}
+
+/// A mandatory form or written account.
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+}
+
+/// Someone the procedure says must be told, and when.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub who: NoticeTarget,
+    pub when: NoticeWhen,
+    pub message: String,
+    pub source: String,
+}
+
+/// Who a notice goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeTarget {
+    BoardBusinessUnit,
+    BoardChair,
+    OtherAgency,
+}
+
+/// When a notice is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeWhen {
+    /// When the stage is reached.
+    OnEntry,
+    /// Before the escalation into this stage is made (Rochdale: tell the other agency first).
+    BeforeEscalating,
+    /// At once when a dispute is raised as urgent.
+    OnUrgent,
+}
+
+/// People who must be kept off a stage's panel.
+#[derive(Debug, Clone)]
+pub struct Exclusion {
+    pub who: ExclusionRule,
+    pub source: String,
+}
+
+/// Which people an exclusion names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExclusionRule {
+    /// Anyone who has taken part in the dispute (Sunderland stage 4).
+    InvolvedInCase,
+}
+
+impl Policy {
+    /// The stage with this number.
+    pub fn stage(&self, number: u32) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.number == number)
+    }
+
+    /// The last stage: escalation past it is refused.
+    pub fn last_stage(&self) -> u32 {
+        self.stages.last().map_or(0, |s| s.number)
+    }
+
+    /// The ladder for an agency kind, or the policy's `any` ladder for kinds it does not name.
+    pub fn ladder(&self, kind: &str) -> Option<&Ladder> {
+        self.ladders
+            .iter()
+            .find(|l| l.kind == kind)
+            .or_else(|| self.ladders.iter().find(|l| l.kind == ANY_KIND))
+    }
+
+    /// The category with this id.
+    pub fn category(&self, id: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.id == id)
+    }
+
+    /// The step with this id, and the stage it belongs to.
+    pub fn step(&self, id: &str) -> Option<(&Stage, &Step)> {
+        self.stages
+            .iter()
+            .find_map(|s| s.steps.iter().find(|st| st.id == id).map(|st| (s, st)))
+    }
+
+    /// A level's display name.
+    pub fn level_name(&self, rank: usize) -> &str {
+        self.levels.get(rank).map_or("?", |l| l.name.as_str())
+    }
+}
+
+/// Why policies could not be loaded; each problem names its file and line.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+    #[error("no policy files (*.toml) in {0}")]
+    Empty(PathBuf),
+    #[error("two policies have the id {id:?}: {first} and {second}")]
+    DuplicateId {
+        id: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+}
+
+/// Every board policy known to a deployment, by id.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    policies: BTreeMap<String, Policy>,
+}
+
+impl PolicySet {
+    /// Loads every `*.toml` directly inside `dir` (the `demo/` folder is not a policy).
+    pub fn load_dir(dir: &Path) -> Result<PolicySet, LoadError> {
+        let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        if paths.is_empty() {
+            return Err(LoadError::Empty(dir.to_path_buf()));
+        }
+        let mut set = PolicySet::default();
+        let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut problems = Vec::new();
+        for path in paths {
+            match load_file(&path) {
+                Ok(policy) => {
+                    if let Some(first) = origin.get(&policy.id) {
+                        return Err(LoadError::DuplicateId {
+                            id: policy.id,
+                            first: first.clone(),
+                            second: path,
+                        });
+                    }
+                    origin.insert(policy.id.clone(), path);
+                    set.policies.insert(policy.id.clone(), policy);
+                }
+                Err(LoadError::Invalid(mut p)) => problems.append(&mut p),
+                Err(other) => return Err(other),
+            }
+        }
+        if problems.is_empty() {
+            Ok(set)
+        } else {
+            Err(LoadError::Invalid(problems))
+        }
+    }
+
+    /// A set holding the given policies (tests and simulations).
+    pub fn from_policies(policies: impl IntoIterator<Item = Policy>) -> PolicySet {
+        PolicySet {
+            policies: policies.into_iter().map(|p| (p.id.clone(), p)).collect(),
+        }
+    }
+
+    /// The policy with this id.
+    pub fn get(&self, id: &str) -> Option<&Policy> {
+        self.policies.get(id)
+    }
+
+    /// All policies, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Policy> {
+        self.policies.values()
+    }
+
+    /// The policy ids, for messages that list what exists.
+    pub fn ids(&self) -> Vec<&str> {
+        self.policies.keys().map(String::as_str).collect()
+    }
+}
+
+/// Loads and validates one policy file.
+pub fn load_file(path: &Path) -> Result<Policy, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    check::parse(&path.display().to_string(), &text).map_err(LoadError::Invalid)
+}
+
+/// The policies shipped in the repository's `policies/` folder, for tests and defaults.
+pub fn default_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
