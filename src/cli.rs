@@ -153,3 +153,19 @@ pub fn screen() -> Result<ExitCode, String> {
     eprintln!("{}", crate::privacy::refusal_message(&findings));
     Ok(ExitCode::from(1))
 }
+
+/// `simulate`: runs a scenario in memory and prints its timeline.
+pub fn simulate(policies: &Path, scenario: &Path, json: bool) -> Result<ExitCode, String> {
+    let set = load_policies(policies)?;
+    let scenario = crate::simulate::Scenario::load(scenario).map_err(|e| e.to_string())?;
+    let mut ledger = crate::simulate::MemoryLedger::default();
+    let entries =
+        crate::simulate::run(&scenario, &set, &mut ledger).map_err(|e| e.to_string())?;
+    if json {
+        print!("{}", crate::simulate::render_json(&entries));
+    } else {
+        println!("{}\n", scenario.title);
+        print!("{}", crate::simulate::render_text(&entries));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -10,3 +10,4 @@ pub mod privacy;
 pub mod cli;
 pub mod directory;
 pub mod escalation;
+pub mod simulate;

@@ -46,6 +46,17 @@ enum Command {
     },
     /// Check text for client-identifiable detail before posting it (reads standard input).
     Screen,
+    /// Run a scripted scenario through the escalation core and print its timeline.
+    Simulate {
+        /// The scenario file, e.g. `policies/demo/norfolk-scenario.toml`.
+        scenario: PathBuf,
+        /// One JSON object per line instead of the readable timeline.
+        #[arg(long)]
+        json: bool,
+        /// Folder of policy files.
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -88,6 +99,11 @@ fn main() -> ExitCode {
             steps: &steps,
         }),
         Command::Screen => cli::screen(),
+        Command::Simulate {
+            scenario,
+            json,
+            policies,
+        } => cli::simulate(&policies, &scenario, json),
     };
     match outcome {
         Ok(code) => code,

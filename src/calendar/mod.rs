@@ -244,6 +244,11 @@ pub fn london_instant(local: NaiveDateTime) -> DateTime<Utc> {
     }
 }
 
+/// The UK local year of an instant: the year in a dispute reference.
+pub fn local_year(instant: DateTime<Utc>) -> i32 {
+    instant.with_timezone(&London).year()
+}
+
 /// An instant as RFC 3339 with the UK offset (`+00:00` in winter, `+01:00` in summer).
 pub fn format_uk(instant: DateTime<Utc>) -> String {
     instant
