@@ -154,13 +154,38 @@ pub fn screen() -> Result<ExitCode, String> {
     Ok(ExitCode::from(1))
 }
 
-/// `simulate`: runs a scenario in memory and prints its timeline.
-pub fn simulate(policies: &Path, scenario: &Path, json: bool) -> Result<ExitCode, String> {
+/// The SQLite file used when no database URL is given.
+pub const DEFAULT_DATABASE: &str = "escalation-bot.db";
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+async fn open_store(url: &str) -> Result<crate::store::Store, String> {
+    crate::store::Store::open(url).await.map_err(|e| e.to_string())
+}
+
+/// `simulate`: runs a scenario in memory, or through the store at `db`, and prints its timeline.
+pub fn simulate(policies: &Path, scenario: &Path, json: bool, db: Option<&str>) -> Result<ExitCode, String> {
     let set = load_policies(policies)?;
     let scenario = crate::simulate::Scenario::load(scenario).map_err(|e| e.to_string())?;
-    let mut ledger = crate::simulate::MemoryLedger::default();
-    let entries =
-        crate::simulate::run(&scenario, &set, &mut ledger).map_err(|e| e.to_string())?;
+    let entries = runtime()?.block_on(async {
+        match db {
+            None => {
+                let mut ledger = crate::simulate::MemoryLedger::default();
+                crate::simulate::run(&scenario, &set, &mut ledger).await
+            }
+            Some(url) => {
+                let store = open_store(url).await.map_err(|e| crate::simulate::SimulationError::Ledger(e))?;
+                let mut ledger = crate::simulate::StoreLedger(&store);
+                crate::simulate::run(&scenario, &set, &mut ledger).await
+            }
+        }
+    });
+    let entries = entries.map_err(|e| e.to_string())?;
     if json {
         print!("{}", crate::simulate::render_json(&entries));
     } else {
@@ -168,4 +193,60 @@ pub fn simulate(policies: &Path, scenario: &Path, json: bool) -> Result<ExitCode
         print!("{}", crate::simulate::render_text(&entries));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `audit verify`: walks the log; exit 0 with a count when intact, exit 1 naming the first broken link.
+pub fn audit_verify(db: &str) -> Result<ExitCode, String> {
+    runtime()?.block_on(async {
+        let store = open_store(db).await?;
+        let report = store.verify().await.map_err(|e| e.to_string())?;
+        match report.broken {
+            None => {
+                println!(
+                    "ok: {} events in {} disputes, every link intact",
+                    report.events, report.disputes
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(b) => {
+                println!("broken: {b}");
+                println!(
+                    "{} events were checked before it. The record has been altered outside the service; keep this database as evidence and tell the board business unit.",
+                    report.events
+                );
+                Ok(ExitCode::from(1))
+            }
+        }
+    })
+}
+
+/// `db rebuild-projections`: recomputes every projection from the events.
+pub fn rebuild_projections(db: &str) -> Result<ExitCode, String> {
+    runtime()?.block_on(async {
+        let store = open_store(db).await?;
+        let n = store.rebuild_projections().await.map_err(|e| e.to_string())?;
+        println!("rebuilt the projections of {n} disputes from their events");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `directory check FILE`: the directory against itself and the policies; exit 1 on any problem.
+pub fn directory_check(policies: &Path, file: &Path) -> Result<ExitCode, String> {
+    let set = load_policies(policies)?;
+    let dir = crate::directory::Directory::load(file).map_err(|e| e.to_string())?;
+    let problems = crate::directory::check_directory(&dir, &set);
+    if problems.is_empty() {
+        println!(
+            "{}: ok ({} agencies, {} people)",
+            file.display(),
+            dir.agencies().count(),
+            dir.people().count()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        println!("{}: {p}", file.display());
+    }
+    println!("{} problem(s) found", problems.len());
+    Ok(ExitCode::from(1))
 }

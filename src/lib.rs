@@ -11,3 +11,4 @@ pub mod cli;
 pub mod directory;
 pub mod escalation;
 pub mod simulate;
+pub mod store;

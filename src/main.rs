@@ -56,6 +56,56 @@ enum Command {
         /// Folder of policy files.
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
+        /// Run through the store at this database URL instead of in memory.
+        #[arg(long)]
+        db: Option<String>,
+    },
+    /// Check that the record has not been altered.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Database maintenance.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Check a directory file of agencies and people.
+    Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the whole log and check every hash link; exit 1 naming the first broken one.
+    Verify {
+        /// Database URL (`postgres://…` or a SQLite file).
+        #[arg(long, env = "DATABASE_URL", default_value = cli::DEFAULT_DATABASE)]
+        db: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Recompute every projection (open disputes, owners, deadlines, threads) from the events.
+    RebuildProjections {
+        /// Database URL (`postgres://…` or a SQLite file).
+        #[arg(long, env = "DATABASE_URL", default_value = cli::DEFAULT_DATABASE)]
+        db: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DirectoryCommand {
+    /// Validate a directory file; every problem is printed. Exit 1 on any problem.
+    Check {
+        /// The directory file, e.g. `policies/demo/directory.toml`.
+        file: PathBuf,
+        /// Folder of policy files.
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
     },
 }
 
@@ -103,7 +153,17 @@ fn main() -> ExitCode {
             scenario,
             json,
             policies,
-        } => cli::simulate(&policies, &scenario, json),
+            db,
+        } => cli::simulate(&policies, &scenario, json, db.as_deref()),
+        Command::Audit {
+            command: AuditCommand::Verify { db },
+        } => cli::audit_verify(&db),
+        Command::Db {
+            command: DbCommand::RebuildProjections { db },
+        } => cli::rebuild_projections(&db),
+        Command::Directory {
+            command: DirectoryCommand::Check { file, policies },
+        } => cli::directory_check(&policies, &file),
     };
     match outcome {
         Ok(code) => code,

@@ -2,7 +2,7 @@
 //! so that state can be rebuilt from them without the policy or the directory.
 
 use super::{Concerns, ContactFormat, Reference};
-use crate::directory::{AgencyId, PersonId};
+use crate::directory::{AgencyId, PersonId, Platform};
 use crate::policy::NoticeTarget;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -111,6 +111,19 @@ pub enum EventBody {
     ResolutionRejected { reason: String },
     Withdrawn { reason: String },
     LearningReferred { text: String },
+    /// The delivery worker posted the dispute's root message in an agency channel: its thread.
+    ThreadOpened { thread: ThreadRef },
+}
+
+/// Where a dispute's thread lives in one agency channel, as the chat platform identifies it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ThreadRef {
+    pub platform: Platform,
+    /// Slack team id, Teams tenant id, or `sandbox`.
+    pub workspace: String,
+    pub channel: String,
+    /// Slack `ts` of the root message, or the Teams thread's conversation id and root activity id.
+    pub thread: String,
 }
 
 impl EventBody {
@@ -133,6 +146,7 @@ impl EventBody {
             EventBody::ResolutionRejected { .. } => "resolution_rejected",
             EventBody::Withdrawn { .. } => "withdrawn",
             EventBody::LearningReferred { .. } => "learning_referred",
+            EventBody::ThreadOpened { .. } => "thread_opened",
         }
     }
 }

@@ -15,7 +15,7 @@ mod state;
 
 pub use command::{Command, Concerns, ContactFormat, RaiseDetails};
 pub use decide::{Context, decide, handle};
-pub use event::{Event, EventBody, StepDue};
+pub use event::{Event, EventBody, StepDue, ThreadRef};
 pub use people::{Side, can_act, owners_for, side_of};
 pub use reference::{Reference, ReferenceError};
 pub use refusal::Refusal;

@@ -1,6 +1,6 @@
 //! A dispute's current state, folded from its events and nothing else.
 
-use super::{Concerns, Event, EventBody, Reference, StepDue};
+use super::{Concerns, Event, EventBody, Reference, StepDue, ThreadRef};
 use crate::directory::{AgencyId, PersonId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -76,6 +76,8 @@ pub struct Dispute {
     pub proposal: Option<Proposal>,
     pub notes: u32,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The dispute's thread in each agency channel, once posted.
+    pub threads: Vec<ThreadRef>,
 }
 
 impl Dispute {
@@ -213,6 +215,11 @@ impl Dispute {
             | EventBody::BoardNotified { .. }
             | EventBody::OtherAgencyNotified { .. }
             | EventBody::LearningReferred { .. } => {}
+            EventBody::ThreadOpened { thread } => {
+                if !self.threads.contains(thread) {
+                    self.threads.push(thread.clone());
+                }
+            }
         }
     }
 

@@ -11,20 +11,28 @@ pub use timeline::{Entry, render_json, render_text};
 
 use crate::calendar::{BankHolidays, Calendar};
 use crate::directory::Directory;
-use crate::escalation::{self, Context, Dispute, Event, Reference};
+use crate::escalation::{self, Command, Context, Dispute, Event, Reference, Refusal};
+use crate::store::{Batch, Store, StoreError};
 use crate::policy::{Policy, PolicySet};
 use std::collections::BTreeMap;
 
-/// Where a simulation keeps its events: in memory here, in the store for `--db`.
+/// Where a simulation keeps its events: in memory, or in the store for `--db`.
+#[allow(async_fn_in_trait)]
 pub trait Ledger {
     /// The error the ledger reports (a database error, say).
     type Error: std::fmt::Display;
-    /// The next reference for a board prefix and year.
-    fn next_reference(&mut self, prefix: &str, year: i32) -> Result<Reference, Self::Error>;
+    /// Allocates the next reference for a board and year and records the events `build` makes
+    /// with it, or records nothing (and allocates nothing) when `build` refuses.
+    async fn raise(
+        &mut self,
+        prefix: &str,
+        year: i32,
+        build: impl FnOnce(&Reference) -> Result<Vec<Event>, Refusal>,
+    ) -> Result<Result<(Reference, Vec<Event>), Refusal>, Self::Error>;
     /// The dispute's state as the ledger holds it.
-    fn load(&mut self, reference: &Reference) -> Result<Dispute, Self::Error>;
+    async fn load(&mut self, reference: &Reference) -> Result<Dispute, Self::Error>;
     /// Appends events at the expected version.
-    fn append(
+    async fn append(
         &mut self,
         reference: &Reference,
         expected_version: u64,
@@ -42,19 +50,31 @@ pub struct MemoryLedger {
 impl Ledger for MemoryLedger {
     type Error = std::convert::Infallible;
 
-    fn next_reference(&mut self, prefix: &str, year: i32) -> Result<Reference, Self::Error> {
-        let n = self.counters.entry((prefix.to_string(), year)).or_insert(0);
-        *n += 1;
-        Ok(Reference::new(prefix, year, *n))
+    async fn raise(
+        &mut self,
+        prefix: &str,
+        year: i32,
+        build: impl FnOnce(&Reference) -> Result<Vec<Event>, Refusal>,
+    ) -> Result<Result<(Reference, Vec<Event>), Refusal>, Self::Error> {
+        let next = self.counters.get(&(prefix.to_string(), year)).copied().unwrap_or(0) + 1;
+        let reference = Reference::new(prefix, year, next);
+        match build(&reference) {
+            Ok(events) => {
+                self.counters.insert((prefix.to_string(), year), next);
+                self.disputes.insert(reference.clone(), events.clone());
+                Ok(Ok((reference, events)))
+            }
+            Err(refusal) => Ok(Err(refusal)),
+        }
     }
 
-    fn load(&mut self, reference: &Reference) -> Result<Dispute, Self::Error> {
+    async fn load(&mut self, reference: &Reference) -> Result<Dispute, Self::Error> {
         Ok(Dispute::from_events(
             self.disputes.get(reference).into_iter().flatten(),
         ))
     }
 
-    fn append(
+    async fn append(
         &mut self,
         reference: &Reference,
         _expected_version: u64,
@@ -65,6 +85,49 @@ impl Ledger for MemoryLedger {
             .or_default()
             .extend_from_slice(events);
         Ok(())
+    }
+}
+
+/// A ledger on the real store, so a scenario runs exactly as the service would record it.
+#[derive(Debug)]
+pub struct StoreLedger<'a>(pub &'a Store);
+
+impl Ledger for StoreLedger<'_> {
+    type Error = StoreError;
+
+    async fn raise(
+        &mut self,
+        prefix: &str,
+        year: i32,
+        build: impl FnOnce(&Reference) -> Result<Vec<Event>, Refusal>,
+    ) -> Result<Result<(Reference, Vec<Event>), Refusal>, Self::Error> {
+        let made = self
+            .0
+            .create(prefix, year, |r| {
+                build(r).map(|events| Batch {
+                    events,
+                    ..Batch::default()
+                })
+            })
+            .await?;
+        Ok(made.map(|(r, batch)| (r, batch.events)))
+    }
+
+    async fn load(&mut self, reference: &Reference) -> Result<Dispute, Self::Error> {
+        self.0.load(reference).await
+    }
+
+    async fn append(
+        &mut self,
+        reference: &Reference,
+        expected_version: u64,
+        events: &[Event],
+    ) -> Result<(), Self::Error> {
+        let batch = Batch {
+            events: events.to_vec(),
+            ..Batch::default()
+        };
+        self.0.append(reference, expected_version, &batch).await
     }
 }
 
@@ -84,7 +147,7 @@ pub enum SimulationError {
 }
 
 /// Runs a scenario through the core into a ledger, returning the timeline.
-pub fn run<L: Ledger>(
+pub async fn run<L: Ledger>(
     scenario: &Scenario,
     policies: &PolicySet,
     ledger: &mut L,
@@ -95,10 +158,9 @@ pub fn run<L: Ledger>(
     let mut entries = Vec::new();
     let mut current: Option<Reference> = None;
     for (i, step) in scenario.steps.iter().enumerate() {
-        let n = i + 1;
         let fail = |message: String| SimulationError::Step {
-            step: n,
-            at: step.at.to_rfc3339(),
+            step: i + 1,
+            at: crate::calendar::format_uk(step.at),
             message,
         };
         let ledger_err = |e: L::Error| SimulationError::Ledger(e.to_string());
@@ -108,48 +170,67 @@ pub fn run<L: Ledger>(
             directory: &directory,
             now: step.at,
         };
-        let reference = match (&step.action, &current) {
-            (Action::Raise(_), _) => ledger
-                .next_reference(&policy.reference_prefix, crate::calendar::local_year(step.at))
-                .map_err(ledger_err)?,
-            (_, Some(r)) => r.clone(),
-            (_, None) => {
-                return Err(fail(
-                    "the first step of a scenario must raise the challenge".into(),
-                ));
+        let outcome = if let Action::Raise(details) = &step.action {
+            let year = crate::calendar::local_year(step.at);
+            let raised = ledger
+                .raise(&policy.reference_prefix, year, |reference| {
+                    let command = Command::Raise {
+                        reference: reference.clone(),
+                        details: details.clone(),
+                    };
+                    escalation::handle(&Dispute::default(), &step.by, &command, &ctx)
+                })
+                .await
+                .map_err(ledger_err)?;
+            match raised {
+                Ok((reference, events)) => Ok((reference, Dispute::default(), events)),
+                Err(refusal) => Err((None, Dispute::default(), refusal)),
+            }
+        } else {
+            let reference = current
+                .clone()
+                .ok_or_else(|| fail("the first step of a scenario must raise the challenge".into()))?;
+            let state = ledger.load(&reference).await.map_err(ledger_err)?;
+            let command = step.action.to_command(|| reference.clone());
+            match escalation::handle(&state, &step.by, &command, &ctx) {
+                Ok(events) => {
+                    ledger
+                        .append(&reference, state.version, &events)
+                        .await
+                        .map_err(ledger_err)?;
+                    Ok((reference, state, events))
+                }
+                Err(refusal) => Err((Some(reference), state, refusal)),
             }
         };
-        let command = step.action.to_command(|| reference.clone());
-        let state = ledger.load(&reference).map_err(ledger_err)?;
-        match escalation::handle(&state, &step.by, &command, &ctx) {
-            Ok(events) => {
-                if step.expect_refusal.is_some() {
-                    return Err(fail(format!(
-                        "the scenario expects this {} to be refused, but it was accepted",
-                        command.name()
-                    )));
-                }
-                ledger
-                    .append(&reference, state.version, &events)
-                    .map_err(ledger_err)?;
-                let mut after = state.clone();
+        match (outcome, &step.expect_refusal) {
+            (Ok(_), Some(_)) => {
+                return Err(fail(format!(
+                    "the scenario expects this step to be refused, but it was accepted ({})",
+                    step.action.name()
+                )));
+            }
+            (Ok((reference, mut state, events)), None) => {
                 for e in &events {
-                    after.apply(e);
-                    entries.push(Entry::from_event(&reference, &after, e, &directory));
+                    state.apply(e);
+                    entries.push(Entry::from_event(&reference, &state, e, &directory));
                 }
                 current = Some(reference);
             }
-            Err(refusal) => match &step.expect_refusal {
-                Some(expected) if refusal.to_string().contains(expected.as_str()) => {
-                    entries.push(Entry::refused(&reference, &state, step, &command, &refusal));
-                }
-                Some(expected) => {
-                    return Err(fail(format!(
-                        "expected a refusal containing {expected:?}, but the refusal was: {refusal}"
-                    )));
-                }
-                None => return Err(fail(format!("{} was refused: {refusal}", command.name()))),
-            },
+            (Err((reference, state, refusal)), Some(expected))
+                if refusal.to_string().contains(expected.as_str()) =>
+            {
+                let label = reference.map(|r| r.to_string()).unwrap_or_default();
+                entries.push(Entry::refused(&label, &state, step, &refusal));
+            }
+            (Err((_, _, refusal)), Some(expected)) => {
+                return Err(fail(format!(
+                    "expected a refusal containing {expected:?}, but the refusal was: {refusal}"
+                )));
+            }
+            (Err((_, _, refusal)), None) => {
+                return Err(fail(format!("{} was refused: {refusal}", step.action.name())));
+            }
         }
     }
     Ok(entries)

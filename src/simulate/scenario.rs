@@ -97,6 +97,24 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action's name as written in scenario files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Raise(_) => "raise",
+            Action::Note { .. } => "note",
+            Action::Escalate { .. } => "escalate",
+            Action::Acknowledge => "acknowledge",
+            Action::ProposeResolution { .. } => "propose_resolution",
+            Action::ConfirmResolution => "confirm_resolution",
+            Action::RejectResolution { .. } => "reject_resolution",
+            Action::RecordDelayReason { .. } => "record_delay_reason",
+            Action::CompleteStep { .. } => "complete_step",
+            Action::BringDeadlineForward { .. } => "bring_deadline_forward",
+            Action::Withdraw { .. } => "withdraw",
+            Action::ReferLearning { .. } => "refer_learning",
+        }
+    }
+
     /// The core command; `reference` is used by raise only (it comes from the ledger).
     pub fn to_command(&self, reference: impl FnOnce() -> Reference) -> Command {
         match self.clone() {

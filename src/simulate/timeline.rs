@@ -3,7 +3,7 @@
 use super::ScenarioStep;
 use crate::calendar::{format_uk, format_uk_short};
 use crate::directory::Directory;
-use crate::escalation::{Command, Dispute, Event, EventBody, Reference, Refusal};
+use crate::escalation::{Dispute, Event, EventBody, Reference, Refusal};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -54,10 +54,9 @@ impl Entry {
     }
 
     pub(super) fn refused(
-        reference: &Reference,
+        reference: &str,
         state: &Dispute,
         step: &ScenarioStep,
-        command: &Command,
         refusal: &Refusal,
     ) -> Entry {
         Entry {
@@ -68,7 +67,7 @@ impl Entry {
             due: state.due,
             actor: Some(step.by.0.clone()),
             prompt: Some(refusal.to_string()),
-            detail: json!({ "kind": "refused", "command": command.name(), "message": refusal.to_string() }),
+            detail: json!({ "kind": "refused", "command": step.action.name(), "message": refusal.to_string() }),
         }
     }
 }

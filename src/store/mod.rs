@@ -1,0 +1,325 @@
+//! The durable record: hash-chained events, projections, outbox and schedule, on SQLite or PostgreSQL.
+//!
+//! One `Store` with two real backends. An append writes events, the outbox rows and schedule rows
+//! they cause, and the projections, in one transaction; the expected version makes racing writers
+//! on one dispute fail cleanly instead of losing an update.
+
+mod chain;
+mod postgres;
+mod projection;
+mod sqlite;
+
+pub use chain::{GENESIS, VerifyReport, event_hash};
+pub use projection::{DisputeRow, Projection};
+
+use crate::escalation::{Dispute, Event, Reference};
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Why the store could not do what was asked. Messages say what to do; they never carry secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{reference} changed while your action was being recorded (expected version {expected}, found {found}); try again on the fresh state")]
+    Conflict {
+        reference: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("this request was already recorded")]
+    Duplicate,
+    #[error("{0} is not an escalation-bot database (it holds tables this service did not create); point --database-url at a new file or an empty database")]
+    NotOurs(String),
+    #[error("the database was written by a newer escalation-bot (schema version {found}; this binary knows up to {known}); upgrade the binary before using it")]
+    NewerSchema { found: i64, known: i64 },
+    #[error("the database is read-only ({0}); give the service write access to the file and its folder")]
+    ReadOnly(String),
+    #[error("the database or disk is full; nothing was written. Free space, then try again")]
+    Full,
+    #[error("cannot open the database: {0}")]
+    Open(String),
+    #[error("database migration failed and was rolled back; the database is unchanged: {0}")]
+    Migration(String),
+    #[error("the stored record is not readable: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl StoreError {
+    pub(crate) fn from_sqlx(e: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &e {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            let message = db.message().to_string();
+            // SQLite: 13 full, 8 read-only, 26 not a database; PostgreSQL: 53100 disk full, 25006 read-only.
+            match code.as_str() {
+                "13" | "53100" => return StoreError::Full,
+                "8" | "1032" | "25006" => return StoreError::ReadOnly(message),
+                "26" => return StoreError::NotOurs(message),
+                _ => {}
+            }
+            if message.contains("database or disk is full") {
+                return StoreError::Full;
+            }
+            if message.contains("readonly") || message.contains("read-only") {
+                return StoreError::ReadOnly(message);
+            }
+            return StoreError::Database(message);
+        }
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// A message the delivery worker must post: one row per message per target thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOutbox {
+    /// Unique per message and target, so a retried append never posts twice.
+    pub idempotency_key: String,
+    /// Where it goes, as the chat layer describes it (platform, channel, thread or person).
+    pub target: serde_json::Value,
+    /// The platform-neutral message.
+    pub payload: serde_json::Value,
+    /// Not before this instant (working hours, pacing).
+    pub available_at: DateTime<Utc>,
+}
+
+/// Future work: deadlines, reminders, nudges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSchedule {
+    pub idempotency_key: String,
+    pub kind: String,
+    pub due_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+/// Everything one command writes, in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub events: Vec<Event>,
+    pub outbox: Vec<NewOutbox>,
+    pub schedule: Vec<NewSchedule>,
+    /// Pending schedule rows of the dispute to cancel, by kind (e.g. the old stage's reminders).
+    pub cancel_schedule_kinds: Vec<String>,
+    /// The platform's id for the request (Slack trigger, Teams activity), so a retry records nothing twice.
+    pub inbound_key: Option<String>,
+}
+
+/// An outbox row claimed by a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub reference: String,
+    pub target: serde_json::Value,
+    pub payload: serde_json::Value,
+    pub attempts: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A schedule row claimed by a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRow {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub reference: String,
+    pub kind: String,
+    pub due_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+/// How many outbox rows wait, and how old the oldest is (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxDepth {
+    pub pending: i64,
+    pub parked: i64,
+    pub oldest_pending: Option<DateTime<Utc>>,
+}
+
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
+    Utc.timestamp_micros(us).single().unwrap_or_default()
+}
+
+/// The record, on one of its two backends.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite($s) => $e,
+            Store::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating where needed) and migrates the database named by a URL: `postgres://…`
+    /// for PostgreSQL, `sqlite://path`, `sqlite:path` or a plain file path for SQLite.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(postgres::PgStore::open(url).await?))
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            Ok(Store::Sqlite(sqlite::SqliteStore::open(path).await?))
+        }
+    }
+
+    /// Which backend this is, for logs and `/readyz`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    /// A dispute's events in order.
+    pub async fn events(&self, reference: &Reference) -> Result<Vec<Event>, StoreError> {
+        dispatch!(self, s => s.events(&reference.to_string()).await)
+    }
+
+    /// A dispute's state, folded from its events.
+    pub async fn load(&self, reference: &Reference) -> Result<Dispute, StoreError> {
+        Ok(Dispute::from_events(&self.events(reference).await?))
+    }
+
+    /// Appends a batch to an existing dispute at the expected version.
+    pub async fn append(
+        &self,
+        reference: &Reference,
+        expected_version: u64,
+        batch: &Batch,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.append(reference, expected_version, batch, None).await)
+    }
+
+    /// Allocates the next reference for a board and year, builds the new dispute's batch with it,
+    /// and records both in one transaction: a refused raise leaves no gap in the numbering.
+    pub async fn create<E>(
+        &self,
+        prefix: &str,
+        year: i32,
+        build: impl FnOnce(&Reference) -> Result<Batch, E>,
+    ) -> Result<Result<(Reference, Batch), E>, StoreError> {
+        dispatch!(self, s => s.create(prefix, year, build).await)
+    }
+
+    /// Whether an inbound request id has been recorded (Slack retries, Teams redeliveries).
+    pub async fn seen_inbound(&self, key: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.seen_inbound(key).await)
+    }
+
+    /// Claims up to `limit` outbox rows ready at `now` for `lease`, skipping rows others hold.
+    pub async fn claim_outbox(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        dispatch!(self, s => s.claim_outbox(owner, now, lease, limit).await)
+    }
+
+    /// Marks a claimed outbox row sent, with the platform's answer (e.g. the message `ts`).
+    pub async fn outbox_sent(
+        &self,
+        id: i64,
+        owner: &str,
+        result: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.outbox_finish(id, owner, "sent", Some(result), None, now).await)
+    }
+
+    /// Puts a claimed row back to be retried at `retry_at`, recording why it failed.
+    pub async fn outbox_retry(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.outbox_retry(id, owner, error, retry_at).await)
+    }
+
+    /// Parks a row that will never succeed (e.g. `channel_not_found`) so it is reported, not retried.
+    pub async fn outbox_park(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.outbox_finish(id, owner, "parked", None, Some(error), now).await)
+    }
+
+    /// Outbox depth and age, for metrics.
+    pub async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
+        dispatch!(self, s => s.outbox_depth().await)
+    }
+
+    /// Claims up to `limit` schedule rows due at `now`.
+    pub async fn claim_schedule(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<ScheduleRow>, StoreError> {
+        dispatch!(self, s => s.claim_schedule(owner, now, lease, limit).await)
+    }
+
+    /// Marks a claimed schedule row done.
+    pub async fn schedule_done(
+        &self,
+        id: i64,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.schedule_done(id, owner, now).await)
+    }
+
+    /// The projection of one dispute.
+    pub async fn dispute_row(&self, reference: &Reference) -> Result<Option<DisputeRow>, StoreError> {
+        dispatch!(self, s => s.dispute_row(&reference.to_string()).await)
+    }
+
+    /// Open disputes a person is part of (as party, owner or asked to acknowledge).
+    pub async fn open_for_person(&self, person: &str) -> Result<Vec<DisputeRow>, StoreError> {
+        dispatch!(self, s => s.open_for_person(person).await)
+    }
+
+    /// Open disputes an agency is part of.
+    pub async fn open_for_agency(&self, agency: &str) -> Result<Vec<DisputeRow>, StoreError> {
+        dispatch!(self, s => s.open_for_agency(agency).await)
+    }
+
+    /// Every projection row, in a stable order: what `db rebuild-projections` must reproduce.
+    pub async fn projection_snapshot(&self) -> Result<Projection, StoreError> {
+        dispatch!(self, s => s.projection_snapshot().await)
+    }
+
+    /// Rebuilds every projection from the events.
+    pub async fn rebuild_projections(&self) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.rebuild_projections().await)
+    }
+
+    /// Walks the whole log and checks every hash link.
+    pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        dispatch!(self, s => s.verify().await)
+    }
+}

@@ -1,0 +1,648 @@
+//! The shared backend: PostgreSQL, for several replicas. Appends serialise on the sealed chain
+//! head row; workers claim outbox and schedule rows with `FOR UPDATE SKIP LOCKED` and a lease.
+
+use super::chain::{self, StoredEvent, Verifier};
+use super::projection::{self, DisputeRow, Projection};
+use super::{Batch, OutboxDepth, OutboxRow, ScheduleRow, StoreError, VerifyReport, from_micros, micros};
+use crate::escalation::{Dispute, Event, Reference};
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgConnection, PgPool, Row};
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn err(e: sqlx::Error) -> StoreError {
+    StoreError::from_sqlx(e)
+}
+
+/// The URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl PgStore {
+    pub(super) async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Open(format!("{}: {e}", redacted(url))))?;
+        let store = PgStore { pool };
+        store.check_ours(&redacted(url)).await?;
+        MIGRATOR
+            .run(&store.pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(store)
+    }
+
+    /// Refuses databases holding other applications' tables, and schemas newer than this binary.
+    async fn check_ours(&self, url: &str) -> Result<(), StoreError> {
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        let names: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
+        if !names.is_empty() && !names.contains(&"chain_head") {
+            return Err(StoreError::NotOurs(url.to_string()));
+        }
+        if names.contains(&"_sqlx_migrations") {
+            let found: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(err)?;
+            let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+            if let Some(found) = found.filter(|f| *f > known) {
+                return Err(StoreError::NewerSchema { found, known });
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(err)?;
+        Ok(())
+    }
+
+    pub(super) async fn events(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        load_events(&mut conn, reference).await
+    }
+
+    pub(super) async fn seen_inbound(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT reference FROM inbound_keys WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(row.map(|(r,)| r.unwrap_or_default()))
+    }
+
+    pub(super) async fn append(
+        &self,
+        reference: &Reference,
+        expected: u64,
+        batch: &Batch,
+        _unused: Option<()>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        append_in(&mut tx, &reference.to_string(), expected, batch).await?;
+        tx.commit().await.map_err(err)
+    }
+
+    pub(super) async fn create<E>(
+        &self,
+        prefix: &str,
+        year: i32,
+        build: impl FnOnce(&Reference) -> Result<Batch, E>,
+    ) -> Result<Result<(Reference, Batch), E>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        sqlx::query("SELECT global_seq FROM chain_head WHERE id = 1 FOR UPDATE")
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        let number: i64 = sqlx::query_scalar(
+            "INSERT INTO reference_counters (prefix, year, last) VALUES ($1, $2, 1)
+             ON CONFLICT (prefix, year) DO UPDATE SET last = reference_counters.last + 1
+             RETURNING last",
+        )
+        .bind(prefix)
+        .bind(i64::from(year))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(err)?;
+        let reference = Reference::new(prefix, year, u32::try_from(number).unwrap_or(u32::MAX));
+        let batch = match build(&reference) {
+            Ok(b) => b,
+            Err(e) => {
+                tx.rollback().await.map_err(err)?;
+                return Ok(Err(e));
+            }
+        };
+        append_in(&mut tx, &reference.to_string(), 0, &batch).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(Ok((reference, batch)))
+    }
+
+    pub(super) async fn claim_outbox(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let until = micros(now) + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
+        let rows = sqlx::query(
+            "UPDATE outbox SET lease_owner = $1, lease_until_us = $2, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE status = 'pending' AND available_us <= $3
+                            AND (lease_until_us IS NULL OR lease_until_us < $4)
+                          ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)
+             RETURNING id, idempotency_key, reference, target, payload, attempts, created_us",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(micros(now))
+        .bind(micros(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        let mut out = rows.iter().map(outbox_row).collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    pub(super) async fn outbox_finish(
+        &self,
+        id: i64,
+        owner: &str,
+        status: &str,
+        result: Option<&str>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET status = $1, result = $2, last_error = coalesce($3, last_error), done_us = $4,
+                               lease_owner = NULL, lease_until_us = NULL
+             WHERE id = $5 AND lease_owner = $6 AND status = 'pending'",
+        )
+        .bind(status)
+        .bind(result)
+        .bind(error)
+        .bind(micros(now))
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn outbox_retry(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL
+             WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
+        )
+        .bind(micros(retry_at))
+        .bind(error)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
+        let (pending, parked, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'parked'),
+                    min(created_us) FILTER (WHERE status = 'pending')
+             FROM outbox",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(OutboxDepth {
+            pending,
+            parked,
+            oldest_pending: oldest.map(from_micros),
+        })
+    }
+
+    pub(super) async fn claim_schedule(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<ScheduleRow>, StoreError> {
+        let until = micros(now) + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
+        let rows = sqlx::query(
+            "UPDATE schedule SET lease_owner = $1, lease_until_us = $2, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM schedule
+                          WHERE status = 'pending' AND due_us <= $3
+                            AND (lease_until_us IS NULL OR lease_until_us < $4)
+                          ORDER BY due_us, id LIMIT $5 FOR UPDATE SKIP LOCKED)
+             RETURNING id, idempotency_key, reference, kind, due_us, payload",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(micros(now))
+        .bind(micros(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        let mut out = rows.iter().map(schedule_row).collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|r| (r.due_at, r.id));
+        Ok(out)
+    }
+
+    pub(super) async fn schedule_done(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE schedule SET status = 'done', done_us = $1, lease_owner = NULL, lease_until_us = NULL
+             WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
+        )
+        .bind(micros(now))
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn dispute_row(&self, reference: &str) -> Result<Option<DisputeRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM disputes WHERE reference = $1")
+            .bind(reference)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        row.as_ref().map(dispute_row).transpose()
+    }
+
+    pub(super) async fn open_for_person(&self, person: &str) -> Result<Vec<DisputeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT d.* FROM disputes d JOIN dispute_people p ON p.reference = d.reference
+             WHERE p.person = $1 AND d.status = 'open' ORDER BY d.reference",
+        )
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(dispute_row).collect()
+    }
+
+    pub(super) async fn open_for_agency(&self, agency: &str) -> Result<Vec<DisputeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.* FROM disputes d JOIN dispute_agencies a ON a.reference = d.reference
+             WHERE a.agency = $1 AND d.status = 'open' ORDER BY d.reference",
+        )
+        .bind(agency)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(dispute_row).collect()
+    }
+
+    pub(super) async fn projection_snapshot(&self) -> Result<Projection, StoreError> {
+        let disputes = sqlx::query("SELECT * FROM disputes")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?
+            .iter()
+            .map(dispute_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let people = sqlx::query_as("SELECT reference, person, relation FROM dispute_people")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let agencies = sqlx::query_as("SELECT reference, agency, side FROM dispute_agencies")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let threads = sqlx::query_as("SELECT reference, platform, workspace, channel, thread FROM threads")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let mut p = Projection {
+            disputes,
+            people,
+            agencies,
+            threads,
+        };
+        p.sort();
+        Ok(p)
+    }
+
+    pub(super) async fn rebuild_projections(&self) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        sqlx::query("SELECT global_seq FROM chain_head WHERE id = 1 FOR UPDATE")
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        for table in ["DELETE FROM disputes", "DELETE FROM dispute_people", "DELETE FROM dispute_agencies", "DELETE FROM threads"] {
+            sqlx::query(table).execute(&mut *tx).await.map_err(err)?;
+        }
+        let refs: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT reference FROM events ORDER BY reference")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?;
+        for (reference,) in &refs {
+            let events = load_events(&mut tx, reference).await?;
+            write_projection(&mut tx, reference, &Dispute::from_events(&events)).await?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(refs.len() as u64)
+    }
+
+    pub(super) async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let rows = sqlx::query("SELECT * FROM events ORDER BY global_seq")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let mut v = Verifier::default();
+        let mut broken = None;
+        for row in &rows {
+            if let Err(b) = v.check(&stored_event(row)?) {
+                broken = Some(b);
+                break;
+            }
+        }
+        let (seq, hash): (i64, String) = sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(v.finish(seq, &hash, broken))
+    }
+}
+
+async fn load_events(conn: &mut PgConnection, reference: &str) -> Result<Vec<Event>, StoreError> {
+    let rows = sqlx::query("SELECT * FROM events WHERE reference = $1 ORDER BY seq")
+        .bind(reference)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(err)?;
+    rows.iter().map(|r| stored_event(r)?.event()).collect()
+}
+
+async fn append_in(
+    conn: &mut PgConnection,
+    reference: &str,
+    expected: u64,
+    batch: &Batch,
+) -> Result<(), StoreError> {
+    let now_us = batch.events.first().map_or(0, |e| micros(e.at));
+    // Every append takes the chain head first: appends serialise, so the log has one order.
+    sqlx::query("SELECT global_seq FROM chain_head WHERE id = 1 FOR UPDATE")
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+    if let Some(key) = &batch.inbound_key {
+        let inserted = sqlx::query("INSERT INTO inbound_keys (key, reference, at_us) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(reference)
+            .bind(now_us)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Duplicate);
+        }
+    }
+    let existing = load_events(conn, reference).await?;
+    let found = existing.len() as u64;
+    if found != expected {
+        return Err(StoreError::Conflict {
+            reference: reference.to_string(),
+            expected,
+            found,
+        });
+    }
+    let last_hash: String = sqlx::query_scalar("SELECT hash FROM events WHERE reference = $1 ORDER BY seq DESC LIMIT 1")
+        .bind(reference)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(err)?
+        .unwrap_or_default();
+    let (_, head_hash): (i64, String) = sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(err)?;
+    let rows = chain::link(reference, expected as i64 + 1, last_hash, head_hash, &batch.events)?;
+    let mut head = None;
+    for r in &rows {
+        let global_seq: i64 = sqlx::query_scalar(
+            "INSERT INTO events (reference, seq, at_us, actor, kind, body, prev_hash, prev_global_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING global_seq",
+        )
+        .bind(&r.reference)
+        .bind(r.seq)
+        .bind(r.at_us)
+        .bind(&r.actor)
+        .bind(&r.kind)
+        .bind(&r.body)
+        .bind(&r.prev_hash)
+        .bind(&r.prev_global_hash)
+        .bind(&r.hash)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| match StoreError::from_sqlx(e) {
+            StoreError::Database(m) if m.contains("duplicate key") => StoreError::Conflict {
+                reference: reference.to_string(),
+                expected,
+                found: expected + 1,
+            },
+            other => other,
+        })?;
+        head = Some((global_seq, r.hash.clone()));
+    }
+    if let Some((seq, hash)) = head {
+        sqlx::query("UPDATE chain_head SET global_seq = $1, hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(hash)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+    }
+    for kind in &batch.cancel_schedule_kinds {
+        sqlx::query("UPDATE schedule SET status = 'cancelled', done_us = $1 WHERE reference = $2 AND kind = $3 AND status = 'pending'")
+            .bind(now_us)
+            .bind(reference)
+            .bind(kind)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+    }
+    for o in &batch.outbox {
+        sqlx::query(
+            "INSERT INTO outbox (idempotency_key, reference, target, payload, created_us, available_us)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&o.idempotency_key)
+        .bind(reference)
+        .bind(o.target.to_string())
+        .bind(o.payload.to_string())
+        .bind(now_us)
+        .bind(micros(o.available_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+    }
+    for s in &batch.schedule {
+        sqlx::query(
+            "INSERT INTO schedule (idempotency_key, reference, kind, due_us, payload)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&s.idempotency_key)
+        .bind(reference)
+        .bind(&s.kind)
+        .bind(micros(s.due_at))
+        .bind(s.payload.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+    }
+    let mut state = Dispute::from_events(&existing);
+    for e in &batch.events {
+        state.apply(e);
+    }
+    write_projection(conn, reference, &state).await
+}
+
+async fn write_projection(conn: &mut PgConnection, reference: &str, d: &Dispute) -> Result<(), StoreError> {
+    for table in [
+        "DELETE FROM disputes WHERE reference = $1",
+        "DELETE FROM dispute_people WHERE reference = $1",
+        "DELETE FROM dispute_agencies WHERE reference = $1",
+        "DELETE FROM threads WHERE reference = $1",
+    ] {
+        sqlx::query(table).bind(reference).execute(&mut *conn).await.map_err(err)?;
+    }
+    let Some(p) = projection::rows_for(d) else {
+        return Ok(());
+    };
+    for r in &p.disputes {
+        sqlx::query(
+            "INSERT INTO disputes (reference, policy, status, stage, tier, stage_name, due_us, urgent, raised_by,
+                                   raising_agency, receiving_agency, first_raised_us, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&r.reference)
+        .bind(&r.policy)
+        .bind(&r.status)
+        .bind(r.stage)
+        .bind(r.tier)
+        .bind(&r.stage_name)
+        .bind(r.due.map(micros))
+        .bind(i64::from(r.urgent))
+        .bind(&r.raised_by)
+        .bind(&r.raising_agency)
+        .bind(&r.receiving_agency)
+        .bind(micros(r.first_raised))
+        .bind(r.version)
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+    }
+    for (reference, person, relation) in &p.people {
+        sqlx::query("INSERT INTO dispute_people (reference, person, relation) VALUES ($1, $2, $3)")
+            .bind(reference)
+            .bind(person)
+            .bind(relation)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+    }
+    for (reference, agency, side) in &p.agencies {
+        sqlx::query("INSERT INTO dispute_agencies (reference, agency, side) VALUES ($1, $2, $3)")
+            .bind(reference)
+            .bind(agency)
+            .bind(side)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+    }
+    for (reference, platform, workspace, channel, thread) in &p.threads {
+        sqlx::query("INSERT INTO threads (reference, platform, workspace, channel, thread) VALUES ($1, $2, $3, $4, $5)")
+            .bind(reference)
+            .bind(platform)
+            .bind(workspace)
+            .bind(channel)
+            .bind(thread)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn stored_event(r: &PgRow) -> Result<StoredEvent, StoreError> {
+    let get = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
+    Ok(StoredEvent {
+        global_seq: r.try_get("global_seq").map_err(get)?,
+        reference: r.try_get("reference").map_err(get)?,
+        seq: r.try_get("seq").map_err(get)?,
+        at_us: r.try_get("at_us").map_err(get)?,
+        actor: r.try_get("actor").map_err(get)?,
+        kind: r.try_get("kind").map_err(get)?,
+        body: r.try_get("body").map_err(get)?,
+        prev_hash: r.try_get("prev_hash").map_err(get)?,
+        prev_global_hash: r.try_get("prev_global_hash").map_err(get)?,
+        hash: r.try_get("hash").map_err(get)?,
+    })
+}
+
+fn json(text: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn outbox_row(r: &PgRow) -> Result<OutboxRow, StoreError> {
+    let get = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
+    Ok(OutboxRow {
+        id: r.try_get("id").map_err(get)?,
+        idempotency_key: r.try_get("idempotency_key").map_err(get)?,
+        reference: r.try_get("reference").map_err(get)?,
+        target: json(r.try_get("target").map_err(get)?)?,
+        payload: json(r.try_get("payload").map_err(get)?)?,
+        attempts: r.try_get("attempts").map_err(get)?,
+        created_at: from_micros(r.try_get("created_us").map_err(get)?),
+    })
+}
+
+fn schedule_row(r: &PgRow) -> Result<ScheduleRow, StoreError> {
+    let get = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
+    Ok(ScheduleRow {
+        id: r.try_get("id").map_err(get)?,
+        idempotency_key: r.try_get("idempotency_key").map_err(get)?,
+        reference: r.try_get("reference").map_err(get)?,
+        kind: r.try_get("kind").map_err(get)?,
+        due_at: from_micros(r.try_get("due_us").map_err(get)?),
+        payload: json(r.try_get("payload").map_err(get)?)?,
+    })
+}
+
+fn dispute_row(r: &PgRow) -> Result<DisputeRow, StoreError> {
+    let get = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
+    let due: Option<i64> = r.try_get("due_us").map_err(get)?;
+    let urgent: i64 = r.try_get("urgent").map_err(get)?;
+    Ok(DisputeRow {
+        reference: r.try_get("reference").map_err(get)?,
+        policy: r.try_get("policy").map_err(get)?,
+        status: r.try_get("status").map_err(get)?,
+        stage: r.try_get("stage").map_err(get)?,
+        tier: r.try_get("tier").map_err(get)?,
+        stage_name: r.try_get("stage_name").map_err(get)?,
+        due: due.map(from_micros),
+        urgent: urgent != 0,
+        raised_by: r.try_get("raised_by").map_err(get)?,
+        raising_agency: r.try_get("raising_agency").map_err(get)?,
+        receiving_agency: r.try_get("receiving_agency").map_err(get)?,
+        first_raised: from_micros(r.try_get("first_raised_us").map_err(get)?),
+        version: r.try_get("version").map_err(get)?,
+    })
+}
