@@ -414,7 +414,10 @@ fn enter_stage(
         form: stage.form.as_ref().map(|f| f.name.clone()),
         excluded,
         steps_due,
-        prompt: stage.prompt.clone(),
+        prompt: match (&stage.repeats, tier) {
+            (Some(repeat), t) if t > 0 => repeat.prompt.clone(),
+            _ => stage.prompt.clone(),
+        },
     }];
     if tier == 0 {
         for n in stage.notify.iter().filter(|n| n.when == NoticeWhen::OnEntry) {

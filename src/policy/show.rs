@@ -114,9 +114,16 @@ pub fn render_table(p: &Policy) -> String {
         first_line(&p.urgent.prompt)
     ));
     if let Some(a) = &p.acknowledgement {
+        let limit = Limit {
+            days: a.days,
+            unit: a.unit,
+            from: Anchor::StageStart,
+            source: String::new(),
+        };
         out.push_str(&format!(
-            "Acknowledgement: within {} {} days, else the next level up is told ({}).\n",
-            a.days, a.unit, a.source
+            "Acknowledgement: within {} of being asked, else the next level up is told ({}).\n",
+            describe_limit(&limit).trim_end_matches(" from the stage start"),
+            a.source
         ));
     }
     if p.delay_reason.required {
