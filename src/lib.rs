@@ -12,3 +12,4 @@ pub mod directory;
 pub mod escalation;
 pub mod simulate;
 pub mod store;
+pub mod chat;

@@ -75,6 +75,8 @@ impl StoreError {
 pub struct NewOutbox {
     /// Unique per message and target, so a retried append never posts twice.
     pub idempotency_key: String,
+    /// Rows in one lane (one thread, one person's DMs) are delivered strictly in order.
+    pub lane: String,
     /// Where it goes, as the chat layer describes it (platform, channel, thread or person).
     pub target: serde_json::Value,
     /// The platform-neutral message.
@@ -316,6 +318,33 @@ impl Store {
     /// Rebuilds every projection from the events.
     pub async fn rebuild_projections(&self) -> Result<u64, StoreError> {
         dispatch!(self, s => s.rebuild_projections().await)
+    }
+
+    /// The platform's id of a dispute's thread in one channel, once its root was posted.
+    pub async fn thread(
+        &self,
+        reference: &str,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.thread(reference, platform, workspace, channel).await)
+    }
+
+    /// Records an inbound request id that causes no events (an Events API callback, a help
+    /// reply); false when it was seen before.
+    pub async fn claim_inbound(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.claim_inbound(key, at).await)
+    }
+
+    /// Queues posts that no event causes (a private answer to a refused button press).
+    pub async fn enqueue(
+        &self,
+        reference: &str,
+        rows: &[NewOutbox],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.enqueue(reference, rows, at).await)
     }
 
     /// Walks the whole log and checks every hash link.

@@ -154,6 +154,9 @@ impl PgStore {
              WHERE id IN (SELECT id FROM outbox
                           WHERE status = 'pending' AND available_us <= $3
                             AND (lease_until_us IS NULL OR lease_until_us < $4)
+                            AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                                            WHERE earlier.lane = outbox.lane AND earlier.status = 'pending'
+                                              AND earlier.id < outbox.id)
                           ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)
              RETURNING id, idempotency_key, reference, target, payload, attempts, created_us",
         )
@@ -360,6 +363,56 @@ impl PgStore {
         Ok(refs.len() as u64)
     }
 
+    pub(super) async fn thread(
+        &self,
+        reference: &str,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT thread FROM threads WHERE reference = $1 AND platform = $2 AND workspace = $3 AND channel = $4",
+        )
+        .bind(reference)
+        .bind(platform)
+        .bind(workspace)
+        .bind(channel)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    pub(super) async fn claim_inbound(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query("INSERT INTO inbound_keys (key, reference, at_us) VALUES ($1, NULL, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(micros(at))
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn enqueue(&self, reference: &str, rows: &[super::NewOutbox], at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        for o in rows {
+            sqlx::query(
+                "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(&o.idempotency_key)
+            .bind(reference)
+            .bind(&o.lane)
+            .bind(o.target.to_string())
+            .bind(o.payload.to_string())
+            .bind(micros(at))
+            .bind(micros(o.available_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
     pub(super) async fn verify(&self) -> Result<VerifyReport, StoreError> {
         let rows = sqlx::query("SELECT * FROM events ORDER BY global_seq")
             .fetch_all(&self.pool)
@@ -480,11 +533,12 @@ async fn append_in(
     }
     for o in &batch.outbox {
         sqlx::query(
-            "INSERT INTO outbox (idempotency_key, reference, target, payload, created_us, available_us)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(&o.idempotency_key)
         .bind(reference)
+        .bind(&o.lane)
         .bind(o.target.to_string())
         .bind(o.payload.to_string())
         .bind(now_us)

@@ -173,6 +173,9 @@ impl SqliteStore {
              WHERE id IN (SELECT id FROM outbox
                           WHERE status = 'pending' AND available_us <= ?
                             AND (lease_until_us IS NULL OR lease_until_us < ?)
+                            AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                                            WHERE earlier.lane = outbox.lane AND earlier.status = 'pending'
+                                              AND earlier.id < outbox.id)
                           ORDER BY id LIMIT ?)
              RETURNING id, idempotency_key, reference, target, payload, attempts, created_us",
         )
@@ -375,6 +378,56 @@ impl SqliteStore {
         Ok(refs.len() as u64)
     }
 
+    pub(super) async fn thread(
+        &self,
+        reference: &str,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT thread FROM threads WHERE reference = ? AND platform = ? AND workspace = ? AND channel = ?",
+        )
+        .bind(reference)
+        .bind(platform)
+        .bind(workspace)
+        .bind(channel)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    pub(super) async fn claim_inbound(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query("INSERT INTO inbound_keys (key, reference, at_us) VALUES (?, NULL, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(micros(at))
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn enqueue(&self, reference: &str, rows: &[super::NewOutbox], at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+        for o in rows {
+            sqlx::query(
+                "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(&o.idempotency_key)
+            .bind(reference)
+            .bind(&o.lane)
+            .bind(o.target.to_string())
+            .bind(o.payload.to_string())
+            .bind(micros(at))
+            .bind(micros(o.available_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
     pub(super) async fn verify(&self) -> Result<VerifyReport, StoreError> {
         let rows = sqlx::query("SELECT * FROM events ORDER BY global_seq")
             .fetch_all(&self.pool)
@@ -490,11 +543,12 @@ async fn append_in(
     }
     for o in &batch.outbox {
         sqlx::query(
-            "INSERT INTO outbox (idempotency_key, reference, target, payload, created_us, available_us)
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(&o.idempotency_key)
         .bind(reference)
+        .bind(&o.lane)
         .bind(o.target.to_string())
         .bind(o.payload.to_string())
         .bind(now_us)

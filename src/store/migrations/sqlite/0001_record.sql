@@ -81,6 +81,7 @@ CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
     idempotency_key TEXT    NOT NULL UNIQUE,
     reference       TEXT    NOT NULL,
+    lane            TEXT    NOT NULL,
     target          TEXT    NOT NULL,
     payload         TEXT    NOT NULL,
     status          TEXT    NOT NULL DEFAULT 'pending',
@@ -94,6 +95,7 @@ CREATE TABLE outbox (
     done_us         INTEGER
 );
 CREATE INDEX outbox_ready ON outbox (status, available_us, id);
+CREATE INDEX outbox_lane ON outbox (lane, status, id);
 
 CREATE TABLE schedule (
     id              INTEGER PRIMARY KEY,

@@ -1,0 +1,438 @@
+//! Writes the posts people see from a dispute's state and its new events.
+
+use super::message::{ActionKind, Button, Line, Message, MessageKind, Span};
+use crate::calendar::format_uk_short;
+use crate::directory::{Directory, PersonId};
+use crate::escalation::{Dispute, Event, EventBody, Status};
+use crate::policy::{NoticeTarget, Policy};
+
+/// "Team Manager, Norfolk Adult Social Care": how posts name people (role and agency).
+pub fn role_and_agency(policy: &Policy, dir: &Directory, id: &PersonId) -> String {
+    let Some(person) = dir.person(id) else {
+        return id.0.clone();
+    };
+    let agency = dir.agency(&person.agency);
+    let role = agency
+        .and_then(|a| policy.ladder(&a.kind))
+        .and_then(|l| l.rungs.iter().find(|r| r.id == person.role))
+        .map(|r| r.title.clone())
+        .or_else(|| {
+            policy
+                .board
+                .rungs
+                .iter()
+                .find(|r| r.id == person.role)
+                .map(|r| r.title.clone())
+        })
+        .unwrap_or_else(|| person.role.clone());
+    match agency {
+        Some(a) => format!("{role}, {}", a.name),
+        None => role,
+    }
+}
+
+fn mention(dir: &Directory, id: &PersonId) -> Span {
+    Span::Mention {
+        person: id.clone(),
+        name: dir.person(id).map_or_else(|| id.0.clone(), |p| p.name.clone()),
+    }
+}
+
+fn agency_name(dir: &Directory, id: Option<&crate::directory::AgencyId>) -> String {
+    id.and_then(|a| dir.agency(a))
+        .map_or_else(String::new, |a| a.name.clone())
+}
+
+/// "NSAB-2026-0012 · Stage 1 of 4 · Professional to professional"
+pub fn title(policy: &Policy, d: &Dispute) -> String {
+    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let tier = if d.tier > 0 { format!(" (tier {})", d.tier + 1) } else { String::new() };
+    format!(
+        "{reference} · {} {} of {} · {}{tier}",
+        policy.stage_word,
+        d.stage,
+        policy.last_stage(),
+        d.stage_name
+    )
+}
+
+/// "Due Mon 8 Jun, 17:00", the procedure's words where it sets no limit, or the outcome.
+pub fn status(d: &Dispute) -> String {
+    match d.status {
+        Status::Resolved => "Resolved".into(),
+        Status::Withdrawn => "Withdrawn".into(),
+        Status::NotRaised => String::new(),
+        Status::Open => match d.due {
+            Some(due) => format!("Due {}", format_uk_short(due)),
+            None if d.timescale.starts_with("no fixed limit") => {
+                let mut s = d.timescale.clone();
+                s.replace_range(..1, "N");
+                s
+            }
+            None => "Waiting for the step its deadline is measured from".into(),
+        },
+    }
+}
+
+fn buttons(policy: &Policy, d: &Dispute) -> Vec<Button> {
+    if d.status != Status::Open {
+        return Vec::new();
+    }
+    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let b = |action, label: String, primary| Button {
+        action,
+        label,
+        reference: reference.clone(),
+        primary,
+    };
+    let mut out = Vec::new();
+    if !d.awaiting_ack.is_empty() {
+        out.push(b(ActionKind::Acknowledge, "Acknowledge".into(), true));
+    }
+    out.push(b(ActionKind::AddNote, "Add note".into(), false));
+    if d.proposal.is_some() {
+        out.push(b(ActionKind::ConfirmResolution, "Confirm resolution".into(), true));
+        out.push(b(ActionKind::RejectResolution, "Reject".into(), false));
+    } else {
+        let stage = policy.stage(d.stage);
+        let repeats = stage.is_some_and(|s| s.repeats.is_some());
+        if d.stage < policy.last_stage() || repeats {
+            let label = if repeats {
+                "Escalate to the next tier".to_string()
+            } else {
+                format!("Escalate to {} {}", policy.stage_word.to_lowercase(), d.stage + 1)
+            };
+            out.push(b(ActionKind::Escalate, label, false));
+        }
+        out.push(b(ActionKind::ProposeResolution, "Propose resolution".into(), false));
+    }
+    out
+}
+
+fn footer(policy: &Policy, d: &Dispute) -> Vec<String> {
+    let mut out = Vec::new();
+    if d.formal_challenge {
+        out.push(format!(
+            "A formal challenge has been lodged under the {} procedure.",
+            policy.name
+        ));
+    }
+    if d.stage >= 2 {
+        out.push(first_sentence_block(&policy.record_keeping.prompt));
+    }
+    if let Some(form) = &d.form {
+        out.push(format!("This stage needs the {form}."));
+    }
+    out
+}
+
+fn first_sentence_block(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn flat(s: &str) -> String {
+    first_sentence_block(s)
+}
+
+/// The dispute's root post: reference, stage, deadline, parties, summary, prompt and buttons.
+pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
+    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let mut lines = Vec::new();
+    if let Some(by) = &d.raised_by {
+        lines.push(Line {
+            label: Some("Raised by".into()),
+            spans: vec![Span::text(role_and_agency(policy, dir, by))],
+        });
+    }
+    let with = match &d.other_professional {
+        Some(p) => role_and_agency(policy, dir, p),
+        None => agency_name(dir, d.receiving_agency.as_ref()),
+    };
+    lines.push(Line {
+        label: Some("With".into()),
+        spans: vec![Span::text(with)],
+    });
+    if let Some(c) = policy.category(&d.category) {
+        lines.push(Line {
+            label: Some("Category".into()),
+            spans: vec![Span::text(c.name.clone())],
+        });
+    }
+    lines.push(Line {
+        label: Some("Disagreement".into()),
+        spans: vec![Span::text(d.summary.clone())],
+    });
+    lines.push(Line {
+        label: Some("Outcome wanted".into()),
+        spans: vec![Span::text(d.desired_outcome.clone())],
+    });
+    lines.push(Line {
+        label: Some("Case reference".into()),
+        spans: vec![Span::text(d.case_reference.clone())],
+    });
+    let owners: Vec<String> = d.owners().map(|p| role_and_agency(policy, dir, p)).collect();
+    if !owners.is_empty() {
+        lines.push(Line {
+            label: Some("This stage".into()),
+            spans: vec![Span::text(owners.join("; "))],
+        });
+    }
+    for a in &d.acknowledged {
+        lines.push(Line {
+            label: None,
+            spans: vec![Span::text(format!(
+                "Acknowledged by {} at {}",
+                role_and_agency(policy, dir, &a.by),
+                format_uk_short(a.at)
+            ))],
+        });
+    }
+    if !d.awaiting_ack.is_empty() {
+        let mut spans = vec![Span::text("Waiting for acknowledgement from ")];
+        for (i, p) in d.awaiting_ack.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::text(" and "));
+            }
+            spans.push(mention(dir, p));
+        }
+        lines.push(Line { label: None, spans });
+    }
+    if let Some(p) = &d.proposal {
+        lines.push(Line {
+            label: Some("Proposed resolution".into()),
+            spans: vec![Span::text(format!(
+                "{} (by {}). Waiting for the other agency to confirm.",
+                p.outcome,
+                role_and_agency(policy, dir, &p.by)
+            ))],
+        });
+    }
+    let title = title(policy, d);
+    let status = status(d);
+    Message {
+        kind: MessageKind::Root,
+        reference,
+        fallback: format!("{title} · {status}"),
+        title,
+        status,
+        urgent: d.urgent.then(|| flat(&policy.urgent.prompt)),
+        lines,
+        prompt: (d.status == Status::Open).then(|| flat(&d.prompt)),
+        footer: footer(policy, d),
+        buttons: buttons(policy, d),
+    }
+}
+
+/// A reply in the thread saying what just happened, with the new prompt and mentions where a
+/// stage has just started.
+pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -> Option<Message> {
+    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let mut lines = Vec::new();
+    let mut prompt = None;
+    let who = |e: &Event| {
+        e.actor
+            .as_ref()
+            .map_or_else(|| "The service".to_string(), |a| role_and_agency(policy, dir, a))
+    };
+    for e in events {
+        let text = match &e.body {
+            EventBody::NoteAdded { text, how, .. } => {
+                let how = how.map(|h| format!(" ({})", format!("{h:?}").to_lowercase())).unwrap_or_default();
+                format!("Note from {}{how}: {text}", who(e))
+            }
+            EventBody::Escalated { to_stage, to_tier, reason, .. } => {
+                if *to_tier > 0 {
+                    format!("{} escalated to the next management tier of {} {to_stage}. Why: {reason}", who(e), policy.stage_word.to_lowercase())
+                } else {
+                    format!("{} escalated to {} {to_stage}. Why: {reason}", who(e), policy.stage_word.to_lowercase())
+                }
+            }
+            EventBody::StageStarted { awaiting_ack, .. } => {
+                prompt = Some(flat(&d.prompt));
+                if !awaiting_ack.is_empty() {
+                    let mut spans = vec![Span::text("Asked to take over and acknowledge: ")];
+                    for (i, p) in awaiting_ack.iter().enumerate() {
+                        if i > 0 {
+                            spans.push(Span::text(", "));
+                        }
+                        spans.push(mention(dir, p));
+                    }
+                    lines.push(Line { label: None, spans });
+                }
+                continue;
+            }
+            EventBody::Acknowledged { .. } => format!("Acknowledged by {}", who(e)),
+            EventBody::DelayReasonRecorded { reason, .. } => format!("Reason for delay recorded by {}: {reason}", who(e)),
+            EventBody::StepCompleted { step, then_due, .. } => {
+                let name = policy.step(step).map_or(step.clone(), |(_, s)| s.name.clone());
+                let next: Vec<String> = then_due
+                    .iter()
+                    .map(|s| {
+                        let n = policy.step(&s.step).map_or(s.step.clone(), |(_, st)| st.name.clone());
+                        format!("{n} due {}", format_uk_short(s.due))
+                    })
+                    .collect();
+                if next.is_empty() {
+                    format!("{name}: recorded by {}", who(e))
+                } else {
+                    format!("{name}: recorded by {}. {}", who(e), next.join("; "))
+                }
+            }
+            EventBody::DeadlineBroughtForward { due, reason, .. } => {
+                format!("{} brought the deadline forward to {} to protect the adult: {reason}", who(e), format_uk_short(*due))
+            }
+            EventBody::ResolutionProposed { rationale, outcome, outstanding } => format!(
+                "{} proposed a resolution. Rationale: {rationale} Agreed outcome: {outcome} Outstanding issues: {outstanding} The other agency confirms or rejects it.",
+                who(e)
+            ),
+            EventBody::ResolutionConfirmed { outcome, outstanding, .. } => format!(
+                "Resolution confirmed in writing by {}. Agreed outcome: {outcome} Outstanding issues: {outstanding}",
+                who(e)
+            ),
+            EventBody::ResolutionRejected { reason } => format!("{} rejected the proposed resolution: {reason}", who(e)),
+            EventBody::Withdrawn { reason } => format!("{} withdrew the challenge: {reason}", who(e)),
+            EventBody::LearningReferred { text } => format!("{} referred learning to the board: {text}", who(e)),
+            EventBody::OtherAgencyNotified { agency, message, .. } => {
+                format!("Notice to {}: {}", agency_name(dir, Some(agency)), flat(message))
+            }
+            EventBody::BoardNotified { who: target, .. } => match target {
+                NoticeTarget::BoardChair => "The board's chair has been told.".to_string(),
+                _ => "The board business unit has been told.".to_string(),
+            },
+            EventBody::UrgentRoutePrompted { .. } | EventBody::Raised { .. } | EventBody::ThreadOpened { .. } => continue,
+        };
+        lines.push(Line {
+            label: None,
+            spans: vec![Span::text(text)],
+        });
+    }
+    if lines.is_empty() && prompt.is_none() {
+        return None;
+    }
+    let title = title(policy, d);
+    let status = status(d);
+    let first = lines
+        .iter()
+        .flat_map(|l| &l.spans)
+        .find_map(|s| match s {
+            Span::Text { text } => Some(text.clone()),
+            Span::Mention { .. } => None,
+        })
+        .unwrap_or_else(|| title.clone());
+    Some(Message {
+        kind: MessageKind::Update,
+        reference,
+        fallback: format!("{title}: {first}"),
+        title,
+        status,
+        urgent: None,
+        lines,
+        prompt,
+        footer: if prompt_present(events) { footer(policy, d) } else { Vec::new() },
+        buttons: if prompt_present(events) { buttons(policy, d) } else { Vec::new() },
+    })
+}
+
+fn prompt_present(events: &[Event]) -> bool {
+    events.iter().any(|e| matches!(e.body, EventBody::StageStarted { .. }))
+}
+
+/// A notice to the board's channel (Norfolk stage 3 advance notice, Rochdale senior officers, …).
+pub fn board_notice(policy: &Policy, dir: &Directory, d: &Dispute, message: &str, source: &str) -> Message {
+    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let title = title(policy, d);
+    let status = status(d);
+    let parties = format!(
+        "{} and {}",
+        agency_name(dir, d.raising_agency.as_ref()),
+        agency_name(dir, d.receiving_agency.as_ref())
+    );
+    Message {
+        kind: MessageKind::Notice,
+        fallback: format!("{title}: {}", flat(message)),
+        reference,
+        title,
+        status,
+        urgent: d.urgent.then(|| flat(&policy.urgent.prompt)),
+        lines: vec![
+            Line {
+                label: None,
+                spans: vec![Span::text(flat(message))],
+            },
+            Line {
+                label: Some("Agencies".into()),
+                spans: vec![Span::text(parties)],
+            },
+        ],
+        prompt: None,
+        footer: vec![format!("{} ({source})", policy.document)],
+        buttons: Vec::new(),
+    }
+}
+
+/// A direct message to someone asked to acknowledge a stage.
+pub fn asked_to_acknowledge(policy: &Policy, d: &Dispute) -> Message {
+    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let title = title(policy, d);
+    let status = status(d);
+    Message {
+        kind: MessageKind::Direct,
+        fallback: format!("You are asked to take over {title}. {status}"),
+        reference: reference.clone(),
+        title,
+        status,
+        urgent: d.urgent.then(|| flat(&policy.urgent.prompt)),
+        lines: vec![Line {
+            label: None,
+            spans: vec![Span::text(
+                "You are asked to take over this stage of a professional challenge. Please acknowledge in the thread, or here.",
+            )],
+        }],
+        prompt: Some(flat(&d.prompt)),
+        footer: Vec::new(),
+        buttons: vec![Button {
+            action: ActionKind::Acknowledge,
+            label: "Acknowledge".into(),
+            reference,
+            primary: true,
+        }],
+    }
+}
+
+/// A private answer to the person who acted: what happened, and the urgent prompt first if any.
+pub fn receipt(policy: &Policy, d: &Dispute, events: &[Event]) -> Message {
+    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let title = title(policy, d);
+    let status = status(d);
+    let raised = events.iter().any(|e| matches!(e.body, EventBody::Raised { .. }));
+    let text = if raised {
+        format!("{reference} raised: {} {}, {}. Threads opened in both agencies' channels.", policy.stage_word, d.stage, status.to_lowercase())
+    } else {
+        let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
+        format!("Recorded on {reference} ({}). {status}.", kinds.join(", ").replace('_', " "))
+    };
+    let urgent = events
+        .iter()
+        .find_map(|e| match &e.body {
+            EventBody::UrgentRoutePrompted { prompt, .. } => Some(flat(prompt)),
+            _ => None,
+        });
+    Message {
+        kind: MessageKind::Receipt,
+        fallback: match &urgent {
+            Some(u) => format!("{u} {text}"),
+            None => text.clone(),
+        },
+        reference,
+        title,
+        status,
+        urgent,
+        lines: vec![Line {
+            label: None,
+            spans: vec![Span::text(text)],
+        }],
+        prompt: None,
+        footer: Vec::new(),
+        buttons: Vec::new(),
+    }
+}

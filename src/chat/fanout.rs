@@ -1,0 +1,182 @@
+//! Which posts a batch of events causes, and where: one outbox row per message per target.
+//!
+//! A dispute has one thread per involved agency channel, possibly on different platforms; every
+//! update is mirrored into each of them. Board notices go to the board's own channels, and the
+//! people asked to take over a stage get a direct message.
+
+use super::compose;
+use super::message::{Delivery, Message, Target};
+use crate::directory::{AgencyId, Directory, Platform};
+use crate::escalation::{Dispute, Event, EventBody};
+use crate::policy::Policy;
+use crate::store::NewOutbox;
+use chrono::{DateTime, Utc};
+
+/// Where a request came from, so the person who acted gets a private receipt there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub platform: Platform,
+    pub workspace: String,
+    pub channel: String,
+    /// The platform's user id of the person who acted.
+    pub user: String,
+}
+
+fn row(reference: &str, seq: u64, target: Target, message: &Message, at: DateTime<Utc>) -> NewOutbox {
+    NewOutbox {
+        idempotency_key: format!("{reference}:{seq}:{}", target.key()),
+        lane: target.lane(reference),
+        target: serde_json::to_value(&target).unwrap_or_default(),
+        payload: serde_json::to_value(message).unwrap_or_default(),
+        available_at: at,
+    }
+}
+
+fn channels<'a>(dir: &'a Directory, agency: Option<&AgencyId>) -> impl Iterator<Item = &'a crate::directory::Channel> + 'a {
+    agency
+        .and_then(|a| dir.agency(a))
+        .into_iter()
+        .flat_map(|a| a.channels.iter())
+}
+
+/// The outbox rows for events just decided on a dispute (`before` is the state they were decided on).
+pub fn plan(
+    policy: &Policy,
+    dir: &Directory,
+    before: &Dispute,
+    events: &[Event],
+    origin: Option<&Origin>,
+) -> Vec<NewOutbox> {
+    let mut after = before.clone();
+    for e in events {
+        after.apply(e);
+    }
+    let Some(reference) = after.reference.as_ref().map(ToString::to_string) else {
+        return Vec::new();
+    };
+    let Some(at) = events.first().map(|e| e.at) else {
+        return Vec::new();
+    };
+    let seq = before.version + 1;
+    let mut out = Vec::new();
+    let raised = events.iter().any(|e| matches!(e.body, EventBody::Raised { .. }));
+    let agencies = [after.raising_agency.as_ref(), after.receiving_agency.as_ref()];
+
+    if raised {
+        let message = compose::root(policy, dir, &after);
+        for agency in agencies {
+            for c in channels(dir, agency) {
+                let target = Target {
+                    platform: c.platform,
+                    workspace: c.workspace.clone(),
+                    delivery: Delivery::Root { channel: c.channel.clone() },
+                };
+                out.push(row(&reference, seq, target, &message, at));
+            }
+        }
+    } else if let Some(update) = compose::update(policy, dir, &after, events) {
+        let root = compose::root(policy, dir, &after);
+        for agency in agencies {
+            for c in channels(dir, agency) {
+                let reply = Target {
+                    platform: c.platform,
+                    workspace: c.workspace.clone(),
+                    delivery: Delivery::Reply { channel: c.channel.clone() },
+                };
+                out.push(row(&reference, seq, reply, &update, at));
+                let update_root = Target {
+                    platform: c.platform,
+                    workspace: c.workspace.clone(),
+                    delivery: Delivery::UpdateRoot { channel: c.channel.clone() },
+                };
+                out.push(row(&reference, seq, update_root, &root, at));
+            }
+        }
+    }
+
+    for e in events {
+        match &e.body {
+            EventBody::BoardNotified { message, source, .. } => {
+                let notice = compose::board_notice(policy, dir, &after, message, source);
+                for board in dir.board_agencies(&policy.id) {
+                    for c in &board.channels {
+                        let target = Target {
+                            platform: c.platform,
+                            workspace: c.workspace.clone(),
+                            delivery: Delivery::Notice { channel: c.channel.clone() },
+                        };
+                        let mut r = row(&reference, seq, target, &notice, at);
+                        // Two notices in one batch (unit and chair) share a channel: keep both.
+                        r.idempotency_key.push_str(&format!(":{}", notice_slot(e)));
+                        out.push(r);
+                    }
+                }
+            }
+            EventBody::StageStarted { awaiting_ack, .. } => {
+                let dm = compose::asked_to_acknowledge(policy, &after);
+                for person in awaiting_ack {
+                    if let Some(target) = direct_target(dir, person) {
+                        out.push(row(&reference, seq, target, &dm, at));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    if let Some(o) = origin {
+        let target = Target {
+            platform: o.platform,
+            workspace: o.workspace.clone(),
+            delivery: Delivery::Receipt {
+                channel: o.channel.clone(),
+                user: o.user.clone(),
+            },
+        };
+        out.push(row(&reference, seq, target, &compose::receipt(policy, &after, events), at));
+    }
+    out
+}
+
+fn notice_slot(e: &Event) -> String {
+    match &e.body {
+        EventBody::BoardNotified { who, .. } => format!("{who:?}").to_lowercase(),
+        _ => String::new(),
+    }
+}
+
+/// A direct message target for a person: their Slack or Teams identity, or the sandbox.
+pub fn direct_target(dir: &Directory, person: &crate::directory::PersonId) -> Option<Target> {
+    let p = dir.person(person)?;
+    let agency = dir.agency(&p.agency)?;
+    let platform_of_agency = agency.channels.first().map(|c| c.platform);
+    let slack = p.slack.as_ref().map(|s| Target {
+        platform: Platform::Slack,
+        workspace: s.workspace.clone(),
+        delivery: Delivery::Direct {
+            person: person.clone(),
+            user: s.user.clone(),
+        },
+    });
+    let teams = p.teams.as_ref().map(|t| Target {
+        platform: Platform::Teams,
+        workspace: t.tenant.clone(),
+        delivery: Delivery::Direct {
+            person: person.clone(),
+            user: t.aad_object_id.clone(),
+        },
+    });
+    let sandbox = (platform_of_agency == Some(Platform::Sandbox)).then(|| Target {
+        platform: Platform::Sandbox,
+        workspace: "sandbox".into(),
+        delivery: Delivery::Direct {
+            person: person.clone(),
+            user: person.0.clone(),
+        },
+    });
+    match platform_of_agency {
+        Some(Platform::Teams) => teams.or(slack),
+        Some(Platform::Sandbox) => sandbox,
+        _ => slack.or(teams),
+    }
+}

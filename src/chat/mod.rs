@@ -1,0 +1,12 @@
+//! Platform-neutral chat: the command grammar, the message model, and which posts events cause.
+//!
+//! Platform knowledge stays in `slack`, `teams` and `sandbox`; the core never sees a `thread_ts`.
+
+pub mod compose;
+pub mod fanout;
+pub mod grammar;
+pub mod message;
+
+pub use fanout::Origin;
+pub use grammar::{ChatCommand, GrammarError, HELP};
+pub use message::{ActionKind, Button, Delivery, Line, Message, MessageKind, Span, Target};
