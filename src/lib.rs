@@ -13,3 +13,4 @@ pub mod escalation;
 pub mod simulate;
 pub mod store;
 pub mod chat;
+pub mod service;

@@ -290,7 +290,7 @@ fn raise(
     let stage = policy
         .stage(1)
         .ok_or_else(|| Refusal::Calendar(format!("the {} policy has no stage 1", policy.id)))?;
-    events.extend(enter_stage(&draft, stage, 0, ctx)?);
+    events.extend(enter_stage(&draft, stage, 0, &person.id, ctx)?);
     Ok(events)
 }
 
@@ -343,10 +343,12 @@ fn due_of(
 }
 
 /// The events of reaching a stage (or a higher tier of a repeating stage) now.
+/// `actor` is whoever moved the dispute here: they are not asked to acknowledge their own move.
 fn enter_stage(
     dispute: &Dispute,
     stage: &Stage,
     tier: u32,
+    actor: &PersonId,
     ctx: &Context<'_>,
 ) -> Result<Vec<EventBody>, Refusal> {
     let (policy, dir, now) = (ctx.policy, ctx.directory, ctx.now);
@@ -367,6 +369,7 @@ fn enter_stage(
         owners_raising
             .iter()
             .chain(&owners_receiving)
+            .filter(|p| *p != actor)
             .cloned()
             .collect()
     } else {
@@ -392,7 +395,13 @@ fn enter_stage(
         .iter()
         .any(|e| e.who == ExclusionRule::InvolvedInCase)
     {
-        let mut all: Vec<PersonId> = dispute.involved.iter().cloned().collect();
+        // The board's own people run the panel; only people of the two agencies are excluded.
+        let mut all: Vec<PersonId> = dispute
+            .involved
+            .iter()
+            .filter(|p| side_of(dispute, dir, p).is_some())
+            .cloned()
+            .collect();
         all.extend(owners_raising.iter().cloned());
         all.extend(owners_receiving.iter().cloned());
         all.sort();
@@ -524,7 +533,11 @@ impl Decider<'_> {
             to_tier,
             reason,
         });
-        events.extend(enter_stage(self.dispute, to_stage, to_tier, self.ctx)?);
+        // Whoever escalates is involved in the case from now on, even if they never owned a
+        // stage: a stage that excludes everyone involved (Sunderland stage 4) must list them too.
+        let mut involved = self.dispute.clone();
+        involved.involved.insert(self.actor.clone());
+        events.extend(enter_stage(&involved, to_stage, to_tier, self.actor, self.ctx)?);
         Ok(events)
     }
 
@@ -583,6 +596,18 @@ impl Decider<'_> {
                 },
             });
         };
+        if let Some(Limit {
+            from: Anchor::Step(before),
+            ..
+        }) = &st.limit
+            && !self.dispute.steps_done.contains_key(before)
+        {
+            let name = self.ctx.policy.step(before).map_or(before.clone(), |(_, s)| s.name.clone());
+            return Err(Refusal::Invalid {
+                field: "step".into(),
+                message: format!("{} comes after {name}: record that first", st.name),
+            });
+        }
         if self.dispute.steps_done.contains_key(&st.id) {
             return Err(Refusal::Invalid {
                 field: "step".into(),

@@ -213,7 +213,7 @@ pub async fn run<L: Ledger>(
             (Ok((reference, mut state, events)), None) => {
                 for e in &events {
                     state.apply(e);
-                    entries.push(Entry::from_event(&reference, &state, e, &directory));
+                    entries.push(Entry::from_event(&reference, &state, e, &directory, &policy.stage_word));
                 }
                 current = Some(reference);
             }
@@ -221,7 +221,7 @@ pub async fn run<L: Ledger>(
                 if refusal.to_string().contains(expected.as_str()) =>
             {
                 let label = reference.map(|r| r.to_string()).unwrap_or_default();
-                entries.push(Entry::refused(&label, &state, step, &refusal));
+                entries.push(Entry::refused(&label, &state, step, &refusal, &directory, &policy.stage_word));
             }
             (Err((_, _, refusal)), Some(expected)) => {
                 return Err(fail(format!(

@@ -15,6 +15,8 @@ pub struct Entry {
     pub kind: String,
     /// The dispute's stage after the event.
     pub stage: u32,
+    /// How people read the stage: "Stage 3", "Step 2", "Stage 3, tier 2".
+    pub stage_label: String,
     /// The stage's deadline after the event, where one applies.
     pub due: Option<DateTime<Utc>>,
     pub actor: Option<String>,
@@ -30,6 +32,7 @@ impl Entry {
         after: &Dispute,
         event: &Event,
         dir: &Directory,
+        stage_word: &str,
     ) -> Entry {
         let prompt = match &event.body {
             EventBody::StageStarted { prompt, .. }
@@ -43,6 +46,7 @@ impl Entry {
             reference: reference.to_string(),
             kind: event.body.kind().to_string(),
             stage: after.stage,
+            stage_label: label(stage_word, after),
             due: after.due.filter(|_| after.status == crate::escalation::Status::Open),
             actor: event
                 .actor
@@ -58,17 +62,28 @@ impl Entry {
         state: &Dispute,
         step: &ScenarioStep,
         refusal: &Refusal,
+        dir: &Directory,
+        stage_word: &str,
     ) -> Entry {
         Entry {
             at: step.at,
             reference: reference.to_string(),
             kind: "refused".into(),
             stage: state.stage,
+            stage_label: label(stage_word, state),
             due: state.due,
-            actor: Some(step.by.0.clone()),
+            actor: Some(dir.person(&step.by).map_or_else(|| step.by.0.clone(), |p| p.name.clone())),
             prompt: Some(refusal.to_string()),
             detail: json!({ "kind": "refused", "command": step.action.name(), "message": refusal.to_string() }),
         }
+    }
+}
+
+fn label(stage_word: &str, d: &Dispute) -> String {
+    match (d.stage, d.tier) {
+        (0, _) => "raising".to_string(),
+        (s, 0) => format!("{stage_word} {s}"),
+        (s, t) => format!("{stage_word} {s}, tier {}", t + 1),
     }
 }
 
@@ -113,10 +128,10 @@ pub fn render_text(entries: &[Entry]) -> String {
             .unwrap_or_default();
         let by = e.actor.as_ref().map(|a| format!("  by {a}")).unwrap_or_default();
         out.push_str(&format!(
-            "{}  {}  stage {}  {}{}{}\n",
+            "{}  {}  {}  {}{}{}\n",
             format_uk(e.at),
             e.reference,
-            e.stage,
+            e.stage_label,
             e.kind,
             by,
             due

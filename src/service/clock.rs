@@ -1,0 +1,66 @@
+//! Time comes from a clock the service is given, so tests and the sandbox's demo clock can move it.
+
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Mutex;
+
+/// Where the service reads the time.
+pub trait Clock: Send + Sync {
+    /// The time now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that moves only when told: real time plus an offset that demos and tests advance.
+#[derive(Debug)]
+pub struct ManualClock {
+    offset: Mutex<Duration>,
+    frozen: Option<DateTime<Utc>>,
+}
+
+impl ManualClock {
+    /// A clock that runs with real time, shifted by whatever `advance` adds.
+    pub fn running() -> ManualClock {
+        ManualClock {
+            offset: Mutex::new(Duration::zero()),
+            frozen: None,
+        }
+    }
+
+    /// A clock stopped at `at` until advanced.
+    pub fn frozen_at(at: DateTime<Utc>) -> ManualClock {
+        ManualClock {
+            offset: Mutex::new(Duration::zero()),
+            frozen: Some(at),
+        }
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let mut offset = self.offset.lock().unwrap_or_else(|p| p.into_inner());
+        *offset += by;
+    }
+
+    /// Moves the clock to an instant (never backwards).
+    pub fn set(&self, to: DateTime<Utc>) {
+        let now = self.now();
+        if to > now {
+            self.advance(to - now);
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        let offset = *self.offset.lock().unwrap_or_else(|p| p.into_inner());
+        self.frozen.unwrap_or_else(Utc::now) + offset
+    }
+}

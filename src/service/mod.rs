@@ -1,0 +1,244 @@
+//! The application service: one path from a person's request to the record, for every platform.
+//!
+//! Resolve the board policy, load the dispute, decide with the core, plan the posts, and append
+//! events and outbox rows in one transaction, retrying on a concurrent change. Slack, Teams, the
+//! sandbox and the scheduler all come through here.
+
+mod clock;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+
+use crate::calendar::{Calendar, CalendarError, local_year};
+use crate::chat::{Origin, fanout};
+use crate::directory::{Directory, PersonId};
+use crate::escalation::{self, Command, Context, Dispute, Event, RaiseDetails, Reference, Refusal};
+use crate::policy::{Policy, PolicySet};
+use crate::store::{Batch, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Why a request could not be recorded. `Refused` is the person's to fix; the rest are ours.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    #[error("there is no challenge {0}; check the reference with `/challenge list`")]
+    UnknownDispute(String),
+    #[error("this request was already recorded")]
+    Duplicate,
+    #[error("{0} is changing too fast to record this right now; try again in a moment")]
+    Busy(String),
+    #[error("the record could not be written: {0}")]
+    Store(StoreError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate => ServiceError::Duplicate,
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+/// What a recorded request did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub reference: Reference,
+    /// The dispute after the events.
+    pub dispute: Dispute,
+    pub events: Vec<Event>,
+}
+
+/// The policies, calendars, directory, store and clock the service works with.
+pub struct Service {
+    pub store: Store,
+    pub policies: Arc<PolicySet>,
+    pub directory: Arc<Directory>,
+    pub clock: Arc<dyn Clock>,
+    calendars: BTreeMap<String, Calendar>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("store", &self.store.backend())
+            .field("policies", &self.policies.ids())
+            .finish_non_exhaustive()
+    }
+}
+
+const CONFLICT_RETRIES: usize = 8;
+
+impl Service {
+    /// Builds the service; every policy's calendar must be usable.
+    pub fn new(
+        store: Store,
+        policies: Arc<PolicySet>,
+        directory: Arc<Directory>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Service, ServiceError> {
+        let mut calendars = BTreeMap::new();
+        for p in policies.iter() {
+            let cal = crate::simulate::calendar_for(p).map_err(|e| ServiceError::Setup(e.to_string()))?;
+            calendars.insert(p.id.clone(), cal);
+        }
+        Ok(Service {
+            store,
+            policies,
+            directory,
+            clock,
+            calendars,
+        })
+    }
+
+    /// The time now, from the service's clock (a demo or test clock can move it).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The policy and calendar of a board.
+    pub fn policy(&self, id: &str) -> Result<(&Policy, &Calendar), ServiceError> {
+        match (self.policies.get(id), self.calendars.get(id)) {
+            (Some(p), Some(c)) => Ok((p, c)),
+            _ => Err(ServiceError::Setup(format!("the board policy {id:?} is not loaded"))),
+        }
+    }
+
+    /// The board policy a person works under (their agency's board).
+    pub fn policy_of(&self, person: &PersonId) -> Result<(&Policy, &Calendar), ServiceError> {
+        let agency = self.directory.agency_of(person).ok_or_else(|| {
+            ServiceError::Refused(Refusal::UnknownPerson {
+                name: person.0.clone(),
+            })
+        })?;
+        self.policy(&agency.board)
+    }
+
+    /// Raises a new challenge: allocates its reference and records it, or records nothing.
+    pub async fn raise(
+        &self,
+        actor: &PersonId,
+        details: RaiseDetails,
+        origin: Option<&Origin>,
+        inbound_key: Option<String>,
+    ) -> Result<Outcome, ServiceError> {
+        let (policy, calendar) = self.policy_of(actor)?;
+        let now = self.now();
+        let ctx = Context {
+            policy,
+            calendar,
+            directory: &self.directory,
+            now,
+        };
+        let made = self
+            .store
+            .create(&policy.reference_prefix, local_year(now), |reference| {
+                let command = Command::Raise {
+                    reference: reference.clone(),
+                    details,
+                };
+                let before = Dispute::default();
+                let events = escalation::handle(&before, actor, &command, &ctx)?;
+                Ok::<Batch, Refusal>(Batch {
+                    outbox: fanout::plan(policy, &self.directory, &before, &events, origin),
+                    events,
+                    inbound_key,
+                    ..Batch::default()
+                })
+            })
+            .await??;
+        let (reference, batch) = made;
+        Ok(Outcome {
+            reference,
+            dispute: Dispute::from_events(&batch.events),
+            events: batch.events,
+        })
+    }
+
+    /// Acts on an existing dispute, retrying on fresh state when someone else changed it first.
+    pub async fn act(
+        &self,
+        actor: &PersonId,
+        reference: &Reference,
+        command: &Command,
+        origin: Option<&Origin>,
+        inbound_key: Option<String>,
+    ) -> Result<Outcome, ServiceError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let before = self.store.load(reference).await?;
+            if before.reference.is_none() {
+                return Err(ServiceError::UnknownDispute(reference.to_string()));
+            }
+            let (policy, calendar) = self.policy(&before.policy)?;
+            let ctx = Context {
+                policy,
+                calendar,
+                directory: &self.directory,
+                now: self.now(),
+            };
+            let events = escalation::handle(&before, actor, command, &ctx)?;
+            let batch = Batch {
+                outbox: fanout::plan(policy, &self.directory, &before, &events, origin),
+                events,
+                inbound_key: inbound_key.clone(),
+                ..Batch::default()
+            };
+            match self.store.append(reference, before.version, &batch).await {
+                Ok(()) => {
+                    let mut dispute = before;
+                    for e in &batch.events {
+                        dispute.apply(e);
+                    }
+                    return Ok(Outcome {
+                        reference: reference.clone(),
+                        dispute,
+                        events: batch.events,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Busy(reference.to_string()))
+    }
+
+    /// Records a fact the service itself observed (a thread opened), retrying on conflict.
+    pub async fn record(&self, reference: &Reference, body: escalation::EventBody) -> Result<(), ServiceError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let before = self.store.load(reference).await?;
+            let batch = Batch {
+                events: vec![Event {
+                    at: self.now(),
+                    actor: None,
+                    body: body.clone(),
+                }],
+                ..Batch::default()
+            };
+            match self.store.append(reference, before.version, &batch).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Busy(reference.to_string()))
+    }
+
+    /// A dispute's current state, or `UnknownDispute`.
+    pub async fn dispute(&self, reference: &Reference) -> Result<Dispute, ServiceError> {
+        let d = self.store.load(reference).await?;
+        if d.reference.is_none() {
+            return Err(ServiceError::UnknownDispute(reference.to_string()));
+        }
+        Ok(d)
+    }
+}
+
+impl From<CalendarError> for ServiceError {
+    fn from(e: CalendarError) -> Self {
+        ServiceError::Refused(Refusal::Calendar(e.to_string()))
+    }
+}
