@@ -14,3 +14,6 @@ pub mod simulate;
 pub mod store;
 pub mod chat;
 pub mod service;
+pub mod delivery;
+pub mod config;
+pub mod scheduler;

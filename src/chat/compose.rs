@@ -299,6 +299,37 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
                 NoticeTarget::BoardChair => "The board's chair has been told.".to_string(),
                 _ => "The board business unit has been told.".to_string(),
             },
+            EventBody::ReminderSent { due, recipients, .. } => {
+                let mut spans = vec![Span::text(format!(
+                    "Reminder: this stage is due {}. ",
+                    format_uk_short(*due)
+                ))];
+                for (i, p) in recipients.iter().enumerate() {
+                    if i > 0 {
+                        spans.push(Span::text(", "));
+                    }
+                    spans.push(mention(dir, p));
+                }
+                lines.push(Line { label: None, spans });
+                prompt = Some(flat(&d.prompt));
+                continue;
+            }
+            EventBody::OverduePrompted { prompt: overdue, .. } => format!("Overdue. {overdue}"),
+            EventBody::AcknowledgementNudged { waiting, told, prompt: nudge, .. } => {
+                let mut spans = vec![Span::text(format!(
+                    "{} has not acknowledged yet. ",
+                    role_and_agency(policy, dir, waiting)
+                ))];
+                for (i, p) in told.iter().enumerate() {
+                    if i > 0 {
+                        spans.push(Span::text(", "));
+                    }
+                    spans.push(mention(dir, p));
+                }
+                spans.push(Span::text(format!(": {nudge}")));
+                lines.push(Line { label: None, spans });
+                continue;
+            }
             EventBody::UrgentRoutePrompted { .. } | EventBody::Raised { .. } | EventBody::ThreadOpened { .. } => continue,
         };
         lines.push(Line {
@@ -367,6 +398,37 @@ pub fn board_notice(policy: &Policy, dir: &Directory, d: &Dispute, message: &str
         prompt: None,
         footer: vec![format!("{} ({source})", policy.document)],
         buttons: Vec::new(),
+    }
+}
+
+/// A direct message to one person about the dispute: a reminder, a nudge, what is owed.
+pub fn direct(policy: &Policy, d: &Dispute, text: &str, with_ack_button: bool) -> Message {
+    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let title = title(policy, d);
+    let status = status(d);
+    Message {
+        kind: MessageKind::Direct,
+        fallback: format!("{title}: {text}"),
+        reference: reference.clone(),
+        title,
+        status,
+        urgent: d.urgent.then(|| flat(&policy.urgent.prompt)),
+        lines: vec![Line {
+            label: None,
+            spans: vec![Span::text(text)],
+        }],
+        prompt: Some(flat(&d.prompt)),
+        footer: Vec::new(),
+        buttons: if with_ack_button {
+            vec![Button {
+                action: ActionKind::Acknowledge,
+                label: "Acknowledge".into(),
+                reference,
+                primary: true,
+            }]
+        } else {
+            Vec::new()
+        },
     }
 }
 

@@ -120,6 +120,35 @@ pub fn plan(
                     }
                 }
             }
+            EventBody::ReminderSent { due, recipients, .. } => {
+                let text = format!(
+                    "Reminder: {} {} of {reference} is due {}.",
+                    policy.stage_word,
+                    after.stage,
+                    crate::calendar::format_uk_short(*due)
+                );
+                let waiting = |p: &crate::directory::PersonId| after.awaiting_ack.contains(p);
+                for person in recipients {
+                    let dm = compose::direct(policy, &after, &text, waiting(person));
+                    if let Some(target) = direct_target(dir, person) {
+                        out.push(row(&reference, seq, target, &dm, at));
+                    }
+                }
+            }
+            EventBody::AcknowledgementNudged { waiting, told, prompt, .. } => {
+                let text = format!(
+                    "{} has not acknowledged {reference}. {prompt}",
+                    compose::role_and_agency(policy, dir, waiting)
+                );
+                let dm = compose::direct(policy, &after, &text, false);
+                for person in told {
+                    if let Some(target) = direct_target(dir, person) {
+                        let mut r = row(&reference, seq, target, &dm, at);
+                        r.idempotency_key.push_str(&format!(":{waiting}"));
+                        out.push(r);
+                    }
+                }
+            }
             _ => {}
         }
     }

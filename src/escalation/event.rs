@@ -111,6 +111,30 @@ pub enum EventBody {
     ResolutionRejected { reason: String },
     Withdrawn { reason: String },
     LearningReferred { text: String },
+    /// The scheduler reminded the owners that the stage falls due.
+    ReminderSent {
+        stage: u32,
+        due: DateTime<Utc>,
+        recipients: Vec<PersonId>,
+    },
+    /// The stage is past its deadline: what the procedure expects now (repeated each working day).
+    OverduePrompted {
+        stage: u32,
+        due: DateTime<Utc>,
+        /// How many working days' prompts, counting this one.
+        count: u32,
+        prompt: String,
+        /// Whether the policy asks for a reason for the delay, and whether one is on record.
+        delay_reason_required: bool,
+        delay_reason_given: bool,
+    },
+    /// Someone asked to acknowledge did not; the next level up is told, once.
+    AcknowledgementNudged {
+        stage: u32,
+        waiting: PersonId,
+        told: Vec<PersonId>,
+        prompt: String,
+    },
     /// The delivery worker posted the dispute's root message in an agency channel: its thread.
     ThreadOpened { thread: ThreadRef },
 }
@@ -147,6 +171,9 @@ impl EventBody {
             EventBody::Withdrawn { .. } => "withdrawn",
             EventBody::LearningReferred { .. } => "learning_referred",
             EventBody::ThreadOpened { .. } => "thread_opened",
+            EventBody::ReminderSent { .. } => "reminder_sent",
+            EventBody::OverduePrompted { .. } => "overdue_prompted",
+            EventBody::AcknowledgementNudged { .. } => "acknowledgement_nudged",
         }
     }
 }

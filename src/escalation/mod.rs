@@ -12,6 +12,7 @@ mod people;
 mod reference;
 mod refusal;
 mod state;
+mod system;
 
 pub use command::{Command, Concerns, ContactFormat, RaiseDetails};
 pub use decide::{Context, decide, handle};
@@ -20,3 +21,4 @@ pub use people::{Side, can_act, owners_for, side_of};
 pub use reference::{Reference, ReferenceError};
 pub use refusal::Refusal;
 pub use state::{Acknowledgement, Dispute, Proposal, Status};
+pub use system::{SystemCommand, decide_system};

@@ -76,6 +76,8 @@ pub struct Dispute {
     pub proposal: Option<Proposal>,
     pub notes: u32,
     pub closed_at: Option<DateTime<Utc>>,
+    /// People asked to acknowledge this stage whose next level up has already been told.
+    pub nudged: BTreeSet<PersonId>,
     /// The dispute's thread in each agency channel, once posted.
     pub threads: Vec<ThreadRef>,
 }
@@ -158,6 +160,7 @@ impl Dispute {
                 self.owners_receiving = owners_receiving.clone();
                 self.awaiting_ack = awaiting_ack.clone();
                 self.acknowledged.clear();
+                self.nudged.clear();
                 self.formal_challenge = *formal_challenge;
                 self.form = form.clone();
                 self.excluded = excluded.clone();
@@ -214,7 +217,12 @@ impl Dispute {
             EventBody::Escalated { .. }
             | EventBody::BoardNotified { .. }
             | EventBody::OtherAgencyNotified { .. }
-            | EventBody::LearningReferred { .. } => {}
+            | EventBody::LearningReferred { .. }
+            | EventBody::ReminderSent { .. }
+            | EventBody::OverduePrompted { .. } => {}
+            EventBody::AcknowledgementNudged { waiting, .. } => {
+                self.nudged.insert(waiting.clone());
+            }
             EventBody::ThreadOpened { thread } => {
                 if !self.threads.contains(thread) {
                     self.threads.push(thread.clone());

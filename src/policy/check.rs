@@ -182,6 +182,20 @@ impl Checker<'_> {
                 source: self.source(&d.source),
             }
         });
+        let reminders = raw.reminders.map_or_else(Reminders::default, |r| {
+            let r = r.into_inner();
+            let mut days: Vec<u32> = r.working_days_before.iter().map(|d| *d.get_ref()).collect();
+            if let Some(d) = r.working_days_before.iter().find(|d| *d.get_ref() > 20) {
+                self.problem(d, "a reminder more than 20 working days before a deadline is not a reminder: use 0 (on the day) to a few days");
+            }
+            days.sort_unstable();
+            days.dedup();
+            days.reverse();
+            Reminders {
+                working_days_before: days,
+                source: self.source(&r.source),
+            }
+        });
         let record_keeping = self.rule(raw.record_keeping, "record keeping");
         let resolution = self.rule(raw.resolution, "resolution");
         let learning = self.rule(raw.learning, "learning");
@@ -201,6 +215,7 @@ impl Checker<'_> {
             urgent,
             acknowledgement,
             delay_reason,
+            reminders,
             record_keeping,
             resolution,
             learning,

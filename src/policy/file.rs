@@ -24,6 +24,8 @@ pub(super) struct PolicyFile {
     pub acknowledgement: Option<S<AcknowledgementFile>>,
     #[serde(default)]
     pub delay_reason: Option<S<DelayReasonFile>>,
+    #[serde(default)]
+    pub reminders: Option<S<RemindersFile>>,
     pub record_keeping: S<RuleFile>,
     pub resolution: S<RuleFile>,
     pub learning: S<RuleFile>,
@@ -215,4 +217,11 @@ pub(super) struct StepFile {
     #[serde(default)]
     pub limit: Option<S<LimitFile>>,
     pub prompt: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RemindersFile {
+    pub working_days_before: Vec<S<u32>>,
+    pub source: S<String>,
 }

@@ -37,6 +37,7 @@ pub struct Policy {
     pub urgent: Urgent,
     pub acknowledgement: Option<Acknowledgement>,
     pub delay_reason: DelayReason,
+    pub reminders: Reminders,
     pub record_keeping: Rule,
     pub resolution: Rule,
     pub learning: Rule,
@@ -94,6 +95,23 @@ pub struct DelayReason {
     pub required: bool,
     pub prompt: String,
     pub source: String,
+}
+
+/// When owners are reminded before a deadline: at the opening of working hours, this many
+/// working days before the due date (0 = on the day).
+#[derive(Debug, Clone)]
+pub struct Reminders {
+    pub working_days_before: Vec<u32>,
+    pub source: String,
+}
+
+impl Default for Reminders {
+    fn default() -> Self {
+        Reminders {
+            working_days_before: vec![1],
+            source: "Service default: the start of the last working day before the due date".into(),
+        }
+    }
 }
 
 /// The board's own people: its business unit and its chair, as rungs of the board's directory entry.

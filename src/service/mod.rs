@@ -143,12 +143,7 @@ impl Service {
                 };
                 let before = Dispute::default();
                 let events = escalation::handle(&before, actor, &command, &ctx)?;
-                Ok::<Batch, Refusal>(Batch {
-                    outbox: fanout::plan(policy, &self.directory, &before, &events, origin),
-                    events,
-                    inbound_key,
-                    ..Batch::default()
-                })
+                Ok::<Batch, Refusal>(self.batch(policy, calendar, &before, events, origin, inbound_key, now))
             })
             .await??;
         let (reference, batch) = made;
@@ -181,12 +176,7 @@ impl Service {
                 now: self.now(),
             };
             let events = escalation::handle(&before, actor, command, &ctx)?;
-            let batch = Batch {
-                outbox: fanout::plan(policy, &self.directory, &before, &events, origin),
-                events,
-                inbound_key: inbound_key.clone(),
-                ..Batch::default()
-            };
+            let batch = self.batch(policy, calendar, &before, events, origin, inbound_key.clone(), ctx.now);
             match self.store.append(reference, before.version, &batch).await {
                 Ok(()) => {
                     let mut dispute = before;
@@ -198,6 +188,87 @@ impl Service {
                         dispute,
                         events: batch.events,
                     });
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Busy(reference.to_string()))
+    }
+
+    /// Everything a decision writes: its events, the posts they cause, and the schedule changes.
+    #[allow(clippy::too_many_arguments)]
+    fn batch(
+        &self,
+        policy: &Policy,
+        calendar: &Calendar,
+        before: &Dispute,
+        events: Vec<Event>,
+        origin: Option<&Origin>,
+        inbound_key: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Batch {
+        let mut after = before.clone();
+        for e in &events {
+            after.apply(e);
+        }
+        let schedule = crate::scheduler::plan(policy, calendar, &after, &events, now);
+        Batch {
+            outbox: fanout::plan(policy, &self.directory, before, &events, origin),
+            events,
+            schedule: schedule.add,
+            cancel_schedule_kinds: schedule.cancel,
+            inbound_key,
+        }
+    }
+
+    /// Decides scheduled work (a reminder, an overdue prompt, a nudge) on the same path as
+    /// people's commands. `Ok(None)` when it is stale. Its posts wait for working hours unless
+    /// the dispute is urgent.
+    pub async fn system(
+        &self,
+        reference: &Reference,
+        command: &escalation::SystemCommand,
+        inbound_key: Option<String>,
+    ) -> Result<Option<Outcome>, ServiceError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let before = self.store.load(reference).await?;
+            if before.reference.is_none() {
+                return Err(ServiceError::UnknownDispute(reference.to_string()));
+            }
+            let (policy, calendar) = self.policy(&before.policy)?;
+            let now = self.now();
+            let ctx = Context {
+                policy,
+                calendar,
+                directory: &self.directory,
+                now,
+            };
+            let bodies = escalation::decide_system(&before, command, &ctx);
+            if bodies.is_empty() {
+                return Ok(None);
+            }
+            let events: Vec<Event> = bodies
+                .into_iter()
+                .map(|body| Event { at: now, actor: None, body })
+                .collect();
+            let mut batch = self.batch(policy, calendar, &before, events, None, inbound_key.clone(), now);
+            if let Some(at) = crate::scheduler::plan::working_time(calendar, now, before.urgent) {
+                for row in &mut batch.outbox {
+                    row.available_at = at;
+                }
+            }
+            match self.store.append(reference, before.version, &batch).await {
+                Ok(()) => {
+                    let mut dispute = before;
+                    for e in &batch.events {
+                        dispute.apply(e);
+                    }
+                    return Ok(Some(Outcome {
+                        reference: reference.clone(),
+                        dispute,
+                        events: batch.events,
+                    }));
                 }
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(e.into()),

@@ -11,8 +11,9 @@ pub use timeline::{Entry, render_json, render_text};
 
 use crate::calendar::{BankHolidays, Calendar};
 use crate::directory::Directory;
-use crate::escalation::{self, Command, Context, Dispute, Event, Reference, Refusal};
-use crate::store::{Batch, Store, StoreError};
+use crate::escalation::{self, Command, Context, Dispute, Event, Reference, Refusal, SystemCommand};
+use crate::store::{Batch, NewSchedule, Store, StoreError};
+use chrono::{DateTime, Utc};
 use crate::policy::{Policy, PolicySet};
 use std::collections::BTreeMap;
 
@@ -152,18 +153,103 @@ pub async fn run<L: Ledger>(
     policies: &PolicySet,
     ledger: &mut L,
 ) -> Result<Vec<Entry>, SimulationError> {
+    let mut entries = Vec::new();
+    run_each(scenario, policies, ledger, |e| entries.push(e)).await?;
+    Ok(entries)
+}
+
+/// Scheduled work waiting in a simulation, in time order.
+#[derive(Default)]
+struct Queue {
+    rows: BTreeMap<(DateTime<Utc>, String), (Reference, NewSchedule)>,
+}
+
+impl Queue {
+    fn apply(&mut self, reference: &Reference, plan: crate::scheduler::Plan) {
+        self.rows
+            .retain(|_, (r, row)| !(r == reference && plan.cancel.contains(&row.kind)));
+        for row in plan.add {
+            self.rows
+                .insert((row.due_at, row.idempotency_key.clone()), (reference.clone(), row));
+        }
+    }
+
+    fn pop_until(&mut self, until: DateTime<Utc>) -> Option<(Reference, NewSchedule)> {
+        let first = self.rows.keys().next().cloned()?;
+        if first.0 > until {
+            return None;
+        }
+        self.rows.remove(&first)
+    }
+}
+
+/// Runs a scenario like `run`, handing each timeline entry to `on_entry` as soon as the ledger
+/// has recorded its events, so a caller can print what is already on record. The scheduler's
+/// work (reminders, overdue prompts, nudges) runs as the scenario's time passes.
+pub async fn run_each<L: Ledger>(
+    scenario: &Scenario,
+    policies: &PolicySet,
+    ledger: &mut L,
+    mut on_entry: impl FnMut(Entry),
+) -> Result<(), SimulationError> {
     let policy = scenario.policy(policies)?;
     let directory = scenario.directory()?;
     let calendar = calendar_for(policy).map_err(SimulationError::Scenario)?;
-    let mut entries = Vec::new();
     let mut current: Option<Reference> = None;
-    for (i, step) in scenario.steps.iter().enumerate() {
+    let mut queue = Queue::default();
+    let ledger_err = |e: L::Error| SimulationError::Ledger(e.to_string());
+    let last = scenario.steps.last().map(|s| s.at);
+    let until = scenario.until.or(last);
+    let mut times: Vec<Option<&ScenarioStep>> = scenario.steps.iter().map(Some).collect();
+    times.push(None);
+    for (i, step) in times.into_iter().enumerate() {
+        let horizon = match step {
+            Some(s) => s.at,
+            None => match until {
+                Some(u) => u,
+                None => break,
+            },
+        };
+        // First, everything the scheduler would have done before this step.
+        while let Some((reference, row)) = queue.pop_until(horizon) {
+            let Ok(command) = serde_json::from_value::<SystemCommand>(row.payload.clone()) else {
+                continue;
+            };
+            let state = ledger.load(&reference).await.map_err(ledger_err)?;
+            let ctx = Context {
+                policy,
+                calendar: &calendar,
+                directory: &directory,
+                now: row.due_at,
+            };
+            let events: Vec<Event> = escalation::decide_system(&state, &command, &ctx)
+                .into_iter()
+                .map(|body| Event {
+                    at: row.due_at,
+                    actor: None,
+                    body,
+                })
+                .collect();
+            if events.is_empty() {
+                continue;
+            }
+            ledger
+                .append(&reference, state.version, &events)
+                .await
+                .map_err(ledger_err)?;
+            let mut after = state;
+            for e in &events {
+                after.apply(e);
+                on_entry(Entry::from_event(&reference, &after, e, &directory, &policy.stage_word));
+            }
+            queue.apply(&reference, crate::scheduler::plan(policy, &calendar, &after, &events, row.due_at));
+        }
+        let Some(step) = step else { break };
         let fail = |message: String| SimulationError::Step {
             step: i + 1,
             at: crate::calendar::format_uk(step.at),
             message,
         };
-        let ledger_err = |e: L::Error| SimulationError::Ledger(e.to_string());
         let ctx = Context {
             policy,
             calendar: &calendar,
@@ -213,15 +299,16 @@ pub async fn run<L: Ledger>(
             (Ok((reference, mut state, events)), None) => {
                 for e in &events {
                     state.apply(e);
-                    entries.push(Entry::from_event(&reference, &state, e, &directory, &policy.stage_word));
+                    on_entry(Entry::from_event(&reference, &state, e, &directory, &policy.stage_word));
                 }
+                queue.apply(&reference, crate::scheduler::plan(policy, &calendar, &state, &events, step.at));
                 current = Some(reference);
             }
             (Err((reference, state, refusal)), Some(expected))
                 if refusal.to_string().contains(expected.as_str()) =>
             {
                 let label = reference.map(|r| r.to_string()).unwrap_or_default();
-                entries.push(Entry::refused(&label, &state, step, &refusal, &directory, &policy.stage_word));
+                on_entry(Entry::refused(&label, &state, step, &refusal, &directory, &policy.stage_word));
             }
             (Err((_, _, refusal)), Some(expected)) => {
                 return Err(fail(format!(
@@ -233,7 +320,7 @@ pub async fn run<L: Ledger>(
             }
         }
     }
-    Ok(entries)
+    Ok(())
 }
 
 /// The working-day calendar a policy names.

@@ -31,6 +31,9 @@ pub struct Scenario {
     pub policy: String,
     /// The directory file, relative to the scenario file.
     pub directory: PathBuf,
+    /// Let the scheduler's time run on to here after the last step (reminders, overdue prompts).
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
     #[serde(rename = "step")]
     pub steps: Vec<ScenarioStep>,
     #[serde(skip)]

@@ -36,7 +36,9 @@ impl Entry {
     ) -> Entry {
         let prompt = match &event.body {
             EventBody::StageStarted { prompt, .. }
-            | EventBody::UrgentRoutePrompted { prompt, .. } => Some(prompt.clone()),
+            | EventBody::UrgentRoutePrompted { prompt, .. }
+            | EventBody::OverduePrompted { prompt, .. }
+            | EventBody::AcknowledgementNudged { prompt, .. } => Some(prompt.clone()),
             EventBody::BoardNotified { message, .. }
             | EventBody::OtherAgencyNotified { message, .. } => Some(message.clone()),
             _ => None,
