@@ -170,28 +170,38 @@ async fn open_store(url: &str) -> Result<crate::store::Store, String> {
 
 /// `simulate`: runs a scenario in memory, or through the store at `db`, and prints its timeline.
 pub fn simulate(policies: &Path, scenario: &Path, json: bool, db: Option<&str>) -> Result<ExitCode, String> {
+    use std::io::Write;
     let set = load_policies(policies)?;
     let scenario = crate::simulate::Scenario::load(scenario).map_err(|e| e.to_string())?;
-    let entries = runtime()?.block_on(async {
+    // Each entry is printed and flushed as soon as its events are recorded: a line on standard
+    // output means the store has it, even if the process is killed straight after.
+    let mut title = (!json).then(|| format!("{}\n\n", scenario.title));
+    let print = |entry: crate::simulate::Entry| {
+        let one = std::slice::from_ref(&entry);
+        let text = if json {
+            crate::simulate::render_json(one)
+        } else {
+            crate::simulate::render_text(one)
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(title.take().unwrap_or_default().as_bytes());
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    };
+    let outcome = runtime()?.block_on(async {
         match db {
             None => {
                 let mut ledger = crate::simulate::MemoryLedger::default();
-                crate::simulate::run(&scenario, &set, &mut ledger).await
+                crate::simulate::run_each(&scenario, &set, &mut ledger, print).await
             }
             Some(url) => {
-                let store = open_store(url).await.map_err(|e| crate::simulate::SimulationError::Ledger(e))?;
+                let store = open_store(url).await.map_err(crate::simulate::SimulationError::Ledger)?;
                 let mut ledger = crate::simulate::StoreLedger(&store);
-                crate::simulate::run(&scenario, &set, &mut ledger).await
+                crate::simulate::run_each(&scenario, &set, &mut ledger, print).await
             }
         }
     });
-    let entries = entries.map_err(|e| e.to_string())?;
-    if json {
-        print!("{}", crate::simulate::render_json(&entries));
-    } else {
-        println!("{}\n", scenario.title);
-        print!("{}", crate::simulate::render_text(&entries));
-    }
+    outcome.map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -249,4 +259,26 @@ pub fn directory_check(policies: &Path, file: &Path) -> Result<ExitCode, String>
     }
     println!("{} problem(s) found", problems.len());
     Ok(ExitCode::from(1))
+}
+
+/// `serve`: runs the service until interrupted.
+pub fn serve(config: crate::config::ServeConfig) -> Result<ExitCode, String> {
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let clock: std::sync::Arc<dyn crate::service::Clock> = std::sync::Arc::new(crate::service::SystemClock);
+    runtime.block_on(crate::web::serve(config, clock))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logs to standard error; `RUST_LOG` filters (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -17,3 +17,4 @@ pub mod service;
 pub mod delivery;
 pub mod config;
 pub mod scheduler;
+pub mod web;

@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the service: Slack endpoints, health, metrics, and the delivery worker.
+    Serve(Box<escalation_bot::config::ServeConfig>),
     /// Check and show board policies.
     Policy {
         #[command(subcommand)]
@@ -129,6 +131,7 @@ enum PolicyCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Serve(config) => cli::serve(*config),
         Command::Policy { command } => match command {
             PolicyCommand::Check { files } => cli::policy_check(&files),
             PolicyCommand::Show { id, policies } => cli::policy_show(&policies, &id),

@@ -6,6 +6,7 @@ pub mod compose;
 pub mod fanout;
 pub mod grammar;
 pub mod message;
+pub mod slack;
 
 pub use fanout::Origin;
 pub use grammar::{ChatCommand, GrammarError, HELP};

@@ -87,19 +87,19 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
                         ),
                     );
                 }
-            } else if let Some(ladder) = policy.ladder(&agency.kind) {
-                if !ladder.rungs.iter().any(|r| r.id == p.role) {
-                    problem(
-                        &subject,
-                        format!(
-                            "role {:?} is not a rung of the {} ladder ({}); use one of {}",
-                            p.role,
-                            ladder.name,
-                            policy.id,
-                            ladder.rungs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
-                        ),
-                    );
-                }
+            } else if let Some(ladder) = policy.ladder(&agency.kind)
+                && !ladder.rungs.iter().any(|r| r.id == p.role)
+            {
+                problem(
+                    &subject,
+                    format!(
+                        "role {:?} is not a rung of the {} ladder ({}); use one of {}",
+                        p.role,
+                        ladder.name,
+                        policy.id,
+                        ladder.rungs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                );
             }
         }
         if let Some(m) = &p.reports_to {
@@ -115,21 +115,21 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
                 Some(_) => {}
             }
         }
-        if let Some(s) = &p.slack {
-            if let Some(other) = slack_seen.insert(s, &p.id) {
-                problem(
-                    &subject,
-                    format!("has the same Slack identity ({} in {}) as {}", s.user, s.workspace, other),
-                );
-            }
+        if let Some(s) = &p.slack
+            && let Some(other) = slack_seen.insert(s, &p.id)
+        {
+            problem(
+                &subject,
+                format!("has the same Slack identity ({} in {}) as {}", s.user, s.workspace, other),
+            );
         }
-        if let Some(t) = &p.teams {
-            if let Some(other) = teams_seen.insert(t, &p.id) {
-                problem(
-                    &subject,
-                    format!("has the same Teams identity ({} in tenant {}) as {}", t.aad_object_id, t.tenant, other),
-                );
-            }
+        if let Some(t) = &p.teams
+            && let Some(other) = teams_seen.insert(t, &p.id)
+        {
+            problem(
+                &subject,
+                format!("has the same Teams identity ({} in tenant {}) as {}", t.aad_object_id, t.tenant, other),
+            );
         }
     }
 

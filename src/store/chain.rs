@@ -68,7 +68,12 @@ pub struct VerifyReport {
     pub broken: Option<BrokenLink>,
 }
 
-/// Checks rows in log order; stops at the first broken link.
+/// Checks rows in log order; stops at the first broken link of a dispute's own chain.
+///
+/// A break in the whole-log chain alone (the event before a row in the log is gone) is held
+/// back while the walk goes on: removing a dispute's event breaks the log chain at whichever
+/// event comes next in the log, often another dispute's, while that dispute's own chain shows
+/// which event is missing.
 #[derive(Default)]
 pub(super) struct Verifier {
     last_global_hash: String,
@@ -76,15 +81,32 @@ pub(super) struct Verifier {
     last_event: Option<(String, i64)>,
     disputes: HashMap<String, (i64, String)>,
     events: u64,
+    /// The first whole-log break, and how many events had been checked before it.
+    log_break: Option<(BrokenLink, u64)>,
 }
 
 impl Verifier {
     pub(super) fn check(&mut self, row: &StoredEvent) -> Result<(), BrokenLink> {
-        let broken = |problem: &str| BrokenLink {
+        let at = |seq: i64, problem: &str| BrokenLink {
             reference: row.reference.clone(),
-            seq: row.seq,
+            seq,
             problem: problem.to_string(),
         };
+        let broken = |problem: &str| at(row.seq, problem);
+        let (last_seq, last_hash) = self
+            .disputes
+            .get(&row.reference)
+            .cloned()
+            .unwrap_or((0, GENESIS.to_string()));
+        if row.seq != last_seq + 1 {
+            return Err(at(
+                last_seq + 1,
+                &format!(
+                    "this event is missing or out of place: the next event recorded for the dispute is numbered {}",
+                    row.seq
+                ),
+            ));
+        }
         let expected = event_hash(&row.prev_hash, &row.prev_global_hash, &row.reference, row.seq, &row.body);
         if expected != row.hash {
             return Err(broken("its stored content does not match its hash: it was changed after it was recorded"));
@@ -98,21 +120,12 @@ impl Verifier {
             }
             Err(_) => return Err(broken("its recorded body is not a readable event")),
         }
-        let (last_seq, last_hash) = self
-            .disputes
-            .get(&row.reference)
-            .cloned()
-            .unwrap_or((0, GENESIS.to_string()));
-        if row.seq != last_seq + 1 {
-            return Err(broken(&format!(
-                "it follows event {last_seq} of its dispute: events are missing or out of order before it"
-            )));
-        }
         if row.prev_hash != last_hash {
             return Err(broken("it does not link to the event before it in its dispute: that event was changed, removed or reordered"));
         }
-        if row.prev_global_hash != self.last_global_hash {
-            return Err(broken("it does not link to the event before it in the whole log: an event was removed or the log reordered"));
+        if row.prev_global_hash != self.last_global_hash && self.log_break.is_none() {
+            let link = broken("it does not link to the event before it in the whole log: an event was removed or the log reordered");
+            self.log_break = Some((link, self.events));
         }
         self.disputes.insert(row.reference.clone(), (row.seq, row.hash.clone()));
         self.last_global_hash = row.hash.clone();
@@ -122,20 +135,38 @@ impl Verifier {
         Ok(())
     }
 
-    /// Compares the end of the walk with the sealed head: catches removal of the newest events.
-    pub(super) fn finish(self, head_seq: i64, head_hash: &str, broken: Option<BrokenLink>) -> VerifyReport {
+    /// Compares the end of the walk with the sealed head, which names the newest event
+    /// (`head_event`): catches removal of the newest events.
+    pub(super) fn finish(
+        self,
+        head_seq: i64,
+        head_hash: &str,
+        head_event: (String, i64),
+        broken: Option<BrokenLink>,
+    ) -> VerifyReport {
+        let mut events = self.events;
+        let broken = broken.or_else(|| {
+            self.log_break.clone().map(|(link, before)| {
+                events = before;
+                link
+            })
+        });
         let broken = broken.or_else(|| {
             (head_hash != self.last_global_hash || head_seq != self.last_global_seq).then(|| {
-                let (reference, seq) = self.last_event.clone().unwrap_or_else(|| ("(empty log)".into(), 0));
+                let (reference, seq) = if head_event.0.is_empty() {
+                    self.last_event.clone().unwrap_or_else(|| ("(empty log)".into(), 0))
+                } else {
+                    head_event
+                };
                 BrokenLink {
                     reference,
                     seq,
-                    problem: "the log ends here, but its sealed head records later events: the newest event(s) were removed".into(),
+                    problem: "the sealed head records this as the newest event, but the log does not end with it: the newest event(s) were removed".into(),
                 }
             })
         });
         VerifyReport {
-            events: self.events,
+            events,
             disputes: self.disputes.len() as u64,
             broken,
         }

@@ -426,11 +426,12 @@ impl PgStore {
                 break;
             }
         }
-        let (seq, hash): (i64, String) = sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(err)?;
-        Ok(v.finish(seq, &hash, broken))
+        let (seq, hash, reference, event): (i64, String, String, i64) =
+            sqlx::query_as("SELECT global_seq, hash, reference, seq FROM chain_head WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok(v.finish(seq, &hash, (reference, event), broken))
     }
 }
 
@@ -512,12 +513,14 @@ async fn append_in(
             },
             other => other,
         })?;
-        head = Some((global_seq, r.hash.clone()));
+        head = Some((global_seq, r.hash.clone(), r.seq));
     }
-    if let Some((seq, hash)) = head {
-        sqlx::query("UPDATE chain_head SET global_seq = $1, hash = $2 WHERE id = 1")
-            .bind(seq)
+    if let Some((global_seq, hash, seq)) = head {
+        sqlx::query("UPDATE chain_head SET global_seq = $1, hash = $2, reference = $3, seq = $4 WHERE id = 1")
+            .bind(global_seq)
             .bind(hash)
+            .bind(reference)
+            .bind(seq)
             .execute(&mut *conn)
             .await
             .map_err(err)?;

@@ -6,7 +6,7 @@ use super::{Batch, OutboxDepth, OutboxRow, ScheduleRow, StoreError, VerifyReport
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{ConnectOptions, Connection, Row, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -33,17 +33,28 @@ impl SqliteStore {
 
     async fn open_with(path: &str, max_pages: Option<u64>) -> Result<SqliteStore, StoreError> {
         let file = Path::new(path);
-        if let Ok(meta) = std::fs::metadata(file) {
-            if meta.permissions().readonly() {
-                return Err(StoreError::ReadOnly(format!("{path} is marked read-only")));
-            }
+        if let Ok(meta) = std::fs::metadata(file)
+            && meta.permissions().readonly()
+        {
+            return Err(StoreError::ReadOnly(format!("{path} is marked read-only")));
         }
-        let mut options = SqliteConnectOptions::from_str(&format!("sqlite:{path}"))
+        let base = SqliteConnectOptions::from_str(&format!("sqlite:{path}"))
             .map_err(|e| StoreError::Open(format!("{path}: {e}")))?
             .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(10));
+        // Look before touching: switching to WAL writes the file header, so someone else's
+        // database is checked on a connection that changes nothing.
+        let mut probe = base.clone().connect().await.map_err(|e| match StoreError::from_sqlx(e) {
+            StoreError::Database(m) => StoreError::Open(format!("{path}: {m}")),
+            StoreError::NotOurs(m) => StoreError::NotOurs(format!("{path} ({m})")),
+            other => other,
+        })?;
+        let checked = check_ours(&mut probe, path).await;
+        let _ = probe.close().await;
+        checked?;
+        let mut options = base
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         if let Some(pages) = max_pages {
             options = options.pragma("max_page_count", pages.to_string());
@@ -58,38 +69,8 @@ impl SqliteStore {
                 other => other,
             })?;
         let store = SqliteStore { pool };
-        store.check_ours(path).await?;
         store.migrate().await?;
         Ok(store)
-    }
-
-    /// Refuses files that belong to something else, and schemas newer than this binary.
-    async fn check_ours(&self, path: &str) -> Result<(), StoreError> {
-        let id: i64 = sqlx::query_scalar("PRAGMA application_id")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| match StoreError::from_sqlx(e) {
-                StoreError::Database(m) | StoreError::NotOurs(m) => StoreError::NotOurs(format!("{path} ({m})")),
-                other => other,
-            })?;
-        let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(err)?;
-        if id != APPLICATION_ID && tables > 0 {
-            return Err(StoreError::NotOurs(path.to_string()));
-        }
-        if tables > 0 {
-            let found: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(err)?;
-            let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-            if let Some(found) = found.filter(|f| *f > known) {
-                return Err(StoreError::NewerSchema { found, known });
-            }
-        }
-        Ok(())
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -441,12 +422,42 @@ impl SqliteStore {
                 break;
             }
         }
-        let (seq, hash): (i64, String) = sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
-            .fetch_one(&self.pool)
+        let (seq, hash, reference, event): (i64, String, String, i64) =
+            sqlx::query_as("SELECT global_seq, hash, reference, seq FROM chain_head WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok(v.finish(seq, &hash, (reference, event), broken))
+    }
+}
+
+/// Refuses files that belong to something else, and schemas newer than this binary.
+async fn check_ours(conn: &mut SqliteConnection, path: &str) -> Result<(), StoreError> {
+    let id: i64 = sqlx::query_scalar("PRAGMA application_id")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| match StoreError::from_sqlx(e) {
+            StoreError::Database(m) | StoreError::NotOurs(m) => StoreError::NotOurs(format!("{path} ({m})")),
+            other => other,
+        })?;
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(err)?;
+    if id != APPLICATION_ID && tables > 0 {
+        return Err(StoreError::NotOurs(path.to_string()));
+    }
+    if tables > 0 {
+        let found: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
+            .fetch_one(&mut *conn)
             .await
             .map_err(err)?;
-        Ok(v.finish(seq, &hash, broken))
+        let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        if let Some(found) = found.filter(|f| *f > known) {
+            return Err(StoreError::NewerSchema { found, known });
+        }
     }
+    Ok(())
 }
 
 async fn load_events(conn: &mut SqliteConnection, reference: &str) -> Result<Vec<Event>, StoreError> {
@@ -522,12 +533,14 @@ async fn append_in(
             },
             other => other,
         })?;
-        head = Some((global_seq, r.hash.clone()));
+        head = Some((global_seq, r.hash.clone(), r.seq));
     }
-    if let Some((seq, hash)) = head {
-        sqlx::query("UPDATE chain_head SET global_seq = ?, hash = ? WHERE id = 1")
-            .bind(seq)
+    if let Some((global_seq, hash, seq)) = head {
+        sqlx::query("UPDATE chain_head SET global_seq = ?, hash = ?, reference = ?, seq = ? WHERE id = 1")
+            .bind(global_seq)
             .bind(hash)
+            .bind(reference)
+            .bind(seq)
             .execute(&mut *conn)
             .await
             .map_err(err)?;

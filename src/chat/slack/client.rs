@@ -1,0 +1,638 @@
+//! A small Slack Web API client: the five methods the service calls, and Slack's error envelope.
+//!
+//! Every call is a JSON `POST {base}/{method}` with the bot token in `Authorization: Bearer`
+//! (never in the body or the URL, so it cannot leak into an error or a log line). Outcomes are
+//! sorted the way the delivery worker needs them: rate limited (wait `retry_after`), transient
+//! (retry with backoff), or an API error whose code says whether retrying can ever help.
+//! Timeouts are the caller's: set them on the `reqwest::Client` passed in.
+
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Slack's own Web API base, the default unless configuration points elsewhere (tests, staging).
+pub const DEFAULT_BASE_URL: &str = "https://slack.com/api";
+
+/// How long to wait after a 429 whose `Retry-After` is missing or unreadable.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Why a Web API call did not succeed. Messages name the method and Slack's code, never the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlackError {
+    /// HTTP 429 (or `ratelimited`): wait at least `retry_after` before calling this method again.
+    #[error("Slack rate-limited the call; retry after {} s", retry_after.as_secs_f64())]
+    RateLimited { retry_after: Duration },
+    /// The network, a timeout, a 5xx or an unreadable answer: worth retrying with backoff.
+    #[error("Slack could not be reached or failed: {0}")]
+    Transient(String),
+    /// Slack answered `ok: false` with this error code.
+    #[error("Slack refused the call: {code}")]
+    Api { code: String },
+}
+
+/// Error codes that describe a passing condition on Slack's side; every other code will fail the
+/// same way again (`channel_not_found`, `not_in_channel`, `is_archived`, `invalid_auth`,
+/// `token_revoked`, `account_inactive`, `missing_scope`, `invalid_blocks`, `msg_too_long`,
+/// `cant_update_message`, `message_not_found`, `user_not_in_channel`, …) and is parked for a person.
+const RETRYABLE_CODES: &[&str] = &[
+    "ratelimited",
+    "rate_limited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "team_added_to_org",
+];
+
+impl SlackError {
+    /// Whether the same call may succeed later: the delivery worker retries these and parks the rest.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SlackError::RateLimited { .. } | SlackError::Transient(_) => true,
+            SlackError::Api { code } => RETRYABLE_CODES.contains(&code.as_str()),
+        }
+    }
+
+    /// A short code for metrics and parked rows: `ratelimited`, `transient`, or Slack's own code.
+    pub fn code(&self) -> &str {
+        match self {
+            SlackError::RateLimited { .. } => "ratelimited",
+            SlackError::Transient(_) => "transient",
+            SlackError::Api { code } => code,
+        }
+    }
+}
+
+/// The Web API client. Cheap to clone: `reqwest::Client` shares its connection pool.
+#[derive(Debug, Clone)]
+pub struct SlackClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs)
+}
+
+/// The cause chain of a transport error, without the URL (which is ours anyway, never the token).
+fn describe(method: &str, e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut out = format!("{method}: {kind}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn text_field(envelope: &Value, pointer: &str, method: &str) -> Result<String, SlackError> {
+    envelope
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            SlackError::Transient(format!("{method}: ok, but the answer has no {pointer}"))
+        })
+}
+
+impl SlackClient {
+    /// A client for the Web API at `base_url` (e.g. `https://slack.com/api`, with or without a
+    /// trailing slash), using `http` with the timeouts the caller chose.
+    pub fn new(base_url: &str, http: reqwest::Client) -> SlackClient {
+        SlackClient {
+            base: base_url.trim_end_matches('/').to_string(),
+            http,
+        }
+    }
+
+    /// Calls any Web API method with a JSON body and returns Slack's envelope when `ok` is true.
+    pub async fn call(&self, token: &str, method: &str, body: &Value) -> Result<Value, SlackError> {
+        let url = format!("{}/{method}", self.base);
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| SlackError::Transient(format!("{method}: {e}")))?;
+        let response = self
+            .http
+            .post(url)
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header(CONTENT_TYPE, "application/json; charset=utf-8")
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| SlackError::Transient(describe(method, &e)))?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(SlackError::RateLimited {
+                retry_after: retry_after(response.headers()),
+            });
+        }
+        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+            return Err(SlackError::Transient(format!("{method}: HTTP {status}")));
+        }
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| SlackError::Transient(describe(method, &e)))?;
+        let envelope: Option<Value> = serde_json::from_slice(&body).ok();
+        match envelope
+            .as_ref()
+            .and_then(|e| e.get("ok"))
+            .and_then(Value::as_bool)
+        {
+            Some(true) if status.is_success() => {
+                let envelope = envelope.unwrap_or_default();
+                if let Some(warning) = envelope.get("warning").and_then(Value::as_str) {
+                    tracing::warn!(method, warning, "Slack accepted the call with a warning");
+                }
+                Ok(envelope)
+            }
+            Some(false) => {
+                let envelope = envelope.unwrap_or_default();
+                let code = envelope
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown_error")
+                    .to_string();
+                if let Some(messages) = envelope.pointer("/response_metadata/messages") {
+                    tracing::warn!(method, code, %messages, "Slack refused the call");
+                }
+                if code == "ratelimited" || code == "rate_limited" {
+                    return Err(SlackError::RateLimited {
+                        retry_after: retry_after(&headers),
+                    });
+                }
+                Err(SlackError::Api { code })
+            }
+            _ if status.is_success() => Err(SlackError::Transient(format!(
+                "{method}: HTTP {status} with an answer that is not Slack's envelope"
+            ))),
+            _ => Err(SlackError::Api {
+                code: format!("http_{}", status.as_u16()),
+            }),
+        }
+    }
+
+    /// `chat.postMessage`: posts to a channel (a thread reply when `thread_ts` is the root's `ts`)
+    /// and returns the new message's `ts`, which becomes the thread of a root post.
+    /// Links are not unfurled: a safeguarding thread should not fetch previews of whatever URL
+    /// someone typed.
+    pub async fn post_message(
+        &self,
+        token: &str,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+        blocks: &Value,
+    ) -> Result<String, SlackError> {
+        let mut body = json!({
+            "channel": channel,
+            "text": text,
+            "parse": "none",
+            "unfurl_links": false,
+            "unfurl_media": false,
+        });
+        if blocks.as_array().is_some_and(|b| !b.is_empty()) {
+            body["blocks"] = blocks.clone();
+        }
+        if let Some(ts) = thread_ts {
+            body["thread_ts"] = json!(ts);
+        }
+        let envelope = self.call(token, "chat.postMessage", &body).await?;
+        text_field(&envelope, "/ts", "chat.postMessage")
+    }
+
+    /// `chat.update`: rewrites one of the bot's own messages in place (the root post's status).
+    pub async fn update(
+        &self,
+        token: &str,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: &Value,
+    ) -> Result<(), SlackError> {
+        let body = json!({
+            "channel": channel,
+            "ts": ts,
+            "text": text,
+            "parse": "none",
+            "blocks": blocks,
+        });
+        self.call(token, "chat.update", &body).await.map(drop)
+    }
+
+    /// `chat.postEphemeral`: a private answer only `user` sees in `channel`. Slack does not
+    /// guarantee delivery, and the `message_ts` it returns cannot be updated, so nothing is returned.
+    pub async fn post_ephemeral(
+        &self,
+        token: &str,
+        channel: &str,
+        user: &str,
+        text: &str,
+        blocks: &Value,
+    ) -> Result<(), SlackError> {
+        let mut body = json!({
+            "channel": channel,
+            "user": user,
+            "text": text,
+            "parse": "none",
+        });
+        if blocks.as_array().is_some_and(|b| !b.is_empty()) {
+            body["blocks"] = blocks.clone();
+        }
+        self.call(token, "chat.postEphemeral", &body)
+            .await
+            .map(drop)
+    }
+
+    /// `conversations.open` with one user: the id (`D…`) of the bot's direct-message channel with them.
+    pub async fn open_dm(&self, token: &str, user: &str) -> Result<String, SlackError> {
+        let envelope = self
+            .call(token, "conversations.open", &json!({ "users": user }))
+            .await?;
+        text_field(&envelope, "/channel/id", "conversations.open")
+    }
+
+    /// `views.open`: shows a modal for a fresh `trigger_id` (valid 3 s, once) and returns the view id.
+    pub async fn views_open(
+        &self,
+        token: &str,
+        trigger_id: &str,
+        view: &Value,
+    ) -> Result<String, SlackError> {
+        let body = json!({ "trigger_id": trigger_id, "view": view });
+        let envelope = self.call(token, "views.open", &body).await?;
+        text_field(&envelope, "/view/id", "views.open")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::extract::{Path, State};
+    use axum::http::{HeaderMap, StatusCode as Status, header};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::post;
+    use std::sync::{Arc, Mutex};
+
+    const TOKEN: &str = "xoxb-secret-test-token";
+
+    #[derive(Debug, Clone)]
+    struct Seen {
+        method: String,
+        authorization: String,
+        content_type: String,
+        body: Value,
+    }
+
+    type Log = Arc<Mutex<Vec<Seen>>>;
+
+    async fn handle(
+        State(log): State<Log>,
+        Path((scenario, method)): Path<(String, String)>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        let text = |h| {
+            headers
+                .get(h)
+                .and_then(|v: &header::HeaderValue| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        if let Ok(mut log) = log.lock() {
+            log.push(Seen {
+                method: method.clone(),
+                authorization: text(header::AUTHORIZATION),
+                content_type: text(header::CONTENT_TYPE),
+                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            });
+        }
+        let ok = |v: Value| axum::Json(v).into_response();
+        match scenario.as_str() {
+            "ok" => match method.as_str() {
+                "chat.postMessage" => {
+                    ok(json!({ "ok": true, "channel": "C1", "ts": "1700000000.000100" }))
+                }
+                "conversations.open" => ok(json!({ "ok": true, "channel": { "id": "D024BE91L" } })),
+                "views.open" => ok(json!({ "ok": true, "view": { "id": "VMHU10V25" } })),
+                _ => ok(json!({ "ok": true, "warning": "superfluous_charset" })),
+            },
+            "limited" => {
+                (Status::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "7")], "").into_response()
+            }
+            "limited-bare" => Status::TOO_MANY_REQUESTS.into_response(),
+            "limited-garbled" => (
+                Status::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "soon")],
+                "",
+            )
+                .into_response(),
+            "limited-envelope" => (
+                [(header::RETRY_AFTER, "3")],
+                axum::Json(json!({ "ok": false, "error": "ratelimited" })),
+            )
+                .into_response(),
+            "down" => (Status::SERVICE_UNAVAILABLE, "upstream connect error").into_response(),
+            "html" => (Status::OK, "<html>gateway</html>").into_response(),
+            "no-ts" => ok(json!({ "ok": true })),
+            "forbidden" => (Status::FORBIDDEN, "nope").into_response(),
+            "slow" => {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                ok(json!({ "ok": true, "ts": "1" }))
+            }
+            code => ok(json!({
+                "ok": false,
+                "error": code,
+                "response_metadata": { "messages": ["[ERROR] something about the blocks"] },
+            })),
+        }
+    }
+
+    async fn server() -> (String, Log) {
+        let log: Log = Arc::default();
+        let app = Router::new()
+            .route("/{scenario}/{method}", post(handle))
+            .with_state(log.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (format!("http://{addr}"), log)
+    }
+
+    fn client(base: &str, scenario: &str) -> SlackClient {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(500))
+            .build()
+            .expect("client");
+        SlackClient::new(&format!("{base}/{scenario}/"), http)
+    }
+
+    fn blocks() -> Value {
+        json!([{ "type": "section", "text": { "type": "mrkdwn", "text": "hi", "verbatim": true } }])
+    }
+
+    #[tokio::test]
+    async fn a_post_sends_json_with_the_bearer_token_and_returns_the_ts() {
+        let (base, log) = server().await;
+        let ts = client(&base, "ok")
+            .post_message(
+                TOKEN,
+                "C1",
+                Some("1699999999.000001"),
+                "fallback",
+                &blocks(),
+            )
+            .await;
+        assert_eq!(ts, Ok("1700000000.000100".to_string()));
+        let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].method, "chat.postMessage");
+        assert_eq!(seen[0].authorization, format!("Bearer {TOKEN}"));
+        assert_eq!(seen[0].content_type, "application/json; charset=utf-8");
+        assert_eq!(seen[0].body["channel"], "C1");
+        assert_eq!(seen[0].body["thread_ts"], "1699999999.000001");
+        assert_eq!(seen[0].body["text"], "fallback");
+        assert_eq!(seen[0].body["blocks"], blocks());
+        assert_eq!(seen[0].body["unfurl_links"], false);
+        assert!(
+            seen[0].body.get("token").is_none(),
+            "the token goes in the header only"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_root_post_has_no_thread_ts() {
+        let (base, log) = server().await;
+        let _ = client(&base, "ok")
+            .post_message(TOKEN, "C1", None, "t", &json!([]))
+            .await;
+        let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
+        assert!(seen[0].body.get("thread_ts").is_none());
+        assert!(
+            seen[0].body.get("blocks").is_none(),
+            "no empty blocks array on a new post"
+        );
+    }
+
+    #[tokio::test]
+    async fn update_ephemeral_dm_and_views_open_call_their_methods() {
+        let (base, log) = server().await;
+        let c = client(&base, "ok");
+        assert_eq!(
+            c.update(TOKEN, "C1", "1700000000.000100", "t", &blocks())
+                .await,
+            Ok(())
+        );
+        assert_eq!(
+            c.post_ephemeral(TOKEN, "C1", "U1", "t", &blocks()).await,
+            Ok(())
+        );
+        assert_eq!(c.open_dm(TOKEN, "U1").await, Ok("D024BE91L".to_string()));
+        assert_eq!(
+            c.views_open(TOKEN, "123.456.abc", &json!({ "type": "modal" }))
+                .await,
+            Ok("VMHU10V25".to_string())
+        );
+        let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
+        let methods: Vec<&str> = seen.iter().map(|s| s.method.as_str()).collect();
+        assert_eq!(
+            methods,
+            [
+                "chat.update",
+                "chat.postEphemeral",
+                "conversations.open",
+                "views.open"
+            ]
+        );
+        assert_eq!(seen[0].body["ts"], "1700000000.000100");
+        assert_eq!(seen[1].body["user"], "U1");
+        assert_eq!(seen[2].body["users"], "U1");
+        assert_eq!(seen[3].body["trigger_id"], "123.456.abc");
+        assert!(
+            seen.iter()
+                .all(|s| s.authorization == format!("Bearer {TOKEN}"))
+        );
+    }
+
+    #[tokio::test]
+    async fn http_429_gives_the_retry_after_seconds() {
+        let (base, _) = server().await;
+        let e = client(&base, "limited")
+            .post_message(TOKEN, "C1", None, "t", &blocks())
+            .await;
+        assert_eq!(
+            e,
+            Err(SlackError::RateLimited {
+                retry_after: Duration::from_secs(7)
+            })
+        );
+        assert!(e.is_err_and(|e| e.is_retryable()));
+    }
+
+    #[tokio::test]
+    async fn http_429_without_a_readable_retry_after_waits_one_second() {
+        let (base, _) = server().await;
+        for scenario in ["limited-bare", "limited-garbled"] {
+            let e = client(&base, scenario)
+                .post_message(TOKEN, "C1", None, "t", &blocks())
+                .await;
+            assert_eq!(
+                e,
+                Err(SlackError::RateLimited {
+                    retry_after: DEFAULT_RETRY_AFTER
+                }),
+                "{scenario}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_ratelimited_envelope_is_a_rate_limit_too() {
+        let (base, _) = server().await;
+        let e = client(&base, "limited-envelope").open_dm(TOKEN, "U1").await;
+        assert_eq!(
+            e,
+            Err(SlackError::RateLimited {
+                retry_after: Duration::from_secs(3)
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn permanent_error_codes_are_not_retryable() {
+        let (base, _) = server().await;
+        for code in [
+            "channel_not_found",
+            "not_in_channel",
+            "is_archived",
+            "invalid_auth",
+            "token_revoked",
+            "account_inactive",
+            "missing_scope",
+            "invalid_blocks",
+            "msg_too_long",
+            "cant_update_message",
+            "message_not_found",
+            "user_not_in_channel",
+        ] {
+            let e = client(&base, code)
+                .post_message(TOKEN, "C1", None, "t", &blocks())
+                .await;
+            assert_eq!(
+                e,
+                Err(SlackError::Api {
+                    code: code.to_string()
+                })
+            );
+            assert!(e.is_err_and(|e| !e.is_retryable()), "{code}");
+        }
+    }
+
+    #[tokio::test]
+    async fn passing_error_codes_are_retryable() {
+        let (base, _) = server().await;
+        for code in [
+            "internal_error",
+            "fatal_error",
+            "service_unavailable",
+            "request_timeout",
+            "team_added_to_org",
+        ] {
+            let e = client(&base, code)
+                .update(TOKEN, "C1", "1", "t", &blocks())
+                .await;
+            assert_eq!(
+                e,
+                Err(SlackError::Api {
+                    code: code.to_string()
+                })
+            );
+            assert!(e.is_err_and(|e| e.is_retryable()), "{code}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_5xx_or_an_unreadable_answer_is_transient() {
+        let (base, _) = server().await;
+        for scenario in ["down", "html", "no-ts"] {
+            let e = client(&base, scenario)
+                .post_message(TOKEN, "C1", None, "t", &blocks())
+                .await;
+            assert!(
+                matches!(e, Err(SlackError::Transient(_))),
+                "{scenario}: {e:?}"
+            );
+        }
+        let e = client(&base, "forbidden")
+            .post_message(TOKEN, "C1", None, "t", &blocks())
+            .await;
+        assert_eq!(
+            e,
+            Err(SlackError::Api {
+                code: "http_403".into()
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_timeout_or_a_refused_connection_is_transient() {
+        let (base, _) = server().await;
+        let e = client(&base, "slow")
+            .post_message(TOKEN, "C1", None, "t", &blocks())
+            .await;
+        assert!(
+            matches!(&e, Err(SlackError::Transient(m)) if m.contains("timed out")),
+            "{e:?}"
+        );
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let e = client(&format!("http://{addr}"), "ok")
+            .open_dm(TOKEN, "U1")
+            .await;
+        assert!(matches!(e, Err(SlackError::Transient(_))), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn errors_never_contain_the_token() {
+        let (base, _) = server().await;
+        for scenario in [
+            "limited",
+            "down",
+            "html",
+            "forbidden",
+            "channel_not_found",
+            "slow",
+        ] {
+            let e = client(&base, scenario)
+                .post_message(TOKEN, "C1", None, "t", &blocks())
+                .await
+                .expect_err("fails");
+            let text = format!("{e} {e:?}");
+            assert!(
+                !text.contains(TOKEN) && !text.contains("secret-test"),
+                "{text}"
+            );
+        }
+    }
+}

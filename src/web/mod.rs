@@ -1,0 +1,224 @@
+//! The HTTP service: health, readiness, metrics, and each chat platform's endpoints.
+//!
+//! Middleware, outermost first: request id (set, then propagated to the response), trace span,
+//! metrics by route, body-size limit, timeout, catch-panic. A 5xx body never carries internals.
+
+pub mod metrics;
+
+pub use metrics::Metrics;
+
+use crate::chat::slack::inbound::{SlackState, SlackTokens};
+use crate::config::ServeConfig;
+use crate::delivery::{Poster, Worker, WorkerConfig};
+use crate::directory::{Directory, Platform};
+use crate::policy::PolicySet;
+use crate::service::{Clock, Service};
+use crate::store::Store;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<Service>,
+    pub metrics: Metrics,
+}
+
+/// A built app: its router, its service, and its delivery worker (not yet running).
+pub struct Built {
+    pub router: Router,
+    pub service: Arc<Service>,
+    pub worker: Arc<Worker>,
+    pub metrics: Metrics,
+}
+
+/// Builds the whole app from configuration: store, policies, directory, adapters, worker.
+pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerConfig) -> Result<Built, String> {
+    let policies = PolicySet::load_dir(&config.policies).map_err(|e| {
+        format!("the policies in {} cannot be used:\n{e}", config.policies.display())
+    })?;
+    let directory = Directory::load(&config.directory).map_err(|e| e.to_string())?;
+    let problems = crate::directory::check_directory(&directory, &policies);
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "the directory {} has problems:\n{}",
+            config.directory.display(),
+            list.join("\n")
+        ));
+    }
+    let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
+    let service = Arc::new(
+        Service::new(store, Arc::new(policies), Arc::new(directory), clock).map_err(|e| e.to_string())?,
+    );
+    let metrics = Metrics::new().map_err(|e| format!("cannot set up metrics: {e}"))?;
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let tokens = SlackTokens::new(config.slack_bot_token.clone(), config.slack_tokens()?);
+    if config.slack_signing_secrets.is_empty() {
+        tracing::warn!("SLACK_SIGNING_SECRET is not set: every request to /slack/* will be refused");
+    }
+    let slack = SlackState::new(
+        service.clone(),
+        config.slack_signing_secrets.clone(),
+        &config.slack_api_base_url,
+        http.clone(),
+        tokens,
+    );
+    let mut posters: HashMap<Platform, Arc<dyn Poster>> = HashMap::new();
+    posters.insert(Platform::Slack, Arc::new(slack.poster()));
+
+    let worker = Arc::new(Worker::new(
+        service.clone(),
+        posters,
+        Arc::new(metrics.clone()),
+        worker,
+    ));
+    let state = AppState {
+        service: service.clone(),
+        metrics: metrics.clone(),
+    };
+    let router = router(state, slack, config.max_body_bytes);
+    Ok(Built {
+        router,
+        service,
+        worker,
+        metrics,
+    })
+}
+
+/// The router with its middleware.
+pub fn router(state: AppState, slack: SlackState, max_body: usize) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_page))
+        .merge(crate::chat::slack::inbound::routes(slack))
+        .fallback(not_found)
+        .layer(CatchPanicLayer::custom(|_| {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the request was not recorded").into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(10)))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.service.store.ping().await {
+        Ok(()) => (StatusCode::OK, format!("ok: {} reachable", state.service.store.backend())).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readyz: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+async fn metrics_page(State(state): State<AppState>) -> Response {
+    if let Ok(depth) = state.service.store.outbox_depth().await {
+        state.metrics.outbox_pending.set(depth.pending);
+        state.metrics.outbox_parked.set(depth.parked);
+        let age = depth
+            .oldest_pending
+            .map_or(0, |t| (state.service.now() - t).num_seconds().max(0));
+        state.metrics.outbox_oldest_age_seconds.set(age);
+    }
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+/// Counts requests by route and outcome, and times platform acknowledgements.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let outcome = match response.status().as_u16() {
+        200..=299 => "ok",
+        401 | 403 => "unauthorized",
+        400..=499 => "client_error",
+        _ => "server_error",
+    };
+    state.metrics.requests.with_label_values(&[route.as_str(), outcome]).inc();
+    state
+        .metrics
+        .ack_latency
+        .with_label_values(&[route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Serves until Ctrl-C or SIGTERM: stops taking requests, lets the worker finish its row, exits.
+pub async fn serve(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<(), String> {
+    let built = build(&config, clock, WorkerConfig::default()).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, store = built.service.store.backend(), "escalation-bot is serving");
+    println!("escalation-bot is serving on http://{addr}");
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(built.worker.clone().run(stopped));
+    let result = axum::serve(listener, built.router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("the server stopped: {e}"));
+    let _ = stop.send(true);
+    let _ = worker.await;
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
