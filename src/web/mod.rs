@@ -12,6 +12,7 @@ use crate::config::ServeConfig;
 use crate::delivery::{Poster, Worker, WorkerConfig};
 use crate::directory::{Directory, Platform};
 use crate::policy::PolicySet;
+use crate::scheduler::Scheduler;
 use crate::service::{Clock, Service};
 use crate::store::Store;
 use axum::Router;
@@ -37,11 +38,12 @@ pub struct AppState {
     pub metrics: Metrics,
 }
 
-/// A built app: its router, its service, and its delivery worker (not yet running).
+/// A built app: its router, its service, its delivery worker and scheduler (not yet running).
 pub struct Built {
     pub router: Router,
     pub service: Arc<Service>,
     pub worker: Arc<Worker>,
+    pub scheduler: Arc<Scheduler>,
     pub metrics: Metrics,
 }
 
@@ -84,6 +86,7 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
     let mut posters: HashMap<Platform, Arc<dyn Poster>> = HashMap::new();
     posters.insert(Platform::Slack, Arc::new(slack.poster()));
 
+    let scheduler = Arc::new(Scheduler::new(service.clone(), worker.owner.clone()));
     let worker = Arc::new(Worker::new(
         service.clone(),
         posters,
@@ -99,6 +102,7 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
         router,
         service,
         worker,
+        scheduler,
         metrics,
     })
 }
@@ -191,13 +195,15 @@ pub async fn serve(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<(), Str
     tracing::info!(%addr, store = built.service.store.backend(), "escalation-bot is serving");
     println!("escalation-bot is serving on http://{addr}");
     let (stop, stopped) = watch::channel(false);
-    let worker = tokio::spawn(built.worker.clone().run(stopped));
+    let worker = tokio::spawn(built.worker.clone().run(stopped.clone()));
+    let scheduler = tokio::spawn(built.scheduler.clone().run(stopped));
     let result = axum::serve(listener, built.router)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("the server stopped: {e}"));
     let _ = stop.send(true);
     let _ = worker.await;
+    let _ = scheduler.await;
     result
 }
 
