@@ -268,7 +268,12 @@ pub fn serve(config: crate::config::ServeConfig) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let clock: std::sync::Arc<dyn crate::service::Clock> = std::sync::Arc::new(crate::service::SystemClock);
+    // The sandbox runs on a demo clock that its page can move forward; everything else on real time.
+    let clock: std::sync::Arc<dyn crate::service::Clock> = if config.sandbox {
+        std::sync::Arc::new(crate::service::ManualClock::running())
+    } else {
+        std::sync::Arc::new(crate::service::SystemClock)
+    };
     runtime.block_on(crate::web::serve(config, clock))?;
     Ok(ExitCode::SUCCESS)
 }

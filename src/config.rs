@@ -68,6 +68,24 @@ pub struct ServeConfig {
     /// The Slack Web API base URL (tests and staging point it elsewhere).
     #[arg(long = "slack-api-base-url", env = "SLACK_API_BASE_URL", default_value = "https://slack.com/api/")]
     pub slack_api_base_url: String,
+    /// Teams bot registrations (single-tenant Azure Bots), comma-separated `APP_ID@TENANT_ID`.
+    #[arg(long = "teams-bot", env = "TEAMS_BOTS", value_delimiter = ',')]
+    pub teams_bots: Vec<String>,
+    /// Client secrets of the Teams bots, comma-separated `APP_ID=secret` pairs.
+    #[arg(long = "teams-app-secret", env = "TEAMS_APP_SECRETS", value_delimiter = ',', hide_env_values = true)]
+    pub teams_app_secrets: Vec<Secret>,
+    /// A file of Teams bot client secrets, one `APP_ID=secret` a line (a mounted secret).
+    #[arg(long = "teams-secrets-file", env = "TEAMS_SECRETS_FILE")]
+    pub teams_secrets_file: Option<PathBuf>,
+    /// Where the Bot Framework publishes its token signing keys (tests serve their own).
+    #[arg(long = "teams-openid-metadata-url", env = "TEAMS_OPENID_METADATA_URL", default_value = crate::chat::teams::auth::BOT_FRAMEWORK_OPENID_METADATA)]
+    pub teams_openid_metadata_url: String,
+    /// The Entra ID token endpoint base; `/{tenant}/oauth2/v2.0/token` is appended.
+    #[arg(long = "teams-token-base-url", env = "TEAMS_TOKEN_BASE_URL", default_value = crate::chat::teams::client::DEFAULT_TOKEN_BASE)]
+    pub teams_token_base_url: String,
+    /// The Bot Connector base used for a tenant before any of its activities named one.
+    #[arg(long = "teams-service-url", env = "TEAMS_SERVICE_URL", default_value = crate::chat::teams::client::DEFAULT_SERVICE_URL)]
+    pub teams_service_url: String,
     /// Largest request body accepted, in bytes.
     #[arg(long = "max-body-bytes", env = "MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
@@ -88,6 +106,51 @@ impl ServeConfig {
                 ));
             };
             out.insert(team.trim().to_string(), Secret::new(token.trim()));
+        }
+        Ok(out)
+    }
+
+    /// The Teams bot registrations with their secrets (from `TEAMS_APP_SECRETS` or the secrets
+    /// file), or a message naming what is missing (never a secret).
+    pub fn teams_registrations(&self) -> Result<Vec<crate::chat::teams::BotRegistration>, String> {
+        let mut secrets: HashMap<String, Secret> = HashMap::new();
+        if let Some(path) = &self.teams_secrets_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the Teams secrets file {}: {e}", path.display()))?;
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let Some((app, secret)) = line.split_once('=') else {
+                    return Err(format!("{} line {} is not APP_ID=secret", path.display(), i + 1));
+                };
+                secrets.insert(app.trim().to_string(), Secret::new(secret.trim()));
+            }
+        }
+        for (i, pair) in self.teams_app_secrets.iter().enumerate() {
+            let Some((app, secret)) = pair.expose().split_once('=') else {
+                return Err(format!("TEAMS_APP_SECRETS entry {} is not APP_ID=secret", i + 1));
+            };
+            secrets.insert(app.trim().to_string(), Secret::new(secret.trim()));
+        }
+        let mut out = Vec::new();
+        for entry in &self.teams_bots {
+            let Some((app_id, tenant_id)) = entry.trim().split_once('@') else {
+                return Err(format!("TEAMS_BOTS entry {entry:?} is not APP_ID@TENANT_ID"));
+            };
+            let (app_id, tenant_id) = (app_id.trim(), tenant_id.trim());
+            if app_id.is_empty() || tenant_id.is_empty() {
+                return Err(format!("TEAMS_BOTS entry {entry:?} is not APP_ID@TENANT_ID"));
+            }
+            let secret = secrets.get(app_id).cloned().ok_or_else(|| {
+                format!("the Teams bot {app_id} has no client secret: add {app_id}=… to TEAMS_APP_SECRETS or the TEAMS_SECRETS_FILE")
+            })?;
+            out.push(crate::chat::teams::BotRegistration {
+                app_id: app_id.to_string(),
+                tenant_id: tenant_id.to_string(),
+                secret,
+            });
         }
         Ok(out)
     }

@@ -1,5 +1,7 @@
 //! The `escalation-bot` command line: parse, load what is needed, call into the library.
 
+mod bench;
+
 use clap::{Parser, Subcommand};
 use escalation_bot::cli;
 use std::path::PathBuf;
@@ -76,6 +78,32 @@ enum Command {
     Directory {
         #[command(subcommand)]
         command: DirectoryCommand,
+    },
+    /// Microsoft Teams: build the app package for the Teams admin centre.
+    Teams {
+        #[command(subcommand)]
+        command: TeamsCommand,
+    },
+    /// Load-test a running `serve`: signed requests at a steady rate, latency and throughput out.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TeamsCommand {
+    /// Write the upload-ready Teams app package (manifest with your app id and domain, icons).
+    Package {
+        /// The Azure Bot's Microsoft App ID (a GUID).
+        #[arg(long = "app-id")]
+        app_id: String,
+        /// The public host name of this service, e.g. `escalation-bot.example.org`.
+        #[arg(long)]
+        domain: String,
+        /// Where to write the zip.
+        #[arg(long, default_value = "app.zip")]
+        out: PathBuf,
     },
 }
 
@@ -167,6 +195,10 @@ fn main() -> ExitCode {
         Command::Directory {
             command: DirectoryCommand::Check { file, policies },
         } => cli::directory_check(&policies, &file),
+        Command::Teams {
+            command: TeamsCommand::Package { app_id, domain, out },
+        } => escalation_bot::chat::teams::package::run(&app_id, &domain, &out),
+        Command::Bench { command } => bench::run(command),
     };
     match outcome {
         Ok(code) => code,

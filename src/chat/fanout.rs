@@ -135,6 +135,17 @@ pub fn plan(
                     }
                 }
             }
+            EventBody::OverduePrompted { prompt, .. } => {
+                // While overdue, the current owners hear it directly too, not only in the threads.
+                let text = format!("Overdue: {reference}. {prompt}");
+                let waiting = |p: &crate::directory::PersonId| after.awaiting_ack.contains(p);
+                for person in after.owners() {
+                    let dm = compose::direct(policy, &after, &text, waiting(person));
+                    if let Some(target) = direct_target(dir, person) {
+                        out.push(row(&reference, seq, target, &dm, at));
+                    }
+                }
+            }
             EventBody::AcknowledgementNudged { waiting, told, prompt, .. } => {
                 let text = format!(
                     "{} has not acknowledged {reference}. {prompt}",

@@ -6,7 +6,9 @@ pub mod compose;
 pub mod fanout;
 pub mod grammar;
 pub mod message;
+pub mod sandbox;
 pub mod slack;
+pub mod teams;
 
 pub use fanout::Origin;
 pub use grammar::{ChatCommand, GrammarError, HELP};

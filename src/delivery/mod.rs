@@ -272,9 +272,73 @@ impl Worker {
                 self.observer.failed(platform, &e.label(), true);
                 tracing::error!(reference = %row.reference, target = %target.key(), error = %e, "delivery: parked a post that cannot succeed");
                 store.outbox_park(row.id, owner, &e.to_string(), now).await?;
+                self.report_parked(&row, &target, &e.label(), now).await;
             }
         }
         Ok(())
+    }
+
+    /// Tells the board's own channel that a post about a dispute was parked, so people find out
+    /// that an agency's thread is missing an update. Never for a notice or a private answer:
+    /// a broken board channel must not cause notices about notices.
+    async fn report_parked(&self, row: &OutboxRow, target: &Target, why: &str, now: DateTime<Utc>) {
+        if matches!(target.delivery, Delivery::Notice { .. } | Delivery::Receipt { .. }) {
+            return;
+        }
+        let Ok(reference) = Reference::parse(&row.reference) else { return };
+        let Ok(dispute) = self.service.dispute(&reference).await else { return };
+        let Ok((policy, _)) = self.service.policy(&dispute.policy) else { return };
+        let dir = &self.service.directory;
+        let place = match &target.delivery {
+            Delivery::Direct { person, .. } => format!("a direct message to {}", crate::chat::compose::role_and_agency(policy, dir, person)),
+            Delivery::Root { channel } | Delivery::Reply { channel } | Delivery::UpdateRoot { channel } => dir
+                .agencies()
+                .flat_map(|a| a.channels.iter().map(move |c| (a, c)))
+                .find(|(_, c)| c.platform == target.platform && c.workspace == target.workspace && &c.channel == channel)
+                .map_or_else(|| format!("channel {channel}"), |(a, c)| format!("{}'s channel {}", a.name, c.name)),
+            Delivery::Notice { .. } | Delivery::Receipt { .. } => return,
+        };
+        let text = format!(
+            "A post about {reference} could not be delivered to {place} on {} ({why}). The record is complete; ask the agency's administrator to check that escalation-bot is installed there.",
+            target.platform
+        );
+        let title = crate::chat::compose::title(policy, &dispute);
+        let message = Message {
+            kind: crate::chat::MessageKind::Notice,
+            reference: reference.to_string(),
+            fallback: format!("{title}: {text}"),
+            title,
+            status: crate::chat::compose::status(&dispute),
+            urgent: None,
+            lines: vec![crate::chat::Line {
+                label: None,
+                spans: vec![crate::chat::Span::text(text)],
+            }],
+            prompt: None,
+            footer: Vec::new(),
+            buttons: Vec::new(),
+        };
+        let rows: Vec<crate::store::NewOutbox> = dir
+            .board_agencies(&policy.id)
+            .flat_map(|b| b.channels.iter())
+            .map(|c| {
+                let notice = Target {
+                    platform: c.platform,
+                    workspace: c.workspace.clone(),
+                    delivery: Delivery::Notice { channel: c.channel.clone() },
+                };
+                crate::store::NewOutbox {
+                    idempotency_key: format!("parked:{}:{}", row.idempotency_key, notice.key()),
+                    lane: notice.lane(&row.reference),
+                    target: serde_json::to_value(&notice).unwrap_or_default(),
+                    payload: serde_json::to_value(&message).unwrap_or_default(),
+                    available_at: now,
+                }
+            })
+            .collect();
+        if let Err(e) = self.service.store.enqueue(&row.reference, &rows, now).await {
+            tracing::warn!(error = %e, reference = %row.reference, "delivery: cannot tell the board about a parked post");
+        }
     }
 
     fn paused_until(&self, platform: Platform, workspace: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {

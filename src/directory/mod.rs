@@ -264,6 +264,29 @@ impl Directory {
         out
     }
 
+    /// The one workspace of the sandbox platform (`serve --sandbox`).
+    pub const SANDBOX_WORKSPACE: &'static str = "sandbox";
+
+    /// The same people and agencies with every agency's channels (the boards' too) replaced by
+    /// one sandbox channel named after the agency's first real one, so that `serve --sandbox`
+    /// posts everything through the sandbox adapter and nothing to Slack or Teams.
+    pub fn on_sandbox(&self) -> Directory {
+        let mut dir = self.clone();
+        for a in dir.agencies.values_mut() {
+            let name = a
+                .channels
+                .first()
+                .map_or_else(|| format!("#{}", a.id), |c| c.name.clone());
+            a.channels = vec![Channel {
+                platform: Platform::Sandbox,
+                workspace: Self::SANDBOX_WORKSPACE.to_string(),
+                channel: a.id.0.clone(),
+                name,
+            }];
+        }
+        dir
+    }
+
     /// The board's own agency entries (kind `board`) for a policy id.
     pub fn board_agencies<'a>(&'a self, board: &'a str) -> impl Iterator<Item = &'a Agency> + 'a {
         self.agencies

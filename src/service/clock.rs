@@ -7,6 +7,11 @@ use std::sync::Mutex;
 pub trait Clock: Send + Sync {
     /// The time now.
     fn now(&self) -> DateTime<Utc>;
+
+    /// The clock as a `ManualClock`, where it is one: the sandbox's demo clock control moves it.
+    fn as_manual(&self) -> Option<&ManualClock> {
+        None
+    }
 }
 
 /// The real time.
@@ -49,6 +54,11 @@ impl ManualClock {
         *offset += by;
     }
 
+    /// How far the clock has been moved from where it started.
+    pub fn offset(&self) -> Duration {
+        *self.offset.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Moves the clock to an instant (never backwards).
     pub fn set(&self, to: DateTime<Utc>) {
         let now = self.now();
@@ -62,5 +72,9 @@ impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         let offset = *self.offset.lock().unwrap_or_else(|p| p.into_inner());
         self.frozen.unwrap_or_else(Utc::now) + offset
+    }
+
+    fn as_manual(&self) -> Option<&ManualClock> {
+        Some(self)
     }
 }

@@ -433,6 +433,52 @@ impl PgStore {
                 .map_err(err)?;
         Ok(v.finish(seq, &hash, (reference, event), broken))
     }
+
+    pub(super) async fn teams_service_url(&self, tenant: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT service_url FROM teams_tenants WHERE tenant = $1")
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)
+    }
+
+    pub(super) async fn remember_teams_service_url(&self, tenant: &str, url: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO teams_tenants (tenant, service_url, updated_us) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant) DO UPDATE SET service_url = excluded.service_url, updated_us = excluded.updated_us",
+        )
+        .bind(tenant)
+        .bind(url)
+        .bind(micros(at))
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    pub(super) async fn teams_user_id(&self, tenant: &str, aad_object_id: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT user_id FROM teams_users WHERE tenant = $1 AND aad_object_id = $2")
+            .bind(tenant)
+            .bind(aad_object_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)
+    }
+
+    pub(super) async fn remember_teams_user(&self, tenant: &str, aad_object_id: &str, user_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO teams_users (tenant, aad_object_id, user_id, updated_us) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant, aad_object_id) DO UPDATE SET user_id = excluded.user_id, updated_us = excluded.updated_us",
+        )
+        .bind(tenant)
+        .bind(aad_object_id)
+        .bind(user_id)
+        .bind(micros(at))
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
 }
 
 async fn load_events(conn: &mut PgConnection, reference: &str) -> Result<Vec<Event>, StoreError> {
@@ -701,5 +747,89 @@ fn dispute_row(r: &PgRow) -> Result<DisputeRow, StoreError> {
         receiving_agency: r.try_get("receiving_agency").map_err(get)?,
         first_raised: from_micros(r.try_get("first_raised_us").map_err(get)?),
         version: r.try_get("version").map_err(get)?,
+    })
+}
+
+// ---- the sandbox adapter's posts and demo clock ----
+
+impl PgStore {
+    pub(super) async fn sandbox_post(&self, post: &super::NewSandboxPost) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO sandbox_posts (kind, reference, channel, thread, person, message, posted_us, updated_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(&post.kind)
+        .bind(&post.reference)
+        .bind(&post.channel)
+        .bind(post.thread)
+        .bind(&post.person)
+        .bind(post.message.to_string())
+        .bind(micros(post.at))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    pub(super) async fn sandbox_update_root(
+        &self,
+        id: i64,
+        message: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sandbox_posts SET message = $1, updated_us = $2, revision = revision + 1
+             WHERE id = $3 AND kind = 'root'",
+        )
+        .bind(message.to_string())
+        .bind(micros(at))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn sandbox_posts(&self) -> Result<Vec<super::SandboxPost>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM sandbox_posts ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        rows.iter().map(sandbox_post_row).collect()
+    }
+
+    pub(super) async fn sandbox_clock_offset(&self) -> Result<i64, StoreError> {
+        let offset: Option<i64> = sqlx::query_scalar("SELECT offset_us FROM sandbox_clock WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(offset.unwrap_or(0))
+    }
+
+    pub(super) async fn set_sandbox_clock_offset(&self, offset_us: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sandbox_clock (id, offset_us) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET offset_us = excluded.offset_us",
+        )
+        .bind(offset_us)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+}
+
+fn sandbox_post_row(r: &PgRow) -> Result<super::SandboxPost, StoreError> {
+    let get = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
+    Ok(super::SandboxPost {
+        id: r.try_get("id").map_err(get)?,
+        kind: r.try_get("kind").map_err(get)?,
+        reference: r.try_get("reference").map_err(get)?,
+        channel: r.try_get("channel").map_err(get)?,
+        thread: r.try_get("thread").map_err(get)?,
+        person: r.try_get("person").map_err(get)?,
+        message: json(r.try_get("message").map_err(get)?)?,
+        posted_at: from_micros(r.try_get("posted_us").map_err(get)?),
+        updated_at: from_micros(r.try_get("updated_us").map_err(get)?),
+        revision: r.try_get("revision").map_err(get)?,
     })
 }

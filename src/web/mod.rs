@@ -7,7 +7,9 @@ pub mod metrics;
 
 pub use metrics::Metrics;
 
+use crate::chat::sandbox::SandboxState;
 use crate::chat::slack::inbound::{SlackState, SlackTokens};
+use crate::chat::teams::inbound::{TeamsEndpoints, TeamsState};
 use crate::config::ServeConfig;
 use crate::delivery::{Poster, Worker, WorkerConfig};
 use crate::directory::{Directory, Platform};
@@ -53,6 +55,8 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
         format!("the policies in {} cannot be used:\n{e}", config.policies.display())
     })?;
     let directory = Directory::load(&config.directory).map_err(|e| e.to_string())?;
+    // The sandbox stands in for every platform: every agency's channel moves onto it.
+    let directory = if config.sandbox { directory.on_sandbox() } else { directory };
     let problems = crate::directory::check_directory(&directory, &policies);
     if !problems.is_empty() {
         let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -85,6 +89,25 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
     );
     let mut posters: HashMap<Platform, Arc<dyn Poster>> = HashMap::new();
     posters.insert(Platform::Slack, Arc::new(slack.poster()));
+    let teams_bots = config.teams_registrations()?;
+    if teams_bots.is_empty() {
+        tracing::warn!("TEAMS_BOTS is not set: every request to /api/messages will be refused");
+    }
+    let teams_endpoints = TeamsEndpoints {
+        openid_metadata_url: config.teams_openid_metadata_url.clone(),
+        token_base_url: config.teams_token_base_url.clone(),
+        default_service_url: config.teams_service_url.clone(),
+    };
+    let teams = TeamsState::new(service.clone(), teams_bots, &teams_endpoints, http.clone());
+    posters.insert(Platform::Teams, Arc::new(teams.poster()));
+    let sandbox = if config.sandbox {
+        let sandbox = SandboxState::new(service.clone());
+        sandbox.restore_clock().await?;
+        posters.insert(Platform::Sandbox, Arc::new(sandbox.poster()));
+        Some(sandbox)
+    } else {
+        None
+    };
 
     let scheduler = Arc::new(Scheduler::new(service.clone(), worker.owner.clone()));
     let worker = Arc::new(Worker::new(
@@ -97,7 +120,7 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
         service: service.clone(),
         metrics: metrics.clone(),
     };
-    let router = router(state, slack, config.max_body_bytes);
+    let router = router(state, slack, teams, sandbox, config.max_body_bytes);
     Ok(Built {
         router,
         service,
@@ -108,13 +131,15 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
 }
 
 /// The router with its middleware.
-pub fn router(state: AppState, slack: SlackState, max_body: usize) -> Router {
+pub fn router(state: AppState, slack: SlackState, teams: TeamsState, sandbox: Option<SandboxState>, max_body: usize) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
         .merge(crate::chat::slack::inbound::routes(slack))
+        .merge(crate::chat::teams::inbound::routes(teams))
+        .merge(sandbox.map(crate::chat::sandbox::routes).unwrap_or_default())
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(|_| {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the request was not recorded").into_response()
@@ -194,6 +219,9 @@ pub async fn serve(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<(), Str
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, store = built.service.store.backend(), "escalation-bot is serving");
     println!("escalation-bot is serving on http://{addr}");
+    if config.sandbox {
+        println!("The sandbox: open http://{addr}/sandbox/ in a browser");
+    }
     let (stop, stopped) = watch::channel(false);
     let worker = tokio::spawn(built.worker.clone().run(stopped.clone()));
     let scheduler = tokio::spawn(built.scheduler.clone().run(stopped));

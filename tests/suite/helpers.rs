@@ -100,7 +100,7 @@ pub fn pid(id: &str) -> PersonId {
 
 /// A list of person ids.
 pub fn pids(ids: &[&str]) -> Vec<PersonId> {
-    ids.iter().map(|id| pid(id)).collect()
+    ids.iter().copied().map(pid).collect()
 }
 
 /// The first reference of 2026 under a policy's prefix.
@@ -128,7 +128,6 @@ pub fn details(receiving: &str, other: Option<&str>, category: &str) -> RaiseDet
 /// Who a typical dispute under each seed policy is between: raiser, receiving agency, the other
 /// professional, and a category the policy lists.
 pub struct Cast {
-    pub policy: &'static str,
     pub raiser: &'static str,
     pub receiving: &'static str,
     pub other: &'static str,
@@ -139,35 +138,30 @@ pub struct Cast {
 pub fn cast(policy: &str) -> Cast {
     match policy {
         "norfolk" => Cast {
-            policy: "norfolk",
             raiser: "sam-patel",
             receiving: "riverside-gp",
             other: "dr-okafor",
             category: "outcomes-of-assessments",
         },
         "durham" => Cast {
-            policy: "durham",
             raiser: "durham-police-practitioner",
             receiving: "durham-asc",
             other: "durham-asc-practitioner",
             category: "decision-making",
         },
         "rochdale" => Cast {
-            policy: "rochdale",
             raiser: "rochdale-asc-practitioner",
             receiving: "rochdale-mh",
             other: "rochdale-mh-practitioner",
             category: "service-provision",
         },
         "sunderland" => Cast {
-            policy: "sunderland",
             raiser: "sunderland-asc-practitioner",
             receiving: "sunderland-community",
             other: "sunderland-community-practitioner",
             category: "decisions-taken",
         },
         "cambridgeshire-peterborough" => Cast {
-            policy: "cambridgeshire-peterborough",
             raiser: "cambs-asc-practitioner",
             receiving: "peterborough-housing",
             other: "peterborough-housing-practitioner",
@@ -222,7 +216,12 @@ impl Case {
     }
 
     /// Decides a command; on success the events are appended and applied, on refusal nothing changes.
-    pub fn try_act(&mut self, by: &str, now: &str, command: Command) -> Result<Vec<Event>, Refusal> {
+    pub fn try_act(
+        &mut self,
+        by: &str,
+        now: &str,
+        command: Command,
+    ) -> Result<Vec<Event>, Refusal> {
         let ctx = fixture().ctx(&self.policy, at(now));
         let events = escalation::handle(&self.state, &pid(by), &command, &ctx)?;
         for e in &events {
@@ -235,8 +234,9 @@ impl Case {
     /// Decides a command that must be accepted.
     pub fn act(&mut self, by: &str, now: &str, command: Command) -> Vec<Event> {
         let name = command.name();
-        self.try_act(by, now, command)
-            .unwrap_or_else(|r| panic!("{by} should be able to {name} at {now}: refused with {r:?}"))
+        self.try_act(by, now, command).unwrap_or_else(|r| {
+            panic!("{by} should be able to {name} at {now}: refused with {r:?}")
+        })
     }
 
     /// Decides a command that must be refused, and checks that the refusal changed nothing.
@@ -244,7 +244,10 @@ impl Case {
         let before = (self.events.len(), self.state.clone());
         let name = command.name();
         let refusal = match self.try_act(by, now, command) {
-            Ok(events) => panic!("{by} should not be able to {name} at {now}, but it produced {:?}", kinds(&events)),
+            Ok(events) => panic!(
+                "{by} should not be able to {name} at {now}, but it produced {:?}",
+                kinds(&events)
+            ),
             Err(r) => r,
         };
         assert_eq!(

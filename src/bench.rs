@@ -1,0 +1,284 @@
+//! `escalation-bot bench slack`: signed `/challenge` slash commands at a steady rate against a
+//! running `serve`, then the acknowledgement latency (p50, p99, max), the throughput achieved
+//! and the errors.
+//!
+//! The load is open-loop: request *n* is due at `start + n / rate` whether or not earlier ones
+//! have been answered, and its latency is measured from when it was due, so a server that falls
+//! behind shows it in the figures instead of quietly slowing the generator down. Each request
+//! is signed at the moment it is sent (Slack's v0 HMAC over the raw body) and carries a fresh
+//! `trigger_id`, as Slack's would.
+
+use clap::{Args, Subcommand};
+use escalation_bot::config::Secret;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, Semaphore};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Send signed `/challenge help` and `/challenge list` commands to `serve`'s Slack endpoint.
+    Slack(SlackArgs),
+}
+
+#[derive(Args)]
+pub struct SlackArgs {
+    /// The running service, e.g. `http://127.0.0.1:8080`.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The signing secret `serve` was started with.
+    #[arg(long = "signing-secret", env = "SLACK_SIGNING_SECRET", hide_env_values = true)]
+    signing_secret: Secret,
+    /// Commands per second.
+    #[arg(long, default_value_t = 1000)]
+    rate: u32,
+    /// How long to send for.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Slack workspace the commands come from (a directory workspace).
+    #[arg(long, default_value = "T0NORFASC")]
+    team: String,
+    /// Slack user sending them (a directory person).
+    #[arg(long, default_value = "U000101")]
+    user: String,
+    /// Channel they are typed in.
+    #[arg(long, default_value = "C0ASCCHAL1")]
+    channel: String,
+    /// Also send `note REF …` (a write: an event and its posts) as every third command.
+    #[arg(long, requires = "reference")]
+    mix: bool,
+    /// The challenge the `--mix` notes go on (the user must be able to act on it).
+    #[arg(long)]
+    reference: Option<String>,
+    /// Most requests in flight at once; a request due when all are busy is counted as not sent.
+    #[arg(long, default_value_t = 2000)]
+    concurrency: usize,
+}
+
+#[derive(Default)]
+struct Tally {
+    /// Latency in microseconds of every answered request, from when it was due.
+    latencies: Vec<u64>,
+    /// Answered, by HTTP status.
+    statuses: std::collections::BTreeMap<u16, u64>,
+    /// Transport errors by kind.
+    errors: std::collections::BTreeMap<String, u64>,
+}
+
+fn sign(secret: &str, timestamp: &str, body: &str) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(b"v0:");
+    mac.update(timestamp.as_bytes());
+    mac.update(b":");
+    mac.update(body.as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn text_for(n: u64, args: &SlackArgs) -> String {
+    match (args.mix, &args.reference) {
+        (true, Some(reference)) if n % 3 == 2 => format!("note {reference} Load test note {n}."),
+        _ if n % 2 == 0 => "help".to_string(),
+        _ => "list".to_string(),
+    }
+}
+
+fn body_for(n: u64, args: &SlackArgs, run: u128) -> String {
+    let trigger = format!("{n}.{run}.bench{n:016x}");
+    serde_urlencoded::to_string([
+        ("token", "bench"),
+        ("team_id", args.team.as_str()),
+        ("team_domain", "bench"),
+        ("channel_id", args.channel.as_str()),
+        ("channel_name", "bench"),
+        ("user_id", args.user.as_str()),
+        ("user_name", "bench"),
+        ("command", "/challenge"),
+        ("text", text_for(n, args).as_str()),
+        ("api_app_id", "A0BENCH"),
+        ("response_url", "https://hooks.slack.com/commands/bench"),
+        ("trigger_id", trigger.as_str()),
+    ])
+    .unwrap_or_default()
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2} ms", us as f64 / 1000.0)
+}
+
+/// Runs `bench slack`.
+pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
+    let BenchCommand::Slack(args) = command;
+    if args.rate == 0 || args.seconds == 0 {
+        return Err("--rate and --seconds must be more than 0".into());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(slack(args))
+}
+
+async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(args.concurrency)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let url = format!("{}/slack/commands", args.url.trim_end_matches('/'));
+
+    // One unmeasured request first: the service is up, the secret and the user are right.
+    let probe = body_for(0, &args, 0);
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let answer = http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", &ts)
+        .header("x-slack-signature", sign(args.signing_secret.expose(), &ts, &probe))
+        .body(probe)
+        .send()
+        .await
+        .map_err(|e| format!("{url} cannot be reached: {e}"))?;
+    let status = answer.status();
+    let text = answer.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(format!("{url} answered {status} to a signed command: check --signing-secret"));
+    }
+    if !text.contains("How to use /challenge") {
+        return Err(format!(
+            "{url} did not answer `/challenge help` with the help text (is {} in {} in the directory?): {text}",
+            args.user, args.team
+        ));
+    }
+
+    let args = Arc::new(args);
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let permits = Arc::new(Semaphore::new(args.concurrency));
+    let not_sent = Arc::new(AtomicU64::new(0));
+    let total = u64::from(args.rate) * args.seconds;
+    let run = u128::from(uuid::Uuid::new_v4().as_u128() as u32);
+    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate));
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for n in 1..=total {
+        let due = start + interval.mul_f64(n as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            not_sent.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let (http, url, args, tally) = (http.clone(), url.clone(), args.clone(), tally.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = body_for(n, &args, run);
+            let ts = chrono::Utc::now().timestamp().to_string();
+            let signature = sign(args.signing_secret.expose(), &ts, &body);
+            let sent = http
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-slack-request-timestamp", &ts)
+                .header("x-slack-signature", signature)
+                .body(body)
+                .send()
+                .await;
+            let outcome = match sent {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    match response.bytes().await {
+                        Ok(_) => Ok(status),
+                        Err(e) => Err(kind(&e)),
+                    }
+                }
+                Err(e) => Err(kind(&e)),
+            };
+            let latency = due.elapsed().as_micros() as u64;
+            let mut t = tally.lock().await;
+            match outcome {
+                Ok(status) => {
+                    t.latencies.push(latency);
+                    *t.statuses.entry(status).or_default() += 1;
+                }
+                Err(kind) => *t.errors.entry(kind).or_default() += 1,
+            }
+            drop(permit);
+        }));
+    }
+    let sending = start.elapsed();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = start.elapsed();
+    let mut tally = Arc::try_unwrap(tally)
+        .map_err(|_| "requests still running".to_string())?
+        .into_inner();
+    tally.latencies.sort_unstable();
+    let answered = tally.latencies.len() as u64;
+    let ok: u64 = tally
+        .statuses
+        .iter()
+        .filter(|(s, _)| (200..300).contains(*s))
+        .map(|(_, n)| n)
+        .sum();
+    let errors: u64 = tally.errors.values().sum();
+    let not_sent = not_sent.load(Ordering::Relaxed);
+    let l = &tally.latencies;
+    println!(
+        "bench slack: {total} commands at {} per second for {} s to {url}{}",
+        args.rate,
+        args.seconds,
+        if args.mix { " (help, list and note)" } else { " (help and list)" }
+    );
+    println!(
+        "sent in {:.2} s, all answered after {:.2} s",
+        sending.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "throughput: {:.0} answered per second ({answered} answered, {ok} with 2xx)",
+        answered as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "ack latency from when each was due: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+        ms(percentile(l, 50.0)),
+        ms(percentile(l, 90.0)),
+        ms(percentile(l, 99.0)),
+        ms(percentile(l, 99.9)),
+        ms(l.last().copied().unwrap_or(0))
+    );
+    let statuses: Vec<String> = tally.statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+    println!("answers by status: {}", statuses.join(", "));
+    let kinds: Vec<String> = tally.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    println!(
+        "errors: {errors} transport{}{}; {not_sent} not sent (all {} connections busy)",
+        if kinds.is_empty() { "" } else { " — " },
+        kinds.join(", "),
+        args.concurrency
+    );
+    Ok(if ok == total {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn kind(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timeout".into()
+    } else if e.is_connect() {
+        "connect".into()
+    } else {
+        "request".into()
+    }
+}

@@ -1,0 +1,686 @@
+//! The sandbox's requests in: "act as person X" commands, form submissions, button presses and the demo clock, each mapped to the core as Slack's are.
+//!
+//! Every change goes through `Service` with an origin in the sandbox (so the acting person's
+//! receipt comes back through the outbox and the delivery worker) and an idempotency key made
+//! from the page's id for the submission, so a double click records nothing twice.
+
+use super::clock::{self, Advance};
+use super::forms::{self, FormErrors, FormSpec, Submitted, WHOLE_FORM};
+use super::{SandboxState, page, view};
+use crate::calendar::{Calendar, format_uk_short};
+use crate::chat::grammar::{self, ChatCommand};
+use crate::chat::{ActionKind, Origin, compose};
+use crate::directory::{AgencyId, BOARD_KIND, Directory, Person, PersonId, Platform};
+use crate::escalation::{Command, EventBody, Reference, Status};
+use crate::service::{Service, ServiceError};
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Json, Redirect, Response};
+use axum::routing::{get, post};
+use futures_util::stream::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// The channel id the page sends when someone acts from their direct messages.
+pub const DIRECT_CHANNEL: &str = "direct";
+
+/// How long one live-update stream stays open before the page reconnects: it bounds how long a
+/// shutdown waits for open pages.
+const STREAM_LIFETIME: Duration = Duration::from_secs(30);
+
+/// The sandbox page and its API, all under `/sandbox`.
+pub fn routes<S>(state: SandboxState) -> Router<S> {
+    Router::new()
+        .route("/sandbox", get(|| async { Redirect::to("/sandbox/") }))
+        .route("/sandbox/", get(page::index))
+        .route("/sandbox/app.js", get(page::script))
+        .route("/sandbox/app.css", get(page::style))
+        .route("/sandbox/api/directory", get(directory))
+        .route("/sandbox/api/state", get(state_view))
+        .route("/sandbox/api/clock", get(clock_get).post(clock_post))
+        .route("/sandbox/api/command", post(command))
+        .route("/sandbox/api/action", post(action))
+        .route("/sandbox/api/form/{name}", post(form))
+        .route("/sandbox/api/record/{reference}", get(record))
+        .route("/sandbox/api/stream", get(stream))
+        .with_state(state)
+}
+
+/// What the page is told after a request.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Reply {
+    /// Recorded: the posts and the acting person's receipt follow through the delivery worker.
+    Recorded { reference: String },
+    /// A form to fill in.
+    Form { form: FormSpec },
+    /// An answer only the acting person sees (help, status, list).
+    Ephemeral { text: String },
+    /// Refused: nothing was recorded; only the acting person sees why.
+    Refused { text: String },
+    /// Inputs of a form to change: nothing was recorded.
+    Errors { errors: FormErrors },
+}
+
+fn reply(status: StatusCode, r: Reply) -> Response {
+    (status, Json(r)).into_response()
+}
+
+fn ok(r: Reply) -> Response {
+    reply(StatusCode::OK, r)
+}
+
+fn refused(status: StatusCode, text: impl Into<String>) -> Response {
+    reply(status, Reply::Refused { text: text.into() })
+}
+
+fn bad_request(text: impl Into<String>) -> Response {
+    refused(StatusCode::BAD_REQUEST, text)
+}
+
+/// A request body the page did not send: said plainly, never echoing internals.
+fn unreadable(e: &JsonRejection) -> Response {
+    bad_request(format!("The sandbox could not read this request: {}", e.body_text()))
+}
+
+/// What a person sees for a service error: the refusal, or a safe message when it is ours.
+fn service_refusal(e: &ServiceError) -> Response {
+    match e {
+        ServiceError::Refused(r) => refused(StatusCode::UNPROCESSABLE_ENTITY, r.to_string()),
+        ServiceError::UnknownDispute(_) => refused(StatusCode::NOT_FOUND, e.to_string()),
+        ServiceError::Busy(_) => refused(StatusCode::CONFLICT, e.to_string()),
+        ServiceError::Duplicate => refused(StatusCode::CONFLICT, "Already recorded."),
+        ServiceError::Store(_) | ServiceError::Setup(_) => {
+            tracing::error!(error = %e, "sandbox: could not record a request");
+            refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "This could not be recorded just now, and nothing was changed. Please try again in a moment.",
+            )
+        }
+    }
+}
+
+/// The person the page acts as, or the refusal to show.
+fn acting(service: &Service, id: &str) -> Result<Person, Response> {
+    service
+        .directory
+        .person(&PersonId(id.to_string()))
+        .cloned()
+        .ok_or_else(|| bad_request(format!("{id:?} is not in the demo directory; choose someone from the list of people.")))
+}
+
+/// The page's id for one submission or press: the idempotency key's unique part.
+fn submission_key(what: &str, submission: &str) -> Result<String, Response> {
+    let fits = (8..=80).contains(&submission.len())
+        && submission.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if fits {
+        Ok(format!("sandbox:{what}:{submission}"))
+    } else {
+        Err(bad_request(
+            "Each submission needs its own id of 8 to 80 letters, digits or dashes, so that it is recorded once.",
+        ))
+    }
+}
+
+/// Where the acting person "is": the channel they typed or pressed in, for their receipt.
+fn origin(dir: &Directory, person: &Person, channel: &str) -> Origin {
+    let known = channel == DIRECT_CHANNEL || dir.agency(&AgencyId(channel.to_string())).is_some();
+    Origin {
+        platform: Platform::Sandbox,
+        workspace: Directory::SANDBOX_WORKSPACE.to_string(),
+        channel: if known { channel.to_string() } else { person.agency.0.clone() },
+        user: person.id.0.clone(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AsQuery {
+    #[serde(rename = "as", default)]
+    person: Option<String>,
+}
+
+async fn directory(State(state): State<SandboxState>) -> Response {
+    let s = &state.service;
+    Json(view::directory(&s.policies, &s.directory)).into_response()
+}
+
+/// The calendar whose working hours the clock is read against: the acting person's board's.
+fn calendar_for<'a>(service: &'a Service, person: Option<&PersonId>) -> Option<&'a Calendar> {
+    if let Some(Ok((_, cal))) = person.map(|p| service.policy_of(p)) {
+        return Some(cal);
+    }
+    let first = service.policies.iter().next()?;
+    service.policy(&first.id).ok().map(|(_, cal)| cal)
+}
+
+fn clock_view(service: &Service, person: Option<&PersonId>) -> view::ClockView {
+    let now = service.now();
+    let cal = calendar_for(service, person);
+    let working = cal.is_some_and(|c| c.is_working_time(now).unwrap_or(false));
+    let note = match cal.map(|c| c.next_working_time(now)) {
+        _ if working => "Inside working hours: reminders and overdue prompts are posted as they fall due.".to_string(),
+        Some(Ok(next)) => format!(
+            "Outside working hours: reminders and overdue prompts wait until {}.",
+            format_uk_short(next)
+        ),
+        _ => "Outside working hours.".to_string(),
+    };
+    view::ClockView {
+        now,
+        now_uk: now
+            .with_timezone(&chrono_tz::Europe::London)
+            .format("%a %-d %b %Y, %H:%M")
+            .to_string(),
+        working,
+        note,
+        movable: service.clock.as_manual().is_some(),
+    }
+}
+
+async fn state_view(State(state): State<SandboxState>, Query(q): Query<AsQuery>) -> Response {
+    let service = &state.service;
+    let person = q.person.map(PersonId).filter(|p| service.directory.person(p).is_some());
+    let posts = match service.store.sandbox_posts().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "sandbox: cannot read the posts");
+            return refused(StatusCode::SERVICE_UNAVAILABLE, "The sandbox's posts cannot be read just now.");
+        }
+    };
+    let (channels, private) = view::posts(&posts, person.as_ref());
+    Json(view::StateView {
+        clock: clock_view(service, person.as_ref()),
+        channels,
+        private,
+    })
+    .into_response()
+}
+
+async fn clock_get(State(state): State<SandboxState>, Query(q): Query<AsQuery>) -> Response {
+    let person = q.person.map(PersonId);
+    Json(clock_view(&state.service, person.as_ref())).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ClockRequest {
+    #[serde(rename = "as", default)]
+    person: Option<String>,
+    #[serde(default)]
+    hours: Option<u32>,
+    #[serde(default)]
+    working_days: Option<u32>,
+}
+
+async fn clock_post(State(state): State<SandboxState>, body: Result<Json<ClockRequest>, JsonRejection>) -> Response {
+    let req = match body {
+        Ok(Json(r)) => r,
+        Err(e) => return unreadable(&e),
+    };
+    let service = &state.service;
+    let by = match (req.hours, req.working_days) {
+        (Some(h), None) => Advance::Hours(h),
+        (None, Some(d)) => Advance::WorkingDays(d),
+        _ => return bad_request("Say how far to move the clock: a number of hours or of working days."),
+    };
+    let Some(manual) = service.clock.as_manual() else {
+        return refused(
+            StatusCode::CONFLICT,
+            "This service runs on real time; only `escalation-bot serve --sandbox` has a demo clock.",
+        );
+    };
+    let person = req.person.map(PersonId);
+    let Some(cal) = calendar_for(service, person.as_ref()) else {
+        return refused(StatusCode::SERVICE_UNAVAILABLE, "No board policy is loaded, so there is no calendar to count working days in.");
+    };
+    let to = match clock::target(cal, service.now(), by) {
+        Ok(t) => t,
+        Err(e) => return refused(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
+    manual.set(to);
+    if let Some(us) = manual.offset().num_microseconds()
+        && let Err(e) = service.store.set_sandbox_clock_offset(us).await
+    {
+        tracing::warn!(error = %e, "sandbox: the demo clock moved but could not be kept for a restart");
+    }
+    tracing::info!(now = %crate::calendar::format_uk(to), "sandbox: demo clock moved");
+    state.changes.bump();
+    Json(clock_view(service, person.as_ref())).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct CommandRequest {
+    #[serde(rename = "as")]
+    person: String,
+    #[serde(default)]
+    channel: String,
+    text: String,
+    submission: String,
+}
+
+/// The text after `/challenge`, when the text is a `/challenge` command.
+fn after_command(text: &str) -> Option<&str> {
+    let text = text.trim_start();
+    let word = "/challenge";
+    let head = text.get(..word.len())?;
+    let rest = &text[word.len()..];
+    (head.eq_ignore_ascii_case(word) && (rest.is_empty() || rest.starts_with(char::is_whitespace))).then_some(rest)
+}
+
+async fn command(State(state): State<SandboxState>, body: Result<Json<CommandRequest>, JsonRejection>) -> Response {
+    let req = match body {
+        Ok(Json(r)) => r,
+        Err(e) => return unreadable(&e),
+    };
+    let service = &state.service;
+    let person = match acting(service, &req.person) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let key = match submission_key("command", &req.submission) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let Some(rest) = after_command(&req.text) else {
+        return refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "The sandbox's channels only take /challenge commands; conversation belongs in your agency's own systems.\n\n{}",
+                grammar::HELP
+            ),
+        );
+    };
+    let parsed = match grammar::parse(rest) {
+        Ok(c) => c,
+        Err(e) => return refused(StatusCode::UNPROCESSABLE_ENTITY, format!("{}\n\n{}", e.0, grammar::HELP)),
+    };
+    let origin = origin(&service.directory, &person, &req.channel);
+    let challenge_form = |name: &str, reference: &Reference| match forms::for_challenge(name, &reference.to_string()) {
+        Some(form) => ok(Reply::Form { form }),
+        None => refused(StatusCode::INTERNAL_SERVER_ERROR, "That form is missing from the sandbox."),
+    };
+    match parsed {
+        ChatCommand::Help => ok(Reply::Ephemeral {
+            text: grammar::HELP.to_string(),
+        }),
+        ChatCommand::Raise => match raise_form(service, &person) {
+            Ok(form) => ok(Reply::Form { form }),
+            Err(r) => r,
+        },
+        ChatCommand::Status(reference) => ok(Reply::Ephemeral {
+            text: status_text(service, &reference).await,
+        }),
+        ChatCommand::List => match list_text(service, &person).await {
+            Ok(text) => ok(Reply::Ephemeral { text }),
+            Err(r) => r,
+        },
+        ChatCommand::Note { reference, text } => {
+            let command = Command::AddNote {
+                text,
+                how: None,
+                held_at: None,
+            };
+            act(&state, &person, &reference, &command, &origin, key).await
+        }
+        ChatCommand::Escalate {
+            reference,
+            reason: Some(reason),
+        } => {
+            let command = Command::Escalate {
+                reason,
+                delay_reason: None,
+            };
+            act(&state, &person, &reference, &command, &origin, key).await
+        }
+        ChatCommand::Escalate { reference, reason: None } => challenge_form(forms::name::ESCALATE, &reference),
+        ChatCommand::Acknowledge(reference) => act(&state, &person, &reference, &Command::Acknowledge, &origin, key).await,
+        ChatCommand::Resolve(reference) => challenge_form(forms::name::RESOLVE, &reference),
+        ChatCommand::Confirm(reference) => {
+            act(&state, &person, &reference, &Command::ConfirmResolution, &origin, key).await
+        }
+        ChatCommand::Withdraw {
+            reference,
+            reason: Some(reason),
+        } => act(&state, &person, &reference, &Command::Withdraw { reason }, &origin, key).await,
+        ChatCommand::Withdraw { reference, reason: None } => challenge_form(forms::name::WITHDRAW, &reference),
+    }
+}
+
+/// Records a command on a challenge and answers the page; the posts follow through the outbox.
+async fn act(
+    state: &SandboxState,
+    person: &Person,
+    reference: &Reference,
+    command: &Command,
+    origin: &Origin,
+    key: String,
+) -> Response {
+    match state.service.act(&person.id, reference, command, Some(origin), Some(key)).await {
+        Ok(_) | Err(ServiceError::Duplicate) => ok(Reply::Recorded {
+            reference: reference.to_string(),
+        }),
+        Err(e) => service_refusal(&e),
+    }
+}
+
+/// The raise form for a person: the other agencies of their board and the board's categories.
+fn raise_form(service: &Service, person: &Person) -> Result<FormSpec, Response> {
+    let (policy, _) = service.policy_of(&person.id).map_err(|e| service_refusal(&e))?;
+    let dir = &service.directory;
+    let others: Vec<&crate::directory::Agency> = dir
+        .agencies()
+        .filter(|a| a.board == policy.id && a.kind != BOARD_KIND && a.id != person.agency)
+        .collect();
+    let agencies: Vec<(String, String)> = others.iter().map(|a| (a.id.0.clone(), a.name.clone())).collect();
+    let people: Vec<(String, Vec<(String, String)>)> = others
+        .iter()
+        .map(|a| {
+            let members = dir
+                .members(&a.id)
+                .map(|p| {
+                    let label = format!("{} ({})", p.name, compose::role_and_agency(policy, dir, &p.id));
+                    (p.id.0.clone(), label)
+                })
+                .collect();
+            (a.id.0.clone(), members)
+        })
+        .collect();
+    Ok(forms::raise(policy, &agencies, &people))
+}
+
+async fn status_text(service: &Service, reference: &Reference) -> String {
+    let d = match service.dispute(reference).await {
+        Ok(d) => d,
+        Err(e @ (ServiceError::Store(_) | ServiceError::Setup(_))) => {
+            tracing::error!(error = %e, "sandbox: cannot read a dispute for status");
+            return "The challenge cannot be read just now. Please try again in a moment.".into();
+        }
+        Err(e) => return e.to_string(),
+    };
+    let Ok((policy, _)) = service.policy(&d.policy) else {
+        return format!("{reference}: its board's policy is not loaded.");
+    };
+    let dir = &service.directory;
+    let names = |people: &[PersonId]| -> String {
+        people
+            .iter()
+            .map(|p| compose::role_and_agency(policy, dir, p))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    let mut text = format!("{} · {}", compose::title(policy, &d), compose::status(&d));
+    let owners: Vec<PersonId> = d.owners().cloned().collect();
+    if !owners.is_empty() && d.status == Status::Open {
+        text.push_str(&format!("\nThis stage: {}", names(&owners).replace(" and ", "; ")));
+    }
+    if !d.awaiting_ack.is_empty() {
+        text.push_str(&format!("\nWaiting for acknowledgement from {}", names(&d.awaiting_ack)));
+    }
+    if let Some(p) = &d.proposal {
+        text.push_str(&format!("\nProposed resolution waiting for the other agency: {}", p.outcome));
+    }
+    text
+}
+
+async fn list_text(service: &Service, person: &Person) -> Result<String, Response> {
+    let rows = service.store.open_for_person(&person.id.0).await.map_err(|e| {
+        tracing::error!(error = %e, "sandbox: cannot list open challenges");
+        refused(StatusCode::SERVICE_UNAVAILABLE, "Your challenges cannot be listed just now. Please try again in a moment.")
+    })?;
+    if rows.is_empty() {
+        return Ok("You have no open challenges.".into());
+    }
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let due = r
+                .due
+                .map_or_else(|| "no fixed limit".to_string(), |d| format!("due {}", format_uk_short(d)));
+            format!("• {} · stage {} · {} · {due}", r.reference, r.stage, r.stage_name)
+        })
+        .collect();
+    Ok(format!("Your open challenges:\n{}", lines.join("\n")))
+}
+
+#[derive(Debug, Deserialize)]
+struct ActionRequest {
+    #[serde(rename = "as")]
+    person: String,
+    #[serde(default)]
+    channel: String,
+    action: String,
+    reference: String,
+    submission: String,
+}
+
+async fn action(State(state): State<SandboxState>, body: Result<Json<ActionRequest>, JsonRejection>) -> Response {
+    let req = match body {
+        Ok(Json(r)) => r,
+        Err(e) => return unreadable(&e),
+    };
+    let service = &state.service;
+    let person = match acting(service, &req.person) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let key = match submission_key("action", &req.submission) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let Some(kind) = ActionKind::from_id(&req.action) else {
+        return bad_request(format!("{:?} is not a button the sandbox knows.", req.action));
+    };
+    let Ok(reference) = Reference::parse(&req.reference) else {
+        return bad_request("The button does not carry a challenge reference.");
+    };
+    let form = |name: &str| match forms::for_challenge(name, &reference.to_string()) {
+        Some(form) => ok(Reply::Form { form }),
+        None => refused(StatusCode::INTERNAL_SERVER_ERROR, "That form is missing from the sandbox."),
+    };
+    match kind {
+        ActionKind::AddNote => form(forms::name::NOTE),
+        ActionKind::Escalate => form(forms::name::ESCALATE),
+        ActionKind::ProposeResolution => form(forms::name::RESOLVE),
+        ActionKind::RejectResolution => form(forms::name::REJECT),
+        ActionKind::Acknowledge | ActionKind::ConfirmResolution => {
+            let command = if kind == ActionKind::Acknowledge {
+                Command::Acknowledge
+            } else {
+                Command::ConfirmResolution
+            };
+            let origin = origin(&service.directory, &person, &req.channel);
+            match service.act(&person.id, &reference, &command, Some(&origin), Some(key)).await {
+                Ok(_) | Err(ServiceError::Duplicate) => ok(Reply::Recorded {
+                    reference: reference.to_string(),
+                }),
+                Err(_) if already_done(service, &person.id, &reference, kind).await => ok(Reply::Recorded {
+                    reference: reference.to_string(),
+                }),
+                Err(e) => service_refusal(&e),
+            }
+        }
+    }
+}
+
+/// A second press of the same button is not an error: the person already did it.
+async fn already_done(service: &Service, person: &PersonId, reference: &Reference, kind: ActionKind) -> bool {
+    let Ok(events) = service.store.events(reference).await else {
+        return false;
+    };
+    events.iter().any(|e| {
+        e.actor.as_ref() == Some(person)
+            && match kind {
+                ActionKind::Acknowledge => matches!(e.body, EventBody::Acknowledged { .. }),
+                ActionKind::ConfirmResolution => matches!(e.body, EventBody::ResolutionConfirmed { .. }),
+                _ => false,
+            }
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct FormRequest {
+    #[serde(rename = "as")]
+    person: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    reference: Option<String>,
+    submission: String,
+    #[serde(default)]
+    fields: BTreeMap<String, String>,
+}
+
+fn form_errors(errors: FormErrors) -> Response {
+    reply(StatusCode::UNPROCESSABLE_ENTITY, Reply::Errors { errors })
+}
+
+fn whole_form(text: impl Into<String>) -> FormErrors {
+    FormErrors::from([(WHOLE_FORM.to_string(), text.into())])
+}
+
+async fn form(
+    State(state): State<SandboxState>,
+    Path(name): Path<String>,
+    body: Result<Json<FormRequest>, JsonRejection>,
+) -> Response {
+    let req = match body {
+        Ok(Json(r)) => r,
+        Err(e) => return unreadable(&e),
+    };
+    let service = &state.service;
+    let person = match acting(service, &req.person) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let key = match submission_key(&format!("form:{name}"), &req.submission) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let submitted = match forms::parse(&name, &req.fields) {
+        Ok(s) => s,
+        Err(errors) => return form_errors(errors),
+    };
+    let origin = origin(&service.directory, &person, &req.channel);
+    let result = match submitted {
+        Submitted::Raise(details) => service.raise(&person.id, details, Some(&origin), Some(key.clone())).await,
+        Submitted::Act(command) => {
+            let Some(reference) = req.reference.as_deref().and_then(|r| Reference::parse(r).ok()) else {
+                return form_errors(whole_form(
+                    "This form lost track of its challenge; close it and press the button again.",
+                ));
+            };
+            service.act(&person.id, &reference, &command, Some(&origin), Some(key.clone())).await
+        }
+    };
+    match result {
+        Ok(outcome) => ok(Reply::Recorded {
+            reference: outcome.reference.to_string(),
+        }),
+        Err(ServiceError::Duplicate) => {
+            let reference = service.store.seen_inbound(&key).await.ok().flatten().unwrap_or_default();
+            ok(Reply::Recorded { reference })
+        }
+        Err(ServiceError::Refused(r)) => {
+            let at = forms::error_key(&name, r.field());
+            form_errors(FormErrors::from([(at.to_string(), r.to_string())]))
+        }
+        Err(e @ (ServiceError::UnknownDispute(_) | ServiceError::Busy(_))) => form_errors(whole_form(e.to_string())),
+        Err(e) => {
+            tracing::error!(error = %e, "sandbox: could not record a form");
+            reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Reply::Errors {
+                    errors: whole_form("This could not be recorded just now, and nothing was changed. Please try again in a moment."),
+                },
+            )
+        }
+    }
+}
+
+async fn record(State(state): State<SandboxState>, Path(reference): Path<String>) -> Response {
+    let service = &state.service;
+    let Ok(reference) = Reference::parse(&reference) else {
+        return refused(StatusCode::NOT_FOUND, format!("{reference:?} is not a challenge reference."));
+    };
+    let d = match service.dispute(&reference).await {
+        Ok(d) => d,
+        Err(e) => return service_refusal(&e),
+    };
+    let (events, verify) = match (service.store.events(&reference).await, service.store.verify().await) {
+        (Ok(events), Ok(verify)) => (events, verify),
+        (Err(e), _) | (_, Err(e)) => return service_refusal(&ServiceError::from(e)),
+    };
+    let Ok((policy, _)) = service.policy(&d.policy) else {
+        return refused(StatusCode::SERVICE_UNAVAILABLE, "The challenge's board policy is not loaded.");
+    };
+    Json(view::record(policy, &service.directory, &d, &events, &verify)).into_response()
+}
+
+/// Resolves when the process is asked to stop, so open streams end and shutdown is not held up.
+async fn stopping() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+        () = tokio::time::sleep(STREAM_LIFETIME) => {}
+    }
+}
+
+/// Live updates: a `change` event whenever a post lands or the clock moves; the page re-reads
+/// its state. The stream ends now and then and the browser reconnects by itself.
+async fn stream(State(state): State<SandboxState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let rx = state.changes.subscribe();
+    let events = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        let version = *rx.borrow_and_update();
+        let event = SseEvent::default()
+            .event("change")
+            .data(version.to_string())
+            .retry(Duration::from_secs(1));
+        Some((Ok(event), (rx, false)))
+    });
+    Sse::new(events.take_until(Box::pin(stopping()))).keep_alive(KeepAlive::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_challenge_commands_are_taken_from_the_composer() {
+        assert_eq!(after_command("/challenge"), Some(""));
+        assert_eq!(after_command("  /Challenge note NSAB-2026-0001 hi"), Some(" note NSAB-2026-0001 hi"));
+        assert_eq!(after_command("/challenges"), None);
+        assert_eq!(after_command("hello"), None);
+        assert_eq!(after_command("/chall"), None);
+    }
+
+    #[test]
+    fn submission_ids_must_be_plain_and_long_enough_to_be_unique() {
+        assert_eq!(
+            submission_key("command", "0b6f3c1e-8d2a-4e7b-9f00-123456789abc").ok().as_deref(),
+            Some("sandbox:command:0b6f3c1e-8d2a-4e7b-9f00-123456789abc")
+        );
+        assert!(submission_key("command", "short").is_err());
+        assert!(submission_key("command", "has spaces in it").is_err());
+    }
+}

@@ -1,0 +1,907 @@
+//! Teams' requests in at `POST /api/messages`: authenticate first, then parse, then answer fast.
+//!
+//! Messages that @mention the bot run the shared command grammar; Adaptive Card actions arrive
+//! as `adaptiveCard/action` invokes (answered in the same HTTP response with the card that
+//! replaces the one pressed) or, from clients without Universal Actions, as `Action.Submit`
+//! messages. Handlers record events and outbox rows and answer at once; the Bot Connector is
+//! never called inside a request. A reply to a message (help, status, an error) is itself an
+//! outbox row, delivered by the worker as a reply to the person's message.
+//!
+//! Idempotency: Teams redelivers after 15 seconds and sometimes twice, with the same activity
+//! id. Recorded commands carry `teams:activity:<id>` (or `teams:form:<id>` for a single-use
+//! form) as their inbound key, and replies carry the activity id in their outbox key, so a
+//! redelivery records and posts nothing twice.
+
+use super::activity::{ADAPTIVE_CARD_ACTION, Activity, Envelope};
+use super::auth::{AuthError, BotAuth};
+use super::cards;
+use super::client::{ConnectorClient, ConnectorError};
+use super::forms::{self, CardKind, FormErrors, FormKind, FormValues, RaiseChoices};
+use super::BotRegistration;
+use crate::chat::grammar::{self, ChatCommand};
+use crate::chat::{Delivery, Line, Message, MessageKind, Origin, Span, Target, compose};
+use crate::delivery::{PostError, PostFuture, Posted, Poster};
+use crate::directory::{Person, PersonId, Platform};
+use crate::escalation::{Command, EventBody, Reference, Status};
+use crate::service::{Outcome, Service, ServiceError};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::post;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+/// Addresses learnt from activities, shared by the handlers (which learn them) and the poster.
+#[derive(Default)]
+struct Addresses {
+    service_urls: Mutex<HashMap<String, String>>,
+    users: Mutex<HashSet<(String, String, String)>>,
+}
+
+/// What the Teams handlers and poster need.
+#[derive(Clone)]
+pub struct TeamsState {
+    service: Arc<Service>,
+    auth: Arc<BotAuth>,
+    client: ConnectorClient,
+    bots: Arc<Vec<BotRegistration>>,
+    default_service_url: String,
+    addresses: Arc<Addresses>,
+}
+
+/// Where the Teams adapter's outside services are (Microsoft's by default; tests serve their own).
+#[derive(Debug, Clone)]
+pub struct TeamsEndpoints {
+    /// The Bot Framework OpenID metadata document.
+    pub openid_metadata_url: String,
+    /// The Entra ID token endpoint base.
+    pub token_base_url: String,
+    /// The Connector base for a tenant none of whose activities has named one yet.
+    pub default_service_url: String,
+}
+
+impl TeamsState {
+    /// The Teams adapter's state for these bot registrations.
+    pub fn new(service: Arc<Service>, bots: Vec<BotRegistration>, endpoints: &TeamsEndpoints, http: reqwest::Client) -> TeamsState {
+        let app_ids = bots.iter().map(|b| b.app_id.clone()).collect();
+        TeamsState {
+            service,
+            auth: Arc::new(BotAuth::new(&endpoints.openid_metadata_url, http.clone(), app_ids)),
+            client: ConnectorClient::new(&endpoints.token_base_url, http),
+            bots: Arc::new(bots),
+            default_service_url: endpoints.default_service_url.clone(),
+            addresses: Arc::new(Addresses::default()),
+        }
+    }
+
+    /// The poster the delivery worker uses for Teams targets.
+    pub fn poster(&self) -> TeamsPoster {
+        TeamsPoster {
+            state: self.clone(),
+            personal: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The token verifier (its fetch count shows in tests).
+    pub fn auth(&self) -> &BotAuth {
+        &self.auth
+    }
+
+    /// Records the tenant's `serviceUrl` and the sender's Teams id, when they are new to us.
+    async fn remember(&self, a: &Activity) {
+        let Some(tenant) = a.tenant() else { return };
+        let now = self.service.now();
+        let store = &self.service.store;
+        if !a.service_url.is_empty() {
+            let known = self.addresses.service_urls.lock().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned();
+            if known.as_deref() != Some(a.service_url.as_str()) {
+                match store.remember_teams_service_url(tenant, &a.service_url, now).await {
+                    Ok(()) => {
+                        self.addresses
+                            .service_urls
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(tenant.to_string(), a.service_url.clone());
+                    }
+                    Err(e) => tracing::warn!(error = %e, "teams: cannot record a tenant's serviceUrl"),
+                }
+            }
+        }
+        if let Some(aad) = a.from.aad_object_id.as_deref().filter(|s| !s.is_empty())
+            && a.from.id.starts_with("29:")
+        {
+            let key = (tenant.to_string(), aad.to_string(), a.from.id.clone());
+            let new = !self.addresses.users.lock().unwrap_or_else(|p| p.into_inner()).contains(&key);
+            if new {
+                match store.remember_teams_user(tenant, aad, &a.from.id, now).await {
+                    Ok(()) => {
+                        self.addresses.users.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "teams: cannot record a user's Teams id"),
+                }
+            }
+        }
+    }
+
+    async fn service_url(&self, tenant: &str) -> String {
+        if let Some(url) = self.addresses.service_urls.lock().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned() {
+            return url;
+        }
+        match self.service.store.teams_service_url(tenant).await {
+            Ok(Some(url)) => {
+                self.addresses
+                    .service_urls
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(tenant.to_string(), url.clone());
+                url
+            }
+            Ok(None) => self.default_service_url.clone(),
+            Err(e) => {
+                tracing::warn!(error = %e, "teams: cannot read a tenant's serviceUrl; using the default");
+                self.default_service_url.clone()
+            }
+        }
+    }
+
+    /// The bot registration that serves a tenant (the only one, when there is just one).
+    fn bot_for(&self, tenant: &str) -> Option<&BotRegistration> {
+        self.bots
+            .iter()
+            .find(|b| b.tenant_id == tenant)
+            .or_else(|| (self.bots.len() == 1).then(|| &self.bots[0]))
+    }
+}
+
+/// Teams' one endpoint.
+pub fn routes<S>(state: TeamsState) -> Router<S> {
+    Router::new().route("/api/messages", post(messages)).with_state(state)
+}
+
+fn refuse(e: &AuthError) -> Response {
+    tracing::warn!(error = %e, "teams: refused a request that failed authentication");
+    let text = match e.status() {
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::SERVICE_UNAVAILABLE => "cannot check the token just now",
+        _ => "unauthorized",
+    };
+    (e.status(), text).into_response()
+}
+
+async fn messages(State(state): State<TeamsState>, headers: HeaderMap, body: Bytes) -> Response {
+    let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let token = match state.auth.verify(authorization).await {
+        Ok(t) => t,
+        Err(e) => return refuse(&e),
+    };
+    let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) else {
+        return (StatusCode::BAD_REQUEST, "malformed activity").into_response();
+    };
+    if let Err(e) = token.check_activity(&envelope.service_url, &envelope.channel_id) {
+        return refuse(&e);
+    }
+    let Ok(activity) = serde_json::from_slice::<Activity>(&body) else {
+        return (StatusCode::BAD_REQUEST, "malformed activity").into_response();
+    };
+    state.remember(&activity).await;
+    match activity.kind.as_str() {
+        "message" => {
+            on_message(&state, &activity).await;
+            StatusCode::OK.into_response()
+        }
+        "invoke" => on_invoke(&state, &activity).await,
+        _ => StatusCode::OK.into_response(),
+    }
+}
+
+// ---- replies: outbox rows answering a person's message ----
+
+/// Where a reply to a person goes: the conversation they wrote in and the activity it answers,
+/// and a form to show instead of the message where one is asked for. Encoded into the
+/// `Receipt` target's channel (`conversation|activity` or `conversation|activity|form=verb`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyAddress {
+    pub conversation: String,
+    pub reply_to: String,
+    pub form: Option<FormKind>,
+}
+
+impl ReplyAddress {
+    /// The address as a `Receipt` channel.
+    pub fn encode(&self) -> String {
+        match self.form {
+            Some(f) => format!("{}|{}|form={}", self.conversation, self.reply_to, f.verb()),
+            None => format!("{}|{}", self.conversation, self.reply_to),
+        }
+    }
+
+    /// Reads an encoded address.
+    pub fn decode(s: &str) -> Option<ReplyAddress> {
+        let mut parts = s.split('|');
+        let conversation = parts.next().filter(|c| !c.is_empty())?.to_string();
+        let reply_to = parts.next().unwrap_or("").to_string();
+        let form = parts.next().and_then(|f| f.strip_prefix("form=")).and_then(FormKind::from_verb);
+        Some(ReplyAddress {
+            conversation,
+            reply_to,
+            form,
+        })
+    }
+}
+
+/// A plain message with no dispute behind it (help, a refusal, who to ask).
+fn plain_message(reference: &str, text: &str) -> Message {
+    Message {
+        kind: MessageKind::Receipt,
+        reference: reference.to_string(),
+        title: String::new(),
+        status: String::new(),
+        fallback: text.to_string(),
+        urgent: None,
+        lines: vec![Line {
+            label: None,
+            spans: vec![Span::text(text)],
+        }],
+        prompt: None,
+        footer: Vec::new(),
+        buttons: Vec::new(),
+    }
+}
+
+fn address_of(a: &Activity) -> ReplyAddress {
+    ReplyAddress {
+        conversation: a.conversation.id.clone(),
+        reply_to: a.reply_to_id.clone().filter(|r| a.value.is_some() && !r.is_empty()).unwrap_or_else(|| a.id.clone()),
+        form: None,
+    }
+}
+
+/// Queues a reply to a person's message (the worker posts it); keyed by the activity id, so a
+/// redelivered activity queues nothing more.
+async fn reply(state: &TeamsState, a: &Activity, address: ReplyAddress, reference: &str, text: &str) {
+    let Some(tenant) = a.tenant() else {
+        tracing::warn!("teams: an activity without a tenant cannot be answered");
+        return;
+    };
+    let target = Target {
+        platform: Platform::Teams,
+        workspace: tenant.to_string(),
+        delivery: Delivery::Receipt {
+            channel: address.encode(),
+            user: a.from.aad_object_id.clone().unwrap_or_default(),
+        },
+    };
+    let message = plain_message(reference, text);
+    let now = state.service.now();
+    let row = crate::store::NewOutbox {
+        idempotency_key: format!("teams:reply:{}:{}", a.id, address.reply_to),
+        lane: target.lane("-"),
+        target: serde_json::to_value(&target).unwrap_or_default(),
+        payload: serde_json::to_value(&message).unwrap_or_default(),
+        available_at: now,
+    };
+    let owner = if reference.is_empty() { "-" } else { reference };
+    if let Err(e) = state.service.store.enqueue(owner, &[row], now).await {
+        tracing::error!(error = %e, "teams: cannot queue a reply");
+    }
+}
+
+/// Who a Teams user is in the directory, or the answer telling them who to ask.
+fn resolve<'a>(service: &'a Service, tenant: Option<&str>, aad: Option<&str>) -> Result<&'a Person, String> {
+    let tenant = tenant.unwrap_or("");
+    let aad = aad.unwrap_or("");
+    if let Some(p) = service.directory.by_teams(tenant, aad) {
+        return Ok(p);
+    }
+    let dir = &service.directory;
+    let known_tenant = !tenant.is_empty()
+        && (dir
+            .agencies()
+            .any(|a| a.channels.iter().any(|c| c.platform == Platform::Teams && c.workspace == tenant))
+            || dir.people().any(|p| p.teams.as_ref().is_some_and(|t| t.tenant == tenant)));
+    if known_tenant {
+        Err(format!(
+            "You are not in the escalation-bot directory yet, so you cannot raise or act on challenges. Ask your agency's escalation-bot administrator to add you (Microsoft Entra object id {aad} in tenant {tenant})."
+        ))
+    } else {
+        Err(format!(
+            "This Microsoft 365 tenant ({tenant}) is not connected to escalation-bot. Ask your agency's escalation-bot administrator to add your agency, its Teams channel and its people to the directory."
+        ))
+    }
+}
+
+/// The help text, worded for Teams (`@escalation-bot …` rather than `/challenge …`).
+fn help() -> String {
+    grammar::HELP
+        .replace("How to use /challenge:", "How to use escalation-bot in Teams (mention it, then type the command):")
+        .replace("• /challenge —", "• @escalation-bot challenge —")
+        .replace("/challenge ", "@escalation-bot ")
+        .replace("/challenge", "@escalation-bot")
+}
+
+/// The command text after the mention: a leading `challenge` (or `/challenge`) followed by more
+/// is the habit of Slack users and is dropped, so `@escalation-bot challenge note REF …` works.
+fn command_text(text: &str) -> &str {
+    let t = text.trim();
+    for word in ["/challenge", "challenge"] {
+        if let Some(rest) = t.strip_prefix(word)
+            && rest.starts_with(char::is_whitespace)
+            && !rest.trim().is_empty()
+        {
+            return rest.trim();
+        }
+    }
+    t
+}
+
+fn origin(a: &Activity, address: &ReplyAddress) -> Option<Origin> {
+    Some(Origin {
+        platform: Platform::Teams,
+        workspace: a.tenant()?.to_string(),
+        channel: address.encode(),
+        user: a.from.aad_object_id.clone().unwrap_or_default(),
+    })
+}
+
+fn user_text(e: &ServiceError) -> String {
+    match e {
+        ServiceError::Refused(r) => r.to_string(),
+        ServiceError::UnknownDispute(_) | ServiceError::Busy(_) => e.to_string(),
+        ServiceError::Duplicate => "Already recorded.".to_string(),
+        ServiceError::Store(_) | ServiceError::Setup(_) => {
+            tracing::error!(error = %e, "teams: could not record a request");
+            "This could not be recorded just now, and nothing was changed. Please try again in a moment.".to_string()
+        }
+    }
+}
+
+async fn on_message(state: &TeamsState, a: &Activity) {
+    let address = address_of(a);
+    if let Some(value) = a.value.as_ref().filter(|v| v.get("verb").and_then(Value::as_str).is_some()) {
+        return on_submit(state, a, value, address).await;
+    }
+    let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
+        Ok(p) => p.clone(),
+        Err(text) => return reply(state, a, address, "", &text).await,
+    };
+    let text = a.text_without_bot_mention();
+    let parsed = match grammar::parse(command_text(&text)) {
+        Ok(c) => c,
+        Err(e) => return reply(state, a, address, "", &format!("{}\n\n{}", e.0, help())).await,
+    };
+    let key = Some(format!("teams:activity:{}", a.id));
+    let form = |kind: FormKind| ReplyAddress {
+        form: Some(kind),
+        ..address.clone()
+    };
+    let act = |reference: Reference, command: Command| {
+        let address = address.clone();
+        let key = key.clone();
+        let person = person.id.clone();
+        async move {
+            let origin = origin(a, &address);
+            match state.service.act(&person, &reference, &command, origin.as_ref(), key).await {
+                Ok(_) | Err(ServiceError::Duplicate) => {}
+                Err(e) => reply(state, a, address, &reference.to_string(), &user_text(&e)).await,
+            }
+        }
+    };
+    match parsed {
+        ChatCommand::Help => reply(state, a, address, "", &help()).await,
+        ChatCommand::Raise => reply(state, a, form(FormKind::Raise), "", "Raise a challenge: fill in the form.").await,
+        ChatCommand::Status(reference) => {
+            let text = status_text(&state.service, &reference).await;
+            reply(state, a, address, "", &text).await;
+        }
+        ChatCommand::List => {
+            let text = list_text(&state.service, &person).await;
+            reply(state, a, address, "", &text).await;
+        }
+        ChatCommand::Note { reference, text } => {
+            act(reference, Command::AddNote { text, how: None, held_at: None }).await;
+        }
+        ChatCommand::Escalate { reference, reason: Some(reason) } => {
+            act(reference, Command::Escalate { reason, delay_reason: None }).await;
+        }
+        ChatCommand::Escalate { reference, reason: None } => {
+            reply(state, a, form(FormKind::Escalate), &reference.to_string(), "Escalate: say why in the form.").await;
+        }
+        ChatCommand::Acknowledge(reference) => act(reference, Command::Acknowledge).await,
+        ChatCommand::Resolve(reference) => {
+            reply(state, a, form(FormKind::Resolve), &reference.to_string(), "Propose a resolution: fill in the form.").await;
+        }
+        ChatCommand::Confirm(reference) => act(reference, Command::ConfirmResolution).await,
+        ChatCommand::Withdraw { reference, reason: Some(reason) } => act(reference, Command::Withdraw { reason }).await,
+        ChatCommand::Withdraw { reference, reason: None } => {
+            reply(state, a, form(FormKind::Withdraw), &reference.to_string(), "Withdraw: say why in the form.").await;
+        }
+    }
+}
+
+async fn status_text(service: &Service, reference: &Reference) -> String {
+    match service.dispute(reference).await {
+        Ok(d) => match service.policy(&d.policy) {
+            Ok((policy, _)) => {
+                let mut text = format!("{} · {}", compose::title(policy, &d), compose::status(&d));
+                let owners: Vec<String> = d.owners().map(|p| compose::role_and_agency(policy, &service.directory, p)).collect();
+                if !owners.is_empty() && d.status == Status::Open {
+                    text.push_str(&format!("\nThis stage: {}", owners.join("; ")));
+                }
+                if !d.awaiting_ack.is_empty() {
+                    let names: Vec<String> = d
+                        .awaiting_ack
+                        .iter()
+                        .map(|p| compose::role_and_agency(policy, &service.directory, p))
+                        .collect();
+                    text.push_str(&format!("\nWaiting for acknowledgement from {}", names.join(" and ")));
+                }
+                if let Some(p) = &d.proposal {
+                    text.push_str(&format!("\nProposed resolution waiting for the other agency: {}", p.outcome));
+                }
+                text
+            }
+            Err(e) => e.to_string(),
+        },
+        Err(e) => user_text(&e),
+    }
+}
+
+async fn list_text(service: &Service, person: &Person) -> String {
+    match service.store.open_for_person(&person.id.0).await {
+        Ok(rows) if rows.is_empty() => "You have no open challenges.".to_string(),
+        Ok(rows) => {
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    let due = r
+                        .due
+                        .map_or_else(|| "no fixed limit".to_string(), |d| format!("due {}", crate::calendar::format_uk_short(d)));
+                    format!("• {} · stage {} · {} · {due}", r.reference, r.stage, r.stage_name)
+                })
+                .collect();
+            format!("Your open challenges:\n{}", lines.join("\n"))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "teams: cannot list open challenges");
+            "Your challenges cannot be listed just now. Please try again in a moment.".to_string()
+        }
+    }
+}
+
+// ---- card actions ----
+
+/// What a card action comes to, before it is said through an invoke response or a reply.
+enum Answer {
+    /// Replace the card with this one.
+    Card(Value),
+    /// The form again, with what is wrong (the person's input kept).
+    Form(Value, FormErrors),
+    /// Leave the card; tell the person this.
+    Text(String),
+    /// An action we do not support.
+    NotSupported(String),
+}
+
+/// The choices the raise form offers a person: the other agencies of their board, the people
+/// who may be named, and the board's categories.
+pub fn raise_choices(service: &Service, person: &Person) -> Result<RaiseChoices, String> {
+    let (policy, _) = service.policy_of(&person.id).map_err(|e| e.to_string())?;
+    let dir = &service.directory;
+    let others: Vec<&crate::directory::Agency> = dir
+        .agencies()
+        .filter(|a| a.board == policy.id && a.kind != crate::directory::BOARD_KIND && a.id != person.agency)
+        .collect();
+    Ok(RaiseChoices {
+        policy_name: policy.name.clone(),
+        urgent_prompt: policy.urgent.prompt.split_whitespace().collect::<Vec<_>>().join(" "),
+        agencies: others.iter().map(|a| (a.id.0.clone(), a.name.clone())).collect(),
+        people: others
+            .iter()
+            .flat_map(|a| dir.members(&a.id))
+            .map(|p| (p.id.0.clone(), format!("{} ({})", p.name, compose::role_and_agency(policy, dir, &p.id))))
+            .collect(),
+        categories: policy.categories.iter().map(|c| (c.id.clone(), c.name.clone())).collect(),
+    })
+}
+
+/// How a card names people in a tenant: by their Entra object id there.
+fn lookup_in<'a>(service: &'a Service, tenant: &'a str) -> impl Fn(&PersonId) -> Option<String> + 'a {
+    move |p: &PersonId| {
+        service
+            .directory
+            .person(p)
+            .and_then(|x| x.teams.as_ref())
+            .filter(|t| t.tenant == tenant)
+            .map(|t| t.aad_object_id.clone())
+    }
+}
+
+/// The card that replaces the one pressed after a successful action: the fresh root card on a
+/// root card, else a receipt of what was recorded.
+fn card_after(service: &Service, tenant: &str, card: CardKind, outcome: &Outcome) -> Answer {
+    let d = &outcome.dispute;
+    let Ok((policy, _)) = service.policy(&d.policy) else {
+        return Answer::Text(format!("Recorded on {}.", outcome.reference));
+    };
+    let message = match card {
+        CardKind::Root => compose::root(policy, &service.directory, d),
+        _ => compose::receipt(policy, d, &outcome.events),
+    };
+    Answer::Card(cards::card(&message, &lookup_in(service, tenant)))
+}
+
+/// The card for a dispute as it is now, after a duplicate or an action already done.
+async fn current_card(service: &Service, tenant: &str, card: CardKind, reference: &Reference, note: &str) -> Answer {
+    match (card, service.dispute(reference).await) {
+        (CardKind::Root, Ok(d)) => match service.policy(&d.policy) {
+            Ok((policy, _)) => Answer::Card(cards::card(&compose::root(policy, &service.directory, &d), &lookup_in(service, tenant))),
+            Err(_) => Answer::Text(note.to_string()),
+        },
+        _ => Answer::Text(note.to_string()),
+    }
+}
+
+/// A second press of the same button is not an error: the person already did it.
+async fn already_done(service: &Service, person: &PersonId, reference: &Reference, verb: &str) -> bool {
+    let Ok(d) = service.dispute(reference).await else { return false };
+    match verb {
+        "acknowledge" => d.acknowledged.iter().any(|a| &a.by == person),
+        "confirm_resolution" => {
+            d.status == Status::Resolved
+                && service
+                    .store
+                    .events(reference)
+                    .await
+                    .map(|events| {
+                        events
+                            .iter()
+                            .any(|e| e.actor.as_ref() == Some(person) && matches!(e.body, EventBody::ResolutionConfirmed { .. }))
+                    })
+                    .unwrap_or(false)
+        }
+        _ => false,
+    }
+}
+
+fn form_values(kind: FormKind, data: &Value) -> FormValues {
+    forms::values_from(kind, data)
+}
+
+/// Runs a card action (from `Action.Execute` or the `Action.Submit` fallback). `origin` is
+/// where a receipt goes when the answer cannot be carried by an invoke response.
+async fn card_action(state: &TeamsState, a: &Activity, person: &Person, data: &Value, origin: Option<&Origin>) -> Answer {
+    let service = &state.service;
+    let tenant = a.tenant().unwrap_or("");
+    let verb = data.get("verb").and_then(Value::as_str).unwrap_or("");
+    let card = CardKind::parse(data.get("card").and_then(Value::as_str).unwrap_or(""));
+    let form_id = data.get("form_id").and_then(Value::as_str).filter(|f| !f.is_empty());
+    let key = Some(match form_id {
+        Some(f) => format!("teams:form:{f}"),
+        None => format!("teams:activity:{}", a.id),
+    });
+    let reference = data
+        .get("reference")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+        .map(Reference::parse);
+
+    if verb == FormKind::Raise.verb() {
+        let choices = match raise_choices(service, person) {
+            Ok(c) => c,
+            Err(text) => return Answer::Text(text),
+        };
+        let values = form_values(FormKind::Raise, data);
+        let form = |errors: FormErrors| {
+            let card = forms::form_card(FormKind::Raise, "", None, &values, &errors, Some(&choices), CardKind::Form, form_id);
+            Answer::Form(card, errors)
+        };
+        let details = match forms::parse_raise(&values) {
+            Ok(d) => d,
+            Err(errors) => return form(errors),
+        };
+        return match service.raise(&person.id, details, origin, key.clone()).await {
+            Ok(outcome) => card_after(service, tenant, CardKind::Form, &outcome),
+            Err(ServiceError::Duplicate) => {
+                let raised = match &key {
+                    Some(k) => service.store.seen_inbound(k).await.ok().flatten().and_then(|r| Reference::parse(&r).ok()),
+                    None => None,
+                };
+                match raised {
+                    Some(r) => current_card(service, tenant, CardKind::Root, &r, "Already raised.").await,
+                    None => Answer::Text("Already raised.".into()),
+                }
+            }
+            Err(ServiceError::Refused(r)) => form(FormErrors::from([(FormKind::Raise.field_for(r.field()), r.to_string())])),
+            Err(e) => form(FormErrors::from([(String::new(), user_text(&e))])),
+        };
+    }
+
+    let reference = match reference {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return Answer::Text(e.to_string()),
+        None => return Answer::NotSupported(format!("the action {verb:?} names no challenge")),
+    };
+    let (command, kind) = match verb {
+        "acknowledge" => (Command::Acknowledge, None),
+        "confirm_resolution" => (Command::ConfirmResolution, None),
+        other => match FormKind::from_verb(other) {
+            Some(kind) => {
+                let values = form_values(kind, data);
+                match forms::parse_command(kind, &values) {
+                    Ok(c) => (c, Some((kind, values))),
+                    Err(errors) => {
+                        let card = forms::form_card(kind, &reference.to_string(), None, &values, &errors, None, card, None);
+                        return Answer::Form(card, errors);
+                    }
+                }
+            }
+            None => return Answer::NotSupported(format!("escalation-bot does not know the action {other:?}")),
+        },
+    };
+    match service.act(&person.id, &reference, &command, origin, key).await {
+        Ok(outcome) => card_after(service, tenant, card, &outcome),
+        Err(ServiceError::Duplicate) => current_card(service, tenant, card, &reference, "Already recorded.").await,
+        Err(e) => {
+            if kind.is_none() && already_done(service, &person.id, &reference, verb).await {
+                return current_card(service, tenant, card, &reference, "Already recorded.").await;
+            }
+            match (kind, &e) {
+                (Some((kind, values)), ServiceError::Refused(r)) => {
+                    let errors = FormErrors::from([(kind.field_for(r.field()), r.to_string())]);
+                    let card = forms::form_card(kind, &reference.to_string(), None, &values, &errors, None, card, None);
+                    Answer::Form(card, errors)
+                }
+                _ => Answer::Text(user_text(&e)),
+            }
+        }
+    }
+}
+
+/// `adaptiveCard/action`: answered in this HTTP response, in the shape Teams requires
+/// (`statusCode`, `type`, `value`), always with a body.
+async fn on_invoke(state: &TeamsState, a: &Activity) -> Response {
+    if a.name.as_deref() != Some(ADAPTIVE_CARD_ACTION) {
+        let body = cards::invoke_error(501, "NotImplemented", "escalation-bot handles only adaptiveCard/action invokes");
+        return (StatusCode::NOT_IMPLEMENTED, Json(body)).into_response();
+    }
+    let action = a.value.as_ref().and_then(|v| v.get("action"));
+    if action.and_then(|x| x.get("type")).and_then(Value::as_str) != Some("Action.Execute") {
+        return Json(cards::invoke_error(400, "NotSupported", "only Action.Execute is supported")).into_response();
+    }
+    let Some(data) = action.and_then(|x| x.get("data")).filter(|d| d.is_object()) else {
+        return Json(cards::invoke_error(400, "BadRequest", "the action carries no data")).into_response();
+    };
+    let mut data = data.clone();
+    if data.get("verb").is_none()
+        && let Some(verb) = action.and_then(|x| x.get("verb")).cloned()
+    {
+        data["verb"] = verb;
+    }
+    let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
+        Ok(p) => p.clone(),
+        Err(text) => return Json(cards::invoke_message(&text)).into_response(),
+    };
+    let body = match card_action(state, a, &person, &data, None).await {
+        Answer::Card(card) | Answer::Form(card, _) => cards::invoke_card(card),
+        Answer::Text(text) => cards::invoke_message(&text),
+        Answer::NotSupported(why) => cards::invoke_error(400, "NotSupported", &why),
+    };
+    Json(body).into_response()
+}
+
+/// `Action.Submit` (clients without Universal Actions): a message whose `value` holds the data.
+/// Nothing can be answered in the response, so problems go back as a reply and the root card
+/// is brought up to date by the worker.
+async fn on_submit(state: &TeamsState, a: &Activity, data: &Value, address: ReplyAddress) {
+    let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
+        Ok(p) => p.clone(),
+        Err(text) => return reply(state, a, address, "", &text).await,
+    };
+    let origin = origin(a, &address);
+    let reference = data.get("reference").and_then(Value::as_str).unwrap_or("").to_string();
+    match card_action(state, a, &person, data, origin.as_ref()).await {
+        Answer::Card(_) => {}
+        Answer::Form(_, errors) => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|(field, e)| if field.is_empty() { e.clone() } else { format!("{}: {e}", field.replace('_', " ")) })
+                .collect();
+            let text = format!("Please check the form (what you typed is still in it):\n{}", lines.join("\n"));
+            reply(state, a, address, &reference, &text).await;
+        }
+        Answer::Text(text) | Answer::NotSupported(text) => reply(state, a, address, &reference, &text).await,
+    }
+}
+
+// ---- outbound ----
+
+/// Posts to Teams for the delivery worker.
+#[derive(Clone)]
+pub struct TeamsPoster {
+    state: TeamsState,
+    /// 1:1 conversations already created, by (tenant, Entra object id).
+    personal: Arc<Mutex<HashMap<(String, String), String>>>,
+}
+
+fn post_error(e: ConnectorError) -> PostError {
+    match e {
+        ConnectorError::RateLimited { retry_after } => PostError::RateLimited(retry_after),
+        ConnectorError::Transient(why) => PostError::Retry(why),
+        ConnectorError::Permanent { code, message } => PostError::Permanent(format!("{code}: {message}")),
+    }
+}
+
+/// A root post's thread as stored: the thread's conversation id and the root activity id.
+fn split_thread(thread: Option<&str>) -> Result<(&str, &str), PostError> {
+    thread
+        .and_then(|t| t.rsplit_once('|'))
+        .filter(|(c, a)| !c.is_empty() && !a.is_empty())
+        .ok_or_else(|| PostError::Permanent("no_thread: the dispute's thread in this channel is not recorded".into()))
+}
+
+impl TeamsPoster {
+    async fn personal_chat(&self, bot: &BotRegistration, service_url: &str, tenant: &str, aad: &str) -> Result<String, PostError> {
+        let key = (tenant.to_string(), aad.to_string());
+        if let Some(c) = self.personal.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned() {
+            return Ok(c);
+        }
+        let user = match self.state.service.store.teams_user_id(tenant, aad).await {
+            Ok(Some(id)) => id,
+            Ok(None) => aad.to_string(),
+            Err(e) => return Err(PostError::Retry(format!("cannot read the user's Teams id: {e}"))),
+        };
+        let conversation = self
+            .state
+            .client
+            .create_personal(bot, service_url, tenant, &user)
+            .await
+            .map_err(post_error)?;
+        self.personal.lock().unwrap_or_else(|p| p.into_inner()).insert(key, conversation.clone());
+        Ok(conversation)
+    }
+
+    /// The form card a reply asks for, built for the person it answers.
+    fn form_card(&self, form: FormKind, tenant: &str, user: &str, message: &Message, form_id: &str) -> Option<Value> {
+        let service = &self.state.service;
+        if form == FormKind::Raise {
+            let person = service.directory.by_teams(tenant, user)?;
+            let choices = raise_choices(service, person).ok()?;
+            return Some(forms::form_card(
+                form,
+                "",
+                None,
+                &FormValues::new(),
+                &FormErrors::new(),
+                Some(&choices),
+                CardKind::Form,
+                Some(form_id),
+            ));
+        }
+        Some(forms::form_card(form, &message.reference, None, &FormValues::new(), &FormErrors::new(), None, CardKind::Form, None))
+    }
+
+    async fn deliver(&self, target: &Target, message: &Message, thread: Option<&str>) -> Result<Posted, PostError> {
+        let tenant = target.workspace.as_str();
+        let bot = self
+            .state
+            .bot_for(tenant)
+            .ok_or_else(|| PostError::Permanent(format!("no_bot: no Teams bot registration is configured for tenant {tenant}")))?
+            .clone();
+        let service_url = self.state.service_url(tenant).await;
+        let service = &self.state.service;
+        let card = cards::card(message, &lookup_in(service, tenant));
+        let activity = cards::activity(card, &message.fallback);
+        let c = &self.state.client;
+        match &target.delivery {
+            Delivery::Root { channel } => {
+                let (conversation, root) = c
+                    .create_channel_thread(&bot, &service_url, tenant, channel, &activity)
+                    .await
+                    .map_err(post_error)?;
+                Ok(Posted {
+                    id: root.clone(),
+                    thread: Some(format!("{conversation}|{root}")),
+                })
+            }
+            Delivery::Reply { .. } => {
+                let (conversation, root) = split_thread(thread)?;
+                let id = c.reply(&bot, &service_url, conversation, root, &activity).await.map_err(post_error)?;
+                Ok(Posted { id, thread: None })
+            }
+            Delivery::UpdateRoot { .. } => {
+                let (conversation, root) = split_thread(thread)?;
+                c.update(&bot, &service_url, conversation, root, &activity).await.map_err(post_error)?;
+                Ok(Posted {
+                    id: root.to_string(),
+                    thread: None,
+                })
+            }
+            Delivery::Notice { channel } => {
+                let (_, id) = c
+                    .create_channel_thread(&bot, &service_url, tenant, channel, &activity)
+                    .await
+                    .map_err(post_error)?;
+                Ok(Posted { id, thread: None })
+            }
+            Delivery::Direct { user, .. } => {
+                let conversation = self.personal_chat(&bot, &service_url, tenant, user).await?;
+                let id = c.send(&bot, &service_url, &conversation, &activity).await.map_err(post_error)?;
+                Ok(Posted { id, thread: None })
+            }
+            Delivery::Receipt { channel, user } => {
+                let address = ReplyAddress::decode(channel)
+                    .ok_or_else(|| PostError::Permanent(format!("bad_address: {channel:?} is not a Teams reply address")))?;
+                let activity = match address.form.and_then(|f| self.form_card(f, tenant, user, message, &address.reply_to)) {
+                    Some(form) => cards::activity(form, &message.fallback),
+                    None => activity,
+                };
+                let id = if address.reply_to.is_empty() {
+                    c.send(&bot, &service_url, &address.conversation, &activity).await
+                } else {
+                    c.reply(&bot, &service_url, &address.conversation, &address.reply_to, &activity).await
+                }
+                .map_err(post_error)?;
+                Ok(Posted { id, thread: None })
+            }
+        }
+    }
+}
+
+impl Poster for TeamsPoster {
+    fn post<'a>(&'a self, target: &'a Target, message: &'a Message, thread: Option<&'a str>) -> PostFuture<'a> {
+        Box::pin(self.deliver(target, message, thread))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_addresses_round_trip_with_and_without_a_form() {
+        let a = ReplyAddress {
+            conversation: "19:abc@thread.tacv2;messageid=17".into(),
+            reply_to: "17".into(),
+            form: None,
+        };
+        assert_eq!(ReplyAddress::decode(&a.encode()), Some(a.clone()));
+        let f = ReplyAddress {
+            form: Some(FormKind::Escalate),
+            ..a
+        };
+        assert_eq!(f.encode(), "19:abc@thread.tacv2;messageid=17|17|form=escalate");
+        assert_eq!(ReplyAddress::decode(&f.encode()), Some(f));
+        assert_eq!(ReplyAddress::decode(""), None);
+    }
+
+    #[test]
+    fn a_leading_challenge_word_is_dropped_only_before_a_command() {
+        assert_eq!(command_text("challenge"), "challenge");
+        assert_eq!(command_text("challenge note NSAB-2026-0001 met"), "note NSAB-2026-0001 met");
+        assert_eq!(command_text("/challenge status NSAB-2026-0001"), "status NSAB-2026-0001");
+        assert_eq!(command_text("challenges"), "challenges");
+        assert_eq!(grammar::parse(command_text("challenge")), Ok(ChatCommand::Raise));
+    }
+
+    #[test]
+    fn the_help_speaks_of_mentions_not_slash_commands() {
+        let h = help();
+        assert!(!h.contains("/challenge"), "{h}");
+        assert!(h.contains("@escalation-bot note REF"));
+        assert!(h.contains("@escalation-bot challenge — raise a challenge"));
+    }
+
+    #[test]
+    fn threads_split_into_conversation_and_root_activity() {
+        assert_eq!(
+            split_thread(Some("19:c@thread.tacv2;messageid=5|5")).ok(),
+            Some(("19:c@thread.tacv2;messageid=5", "5"))
+        );
+        assert!(split_thread(None).is_err());
+        assert!(split_thread(Some("no-bar")).is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! Microsoft Teams: Bot Framework authentication, Adaptive Cards, the Bot Connector client, and
+//! the app package.
+//!
+//! Requests come in at `POST /api/messages` ([`inbound`]), are authenticated ([`auth`]) before
+//! they are believed, and go through the same service as Slack's; posts go out through the shared
+//! delivery worker ([`inbound::TeamsPoster`] with [`client`]), rendered as cards ([`cards`]).
+
+pub mod activity;
+pub mod auth;
+pub mod cards;
+pub mod client;
+pub mod forms;
+pub mod inbound;
+pub mod package;
+pub mod standin;
+
+use crate::config::Secret;
+
+/// One Azure Bot registration (single-tenant: new multi-tenant registrations are no longer
+/// possible): its Microsoft App ID, the tenant it belongs to, and its client secret.
+#[derive(Debug, Clone)]
+pub struct BotRegistration {
+    pub app_id: String,
+    pub tenant_id: String,
+    pub secret: Secret,
+}

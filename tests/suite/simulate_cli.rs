@@ -1,0 +1,240 @@
+//! `escalation-bot simulate`: every demo scenario runs to completion, its JSON timeline is well
+//! formed, shows each stage's prompt and due instant, and reaches the policy's last stage.
+
+use crate::helpers::{demo_dir, fixture, run_bin};
+use chrono::{DateTime, FixedOffset};
+use chrono_tz::Europe::London;
+use escalation_bot::policy::{Anchor, Timescale};
+use escalation_bot::simulate::Scenario;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// Every `policies/demo/*-scenario.toml`, relative to the crate root.
+fn scenarios() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(demo_dir())
+        .expect("policies/demo exists")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with("-scenario.toml"))
+        })
+        .collect();
+    found.sort();
+    assert!(!found.is_empty(), "at least one demo scenario is shipped");
+    found
+}
+
+/// A path as the binary sees it from the crate root.
+fn arg(path: &std::path::Path) -> String {
+    path.strip_prefix(crate::helpers::crate_root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Parses an RFC 3339 field, checking it carries the UK offset in force at that instant.
+fn uk_instant(line: &Value, field: &str) -> DateTime<FixedOffset> {
+    let text = line[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is a string in {line}"));
+    let t = DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("{field} {text:?} is RFC 3339: {e}"));
+    assert_eq!(
+        t.with_timezone(&London).format("%:z").to_string(),
+        t.format("%:z").to_string(),
+        "{field} {text:?} carries the UK offset"
+    );
+    t
+}
+
+/// Runs a scenario with `--json` and returns its lines as JSON objects.
+fn timeline(path: &std::path::Path) -> Vec<Value> {
+    let out = run_bin(&["simulate", &arg(path), "--json"], None);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "{} runs to completion: {}",
+        path.display(),
+        out.stderr
+    );
+    out.stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{}: line is not JSON ({e}): {l}", path.display()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_demo_scenario_runs_to_completion_as_text() {
+    for path in scenarios() {
+        let out = run_bin(&["simulate", &arg(&path)], None);
+        assert_eq!(out.code, Some(0), "{}: {}", path.display(), out.stderr);
+        assert!(out.stdout.contains("stage_started"), "{}", out.stdout);
+    }
+}
+
+#[test]
+fn every_demo_scenario_prints_json_lines_with_at_kind_and_stage() {
+    for path in scenarios() {
+        let lines = timeline(&path);
+        assert!(!lines.is_empty(), "{}", path.display());
+        let mut previous: Option<DateTime<FixedOffset>> = None;
+        for line in &lines {
+            let at = uk_instant(line, "at");
+            assert!(
+                previous.is_none_or(|p| p <= at),
+                "{}: the timeline runs forwards in time",
+                path.display()
+            );
+            previous = Some(at);
+            let kind = line["kind"]
+                .as_str()
+                .unwrap_or_else(|| panic!("kind in {line}"));
+            assert!(
+                !kind.is_empty() && kind.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "kind is snake_case: {kind}"
+            );
+            assert!(line["stage"].is_u64(), "stage is a number in {line}");
+            if line.get("due").is_some_and(|d| !d.is_null()) {
+                uk_instant(line, "due");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_demo_scenario_walks_its_dispute_to_the_policys_last_stage() {
+    for path in scenarios() {
+        let scenario = Scenario::load(&path).expect("the scenario loads");
+        let policy = fixture().policy(&scenario.policy);
+        let lines = timeline(&path);
+        assert!(
+            lines[0]["kind"] == "raised" || lines[0]["kind"] == "urgent_route_prompted",
+            "{}: the timeline opens with the raise (or the urgent prompt before it)",
+            path.display()
+        );
+        let last = lines
+            .iter()
+            .filter_map(|l| l["stage"].as_u64())
+            .max()
+            .unwrap_or(0);
+        assert_eq!(
+            last,
+            u64::from(policy.last_stage()),
+            "{} reaches {}'s last stage",
+            path.display(),
+            policy.id
+        );
+    }
+}
+
+#[test]
+fn every_stage_start_shows_the_policys_prompt_and_due_instant() {
+    for path in scenarios() {
+        let scenario = Scenario::load(&path).expect("the scenario loads");
+        let policy = fixture().policy(&scenario.policy);
+        let cal = fixture().calendar(&policy.id);
+        let lines = timeline(&path);
+        let first_raised = lines
+            .iter()
+            .find(|l| l["kind"] == "raised")
+            .map(|l| uk_instant(l, "at").to_utc())
+            .expect("a raised line");
+        for line in lines.iter().filter(|l| l["kind"] == "stage_started") {
+            let n = line["stage"].as_u64().expect("stage") as u32;
+            let stage = policy.stage(n).expect("the stage exists in the policy");
+            // A repeating stage's higher tiers show the policy's repeat prompt instead.
+            let prompt = match (&stage.repeats, line["tier"].as_u64()) {
+                (Some(repeat), Some(tier)) if tier > 0 => &repeat.prompt,
+                _ => &stage.prompt,
+            };
+            assert_eq!(
+                line["prompt"].as_str(),
+                Some(prompt.as_str()),
+                "{}: stage {n} (tier {}) shows the policy's prompt",
+                path.display(),
+                line["tier"]
+            );
+            let started = uk_instant(line, "at").to_utc();
+            let expected = match &stage.timescale {
+                Timescale::NoLimit { .. } => None,
+                Timescale::Limit(l) => {
+                    let from = match &l.from {
+                        Anchor::StageStart => Some(started),
+                        Anchor::FirstRaised => Some(first_raised),
+                        Anchor::Step(_) => None,
+                    };
+                    from.map(|f| cal.due(f, l.days, l.unit).expect("in range"))
+                }
+            };
+            let shown = line
+                .get("due")
+                .filter(|d| !d.is_null())
+                .map(|_| uk_instant(line, "due").to_utc());
+            assert_eq!(
+                shown,
+                expected,
+                "{}: stage {n}'s due instant",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_norfolk_scenario_is_due_on_the_friday_after_the_spring_bank_holiday() {
+    let path = demo_dir().join("norfolk-scenario.toml");
+    let lines = timeline(&path);
+    let stage_one = lines
+        .iter()
+        .find(|l| l["kind"] == "stage_started" && l["stage"] == 1)
+        .expect("stage 1 starts");
+    // Raised Thu 21 May 2026; Fri 22 (1), Mon 25 is the Spring bank holiday, Tue 26 (2) ... Fri 29 (5).
+    assert_eq!(stage_one["at"], "2026-05-21T09:40:00+01:00");
+    assert_eq!(stage_one["due"], "2026-05-29T17:00:00+01:00");
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["kind"].as_str()).collect();
+    for kind in [
+        "raised",
+        "stage_started",
+        "escalated",
+        "acknowledged",
+        "board_notified",
+        "resolution_confirmed",
+    ] {
+        assert!(
+            kinds.contains(&kind),
+            "the Norfolk timeline has {kind}: {kinds:?}"
+        );
+    }
+    // Raised comes before its stage starts; the resolution is confirmed after it was proposed.
+    let pos = |k: &str| kinds.iter().position(|x| *x == k).expect(k);
+    assert!(pos("raised") < pos("stage_started"));
+    assert!(pos("resolution_proposed") < pos("resolution_confirmed"));
+}
+
+#[test]
+fn a_scenario_runs_the_same_through_the_library_as_through_the_binary() {
+    // The binary's JSON and the library's run agree on the number of entries and their kinds.
+    for path in scenarios() {
+        let scenario = Scenario::load(&path).expect("loads");
+        let mut ledger = escalation_bot::simulate::MemoryLedger::default();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime for the simulation");
+        let entries = runtime
+            .block_on(escalation_bot::simulate::run(
+                &scenario,
+                &fixture().policies,
+                &mut ledger,
+            ))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let lines = timeline(&path);
+        let from_lib: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
+        let from_bin: Vec<&str> = lines.iter().filter_map(|l| l["kind"].as_str()).collect();
+        assert_eq!(from_lib, from_bin, "{}", path.display());
+    }
+}

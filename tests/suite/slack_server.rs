@@ -1,0 +1,864 @@
+//! A Slack Web API test server that enforces the contract the service relies on, so a test fails
+//! when the service calls Slack wrongly instead of passing against a mock that accepts anything.
+//!
+//! It serves `POST /api/{method}` on 127.0.0.1 (port 0) and checks, like Slack:
+//! - `Authorization: Bearer xoxb-…` with a token it issued to a workspace (`not_authed`,
+//!   `invalid_auth`); each token belongs to one workspace, and channels and users are that
+//!   workspace's own;
+//! - a JSON (or form-encoded) body with each method's required fields: `chat.postMessage` needs
+//!   `channel` and `text` or `blocks`, and a `thread_ts` must be the `ts` of a top-level message
+//!   it returned in that channel (`thread_not_found`); `chat.update` needs `channel` and a `ts` it
+//!   returned there (`message_not_found`); `chat.postEphemeral` needs `channel` and `user`;
+//!   `conversations.open` needs `users`; `views.open` needs a `trigger_id` it issued, used once
+//!   within 3 seconds, and a modal `view`;
+//! - `ok: false, error: channel_not_found` for a channel it was not told about (or a DM channel
+//!   never opened);
+//! - HTTP 429 with `Retry-After` when one channel is posted to faster than its rate (a token
+//!   bucket: `burst` messages at once, then `per_second`).
+//!
+//! Switches: `set_down(Down::Unavailable)` answers HTTP 503, `set_down(Down::Refusing)` closes
+//! every new connection unanswered (and answers 503 with `Connection: close` on one already
+//! open), `set_delay` holds every answer. Every accepted call is recorded (method, workspace,
+//! body, answer) and every attempt, accepted or not, with the server's clock, which a test may
+//! share with the app (a `ManualClock`) so that rate limits and `Retry-After` run in the same time.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use chrono::{DateTime, Utc};
+use escalation_bot::service::{Clock, SystemClock};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How long a `trigger_id` may be exchanged for a modal after it was issued.
+const TRIGGER_LIFETIME_MS: i64 = 3000;
+
+/// One workspace the server knows: its bot token, its channels and its users.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub team: String,
+    pub token: String,
+    pub channels: Vec<String>,
+    pub users: Vec<String>,
+}
+
+impl Workspace {
+    pub fn new(team: &str, token: &str, channels: &[&str], users: &[&str]) -> Workspace {
+        Workspace {
+            team: team.to_string(),
+            token: token.to_string(),
+            channels: channels.iter().map(ToString::to_string).collect(),
+            users: users.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// Per-channel pacing of `chat.postMessage`: a bucket of `burst` posts refilled at `per_second`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub burst: u32,
+    pub per_second: f64,
+    /// What `Retry-After` says, in seconds.
+    pub retry_after_secs: u64,
+}
+
+impl RateLimit {
+    /// About one message a second per channel, with Slack's "short bursts" allowed.
+    pub fn slack_like() -> RateLimit {
+        RateLimit {
+            burst: 10,
+            per_second: 1.0,
+            retry_after_secs: 1,
+        }
+    }
+
+    /// Strictly one message a second per channel.
+    pub fn strict(retry_after_secs: u64) -> RateLimit {
+        RateLimit {
+            burst: 1,
+            per_second: 1.0,
+            retry_after_secs,
+        }
+    }
+}
+
+/// What the server is told before it starts.
+#[derive(Clone)]
+pub struct Config {
+    pub workspaces: Vec<Workspace>,
+    pub rate: Option<RateLimit>,
+    /// The server's time, for pacing, `Retry-After` and trigger expiry.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Config {
+    pub fn new(workspaces: Vec<Workspace>) -> Config {
+        Config {
+            workspaces,
+            rate: Some(RateLimit::slack_like()),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Whether the server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Down {
+    Up,
+    /// HTTP 503 to every call.
+    Unavailable,
+    /// New connections are closed without an answer.
+    Refusing,
+}
+
+/// An accepted call: what was asked and what the server answered.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub team: String,
+    pub body: Value,
+    pub response: Value,
+}
+
+impl Call {
+    /// A body field as text ("" when absent).
+    pub fn field(&self, name: &str) -> &str {
+        self.body.get(name).and_then(Value::as_str).unwrap_or_default()
+    }
+}
+
+/// Every request that reached a handler, accepted or not.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub method: String,
+    /// The workspace of the token, when it was a known one.
+    pub team: Option<String>,
+    pub channel: Option<String>,
+    pub at: DateTime<Utc>,
+    /// `ok`, Slack's error code, or `http_503` / `http_429`.
+    pub outcome: String,
+    /// The `Retry-After` sent with a 429.
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    /// Top-level message (a thread can hang off it) rather than a reply.
+    top_level: bool,
+    text: Value,
+    blocks: Value,
+}
+
+#[derive(Default)]
+struct ServerState {
+    down: Option<Down>,
+    delay: Duration,
+    calls: Vec<Call>,
+    cursor: usize,
+    attempts: Vec<Attempt>,
+    refused_connections: u64,
+    next_ts: u64,
+    next_view: u64,
+    /// (team, channel) → messages by ts.
+    messages: HashMap<(String, String), HashMap<String, Stored>>,
+    /// (team, user) → DM channel id, once opened.
+    dms: HashMap<(String, String), String>,
+    /// trigger id → (issued at, used).
+    triggers: HashMap<String, (DateTime<Utc>, bool)>,
+    /// (team, channel) → (tokens, last refill).
+    buckets: HashMap<(String, String), (f64, DateTime<Utc>)>,
+}
+
+struct Inner {
+    config: Config,
+    tokens: HashMap<String, Workspace>,
+    state: Mutex<ServerState>,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, ServerState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The running server.
+pub struct SlackServer {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    inner: Arc<Inner>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SlackServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A listener that closes new connections while the server is `Refusing`.
+struct Gate {
+    listener: tokio::net::TcpListener,
+    inner: Arc<Inner>,
+}
+
+impl axum::serve::Listener for Gate {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let (io, addr) = axum::serve::Listener::accept(&mut self.listener).await;
+            let refusing = {
+                let mut state = self.inner.lock();
+                let refusing = state.down == Some(Down::Refusing);
+                if refusing {
+                    state.refused_connections += 1;
+                }
+                refusing
+            };
+            if refusing {
+                drop(io);
+                continue;
+            }
+            return (io, addr);
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.listener.local_addr()
+    }
+}
+
+impl SlackServer {
+    /// Starts a server on 127.0.0.1 with a free port.
+    pub async fn start(config: Config) -> SlackServer {
+        let tokens = config
+            .workspaces
+            .iter()
+            .map(|w| (w.token.clone(), w.clone()))
+            .collect();
+        let inner = Arc::new(Inner {
+            config,
+            tokens,
+            state: Mutex::new(ServerState::default()),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("the Slack test server binds a port");
+        let addr = listener.local_addr().expect("a bound address");
+        let app = Router::new()
+            .route("/api/{method}", post(handle))
+            .with_state(inner.clone());
+        let gate = Gate {
+            listener,
+            inner: inner.clone(),
+        };
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(gate, app).await;
+        });
+        SlackServer {
+            url: format!("http://{addr}"),
+            inner,
+            task,
+        }
+    }
+
+    /// What `SLACK_API_BASE_URL` should be.
+    pub fn api_base(&self) -> String {
+        format!("{}/api/", self.url)
+    }
+
+    pub fn set_down(&self, down: Down) {
+        self.inner.lock().down = (down != Down::Up).then_some(down);
+    }
+
+    /// Holds every answer this long (zero: answer at once).
+    pub fn set_delay(&self, delay: Duration) {
+        self.inner.lock().delay = delay;
+    }
+
+    /// A fresh `trigger_id`, as Slack puts in a slash command or an interaction payload.
+    pub fn issue_trigger(&self) -> String {
+        let now = self.inner.config.clock.now();
+        let mut state = self.inner.lock();
+        let id = format!(
+            "{}.{}.{:032x}",
+            8_000_000 + state.triggers.len(),
+            now.timestamp(),
+            uuid::Uuid::new_v4().as_u128()
+        );
+        state.triggers.insert(id.clone(), (now, false));
+        id
+    }
+
+    /// Every accepted call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.inner.lock().calls.clone()
+    }
+
+    /// The accepted calls since the last `take_calls`.
+    pub fn take_calls(&self) -> Vec<Call> {
+        let mut state = self.inner.lock();
+        let from = state.cursor;
+        state.cursor = state.calls.len();
+        state.calls[from..].to_vec()
+    }
+
+    /// Every attempt so far, accepted or not.
+    pub fn attempts(&self) -> Vec<Attempt> {
+        self.inner.lock().attempts.clone()
+    }
+
+    /// Connections closed unanswered while `Refusing`.
+    pub fn refused_connections(&self) -> u64 {
+        self.inner.lock().refused_connections
+    }
+
+    /// A message as it stands now (after any `chat.update`): `{"text": …, "blocks": …}`.
+    pub fn message(&self, team: &str, channel: &str, ts: &str) -> Option<Value> {
+        let state = self.inner.lock();
+        state
+            .messages
+            .get(&(team.to_string(), channel.to_string()))
+            .and_then(|m| m.get(ts))
+            .map(|m| json!({ "text": m.text, "blocks": m.blocks }))
+    }
+}
+
+fn envelope(ok: bool, error: &str) -> Value {
+    if ok {
+        json!({ "ok": true })
+    } else {
+        json!({ "ok": false, "error": error })
+    }
+}
+
+fn api_error(error: &str) -> Response {
+    axum::Json(envelope(false, error)).into_response()
+}
+
+/// The body as a JSON object, from JSON or a form.
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, &'static str> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    match mime {
+        "application/json" => match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err("invalid_json"),
+        },
+        "application/x-www-form-urlencoded" => {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(body).map_err(|_| "invalid_form_data")?;
+            let mut map = Map::new();
+            for (k, v) in pairs {
+                // Form bodies carry blocks and views as JSON strings.
+                let value = if matches!(k.as_str(), "blocks" | "view") {
+                    serde_json::from_str(&v).unwrap_or(Value::String(v))
+                } else {
+                    Value::String(v)
+                };
+                map.insert(k, value);
+            }
+            Ok(map)
+        }
+        _ => Err("invalid_form_data"),
+    }
+}
+
+fn text_of<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// `blocks`, when present, must be an array of at most `max` objects each with a `type`.
+fn check_blocks(blocks: Option<&Value>, max: usize) -> Result<(), &'static str> {
+    match blocks {
+        None => Ok(()),
+        Some(Value::Array(items)) => {
+            let typed = items
+                .iter()
+                .all(|b| b.get("type").and_then(Value::as_str).is_some());
+            if items.len() > max || !typed {
+                Err("invalid_blocks")
+            } else {
+                Ok(())
+            }
+        }
+        Some(_) => Err("invalid_blocks"),
+    }
+}
+
+/// A message needs `text` or non-empty `blocks`; `text` at most 40,000 characters.
+fn check_content(body: &Map<String, Value>) -> Result<(), &'static str> {
+    check_blocks(body.get("blocks"), 50)?;
+    let has_blocks = body
+        .get("blocks")
+        .and_then(Value::as_array)
+        .is_some_and(|b| !b.is_empty());
+    match text_of(body, "text") {
+        Some(t) if t.chars().count() > 40_000 => Err("msg_too_long"),
+        Some(_) => Ok(()),
+        None if has_blocks => Ok(()),
+        None => Err("no_text"),
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    retry_after: Option<u64>,
+}
+
+impl Answer {
+    fn ok(body: Value) -> Answer {
+        Answer {
+            status: StatusCode::OK,
+            body,
+            retry_after: None,
+        }
+    }
+
+    fn error(code: &str) -> Answer {
+        Answer::ok(envelope(false, code))
+    }
+}
+
+/// Whether a channel id names a conversation of the workspace: a configured channel, a DM the
+/// bot opened, or a user (Slack posts to a user id in the bot's DM with them).
+fn channel_known(ws: &Workspace, state: &ServerState, channel: &str) -> bool {
+    ws.channels.iter().any(|c| c == channel)
+        || ws.users.iter().any(|u| u == channel)
+        || state
+            .dms
+            .iter()
+            .any(|((team, _), dm)| team == &ws.team && dm == channel)
+}
+
+fn take_token(bucket: &mut (f64, DateTime<Utc>), rate: RateLimit, now: DateTime<Utc>) -> bool {
+    let elapsed = (now - bucket.1).num_milliseconds().max(0) as f64 / 1000.0;
+    bucket.0 = (bucket.0 + elapsed * rate.per_second).min(f64::from(rate.burst));
+    bucket.1 = now;
+    if bucket.0 >= 1.0 {
+        bucket.0 -= 1.0;
+        true
+    } else {
+        false
+    }
+}
+
+fn answer(
+    inner: &Inner,
+    state: &mut ServerState,
+    ws: &Workspace,
+    method: &str,
+    body: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Answer {
+    let team = ws.team.clone();
+    match method {
+        "chat.postMessage" => {
+            let Some(channel) = text_of(body, "channel") else {
+                return Answer::error("channel_not_found");
+            };
+            if !channel_known(ws, state, channel) {
+                return Answer::error("channel_not_found");
+            }
+            if let Err(e) = check_content(body) {
+                return Answer::error(e);
+            }
+            let key = (team.clone(), channel.to_string());
+            if let Some(thread) = body.get("thread_ts") {
+                let parent = thread.as_str().and_then(|ts| {
+                    state
+                        .messages
+                        .get(&key)
+                        .and_then(|m| m.get(ts))
+                        .filter(|m| m.top_level)
+                });
+                if parent.is_none() {
+                    return Answer::error("thread_not_found");
+                }
+            }
+            if let Some(rate) = inner.config.rate {
+                let bucket = state
+                    .buckets
+                    .entry(key.clone())
+                    .or_insert((f64::from(rate.burst), now));
+                if !take_token(bucket, rate, now) {
+                    return Answer {
+                        status: StatusCode::TOO_MANY_REQUESTS,
+                        body: envelope(false, "ratelimited"),
+                        retry_after: Some(rate.retry_after_secs),
+                    };
+                }
+            }
+            state.next_ts += 1;
+            let ts = format!("1780000000.{:06}", state.next_ts);
+            let text = body.get("text").cloned().unwrap_or(Value::Null);
+            let blocks = body.get("blocks").cloned().unwrap_or(Value::Null);
+            state.messages.entry(key).or_default().insert(
+                ts.clone(),
+                Stored {
+                    top_level: body.get("thread_ts").is_none(),
+                    text: text.clone(),
+                    blocks,
+                },
+            );
+            Answer::ok(json!({
+                "ok": true,
+                "channel": channel,
+                "ts": ts,
+                "message": { "type": "message", "text": text, "ts": ts, "bot_id": "B0TEST" },
+            }))
+        }
+        "chat.update" => {
+            let Some(channel) = text_of(body, "channel") else {
+                return Answer::error("channel_not_found");
+            };
+            if !channel_known(ws, state, channel) {
+                return Answer::error("channel_not_found");
+            }
+            let Some(ts) = text_of(body, "ts") else {
+                return Answer::error("message_not_found");
+            };
+            if let Err(e) = check_content(body) {
+                return Answer::error(e);
+            }
+            let Some(message) = state
+                .messages
+                .get_mut(&(team, channel.to_string()))
+                .and_then(|m| m.get_mut(ts))
+            else {
+                return Answer::error("message_not_found");
+            };
+            message.text = body.get("text").cloned().unwrap_or(Value::Null);
+            message.blocks = body.get("blocks").cloned().unwrap_or(Value::Null);
+            Answer::ok(json!({ "ok": true, "channel": channel, "ts": ts, "text": message.text }))
+        }
+        "chat.postEphemeral" => {
+            let Some(channel) = text_of(body, "channel") else {
+                return Answer::error("channel_not_found");
+            };
+            let Some(user) = text_of(body, "user") else {
+                return Answer::error("user_not_found");
+            };
+            if !channel_known(ws, state, channel) {
+                return Answer::error("channel_not_found");
+            }
+            if !ws.users.iter().any(|u| u == user) {
+                return Answer::error("user_not_found");
+            }
+            if let Err(e) = check_content(body) {
+                return Answer::error(e);
+            }
+            state.next_ts += 1;
+            Answer::ok(json!({ "ok": true, "message_ts": format!("1780000000.{:06}", state.next_ts) }))
+        }
+        "conversations.open" => {
+            let Some(users) = text_of(body, "users") else {
+                return Answer::error("users_list_not_supplied");
+            };
+            let list: Vec<&str> = users.split(',').map(str::trim).collect();
+            if list.len() > 8 {
+                return Answer::error("too_many_users");
+            }
+            if list.iter().any(|u| !ws.users.iter().any(|k| k == u)) {
+                return Answer::error("user_not_found");
+            }
+            let key = (team, list.join(","));
+            let next = format!("D{:08}", state.dms.len() + 1);
+            let id = state.dms.entry(key).or_insert(next).clone();
+            Answer::ok(json!({ "ok": true, "channel": { "id": id } }))
+        }
+        "views.open" => {
+            let Some(trigger) = text_of(body, "trigger_id") else {
+                return Answer::error("invalid_arguments");
+            };
+            match state.triggers.get_mut(trigger) {
+                None => return Answer::error("invalid_trigger_id"),
+                Some((_, true)) => return Answer::error("exchanged_trigger_id"),
+                Some((issued, used)) => {
+                    if (now - *issued).num_milliseconds() > TRIGGER_LIFETIME_MS {
+                        return Answer::error("expired_trigger_id");
+                    }
+                    *used = true;
+                }
+            }
+            let Some(view) = body.get("view").and_then(Value::as_object) else {
+                return Answer::error("invalid_arguments");
+            };
+            let title_ok = view
+                .get("title")
+                .filter(|t| t.get("type").and_then(Value::as_str) == Some("plain_text"))
+                .and_then(|t| t.get("text"))
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty() && t.chars().count() <= 24);
+            if view.get("type").and_then(Value::as_str) != Some("modal") || !title_ok {
+                return Answer::error("invalid_arguments");
+            }
+            if check_blocks(view.get("blocks"), 100).is_err() || view.get("blocks").is_none() {
+                return Answer::error("invalid_blocks");
+            }
+            state.next_view += 1;
+            let mut opened = view.clone();
+            opened.insert("id".into(), json!(format!("V{:010}", state.next_view)));
+            opened.insert("team_id".into(), json!(ws.team));
+            Answer::ok(json!({ "ok": true, "view": opened }))
+        }
+        _ => Answer::error("unknown_method"),
+    }
+}
+
+async fn handle(
+    State(inner): State<Arc<Inner>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (delay, down) = {
+        let state = inner.lock();
+        (state.delay, state.down)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let now = inner.config.clock.now();
+    let mut attempt = Attempt {
+        method: method.clone(),
+        team: None,
+        channel: None,
+        at: now,
+        outcome: String::new(),
+        retry_after: None,
+    };
+    if down.is_some() {
+        attempt.outcome = "http_503".into();
+        inner.lock().attempts.push(attempt);
+        let mut response = (StatusCode::SERVICE_UNAVAILABLE, "upstream unavailable").into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let workspace = match auth {
+        None => Err("not_authed"),
+        Some(value) => match value.strip_prefix("Bearer ") {
+            Some(token) if token.starts_with("xoxb-") => {
+                inner.tokens.get(token.trim()).cloned().ok_or("invalid_auth")
+            }
+            _ => Err("invalid_auth"),
+        },
+    };
+    let ws = match workspace {
+        Ok(ws) => ws,
+        Err(code) => {
+            attempt.outcome = code.into();
+            inner.lock().attempts.push(attempt);
+            return api_error(code);
+        }
+    };
+    attempt.team = Some(ws.team.clone());
+    let parsed = match parse_body(&headers, &body) {
+        Ok(map) => map,
+        Err(code) => {
+            attempt.outcome = code.into();
+            inner.lock().attempts.push(attempt);
+            return api_error(code);
+        }
+    };
+    attempt.channel = text_of(&parsed, "channel").map(str::to_string);
+    let mut state = inner.lock();
+    let answer = answer(&inner, &mut state, &ws, &method, &parsed, now);
+    let ok = answer.body.get("ok").and_then(Value::as_bool) == Some(true);
+    attempt.outcome = if answer.status == StatusCode::TOO_MANY_REQUESTS {
+        "http_429".into()
+    } else if ok {
+        "ok".into()
+    } else {
+        answer.body["error"].as_str().unwrap_or("error").to_string()
+    };
+    attempt.retry_after = answer.retry_after.map(Duration::from_secs);
+    state.attempts.push(attempt);
+    if ok {
+        state.calls.push(Call {
+            method,
+            team: ws.team.clone(),
+            body: Value::Object(parsed),
+            response: answer.body.clone(),
+        });
+    }
+    drop(state);
+    let mut response = (answer.status, axum::Json(answer.body)).into_response();
+    if let Some(secs) = answer.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+// ---- the server's own contract ----
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "xoxb-test-workspace";
+
+    async fn server(rate: Option<RateLimit>) -> SlackServer {
+        let mut config = Config::new(vec![Workspace::new(
+            "T0TEST",
+            TOKEN,
+            &["C0KNOWN"],
+            &["U0ONE", "U0TWO"],
+        )]);
+        config.rate = rate;
+        SlackServer::start(config).await
+    }
+
+    async fn call(
+        server: &SlackServer,
+        method: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (u16, Option<String>, Value) {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{method}", server.api_base()))
+            .json(&body);
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        let response = request.send().await.expect("the test server answers");
+        let status = response.status().as_u16();
+        let retry = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, retry, body)
+    }
+
+    #[tokio::test]
+    async fn the_test_server_refuses_calls_without_a_known_bearer_token() {
+        let s = server(None).await;
+        let msg = json!({ "channel": "C0KNOWN", "text": "hi" });
+        let (_, _, none) = call(&s, "chat.postMessage", None, msg.clone()).await;
+        assert_eq!(none["error"], "not_authed");
+        let (_, _, wrong) = call(&s, "chat.postMessage", Some("xoxb-nope"), msg.clone()).await;
+        assert_eq!(wrong["error"], "invalid_auth");
+        let (_, _, user_token) = call(&s, "chat.postMessage", Some("xoxp-user"), msg).await;
+        assert_eq!(user_token["error"], "invalid_auth");
+        assert!(s.calls().is_empty(), "nothing refused is recorded as a call");
+        assert_eq!(s.attempts().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_test_server_enforces_each_methods_required_fields() {
+        let s = server(None).await;
+        let t = Some(TOKEN);
+        for (method, body, error) in [
+            ("chat.postMessage", json!({ "text": "hi" }), "channel_not_found"),
+            ("chat.postMessage", json!({ "channel": "C0KNOWN" }), "no_text"),
+            ("chat.postMessage", json!({ "channel": "C0ELSE", "text": "hi" }), "channel_not_found"),
+            ("chat.postMessage", json!({ "channel": "C0KNOWN", "text": "hi", "thread_ts": "1.2" }), "thread_not_found"),
+            ("chat.postMessage", json!({ "channel": "C0KNOWN", "blocks": "nope" }), "invalid_blocks"),
+            ("chat.update", json!({ "channel": "C0KNOWN", "ts": "1.2", "text": "hi" }), "message_not_found"),
+            ("chat.postEphemeral", json!({ "channel": "C0KNOWN", "text": "hi" }), "user_not_found"),
+            ("chat.postEphemeral", json!({ "channel": "C0KNOWN", "user": "U0ELSE", "text": "hi" }), "user_not_found"),
+            ("conversations.open", json!({}), "users_list_not_supplied"),
+            ("views.open", json!({ "view": { "type": "modal" } }), "invalid_arguments"),
+            ("views.open", json!({ "trigger_id": "made.up", "view": { "type": "modal" } }), "invalid_trigger_id"),
+            ("chat.delete", json!({ "channel": "C0KNOWN", "ts": "1.2" }), "unknown_method"),
+        ] {
+            let (status, _, answer) = call(&s, method, t, body.clone()).await;
+            assert_eq!(status, 200, "{method} {body}");
+            assert_eq!(answer["ok"], false, "{method} {body}");
+            assert_eq!(answer["error"], error, "{method} {body}");
+        }
+        assert!(s.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_test_server_threads_only_under_a_top_level_message_it_returned_in_that_channel() {
+        let s = server(None).await;
+        let t = Some(TOKEN);
+        let (_, _, root) = call(&s, "chat.postMessage", t, json!({ "channel": "C0KNOWN", "text": "root" })).await;
+        let ts = root["ts"].as_str().expect("a ts").to_string();
+        let (_, _, reply) = call(&s, "chat.postMessage", t, json!({ "channel": "C0KNOWN", "text": "r", "thread_ts": ts })).await;
+        assert_eq!(reply["ok"], true);
+        let reply_ts = reply["ts"].as_str().expect("a ts").to_string();
+        let (_, _, nested) = call(&s, "chat.postMessage", t, json!({ "channel": "C0KNOWN", "text": "r", "thread_ts": reply_ts })).await;
+        assert_eq!(nested["error"], "thread_not_found", "a reply is not a thread parent");
+        let (_, _, dm) = call(&s, "conversations.open", t, json!({ "users": "U0ONE" })).await;
+        let dm = dm["channel"]["id"].as_str().expect("a DM id").to_string();
+        let (_, _, elsewhere) = call(&s, "chat.postMessage", t, json!({ "channel": dm, "text": "r", "thread_ts": ts })).await;
+        assert_eq!(elsewhere["error"], "thread_not_found", "a ts from another channel is no thread here");
+        let (_, _, update) = call(&s, "chat.update", t, json!({ "channel": "C0KNOWN", "ts": ts, "text": "new" })).await;
+        assert_eq!(update["ok"], true);
+        assert_eq!(s.message("T0TEST", "C0KNOWN", &ts).expect("stored")["text"], "new");
+        assert_eq!(s.calls().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn the_test_server_exchanges_a_trigger_for_one_modal_only() {
+        let s = server(None).await;
+        let trigger = s.issue_trigger();
+        let view = json!({ "type": "modal", "title": { "type": "plain_text", "text": "Raise" }, "blocks": [] });
+        let (_, _, first) = call(&s, "views.open", Some(TOKEN), json!({ "trigger_id": trigger, "view": view })).await;
+        assert_eq!(first["ok"], true);
+        assert!(first["view"]["id"].as_str().is_some_and(|id| id.starts_with('V')));
+        let (_, _, second) = call(&s, "views.open", Some(TOKEN), json!({ "trigger_id": trigger, "view": view })).await;
+        assert_eq!(second["error"], "exchanged_trigger_id");
+    }
+
+    #[tokio::test]
+    async fn the_test_server_rate_limits_a_channel_with_retry_after() {
+        let s = server(Some(RateLimit::strict(3))).await;
+        let msg = json!({ "channel": "C0KNOWN", "text": "hi" });
+        let (first, _, _) = call(&s, "chat.postMessage", Some(TOKEN), msg.clone()).await;
+        let (second, retry, body) = call(&s, "chat.postMessage", Some(TOKEN), msg).await;
+        assert_eq!((first, second), (200, 429));
+        assert_eq!(retry.as_deref(), Some("3"));
+        assert_eq!(body["error"], "ratelimited");
+        assert_eq!(s.calls().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_test_server_can_be_down_or_refusing() {
+        let s = server(None).await;
+        let msg = json!({ "channel": "C0KNOWN", "text": "hi" });
+        s.set_down(Down::Unavailable);
+        let (status, _, _) = call(&s, "chat.postMessage", Some(TOKEN), msg.clone()).await;
+        assert_eq!(status, 503);
+        s.set_down(Down::Refusing);
+        let refused = reqwest::Client::new()
+            .post(format!("{}chat.postMessage", s.api_base()))
+            .bearer_auth(TOKEN)
+            .json(&msg)
+            .send()
+            .await;
+        assert!(refused.is_err(), "a refused connection gets no answer");
+        assert!(s.refused_connections() >= 1);
+        s.set_down(Down::Up);
+        let (status, _, _) = call(&s, "chat.postMessage", Some(TOKEN), msg).await;
+        assert_eq!(status, 200);
+        assert_eq!(s.calls().len(), 1);
+    }
+}

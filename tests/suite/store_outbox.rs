@@ -1,0 +1,563 @@
+//! The outbox and schedule: written with the events that cause them, deduplicated by key, and
+//! claimed by concurrent workers under a lease without any row being taken twice.
+
+use crate::databases::{ASC_V_GP, TestDb, at, note, on_both_backends, raise, who, world};
+use chrono::{DateTime, Utc};
+use escalation_bot::escalation::{self, Reference};
+use escalation_bot::store::{Batch, NewOutbox, NewSchedule, Store, StoreError};
+use serde_json::json;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const LEASE: Duration = Duration::from_secs(60);
+
+fn now() -> DateTime<Utc> {
+    at("2026-06-01T09:00:00Z")
+}
+
+/// An outbox row in its own lane unless `lane` says otherwise.
+fn outbox(key: &str, text: &str) -> NewOutbox {
+    outbox_in(key, key, text)
+}
+
+fn outbox_in(key: &str, lane: &str, text: &str) -> NewOutbox {
+    NewOutbox {
+        idempotency_key: key.to_string(),
+        lane: lane.to_string(),
+        target: json!({ "platform": "slack", "workspace": "T0NORFOLK", "channel": "C0ASC", "lane": lane }),
+        payload: json!({ "text": text }),
+        available_at: at("2026-05-21T09:00:00Z"),
+    }
+}
+
+fn schedule(key: &str, kind: &str, due: &str) -> NewSchedule {
+    NewSchedule {
+        idempotency_key: key.to_string(),
+        kind: kind.to_string(),
+        due_at: at(due),
+        payload: json!({ "kind": kind }),
+    }
+}
+
+/// Decides a note on the loaded state and appends it at `version` (the loaded one when None),
+/// with the rows and keys given.
+async fn note_with(
+    store: &Store,
+    r: &Reference,
+    version: Option<u64>,
+    text: &str,
+    extra: Batch,
+) -> Result<(), StoreError> {
+    let state = store.load(r).await.expect("loads");
+    let events = escalation::handle(
+        &state,
+        &who("sam-patel"),
+        &note(text),
+        &world().ctx(at("2026-05-22T10:00:00+01:00")),
+    )
+    .expect("the core accepts a note");
+    let batch = Batch { events, ..extra };
+    store
+        .append(r, version.unwrap_or(state.version), &batch)
+        .await
+}
+
+/// A dispute with `notes` notes, each causing `targets` outbox rows and two schedule rows.
+async fn seeded(store: &Store, notes: usize, targets: usize) -> (Reference, usize, usize) {
+    let r = raise(store, ASC_V_GP, "2026-05-21T09:40:00+01:00").await;
+    for n in 0..notes {
+        let extra = Batch {
+            outbox: (0..targets)
+                .map(|t| {
+                    outbox_in(
+                        &format!("{r}/note-{n}/target-{t}"),
+                        &format!("{r}/target-{t}"),
+                        "A note was added",
+                    )
+                })
+                .collect(),
+            schedule: vec![
+                schedule(
+                    &format!("{r}/note-{n}/reminder"),
+                    "reminder",
+                    "2026-05-28T09:00:00Z",
+                ),
+                schedule(
+                    &format!("{r}/note-{n}/nudge"),
+                    "nudge",
+                    "2026-05-29T09:00:00Z",
+                ),
+            ],
+            ..Batch::default()
+        };
+        note_with(store, &r, None, &format!("Note {n}"), extra)
+            .await
+            .expect("recorded");
+    }
+    (r, notes * targets, notes * 2)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Queue {
+    Outbox,
+    Schedule,
+}
+
+/// Who held which row: a row inserted twice while held means two claimants had it at once; a
+/// lane inserted twice means two rows of one lane (one thread) were out at once.
+#[derive(Default)]
+struct Ledger {
+    held: HashSet<i64>,
+    held_lanes: HashSet<String>,
+    claims: Vec<(i64, String)>,
+    /// Each lane's rows in the order they were claimed.
+    lanes: BTreeMap<String, Vec<i64>>,
+}
+
+/// One worker: claim a few, hold them a moment, finish them; stop when nothing is left to claim.
+async fn worker(store: Store, owner: String, queue: Queue, ledger: Arc<Mutex<Ledger>>) {
+    loop {
+        // (id, lane): schedule rows have no lane.
+        let rows: Vec<(i64, Option<String>)> = match queue {
+            Queue::Outbox => store
+                .claim_outbox(&owner, now(), LEASE, 3)
+                .await
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| (r.id, r.target["lane"].as_str().map(str::to_string)))
+                        .collect()
+                }),
+            Queue::Schedule => store
+                .claim_schedule(&owner, now(), LEASE, 3)
+                .await
+                .map(|rows| rows.iter().map(|r| (r.id, None)).collect()),
+        }
+        .unwrap_or_else(|e| panic!("{owner} claims: {e}"));
+        if rows.is_empty() {
+            return;
+        }
+        {
+            let mut l = ledger.lock().expect("ledger lock");
+            for (id, lane) in &rows {
+                assert!(
+                    l.held.insert(*id),
+                    "{queue:?} row {id} claimed by {owner} while another claimant held it"
+                );
+                l.claims.push((*id, owner.clone()));
+                if let Some(lane) = lane {
+                    assert!(
+                        l.held_lanes.insert(lane.clone()),
+                        "row {id}: two rows of lane {lane} are out at once"
+                    );
+                    l.lanes.entry(lane.clone()).or_default().push(*id);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        for (id, lane) in rows {
+            // Released from the books first: the lease keeps others off the row until it is finished.
+            {
+                let mut l = ledger.lock().expect("ledger lock");
+                l.held.remove(&id);
+                if let Some(lane) = &lane {
+                    l.held_lanes.remove(lane);
+                }
+            }
+            let finished = match queue {
+                Queue::Outbox => {
+                    store
+                        .outbox_sent(id, &owner, "1779352860.000200", now())
+                        .await
+                }
+                Queue::Schedule => store.schedule_done(id, &owner, now()).await,
+            }
+            .unwrap_or_else(|e| panic!("{owner} finishes {id}: {e}"));
+            assert!(
+                finished,
+                "{owner} holds the lease on {queue:?} row {id}, so it can finish it"
+            );
+        }
+    }
+}
+
+async fn claimants_never_share_a_row(db: &TestDb, separate_pools: bool) {
+    const WORKERS: usize = 4;
+    let store = db.open().await;
+    let (_, outbox_rows, schedule_rows) = seeded(&store, 12, 4).await;
+    for (queue, total) in [
+        (Queue::Outbox, outbox_rows),
+        (Queue::Schedule, schedule_rows),
+    ] {
+        let ledger = Arc::new(Mutex::new(Ledger::default()));
+        let mut tasks = Vec::new();
+        for w in 0..WORKERS {
+            let s = if separate_pools {
+                db.open().await
+            } else {
+                store.clone()
+            };
+            tasks.push(tokio::spawn(worker(
+                s,
+                format!("worker-{w}"),
+                queue,
+                ledger.clone(),
+            )));
+        }
+        for t in tasks {
+            t.await.expect("a worker does not panic");
+        }
+        let l = std::mem::take(&mut *ledger.lock().expect("ledger lock"));
+        let mut ids: Vec<i64> = l.claims.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            l.claims.len(),
+            "{queue:?}: no row was claimed twice: {:?}",
+            l.claims
+        );
+        assert_eq!(ids.len(), total, "{queue:?}: every row was claimed");
+        for (lane, order) in &l.lanes {
+            assert!(
+                order.is_sorted(),
+                "lane {lane} went out in order: {order:?}"
+            );
+        }
+        let raw = db.raw().await;
+        let (table, done) = match queue {
+            Queue::Outbox => ("outbox", "sent"),
+            Queue::Schedule => ("schedule", "done"),
+        };
+        assert_eq!(
+            raw.int(&format!(
+                "SELECT count(*) FROM {table} WHERE status = '{done}'"
+            ))
+            .await,
+            total as i64,
+            "{table}: every row finished exactly once"
+        );
+        assert_eq!(
+            raw.int(&format!("SELECT max(attempts) FROM {table}")).await,
+            1,
+            "{table}: one claim each"
+        );
+        raw.close().await;
+    }
+    let depth = store.outbox_depth().await.expect("depth");
+    assert_eq!((depth.pending, depth.oldest_pending), (0, None));
+}
+
+async fn claimants_sharing_one_store_never_share_a_row(db: &TestDb) {
+    claimants_never_share_a_row(db, false).await;
+}
+
+on_both_backends!(claimants_sharing_one_store_never_share_a_row:
+    concurrent_claimants_on_one_store_never_take_the_same_outbox_or_schedule_row_on_sqlite,
+    concurrent_claimants_on_one_store_never_take_the_same_outbox_or_schedule_row_on_postgres);
+
+async fn claimants_on_separate_stores_never_share_a_row(db: &TestDb) {
+    claimants_never_share_a_row(db, true).await;
+}
+
+on_both_backends!(claimants_on_separate_stores_never_share_a_row:
+    concurrent_claimants_with_their_own_pools_never_take_the_same_outbox_or_schedule_row_on_sqlite,
+    concurrent_claimants_with_their_own_pools_never_take_the_same_outbox_or_schedule_row_on_postgres);
+
+async fn leases_expire_and_stale_owners_cannot_finish(db: &TestDb) {
+    let store = db.open().await;
+    let (_, _, _) = seeded(&store, 1, 2).await;
+    let t0 = now();
+    let secs = |s: i64| t0 + chrono::Duration::seconds(s);
+    let lease = Duration::from_secs(30);
+
+    let a = store
+        .claim_outbox("worker-a", t0, lease, 1)
+        .await
+        .expect("claims");
+    assert_eq!(a.len(), 1);
+    let x = a[0].id;
+    assert_eq!(a[0].attempts, 1);
+    let b = store
+        .claim_outbox("worker-b", secs(10), lease, 10)
+        .await
+        .expect("claims");
+    assert!(
+        b.iter().all(|r| r.id != x),
+        "a live lease is not taken: {b:?}"
+    );
+    let other: Vec<i64> = b.iter().map(|r| r.id).collect();
+    // worker-a dies; after its lease runs out worker-b takes the row.
+    assert!(
+        store
+            .claim_outbox("worker-b", secs(30), lease, 10)
+            .await
+            .expect("claims")
+            .is_empty(),
+        "not before expiry"
+    );
+    let b = store
+        .claim_outbox("worker-b", secs(31), lease, 10)
+        .await
+        .expect("claims");
+    assert_eq!(
+        b.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![x],
+        "the expired row is reclaimed"
+    );
+    assert_eq!(b[0].attempts, 2);
+    assert!(
+        !store
+            .outbox_sent(x, "worker-a", "ts", secs(32))
+            .await
+            .expect("runs"),
+        "a stale owner cannot mark it sent"
+    );
+    assert!(
+        !store
+            .outbox_retry(x, "worker-a", "timeout", secs(40))
+            .await
+            .expect("runs"),
+        "nor retry it"
+    );
+    assert!(
+        !store
+            .outbox_park(x, "worker-a", "channel_not_found", secs(32))
+            .await
+            .expect("runs"),
+        "nor park it"
+    );
+    assert!(
+        store
+            .outbox_sent(x, "worker-b", "ts", secs(33))
+            .await
+            .expect("runs"),
+        "the current owner can"
+    );
+    assert!(
+        !store
+            .outbox_sent(x, "worker-b", "ts", secs(34))
+            .await
+            .expect("runs"),
+        "and only once"
+    );
+
+    // Retry puts a row back for later; park takes it out of the queue for good.
+    let y = other[0];
+    assert!(
+        store
+            .outbox_retry(y, "worker-b", "rate_limited", secs(100))
+            .await
+            .expect("runs")
+    );
+    assert!(
+        store
+            .claim_outbox("worker-c", secs(99), lease, 10)
+            .await
+            .expect("claims")
+            .is_empty(),
+        "not before retry_at"
+    );
+    let c = store
+        .claim_outbox("worker-c", secs(100), lease, 10)
+        .await
+        .expect("claims");
+    assert_eq!(
+        c.iter().map(|r| (r.id, r.attempts)).collect::<Vec<_>>(),
+        vec![(y, 2)]
+    );
+    assert!(
+        store
+            .outbox_park(y, "worker-c", "channel_not_found", secs(101))
+            .await
+            .expect("runs")
+    );
+    let depth = store.outbox_depth().await.expect("depth");
+    assert_eq!((depth.pending, depth.parked), (0, 1));
+    assert!(
+        store
+            .claim_outbox("worker-c", secs(10_000), lease, 10)
+            .await
+            .expect("claims")
+            .is_empty()
+    );
+
+    // The schedule's lease works the same way.
+    let due = at("2026-05-28T09:00:00Z");
+    let s = store
+        .claim_schedule("worker-a", due, lease, 1)
+        .await
+        .expect("claims");
+    assert_eq!(s.len(), 1, "only the reminder is due yet");
+    assert_eq!(s[0].kind, "reminder");
+    let sid = s[0].id;
+    assert!(
+        store
+            .claim_schedule("worker-b", due, lease, 10)
+            .await
+            .expect("claims")
+            .is_empty(),
+        "held, and the nudge is not due"
+    );
+    let later = due + chrono::Duration::seconds(31);
+    let s = store
+        .claim_schedule("worker-b", later, lease, 1)
+        .await
+        .expect("claims");
+    assert_eq!(
+        s.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![sid],
+        "the expired row is reclaimed"
+    );
+    assert!(
+        !store
+            .schedule_done(sid, "worker-a", later)
+            .await
+            .expect("runs"),
+        "a stale owner cannot finish it"
+    );
+    assert!(
+        store
+            .schedule_done(sid, "worker-b", later)
+            .await
+            .expect("runs")
+    );
+    assert!(
+        !store
+            .schedule_done(sid, "worker-b", later)
+            .await
+            .expect("runs"),
+        "only once"
+    );
+}
+
+on_both_backends!(leases_expire_and_stale_owners_cannot_finish:
+    an_expired_lease_is_reclaimed_by_another_worker_and_the_stale_owner_cannot_finish_on_sqlite,
+    an_expired_lease_is_reclaimed_by_another_worker_and_the_stale_owner_cannot_finish_on_postgres);
+
+async fn rows_are_written_with_their_events_and_deduplicated(db: &TestDb) {
+    let store = db.open().await;
+    let r = raise(&store, ASC_V_GP, "2026-05-21T09:40:00+01:00").await;
+    let v = store.load(&r).await.expect("loads").version;
+    let first = Batch {
+        outbox: vec![outbox("K-1", "first")],
+        schedule: vec![schedule("S-1", "reminder", "2026-05-28T09:00:00Z")],
+        inbound_key: Some("slack-trigger-1".into()),
+        ..Batch::default()
+    };
+    note_with(&store, &r, Some(v), "First", first)
+        .await
+        .expect("recorded");
+    assert_eq!(
+        store.seen_inbound("slack-trigger-1").await.expect("reads"),
+        Some(r.to_string())
+    );
+
+    // A conflicting append writes nothing at all: no outbox, no schedule, no inbound key.
+    let stale = Batch {
+        outbox: vec![outbox("K-2", "lost")],
+        schedule: vec![schedule("S-2", "nudge", "2026-05-28T09:00:00Z")],
+        inbound_key: Some("slack-trigger-2".into()),
+        ..Batch::default()
+    };
+    let e = note_with(&store, &r, Some(v), "Stale", stale)
+        .await
+        .expect_err("stale");
+    assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
+    let raw = db.raw().await;
+    assert_eq!(
+        raw.int("SELECT count(*) FROM outbox WHERE idempotency_key = 'K-2'")
+            .await,
+        0,
+        "no outbox row from a conflict"
+    );
+    assert_eq!(
+        raw.int("SELECT count(*) FROM schedule WHERE idempotency_key = 'S-2'")
+            .await,
+        0,
+        "no schedule row from a conflict"
+    );
+    assert_eq!(
+        store.seen_inbound("slack-trigger-2").await.expect("reads"),
+        None,
+        "no inbound key from a conflict"
+    );
+    assert_eq!(store.load(&r).await.expect("loads").version, v + 1);
+
+    // The same idempotency key again is one row, the first one.
+    let again = Batch {
+        outbox: vec![outbox("K-1", "second"), outbox("K-3", "third")],
+        schedule: vec![schedule("S-1", "reminder", "2026-05-29T09:00:00Z")],
+        ..Batch::default()
+    };
+    note_with(&store, &r, None, "Second", again)
+        .await
+        .expect("recorded");
+    assert_eq!(raw.int("SELECT count(*) FROM outbox").await, 2);
+    assert_eq!(raw.int("SELECT count(*) FROM schedule").await, 1);
+    let claimed = store
+        .claim_outbox("w", now(), LEASE, 10)
+        .await
+        .expect("claims");
+    let texts: Vec<(String, serde_json::Value)> = claimed
+        .iter()
+        .map(|o| (o.idempotency_key.clone(), o.payload.clone()))
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            ("K-1".to_string(), json!({ "text": "first" })),
+            ("K-3".to_string(), json!({ "text": "third" }))
+        ]
+    );
+    assert!(claimed.iter().all(|o| o.reference == r.to_string()));
+    assert_eq!(
+        claimed[0].created_at,
+        at("2026-05-22T10:00:00+01:00"),
+        "stamped with the event's time"
+    );
+
+    // A redelivered inbound request is refused as a duplicate and records nothing.
+    let redelivered = Batch {
+        outbox: vec![outbox("K-4", "redelivered")],
+        inbound_key: Some("slack-trigger-1".into()),
+        ..Batch::default()
+    };
+    let before = store.load(&r).await.expect("loads").version;
+    let e = note_with(&store, &r, None, "Redelivered", redelivered)
+        .await
+        .expect_err("duplicate");
+    assert!(matches!(e, StoreError::Duplicate), "{e:?}");
+    assert_eq!(store.load(&r).await.expect("loads").version, before);
+    assert_eq!(
+        raw.int("SELECT count(*) FROM outbox WHERE idempotency_key = 'K-4'")
+            .await,
+        0
+    );
+
+    // Cancelling a kind cancels that dispute's pending rows of it, in the same transaction.
+    let cancel = Batch {
+        schedule: vec![schedule("S-5", "nudge", "2026-05-28T09:00:00Z")],
+        cancel_schedule_kinds: vec!["reminder".into()],
+        ..Batch::default()
+    };
+    note_with(&store, &r, None, "Moves on", cancel)
+        .await
+        .expect("recorded");
+    let due = store
+        .claim_schedule("w", now(), LEASE, 10)
+        .await
+        .expect("claims");
+    assert_eq!(
+        due.iter()
+            .map(|s| s.idempotency_key.as_str())
+            .collect::<Vec<_>>(),
+        vec!["S-5"],
+        "the reminder was cancelled"
+    );
+    raw.close().await;
+}
+
+on_both_backends!(rows_are_written_with_their_events_and_deduplicated:
+    outbox_and_schedule_rows_are_written_only_with_their_events_and_deduplicated_by_key_on_sqlite,
+    outbox_and_schedule_rows_are_written_only_with_their_events_and_deduplicated_by_key_on_postgres);
