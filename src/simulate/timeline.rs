@@ -109,7 +109,7 @@ pub fn render_json(entries: &[Entry]) -> String {
         }
         if let Value::Object(detail) = &e.detail {
             for (k, v) in detail {
-                if k != "kind" {
+                if k != "kind" && !v.is_null() {
                     obj.entry(k.clone()).or_insert_with(|| v.clone());
                 }
             }

@@ -10,6 +10,7 @@ use crate::slack_app::{
 use crate::slack_server::{Call, Down, RateLimit};
 use escalation_bot::chat::slack::views;
 use escalation_bot::escalation::{Reference, Status};
+use escalation_bot::service::Clock;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection};
 use std::collections::HashSet;
@@ -403,6 +404,51 @@ async fn a_slash_command_sent_twice_with_the_same_trigger_records_one_note() {
 }
 
 #[tokio::test]
+async fn a_raise_form_submitted_twice_records_one_challenge() {
+    let app = spawn_app().await;
+    let opened = app.command(SOCIAL_WORKER, "").await;
+    assert_eq!(opened.status, 200);
+    let view = app.last_view();
+    let payload = App::interaction_body(&app.submission_payload(
+        SOCIAL_WORKER,
+        &view,
+        &raise_inputs(SUMMARY),
+    ));
+    let first = app.post("/slack/interactions", FORM, &payload).await;
+    let second = app.post("/slack/interactions", FORM, &payload).await;
+    for r in [&first, &second] {
+        assert_eq!((r.status, r.body.as_str()), (200, ""), "the modal closes both times: {r:?}");
+    }
+    let open = app
+        .service
+        .store
+        .open_for_person(SOCIAL_WORKER.person)
+        .await
+        .expect("open list");
+    assert_eq!(open.len(), 1, "one challenge: {open:?}");
+    app.settle().await;
+    let roots = app
+        .slack
+        .calls()
+        .iter()
+        .filter(|c| c.method == "chat.postMessage" && c.field("thread_ts").is_empty())
+        .count();
+    assert_eq!(roots, 2, "one root per agency channel");
+}
+
+#[tokio::test]
+async fn an_unknown_subcommand_gets_the_help_never_an_error_page() {
+    let app = spawn_app().await;
+    for text in ["frobnicate", "status", "note NOT-A-REF hello", "escalate"] {
+        let reply = app.command(SOCIAL_WORKER, text).await;
+        assert_eq!(reply.status, 200, "{text:?}: {reply:?}");
+        assert_eq!(reply.json()["response_type"], "ephemeral", "{text:?}: {reply:?}");
+        assert!(reply.text().contains("How to use /challenge"), "{text:?}: {}", reply.text());
+    }
+    assert!(app.slack.calls().is_empty());
+}
+
+#[tokio::test]
 async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_off() {
     let app = spawn_app().await;
     let reference = app.raise(SOCIAL_WORKER, SUMMARY).await;
@@ -434,6 +480,32 @@ async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_
         .collect();
     assert_eq!(to_manager.len(), 1, "only the receipt: {:?}", lines(&to_manager));
     assert!(to_manager[0].field("text").contains("acknowledged"), "{}", to_manager[0].field("text"));
+
+    // The safeguarding lead acknowledges from the direct message asking them to, twice.
+    let dm = dm_of(&app.slack.calls(), SAFEGUARDING_LEAD.user);
+    let asked = app
+        .slack
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "chat.postMessage" && c.field("channel") == dm)
+        .expect("the lead was asked by direct message");
+    let in_dm = Who {
+        channel: Box::leak(dm.clone().into_boxed_str()),
+        ..SAFEGUARDING_LEAD
+    };
+    for _ in 0..2 {
+        let r = app.press(in_dm, &ts_of(&asked), "acknowledge").await;
+        assert_eq!((r.status, r.body.as_str()), (200, ""), "{r:?}");
+    }
+    assert_eq!(app.count(&reference, "acknowledged").await, 2, "one each");
+    app.settle().await;
+    let to_lead: Vec<Call> = app
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "chat.postEphemeral" && c.field("user") == SAFEGUARDING_LEAD.user)
+        .collect();
+    assert_eq!(lines(&to_lead), [format!("ephemeral {VOL_TEAM} {dm} to {}", SAFEGUARDING_LEAD.user)]);
 }
 
 #[tokio::test]

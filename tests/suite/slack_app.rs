@@ -64,13 +64,6 @@ pub const TEAM_MANAGER: Who = Who {
     user: "U0ASCTM1",
     channel: ASC_CHANNEL,
 };
-/// A volunteer at the carers' network: the other professional.
-pub const VOLUNTEER: Who = Who {
-    person: "vol-staff",
-    team: VOL_TEAM,
-    user: "U0VOLST1",
-    channel: VOL_CHANNEL,
-};
 /// The carers' network's designated safeguarding lead: the volunteer's first line manager.
 pub const SAFEGUARDING_LEAD: Who = Who {
     person: "vol-dsl",
