@@ -366,6 +366,14 @@ impl Store {
         dispatch!(self, s => s.thread(reference, platform, workspace, channel).await)
     }
 
+    /// Keeps a copy of a directory the service runs with (once per distinct content), so the
+    /// record can always say who a person id was; true when this content is new.
+    pub async fn record_directory(&self, content: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        use sha2::Digest;
+        let sha256 = hex::encode(sha2::Sha256::digest(content.as_bytes()));
+        dispatch!(self, s => s.record_directory(&sha256, content, at).await)
+    }
+
     /// Records an inbound request id that causes no events (an Events API callback, a help
     /// reply); false when it was seen before.
     pub async fn claim_inbound(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {

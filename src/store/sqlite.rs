@@ -378,6 +378,19 @@ impl SqliteStore {
         .map_err(err)
     }
 
+    pub(super) async fn record_directory(&self, sha256: &str, content: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO directory_versions (sha256, loaded_us, content) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(micros(at))
+        .bind(content)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub(super) async fn claim_inbound(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let done = sqlx::query("INSERT INTO inbound_keys (key, reference, at_us) VALUES (?, NULL, ?) ON CONFLICT (key) DO NOTHING")
             .bind(key)

@@ -67,6 +67,15 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
         ));
     }
     let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
+    let directory_text = std::fs::read_to_string(&config.directory)
+        .map_err(|e| format!("cannot read the directory {}: {e}", config.directory.display()))?;
+    if store
+        .record_directory(&directory_text, clock.now())
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        tracing::info!(directory = %config.directory.display(), "recorded a new version of the directory");
+    }
     let service = Arc::new(
         Service::new(store, Arc::new(policies), Arc::new(directory), clock).map_err(|e| e.to_string())?,
     );

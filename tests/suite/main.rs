@@ -22,3 +22,8 @@ mod slack_api;
 mod sandbox_api;
 mod scheduler_rig;
 mod scheduler_policies;
+mod sandbox_browser;
+mod teams_connector;
+mod teams_app;
+mod store_directory;
+mod scheduler_once;
