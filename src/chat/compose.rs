@@ -237,7 +237,7 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
     for e in events {
         let text = match &e.body {
             EventBody::NoteAdded { text, how, .. } => {
-                let how = how.map(|h| format!(" ({})", format!("{h:?}").to_lowercase())).unwrap_or_default();
+                let how = how.map(|h| format!(" ({})", contact_format(h))).unwrap_or_default();
                 format!("Note from {}{how}: {text}", who(e))
             }
             EventBody::Escalated { to_stage, to_tier, reason, .. } => {
@@ -364,6 +364,26 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
     })
 }
 
+fn contact_format(h: crate::escalation::ContactFormat) -> &'static str {
+    use crate::escalation::ContactFormat::*;
+    match h {
+        Phone => "by phone",
+        Meeting => "at a meeting",
+        VideoCall => "by video call",
+        Email => "by email",
+        Other => "other format",
+    }
+}
+
+/// "Due Mon 8 Jun" → "due Mon 8 Jun": only the first letter, so day and month names keep theirs.
+fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 fn prompt_present(events: &[Event]) -> bool {
     events.iter().any(|e| matches!(e.body, EventBody::StageStarted { .. }))
 }
@@ -468,7 +488,12 @@ pub fn receipt(policy: &Policy, d: &Dispute, events: &[Event]) -> Message {
     let status = status(d);
     let raised = events.iter().any(|e| matches!(e.body, EventBody::Raised { .. }));
     let text = if raised {
-        format!("{reference} raised: {} {}, {}. Threads opened in both agencies' channels.", policy.stage_word, d.stage, status.to_lowercase())
+        format!(
+            "{reference} raised: {} {}, {}. Threads opened in both agencies' channels.",
+            policy.stage_word,
+            d.stage,
+            lower_first(&status)
+        )
     } else {
         let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
         format!("Recorded on {reference} ({}). {status}.", kinds.join(", ").replace('_', " "))
