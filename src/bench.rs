@@ -8,6 +8,8 @@
 //! is signed at the moment it is sent (Slack's v0 HMAC over the raw body) and carries a fresh
 //! `trigger_id`, as Slack's would.
 
+mod scheduler;
+
 use clap::{Args, Subcommand};
 use escalation_bot::config::Secret;
 use hmac::{Hmac, KeyInit, Mac};
@@ -22,6 +24,8 @@ use tokio::sync::{Mutex, Semaphore};
 pub enum BenchCommand {
     /// Send signed `/challenge help` and `/challenge list` commands to `serve`'s Slack endpoint.
     Slack(SlackArgs),
+    /// Time the scheduler's tick with 100,000 open disputes' schedule rows in the database.
+    Scheduler(scheduler::SchedulerArgs),
 }
 
 #[derive(Args)]
@@ -30,7 +34,11 @@ pub struct SlackArgs {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
     /// The signing secret `serve` was started with.
-    #[arg(long = "signing-secret", env = "SLACK_SIGNING_SECRET", hide_env_values = true)]
+    #[arg(
+        long = "signing-secret",
+        env = "SLACK_SIGNING_SECRET",
+        hide_env_values = true
+    )]
     signing_secret: Secret,
     /// Commands per second.
     #[arg(long, default_value_t = 1000)]
@@ -66,6 +74,22 @@ struct Tally {
     statuses: std::collections::BTreeMap<u16, u64>,
     /// Transport errors by kind.
     errors: std::collections::BTreeMap<String, u64>,
+    /// What the `--mix` notes were answered: recorded, refused as busy, or failed.
+    notes: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// What the ephemeral answer to a note says happened.
+fn note_outcome(body: &[u8]) -> &'static str {
+    let text = String::from_utf8_lossy(body);
+    if text.contains("Recorded on") {
+        "recorded"
+    } else if text.contains("changing too fast") {
+        "busy (conflicting writes)"
+    } else if text.contains("could not be recorded") {
+        "store error"
+    } else {
+        "other answer"
+    }
 }
 
 fn sign(secret: &str, timestamp: &str, body: &str) -> String {
@@ -83,7 +107,7 @@ fn sign(secret: &str, timestamp: &str, body: &str) -> String {
 fn text_for(n: u64, args: &SlackArgs) -> String {
     match (args.mix, &args.reference) {
         (true, Some(reference)) if n % 3 == 2 => format!("note {reference} Load test note {n}."),
-        _ if n % 2 == 0 => "help".to_string(),
+        _ if n.is_multiple_of(2) => "help".to_string(),
         _ => "list".to_string(),
     }
 }
@@ -121,7 +145,10 @@ fn ms(us: u64) -> String {
 
 /// Runs `bench slack`.
 pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
-    let BenchCommand::Slack(args) = command;
+    let args = match command {
+        BenchCommand::Slack(args) => args,
+        BenchCommand::Scheduler(args) => return scheduler::run(args),
+    };
     if args.rate == 0 || args.seconds == 0 {
         return Err("--rate and --seconds must be more than 0".into());
     }
@@ -147,7 +174,10 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
         .post(&url)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-slack-request-timestamp", &ts)
-        .header("x-slack-signature", sign(args.signing_secret.expose(), &ts, &probe))
+        .header(
+            "x-slack-signature",
+            sign(args.signing_secret.expose(), &ts, &probe),
+        )
         .body(probe)
         .send()
         .await
@@ -155,7 +185,9 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
     let status = answer.status();
     let text = answer.text().await.unwrap_or_default();
     if !status.is_success() {
-        return Err(format!("{url} answered {status} to a signed command: check --signing-secret"));
+        return Err(format!(
+            "{url} answered {status} to a signed command: check --signing-secret"
+        ));
     }
     if !text.contains("How to use /challenge") {
         return Err(format!(
@@ -182,6 +214,7 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
         };
         let (http, url, args, tally) = (http.clone(), url.clone(), args.clone(), tally.clone());
         tasks.push(tokio::spawn(async move {
+            let is_note = text_for(n, &args).starts_with("note ");
             let body = body_for(n, &args, run);
             let ts = chrono::Utc::now().timestamp().to_string();
             let signature = sign(args.signing_secret.expose(), &ts, &body);
@@ -197,7 +230,7 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     match response.bytes().await {
-                        Ok(_) => Ok(status),
+                        Ok(body) => Ok((status, is_note.then(|| note_outcome(&body)))),
                         Err(e) => Err(kind(&e)),
                     }
                 }
@@ -206,9 +239,12 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
             let latency = due.elapsed().as_micros() as u64;
             let mut t = tally.lock().await;
             match outcome {
-                Ok(status) => {
+                Ok((status, note)) => {
                     t.latencies.push(latency);
                     *t.statuses.entry(status).or_default() += 1;
+                    if let Some(note) = note {
+                        *t.notes.entry(note).or_default() += 1;
+                    }
                 }
                 Err(kind) => *t.errors.entry(kind).or_default() += 1,
             }
@@ -238,7 +274,11 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
         "bench slack: {total} commands at {} per second for {} s to {url}{}",
         args.rate,
         args.seconds,
-        if args.mix { " (help, list and note)" } else { " (help and list)" }
+        if args.mix {
+            " (help, list and note)"
+        } else {
+            " (help and list)"
+        }
     );
     println!(
         "sent in {:.2} s, all answered after {:.2} s",
@@ -257,9 +297,17 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
         ms(percentile(l, 99.9)),
         ms(l.last().copied().unwrap_or(0))
     );
-    let statuses: Vec<String> = tally.statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+    let statuses: Vec<String> = tally
+        .statuses
+        .iter()
+        .map(|(s, n)| format!("{s}: {n}"))
+        .collect();
     println!("answers by status: {}", statuses.join(", "));
-    let kinds: Vec<String> = tally.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    let kinds: Vec<String> = tally
+        .errors
+        .iter()
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect();
     println!(
         "errors: {errors} transport{}{}; {not_sent} not sent (all {} connections busy)",
         if kinds.is_empty() { "" } else { " — " },

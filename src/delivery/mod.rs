@@ -168,7 +168,25 @@ impl Worker {
             .claim_outbox(&self.config.owner, now, self.config.lease, self.config.batch)
             .await?;
         let n = rows.len();
+        // Posts to a slow platform can outlast the lease on a batch; a row whose lease might run
+        // out while it is being posted is handed back instead, so another worker that claims it
+        // then never posts it a second time. Half the lease leaves room for a post's HTTP timeouts.
+        let lease = chrono::Duration::from_std(self.config.lease)
+            .unwrap_or_else(|_| chrono::Duration::seconds(60));
+        let hand_back_from = now + lease / 2;
         for row in rows {
+            let at = self.service.now();
+            if at >= hand_back_from {
+                if let Err(e) = self
+                    .service
+                    .store
+                    .outbox_retry(row.id, &self.config.owner, "handed back before its lease ran out", at)
+                    .await
+                {
+                    tracing::warn!(error = %e, "delivery: cannot hand back an outbox row");
+                }
+                continue;
+            }
             if let Err(e) = self.handle(row).await {
                 tracing::warn!(error = %e, "delivery: cannot record the outcome of a post");
             }

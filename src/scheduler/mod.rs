@@ -80,7 +80,10 @@ impl Scheduler {
             serde_json::from_value::<SystemCommand>(row.payload.clone()),
         ) else {
             tracing::error!(key = %row.idempotency_key, "scheduler: unreadable schedule row; marking it done");
-            self.service.store.schedule_done(row.id, &self.owner, now).await?;
+            self.service
+                .store
+                .schedule_done(row.id, &self.owner, now)
+                .await?;
             return Ok(());
         };
         match self
@@ -88,8 +91,24 @@ impl Scheduler {
             .system(&reference, &command, Some(row.idempotency_key.clone()))
             .await
         {
-            Ok(_) | Err(ServiceError::Duplicate) | Err(ServiceError::UnknownDispute(_)) => {
-                self.service.store.schedule_done(row.id, &self.owner, now).await?;
+            Ok(outcome) => {
+                let outcome = if outcome.is_some() {
+                    "recorded"
+                } else {
+                    "stale"
+                };
+                tracing::debug!(key = %row.idempotency_key, owner = %self.owner, outcome, "scheduler: handled a due row");
+                self.service
+                    .store
+                    .schedule_done(row.id, &self.owner, now)
+                    .await?;
+            }
+            Err(ServiceError::Duplicate) | Err(ServiceError::UnknownDispute(_)) => {
+                tracing::debug!(key = %row.idempotency_key, owner = %self.owner, outcome = "already recorded", "scheduler: handled a due row");
+                self.service
+                    .store
+                    .schedule_done(row.id, &self.owner, now)
+                    .await?;
             }
             Err(e) => {
                 // Leave the row leased: it is retried when the lease runs out.

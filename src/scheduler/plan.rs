@@ -25,7 +25,13 @@ pub struct Plan {
     pub cancel: Vec<String>,
 }
 
-fn entry(reference: &str, kind: &str, at: DateTime<Utc>, command: &SystemCommand, slot: &str) -> NewSchedule {
+fn entry(
+    reference: &str,
+    kind: &str,
+    at: DateTime<Utc>,
+    command: &SystemCommand,
+    slot: &str,
+) -> NewSchedule {
     let (stage, tier) = command.stage_tier();
     NewSchedule {
         idempotency_key: format!("{reference}:{kind}:{stage}:{tier}:{slot}"),
@@ -45,7 +51,13 @@ pub fn working_time(cal: &Calendar, at: DateTime<Utc>, urgent: bool) -> Option<D
 }
 
 /// The schedule changes for `events` decided at `now` on a dispute that is `after` them.
-pub fn plan(policy: &Policy, cal: &Calendar, after: &Dispute, events: &[Event], now: DateTime<Utc>) -> Plan {
+pub fn plan(
+    policy: &Policy,
+    cal: &Calendar,
+    after: &Dispute,
+    events: &[Event],
+    now: DateTime<Utc>,
+) -> Plan {
     let mut plan = Plan::default();
     let Some(reference) = after.reference.as_ref().map(ToString::to_string) else {
         return plan;
@@ -70,11 +82,19 @@ pub fn plan(policy: &Policy, cal: &Calendar, after: &Dispute, events: &[Event], 
     {
         let due_us = due.timestamp_micros().to_string();
         for n in &policy.reminders.working_days_before {
-            let Ok(day) = cal.working_days_before(cal.local_date(due), *n) else { continue };
+            let Ok(day) = cal.working_days_before(cal.local_date(due), *n) else {
+                continue;
+            };
             let at = cal.open_of(day);
             if at > now && at < due {
                 let command = SystemCommand::Remind { stage, tier, due };
-                plan.add.push(entry(&reference, REMINDER, at, &command, &format!("{due_us}:{n}")));
+                plan.add.push(entry(
+                    &reference,
+                    REMINDER,
+                    at,
+                    &command,
+                    &format!("{due_us}:{n}"),
+                ));
             }
         }
         if let Some(at) = working_time(cal, due, after.urgent) {
@@ -84,7 +104,13 @@ pub fn plan(policy: &Policy, cal: &Calendar, after: &Dispute, events: &[Event], 
                 due,
                 count: 1,
             };
-            plan.add.push(entry(&reference, OVERDUE, at, &command, &format!("{due_us}:1")));
+            plan.add.push(entry(
+                &reference,
+                OVERDUE,
+                at,
+                &command,
+                &format!("{due_us}:1"),
+            ));
         }
     }
     if stage_started
@@ -94,13 +120,17 @@ pub fn plan(policy: &Policy, cal: &Calendar, after: &Dispute, events: &[Event], 
         && let Some(at) = working_time(cal, window_end, after.urgent)
     {
         let command = SystemCommand::NudgeAcknowledgement { stage, tier };
-        plan.add.push(entry(&reference, ACK_NUDGE, at, &command, "window"));
+        plan.add
+            .push(entry(&reference, ACK_NUDGE, at, &command, "window"));
     }
     for e in events {
         if let EventBody::OverduePrompted { due, count, .. } = &e.body {
-            // Once per working day while overdue: the opening of the next working day.
+            // Once per working day while overdue: the opening of the working day after the one
+            // this prompt is posted on. A prompt recorded out of hours (the service was down)
+            // is posted at the next working hour, so the next one must not land on that day too.
+            let posted = working_time(cal, now, after.urgent).unwrap_or(now);
             let next_day = cal
-                .add_working_days(cal.local_date(now), 1)
+                .add_working_days(cal.local_date(posted), 1)
                 .map(|d| cal.open_of(d));
             if let Ok(at) = next_day {
                 let command = SystemCommand::Overdue {
@@ -110,7 +140,8 @@ pub fn plan(policy: &Policy, cal: &Calendar, after: &Dispute, events: &[Event], 
                     count: count + 1,
                 };
                 let slot = format!("{}:{}", due.timestamp_micros(), count + 1);
-                plan.add.push(entry(&reference, OVERDUE, at, &command, &slot));
+                plan.add
+                    .push(entry(&reference, OVERDUE, at, &command, &slot));
             }
         }
     }

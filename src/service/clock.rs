@@ -1,6 +1,6 @@
 //! Time comes from a clock the service is given, so tests and the sandbox's demo clock can move it.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::sync::Mutex;
 
 /// Where the service reads the time.
@@ -18,9 +18,15 @@ pub trait Clock: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
+/// The record keeps times to the microsecond: a clock gives no finer time, so an event's time
+/// reads back exactly as it was hashed and `audit verify` finds it unchanged.
+fn as_recorded(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        as_recorded(Utc::now())
     }
 }
 
@@ -71,10 +77,25 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         let offset = *self.offset.lock().unwrap_or_else(|p| p.into_inner());
-        self.frozen.unwrap_or_else(Utc::now) + offset
+        as_recorded(self.frozen.unwrap_or_else(Utc::now) + offset)
     }
 
     fn as_manual(&self) -> Option<&ManualClock> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Timelike;
+
+    #[test]
+    fn clocks_give_times_the_record_keeps_exactly() {
+        let running = ManualClock::running();
+        running.advance(Duration::nanoseconds(1_234_567));
+        for t in [SystemClock.now(), running.now()] {
+            assert_eq!(t.nanosecond() % 1_000, 0, "{t:?} is whole microseconds");
+        }
     }
 }

@@ -94,6 +94,15 @@ pub struct NewSchedule {
     pub payload: serde_json::Value,
 }
 
+/// A schedule row written outside any append (a bulk load), pending or already done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkSchedule {
+    pub reference: String,
+    pub row: NewSchedule,
+    /// Some: the row is history, done at this instant; None: it is pending.
+    pub done_at: Option<DateTime<Utc>>,
+}
+
 /// Everything one command writes, in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -318,6 +327,18 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ScheduleRow>, StoreError> {
         dispatch!(self, s => s.claim_schedule(owner, now, lease, limit).await)
+    }
+
+    /// Adds schedule rows in one transaction (bulk loads such as `bench scheduler`); rows whose
+    /// key exists are skipped. Returns how many were added.
+    pub async fn insert_schedule(&self, rows: &[BulkSchedule]) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.insert_schedule(rows).await)
+    }
+
+    /// How the database runs the schedule claim, one line per plan step (SQLite: `EXPLAIN QUERY
+    /// PLAN`; PostgreSQL: `EXPLAIN (ANALYZE, BUFFERS)`, rolled back).
+    pub async fn explain_claim_schedule(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.explain_claim_schedule(now, limit).await)
     }
 
     /// Marks a claimed schedule row done.

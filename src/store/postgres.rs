@@ -12,6 +12,20 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
 
+/// Claims due schedule rows: the oldest first, through the `(status, due_us, id)` index, so the
+/// cost grows with the rows due, never with the rows waiting for later. Rows another replica is
+/// claiming at the same moment are skipped, not waited for.
+macro_rules! claim_schedule_sql {
+    () => {
+        "UPDATE schedule SET lease_owner = $1, lease_until_us = $2, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM schedule
+                      WHERE status = 'pending' AND due_us <= $3
+                        AND (lease_until_us IS NULL OR lease_until_us < $4)
+                      ORDER BY due_us, id LIMIT $5 FOR UPDATE SKIP LOCKED)
+         RETURNING id, idempotency_key, reference, kind, due_us, payload"
+    };
+}
+
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -244,25 +258,61 @@ impl PgStore {
         limit: i64,
     ) -> Result<Vec<ScheduleRow>, StoreError> {
         let until = micros(now) + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
-        let rows = sqlx::query(
-            "UPDATE schedule SET lease_owner = $1, lease_until_us = $2, attempts = attempts + 1
-             WHERE id IN (SELECT id FROM schedule
-                          WHERE status = 'pending' AND due_us <= $3
-                            AND (lease_until_us IS NULL OR lease_until_us < $4)
-                          ORDER BY due_us, id LIMIT $5 FOR UPDATE SKIP LOCKED)
-             RETURNING id, idempotency_key, reference, kind, due_us, payload",
-        )
-        .bind(owner)
-        .bind(until)
-        .bind(micros(now))
-        .bind(micros(now))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
+        let rows = sqlx::query(claim_schedule_sql!())
+            .bind(owner)
+            .bind(until)
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
         let mut out = rows.iter().map(schedule_row).collect::<Result<Vec<_>, _>>()?;
         out.sort_by_key(|r| (r.due_at, r.id));
         Ok(out)
+    }
+
+    /// How PostgreSQL runs the claim: `EXPLAIN (ANALYZE, BUFFERS)` inside a transaction that is
+    /// rolled back, so nothing is claimed.
+    pub(super) async fn explain_claim_schedule(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        let lines: Vec<String> = sqlx::query_scalar(concat!("EXPLAIN (ANALYZE, BUFFERS) ", claim_schedule_sql!()))
+            .bind("explain")
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.rollback().await.map_err(err)?;
+        Ok(lines)
+    }
+
+    pub(super) async fn insert_schedule(&self, rows: &[super::BulkSchedule]) -> Result<u64, StoreError> {
+        let keys: Vec<&str> = rows.iter().map(|r| r.row.idempotency_key.as_str()).collect();
+        let references: Vec<&str> = rows.iter().map(|r| r.reference.as_str()).collect();
+        let kinds: Vec<&str> = rows.iter().map(|r| r.row.kind.as_str()).collect();
+        let due: Vec<i64> = rows.iter().map(|r| micros(r.row.due_at)).collect();
+        let payloads: Vec<String> = rows.iter().map(|r| r.row.payload.to_string()).collect();
+        let statuses: Vec<&str> = rows.iter().map(|r| if r.done_at.is_some() { "done" } else { "pending" }).collect();
+        let done: Vec<Option<i64>> = rows.iter().map(|r| r.done_at.map(micros)).collect();
+        let added = sqlx::query(
+            "INSERT INTO schedule (idempotency_key, reference, kind, due_us, payload, status, done_us)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&keys)
+        .bind(&references)
+        .bind(&kinds)
+        .bind(&due)
+        .bind(&payloads)
+        .bind(&statuses)
+        .bind(&done)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(added.rows_affected())
     }
 
     pub(super) async fn schedule_done(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
@@ -766,7 +816,10 @@ fn dispute_row(r: &PgRow) -> Result<DisputeRow, StoreError> {
 // ---- the sandbox adapter's posts and demo clock ----
 
 impl PgStore {
-    pub(super) async fn sandbox_post(&self, post: &super::NewSandboxPost) -> Result<i64, StoreError> {
+    pub(super) async fn sandbox_post(
+        &self,
+        post: &super::NewSandboxPost,
+    ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO sandbox_posts (kind, reference, channel, thread, person, message, posted_us, updated_us)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
@@ -811,10 +864,11 @@ impl PgStore {
     }
 
     pub(super) async fn sandbox_clock_offset(&self) -> Result<i64, StoreError> {
-        let offset: Option<i64> = sqlx::query_scalar("SELECT offset_us FROM sandbox_clock WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
+        let offset: Option<i64> =
+            sqlx::query_scalar("SELECT offset_us FROM sandbox_clock WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
         Ok(offset.unwrap_or(0))
     }
 

@@ -16,6 +16,19 @@ const APPLICATION_ID: i64 = 1_163_084_354;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 
+/// Claims due schedule rows: the oldest first, through the `(status, due_us, id)` index, so the
+/// cost grows with the rows due, never with the rows waiting for later.
+macro_rules! claim_schedule_sql {
+    () => {
+        "UPDATE schedule SET lease_owner = ?, lease_until_us = ?, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM schedule
+                      WHERE status = 'pending' AND due_us <= ?
+                        AND (lease_until_us IS NULL OR lease_until_us < ?)
+                      ORDER BY due_us, id LIMIT ?)
+         RETURNING id, idempotency_key, reference, kind, due_us, payload"
+    };
+}
+
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -244,25 +257,59 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<Vec<ScheduleRow>, StoreError> {
         let until = micros(now) + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
-        let rows = sqlx::query(
-            "UPDATE schedule SET lease_owner = ?, lease_until_us = ?, attempts = attempts + 1
-             WHERE id IN (SELECT id FROM schedule
-                          WHERE status = 'pending' AND due_us <= ?
-                            AND (lease_until_us IS NULL OR lease_until_us < ?)
-                          ORDER BY due_us, id LIMIT ?)
-             RETURNING id, idempotency_key, reference, kind, due_us, payload",
-        )
-        .bind(owner)
-        .bind(until)
-        .bind(micros(now))
-        .bind(micros(now))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
+        let rows = sqlx::query(claim_schedule_sql!())
+            .bind(owner)
+            .bind(until)
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
         let mut out = rows.iter().map(schedule_row).collect::<Result<Vec<_>, _>>()?;
         out.sort_by_key(|r| (r.due_at, r.id));
         Ok(out)
+    }
+
+    /// How SQLite runs the claim: `EXPLAIN QUERY PLAN`, one line per step.
+    pub(super) async fn explain_claim_schedule(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(concat!("EXPLAIN QUERY PLAN ", claim_schedule_sql!()))
+            .bind("explain")
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get::<String, _>("detail").unwrap_or_default())
+            .collect())
+    }
+
+    pub(super) async fn insert_schedule(&self, rows: &[super::BulkSchedule]) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+        let mut added = 0;
+        for r in rows {
+            let done = sqlx::query(
+                "INSERT INTO schedule (idempotency_key, reference, kind, due_us, payload, status, done_us)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(&r.row.idempotency_key)
+            .bind(&r.reference)
+            .bind(&r.row.kind)
+            .bind(micros(r.row.due_at))
+            .bind(r.row.payload.to_string())
+            .bind(if r.done_at.is_some() { "done" } else { "pending" })
+            .bind(r.done_at.map(micros))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+            added += done.rows_affected();
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(added)
     }
 
     pub(super) async fn schedule_done(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
@@ -786,7 +833,10 @@ fn dispute_row(r: &SqliteRow) -> Result<DisputeRow, StoreError> {
 // ---- the sandbox adapter's posts and demo clock ----
 
 impl SqliteStore {
-    pub(super) async fn sandbox_post(&self, post: &super::NewSandboxPost) -> Result<i64, StoreError> {
+    pub(super) async fn sandbox_post(
+        &self,
+        post: &super::NewSandboxPost,
+    ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO sandbox_posts (kind, reference, channel, thread, person, message, posted_us, updated_us)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -832,10 +882,11 @@ impl SqliteStore {
     }
 
     pub(super) async fn sandbox_clock_offset(&self) -> Result<i64, StoreError> {
-        let offset: Option<i64> = sqlx::query_scalar("SELECT offset_us FROM sandbox_clock WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
+        let offset: Option<i64> =
+            sqlx::query_scalar("SELECT offset_us FROM sandbox_clock WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
         Ok(offset.unwrap_or(0))
     }
 

@@ -56,7 +56,11 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
     })?;
     let directory = Directory::load(&config.directory).map_err(|e| e.to_string())?;
     // The sandbox stands in for every platform: every agency's channel moves onto it.
-    let directory = if config.sandbox { directory.on_sandbox() } else { directory };
+    let directory = if config.sandbox {
+        directory.on_sandbox()
+    } else {
+        directory
+    };
     let problems = crate::directory::check_directory(&directory, &policies);
     if !problems.is_empty() {
         let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -142,13 +146,14 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
 /// The router with its middleware.
 pub fn router(state: AppState, slack: SlackState, teams: TeamsState, sandbox: Option<SandboxState>, max_body: usize) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let sandbox = sandbox.map(crate::chat::sandbox::routes).unwrap_or_default();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
         .merge(crate::chat::slack::inbound::routes(slack))
         .merge(crate::chat::teams::inbound::routes(teams))
-        .merge(sandbox.map(crate::chat::sandbox::routes).unwrap_or_default())
+        .merge(sandbox)
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(|_| {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the request was not recorded").into_response()

@@ -40,7 +40,9 @@ struct Sandbox {
 
 fn config(db: &std::path::Path, sandbox: bool) -> ServeConfig {
     let root = crate::helpers::crate_root();
-    let mut config = Flags::try_parse_from(["escalation-bot"]).expect("serve's defaults parse").serve;
+    let mut config = Flags::try_parse_from(["escalation-bot"])
+        .expect("serve's defaults parse")
+        .serve;
     config.database_url = db.display().to_string();
     config.directory = root.join("policies/demo/directory.toml");
     config.policies = root.join("policies");
@@ -50,12 +52,18 @@ fn config(db: &std::path::Path, sandbox: bool) -> ServeConfig {
 
 impl Sandbox {
     async fn start() -> Sandbox {
-        let at = DateTime::parse_from_rfc3339(START).expect("START is RFC 3339").with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339(START)
+            .expect("START is RFC 3339")
+            .with_timezone(&Utc);
         let clock = Arc::new(ManualClock::frozen_at(at));
         Sandbox::start_with(clock.clone(), clock, true).await
     }
 
-    async fn start_with(clock: Arc<ManualClock>, app_clock: Arc<dyn Clock>, sandbox: bool) -> Sandbox {
+    async fn start_with(
+        clock: Arc<ManualClock>,
+        app_clock: Arc<dyn Clock>,
+        sandbox: bool,
+    ) -> Sandbox {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let config = config(&dir.path().join("sandbox.db"), sandbox);
         let built = escalation_bot::web::build(&config, app_clock, WorkerConfig::default())
@@ -74,12 +82,19 @@ impl Sandbox {
 
     /// A fresh id for one submission or button press, as the page makes them.
     fn submission(&self) -> String {
-        let n = self.submissions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self
+            .submissions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         format!("test-submission-{n:08}")
     }
 
     async fn call(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-        let response = self.router.clone().oneshot(request).await.expect("the router answers");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
         let status = response.status();
         let headers = response.headers().clone();
         let body = axum::body::to_bytes(response.into_body(), 4 * 1024 * 1024)
@@ -116,7 +131,13 @@ impl Sandbox {
     /// Runs what the scheduler finds due, then delivers what it caused.
     async fn run_schedule(&self) {
         for _ in 0..20 {
-            if self.scheduler.tick().await.expect("the scheduler claims rows") == 0 {
+            if self
+                .scheduler
+                .tick()
+                .await
+                .expect("the scheduler claims rows")
+                == 0
+            {
                 break;
             }
         }
@@ -136,7 +157,14 @@ impl Sandbox {
         self.post("/sandbox/api/action", body).await
     }
 
-    async fn submit(&self, person: &str, form: &str, reference: Option<&str>, fields: Value, submission: &str) -> (StatusCode, Value) {
+    async fn submit(
+        &self,
+        person: &str,
+        form: &str,
+        reference: Option<&str>,
+        fields: Value,
+        submission: &str,
+    ) -> (StatusCode, Value) {
         let body = json!({
             "as": person, "channel": "norfolk-asc", "reference": reference, "submission": submission, "fields": fields,
         });
@@ -146,11 +174,24 @@ impl Sandbox {
     /// Sam raises journey 1's challenge through the raise form and the posts are delivered.
     async fn raise(&self) -> String {
         let (status, reply) = self
-            .submit("sam-patel", "raise", None, raise_fields(SUMMARY), &self.submission())
+            .submit(
+                "sam-patel",
+                "raise",
+                None,
+                raise_fields(SUMMARY),
+                &self.submission(),
+            )
             .await;
-        assert_eq!((status, reply["kind"].as_str()), (StatusCode::OK, Some("recorded")), "{reply}");
+        assert_eq!(
+            (status, reply["kind"].as_str()),
+            (StatusCode::OK, Some("recorded")),
+            "{reply}"
+        );
         self.deliver().await;
-        reply["reference"].as_str().expect("a reference").to_string()
+        reply["reference"]
+            .as_str()
+            .expect("a reference")
+            .to_string()
     }
 
     async fn state(&self, person: &str) -> Value {
@@ -175,7 +216,9 @@ fn raise_fields(summary: &str) -> Value {
 
 /// The entries (roots with replies, notices) of one channel.
 fn entries<'a>(state: &'a Value, channel: &str) -> &'a [Value] {
-    state["channels"][channel].as_array().map_or(&[], Vec::as_slice)
+    state["channels"][channel]
+        .as_array()
+        .map_or(&[], Vec::as_slice)
 }
 
 /// All the text of a message: title, status, lines (mentions as @Name), prompt and footer.
@@ -185,10 +228,15 @@ fn text_of(message: &Value) -> String {
         message["status"].as_str().unwrap_or("").to_string(),
     ];
     for line in message["lines"].as_array().into_iter().flatten() {
-        let mut text = line["label"].as_str().map(|l| format!("{l}: ")).unwrap_or_default();
+        let mut text = line["label"]
+            .as_str()
+            .map(|l| format!("{l}: "))
+            .unwrap_or_default();
         for span in line["spans"].as_array().into_iter().flatten() {
             match span["type"].as_str() {
-                Some("mention") => text.push_str(&format!("@{}", span["name"].as_str().unwrap_or(""))),
+                Some("mention") => {
+                    text.push_str(&format!("@{}", span["name"].as_str().unwrap_or("")))
+                }
                 _ => text.push_str(span["text"].as_str().unwrap_or("")),
             }
         }
@@ -218,15 +266,31 @@ async fn the_page_and_its_files_are_served_from_the_binary_with_a_strict_content
         ("/sandbox/app.js", "text/javascript", "textContent"),
         ("/sandbox/app.css", "text/css", ":focus-visible"),
     ] {
-        let (status, headers, body) = sandbox.call(Request::get(path).body(Body::empty()).expect("a request")).await;
+        let (status, headers, body) = sandbox
+            .call(Request::get(path).body(Body::empty()).expect("a request"))
+            .await;
         assert_eq!(status, StatusCode::OK, "{path}");
         let content_type = headers[header::CONTENT_TYPE].to_str().expect("ascii");
         assert!(content_type.starts_with(kind), "{path} is {content_type}");
-        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
-        assert!(String::from_utf8_lossy(&body).contains(expect), "{path} carries {expect:?}");
+        let csp = headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("ascii");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert!(
+            String::from_utf8_lossy(&body).contains(expect),
+            "{path} carries {expect:?}"
+        );
     }
-    let (status, headers, _) = sandbox.call(Request::get("/sandbox").body(Body::empty()).expect("a request")).await;
+    let (status, headers, _) = sandbox
+        .call(
+            Request::get("/sandbox")
+                .body(Body::empty())
+                .expect("a request"),
+        )
+        .await;
     assert!(status.is_redirection(), "/sandbox redirects to the page");
     assert_eq!(headers[header::LOCATION], "/sandbox/");
 }
@@ -245,24 +309,64 @@ async fn the_person_picker_lists_everyone_in_the_demo_directory_by_agency_with_r
     let (status, dir) = sandbox.get("/sandbox/api/directory").await;
     assert_eq!(status, StatusCode::OK);
     let boards = dir["boards"].as_array().expect("boards");
-    assert_eq!(boards.len(), crate::helpers::SEED_POLICIES.len(), "one group per board");
-    let agencies: Vec<&Value> = boards.iter().flat_map(|b| b["agencies"].as_array().into_iter().flatten()).collect();
-    let people: Vec<&Value> = agencies.iter().flat_map(|a| a["people"].as_array().into_iter().flatten()).collect();
-    assert_eq!(people.len(), sandbox.service.directory.people().count(), "every person can be acted as");
-    let find = |id: &str| people.iter().find(|p| p["id"] == id).unwrap_or_else(|| panic!("{id} is listed"));
+    assert_eq!(
+        boards.len(),
+        crate::helpers::SEED_POLICIES.len(),
+        "one group per board"
+    );
+    let agencies: Vec<&Value> = boards
+        .iter()
+        .flat_map(|b| b["agencies"].as_array().into_iter().flatten())
+        .collect();
+    let people: Vec<&Value> = agencies
+        .iter()
+        .flat_map(|a| a["people"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(
+        people.len(),
+        sandbox.service.directory.people().count(),
+        "every person can be acted as"
+    );
+    let find = |id: &str| {
+        people
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is listed"))
+    };
     assert_eq!(find("sam-patel")["level"], "Frontline professional");
     assert_eq!(find("jordan-reid")["role"], "Team Manager");
     assert_eq!(find("jordan-reid")["level"], "First line manager");
     assert_eq!(find("priya-shah")["level"], "Senior manager");
     assert_eq!(find("nsab-unit")["level"], "Board business unit");
     for a in &agencies {
-        assert_eq!(a["channel"]["id"], a["id"], "every agency, the board's too, has its own sandbox channel");
+        assert_eq!(
+            a["channel"]["id"], a["id"],
+            "every agency, the board's too, has its own sandbox channel"
+        );
     }
-    let norfolk = boards.iter().find(|b| b["id"] == "norfolk").expect("norfolk");
-    let asc = norfolk["agencies"].as_array().and_then(|a| a.iter().find(|a| a["id"] == "norfolk-asc")).expect("asc");
-    let ladder: Vec<&str> = asc["people"].as_array().expect("people").iter().filter_map(|p| p["id"].as_str()).collect();
-    assert_eq!(ladder.first(), Some(&"sam-patel"), "people are listed from the bottom rung up: {ladder:?}");
-    assert_eq!(asc["channel"]["name"], "#safeguarding-challenges", "the channel keeps the name people know");
+    let norfolk = boards
+        .iter()
+        .find(|b| b["id"] == "norfolk")
+        .expect("norfolk");
+    let asc = norfolk["agencies"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["id"] == "norfolk-asc"))
+        .expect("asc");
+    let ladder: Vec<&str> = asc["people"]
+        .as_array()
+        .expect("people")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(
+        ladder.first(),
+        Some(&"sam-patel"),
+        "people are listed from the bottom rung up: {ladder:?}"
+    );
+    assert_eq!(
+        asc["channel"]["name"], "#safeguarding-challenges",
+        "the channel keeps the name people know"
+    );
 }
 
 #[tokio::test]
@@ -271,18 +375,32 @@ async fn serve_sandbox_moves_every_channel_onto_the_sandbox() {
     for agency in sandbox.service.directory.agencies() {
         assert_eq!(agency.channels.len(), 1, "{}", agency.id);
         let c = &agency.channels[0];
-        assert_eq!((c.platform, c.workspace.as_str(), c.channel.as_str()), (Platform::Sandbox, "sandbox", agency.id.0.as_str()));
+        assert_eq!(
+            (c.platform, c.workspace.as_str(), c.channel.as_str()),
+            (Platform::Sandbox, "sandbox", agency.id.0.as_str())
+        );
     }
 }
 
 #[tokio::test]
 async fn slash_challenge_opens_the_raise_form_with_the_slack_modals_fields() {
     let sandbox = Sandbox::start().await;
-    let (status, reply) = sandbox.command("sam-patel", "norfolk-asc", "/challenge").await;
-    assert_eq!((status, reply["kind"].as_str()), (StatusCode::OK, Some("form")), "{reply}");
+    let (status, reply) = sandbox
+        .command("sam-patel", "norfolk-asc", "/challenge")
+        .await;
+    assert_eq!(
+        (status, reply["kind"].as_str()),
+        (StatusCode::OK, Some("form")),
+        "{reply}"
+    );
     let form = &reply["form"];
     assert_eq!(form["name"], "raise");
-    let ids: Vec<&str> = form["fields"].as_array().expect("fields").iter().filter_map(|f| f["id"].as_str()).collect();
+    let ids: Vec<&str> = form["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
     assert_eq!(
         ids,
         [
@@ -299,10 +417,29 @@ async fn slash_challenge_opens_the_raise_form_with_the_slack_modals_fields() {
             "immediate_risk"
         ]
     );
-    assert!(form["intro"].as_str().expect("intro").contains("whistleblowing"), "the form says what it is not for");
+    assert!(
+        form["intro"]
+            .as_str()
+            .expect("intro")
+            .contains("whistleblowing"),
+        "the form says what it is not for"
+    );
     let agencies = &form["fields"][0]["choices"];
-    assert!(agencies.as_array().expect("choices").iter().any(|c| c["value"] == "riverside-gp"));
-    assert!(!agencies.as_array().expect("choices").iter().any(|c| c["value"] == "norfolk-asc"), "not your own agency");
+    assert!(
+        agencies
+            .as_array()
+            .expect("choices")
+            .iter()
+            .any(|c| c["value"] == "riverside-gp")
+    );
+    assert!(
+        !agencies
+            .as_array()
+            .expect("choices")
+            .iter()
+            .any(|c| c["value"] == "norfolk-asc"),
+        "not your own agency"
+    );
 }
 
 #[tokio::test]
@@ -317,10 +454,19 @@ async fn a_raise_posts_a_root_in_both_agencies_channels_and_a_private_receipt_to
         let root = &list[0]["post"];
         assert_eq!(root["kind"], "root");
         let text = text_of(&root["message"]);
-        assert!(text.contains("NSAB-2026-0001 · Stage 1 of 4 · Professional to professional"), "{text}");
-        assert!(text.contains("Due Mon 8 Jun, 17:00"), "due in UK local time: {text}");
+        assert!(
+            text.contains("NSAB-2026-0001 · Stage 1 of 4 · Professional to professional"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Due Mon 8 Jun, 17:00"),
+            "due in UK local time: {text}"
+        );
         assert!(text.contains(SUMMARY), "{text}");
-        assert_eq!(button_labels(&root["message"]), ["Add note", "Escalate to stage 2", "Propose resolution"]);
+        assert_eq!(
+            button_labels(&root["message"]),
+            ["Add note", "Escalate to stage 2", "Propose resolution"]
+        );
         assert_eq!(root["posted"], "Mon 1 Jun, 09:40");
     }
     let private = state["private"].as_array().expect("private");
@@ -328,7 +474,10 @@ async fn a_raise_posts_a_root_in_both_agencies_channels_and_a_private_receipt_to
     assert_eq!(private[0]["kind"], "receipt");
     assert!(text_of(&private[0]["message"]).contains("NSAB-2026-0001 raised"));
     let other = sandbox.state("dr-okafor").await;
-    assert!(other["private"].as_array().expect("private").is_empty(), "a receipt is only for the person who acted");
+    assert!(
+        other["private"].as_array().expect("private").is_empty(),
+        "a receipt is only for the person who acted"
+    );
     let events = sandbox
         .service
         .store
@@ -338,46 +487,107 @@ async fn a_raise_posts_a_root_in_both_agencies_channels_and_a_private_receipt_to
     let threads: Vec<String> = events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::ThreadOpened { thread } if thread.platform == Platform::Sandbox => Some(thread.channel.clone()),
+            EventBody::ThreadOpened { thread } if thread.platform == Platform::Sandbox => {
+                Some(thread.channel.clone())
+            }
             _ => None,
         })
         .collect();
-    assert_eq!(threads, ["norfolk-asc", "riverside-gp"], "the worker recorded each thread it opened");
+    assert_eq!(
+        threads,
+        ["norfolk-asc", "riverside-gp"],
+        "the worker recorded each thread it opened"
+    );
 }
 
 #[tokio::test]
 async fn the_same_submission_sent_twice_is_recorded_once() {
     let sandbox = Sandbox::start().await;
     let submission = "double-click-0001";
-    let first = sandbox.submit("sam-patel", "raise", None, raise_fields(SUMMARY), submission).await;
-    let second = sandbox.submit("sam-patel", "raise", None, raise_fields(SUMMARY), submission).await;
+    let first = sandbox
+        .submit(
+            "sam-patel",
+            "raise",
+            None,
+            raise_fields(SUMMARY),
+            submission,
+        )
+        .await;
+    let second = sandbox
+        .submit(
+            "sam-patel",
+            "raise",
+            None,
+            raise_fields(SUMMARY),
+            submission,
+        )
+        .await;
     assert_eq!(first.1["reference"], "NSAB-2026-0001");
-    assert_eq!(second.1, first.1, "the repeat is answered as recorded, with the same reference");
+    assert_eq!(
+        second.1, first.1,
+        "the repeat is answered as recorded, with the same reference"
+    );
     sandbox.deliver().await;
     let state = sandbox.state("sam-patel").await;
-    assert_eq!(entries(&state, "norfolk-asc").len(), 1, "one challenge, not two");
+    assert_eq!(
+        entries(&state, "norfolk-asc").len(),
+        1,
+        "one challenge, not two"
+    );
 }
 
 #[tokio::test]
 async fn a_refused_form_names_the_input_to_change_and_records_nothing() {
     let sandbox = Sandbox::start().await;
     let (status, reply) = sandbox
-        .submit("sam-patel", "raise", None, json!({ "summary": "x" }), &sandbox.submission())
+        .submit(
+            "sam-patel",
+            "raise",
+            None,
+            json!({ "summary": "x" }),
+            &sandbox.submission(),
+        )
         .await;
-    assert_eq!((status, reply["kind"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("errors")));
+    assert_eq!(
+        (status, reply["kind"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("errors"))
+    );
     assert_eq!(reply["errors"]["case_reference"], "Please fill this in.");
     let identifiable = format!("{SUMMARY} NHS number 943 476 5919.");
     let (status, reply) = sandbox
-        .submit("sam-patel", "raise", None, raise_fields(&identifiable), &sandbox.submission())
+        .submit(
+            "sam-patel",
+            "raise",
+            None,
+            raise_fields(&identifiable),
+            &sandbox.submission(),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
     let errors = reply["errors"].as_object().expect("errors");
-    assert_eq!(errors.keys().collect::<Vec<_>>(), ["summary"], "the screen's refusal sits under the summary");
-    assert!(errors["summary"].as_str().expect("text").contains("NHS number"), "{errors:?}");
+    assert_eq!(
+        errors.keys().collect::<Vec<_>>(),
+        ["summary"],
+        "the screen's refusal sits under the summary"
+    );
+    assert!(
+        errors["summary"]
+            .as_str()
+            .expect("text")
+            .contains("NHS number"),
+        "{errors:?}"
+    );
     sandbox.deliver().await;
     let state = sandbox.state("sam-patel").await;
-    assert!(state["channels"].as_object().expect("channels").is_empty(), "nothing was posted");
-    assert_eq!(sandbox.service.store.verify().await.expect("verify").events, 0, "nothing was recorded");
+    assert!(
+        state["channels"].as_object().expect("channels").is_empty(),
+        "nothing was posted"
+    );
+    assert_eq!(
+        sandbox.service.store.verify().await.expect("verify").events,
+        0,
+        "nothing was recorded"
+    );
 }
 
 #[tokio::test]
@@ -385,7 +595,10 @@ async fn escalating_by_button_and_form_updates_the_root_in_place_and_replies_in_
     let sandbox = Sandbox::start().await;
     let reference = sandbox.raise().await;
     let (_, reply) = sandbox.press("sam-patel", "escalate", &reference).await;
-    assert_eq!((reply["kind"].as_str(), reply["form"]["name"].as_str()), (Some("form"), Some("escalate")));
+    assert_eq!(
+        (reply["kind"].as_str(), reply["form"]["name"].as_str()),
+        (Some("form"), Some("escalate"))
+    );
     let (status, reply) = sandbox
         .submit(
             "sam-patel",
@@ -401,33 +614,84 @@ async fn escalating_by_button_and_form_updates_the_root_in_place_and_replies_in_
     for channel in ["norfolk-asc", "riverside-gp"] {
         let entry = &entries(&state, channel)[0];
         let root = &entry["post"];
-        assert_eq!(root["revision"], 2, "the root was rewritten in place, not posted again");
+        assert_eq!(
+            root["revision"], 2,
+            "the root was rewritten in place, not posted again"
+        );
         let text = text_of(&root["message"]);
-        assert!(text.contains("Stage 2 of 4 · First line manager to first line manager"), "{text}");
-        assert!(text.contains("@Jordan Reid") && text.contains("@Dr Maria Lindqvist"), "mentions: {text}");
+        assert!(
+            text.contains("Stage 2 of 4 · First line manager to first line manager"),
+            "{text}"
+        );
+        assert!(
+            text.contains("@Jordan Reid") && text.contains("@Dr Maria Lindqvist"),
+            "mentions: {text}"
+        );
         assert_eq!(button_labels(&root["message"])[0], "Acknowledge");
         let replies = entry["replies"].as_array().expect("replies");
         assert_eq!(replies.len(), 1, "{replies:?}");
         let reply_text = text_of(&replies[0]["message"]);
-        assert!(reply_text.contains("escalated to stage 2. Why: Discussed twice"), "{reply_text}");
-        assert!(reply_text.contains("A formal challenge has been lodged"), "{reply_text}");
+        assert!(
+            reply_text.contains("escalated to stage 2. Why: Discussed twice"),
+            "{reply_text}"
+        );
+        assert!(
+            reply_text.contains("A formal challenge has been lodged"),
+            "{reply_text}"
+        );
     }
-    let dms: Vec<&Value> = state["private"].as_array().expect("private").iter().filter(|p| p["kind"] == "direct").collect();
-    assert_eq!(dms.len(), 1, "the team manager is asked to acknowledge by direct message");
+    let dms: Vec<&Value> = state["private"]
+        .as_array()
+        .expect("private")
+        .iter()
+        .filter(|p| p["kind"] == "direct")
+        .collect();
+    assert_eq!(
+        dms.len(),
+        1,
+        "the team manager is asked to acknowledge by direct message"
+    );
 
-    let (status, reply) = sandbox.press("jordan-reid", "acknowledge", &reference).await;
-    assert_eq!((status, reply["kind"].as_str()), (StatusCode::OK, Some("recorded")), "{reply}");
-    let (status, again) = sandbox.press("jordan-reid", "acknowledge", &reference).await;
-    assert_eq!((status, again["kind"].as_str()), (StatusCode::OK, Some("recorded")), "a second press is not an error: {again}");
+    let (status, reply) = sandbox
+        .press("jordan-reid", "acknowledge", &reference)
+        .await;
+    assert_eq!(
+        (status, reply["kind"].as_str()),
+        (StatusCode::OK, Some("recorded")),
+        "{reply}"
+    );
+    let (status, again) = sandbox
+        .press("jordan-reid", "acknowledge", &reference)
+        .await;
+    assert_eq!(
+        (status, again["kind"].as_str()),
+        (StatusCode::OK, Some("recorded")),
+        "a second press is not an error: {again}"
+    );
     let (status, refused) = sandbox.press("pc-evans", "acknowledge", &reference).await;
-    assert_eq!((status, refused["kind"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("refused")), "{refused}");
+    assert_eq!(
+        (status, refused["kind"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("refused")),
+        "{refused}"
+    );
     sandbox.deliver().await;
     let state = sandbox.state("jordan-reid").await;
     let entry = &entries(&state, "riverside-gp")[0];
-    assert!(text_of(&entry["post"]["message"]).contains("Acknowledged by Team Manager, Norfolk Adult Social Care"));
-    let replies: Vec<String> = entry["replies"].as_array().expect("replies").iter().map(|r| text_of(&r["message"])).collect();
+    assert!(
+        text_of(&entry["post"]["message"])
+            .contains("Acknowledged by Team Manager, Norfolk Adult Social Care")
+    );
+    let replies: Vec<String> = entry["replies"]
+        .as_array()
+        .expect("replies")
+        .iter()
+        .map(|r| text_of(&r["message"]))
+        .collect();
     assert_eq!(replies.len(), 2, "{replies:?}");
-    assert!(replies[1].contains("Acknowledged by Team Manager"), "replies stay in order: {replies:?}");
+    assert!(
+        replies[1].contains("Acknowledged by Team Manager"),
+        "replies stay in order: {replies:?}"
+    );
 }
 
 #[tokio::test]
@@ -435,33 +699,107 @@ async fn the_composer_takes_challenge_commands_exactly_as_slack_does() {
     let sandbox = Sandbox::start().await;
     let reference = sandbox.raise().await;
     let (status, reply) = sandbox
-        .command("dr-okafor", "riverside-gp", &format!("/challenge note {reference} Spoke with the social worker by phone."))
+        .command(
+            "dr-okafor",
+            "riverside-gp",
+            &format!("/challenge note {reference} Spoke with the social worker by phone."),
+        )
         .await;
-    assert_eq!((status, reply["kind"].as_str()), (StatusCode::OK, Some("recorded")), "{reply}");
+    assert_eq!(
+        (status, reply["kind"].as_str()),
+        (StatusCode::OK, Some("recorded")),
+        "{reply}"
+    );
     sandbox.deliver().await;
     let state = sandbox.state("dr-okafor").await;
-    let replies = entries(&state, "norfolk-asc")[0]["replies"].as_array().expect("replies").clone();
+    let replies = entries(&state, "norfolk-asc")[0]["replies"]
+        .as_array()
+        .expect("replies")
+        .clone();
     assert!(text_of(&replies[0]["message"]).contains("Spoke with the social worker by phone."));
-    let receipt = state["private"].as_array().expect("private").last().expect("a receipt").clone();
-    assert_eq!(receipt["channel"], "riverside-gp", "the receipt is where the command was typed");
+    let receipt = state["private"]
+        .as_array()
+        .expect("private")
+        .last()
+        .expect("a receipt")
+        .clone();
+    assert_eq!(
+        receipt["channel"], "riverside-gp",
+        "the receipt is where the command was typed"
+    );
 
-    let (_, help) = sandbox.command("dr-okafor", "riverside-gp", "/challenge help").await;
+    let (_, help) = sandbox
+        .command("dr-okafor", "riverside-gp", "/challenge help")
+        .await;
     assert_eq!(help["kind"], "ephemeral");
     assert_eq!(help["text"], escalation_bot::chat::HELP);
-    let (_, status_reply) = sandbox.command("dr-okafor", "riverside-gp", &format!("/challenge status {reference}")).await;
-    assert!(status_reply["text"].as_str().expect("text").starts_with("NSAB-2026-0001 · Stage 1 of 4"), "{status_reply}");
-    let (_, list) = sandbox.command("sam-patel", "norfolk-asc", "/challenge list").await;
-    assert!(list["text"].as_str().expect("text").contains("NSAB-2026-0001"), "{list}");
-    let (_, resolve) = sandbox.command("sam-patel", "norfolk-asc", &format!("/challenge resolve {reference}")).await;
+    let (_, status_reply) = sandbox
+        .command(
+            "dr-okafor",
+            "riverside-gp",
+            &format!("/challenge status {reference}"),
+        )
+        .await;
+    assert!(
+        status_reply["text"]
+            .as_str()
+            .expect("text")
+            .starts_with("NSAB-2026-0001 · Stage 1 of 4"),
+        "{status_reply}"
+    );
+    let (_, list) = sandbox
+        .command("sam-patel", "norfolk-asc", "/challenge list")
+        .await;
+    assert!(
+        list["text"]
+            .as_str()
+            .expect("text")
+            .contains("NSAB-2026-0001"),
+        "{list}"
+    );
+    let (_, resolve) = sandbox
+        .command(
+            "sam-patel",
+            "norfolk-asc",
+            &format!("/challenge resolve {reference}"),
+        )
+        .await;
     assert_eq!(resolve["form"]["name"], "resolve");
-    let (_, withdraw) = sandbox.command("sam-patel", "norfolk-asc", &format!("/challenge withdraw {reference}")).await;
+    let (_, withdraw) = sandbox
+        .command(
+            "sam-patel",
+            "norfolk-asc",
+            &format!("/challenge withdraw {reference}"),
+        )
+        .await;
     assert_eq!(withdraw["form"]["name"], "withdraw");
-    let (status, wrong) = sandbox.command("sam-patel", "norfolk-asc", "/challenge frobnicate").await;
-    assert_eq!((status, wrong["kind"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("refused")));
-    assert!(wrong["text"].as_str().expect("text").contains("How to use /challenge"), "mistakes come with the help");
-    let (_, chat) = sandbox.command("sam-patel", "norfolk-asc", "hello everyone").await;
-    assert!(chat["text"].as_str().expect("text").contains("only take /challenge commands"), "{chat}");
-    let (status, stranger) = sandbox.command("nobody-at-all", "norfolk-asc", "/challenge").await;
+    let (status, wrong) = sandbox
+        .command("sam-patel", "norfolk-asc", "/challenge frobnicate")
+        .await;
+    assert_eq!(
+        (status, wrong["kind"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("refused"))
+    );
+    assert!(
+        wrong["text"]
+            .as_str()
+            .expect("text")
+            .contains("How to use /challenge"),
+        "mistakes come with the help"
+    );
+    let (_, chat) = sandbox
+        .command("sam-patel", "norfolk-asc", "hello everyone")
+        .await;
+    assert!(
+        chat["text"]
+            .as_str()
+            .expect("text")
+            .contains("only take /challenge commands"),
+        "{chat}"
+    );
+    let (status, stranger) = sandbox
+        .command("nobody-at-all", "norfolk-asc", "/challenge")
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{stranger}");
 }
 
@@ -470,7 +808,13 @@ async fn typed_text_is_kept_as_text_and_never_becomes_markup_or_a_mention() {
     let sandbox = Sandbox::start().await;
     let sneaky = "<img src=x onerror=alert(1)> <!channel> @here — the GP's view differs.";
     let (status, reply) = sandbox
-        .submit("sam-patel", "raise", None, raise_fields(sneaky), &sandbox.submission())
+        .submit(
+            "sam-patel",
+            "raise",
+            None,
+            raise_fields(sneaky),
+            &sandbox.submission(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     sandbox.deliver().await;
@@ -482,7 +826,11 @@ async fn typed_text_is_kept_as_text_and_never_becomes_markup_or_a_mention() {
         .iter()
         .find(|l| l["label"] == "Disagreement")
         .expect("the summary line");
-    assert_eq!(disagreement["spans"], json!([{ "type": "text", "text": sneaky }]), "one plain text span, as typed");
+    assert_eq!(
+        disagreement["spans"],
+        json!([{ "type": "text", "text": sneaky }]),
+        "one plain text span, as typed"
+    );
 }
 
 #[tokio::test]
@@ -491,14 +839,33 @@ async fn the_demo_clock_moves_by_hours_and_working_days_and_overdue_prompts_foll
     let reference = sandbox.raise().await;
     let (status, clock) = sandbox.get("/sandbox/api/clock?as=sam-patel").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((clock["now_uk"].as_str(), clock["working"].as_bool()), (Some("Mon 1 Jun 2026, 09:40"), Some(true)));
-    let (_, clock) = sandbox.post("/sandbox/api/clock", json!({ "as": "sam-patel", "hours": 8 })).await;
+    assert_eq!(
+        (clock["now_uk"].as_str(), clock["working"].as_bool()),
+        (Some("Mon 1 Jun 2026, 09:40"), Some(true))
+    );
+    let (_, clock) = sandbox
+        .post(
+            "/sandbox/api/clock",
+            json!({ "as": "sam-patel", "hours": 8 }),
+        )
+        .await;
     assert_eq!(clock["now_uk"], "Mon 1 Jun 2026, 17:40");
     assert_eq!(clock["working"], false);
-    assert!(clock["note"].as_str().expect("note").contains("wait until Tue 2 Jun, 09:00"), "{clock}");
+    assert!(
+        clock["note"]
+            .as_str()
+            .expect("note")
+            .contains("wait until Tue 2 Jun, 09:00"),
+        "{clock}"
+    );
     // Four working days from Monday evening is Friday at the opening of working hours: the
     // reminder falls there, the start of the last working day before Monday's deadline.
-    let (_, clock) = sandbox.post("/sandbox/api/clock", json!({ "as": "sam-patel", "working_days": 4 })).await;
+    let (_, clock) = sandbox
+        .post(
+            "/sandbox/api/clock",
+            json!({ "as": "sam-patel", "working_days": 4 }),
+        )
+        .await;
     assert_eq!(clock["now_uk"], "Fri 5 Jun 2026, 09:00", "{clock}");
     sandbox.run_schedule().await;
     let replies = |state: &Value| -> Vec<String> {
@@ -511,25 +878,66 @@ async fn the_demo_clock_moves_by_hours_and_working_days_and_overdue_prompts_foll
     };
     let state = sandbox.state("sam-patel").await;
     assert!(
-        replies(&state).iter().any(|r| r.contains("Reminder: this stage is due Mon 8 Jun, 17:00")),
+        replies(&state)
+            .iter()
+            .any(|r| r.contains("Reminder: this stage is due Mon 8 Jun, 17:00")),
         "{:?}",
         replies(&state)
     );
     // Stage 1 was due on Monday 8 June at 17:00: on Tuesday morning it is overdue.
-    let (_, clock) = sandbox.post("/sandbox/api/clock", json!({ "as": "sam-patel", "working_days": 2 })).await;
+    let (_, clock) = sandbox
+        .post(
+            "/sandbox/api/clock",
+            json!({ "as": "sam-patel", "working_days": 2 }),
+        )
+        .await;
     assert_eq!(clock["now_uk"], "Tue 9 Jun 2026, 09:00", "{clock}");
     sandbox.run_schedule().await;
     let state = sandbox.state("sam-patel").await;
-    let overdue: Vec<String> = replies(&state).into_iter().filter(|r| r.contains("Overdue.")).collect();
-    assert_eq!(overdue.len(), 1, "the overdue prompt is in the thread once: {:?}", replies(&state));
-    assert!(overdue[0].contains("Stage 1 was due Mon 8 Jun, 17:00"), "{overdue:?}");
-    let (status, refused) = sandbox.post("/sandbox/api/clock", json!({ "working_days": 0 })).await;
-    assert_eq!((status, refused["kind"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("refused")));
-    let (status, _) = sandbox.post("/sandbox/api/clock", json!({ "hours": 1, "working_days": 1 })).await;
+    let overdue: Vec<String> = replies(&state)
+        .into_iter()
+        .filter(|r| r.contains("Overdue."))
+        .collect();
+    assert_eq!(
+        overdue.len(),
+        1,
+        "the overdue prompt is in the thread once: {:?}",
+        replies(&state)
+    );
+    assert!(
+        overdue[0].contains("Stage 1 was due Mon 8 Jun, 17:00"),
+        "{overdue:?}"
+    );
+    let (status, refused) = sandbox
+        .post("/sandbox/api/clock", json!({ "working_days": 0 }))
+        .await;
+    assert_eq!(
+        (status, refused["kind"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("refused"))
+    );
+    let (status, _) = sandbox
+        .post(
+            "/sandbox/api/clock",
+            json!({ "hours": 1, "working_days": 1 }),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "one unit at a time");
-    assert_eq!(sandbox.clock.now(), sandbox.service.now(), "the service reads the demo clock");
-    let kept = sandbox.service.store.sandbox_clock_offset().await.expect("the offset is kept");
-    assert_eq!(kept, sandbox.clock.offset().num_microseconds().expect("fits"), "a restart resumes at the same demo time");
+    assert_eq!(
+        sandbox.clock.now(),
+        sandbox.service.now(),
+        "the service reads the demo clock"
+    );
+    let kept = sandbox
+        .service
+        .store
+        .sandbox_clock_offset()
+        .await
+        .expect("the offset is kept");
+    assert_eq!(
+        kept,
+        sandbox.clock.offset().num_microseconds().expect("fits"),
+        "a restart resumes at the same demo time"
+    );
     assert!(Reference::parse(&reference).is_ok());
 }
 
@@ -538,16 +946,22 @@ async fn a_real_time_clock_cannot_be_moved_from_the_page() {
     let clock = Arc::new(ManualClock::running());
     let app = Sandbox::start_with(clock, Arc::new(SystemClock), true).await;
     let (status, reply) = app.post("/sandbox/api/clock", json!({ "hours": 1 })).await;
-    assert_eq!((status, reply["kind"].as_str()), (StatusCode::CONFLICT, Some("refused")));
+    assert_eq!(
+        (status, reply["kind"].as_str()),
+        (StatusCode::CONFLICT, Some("refused"))
+    );
     let (_, clock) = app.get("/sandbox/api/clock").await;
     assert_eq!(clock["movable"], false);
 }
 
 #[tokio::test]
-async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record_shows_every_step() {
+async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record_shows_every_step()
+{
     let sandbox = Sandbox::start().await;
     let reference = sandbox.raise().await;
-    let (_, reply) = sandbox.press("dr-okafor", "propose_resolution", &reference).await;
+    let (_, reply) = sandbox
+        .press("dr-okafor", "propose_resolution", &reference)
+        .await;
     assert_eq!(reply["form"]["name"], "resolve");
     let fields = json!({
         "rationale": "Both agencies reviewed the discharge plan together.",
@@ -555,27 +969,54 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
         "outstanding": "Discharge-summary sharing, pursued via the practice manager.",
     });
     let (status, reply) = sandbox
-        .submit("dr-okafor", "resolve", Some(&reference), fields, &sandbox.submission())
+        .submit(
+            "dr-okafor",
+            "resolve",
+            Some(&reference),
+            fields,
+            &sandbox.submission(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     sandbox.deliver().await;
     let state = sandbox.state("sam-patel").await;
     let root = &entries(&state, "norfolk-asc")[0]["post"]["message"];
-    assert_eq!(button_labels(root), ["Add note", "Confirm resolution", "Reject"]);
-    let (status, reply) = sandbox.press("sam-patel", "confirm_resolution", &reference).await;
+    assert_eq!(
+        button_labels(root),
+        ["Add note", "Confirm resolution", "Reject"]
+    );
+    let (status, reply) = sandbox
+        .press("sam-patel", "confirm_resolution", &reference)
+        .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     sandbox.deliver().await;
     let state = sandbox.state("sam-patel").await;
     for channel in ["norfolk-asc", "riverside-gp"] {
         let root = &entries(&state, channel)[0]["post"]["message"];
         assert_eq!(root["status"], "Resolved");
-        assert!(button_labels(root).is_empty(), "a closed challenge has no buttons");
+        assert!(
+            button_labels(root).is_empty(),
+            "a closed challenge has no buttons"
+        );
     }
-    let (status, record) = sandbox.get(&format!("/sandbox/api/record/{reference}")).await;
+    let (status, record) = sandbox
+        .get(&format!("/sandbox/api/record/{reference}"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{record}");
     assert_eq!(record["intact"], true);
-    let kinds: Vec<&str> = record["events"].as_array().expect("events").iter().filter_map(|e| e["kind"].as_str()).collect();
-    for kind in ["raised", "stage_started", "thread_opened", "resolution_proposed", "resolution_confirmed"] {
+    let kinds: Vec<&str> = record["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    for kind in [
+        "raised",
+        "stage_started",
+        "thread_opened",
+        "resolution_proposed",
+        "resolution_confirmed",
+    ] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
     let confirmed = record["events"]
@@ -584,8 +1025,16 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
         .iter()
         .find(|e| e["kind"] == "resolution_confirmed")
         .expect("confirmed");
-    assert_eq!(confirmed["who"], "Social Worker / Occupational Therapist, Norfolk Adult Social Care");
-    assert!(confirmed["what"].as_str().expect("what").contains("Joint capacity assessment on Friday."));
+    assert_eq!(
+        confirmed["who"],
+        "Social Worker / Occupational Therapist, Norfolk Adult Social Care"
+    );
+    assert!(
+        confirmed["what"]
+            .as_str()
+            .expect("what")
+            .contains("Joint capacity assessment on Friday.")
+    );
     let (status, _) = sandbox.get("/sandbox/api/record/NSAB-2026-0099").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -597,13 +1046,23 @@ async fn open_pages_hear_of_every_new_post_on_the_live_stream() {
     let response = sandbox
         .router
         .clone()
-        .oneshot(Request::get("/sandbox/api/stream").body(Body::empty()).expect("a request"))
+        .oneshot(
+            Request::get("/sandbox/api/stream")
+                .body(Body::empty())
+                .expect("a request"),
+        )
         .await
         .expect("the stream opens");
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
     let mut body = response.into_body().into_data_stream();
     let first = body.next().await.expect("a first event").expect("bytes");
-    assert!(String::from_utf8_lossy(&first).contains("event: change"), "the page refreshes on connect");
+    assert!(
+        String::from_utf8_lossy(&first).contains("event: change"),
+        "the page refreshes on connect"
+    );
     sandbox.raise().await;
     let next = tokio::time::timeout(std::time::Duration::from_secs(5), body.next())
         .await
@@ -616,17 +1075,81 @@ async fn open_pages_hear_of_every_new_post_on_the_live_stream() {
 #[tokio::test]
 async fn malformed_requests_are_refused_plainly() {
     let sandbox = Sandbox::start().await;
-    let (status, reply) = sandbox.post("/sandbox/api/command", json!({ "as": "sam-patel" })).await;
-    assert_eq!((status, reply["kind"].as_str()), (StatusCode::BAD_REQUEST, Some("refused")), "{reply}");
     let (status, reply) = sandbox
-        .post("/sandbox/api/command", json!({ "as": "sam-patel", "text": "/challenge", "submission": "x" }))
+        .post("/sandbox/api/command", json!({ "as": "sam-patel" }))
+        .await;
+    assert_eq!(
+        (status, reply["kind"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("refused")),
+        "{reply}"
+    );
+    let (status, reply) = sandbox
+        .post(
+            "/sandbox/api/command",
+            json!({ "as": "sam-patel", "text": "/challenge", "submission": "x" }),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
-    let (status, _) = sandbox.press("sam-patel", "launch_rockets", "NSAB-2026-0001").await;
+    let (status, _) = sandbox
+        .press("sam-patel", "launch_rockets", "NSAB-2026-0001")
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, reply) = sandbox
-        .submit("sam-patel", "note", None, json!({ "note": "no reference" }), &sandbox.submission())
+        .submit(
+            "sam-patel",
+            "note",
+            None,
+            json!({ "note": "no reference" }),
+            &sandbox.submission(),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(reply["errors"]["_form"].as_str().expect("text").contains("lost track"), "{reply}");
+    assert!(
+        reply["errors"]["_form"]
+            .as_str()
+            .expect("text")
+            .contains("lost track"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn the_boards_channel_gets_the_notices_its_procedure_names() {
+    let sandbox = Sandbox::start().await;
+    let reference = sandbox.raise().await;
+    for (who, why) in [
+        (
+            "sam-patel",
+            "Discussed twice, no agreement on the capacity concerns.",
+        ),
+        (
+            "jordan-reid",
+            "Team manager and safeguarding lead GP met; the practice maintains its position.",
+        ),
+    ] {
+        let (status, reply) = sandbox
+            .command(
+                who,
+                "norfolk-asc",
+                &format!("/challenge escalate {reference} {why}"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{who}: {reply}");
+        sandbox.deliver().await;
+    }
+    let state = sandbox.state("nsab-unit").await;
+    let notices = entries(&state, "norfolk-board");
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["post"]["kind"], "notice");
+    let text = text_of(&notices[0]["post"]["message"]);
+    assert!(
+        text.contains("Advance notice") && text.contains("Stage 3 of 4"),
+        "{text}"
+    );
+    assert!(
+        entries(&state, "norfolk-asc")[0]["post"]["message"]["title"]
+            .as_str()
+            .expect("title")
+            .contains("Stage 3 of 4")
+    );
 }

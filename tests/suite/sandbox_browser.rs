@@ -69,7 +69,13 @@ fn start_server(dir: &Path) -> Server {
     let log = dir.join("serve.log");
     let stderr = std::fs::File::create(&log).expect("a log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_escalation-bot"))
-        .args(["serve", "--sandbox", "--listen", "127.0.0.1:0", "--database-url"])
+        .args([
+            "serve",
+            "--sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+        ])
         .arg(dir.join("sandbox.db"))
         .arg("--directory")
         .arg(root.join("policies/demo/directory.toml"))
@@ -98,7 +104,8 @@ fn start_server(dir: &Path) -> Server {
         match rx.recv_timeout(left) {
             Ok(line) => {
                 if let Some(rest) = line.strip_prefix("The sandbox: open ") {
-                    let url = rest.split_whitespace().next().expect("a URL").trim_end_matches('/');
+                    let page = rest.split_whitespace().next().expect("a URL");
+                    let url = page.trim_end_matches('/').trim_end_matches("/sandbox");
                     return Server {
                         _process: process,
                         base: url.to_string(),
@@ -152,7 +159,7 @@ async fn connect(driver_url: &str, chromium: &Path, profile: &Path) -> Client {
             "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1440,900",
+                "--disable-dev-shm-usage", "--window-size=1366,768",
                 format!("--user-data-dir={}", profile.display()),
             ],
         }),
@@ -172,7 +179,12 @@ async fn to_a_working_morning(base: &str) {
         let http = http.clone();
         let url = format!("{base}/sandbox/api/clock");
         async move {
-            let r = http.post(url).json(&body).send().await.expect("the clock answers");
+            let r = http
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("the clock answers");
             assert!(r.status().is_success(), "the clock moves: {}", r.status());
             r.json::<Value>().await.expect("the clock's JSON")
         }
@@ -191,7 +203,9 @@ async fn to_a_working_morning(base: &str) {
     }
     let clock = post(json!({ "as": "sam-patel", "working_days": 1 })).await;
     assert!(
-        clock["now_uk"].as_str().is_some_and(|t| t.ends_with("09:00")),
+        clock["now_uk"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("09:00")),
         "the clock is at a working morning: {clock}"
     );
 }
@@ -210,7 +224,9 @@ impl Walk {
         loop {
             match self.client.find(Locator::Css(css)).await {
                 Ok(e) => return Ok(e),
-                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(150)).await,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(150)).await
+                }
                 Err(e) => return Err(format!("{css} never appeared: {e}")),
             }
         }
@@ -236,17 +252,23 @@ impl Walk {
 
     async fn click(&self, css: &str) -> Step {
         let e = self.find(css).await?;
-        e.click().await.map_err(|e| format!("cannot click {css}: {e}"))
+        e.click()
+            .await
+            .map_err(|e| format!("cannot click {css}: {e}"))
     }
 
     async fn type_into(&self, css: &str, text: &str) -> Step {
         let e = self.find(css).await?;
-        e.send_keys(text).await.map_err(|e| format!("cannot type into {css}: {e}"))
+        e.send_keys(text)
+            .await
+            .map_err(|e| format!("cannot type into {css}: {e}"))
     }
 
     async fn choose(&self, css: &str, value: &str) -> Step {
         let e = self.find(css).await?;
-        e.select_by_value(value).await.map_err(|e| format!("cannot choose {value} in {css}: {e}"))
+        e.select_by_value(value)
+            .await
+            .map_err(|e| format!("cannot choose {value} in {css}: {e}"))
     }
 
     async fn act_as(&self, person: &str) -> Step {
@@ -264,14 +286,20 @@ impl Walk {
     }
 
     async fn open_channel(&self, channel: &str) -> Step {
-        self.click(&format!("nav a[data-channel='{channel}']")).await?;
-        self.find(&format!("nav a[data-channel='{channel}'][aria-current='page']")).await?;
+        self.click(&format!("nav a[data-channel='{channel}']"))
+            .await?;
+        self.find(&format!(
+            "nav a[data-channel='{channel}'][aria-current='page']"
+        ))
+        .await?;
         Ok(())
     }
 
     async fn press(&self, reference: &str, action: &str) -> Step {
-        self.click(&format!("#feed article.root[data-reference='{reference}'] button[data-action='{action}']"))
-            .await
+        self.click(&format!(
+            "#feed article.root[data-reference='{reference}'] button[data-action='{action}']"
+        ))
+        .await
     }
 
     async fn submit_form(&self) -> Step {
@@ -288,12 +316,23 @@ impl Walk {
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
-        let errors = self.client.find(Locator::Css("#form")).await.map_err(|e| e.to_string())?;
-        Err(format!("the form stayed open: {}", errors.text().await.unwrap_or_default()))
+        let errors = self
+            .client
+            .find(Locator::Css("#form"))
+            .await
+            .map_err(|e| e.to_string())?;
+        Err(format!(
+            "the form stayed open: {}",
+            errors.text().await.unwrap_or_default()
+        ))
     }
 
     async fn screenshot(&self, name: &str) -> Result<PathBuf, String> {
-        let png = self.client.screenshot().await.map_err(|e| format!("no screenshot: {e}"))?;
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .map_err(|e| format!("no screenshot: {e}"))?;
         let dir = crate::helpers::crate_root().join("target/test-artefacts");
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let path = dir.join(name);
@@ -308,7 +347,8 @@ impl Walk {
             .await
             .map_err(|e| e.to_string())?;
         self.find("body[data-ready='true']").await?;
-        self.text_in("#person-role", "Frontline professional").await?;
+        self.text_in("#person-role", "Frontline professional")
+            .await?;
 
         // Sam, a social worker, types /challenge in the composer and fills in the raise form.
         self.type_into("#composer-text", "/challenge").await?;
@@ -317,11 +357,18 @@ impl Walk {
         self.choose("#f-receiving_agency", "riverside-gp").await?;
         self.choose("#f-other_professional", "dr-okafor").await?;
         self.click("input[name='concerns'][value='adult']").await?;
-        self.choose("#f-category", "outcomes-of-assessments").await?;
+        self.choose("#f-category", "outcomes-of-assessments")
+            .await?;
         self.type_into("#f-summary", SUMMARY).await?;
-        self.type_into("#f-desired_outcome", "A mental capacity assessment about returning home.").await?;
+        self.type_into(
+            "#f-desired_outcome",
+            "A mental capacity assessment about returning home.",
+        )
+        .await?;
         self.type_into("#f-case_reference", "ASC-4471").await?;
-        self.click("input[name='immediate_risk'][value='no']").await?;
+        self.click("input[name='immediate_risk'][value='no']")
+            .await?;
+        self.screenshot("sandbox-raise-form.png").await?;
         self.submit_form().await?;
 
         // The thread appears in Sam's agency's channel, with the receipt only Sam sees.
@@ -332,78 +379,165 @@ impl Walk {
             .map_err(|e| e.to_string())?
             .ok_or("the root post carries its reference")?;
         self.text_in(&root_of(&reference), "Stage 1 of 4").await?;
-        self.text_in(&root_of(&reference), "<b>not markup</b>").await?;
-        let markup = self.client.find_all(Locator::Css("#feed b, #feed img, #feed script")).await.map_err(|e| e.to_string())?;
+        self.text_in(&root_of(&reference), "<b>not markup</b>")
+            .await?;
+        let markup = self
+            .client
+            .find_all(Locator::Css("#feed b, #feed img, #feed script"))
+            .await
+            .map_err(|e| e.to_string())?;
         if !markup.is_empty() {
             return Err("typed text became markup on the page".into());
         }
-        self.text_in("#private-list", &format!("{reference} raised")).await?;
+        self.text_in("#private-list", &format!("{reference} raised"))
+            .await?;
 
         // ... and in the GP practice's channel.
         self.open_channel("riverside-gp").await?;
-        self.text_in(&root_of(&reference), "Professional to professional").await?;
-        self.text_in(&root_of(&reference), "@Dr Ade Okafor").await.ok();
+        self.text_in(&root_of(&reference), "Professional to professional")
+            .await?;
         self.open_channel("norfolk-asc").await?;
 
         // Sam escalates with the button and the escalate form.
         self.press(&reference, "escalate").await?;
         self.text_in("#form-title", "Escalate").await?;
-        self.type_into("#f-reason", "Discussed twice, no agreement on the capacity concerns.").await?;
+        self.type_into(
+            "#f-reason",
+            "Discussed twice, no agreement on the capacity concerns.",
+        )
+        .await?;
         self.submit_form().await?;
         self.text_in(&root_of(&reference), "Stage 2 of 4").await?;
-        self.text_in(&format!("{} + ol.replies", root_of(&reference)), "escalated to stage 2").await?;
+        self.text_in(
+            &format!("{} + ol.replies", root_of(&reference)),
+            "escalated to stage 2",
+        )
+        .await?;
 
         // The team manager acknowledges in the thread; the root updates in place.
         self.act_as("jordan-reid").await?;
-        self.text_in("#private-list", "You are asked to take over").await?;
+        self.text_in("#private-list", "You are asked to take over")
+            .await?;
         self.press(&reference, "acknowledge").await?;
-        self.text_in(&root_of(&reference), "Acknowledged by Team Manager, Norfolk Adult Social Care").await?;
+        self.text_in(
+            &root_of(&reference),
+            "Acknowledged by Team Manager, Norfolk Adult Social Care",
+        )
+        .await?;
 
         // Ten working days later, stage 2 is overdue and the thread says so.
-        self.click("button[data-advance='working_days'][data-by='5']").await?;
+        self.click("button[data-advance='working_days'][data-by='5']")
+            .await?;
         self.text_in("#clock-note", "Inside working hours").await?;
-        self.click("button[data-advance='working_days'][data-by='5']").await?;
-        self.text_in(&format!("{} + ol.replies", root_of(&reference)), "Overdue. Stage 2 was due").await?;
+        self.click("button[data-advance='working_days'][data-by='5']")
+            .await?;
+        self.text_in(
+            &format!("{} + ol.replies", root_of(&reference)),
+            "Overdue. Stage 2 was due",
+        )
+        .await?;
 
         // The team manager proposes a resolution, accounting for the delay.
         self.press(&reference, "propose_resolution").await?;
         self.text_in("#form-title", "Propose a resolution").await?;
-        self.type_into("#f-rationale", "The managers met and reviewed the discharge plan together.").await?;
-        self.type_into("#f-outcome", "Joint capacity assessment on Friday.").await?;
-        self.type_into("#f-outstanding", "Discharge-summary sharing, pursued via the practice manager.").await?;
-        self.type_into("#f-delay_reason", "The practice lead was on leave.").await?;
+        self.type_into(
+            "#f-rationale",
+            "The managers met and reviewed the discharge plan together.",
+        )
+        .await?;
+        self.type_into("#f-outcome", "Joint capacity assessment on Friday.")
+            .await?;
+        self.type_into(
+            "#f-outstanding",
+            "Discharge-summary sharing, pursued via the practice manager.",
+        )
+        .await?;
+        self.type_into("#f-delay_reason", "The practice lead was on leave.")
+            .await?;
         self.submit_form().await?;
-        self.text_in(&root_of(&reference), "Proposed resolution").await?;
+        self.text_in(&root_of(&reference), "Proposed resolution")
+            .await?;
 
         // The GP practice's safeguarding lead confirms it in their own channel.
         self.act_as("dr-lindqvist").await?;
         self.open_channel("riverside-gp").await?;
         self.press(&reference, "confirm_resolution").await?;
         self.text_in(&root_of(&reference), "Resolved").await?;
-        self.text_in(&format!("{} + ol.replies", root_of(&reference)), "Resolution confirmed in writing").await?;
+        self.text_in(
+            &format!("{} + ol.replies", root_of(&reference)),
+            "Resolution confirmed in writing",
+        )
+        .await?;
+        let page = self
+            .client
+            .execute(
+                "return document.documentElement.scrollHeight <= innerHeight",
+                vec![],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if page != json!(true) {
+            return Err(
+                "the page itself scrolls: its panes should hold everything on a laptop screen"
+                    .into(),
+            );
+        }
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView({ block: 'start' })",
+                vec![json!(root_of(&reference))],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
         self.screenshot("sandbox-final.png").await?;
 
         // The record: every step, and the hash chain checks out. Escape closes it.
-        self.click(&format!("{} button[data-record='{reference}']", root_of(&reference))).await?;
+        self.click(&format!(
+            "{} button[data-record='{reference}']",
+            root_of(&reference)
+        ))
+        .await?;
         self.text_in("#record-verified", "Record intact").await?;
-        self.find("#record-table tr[data-kind='resolution_confirmed']").await?;
-        self.find("#record-table tr[data-kind='acknowledged']").await?;
-        self.find("#record-table tr[data-kind='overdue_prompted']").await?;
+        self.find("#record-table tr[data-kind='resolution_confirmed']")
+            .await?;
+        self.find("#record-table tr[data-kind='acknowledged']")
+            .await?;
+        self.find("#record-table tr[data-kind='overdue_prompted']")
+            .await?;
         self.screenshot("sandbox-record.png").await?;
-        let active = self.client.active_element().await.map_err(|e| e.to_string())?;
-        active.send_keys(&Key::Escape).await.map_err(|e| e.to_string())?;
+        let active = self
+            .client
+            .active_element()
+            .await
+            .map_err(|e| e.to_string())?;
+        active
+            .send_keys(&Key::Escape)
+            .await
+            .map_err(|e| e.to_string())?;
         let open = self
             .client
-            .execute("return document.getElementById('record-dialog').open", vec![])
+            .execute(
+                "return document.getElementById('record-dialog').open",
+                vec![],
+            )
             .await
             .map_err(|e| e.to_string())?;
         if open != json!(false) {
             return Err("Escape did not close the record".into());
         }
-        let focused = self.client.active_element().await.map_err(|e| e.to_string())?;
-        let back = focused.attr("data-record").await.map_err(|e| e.to_string())?;
+        let focused = self
+            .client
+            .active_element()
+            .await
+            .map_err(|e| e.to_string())?;
+        let back = focused
+            .attr("data-record")
+            .await
+            .map_err(|e| e.to_string())?;
         if back.as_deref() != Some(reference.as_str()) {
-            return Err(format!("focus did not return to the record button (it is on {back:?})"));
+            return Err(format!(
+                "focus did not return to the record button (it is on {back:?})"
+            ));
         }
         Ok(())
     }
@@ -430,5 +564,8 @@ async fn a_dispute_walked_through_the_sandbox_in_chromium_from_raise_to_the_conf
     }
     let _ = walk.client.clone().close().await;
     let shot = crate::helpers::crate_root().join("target/test-artefacts/sandbox-final.png");
-    assert!(shot.is_file(), "the final state is saved as a test artefact");
+    assert!(
+        shot.is_file(),
+        "the final state is saved as a test artefact"
+    );
 }

@@ -48,10 +48,17 @@ async fn a_norfolk_dispute_left_alone_is_reminded_the_working_day_before_and_pro
     let reference = rig.raise("sam-patel", raise_details("norfolk")).await;
     rig.run_until("2026-04-17T18:00:00+01:00").await;
 
-    let mut expected = vec!["2026-03-31T09:00:00+01:00 reminder stage 1, due 2026-04-01T17:00:00+01:00".to_string()];
-    let overdue_days = ["04-02", "04-07", "04-08", "04-09", "04-10", "04-13", "04-14", "04-15", "04-16", "04-17"];
+    let mut expected = vec![
+        "2026-03-31T09:00:00+01:00 reminder stage 1, due 2026-04-01T17:00:00+01:00".to_string(),
+    ];
+    let overdue_days = [
+        "04-02", "04-07", "04-08", "04-09", "04-10", "04-13", "04-14", "04-15", "04-16", "04-17",
+    ];
     for (i, day) in overdue_days.iter().enumerate() {
-        expected.push(format!("2026-{day}T09:00:00+01:00 overdue #{} stage 1", i + 1));
+        expected.push(format!(
+            "2026-{day}T09:00:00+01:00 overdue #{} stage 1",
+            i + 1
+        ));
     }
     assert_eq!(rig.timeline(&reference).await, expected);
 
@@ -62,7 +69,13 @@ async fn a_norfolk_dispute_left_alone_is_reminded_the_working_day_before_and_pro
         &["slack sam-patel", "teams dr-okafor"],
     );
     for p in &posts {
-        assert_eq!(p.targets, everyone, "{} at {} goes to both threads and both owners", p.kind, format_uk(p.at));
+        assert_eq!(
+            p.targets,
+            everyone,
+            "{} at {} goes to both threads and both owners",
+            p.kind,
+            format_uk(p.at)
+        );
     }
     // The next prompt waits for Monday; nothing else is left or was cancelled.
     assert_eq!(rig.schedule_count(&reference, "done").await, 11);
@@ -83,11 +96,19 @@ async fn a_norfolk_dispute_reaching_stage_three_gives_the_board_advance_notice_i
     let rig = Rig::new("2026-10-19T10:00:00+01:00").await;
     let reference = rig.raise("sam-patel", raise_details("norfolk")).await;
     rig.run_until("2026-10-20T11:00:00+01:00").await;
-    rig.act("sam-patel", &reference, escalate("Discussed twice; no agreement on capacity concerns."))
-        .await;
+    rig.act(
+        "sam-patel",
+        &reference,
+        escalate("Discussed twice; no agreement on capacity concerns."),
+    )
+    .await;
     rig.run_until("2026-10-28T10:00:00+00:00").await;
-    rig.act("jordan-reid", &reference, escalate("Team managers could not agree a plan."))
-        .await;
+    rig.act(
+        "jordan-reid",
+        &reference,
+        escalate("Team managers could not agree a plan."),
+    )
+    .await;
     rig.run_until("2026-11-06T12:00:00+00:00").await;
 
     assert_eq!(
@@ -129,7 +150,10 @@ async fn a_cambridgeshire_dispute_has_no_deadline_reminders_at_any_stage_but_its
     // no overdue prompts, ever, and no acknowledgement window either.
     let rig = Rig::new("2026-03-23T10:00:00+00:00").await;
     let reference = rig
-        .raise("cambs-asc-practitioner", raise_details("cambridgeshire-peterborough"))
+        .raise(
+            "cambs-asc-practitioner",
+            raise_details("cambridgeshire-peterborough"),
+        )
         .await;
     rig.run_until("2026-04-10T17:00:00+01:00").await;
     assert_eq!(rig.timeline(&reference).await, Vec::<String>::new());
@@ -142,7 +166,11 @@ async fn a_cambridgeshire_dispute_has_no_deadline_reminders_at_any_stage_but_its
             break;
         }
         let outcome = rig
-            .act("cambs-asc-practitioner", &reference, escalate("Still no agreement on the housing offer."))
+            .act(
+                "cambs-asc-practitioner",
+                &reference,
+                escalate("Still no agreement on the housing offer."),
+            )
             .await;
         stage = outcome.dispute.stage;
     }
@@ -157,7 +185,10 @@ async fn a_cambridgeshire_dispute_has_no_deadline_reminders_at_any_stage_but_its
         ]
     );
     for p in rig.posts(&reference).await {
-        assert_eq!(p.targets, sorted(&["notice slack cambridgeshire-peterborough-board"]));
+        assert_eq!(
+            p.targets,
+            sorted(&["notice slack cambridgeshire-peterborough-board"])
+        );
         assert_eq!(p.available, vec![at("2026-04-13T10:00:00+01:00")]);
     }
     assert_eq!(rig.schedule_count(&reference, "pending").await, 0);
@@ -177,20 +208,37 @@ async fn a_sunderland_dispute_left_alone_at_stage_one_is_reminded_after_the_week
         .raise("sunderland-asc-practitioner", raise_details("sunderland"))
         .await;
     rig.run_until("2026-04-13T10:00:00+01:00").await;
-    rig.act("sunderland-asc-practitioner", &reference, escalate("The other team has not replied."))
-        .await;
+    rig.act(
+        "sunderland-asc-practitioner",
+        &reference,
+        escalate("The other team has not replied."),
+    )
+    .await;
     rig.run_until("2026-04-24T18:00:00+01:00").await;
 
-    let mut expected = vec!["2026-03-30T09:00:00+01:00 reminder stage 1, due 2026-03-31T17:00:00+01:00".to_string()];
-    for (i, day) in ["04-01", "04-02", "04-07", "04-08", "04-09", "04-10", "04-13"].iter().enumerate() {
-        expected.push(format!("2026-{day}T09:00:00+01:00 overdue #{} stage 1", i + 1));
+    let mut expected = vec![
+        "2026-03-30T09:00:00+01:00 reminder stage 1, due 2026-03-31T17:00:00+01:00".to_string(),
+    ];
+    for (i, day) in [
+        "04-01", "04-02", "04-07", "04-08", "04-09", "04-10", "04-13",
+    ]
+    .iter()
+    .enumerate()
+    {
+        expected.push(format!(
+            "2026-{day}T09:00:00+01:00 overdue #{} stage 1",
+            i + 1
+        ));
     }
     assert_eq!(rig.timeline(&reference).await, expected);
     let posts = rig.posts(&reference).await;
     assert_in_working_hours(rig.calendar("sunderland"), &posts);
     let everyone = thread_and_dms(
         &["teams sunderland-asc", "teams sunderland-community"],
-        &["teams sunderland-asc-practitioner", "teams sunderland-community-practitioner"],
+        &[
+            "teams sunderland-asc-practitioner",
+            "teams sunderland-community-practitioner",
+        ],
     );
     for p in &posts {
         assert_eq!(p.targets, everyone, "{} at {}", p.kind, format_uk(p.at));
@@ -225,20 +273,30 @@ async fn a_durham_dispute_asks_each_working_day_for_the_reason_for_delay_records
     )
     .await;
     rig.run_until("2026-04-07T10:00:00+01:00").await;
-    rig.act(c.raiser, &reference, escalate("No resolve with the decision maker."))
-        .await;
+    rig.act(
+        c.raiser,
+        &reference,
+        escalate("No resolve with the decision maker."),
+    )
+    .await;
     rig.run_until("2026-04-14T10:00:00+01:00").await;
     rig.act(
         "durham-police-line-manager",
         &reference,
-        escalate_late("Managers could not agree.", "Waited for the strategy meeting minutes."),
+        escalate_late(
+            "Managers could not agree.",
+            "Waited for the strategy meeting minutes.",
+        ),
     )
     .await;
     rig.run_until("2026-04-20T10:00:00+01:00").await;
     rig.act(
         "durham-police-head-of-service",
         &reference,
-        escalate_late("Heads of service could not agree.", "The form took two days to complete."),
+        escalate_late(
+            "Heads of service could not agree.",
+            "The form took two days to complete.",
+        ),
     )
     .await;
     rig.run_until("2026-04-27T12:00:00+01:00").await;
@@ -276,9 +334,15 @@ async fn a_durham_dispute_asks_each_working_day_for_the_reason_for_delay_records
         } = &e.body
         {
             if *delay_reason_given {
-                assert!(prompt.contains("A reason for the delay is on record."), "{prompt}");
+                assert!(
+                    prompt.contains("A reason for the delay is on record."),
+                    "{prompt}"
+                );
             } else {
-                assert!(prompt.contains("asks for the reason for the delay"), "{prompt}");
+                assert!(
+                    prompt.contains("asks for the reason for the delay"),
+                    "{prompt}"
+                );
             }
             assert!(prompt.contains("or to record why not"), "{prompt}");
         }
@@ -286,20 +350,42 @@ async fn a_durham_dispute_asks_each_working_day_for_the_reason_for_delay_records
     // The prompt reaches the threads as posted text, too.
     let replies = rig.payloads(&reference, "reply").await;
     assert!(
-        replies.iter().any(|p| p.contains("asks for the reason for the delay")),
+        replies
+            .iter()
+            .any(|p| p.contains("asks for the reason for the delay")),
         "a thread reply asks for the reason for the delay"
     );
     assert!(
-        replies.iter().any(|p| p.contains("A reason for the delay is on record.")),
+        replies
+            .iter()
+            .any(|p| p.contains("A reason for the delay is on record.")),
         "a thread reply says the reason is on record"
     );
 
     let posts = rig.posts(&reference).await;
     assert_in_working_hours(rig.calendar("durham"), &posts);
     let threads = ["teams durham-police", "teams durham-asc"];
-    let step1 = thread_and_dms(&threads, &["teams durham-police-practitioner", "teams durham-asc-practitioner"]);
-    let step2 = thread_and_dms(&threads, &["teams durham-police-line-manager", "teams durham-asc-line-manager"]);
-    let step34 = thread_and_dms(&threads, &["teams durham-police-head-of-service", "teams durham-asc-head-of-service"]);
+    let step1 = thread_and_dms(
+        &threads,
+        &[
+            "teams durham-police-practitioner",
+            "teams durham-asc-practitioner",
+        ],
+    );
+    let step2 = thread_and_dms(
+        &threads,
+        &[
+            "teams durham-police-line-manager",
+            "teams durham-asc-line-manager",
+        ],
+    );
+    let step34 = thread_and_dms(
+        &threads,
+        &[
+            "teams durham-police-head-of-service",
+            "teams durham-asc-head-of-service",
+        ],
+    );
     for p in &posts {
         let want = match p.kind {
             "board_notified" => sorted(&["notice teams durham-board"]),
@@ -322,13 +408,23 @@ async fn a_rochdale_manager_who_does_not_acknowledge_has_their_own_manager_told_
     // Stage 2 due: Fri 27 (1), Mon 30 (2), Tue 31 (3), Wed 1 (4), Thu 2 April (5) 17:00 BST.
     // Reminder Wed 1 April 09:00; overdue [Easter] Tue 7, Wed 8, Thu 9, Fri 10.
     let rig = Rig::new("2026-03-25T10:00:00+00:00").await;
-    let reference = rig.raise("rochdale-asc-practitioner", raise_details("rochdale")).await;
+    let reference = rig
+        .raise("rochdale-asc-practitioner", raise_details("rochdale"))
+        .await;
     rig.run_until("2026-03-26T15:00:00+00:00").await;
-    rig.act("rochdale-asc-practitioner", &reference, escalate("No agreement on the care package."))
-        .await;
+    rig.act(
+        "rochdale-asc-practitioner",
+        &reference,
+        escalate("No agreement on the care package."),
+    )
+    .await;
     rig.run_until("2026-03-27T10:00:00+00:00").await;
-    rig.act("rochdale-asc-line-manager", &reference, Command::Acknowledge)
-        .await;
+    rig.act(
+        "rochdale-asc-line-manager",
+        &reference,
+        Command::Acknowledge,
+    )
+    .await;
     rig.run_until("2026-04-10T18:00:00+01:00").await;
 
     assert_eq!(
@@ -346,8 +442,17 @@ async fn a_rochdale_manager_who_does_not_acknowledge_has_their_own_manager_told_
     assert_in_working_hours(rig.calendar("rochdale"), &posts);
     let threads = ["slack rochdale-asc", "teams rochdale-mh"];
     let nudge = &posts_of(&posts, "acknowledgement_nudged")[0];
-    assert_eq!(nudge.targets, thread_and_dms(&threads, &["teams rochdale-mh-senior-manager"]));
-    let owners = thread_and_dms(&threads, &["slack rochdale-asc-line-manager", "teams rochdale-mh-line-manager"]);
+    assert_eq!(
+        nudge.targets,
+        thread_and_dms(&threads, &["teams rochdale-mh-senior-manager"])
+    );
+    let owners = thread_and_dms(
+        &threads,
+        &[
+            "slack rochdale-asc-line-manager",
+            "teams rochdale-mh-line-manager",
+        ],
+    );
     for p in posts.iter().filter(|p| p.kind != "acknowledgement_nudged") {
         assert_eq!(p.targets, owners, "{} at {}", p.kind, format_uk(p.at));
     }
@@ -372,8 +477,12 @@ async fn a_rochdale_dispute_reaching_heads_of_service_tells_the_business_unit_in
         "2026-10-22T10:00:00+01:00",
     ] {
         rig.run_until(when).await;
-        rig.act(raiser, &reference, escalate("Still unresolved at this level."))
-            .await;
+        rig.act(
+            raiser,
+            &reference,
+            escalate("Still unresolved at this level."),
+        )
+        .await;
     }
     rig.run_until("2026-10-30T12:00:00+00:00").await;
 
@@ -386,7 +495,9 @@ async fn a_rochdale_dispute_reaching_heads_of_service_tells_the_business_unit_in
         ]
     );
     let events = rig.events(&reference).await;
-    let told_other = events.iter().position(|e| matches!(e.body, EventBody::OtherAgencyNotified { .. }));
+    let told_other = events
+        .iter()
+        .position(|e| matches!(e.body, EventBody::OtherAgencyNotified { .. }));
     let escalated_to_5 = events
         .iter()
         .position(|e| matches!(e.body, EventBody::Escalated { to_stage: 5, .. }));
@@ -401,7 +512,10 @@ async fn a_rochdale_dispute_reaching_heads_of_service_tells_the_business_unit_in
     assert_eq!(notice.available, vec![at("2026-10-22T10:00:00+01:00")]);
     let heads = thread_and_dms(
         &["slack rochdale-asc", "teams rochdale-mh"],
-        &["slack rochdale-asc-head-of-service", "teams rochdale-mh-head-of-service"],
+        &[
+            "slack rochdale-asc-head-of-service",
+            "teams rochdale-mh-head-of-service",
+        ],
     );
     for p in posts.iter().filter(|p| p.kind != "board_notified") {
         assert_eq!(p.targets, heads, "{} at {}", p.kind, format_uk(p.at));
@@ -422,7 +536,11 @@ async fn an_urgent_rochdale_dispute_is_prompted_and_nudged_at_once_even_at_a_wee
     let rig = Rig::new("2026-03-28T11:00:00+00:00").await;
     let urgent = RaiseDetails {
         immediate_risk: true,
-        ..details("rochdale-mh", Some("rochdale-mh-practitioner"), "service-provision")
+        ..details(
+            "rochdale-mh",
+            Some("rochdale-mh-practitioner"),
+            "service-provision",
+        )
     };
     let reference = rig.raise("rochdale-asc-practitioner", urgent).await;
     rig.run_until("2026-03-28T12:00:00+00:00").await;
@@ -436,8 +554,12 @@ async fn an_urgent_rochdale_dispute_is_prompted_and_nudged_at_once_even_at_a_wee
     )
     .await;
     rig.run_until("2026-03-31T10:00:00+01:00").await;
-    rig.act("rochdale-asc-practitioner", &reference, escalate("No agreement before discharge."))
-        .await;
+    rig.act(
+        "rochdale-asc-practitioner",
+        &reference,
+        escalate("No agreement before discharge."),
+    )
+    .await;
     rig.run_until("2026-04-10T12:00:00+01:00").await;
 
     assert_eq!(
@@ -457,21 +579,36 @@ async fn an_urgent_rochdale_dispute_is_prompted_and_nudged_at_once_even_at_a_wee
     let posts = rig.posts(&reference).await;
     let threads = ["slack rochdale-asc", "teams rochdale-mh"];
     for p in &posts {
-        assert_eq!(p.available, vec![p.at], "urgent: {} at {} goes out at once", p.kind, format_uk(p.at));
+        assert_eq!(
+            p.available,
+            vec![p.at],
+            "urgent: {} at {} goes out at once",
+            p.kind,
+            format_uk(p.at)
+        );
         let want = match p.kind {
             "board_notified" => sorted(&["notice slack rochdale-board"]),
             // Both nudges are one batch: one reply per thread, and a message to each manager's manager.
             "acknowledgement_nudged" => thread_and_dms(
                 &threads,
-                &["slack rochdale-asc-senior-manager", "teams rochdale-mh-senior-manager"],
+                &[
+                    "slack rochdale-asc-senior-manager",
+                    "teams rochdale-mh-senior-manager",
+                ],
             ),
             _ if p.at < at("2026-03-31T10:00:00+01:00") => thread_and_dms(
                 &threads,
-                &["slack rochdale-asc-practitioner", "teams rochdale-mh-practitioner"],
+                &[
+                    "slack rochdale-asc-practitioner",
+                    "teams rochdale-mh-practitioner",
+                ],
             ),
             _ => thread_and_dms(
                 &threads,
-                &["slack rochdale-asc-line-manager", "teams rochdale-mh-line-manager"],
+                &[
+                    "slack rochdale-asc-line-manager",
+                    "teams rochdale-mh-line-manager",
+                ],
             ),
         };
         assert_eq!(p.targets, want, "{} at {}", p.kind, format_uk(p.at));

@@ -4,8 +4,8 @@
 use crate::databases::{Backend, admin_url, run_cli};
 use crate::slack_app::{
     ASC_CHANNEL, ASC_TEAM, App, Delivery, FORM, JSON, OLD_SECRET, Options, SAFEGUARDING_LEAD,
-    SOCIAL_WORKER, Signing, TEAM_MANAGER, VOL_CHANNEL, VOL_TEAM, Who, buttons, line,
-    raise_inputs, sign, spawn_app, spawn_with, texts, unix_now,
+    SOCIAL_WORKER, Signing, TEAM_MANAGER, VOL_CHANNEL, VOL_TEAM, Who, buttons, line, raise_inputs,
+    sign, spawn_app, spawn_with, texts, unix_now,
 };
 use crate::slack_server::{Call, Down, RateLimit};
 use escalation_bot::chat::slack::views;
@@ -53,11 +53,18 @@ async fn forged_missing_and_stale_signatures_get_401_and_change_nothing() {
     let command = app.command_body(SOCIAL_WORKER, "", &trigger);
     let note = app.command_body(SOCIAL_WORKER, "note NSAB-2026-0001 called the GP", &trigger);
     // The raise modal as the app builds it, without asking Slack to open it.
-    let policy = app.service.policies.get("norfolk").expect("norfolk is loaded");
+    let policy = app
+        .service
+        .policies
+        .get("norfolk")
+        .expect("norfolk is loaded");
     let mut view = views::raise_modal(
         policy,
         &[("vol".into(), "Norfolk Carers Network".into())],
-        &[("vol".into(), vec![("vol-staff".into(), "Alex Jones".into())])],
+        &[(
+            "vol".into(),
+            vec![("vol-staff".into(), "Alex Jones".into())],
+        )],
         r#"{"channel":"C0ASCCHAL","reference":null}"#,
     );
     view["id"] = json!("V0000000001");
@@ -176,7 +183,11 @@ async fn the_full_journey(app: &App) {
     let trigger = app.slack.issue_trigger();
     let body = app.command_body(SOCIAL_WORKER, "", &trigger);
     let opened = app.post("/slack/commands", FORM, &body).await;
-    assert_eq!((opened.status, opened.body.as_str()), (200, ""), "{opened:?}");
+    assert_eq!(
+        (opened.status, opened.body.as_str()),
+        (200, ""),
+        "{opened:?}"
+    );
     let calls = app.slack.take_calls();
     assert_eq!(
         lines(&calls),
@@ -191,10 +202,16 @@ async fn the_full_journey(app: &App) {
         .flat_map(|b| b["element"]["options"].as_array().into_iter().flatten())
         .filter_map(|o| o["value"].as_str())
         .collect();
-    assert_eq!(agencies, ["vol"], "the other agencies of the board, not the raiser's own or the board");
+    assert_eq!(
+        agencies,
+        ["vol"],
+        "the other agencies of the board, not the raiser's own or the board"
+    );
 
     // Submitting the raise form closes it; the worker opens a thread in each agency's channel.
-    let submitted = app.submit(SOCIAL_WORKER, &view, &raise_inputs(SUMMARY)).await;
+    let submitted = app
+        .submit(SOCIAL_WORKER, &view, &raise_inputs(SUMMARY))
+        .await;
     assert_eq!(submitted.status, 200, "{submitted:?}");
     assert!(
         submitted.body.is_empty() || submitted.json().get("errors").is_none(),
@@ -216,23 +233,39 @@ async fn the_full_journey(app: &App) {
         [
             format!("post {ASC_TEAM} {ASC_CHANNEL}"),
             format!("post {VOL_TEAM} {VOL_CHANNEL}"),
-            format!("ephemeral {ASC_TEAM} {ASC_CHANNEL} to {}", SOCIAL_WORKER.user),
+            format!(
+                "ephemeral {ASC_TEAM} {ASC_CHANNEL} to {}",
+                SOCIAL_WORKER.user
+            ),
         ],
     );
     let (asc_root, vol_root) = (ts_of(&calls[0]), ts_of(&calls[1]));
-    assert_eq!(app.thread(&reference, ASC_TEAM, ASC_CHANNEL).await, asc_root);
-    assert_eq!(app.thread(&reference, VOL_TEAM, VOL_CHANNEL).await, vol_root);
+    assert_eq!(
+        app.thread(&reference, ASC_TEAM, ASC_CHANNEL).await,
+        asc_root
+    );
+    assert_eq!(
+        app.thread(&reference, VOL_TEAM, VOL_CHANNEL).await,
+        vol_root
+    );
     for root in &calls[..2] {
         let text = root.field("text");
         assert!(text.contains("NSAB-2026-0001"), "{text}");
         let shown = texts(&root.body["blocks"]).join("\n");
         assert!(shown.contains("Stage 1 of 4"), "{shown}");
-        assert!(shown.contains("ASC-4471") || shown.contains("mental capacity"), "{shown}");
+        assert!(
+            shown.contains("ASC-4471") || shown.contains("mental capacity"),
+            "{shown}"
+        );
         let actions: Vec<String> = buttons(&root.body["blocks"])
             .iter()
             .map(|b| b["action_id"].as_str().unwrap_or_default().to_string())
             .collect();
-        assert_eq!(actions, ["add_note", "escalate", "propose_resolution"], "stage 1 buttons");
+        assert_eq!(
+            actions,
+            ["add_note", "escalate", "propose_resolution"],
+            "stage 1 buttons"
+        );
     }
     assert!(
         calls[2].field("text").contains("NSAB-2026-0001 raised"),
@@ -245,7 +278,11 @@ async fn the_full_journey(app: &App) {
     let trigger = app.slack.issue_trigger();
     let payload = app.button_payload(SOCIAL_WORKER, &asc_root, &button, &trigger);
     let pressed = app
-        .post("/slack/interactions", FORM, &App::interaction_body(&payload))
+        .post(
+            "/slack/interactions",
+            FORM,
+            &App::interaction_body(&payload),
+        )
         .await;
     assert_eq!(pressed.status, 200, "{pressed:?}");
     let calls = app.slack.take_calls();
@@ -258,7 +295,10 @@ async fn the_full_journey(app: &App) {
         .submit(
             SOCIAL_WORKER,
             &view,
-            &[("reason", "Discussed twice, no agreement on capacity concerns.")],
+            &[(
+                "reason",
+                "Discussed twice, no agreement on capacity concerns.",
+            )],
         )
         .await;
     assert_eq!(reply.status, 200, "{reply:?}");
@@ -276,15 +316,27 @@ async fn the_full_journey(app: &App) {
             format!("post {ASC_TEAM} {tm_dm}"),
             format!("open dm {VOL_TEAM} {}", SAFEGUARDING_LEAD.user),
             format!("post {VOL_TEAM} {dsl_dm}"),
-            format!("ephemeral {ASC_TEAM} {ASC_CHANNEL} to {}", SOCIAL_WORKER.user),
+            format!(
+                "ephemeral {ASC_TEAM} {ASC_CHANNEL} to {}",
+                SOCIAL_WORKER.user
+            ),
             format!("update {ASC_TEAM} {ASC_CHANNEL} {asc_root}"),
             format!("update {VOL_TEAM} {VOL_CHANNEL} {vol_root}"),
         ],
     );
     let asc_thread = texts(&calls[0].body).join("\n");
-    assert!(asc_thread.contains(&format!("<@{}>", TEAM_MANAGER.user)), "the manager is mentioned: {asc_thread}");
-    let root_now = app.slack.message(ASC_TEAM, ASC_CHANNEL, &asc_root).expect("root");
-    assert!(texts(&root_now).join("\n").contains("Stage 2 of 4"), "the root shows stage 2: {root_now}");
+    assert!(
+        asc_thread.contains(&format!("<@{}>", TEAM_MANAGER.user)),
+        "the manager is mentioned: {asc_thread}"
+    );
+    let root_now = app
+        .slack
+        .message(ASC_TEAM, ASC_CHANNEL, &asc_root)
+        .expect("root");
+    assert!(
+        texts(&root_now).join("\n").contains("Stage 2 of 4"),
+        "the root shows stage 2: {root_now}"
+    );
 
     // The team manager acknowledges in Slack.
     let ack = app.press(TEAM_MANAGER, &asc_root, "acknowledge").await;
@@ -295,14 +347,19 @@ async fn the_full_journey(app: &App) {
         [
             format!("post {ASC_TEAM} {ASC_CHANNEL} in thread {asc_root}"),
             format!("post {VOL_TEAM} {VOL_CHANNEL} in thread {vol_root}"),
-            format!("ephemeral {ASC_TEAM} {ASC_CHANNEL} to {}", TEAM_MANAGER.user),
+            format!(
+                "ephemeral {ASC_TEAM} {ASC_CHANNEL} to {}",
+                TEAM_MANAGER.user
+            ),
             format!("update {ASC_TEAM} {ASC_CHANNEL} {asc_root}"),
             format!("update {VOL_TEAM} {VOL_CHANNEL} {vol_root}"),
         ],
     );
 
     // The safeguarding lead proposes a resolution from the modal.
-    let proposed = app.press(SAFEGUARDING_LEAD, &vol_root, "propose_resolution").await;
+    let proposed = app
+        .press(SAFEGUARDING_LEAD, &vol_root, "propose_resolution")
+        .await;
     assert_eq!(proposed.status, 200, "{proposed:?}");
     let calls = app.slack.take_calls();
     assert_eq!(calls.len(), 1);
@@ -313,9 +370,15 @@ async fn the_full_journey(app: &App) {
             SAFEGUARDING_LEAD,
             &view,
             &[
-                ("rationale", "Both agencies reviewed the discharge plan together."),
+                (
+                    "rationale",
+                    "Both agencies reviewed the discharge plan together.",
+                ),
                 ("outcome", "Joint capacity assessment on Friday."),
-                ("outstanding", "Discharge-summary sharing, pursued via the practice manager."),
+                (
+                    "outstanding",
+                    "Discharge-summary sharing, pursued via the practice manager.",
+                ),
             ],
         )
         .await;
@@ -326,31 +389,49 @@ async fn the_full_journey(app: &App) {
         [
             format!("post {ASC_TEAM} {ASC_CHANNEL} in thread {asc_root}"),
             format!("post {VOL_TEAM} {VOL_CHANNEL} in thread {vol_root}"),
-            format!("ephemeral {VOL_TEAM} {VOL_CHANNEL} to {}", SAFEGUARDING_LEAD.user),
+            format!(
+                "ephemeral {VOL_TEAM} {VOL_CHANNEL} to {}",
+                SAFEGUARDING_LEAD.user
+            ),
             format!("update {ASC_TEAM} {ASC_CHANNEL} {asc_root}"),
             format!("update {VOL_TEAM} {VOL_CHANNEL} {vol_root}"),
         ],
     );
 
     // The team manager, on the other side, confirms with the button on the updated root.
-    let confirmed = app.press(TEAM_MANAGER, &asc_root, "confirm_resolution").await;
-    assert_eq!((confirmed.status, confirmed.body.as_str()), (200, ""), "{confirmed:?}");
+    let confirmed = app
+        .press(TEAM_MANAGER, &asc_root, "confirm_resolution")
+        .await;
+    assert_eq!(
+        (confirmed.status, confirmed.body.as_str()),
+        (200, ""),
+        "{confirmed:?}"
+    );
     app.settle().await;
     assert_eq!(
         lines(&app.slack.take_calls()),
         [
             format!("post {ASC_TEAM} {ASC_CHANNEL} in thread {asc_root}"),
             format!("post {VOL_TEAM} {VOL_CHANNEL} in thread {vol_root}"),
-            format!("ephemeral {ASC_TEAM} {ASC_CHANNEL} to {}", TEAM_MANAGER.user),
+            format!(
+                "ephemeral {ASC_TEAM} {ASC_CHANNEL} to {}",
+                TEAM_MANAGER.user
+            ),
             format!("update {ASC_TEAM} {ASC_CHANNEL} {asc_root}"),
             format!("update {VOL_TEAM} {VOL_CHANNEL} {vol_root}"),
         ],
     );
     let dispute = app.service.dispute(&reference).await.expect("loads");
     assert_eq!(dispute.status, Status::Resolved);
-    for (team, channel, root) in [(ASC_TEAM, ASC_CHANNEL, &asc_root), (VOL_TEAM, VOL_CHANNEL, &vol_root)] {
+    for (team, channel, root) in [
+        (ASC_TEAM, ASC_CHANNEL, &asc_root),
+        (VOL_TEAM, VOL_CHANNEL, &vol_root),
+    ] {
         let message = app.slack.message(team, channel, root).expect("root");
-        assert!(buttons(&message["blocks"]).is_empty(), "a resolved root has no buttons: {message}");
+        assert!(
+            buttons(&message["blocks"]).is_empty(),
+            "a resolved root has no buttons: {message}"
+        );
     }
 
     let depth = app.depth().await;
@@ -391,7 +472,10 @@ async fn a_slash_command_sent_twice_with_the_same_trigger_records_one_note() {
     let second = app.post("/slack/commands", FORM, &body).await;
     assert_eq!((first.status, second.status), (200, 200));
     assert!(first.text().contains("Recorded on"), "{first:?}");
-    assert!(!second.text().is_empty(), "the retry is answered too: {second:?}");
+    assert!(
+        !second.text().is_empty(),
+        "the retry is answered too: {second:?}"
+    );
     assert_eq!(app.count(&reference, "note_added").await, 1);
     app.settle().await;
     let replies = app
@@ -417,7 +501,11 @@ async fn a_raise_form_submitted_twice_records_one_challenge() {
     let first = app.post("/slack/interactions", FORM, &payload).await;
     let second = app.post("/slack/interactions", FORM, &payload).await;
     for r in [&first, &second] {
-        assert_eq!((r.status, r.body.as_str()), (200, ""), "the modal closes both times: {r:?}");
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, ""),
+            "the modal closes both times: {r:?}"
+        );
     }
     let open = app
         .service
@@ -442,8 +530,16 @@ async fn an_unknown_subcommand_gets_the_help_never_an_error_page() {
     for text in ["frobnicate", "status", "note NOT-A-REF hello", "escalate"] {
         let reply = app.command(SOCIAL_WORKER, text).await;
         assert_eq!(reply.status, 200, "{text:?}: {reply:?}");
-        assert_eq!(reply.json()["response_type"], "ephemeral", "{text:?}: {reply:?}");
-        assert!(reply.text().contains("How to use /challenge"), "{text:?}: {}", reply.text());
+        assert_eq!(
+            reply.json()["response_type"],
+            "ephemeral",
+            "{text:?}: {reply:?}"
+        );
+        assert!(
+            reply.text().contains("How to use /challenge"),
+            "{text:?}: {}",
+            reply.text()
+        );
     }
     assert!(app.slack.calls().is_empty());
 }
@@ -453,7 +549,10 @@ async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_
     let app = spawn_app().await;
     let reference = app.raise(SOCIAL_WORKER, SUMMARY).await;
     let escalated = app
-        .command(SOCIAL_WORKER, &format!("escalate {reference} Discussed twice, no agreement."))
+        .command(
+            SOCIAL_WORKER,
+            &format!("escalate {reference} Discussed twice, no agreement."),
+        )
         .await;
     assert!(escalated.text().contains("Recorded on"), "{escalated:?}");
     app.settle().await;
@@ -463,7 +562,8 @@ async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_
     // A double click is two payloads with two triggers; a retry is the same payload again.
     let button = app.button(ASC_TEAM, ASC_CHANNEL, &root, "acknowledge");
     let trigger = app.slack.issue_trigger();
-    let payload = App::interaction_body(&app.button_payload(TEAM_MANAGER, &root, &button, &trigger));
+    let payload =
+        App::interaction_body(&app.button_payload(TEAM_MANAGER, &root, &button, &trigger));
     let first = app.post("/slack/interactions", FORM, &payload).await;
     let retry = app.post("/slack/interactions", FORM, &payload).await;
     let again = app.press(TEAM_MANAGER, &root, "acknowledge").await;
@@ -478,8 +578,17 @@ async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_
         .into_iter()
         .filter(|c| c.method == "chat.postEphemeral" && c.field("user") == TEAM_MANAGER.user)
         .collect();
-    assert_eq!(to_manager.len(), 1, "only the receipt: {:?}", lines(&to_manager));
-    assert!(to_manager[0].field("text").contains("acknowledged"), "{}", to_manager[0].field("text"));
+    assert_eq!(
+        to_manager.len(),
+        1,
+        "only the receipt: {:?}",
+        lines(&to_manager)
+    );
+    assert!(
+        to_manager[0].field("text").contains("acknowledged"),
+        "{}",
+        to_manager[0].field("text")
+    );
 
     // The safeguarding lead acknowledges from the direct message asking them to, twice.
     let dm = dm_of(&app.slack.calls(), SAFEGUARDING_LEAD.user);
@@ -489,12 +598,10 @@ async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_
         .into_iter()
         .find(|c| c.method == "chat.postMessage" && c.field("channel") == dm)
         .expect("the lead was asked by direct message");
-    let in_dm = Who {
-        channel: Box::leak(dm.clone().into_boxed_str()),
-        ..SAFEGUARDING_LEAD
-    };
     for _ in 0..2 {
-        let r = app.press(in_dm, &ts_of(&asked), "acknowledge").await;
+        let r = app
+            .press_in(SAFEGUARDING_LEAD, &dm, &ts_of(&asked), "acknowledge")
+            .await;
         assert_eq!((r.status, r.body.as_str()), (200, ""), "{r:?}");
     }
     assert_eq!(app.count(&reference, "acknowledged").await, 2, "one each");
@@ -505,7 +612,13 @@ async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_
         .into_iter()
         .filter(|c| c.method == "chat.postEphemeral" && c.field("user") == SAFEGUARDING_LEAD.user)
         .collect();
-    assert_eq!(lines(&to_lead), [format!("ephemeral {VOL_TEAM} {dm} to {}", SAFEGUARDING_LEAD.user)]);
+    assert_eq!(
+        lines(&to_lead),
+        [format!(
+            "ephemeral {VOL_TEAM} {dm} to {}",
+            SAFEGUARDING_LEAD.user
+        )]
+    );
 }
 
 #[tokio::test]
@@ -515,11 +628,17 @@ async fn the_events_api_url_verification_is_answered_with_the_challenge() {
     let reply = app.post("/slack/events", JSON, body).await;
     assert_eq!(reply.status, 200);
     let answered = if reply.content_type.starts_with("application/json") {
-        reply.json()["challenge"].as_str().unwrap_or_default().to_string()
+        reply.json()["challenge"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     } else {
         reply.body.clone()
     };
-    assert_eq!(answered, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
+    assert_eq!(
+        answered,
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
     let unsigned = app
         .post_as("/slack/events", JSON, body, Signing::Unsigned, &[])
         .await;
@@ -546,15 +665,25 @@ async fn an_event_delivered_twice_is_handled_once() {
             JSON,
             &body,
             app.signing(),
-            &[("x-slack-retry-num", "1"), ("x-slack-retry-reason", "http_timeout")],
+            &[
+                ("x-slack-retry-num", "1"),
+                ("x-slack-retry-reason", "http_timeout"),
+            ],
         )
         .await;
-    assert_eq!((first.status, retry.status), (200, 200), "{first:?} {retry:?}");
+    assert_eq!(
+        (first.status, retry.status),
+        (200, 200),
+        "{first:?} {retry:?}"
+    );
     app.settle().await;
     let calls = app.slack.calls();
     assert_eq!(
         lines(&calls),
-        [format!("ephemeral {ASC_TEAM} {ASC_CHANNEL} to {}", SOCIAL_WORKER.user)]
+        [format!(
+            "ephemeral {ASC_TEAM} {ASC_CHANNEL} to {}",
+            SOCIAL_WORKER.user
+        )]
     );
     assert!(calls[0].field("text").contains("How to use /challenge"));
 }
@@ -574,7 +703,10 @@ async fn an_unknown_workspace_or_user_is_told_who_to_ask() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["response_type"], "ephemeral");
     let text = reply.text();
-    assert!(text.contains("T0ELSEWHERE") && text.contains("not connected"), "{text}");
+    assert!(
+        text.contains("T0ELSEWHERE") && text.contains("not connected"),
+        "{text}"
+    );
     assert!(text.contains("administrator"), "says who to ask: {text}");
 
     let stranger = Who {
@@ -587,10 +719,16 @@ async fn an_unknown_workspace_or_user_is_told_who_to_ask() {
         let reply = app.command(stranger, text).await;
         assert_eq!(reply.status, 200, "{text:?}");
         let said = reply.text();
-        assert!(said.contains("not in the escalation-bot directory"), "{text:?}: {said}");
+        assert!(
+            said.contains("not in the escalation-bot directory"),
+            "{text:?}: {said}"
+        );
         assert!(said.contains("administrator"), "{text:?}: {said}");
     }
-    assert!(app.slack.calls().is_empty(), "no modal opens for someone unknown");
+    assert!(
+        app.slack.calls().is_empty(),
+        "no modal opens for someone unknown"
+    );
 
     // A button pressed by someone unknown: the same words, privately in the channel.
     let reference = app.raise(SOCIAL_WORKER, SUMMARY).await;
@@ -601,8 +739,15 @@ async fn an_unknown_workspace_or_user_is_told_who_to_ask() {
     assert_eq!((pressed.status, pressed.body.as_str()), (200, ""));
     app.settle().await;
     let calls = app.slack.take_calls();
-    assert_eq!(lines(&calls), [format!("ephemeral {ASC_TEAM} {ASC_CHANNEL} to U0NEWSTART")]);
-    assert!(calls[0].field("text").contains("administrator"), "{}", calls[0].field("text"));
+    assert_eq!(
+        lines(&calls),
+        [format!("ephemeral {ASC_TEAM} {ASC_CHANNEL} to U0NEWSTART")]
+    );
+    assert!(
+        calls[0].field("text").contains("administrator"),
+        "{}",
+        calls[0].field("text")
+    );
 }
 
 // ---- modal validation ----
@@ -628,7 +773,10 @@ async fn an_nhs_number_in_the_summary_comes_back_as_an_inline_error_and_nothing_
     assert_eq!(errors.keys().collect::<Vec<_>>(), ["summary"], "{answer}");
     let message = errors["summary"].as_str().unwrap_or_default();
     assert!(message.to_lowercase().contains("nhs"), "{message}");
-    assert!(!message.contains("943 476 5919"), "the error does not repeat the number");
+    assert!(
+        !message.contains("943 476 5919"),
+        "the error does not repeat the number"
+    );
     let input_blocks: HashSet<&str> = view["blocks"]
         .as_array()
         .into_iter()
@@ -636,7 +784,10 @@ async fn an_nhs_number_in_the_summary_comes_back_as_an_inline_error_and_nothing_
         .filter(|b| b["type"] == "input")
         .filter_map(|b| b["block_id"].as_str())
         .collect();
-    assert!(input_blocks.contains("summary"), "the error names an input block of the modal");
+    assert!(
+        input_blocks.contains("summary"),
+        "the error names an input block of the modal"
+    );
     app.settle().await;
     assert_eq!(app.footprint().await, before, "nothing stored");
     assert_eq!(lines(&app.slack.calls()).len(), 1, "only the views.open");
@@ -657,9 +808,15 @@ async fn a_web_api_down_for_a_minute_loses_nothing_duplicates_nothing_and_acks_s
 
     // Down: new connections refused for the first half minute, HTTP 503 for the second.
     app.slack_down(Down::Refusing);
-    let notes = ["First note: phoned the network.", "Second note: left a message.", "Third note: meeting booked."];
+    let notes = [
+        "First note: phoned the network.",
+        "Second note: left a message.",
+        "Third note: meeting booked.",
+    ];
     let mut acks = Vec::new();
-    let r = app.command(SOCIAL_WORKER, &format!("note {reference} {}", notes[0])).await;
+    let r = app
+        .command(SOCIAL_WORKER, &format!("note {reference} {}", notes[0]))
+        .await;
     acks.push(r);
     let modal = app.command(SOCIAL_WORKER, "").await;
     assert!(modal.text().contains("could not be opened"), "{modal:?}");
@@ -669,7 +826,9 @@ async fn a_web_api_down_for_a_minute_loses_nothing_duplicates_nothing_and_acks_s
         app.advance(Duration::from_secs(10));
     }
     app.slack_down(Down::Unavailable);
-    let r = app.command(SOCIAL_WORKER, &format!("note {reference} {}", notes[1])).await;
+    let r = app
+        .command(SOCIAL_WORKER, &format!("note {reference} {}", notes[1]))
+        .await;
     acks.push(r);
     let r = app.command(SOCIAL_WORKER, "list").await;
     acks.push(r);
@@ -677,21 +836,40 @@ async fn a_web_api_down_for_a_minute_loses_nothing_duplicates_nothing_and_acks_s
         app.deliver().await;
         app.advance(Duration::from_secs(10));
     }
-    let r = app.command(SOCIAL_WORKER, &format!("note {reference} {}", notes[2])).await;
+    let r = app
+        .command(SOCIAL_WORKER, &format!("note {reference} {}", notes[2]))
+        .await;
     acks.push(r);
     for ack in &acks {
         assert_eq!(ack.status, 200, "{ack:?}");
-        assert!(ack.elapsed < FAST, "acknowledged in {:?} while Slack was down", ack.elapsed);
+        assert!(
+            ack.elapsed < FAST,
+            "acknowledged in {:?} while Slack was down",
+            ack.elapsed
+        );
     }
-    assert!(app.slack.take_calls().is_empty(), "nothing got through while down");
-    assert!(app.slack.refused_connections() > 0, "connections were refused");
+    assert!(
+        app.slack.take_calls().is_empty(),
+        "nothing got through while down"
+    );
+    assert!(
+        app.slack.refused_connections() > 0,
+        "connections were refused"
+    );
     assert!(
         app.slack.attempts().iter().any(|a| a.outcome == "http_503"),
         "503s were answered"
     );
     let depth = app.depth().await;
-    assert!(depth.pending > 0 && depth.parked == 0, "everything waits: {depth:?}");
-    assert_eq!(app.count(&reference, "note_added").await, 3, "every note recorded");
+    assert!(
+        depth.pending > 0 && depth.parked == 0,
+        "everything waits: {depth:?}"
+    );
+    assert_eq!(
+        app.count(&reference, "note_added").await,
+        3,
+        "every note recorded"
+    );
 
     // Back up: step the clock until everything is out.
     app.slack_down(Down::Up);
@@ -729,7 +907,10 @@ async fn a_web_api_down_for_a_minute_loses_nothing_duplicates_nothing_and_acks_s
             })
             .collect();
         assert_eq!(order, [0, 1, 2], "the notes in order in {channel}");
-        let updates = in_channel.iter().filter(|c| c.method == "chat.update").count();
+        let updates = in_channel
+            .iter()
+            .filter(|c| c.method == "chat.update")
+            .count();
         assert_eq!(updates, 3, "the root updated once per note in {channel}");
     }
     assert_exactly_once(&app, &calls).await;
@@ -739,7 +920,9 @@ async fn a_web_api_down_for_a_minute_loses_nothing_duplicates_nothing_and_acks_s
 /// `conversations.open` aside), and no message posted twice.
 async fn assert_exactly_once(app: &App, calls: &[Call]) {
     let raw = app.db.raw().await;
-    let sent = raw.int("SELECT count(*) FROM outbox WHERE status = 'sent'").await;
+    let sent = raw
+        .int("SELECT count(*) FROM outbox WHERE status = 'sent'")
+        .await;
     let all = raw.int("SELECT count(*) FROM outbox").await;
     raw.close().await;
     assert_eq!(sent, all, "every row sent");
@@ -747,10 +930,20 @@ async fn assert_exactly_once(app: &App, calls: &[Call]) {
         .iter()
         .filter(|c| c.method != "conversations.open" && c.method != "views.open")
         .count();
-    assert_eq!(posts as i64, sent, "one accepted call per row: {:?}", lines(calls));
+    assert_eq!(
+        posts as i64,
+        sent,
+        "one accepted call per row: {:?}",
+        lines(calls)
+    );
     let mut seen = HashSet::new();
     for c in calls.iter().filter(|c| c.method == "chat.postMessage") {
-        let key = (c.team.clone(), c.field("channel").to_string(), c.field("thread_ts").to_string(), c.body["blocks"].to_string());
+        let key = (
+            c.team.clone(),
+            c.field("channel").to_string(),
+            c.field("thread_ts").to_string(),
+            c.body["blocks"].to_string(),
+        );
         assert!(seen.insert(key), "posted twice: {}", line(c));
     }
 }
@@ -766,7 +959,8 @@ async fn a_slow_web_api_never_lets_a_second_worker_post_a_row_the_first_still_ho
     .await;
     // Nine rows ready at once, in nine lanes: two roots and a receipt for each of three raises.
     for i in 0..3 {
-        app.raise(SOCIAL_WORKER, &format!("{SUMMARY} (challenge {i})")).await;
+        app.raise(SOCIAL_WORKER, &format!("{SUMMARY} (challenge {i})"))
+            .await;
     }
     app.slack.take_calls();
     let started = app.clock.now();
@@ -778,7 +972,11 @@ async fn a_slow_web_api_never_lets_a_second_worker_post_a_row_the_first_still_ho
     let second = app.second_worker();
     let mut second_run = None;
     let mut seen = 0;
-    while !first.is_finished() || second_run.as_ref().is_some_and(|t: &tokio::task::JoinHandle<_>| !t.is_finished()) {
+    while !first.is_finished()
+        || second_run
+            .as_ref()
+            .is_some_and(|t: &tokio::task::JoinHandle<_>| !t.is_finished())
+    {
         let n = app.slack.attempts().len();
         if n > seen {
             app.advance(Duration::from_secs(8) * u32::try_from(n - seen).unwrap_or(1));
@@ -790,9 +988,14 @@ async fn a_slow_web_api_never_lets_a_second_worker_post_a_row_the_first_still_ho
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    first.await.expect("the first worker finishes").expect("it claims");
+    first
+        .await
+        .expect("the first worker finishes")
+        .expect("it claims");
     if let Some(t) = second_run {
-        t.await.expect("the second worker finishes").expect("it claims");
+        t.await
+            .expect("the second worker finishes")
+            .expect("it claims");
     }
     app.slack.set_delay(Duration::ZERO);
     app.deliver().await;
@@ -813,10 +1016,15 @@ async fn a_429_storm_is_waited_out_as_retry_after_says_and_every_message_arrives
     .await;
     let mut references = Vec::new();
     for i in 0..3 {
-        let reference = app.raise(SOCIAL_WORKER, &format!("{SUMMARY} (challenge {i})")).await;
+        let reference = app
+            .raise(SOCIAL_WORKER, &format!("{SUMMARY} (challenge {i})"))
+            .await;
         for n in 0..2 {
             let reply = app
-                .command(SOCIAL_WORKER, &format!("note {reference} Note {n} on challenge {i}."))
+                .command(
+                    SOCIAL_WORKER,
+                    &format!("note {reference} Note {n} on challenge {i}."),
+                )
                 .await;
             assert!(reply.text().contains("Recorded on"), "{reply:?}");
         }
@@ -825,7 +1033,11 @@ async fn a_429_storm_is_waited_out_as_retry_after_says_and_every_message_arrives
     let mut steps = 0;
     while app.depth().await.pending > 0 {
         steps += 1;
-        assert!(steps < 2000, "the storm never ended: {:?}", app.depth().await);
+        assert!(
+            steps < 2000,
+            "the storm never ended: {:?}",
+            app.depth().await
+        );
         app.worker.tick().await.expect("the worker claims rows");
         app.advance(Duration::from_millis(250));
     }
@@ -837,8 +1049,12 @@ async fn a_429_storm_is_waited_out_as_retry_after_says_and_every_message_arrives
     for i in limited {
         let hit = &attempts[i];
         let team = hit.team.as_deref().expect("a known workspace");
-        let until = hit.at + chrono::Duration::from_std(hit.retry_after.expect("Retry-After")).expect("short");
-        for later in attempts[i + 1..].iter().filter(|a| a.team.as_deref() == Some(team)) {
+        let until = hit.at
+            + chrono::Duration::from_std(hit.retry_after.expect("Retry-After")).expect("short");
+        for later in attempts[i + 1..]
+            .iter()
+            .filter(|a| a.team.as_deref() == Some(team))
+        {
             assert!(
                 later.at >= until,
                 "{} called {team} at {} before its Retry-After ran out at {until}",
@@ -889,7 +1105,11 @@ async fn channel_not_found_is_parked_not_retried_and_shows_in_metrics() {
     assert_eq!(to_vol[0].outcome, "channel_not_found");
     let depth = app.depth().await;
     assert_eq!((depth.pending, depth.parked), (0, 1), "{depth:?}");
-    assert!(!app.thread(&reference, ASC_TEAM, ASC_CHANNEL).await.is_empty());
+    assert!(
+        !app.thread(&reference, ASC_TEAM, ASC_CHANNEL)
+            .await
+            .is_empty()
+    );
 
     let metrics = app.get("/metrics").await;
     assert_eq!(metrics.status, 200);
@@ -899,8 +1119,20 @@ async fn channel_not_found_is_parked_not_retried_and_shows_in_metrics() {
             && l.contains("parked=\"true\"")
             && l.contains("platform=\"slack\"")
     });
-    assert_eq!(failure.map(|l| l.rsplit(' ').next()), Some(Some("1")), "{}", metrics.body);
-    assert!(metrics.body.lines().any(|l| l == "escalation_bot_outbox_parked 1"), "{}", metrics.body);
+    assert_eq!(
+        failure.map(|l| l.rsplit(' ').next()),
+        Some(Some("1")),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics
+            .body
+            .lines()
+            .any(|l| l == "escalation_bot_outbox_parked 1"),
+        "{}",
+        metrics.body
+    );
 }
 
 // ---- mrkdwn injection ----
@@ -909,8 +1141,15 @@ async fn channel_not_found_is_parked_not_retried_and_shows_in_metrics() {
 async fn typed_mrkdwn_reaches_slack_escaped_so_it_notifies_and_links_nobody() {
     let app = spawn_app().await;
     let typed = "<!channel> <@U123> <https://evil.example|click> & @here";
-    let reference = app.raise(SOCIAL_WORKER, &format!("Capacity decision disputed. {typed}")).await;
-    let note = app.command(SOCIAL_WORKER, &format!("note {reference} {typed}")).await;
+    let reference = app
+        .raise(
+            SOCIAL_WORKER,
+            &format!("Capacity decision disputed. {typed}"),
+        )
+        .await;
+    let note = app
+        .command(SOCIAL_WORKER, &format!("note {reference} {typed}"))
+        .await;
     assert!(note.text().contains("Recorded on"), "{note:?}");
     app.settle().await;
     let escaped = "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil.example|click&gt; &amp; @here";
@@ -922,7 +1161,11 @@ async fn typed_mrkdwn_reaches_slack_escaped_so_it_notifies_and_links_nobody() {
         .slack
         .calls()
         .into_iter()
-        .filter(|c| c.method == "chat.postMessage" || c.method == "chat.update" || c.method == "chat.postEphemeral")
+        .filter(|c| {
+            c.method == "chat.postMessage"
+                || c.method == "chat.update"
+                || c.method == "chat.postEphemeral"
+        })
         .collect();
     let mut carried = 0;
     for c in &posts {
@@ -932,7 +1175,11 @@ async fn typed_mrkdwn_reaches_slack_escaped_so_it_notifies_and_links_nobody() {
             for m in &allowed_mentions {
                 rest = rest.replace(m.as_str(), "");
             }
-            assert!(!rest.contains('<') && !rest.contains('>'), "unescaped markup in {}: {text}", line(c));
+            assert!(
+                !rest.contains('<') && !rest.contains('>'),
+                "unescaped markup in {}: {text}",
+                line(c)
+            );
             if text.contains(escaped) {
                 carried += 1;
             }
@@ -945,7 +1192,10 @@ async fn typed_mrkdwn_reaches_slack_escaped_so_it_notifies_and_links_nobody() {
             }
         }
     }
-    assert!(carried >= 2, "the typed text reached Slack, escaped, in the summary and the note");
+    assert!(
+        carried >= 2,
+        "the typed text reached Slack, escaped, in the summary and the note"
+    );
 }
 
 /// Every text object (`{"type": "mrkdwn" | "plain_text", "text": …}`) inside a block.
@@ -975,17 +1225,29 @@ async fn a_web_api_answering_after_five_seconds_never_holds_an_acknowledgement()
     // The worker is now stuck on a 5-second call per post; requests keep being answered.
     app.slack.set_delay(Duration::from_secs(5));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let note = app.command(SOCIAL_WORKER, &format!("note {reference} Phoned again.")).await;
+    let note = app
+        .command(SOCIAL_WORKER, &format!("note {reference} Phoned again."))
+        .await;
     let list = app.command(SOCIAL_WORKER, "list").await;
-    let status = app.command(SOCIAL_WORKER, &format!("status {reference}")).await;
+    let status = app
+        .command(SOCIAL_WORKER, &format!("status {reference}"))
+        .await;
     for r in [&note, &list, &status] {
         assert_eq!(r.status, 200, "{r:?}");
-        assert!(r.elapsed < FAST, "answered in {:?} with Slack stalling", r.elapsed);
+        assert!(
+            r.elapsed < FAST,
+            "answered in {:?} with Slack stalling",
+            r.elapsed
+        );
     }
     assert!(note.text().contains("Recorded on"), "{note:?}");
     let modal = app.command(SOCIAL_WORKER, "").await;
     assert_eq!(modal.status, 200);
-    assert!(modal.elapsed < SLACK_DEADLINE, "views.open is cut short: {:?}", modal.elapsed);
+    assert!(
+        modal.elapsed < SLACK_DEADLINE,
+        "views.open is cut short: {:?}",
+        modal.elapsed
+    );
     assert!(modal.text().contains("too long"), "{modal:?}");
     app.slack.set_delay(Duration::ZERO);
 }
@@ -1008,7 +1270,11 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(forged.status, 401);
     let metrics = app.get("/metrics").await;
     assert_eq!(metrics.status, 200);
-    assert!(metrics.content_type.starts_with("text/plain"), "{}", metrics.content_type);
+    assert!(
+        metrics.content_type.starts_with("text/plain"),
+        "{}",
+        metrics.content_type
+    );
     let has = |name: &str, labels: &[&str]| {
         metrics
             .body
@@ -1016,18 +1282,42 @@ async fn health_readiness_and_metrics_answer() {
             .any(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
     };
     assert!(
-        has("escalation_bot_http_requests_total{", &["route=\"/slack/commands\"", "outcome=\"ok\""]),
+        has(
+            "escalation_bot_http_requests_total{",
+            &["route=\"/slack/commands\"", "outcome=\"ok\""]
+        ),
         "{}",
         metrics.body
     );
     assert!(
-        has("escalation_bot_http_requests_total{", &["route=\"/slack/commands\"", "outcome=\"unauthorized\""]),
+        has(
+            "escalation_bot_http_requests_total{",
+            &["route=\"/slack/commands\"", "outcome=\"unauthorized\""]
+        ),
         "{}",
         metrics.body
     );
-    assert!(has("escalation_bot_ack_latency_seconds_bucket{", &["route=\"/slack/commands\"", "le=\"0.02\""]), "{}", metrics.body);
-    assert!(has("escalation_bot_ack_latency_seconds_count{", &["route=\"/slack/commands\""]), "{}", metrics.body);
-    for gauge in ["escalation_bot_outbox_pending", "escalation_bot_outbox_parked", "escalation_bot_outbox_oldest_age_seconds"] {
+    assert!(
+        has(
+            "escalation_bot_ack_latency_seconds_bucket{",
+            &["route=\"/slack/commands\"", "le=\"0.02\""]
+        ),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        has(
+            "escalation_bot_ack_latency_seconds_count{",
+            &["route=\"/slack/commands\""]
+        ),
+        "{}",
+        metrics.body
+    );
+    for gauge in [
+        "escalation_bot_outbox_pending",
+        "escalation_bot_outbox_parked",
+        "escalation_bot_outbox_oldest_age_seconds",
+    ] {
         assert!(has(gauge, &[]), "{gauge}: {}", metrics.body);
     }
 }
@@ -1040,15 +1330,36 @@ async fn readyz_says_503_when_the_database_is_gone() {
     })
     .await;
     assert_eq!(app.get("/readyz").await.status, 200);
-    let name = app.db.url.rsplit('/').next().expect("a database name").split('?').next().unwrap_or_default().to_string();
-    let mut admin = sqlx::PgConnection::connect(&admin_url()).await.expect("admin connection");
-    sqlx::query(AssertSqlSafe(format!("DROP DATABASE \"{name}\" WITH (FORCE)")))
-        .execute(&mut admin)
+    let name = app
+        .db
+        .url
+        .rsplit('/')
+        .next()
+        .expect("a database name")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut admin = sqlx::PgConnection::connect(&admin_url())
         .await
-        .expect("the database is dropped");
+        .expect("admin connection");
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("the database is dropped");
     let _ = admin.close().await;
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status, 503, "{ready:?}");
-    assert!(!ready.body.contains(&name), "the answer names no database: {}", ready.body);
-    assert_eq!(app.get("/healthz").await.status, 200, "the process is still up");
+    assert!(
+        !ready.body.contains(&name),
+        "the answer names no database: {}",
+        ready.body
+    );
+    assert_eq!(
+        app.get("/healthz").await.status,
+        200,
+        "the process is still up"
+    );
 }

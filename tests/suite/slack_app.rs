@@ -12,8 +12,8 @@ use crate::databases::{Backend, TestDb};
 use crate::slack_server::{self, Call, Down, RateLimit, SlackServer, Workspace};
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use escalation_bot::config::{Secret, ServeConfig};
 use escalation_bot::chat::slack::inbound::{SlackState, SlackTokens};
+use escalation_bot::config::{Secret, ServeConfig};
 use escalation_bot::delivery::{NoObserver, Poster, Worker, WorkerConfig};
 use escalation_bot::directory::Platform;
 use escalation_bot::escalation::{Event, Reference};
@@ -379,7 +379,12 @@ pub async fn spawn_with(options: Options) -> App {
             .timeout(Duration::from_secs(20))
             .build()
             .expect("an HTTP client"),
-        secret: options.secrets.last().copied().unwrap_or(SECRET).to_string(),
+        secret: options
+            .secrets
+            .last()
+            .copied()
+            .unwrap_or(SECRET)
+            .to_string(),
         stop,
         tasks,
         _folder: folder,
@@ -442,7 +447,10 @@ impl App {
             Signing::With { secret, timestamp } => {
                 request = request
                     .header("x-slack-request-timestamp", timestamp.to_string())
-                    .header("x-slack-signature", sign(&secret, timestamp, body.as_bytes()));
+                    .header(
+                        "x-slack-signature",
+                        sign(&secret, timestamp, body.as_bytes()),
+                    );
             }
             Signing::Unsigned => {}
             Signing::Headers {
@@ -543,10 +551,23 @@ impl App {
         serde_urlencoded::to_string([("payload", payload.to_string())]).expect("a form body")
     }
 
-    /// A `block_actions` payload for a button on a message, as Slack sends it.
+    /// A `block_actions` payload for a button on a message in the person's channel, as Slack
+    /// sends it.
     pub fn button_payload(
         &self,
         who: Who,
+        message_ts: &str,
+        button: &Value,
+        trigger: &str,
+    ) -> Value {
+        self.button_payload_in(who, who.channel, message_ts, button, trigger)
+    }
+
+    /// The same for a message in another channel (a direct message).
+    pub fn button_payload_in(
+        &self,
+        who: Who,
+        channel: &str,
         message_ts: &str,
         button: &Value,
         trigger: &str,
@@ -556,12 +577,12 @@ impl App {
             "user": { "id": who.user, "username": who.person, "name": who.person, "team_id": who.team },
             "api_app_id": "A0ESCALATE",
             "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-            "container": { "type": "message", "message_ts": message_ts, "channel_id": who.channel, "is_ephemeral": false },
+            "container": { "type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": false },
             "trigger_id": trigger,
             "team": { "id": who.team, "domain": "norfolk" },
             "enterprise": null,
             "is_enterprise_install": false,
-            "channel": { "id": who.channel, "name": "safeguarding-challenges" },
+            "channel": { "id": channel, "name": "safeguarding-challenges" },
             "message": { "type": "message", "ts": message_ts, "bot_id": "B0TEST" },
             "state": { "values": {} },
             "response_url": "https://hooks.slack.com/actions/T0ASC/1234/abcd",
@@ -579,11 +600,20 @@ impl App {
     /// Presses the button `action_id` on the message `ts` as it stands now in the person's
     /// channel (the test server keeps every message, updated in place).
     pub async fn press(&self, who: Who, ts: &str, action_id: &str) -> Reply {
-        let button = self.button(who.team, who.channel, ts, action_id);
+        self.press_in(who, who.channel, ts, action_id).await
+    }
+
+    /// Presses a button on a message in another channel (a direct message).
+    pub async fn press_in(&self, who: Who, channel: &str, ts: &str, action_id: &str) -> Reply {
+        let button = self.button(who.team, channel, ts, action_id);
         let trigger = self.slack.issue_trigger();
-        let payload = self.button_payload(who, ts, &button, &trigger);
-        self.post("/slack/interactions", FORM, &Self::interaction_body(&payload))
-            .await
+        let payload = self.button_payload_in(who, channel, ts, &button, &trigger);
+        self.post(
+            "/slack/interactions",
+            FORM,
+            &Self::interaction_body(&payload),
+        )
+        .await
     }
 
     /// The button `action_id` on a message as it stands now; panics when there is none.
@@ -632,8 +662,12 @@ impl App {
     /// Submits a view the test server opened.
     pub async fn submit(&self, who: Who, view: &Value, inputs: &[(&str, &str)]) -> Reply {
         let payload = self.submission_payload(who, view, inputs);
-        self.post("/slack/interactions", FORM, &Self::interaction_body(&payload))
-            .await
+        self.post(
+            "/slack/interactions",
+            FORM,
+            &Self::interaction_body(&payload),
+        )
+        .await
     }
 
     /// The view of the last `views.open` the test server accepted.
@@ -651,7 +685,10 @@ impl App {
     pub async fn raise(&self, who: Who, summary: &str) -> Reference {
         let opened = self.command(who, "").await;
         assert_eq!(opened.status, 200, "{opened:?}");
-        assert_eq!(opened.body, "", "the modal opens with an empty acknowledgement");
+        assert_eq!(
+            opened.body, "",
+            "the modal opens with an empty acknowledgement"
+        );
         let view = self.last_view();
         assert_eq!(view["callback_id"], "raise");
         let reply = self.submit(who, &view, &raise_inputs(summary)).await;
@@ -731,12 +768,7 @@ impl App {
 
     /// Every event in the whole log, and every outbox row: what a refused request must not change.
     pub async fn footprint(&self) -> (u64, i64, i64) {
-        let report = self
-            .service
-            .store
-            .verify()
-            .await
-            .expect("the log verifies");
+        let report = self.service.store.verify().await.expect("the log verifies");
         let raw = self.db.raw().await;
         let outbox = raw.int("SELECT count(*) FROM outbox").await;
         let inbound = raw.int("SELECT count(*) FROM inbound_keys").await;
@@ -871,11 +903,18 @@ pub fn line(call: &Call) -> String {
     let s = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or_default();
     match call.method.as_str() {
         "chat.postMessage" if !s("thread_ts").is_empty() => {
-            format!("post {} {} in thread {}", call.team, s("channel"), s("thread_ts"))
+            format!(
+                "post {} {} in thread {}",
+                call.team,
+                s("channel"),
+                s("thread_ts")
+            )
         }
         "chat.postMessage" => format!("post {} {}", call.team, s("channel")),
         "chat.update" => format!("update {} {} {}", call.team, s("channel"), s("ts")),
-        "chat.postEphemeral" => format!("ephemeral {} {} to {}", call.team, s("channel"), s("user")),
+        "chat.postEphemeral" => {
+            format!("ephemeral {} {} to {}", call.team, s("channel"), s("user"))
+        }
         "conversations.open" => format!("open dm {} {}", call.team, s("users")),
         "views.open" => format!(
             "views.open {} {} trigger {}",

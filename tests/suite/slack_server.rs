@@ -128,7 +128,10 @@ pub struct Call {
 impl Call {
     /// A body field as text ("" when absent).
     pub fn field(&self, name: &str) -> &str {
-        self.body.get(name).and_then(Value::as_str).unwrap_or_default()
+        self.body
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 }
 
@@ -563,7 +566,9 @@ fn answer(
                 return Answer::error(e);
             }
             state.next_ts += 1;
-            Answer::ok(json!({ "ok": true, "message_ts": format!("1780000000.{:06}", state.next_ts) }))
+            Answer::ok(
+                json!({ "ok": true, "message_ts": format!("1780000000.{:06}", state.next_ts) }),
+            )
         }
         "conversations.open" => {
             let Some(users) = text_of(body, "users") else {
@@ -645,7 +650,8 @@ async fn handle(
     if down.is_some() {
         attempt.outcome = "http_503".into();
         inner.lock().attempts.push(attempt);
-        let mut response = (StatusCode::SERVICE_UNAVAILABLE, "upstream unavailable").into_response();
+        let mut response =
+            (StatusCode::SERVICE_UNAVAILABLE, "upstream unavailable").into_response();
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -659,9 +665,11 @@ async fn handle(
     let workspace = match auth {
         None => Err("not_authed"),
         Some(value) => match value.strip_prefix("Bearer ") {
-            Some(token) if token.starts_with("xoxb-") => {
-                inner.tokens.get(token.trim()).cloned().ok_or("invalid_auth")
-            }
+            Some(token) if token.starts_with("xoxb-") => inner
+                .tokens
+                .get(token.trim())
+                .cloned()
+                .ok_or("invalid_auth"),
             _ => Err("invalid_auth"),
         },
     };
@@ -765,7 +773,10 @@ mod tests {
         assert_eq!(wrong["error"], "invalid_auth");
         let (_, _, user_token) = call(&s, "chat.postMessage", Some("xoxp-user"), msg).await;
         assert_eq!(user_token["error"], "invalid_auth");
-        assert!(s.calls().is_empty(), "nothing refused is recorded as a call");
+        assert!(
+            s.calls().is_empty(),
+            "nothing refused is recorded as a call"
+        );
         assert_eq!(s.attempts().len(), 3);
     }
 
@@ -774,18 +785,62 @@ mod tests {
         let s = server(None).await;
         let t = Some(TOKEN);
         for (method, body, error) in [
-            ("chat.postMessage", json!({ "text": "hi" }), "channel_not_found"),
-            ("chat.postMessage", json!({ "channel": "C0KNOWN" }), "no_text"),
-            ("chat.postMessage", json!({ "channel": "C0ELSE", "text": "hi" }), "channel_not_found"),
-            ("chat.postMessage", json!({ "channel": "C0KNOWN", "text": "hi", "thread_ts": "1.2" }), "thread_not_found"),
-            ("chat.postMessage", json!({ "channel": "C0KNOWN", "blocks": "nope" }), "invalid_blocks"),
-            ("chat.update", json!({ "channel": "C0KNOWN", "ts": "1.2", "text": "hi" }), "message_not_found"),
-            ("chat.postEphemeral", json!({ "channel": "C0KNOWN", "text": "hi" }), "user_not_found"),
-            ("chat.postEphemeral", json!({ "channel": "C0KNOWN", "user": "U0ELSE", "text": "hi" }), "user_not_found"),
+            (
+                "chat.postMessage",
+                json!({ "text": "hi" }),
+                "channel_not_found",
+            ),
+            (
+                "chat.postMessage",
+                json!({ "channel": "C0KNOWN" }),
+                "no_text",
+            ),
+            (
+                "chat.postMessage",
+                json!({ "channel": "C0ELSE", "text": "hi" }),
+                "channel_not_found",
+            ),
+            (
+                "chat.postMessage",
+                json!({ "channel": "C0KNOWN", "text": "hi", "thread_ts": "1.2" }),
+                "thread_not_found",
+            ),
+            (
+                "chat.postMessage",
+                json!({ "channel": "C0KNOWN", "blocks": "nope" }),
+                "invalid_blocks",
+            ),
+            (
+                "chat.update",
+                json!({ "channel": "C0KNOWN", "ts": "1.2", "text": "hi" }),
+                "message_not_found",
+            ),
+            (
+                "chat.postEphemeral",
+                json!({ "channel": "C0KNOWN", "text": "hi" }),
+                "user_not_found",
+            ),
+            (
+                "chat.postEphemeral",
+                json!({ "channel": "C0KNOWN", "user": "U0ELSE", "text": "hi" }),
+                "user_not_found",
+            ),
             ("conversations.open", json!({}), "users_list_not_supplied"),
-            ("views.open", json!({ "view": { "type": "modal" } }), "invalid_arguments"),
-            ("views.open", json!({ "trigger_id": "made.up", "view": { "type": "modal" } }), "invalid_trigger_id"),
-            ("chat.delete", json!({ "channel": "C0KNOWN", "ts": "1.2" }), "unknown_method"),
+            (
+                "views.open",
+                json!({ "view": { "type": "modal" } }),
+                "invalid_arguments",
+            ),
+            (
+                "views.open",
+                json!({ "trigger_id": "made.up", "view": { "type": "modal" } }),
+                "invalid_trigger_id",
+            ),
+            (
+                "chat.delete",
+                json!({ "channel": "C0KNOWN", "ts": "1.2" }),
+                "unknown_method",
+            ),
         ] {
             let (status, _, answer) = call(&s, method, t, body.clone()).await;
             assert_eq!(status, 200, "{method} {body}");
@@ -799,20 +854,59 @@ mod tests {
     async fn the_test_server_threads_only_under_a_top_level_message_it_returned_in_that_channel() {
         let s = server(None).await;
         let t = Some(TOKEN);
-        let (_, _, root) = call(&s, "chat.postMessage", t, json!({ "channel": "C0KNOWN", "text": "root" })).await;
+        let (_, _, root) = call(
+            &s,
+            "chat.postMessage",
+            t,
+            json!({ "channel": "C0KNOWN", "text": "root" }),
+        )
+        .await;
         let ts = root["ts"].as_str().expect("a ts").to_string();
-        let (_, _, reply) = call(&s, "chat.postMessage", t, json!({ "channel": "C0KNOWN", "text": "r", "thread_ts": ts })).await;
+        let (_, _, reply) = call(
+            &s,
+            "chat.postMessage",
+            t,
+            json!({ "channel": "C0KNOWN", "text": "r", "thread_ts": ts }),
+        )
+        .await;
         assert_eq!(reply["ok"], true);
         let reply_ts = reply["ts"].as_str().expect("a ts").to_string();
-        let (_, _, nested) = call(&s, "chat.postMessage", t, json!({ "channel": "C0KNOWN", "text": "r", "thread_ts": reply_ts })).await;
-        assert_eq!(nested["error"], "thread_not_found", "a reply is not a thread parent");
+        let (_, _, nested) = call(
+            &s,
+            "chat.postMessage",
+            t,
+            json!({ "channel": "C0KNOWN", "text": "r", "thread_ts": reply_ts }),
+        )
+        .await;
+        assert_eq!(
+            nested["error"], "thread_not_found",
+            "a reply is not a thread parent"
+        );
         let (_, _, dm) = call(&s, "conversations.open", t, json!({ "users": "U0ONE" })).await;
         let dm = dm["channel"]["id"].as_str().expect("a DM id").to_string();
-        let (_, _, elsewhere) = call(&s, "chat.postMessage", t, json!({ "channel": dm, "text": "r", "thread_ts": ts })).await;
-        assert_eq!(elsewhere["error"], "thread_not_found", "a ts from another channel is no thread here");
-        let (_, _, update) = call(&s, "chat.update", t, json!({ "channel": "C0KNOWN", "ts": ts, "text": "new" })).await;
+        let (_, _, elsewhere) = call(
+            &s,
+            "chat.postMessage",
+            t,
+            json!({ "channel": dm, "text": "r", "thread_ts": ts }),
+        )
+        .await;
+        assert_eq!(
+            elsewhere["error"], "thread_not_found",
+            "a ts from another channel is no thread here"
+        );
+        let (_, _, update) = call(
+            &s,
+            "chat.update",
+            t,
+            json!({ "channel": "C0KNOWN", "ts": ts, "text": "new" }),
+        )
+        .await;
         assert_eq!(update["ok"], true);
-        assert_eq!(s.message("T0TEST", "C0KNOWN", &ts).expect("stored")["text"], "new");
+        assert_eq!(
+            s.message("T0TEST", "C0KNOWN", &ts).expect("stored")["text"],
+            "new"
+        );
         assert_eq!(s.calls().len(), 4);
     }
 
@@ -821,10 +915,26 @@ mod tests {
         let s = server(None).await;
         let trigger = s.issue_trigger();
         let view = json!({ "type": "modal", "title": { "type": "plain_text", "text": "Raise" }, "blocks": [] });
-        let (_, _, first) = call(&s, "views.open", Some(TOKEN), json!({ "trigger_id": trigger, "view": view })).await;
+        let (_, _, first) = call(
+            &s,
+            "views.open",
+            Some(TOKEN),
+            json!({ "trigger_id": trigger, "view": view }),
+        )
+        .await;
         assert_eq!(first["ok"], true);
-        assert!(first["view"]["id"].as_str().is_some_and(|id| id.starts_with('V')));
-        let (_, _, second) = call(&s, "views.open", Some(TOKEN), json!({ "trigger_id": trigger, "view": view })).await;
+        assert!(
+            first["view"]["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with('V'))
+        );
+        let (_, _, second) = call(
+            &s,
+            "views.open",
+            Some(TOKEN),
+            json!({ "trigger_id": trigger, "view": view }),
+        )
+        .await;
         assert_eq!(second["error"], "exchanged_trigger_id");
     }
 

@@ -122,14 +122,19 @@ impl Drop for ConnectorServer {
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, axum::Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+    (
+        status,
+        axum::Json(json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
 }
 
 fn schema() -> &'static jsonschema::Validator {
     static V: OnceLock<jsonschema::Validator> = OnceLock::new();
     V.get_or_init(|| {
         let text = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite/schemas/adaptive-card-1.5.schema.json"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/suite/schemas/adaptive-card-1.5.schema.json"),
         )
         .expect("the Adaptive Cards schema is in tests/suite/schemas");
         let schema: Value = serde_json::from_str(&text).expect("schema JSON");
@@ -146,7 +151,11 @@ pub fn card_problems(card: &Value) -> Vec<String> {
         let text = card.to_string();
         for e in ms["entities"].as_array().cloned().unwrap_or_default() {
             let t = e["text"].as_str().unwrap_or_default();
-            if e["type"] != "mention" || !t.starts_with("<at>") || !text.contains(t) || !e["mentioned"]["id"].is_string() {
+            if e["type"] != "mention"
+                || !t.starts_with("<at>")
+                || !text.contains(t)
+                || !e["mentioned"]["id"].is_string()
+            {
                 problems.push(format!("bad mention entity {e}"));
             }
         }
@@ -155,7 +164,11 @@ pub fn card_problems(card: &Value) -> Vec<String> {
         Some("1.0" | "1.1" | "1.2" | "1.3" | "1.4" | "1.5") => {}
         other => problems.push(format!("version {other:?} is not one Teams renders")),
     }
-    problems.extend(schema().iter_errors(&card).map(|e| format!("{e} at {}", e.instance_path())));
+    problems.extend(
+        schema()
+            .iter_errors(&card)
+            .map(|e| format!("{e} at {}", e.instance_path())),
+    );
     problems
 }
 
@@ -163,13 +176,19 @@ fn check_activity(activity: &Value) -> Result<(), String> {
     if activity["type"] != "message" {
         return Err(format!("activity type {} is not message", activity["type"]));
     }
-    let attachments = activity["attachments"].as_array().cloned().unwrap_or_default();
+    let attachments = activity["attachments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if attachments.is_empty() && activity["text"].as_str().is_none_or(str::is_empty) {
         return Err("an activity needs text or attachments".into());
     }
     for a in attachments {
         if a["contentType"] != "application/vnd.microsoft.card.adaptive" {
-            return Err(format!("contentType {} is not an Adaptive Card", a["contentType"]));
+            return Err(format!(
+                "contentType {} is not an Adaptive Card",
+                a["contentType"]
+            ));
         }
         let problems = card_problems(&a["content"]);
         if !problems.is_empty() {
@@ -187,24 +206,53 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn token(State(inner): State<Arc<Inner>>, Path(tenant): Path<String>, body: Bytes) -> Response {
+async fn token(
+    State(inner): State<Arc<Inner>>,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Response {
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     if get("grant_type") != "client_credentials" {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": "unsupported_grant_type" }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "error": "unsupported_grant_type" })),
+        )
+            .into_response();
     }
-    let Some(bot) = inner.config.bots.iter().find(|b| b.app_id == get("client_id")) else {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": "unauthorized_client" }))).into_response();
+    let Some(bot) = inner
+        .config
+        .bots
+        .iter()
+        .find(|b| b.app_id == get("client_id"))
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "error": "unauthorized_client" })),
+        )
+            .into_response();
     };
     if bot.tenant != tenant {
         // AADSTS700016: a single-tenant app is not found in another tenant (botframework.com).
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": "unauthorized_client", "error_codes": [700016] }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "error": "unauthorized_client", "error_codes": [700016] })),
+        )
+            .into_response();
     }
     if bot.secret != get("client_secret") {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_client", "error_codes": [7000215] }))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({ "error": "invalid_client", "error_codes": [7000215] })),
+        )
+            .into_response();
     }
     if get("scope") != "https://api.botframework.com/.default" {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": "invalid_scope" }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "error": "invalid_scope" })),
+        )
+            .into_response();
     }
     let mut state = inner.lock();
     state.token_requests += 1;
@@ -213,7 +261,12 @@ async fn token(State(inner): State<Arc<Inner>>, Path(tenant): Path<String>, body
     axum::Json(json!({ "token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": token })).into_response()
 }
 
-fn take(bucket: &mut (f64, DateTime<Utc>), burst: u32, per_second: f64, now: DateTime<Utc>) -> bool {
+fn take(
+    bucket: &mut (f64, DateTime<Utc>),
+    burst: u32,
+    per_second: f64,
+    now: DateTime<Utc>,
+) -> bool {
     let elapsed = (now - bucket.1).num_milliseconds().max(0) as f64 / 1000.0;
     bucket.0 = (bucket.0 + elapsed * per_second).min(f64::from(burst));
     bucket.1 = now;
@@ -226,28 +279,61 @@ fn take(bucket: &mut (f64, DateTime<Utc>), burst: u32, per_second: f64, now: Dat
 }
 
 /// The common checks of a Connector call: up, authorised, the bot's tenant, the rate.
-fn admit(inner: &Inner, state: &mut ServerState, headers: &HeaderMap, tenant: &str, rate_key: &str) -> Result<String, Response> {
+fn admit(
+    inner: &Inner,
+    state: &mut ServerState,
+    headers: &HeaderMap,
+    tenant: &str,
+    rate_key: &str,
+) -> Result<String, Response> {
     if let Some(status) = state.down {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         state.refused.push((status.as_u16(), "down".into()));
-        return Err(error(status, "ServiceError", "the Connector is unavailable"));
+        return Err(error(
+            status,
+            "ServiceError",
+            "the Connector is unavailable",
+        ));
     }
     let Some(app_id) = bearer(headers).and_then(|t| state.tokens.get(&t).cloned()) else {
         state.refused.push((401, "no token".into()));
-        return Err((StatusCode::UNAUTHORIZED, axum::Json(json!({ "message": "Authorization has been denied for this request." }))).into_response());
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({ "message": "Authorization has been denied for this request." })),
+        )
+            .into_response());
     };
-    let bot_tenant = inner.config.bots.iter().find(|b| b.app_id == app_id).map(|b| b.tenant.clone());
+    let bot_tenant = inner
+        .config
+        .bots
+        .iter()
+        .find(|b| b.app_id == app_id)
+        .map(|b| b.tenant.clone());
     if bot_tenant.as_deref() != Some(tenant) {
-        state.refused.push((403, format!("bot {app_id} is not in tenant {tenant}")));
-        return Err(error(StatusCode::FORBIDDEN, "BotNotInConversationRoster", "The bot is not part of the conversation roster."));
+        state
+            .refused
+            .push((403, format!("bot {app_id} is not in tenant {tenant}")));
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "BotNotInConversationRoster",
+            "The bot is not part of the conversation roster.",
+        ));
     }
     if let Some((burst, per_second, retry_after)) = inner.config.rate {
         let now = inner.config.clock.now();
-        let bucket = state.buckets.entry(rate_key.to_string()).or_insert((f64::from(burst), now));
+        let bucket = state
+            .buckets
+            .entry(rate_key.to_string())
+            .or_insert((f64::from(burst), now));
         if !take(bucket, burst, per_second, now) {
             state.refused.push((429, rate_key.to_string()));
-            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests");
-            r.headers_mut().insert(header::RETRY_AFTER, retry_after.into());
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Too many requests",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, retry_after.into());
             return Err(r);
         }
     }
@@ -274,16 +360,33 @@ async fn create(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
             Ok(a) => a,
             Err(r) => return r,
         };
-        if !inner.config.channels.iter().any(|c| c.id == channel && c.tenant == tenant) {
+        if !inner
+            .config
+            .channels
+            .iter()
+            .any(|c| c.id == channel && c.tenant == tenant)
+        {
             state.refused.push((404, channel.to_string()));
-            return error(StatusCode::NOT_FOUND, "ConversationNotFound", "Conversation not found.");
+            return error(
+                StatusCode::NOT_FOUND,
+                "ConversationNotFound",
+                "Conversation not found.",
+            );
         }
         if state.uninstalled.contains(channel) {
             state.refused.push((403, channel.to_string()));
-            return error(StatusCode::FORBIDDEN, "BotNotInConversationRoster", "The bot is not part of the conversation roster.");
+            return error(
+                StatusCode::FORBIDDEN,
+                "BotNotInConversationRoster",
+                "The bot is not part of the conversation roster.",
+            );
         }
         if body["isGroup"] != true {
-            return error(StatusCode::BAD_REQUEST, "BadArgument", "a channel thread is a group conversation");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadArgument",
+                "a channel thread is a group conversation",
+            );
         }
         if let Err(why) = check_activity(&body["activity"]) {
             state.refused.push((400, why.clone()));
@@ -293,7 +396,14 @@ async fn create(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
         let conversation = format!("{channel};messageid={id}");
         state.conversations.insert(
             conversation.clone(),
-            (tenant.clone(), vec![Posted { id: id.clone(), reply_to: None, activity: body["activity"].clone() }]),
+            (
+                tenant.clone(),
+                vec![Posted {
+                    id: id.clone(),
+                    reply_to: None,
+                    activity: body["activity"].clone(),
+                }],
+            ),
         );
         state.calls.push(Call {
             method: "POST".into(),
@@ -302,8 +412,17 @@ async fn create(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
             app_id,
             body: body.clone(),
         });
-        let service_url = format!("http://{}/teams/", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
-        return axum::Json(json!({ "id": conversation, "activityId": id, "serviceUrl": service_url })).into_response();
+        let service_url = format!(
+            "http://{}/teams/",
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default()
+        );
+        return axum::Json(
+            json!({ "id": conversation, "activityId": id, "serviceUrl": service_url }),
+        )
+        .into_response();
     }
     // A 1:1 chat.
     let app_id = match admit(&inner, &mut state, &headers, &tenant, "personal") {
@@ -311,26 +430,42 @@ async fn create(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
         Err(r) => return r,
     };
     let members = body["members"].as_array().cloned().unwrap_or_default();
-    let member = members.first().and_then(|m| m["id"].as_str()).unwrap_or_default().to_string();
+    let member = members
+        .first()
+        .and_then(|m| m["id"].as_str())
+        .unwrap_or_default()
+        .to_string();
     let known = inner
         .config
         .users
         .iter()
         .find(|(t, id, aad)| t == &tenant && (id == &member || aad == &member))
         .map(|(_, id, _)| id.clone());
-    if members.len() != 1 || body["bot"]["id"] != format!("28:{app_id}") || body["isGroup"] == true {
-        return error(StatusCode::BAD_REQUEST, "BadArgument", "a 1:1 chat has the bot and one member");
+    if members.len() != 1 || body["bot"]["id"] != format!("28:{app_id}") || body["isGroup"] == true
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "BadArgument",
+            "a 1:1 chat has the bot and one member",
+        );
     }
     let Some(user) = known else {
         state.refused.push((404, member.clone()));
-        return error(StatusCode::NOT_FOUND, "NotFound", "The user is not in this tenant.");
+        return error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "The user is not in this tenant.",
+        );
     };
     let conversation = state
         .personal
         .entry((tenant.clone(), user.clone()))
         .or_insert_with(|| format!("a:1{}", uuid::Uuid::new_v4().simple()))
         .clone();
-    state.conversations.entry(conversation.clone()).or_insert((tenant, Vec::new()));
+    state
+        .conversations
+        .entry(conversation.clone())
+        .or_insert((tenant, Vec::new()));
     state.calls.push(Call {
         method: "POST".into(),
         kind: "create_personal".into(),
@@ -341,18 +476,37 @@ async fn create(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
     axum::Json(json!({ "id": conversation })).into_response()
 }
 
-fn write(inner: &Inner, headers: &HeaderMap, conversation: &str, target: Option<&str>, body: &[u8], method: &str) -> Response {
+fn write(
+    inner: &Inner,
+    headers: &HeaderMap,
+    conversation: &str,
+    target: Option<&str>,
+    body: &[u8],
+    method: &str,
+) -> Response {
     let Ok(activity) = serde_json::from_slice::<Value>(body) else {
         return error(StatusCode::BAD_REQUEST, "BadSyntax", "not JSON");
     };
     let mut state = inner.lock();
-    let Some(tenant) = state.conversations.get(conversation).map(|(t, _)| t.clone()) else {
+    let Some(tenant) = state
+        .conversations
+        .get(conversation)
+        .map(|(t, _)| t.clone())
+    else {
         if state.down.is_none() {
             state.refused.push((404, conversation.to_string()));
         }
         return match state.down {
-            Some(s) => error(StatusCode::from_u16(s).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), "ServiceError", "down"),
-            None => error(StatusCode::NOT_FOUND, "ConversationNotFound", "Conversation not found."),
+            Some(s) => error(
+                StatusCode::from_u16(s).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                "ServiceError",
+                "down",
+            ),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "ConversationNotFound",
+                "Conversation not found.",
+            ),
         };
     };
     let app_id = match admit(inner, &mut state, headers, &tenant, conversation) {
@@ -364,13 +518,22 @@ fn write(inner: &Inner, headers: &HeaderMap, conversation: &str, target: Option<
         return error(StatusCode::BAD_REQUEST, "BadArgument", &why);
     }
     let exists = |state: &ServerState, id: &str| {
-        state.conversations.get(conversation).is_some_and(|(_, acts)| acts.iter().any(|a| a.id == id))
+        state
+            .conversations
+            .get(conversation)
+            .is_some_and(|(_, acts)| acts.iter().any(|a| a.id == id))
     };
     if let Some(id) = target
         && !exists(&state, id)
     {
-        state.refused.push((404, format!("{conversation} has no activity {id}")));
-        return error(StatusCode::NOT_FOUND, "ActivityNotFound", "The activity does not exist.");
+        state
+            .refused
+            .push((404, format!("{conversation} has no activity {id}")));
+        return error(
+            StatusCode::NOT_FOUND,
+            "ActivityNotFound",
+            "The activity does not exist.",
+        );
     }
     let kind = match (method, target) {
         ("PUT", _) => "update",
@@ -406,20 +569,39 @@ fn write(inner: &Inner, headers: &HeaderMap, conversation: &str, target: Option<
     axum::Json(json!({ "id": id })).into_response()
 }
 
-async fn send(State(inner): State<Arc<Inner>>, Path(conversation): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn send(
+    State(inner): State<Arc<Inner>>,
+    Path(conversation): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     write(&inner, &headers, &conversation, None, &body, "POST")
 }
 
-async fn reply(State(inner): State<Arc<Inner>>, Path((conversation, id)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn reply(
+    State(inner): State<Arc<Inner>>,
+    Path((conversation, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     write(&inner, &headers, &conversation, Some(&id), &body, "POST")
 }
 
-async fn update(State(inner): State<Arc<Inner>>, Path((conversation, id)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn update(
+    State(inner): State<Arc<Inner>>,
+    Path((conversation, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     write(&inner, &headers, &conversation, Some(&id), &body, "PUT")
 }
 
 impl Config {
-    pub fn new(bots: Vec<Bot>, channels: Vec<Channel>, users: Vec<(String, String, String)>) -> Config {
+    pub fn new(
+        bots: Vec<Bot>,
+        channels: Vec<Channel>,
+        users: Vec<(String, String, String)>,
+    ) -> Config {
         Config {
             bots,
             channels,
@@ -436,13 +618,21 @@ impl ConnectorServer {
             config,
             state: Mutex::new(ServerState::default()),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("the Connector test server binds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("the Connector test server binds");
         let addr = listener.local_addr().expect("an address");
         let app = Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(token))
             .route("/teams/v3/conversations", post(create))
-            .route("/teams/v3/conversations/{conversation}/activities", post(send))
-            .route("/teams/v3/conversations/{conversation}/activities/{id}", post(reply).put(update))
+            .route(
+                "/teams/v3/conversations/{conversation}/activities",
+                post(send),
+            )
+            .route(
+                "/teams/v3/conversations/{conversation}/activities/{id}",
+                post(reply).put(update),
+            )
             .with_state(inner.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -490,7 +680,14 @@ impl ConnectorServer {
         let conversation = format!("{channel};messageid={id}");
         state.conversations.insert(
             conversation.clone(),
-            (tenant.to_string(), vec![Posted { id: id.clone(), reply_to: None, activity: json!({ "type": "message", "text": text, "from": "user" }) }]),
+            (
+                tenant.to_string(),
+                vec![Posted {
+                    id: id.clone(),
+                    reply_to: None,
+                    activity: json!({ "type": "message", "text": text, "from": "user" }),
+                }],
+            ),
         );
         (conversation, id)
     }
@@ -505,7 +702,11 @@ impl ConnectorServer {
             .entry(conversation.to_string())
             .or_insert((tenant.to_string(), Vec::new()))
             .1
-            .push(Posted { id: id.clone(), reply_to: None, activity: json!({ "type": "message", "text": text, "from": "user" }) });
+            .push(Posted {
+                id: id.clone(),
+                reply_to: None,
+                activity: json!({ "type": "message", "text": text, "from": "user" }),
+            });
         id
     }
 
@@ -517,7 +718,10 @@ impl ConnectorServer {
             .entry((tenant.to_string(), user.to_string()))
             .or_insert_with(|| format!("a:1{}", uuid::Uuid::new_v4().simple()))
             .clone();
-        state.conversations.entry(conversation.clone()).or_insert((tenant.to_string(), Vec::new()));
+        state
+            .conversations
+            .entry(conversation.clone())
+            .or_insert((tenant.to_string(), Vec::new()));
         conversation
     }
 
@@ -534,12 +738,21 @@ impl ConnectorServer {
 
     /// A conversation's activities in order.
     pub fn conversation(&self, id: &str) -> Vec<Posted> {
-        self.inner.lock().conversations.get(id).map(|(_, a)| a.clone()).unwrap_or_default()
+        self.inner
+            .lock()
+            .conversations
+            .get(id)
+            .map(|(_, a)| a.clone())
+            .unwrap_or_default()
     }
 
     /// Ids of the 1:1 chats, by Teams user id.
     pub fn personal(&self, tenant: &str, user: &str) -> Option<String> {
-        self.inner.lock().personal.get(&(tenant.to_string(), user.to_string())).cloned()
+        self.inner
+            .lock()
+            .personal
+            .get(&(tenant.to_string(), user.to_string()))
+            .cloned()
     }
 }
 

@@ -134,8 +134,8 @@ function channelLink(id) {
   const count = threadCount(id);
   const link = h("a", { href: channelHref(id), dataset: { channel: id } },
     count ? h("span", { class: "count", text: String(count), "aria-label": count + (count === 1 ? " post" : " posts") }) : null,
-    h("span", { class: "chan", text: c.channel.name }),
-    h("span", { class: "who", text: c.agency.name + (c.agency.is_board ? " (board)" : "") }));
+    h("span", { class: "chan", text: c.agency.name }),
+    h("span", { class: "who", text: c.channel.name }));
   if (id === S.channel) link.setAttribute("aria-current", "page");
   link.addEventListener("click", (e) => {
     e.preventDefault();
@@ -278,7 +278,11 @@ function renderFeed() {
     }
     wanted.push(el);
   }
-  feed.replaceChildren(...wanted);
+  // Move only what changed, so the reader's scroll position and focus stay where they were.
+  wanted.forEach((el, i) => {
+    if (feed.children[i] !== el) feed.insertBefore(el, feed.children[i] || null);
+  });
+  while (feed.children.length > wanted.length) feed.lastElementChild.remove();
   if (focusKey && !document.activeElement.isConnected) {
     const again = feed.querySelector('[data-key="' + CSS.escape(focusKey) + '"]');
     if (again) again.focus();
@@ -576,7 +580,7 @@ async function openRecord(reference, opener) {
   verified.className = r.intact ? "verified-ok" : "verified-broken";
   const body = $("record-table").querySelector("tbody");
   body.replaceChildren(...r.events.map((e) => h("tr", { dataset: { kind: e.kind } },
-    h("td", { text: String(e.n) }), h("td", { text: e.at }), h("td", { text: e.who }), h("td", { class: "what", text: e.what }))));
+    h("td", { text: String(e.n) }), h("td", { class: "when", text: e.at }), h("td", { class: "who", text: e.who }), h("td", { class: "what", text: e.what }))));
   $("record-dialog").showModal();
   $("record-close").focus();
 }

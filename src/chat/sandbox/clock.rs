@@ -31,9 +31,15 @@ pub enum AdvanceError {
 }
 
 /// Where the clock lands from `now` under `cal`'s working days and hours. Always later than `now`.
-pub fn target(cal: &Calendar, now: DateTime<Utc>, by: Advance) -> Result<DateTime<Utc>, AdvanceError> {
+pub fn target(
+    cal: &Calendar,
+    now: DateTime<Utc>,
+    by: Advance,
+) -> Result<DateTime<Utc>, AdvanceError> {
     match by {
-        Advance::Hours(h) if (1..=MAX_HOURS).contains(&h) => Ok(now + Duration::hours(i64::from(h))),
+        Advance::Hours(h) if (1..=MAX_HOURS).contains(&h) => {
+            Ok(now + Duration::hours(i64::from(h)))
+        }
         Advance::Hours(_) => Err(AdvanceError::Hours),
         Advance::WorkingDays(n) if (1..=MAX_WORKING_DAYS).contains(&n) => {
             let local = now.with_timezone(&chrono_tz::Europe::London);
@@ -61,35 +67,58 @@ mod tests {
     }
 
     fn uk(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("a time").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("a time")
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn hours_move_the_clock_exactly() {
         let now = uk("2026-06-01T09:40:00+01:00");
-        assert_eq!(target(&cal(), now, Advance::Hours(3)), Ok(uk("2026-06-01T12:40:00+01:00")));
-        assert_eq!(target(&cal(), now, Advance::Hours(0)), Err(AdvanceError::Hours));
+        assert_eq!(
+            target(&cal(), now, Advance::Hours(3)),
+            Ok(uk("2026-06-01T12:40:00+01:00"))
+        );
+        assert_eq!(
+            target(&cal(), now, Advance::Hours(0)),
+            Err(AdvanceError::Hours)
+        );
     }
 
     #[test]
     fn a_working_day_keeps_the_time_of_day_within_working_hours() {
         // Friday 22 May 2026 → Tuesday 26 May: the weekend and the Spring bank holiday are skipped.
         let now = uk("2026-05-22T10:15:00+01:00");
-        assert_eq!(target(&cal(), now, Advance::WorkingDays(1)), Ok(uk("2026-05-26T10:15:00+01:00")));
+        assert_eq!(
+            target(&cal(), now, Advance::WorkingDays(1)),
+            Ok(uk("2026-05-26T10:15:00+01:00"))
+        );
     }
 
     #[test]
     fn a_working_day_from_the_evening_lands_at_the_next_opening() {
         let now = uk("2026-06-01T21:30:00+01:00");
-        assert_eq!(target(&cal(), now, Advance::WorkingDays(1)), Ok(uk("2026-06-02T09:00:00+01:00")));
+        assert_eq!(
+            target(&cal(), now, Advance::WorkingDays(1)),
+            Ok(uk("2026-06-02T09:00:00+01:00"))
+        );
         let sunday = uk("2026-06-07T03:00:00+01:00");
-        assert_eq!(target(&cal(), sunday, Advance::WorkingDays(1)), Ok(uk("2026-06-08T09:00:00+01:00")));
+        assert_eq!(
+            target(&cal(), sunday, Advance::WorkingDays(1)),
+            Ok(uk("2026-06-08T09:00:00+01:00"))
+        );
     }
 
     #[test]
     fn too_far_in_one_step_is_refused() {
         let now = uk("2026-06-01T09:40:00+01:00");
-        assert_eq!(target(&cal(), now, Advance::WorkingDays(61)), Err(AdvanceError::WorkingDays));
-        assert_eq!(target(&cal(), now, Advance::Hours(MAX_HOURS + 1)), Err(AdvanceError::Hours));
+        assert_eq!(
+            target(&cal(), now, Advance::WorkingDays(61)),
+            Err(AdvanceError::WorkingDays)
+        );
+        assert_eq!(
+            target(&cal(), now, Advance::Hours(MAX_HOURS + 1)),
+            Err(AdvanceError::Hours)
+        );
     }
 }

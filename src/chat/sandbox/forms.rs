@@ -140,7 +140,11 @@ fn flat(s: &str) -> String {
 
 /// The raise form for a person of `policy`'s board. `agencies` are the other agencies as
 /// (id, name); `people` the professionals who may be named, as (agency id, [(person id, label)]).
-pub fn raise(policy: &Policy, agencies: &[(String, String)], people: &[(String, Vec<(String, String)>)]) -> FormSpec {
+pub fn raise(
+    policy: &Policy,
+    agencies: &[(String, String)],
+    people: &[(String, Vec<(String, String)>)],
+) -> FormSpec {
     let mut fields = Vec::new();
     let mut agency = Field::new("receiving_agency", "Other agency", FieldKind::Select, true);
     agency.choices = agencies.iter().map(|(id, name)| choice(id, name)).collect();
@@ -157,8 +161,13 @@ pub fn raise(policy: &Policy, agencies: &[(String, String)], people: &[(String, 
         })
         .collect();
     if !groups.is_empty() {
-        let mut other = Field::new("other_professional", "Other professional (optional)", FieldKind::Select, false)
-            .hint("Leave this empty if they are not listed.");
+        let mut other = Field::new(
+            "other_professional",
+            "Other professional (optional)",
+            FieldKind::Select,
+            false,
+        )
+        .hint("Leave this empty if they are not listed.");
         other.groups = groups;
         fields.push(other);
     }
@@ -171,7 +180,10 @@ pub fn raise(policy: &Policy, agencies: &[(String, String)], people: &[(String, 
         )
         .choices(&[
             ("adult", "An adult"),
-            ("organisation", "An organisation (for example a care provider)"),
+            (
+                "organisation",
+                "An organisation (for example a care provider)",
+            ),
         ]),
     );
     fields.push(
@@ -184,11 +196,33 @@ pub fn raise(policy: &Policy, agencies: &[(String, String)], people: &[(String, 
         .max(150),
     );
     let mut category = Field::new("category", "Category", FieldKind::Select, true);
-    category.choices = policy.categories.iter().map(|c| choice(&c.id, &c.name)).collect();
+    category.choices = policy
+        .categories
+        .iter()
+        .map(|c| choice(&c.id, &c.name))
+        .collect();
     fields.push(category);
-    fields.push(Field::new("summary", "What is the disagreement?", FieldKind::Textarea, true).hint(NO_IDENTIFIABLE));
-    fields.push(Field::new("possible_cause", "What may be causing it? (optional)", FieldKind::Textarea, false));
-    fields.push(Field::new("desired_outcome", "What needs to happen to resolve it?", FieldKind::Textarea, true));
+    fields.push(
+        Field::new(
+            "summary",
+            "What is the disagreement?",
+            FieldKind::Textarea,
+            true,
+        )
+        .hint(NO_IDENTIFIABLE),
+    );
+    fields.push(Field::new(
+        "possible_cause",
+        "What may be causing it? (optional)",
+        FieldKind::Textarea,
+        false,
+    ));
+    fields.push(Field::new(
+        "desired_outcome",
+        "What needs to happen to resolve it?",
+        FieldKind::Textarea,
+        true,
+    ));
     fields.push(
         Field::new(
             "adults_views",
@@ -204,9 +238,14 @@ pub fn raise(policy: &Policy, agencies: &[(String, String)], people: &[(String, 
             .hint("Your own record number (e.g. ASC-4471), so the record points at the case without naming anyone."),
     );
     fields.push(
-        Field::new("immediate_risk", "Is an adult at immediate risk of harm?", FieldKind::Radios, true)
-            .choices(&[("yes", "Yes"), ("no", "No")])
-            .hint(&format!("If yes: {}", flat(&policy.urgent.prompt))),
+        Field::new(
+            "immediate_risk",
+            "Is an adult at immediate risk of harm?",
+            FieldKind::Radios,
+            true,
+        )
+        .choices(&[("yes", "Yes"), ("no", "No")])
+        .hint(&format!("If yes: {}", flat(&policy.urgent.prompt))),
     );
     FormSpec {
         name: name::RAISE,
@@ -222,8 +261,13 @@ pub fn raise(policy: &Policy, agencies: &[(String, String)], people: &[(String, 
 }
 
 fn delay_reason() -> Field {
-    Field::new("delay_reason", "Reason for delay (only if this step is late)", FieldKind::Textarea, false)
-        .hint("The procedure asks you to account for any delay past the deadline.")
+    Field::new(
+        "delay_reason",
+        "Reason for delay (only if this step is late)",
+        FieldKind::Textarea,
+        false,
+    )
+    .hint("The procedure asks you to account for any delay past the deadline.")
 }
 
 /// The form for acting on a challenge, by name; `None` for a name that is not one of them.
@@ -243,15 +287,32 @@ pub fn for_challenge(form: &str, reference: &str) -> Option<FormSpec> {
             "Add note",
             "The note is added to the record and a short line is shown in every agency's thread.",
             vec![
-                Field::new("note", "What was discussed, and what was agreed?", FieldKind::Textarea, true).hint(NO_IDENTIFIABLE),
-                Field::new("how", "How did it take place? (optional)", FieldKind::Select, false).choices(&[
+                Field::new(
+                    "note",
+                    "What was discussed, and what was agreed?",
+                    FieldKind::Textarea,
+                    true,
+                )
+                .hint(NO_IDENTIFIABLE),
+                Field::new(
+                    "how",
+                    "How did it take place? (optional)",
+                    FieldKind::Select,
+                    false,
+                )
+                .choices(&[
                     ("phone", "Phone call"),
                     ("meeting", "Meeting"),
                     ("video_call", "Video call"),
                     ("email", "Email"),
                     ("other", "Other"),
                 ]),
-                Field::new("held_at", "When? (optional, UK time)", FieldKind::DateTime, false),
+                Field::new(
+                    "held_at",
+                    "When? (optional, UK time)",
+                    FieldKind::DateTime,
+                    false,
+                ),
             ],
         ),
         name::ESCALATE => spec(
@@ -260,8 +321,13 @@ pub fn for_challenge(form: &str, reference: &str) -> Option<FormSpec> {
             "Escalate",
             "Escalating asks the next people on each side to take over. From stage 2 on, it lodges a formal challenge under the board's procedure.",
             vec![
-                Field::new("reason", "Why escalate? What was tried, and why is it unresolved?", FieldKind::Textarea, true)
-                    .hint(NO_IDENTIFIABLE),
+                Field::new(
+                    "reason",
+                    "Why escalate? What was tried, and why is it unresolved?",
+                    FieldKind::Textarea,
+                    true,
+                )
+                .hint(NO_IDENTIFIABLE),
                 delay_reason(),
             ],
         ),
@@ -271,9 +337,15 @@ pub fn for_challenge(form: &str, reference: &str) -> Option<FormSpec> {
             "Propose",
             "The other agency confirms or rejects your proposal in writing.",
             vec![
-                Field::new("rationale", "Rationale", FieldKind::Textarea, true).hint(NO_IDENTIFIABLE),
+                Field::new("rationale", "Rationale", FieldKind::Textarea, true)
+                    .hint(NO_IDENTIFIABLE),
                 Field::new("outcome", "Agreed outcome", FieldKind::Textarea, true),
-                Field::new("outstanding", "How will any outstanding issues be pursued?", FieldKind::Textarea, true),
+                Field::new(
+                    "outstanding",
+                    "How will any outstanding issues be pursued?",
+                    FieldKind::Textarea,
+                    true,
+                ),
                 delay_reason(),
             ],
         ),
@@ -283,8 +355,13 @@ pub fn for_challenge(form: &str, reference: &str) -> Option<FormSpec> {
             "Reject",
             "The challenge stays open at its current stage.",
             vec![
-                Field::new("reason", "Why is the proposed resolution not accepted?", FieldKind::Textarea, true)
-                    .hint(NO_IDENTIFIABLE),
+                Field::new(
+                    "reason",
+                    "Why is the proposed resolution not accepted?",
+                    FieldKind::Textarea,
+                    true,
+                )
+                .hint(NO_IDENTIFIABLE),
             ],
         ),
         name::WITHDRAW => spec(
@@ -292,7 +369,15 @@ pub fn for_challenge(form: &str, reference: &str) -> Option<FormSpec> {
             "Withdraw the challenge",
             "Withdraw",
             "Withdrawing closes the challenge for both agencies.",
-            vec![Field::new("reason", "Why is the challenge withdrawn?", FieldKind::Textarea, true).hint(NO_IDENTIFIABLE)],
+            vec![
+                Field::new(
+                    "reason",
+                    "Why is the challenge withdrawn?",
+                    FieldKind::Textarea,
+                    true,
+                )
+                .hint(NO_IDENTIFIABLE),
+            ],
         ),
         _ => return None,
     })
@@ -331,7 +416,11 @@ pub fn error_key(form: &str, field: Option<&str>) -> &'static str {
         Some(other) => other,
         None => WHOLE_FORM,
     };
-    inputs(form).iter().find(|i| **i == field).copied().unwrap_or(WHOLE_FORM)
+    inputs(form)
+        .iter()
+        .find(|i| **i == field)
+        .copied()
+        .unwrap_or(WHOLE_FORM)
 }
 
 /// What a submitted form asks for.
@@ -382,7 +471,10 @@ pub fn parse(form: &str, values: &BTreeMap<String, String>) -> Result<Submitted,
                 Some(t) => match NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M") {
                     Ok(local) => Some(london_instant(local)),
                     Err(_) => {
-                        errors.insert("held_at".into(), "Give a date and time, like 2026-06-01 09:40.".into());
+                        errors.insert(
+                            "held_at".into(),
+                            "Give a date and time, like 2026-06-01 09:40.".into(),
+                        );
                         None
                     }
                 },
@@ -400,12 +492,14 @@ pub fn parse(form: &str, values: &BTreeMap<String, String>) -> Result<Submitted,
             let outcome = v.required("outcome", &mut errors);
             let outstanding = v.required("outstanding", &mut errors);
             match (rationale, outcome, outstanding) {
-                (Some(rationale), Some(outcome), Some(outstanding)) => Some(Submitted::Act(Command::ProposeResolution {
-                    rationale,
-                    outcome,
-                    outstanding,
-                    delay_reason: v.get("delay_reason"),
-                })),
+                (Some(rationale), Some(outcome), Some(outstanding)) => {
+                    Some(Submitted::Act(Command::ProposeResolution {
+                        rationale,
+                        outcome,
+                        outstanding,
+                        delay_reason: v.get("delay_reason"),
+                    }))
+                }
                 _ => None,
             }
         }
@@ -438,7 +532,8 @@ fn parse_raise(v: &Values<'_>, errors: &mut FormErrors) -> Option<RaiseDetails> 
             None => {
                 errors.insert(
                     "organisation".into(),
-                    "Give the organisation's name, or choose \u{201c}An adult\u{201d} above.".into(),
+                    "Give the organisation's name, or choose \u{201c}An adult\u{201d} above."
+                        .into(),
                 );
                 None
             }
@@ -479,7 +574,10 @@ mod tests {
     use super::*;
 
     fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn full_raise() -> Vec<(&'static str, &'static str)> {
@@ -488,7 +586,10 @@ mod tests {
             ("other_professional", "dr-okafor"),
             ("concerns", "adult"),
             ("category", "outcomes-of-assessments"),
-            ("summary", "Decision not to refer for a capacity assessment."),
+            (
+                "summary",
+                "Decision not to refer for a capacity assessment.",
+            ),
             ("desired_outcome", "A capacity assessment."),
             ("case_reference", "ASC-4471"),
             ("immediate_risk", "no"),
@@ -538,14 +639,22 @@ mod tests {
     fn a_note_takes_its_format_and_uk_local_time() {
         let Ok(Submitted::Act(Command::AddNote { text, how, held_at })) = parse(
             name::NOTE,
-            &values(&[("note", "Met by phone"), ("how", "phone"), ("held_at", "2026-06-01T09:40")]),
+            &values(&[
+                ("note", "Met by phone"),
+                ("how", "phone"),
+                ("held_at", "2026-06-01T09:40"),
+            ]),
         ) else {
             panic!("a note parses");
         };
         assert_eq!(text, "Met by phone");
         assert_eq!(how, Some(ContactFormat::Phone));
-        assert_eq!(held_at.map(|t| t.to_rfc3339()), Some("2026-06-01T08:40:00+00:00".into()));
-        let errors = parse(name::NOTE, &values(&[("note", "x"), ("held_at", "soon")])).expect_err("bad time");
+        assert_eq!(
+            held_at.map(|t| t.to_rfc3339()),
+            Some("2026-06-01T08:40:00+00:00".into())
+        );
+        let errors = parse(name::NOTE, &values(&[("note", "x"), ("held_at", "soon")]))
+            .expect_err("bad time");
         assert!(errors.contains_key("held_at"));
     }
 
@@ -553,11 +662,25 @@ mod tests {
     fn escalate_resolve_reject_and_withdraw_parse_into_their_commands() {
         assert!(matches!(
             parse(name::ESCALATE, &values(&[("reason", "no agreement")])),
-            Ok(Submitted::Act(Command::Escalate { delay_reason: None, .. }))
+            Ok(Submitted::Act(Command::Escalate {
+                delay_reason: None,
+                ..
+            }))
         ));
         assert!(matches!(
-            parse(name::RESOLVE, &values(&[("rationale", "a"), ("outcome", "b"), ("outstanding", "c"), ("delay_reason", "d")])),
-            Ok(Submitted::Act(Command::ProposeResolution { delay_reason: Some(_), .. }))
+            parse(
+                name::RESOLVE,
+                &values(&[
+                    ("rationale", "a"),
+                    ("outcome", "b"),
+                    ("outstanding", "c"),
+                    ("delay_reason", "d")
+                ])
+            ),
+            Ok(Submitted::Act(Command::ProposeResolution {
+                delay_reason: Some(_),
+                ..
+            }))
         ));
         assert!(matches!(
             parse(name::REJECT, &values(&[("reason", "no")])),
@@ -568,10 +691,16 @@ mod tests {
             Ok(Submitted::Act(Command::Withdraw { .. }))
         ));
         assert_eq!(
-            parse(name::RESOLVE, &values(&[("rationale", "a")])).expect_err("missing").len(),
+            parse(name::RESOLVE, &values(&[("rationale", "a")]))
+                .expect_err("missing")
+                .len(),
             2
         );
-        assert!(parse("frobnicate", &values(&[])).expect_err("unknown").contains_key(WHOLE_FORM));
+        assert!(
+            parse("frobnicate", &values(&[]))
+                .expect_err("unknown")
+                .contains_key(WHOLE_FORM)
+        );
     }
 
     #[test]
@@ -579,14 +708,23 @@ mod tests {
         assert_eq!(error_key(name::RAISE, Some("summary")), "summary");
         assert_eq!(error_key(name::RAISE, Some("concerns")), "organisation");
         assert_eq!(error_key(name::NOTE, Some("text")), "note");
-        assert_eq!(error_key(name::ESCALATE, Some("delay_reason")), "delay_reason");
+        assert_eq!(
+            error_key(name::ESCALATE, Some("delay_reason")),
+            "delay_reason"
+        );
         assert_eq!(error_key(name::REJECT, Some("delay_reason")), WHOLE_FORM);
         assert_eq!(error_key(name::NOTE, None), WHOLE_FORM);
     }
 
     #[test]
     fn every_challenge_form_exists_and_carries_its_reference() {
-        for form in [name::NOTE, name::ESCALATE, name::RESOLVE, name::REJECT, name::WITHDRAW] {
+        for form in [
+            name::NOTE,
+            name::ESCALATE,
+            name::RESOLVE,
+            name::REJECT,
+            name::WITHDRAW,
+        ] {
             let spec = for_challenge(form, "NSAB-2026-0001").expect("known form");
             assert_eq!(spec.reference.as_deref(), Some("NSAB-2026-0001"));
             let ids: Vec<&str> = spec.fields.iter().map(|f| f.id).collect();

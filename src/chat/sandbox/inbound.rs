@@ -85,44 +85,70 @@ fn bad_request(text: impl Into<String>) -> Response {
 
 /// A request body the page did not send: said plainly, never echoing internals.
 fn unreadable(e: &JsonRejection) -> Response {
-    bad_request(format!("The sandbox could not read this request: {}", e.body_text()))
+    bad_request(format!(
+        "The sandbox could not read this request: {}",
+        e.body_text()
+    ))
+}
+
+/// A refusal decided before any work is done: small to pass back with `?`, a response when sent.
+struct Refuse(StatusCode, String);
+
+impl IntoResponse for Refuse {
+    fn into_response(self) -> Response {
+        refused(self.0, self.1)
+    }
 }
 
 /// What a person sees for a service error: the refusal, or a safe message when it is ours.
-fn service_refusal(e: &ServiceError) -> Response {
+fn refusal_of(e: &ServiceError) -> Refuse {
     match e {
-        ServiceError::Refused(r) => refused(StatusCode::UNPROCESSABLE_ENTITY, r.to_string()),
-        ServiceError::UnknownDispute(_) => refused(StatusCode::NOT_FOUND, e.to_string()),
-        ServiceError::Busy(_) => refused(StatusCode::CONFLICT, e.to_string()),
-        ServiceError::Duplicate => refused(StatusCode::CONFLICT, "Already recorded."),
+        ServiceError::Refused(r) => Refuse(StatusCode::UNPROCESSABLE_ENTITY, r.to_string()),
+        ServiceError::UnknownDispute(_) => Refuse(StatusCode::NOT_FOUND, e.to_string()),
+        ServiceError::Busy(_) => Refuse(StatusCode::CONFLICT, e.to_string()),
+        ServiceError::Duplicate => Refuse(StatusCode::CONFLICT, "Already recorded.".into()),
         ServiceError::Store(_) | ServiceError::Setup(_) => {
             tracing::error!(error = %e, "sandbox: could not record a request");
-            refused(
+            Refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "This could not be recorded just now, and nothing was changed. Please try again in a moment.",
+                "This could not be recorded just now, and nothing was changed. Please try again in a moment.".into(),
             )
         }
     }
 }
 
+fn service_refusal(e: &ServiceError) -> Response {
+    refusal_of(e).into_response()
+}
+
 /// The person the page acts as, or the refusal to show.
-fn acting(service: &Service, id: &str) -> Result<Person, Response> {
+fn acting(service: &Service, id: &str) -> Result<Person, Refuse> {
     service
         .directory
         .person(&PersonId(id.to_string()))
         .cloned()
-        .ok_or_else(|| bad_request(format!("{id:?} is not in the demo directory; choose someone from the list of people.")))
+        .ok_or_else(|| {
+            Refuse(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{id:?} is not in the demo directory; choose someone from the list of people."
+                ),
+            )
+        })
 }
 
 /// The page's id for one submission or press: the idempotency key's unique part.
-fn submission_key(what: &str, submission: &str) -> Result<String, Response> {
+fn submission_key(what: &str, submission: &str) -> Result<String, Refuse> {
     let fits = (8..=80).contains(&submission.len())
-        && submission.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && submission
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if fits {
         Ok(format!("sandbox:{what}:{submission}"))
     } else {
-        Err(bad_request(
-            "Each submission needs its own id of 8 to 80 letters, digits or dashes, so that it is recorded once.",
+        Err(Refuse(
+            StatusCode::BAD_REQUEST,
+            "Each submission needs its own id of 8 to 80 letters, digits or dashes, so that it is recorded once.".into(),
         ))
     }
 }
@@ -133,7 +159,11 @@ fn origin(dir: &Directory, person: &Person, channel: &str) -> Origin {
     Origin {
         platform: Platform::Sandbox,
         workspace: Directory::SANDBOX_WORKSPACE.to_string(),
-        channel: if known { channel.to_string() } else { person.agency.0.clone() },
+        channel: if known {
+            channel.to_string()
+        } else {
+            person.agency.0.clone()
+        },
         user: person.id.0.clone(),
     }
 }
@@ -163,7 +193,10 @@ fn clock_view(service: &Service, person: Option<&PersonId>) -> view::ClockView {
     let cal = calendar_for(service, person);
     let working = cal.is_some_and(|c| c.is_working_time(now).unwrap_or(false));
     let note = match cal.map(|c| c.next_working_time(now)) {
-        _ if working => "Inside working hours: reminders and overdue prompts are posted as they fall due.".to_string(),
+        _ if working => {
+            "Inside working hours: reminders and overdue prompts are posted as they fall due."
+                .to_string()
+        }
         Some(Ok(next)) => format!(
             "Outside working hours: reminders and overdue prompts wait until {}.",
             format_uk_short(next)
@@ -184,12 +217,18 @@ fn clock_view(service: &Service, person: Option<&PersonId>) -> view::ClockView {
 
 async fn state_view(State(state): State<SandboxState>, Query(q): Query<AsQuery>) -> Response {
     let service = &state.service;
-    let person = q.person.map(PersonId).filter(|p| service.directory.person(p).is_some());
+    let person = q
+        .person
+        .map(PersonId)
+        .filter(|p| service.directory.person(p).is_some());
     let posts = match service.store.sandbox_posts().await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "sandbox: cannot read the posts");
-            return refused(StatusCode::SERVICE_UNAVAILABLE, "The sandbox's posts cannot be read just now.");
+            return refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The sandbox's posts cannot be read just now.",
+            );
         }
     };
     let (channels, private) = view::posts(&posts, person.as_ref());
@@ -216,7 +255,10 @@ struct ClockRequest {
     working_days: Option<u32>,
 }
 
-async fn clock_post(State(state): State<SandboxState>, body: Result<Json<ClockRequest>, JsonRejection>) -> Response {
+async fn clock_post(
+    State(state): State<SandboxState>,
+    body: Result<Json<ClockRequest>, JsonRejection>,
+) -> Response {
     let req = match body {
         Ok(Json(r)) => r,
         Err(e) => return unreadable(&e),
@@ -225,7 +267,11 @@ async fn clock_post(State(state): State<SandboxState>, body: Result<Json<ClockRe
     let by = match (req.hours, req.working_days) {
         (Some(h), None) => Advance::Hours(h),
         (None, Some(d)) => Advance::WorkingDays(d),
-        _ => return bad_request("Say how far to move the clock: a number of hours or of working days."),
+        _ => {
+            return bad_request(
+                "Say how far to move the clock: a number of hours or of working days.",
+            );
+        }
     };
     let Some(manual) = service.clock.as_manual() else {
         return refused(
@@ -235,7 +281,10 @@ async fn clock_post(State(state): State<SandboxState>, body: Result<Json<ClockRe
     };
     let person = req.person.map(PersonId);
     let Some(cal) = calendar_for(service, person.as_ref()) else {
-        return refused(StatusCode::SERVICE_UNAVAILABLE, "No board policy is loaded, so there is no calendar to count working days in.");
+        return refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No board policy is loaded, so there is no calendar to count working days in.",
+        );
     };
     let to = match clock::target(cal, service.now(), by) {
         Ok(t) => t,
@@ -268,10 +317,14 @@ fn after_command(text: &str) -> Option<&str> {
     let word = "/challenge";
     let head = text.get(..word.len())?;
     let rest = &text[word.len()..];
-    (head.eq_ignore_ascii_case(word) && (rest.is_empty() || rest.starts_with(char::is_whitespace))).then_some(rest)
+    (head.eq_ignore_ascii_case(word) && (rest.is_empty() || rest.starts_with(char::is_whitespace)))
+        .then_some(rest)
 }
 
-async fn command(State(state): State<SandboxState>, body: Result<Json<CommandRequest>, JsonRejection>) -> Response {
+async fn command(
+    State(state): State<SandboxState>,
+    body: Result<Json<CommandRequest>, JsonRejection>,
+) -> Response {
     let req = match body {
         Ok(Json(r)) => r,
         Err(e) => return unreadable(&e),
@@ -279,11 +332,11 @@ async fn command(State(state): State<SandboxState>, body: Result<Json<CommandReq
     let service = &state.service;
     let person = match acting(service, &req.person) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let key = match submission_key("command", &req.submission) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(rest) = after_command(&req.text) else {
         return refused(
@@ -296,12 +349,23 @@ async fn command(State(state): State<SandboxState>, body: Result<Json<CommandReq
     };
     let parsed = match grammar::parse(rest) {
         Ok(c) => c,
-        Err(e) => return refused(StatusCode::UNPROCESSABLE_ENTITY, format!("{}\n\n{}", e.0, grammar::HELP)),
+        Err(e) => {
+            return refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{}\n\n{}", e.0, grammar::HELP),
+            );
+        }
     };
     let origin = origin(&service.directory, &person, &req.channel);
-    let challenge_form = |name: &str, reference: &Reference| match forms::for_challenge(name, &reference.to_string()) {
+    let challenge_form = |name: &str, reference: &Reference| match forms::for_challenge(
+        name,
+        &reference.to_string(),
+    ) {
         Some(form) => ok(Reply::Form { form }),
-        None => refused(StatusCode::INTERNAL_SERVER_ERROR, "That form is missing from the sandbox."),
+        None => refused(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "That form is missing from the sandbox.",
+        ),
     };
     match parsed {
         ChatCommand::Help => ok(Reply::Ephemeral {
@@ -309,14 +373,14 @@ async fn command(State(state): State<SandboxState>, body: Result<Json<CommandReq
         }),
         ChatCommand::Raise => match raise_form(service, &person) {
             Ok(form) => ok(Reply::Form { form }),
-            Err(r) => r,
+            Err(r) => r.into_response(),
         },
         ChatCommand::Status(reference) => ok(Reply::Ephemeral {
             text: status_text(service, &reference).await,
         }),
         ChatCommand::List => match list_text(service, &person).await {
             Ok(text) => ok(Reply::Ephemeral { text }),
-            Err(r) => r,
+            Err(r) => r.into_response(),
         },
         ChatCommand::Note { reference, text } => {
             let command = Command::AddNote {
@@ -336,17 +400,51 @@ async fn command(State(state): State<SandboxState>, body: Result<Json<CommandReq
             };
             act(&state, &person, &reference, &command, &origin, key).await
         }
-        ChatCommand::Escalate { reference, reason: None } => challenge_form(forms::name::ESCALATE, &reference),
-        ChatCommand::Acknowledge(reference) => act(&state, &person, &reference, &Command::Acknowledge, &origin, key).await,
+        ChatCommand::Escalate {
+            reference,
+            reason: None,
+        } => challenge_form(forms::name::ESCALATE, &reference),
+        ChatCommand::Acknowledge(reference) => {
+            act(
+                &state,
+                &person,
+                &reference,
+                &Command::Acknowledge,
+                &origin,
+                key,
+            )
+            .await
+        }
         ChatCommand::Resolve(reference) => challenge_form(forms::name::RESOLVE, &reference),
         ChatCommand::Confirm(reference) => {
-            act(&state, &person, &reference, &Command::ConfirmResolution, &origin, key).await
+            act(
+                &state,
+                &person,
+                &reference,
+                &Command::ConfirmResolution,
+                &origin,
+                key,
+            )
+            .await
         }
         ChatCommand::Withdraw {
             reference,
             reason: Some(reason),
-        } => act(&state, &person, &reference, &Command::Withdraw { reason }, &origin, key).await,
-        ChatCommand::Withdraw { reference, reason: None } => challenge_form(forms::name::WITHDRAW, &reference),
+        } => {
+            act(
+                &state,
+                &person,
+                &reference,
+                &Command::Withdraw { reason },
+                &origin,
+                key,
+            )
+            .await
+        }
+        ChatCommand::Withdraw {
+            reference,
+            reason: None,
+        } => challenge_form(forms::name::WITHDRAW, &reference),
     }
 }
 
@@ -359,7 +457,11 @@ async fn act(
     origin: &Origin,
     key: String,
 ) -> Response {
-    match state.service.act(&person.id, reference, command, Some(origin), Some(key)).await {
+    match state
+        .service
+        .act(&person.id, reference, command, Some(origin), Some(key))
+        .await
+    {
         Ok(_) | Err(ServiceError::Duplicate) => ok(Reply::Recorded {
             reference: reference.to_string(),
         }),
@@ -368,21 +470,28 @@ async fn act(
 }
 
 /// The raise form for a person: the other agencies of their board and the board's categories.
-fn raise_form(service: &Service, person: &Person) -> Result<FormSpec, Response> {
-    let (policy, _) = service.policy_of(&person.id).map_err(|e| service_refusal(&e))?;
+fn raise_form(service: &Service, person: &Person) -> Result<FormSpec, Refuse> {
+    let (policy, _) = service.policy_of(&person.id).map_err(|e| refusal_of(&e))?;
     let dir = &service.directory;
     let others: Vec<&crate::directory::Agency> = dir
         .agencies()
         .filter(|a| a.board == policy.id && a.kind != BOARD_KIND && a.id != person.agency)
         .collect();
-    let agencies: Vec<(String, String)> = others.iter().map(|a| (a.id.0.clone(), a.name.clone())).collect();
+    let agencies: Vec<(String, String)> = others
+        .iter()
+        .map(|a| (a.id.0.clone(), a.name.clone()))
+        .collect();
     let people: Vec<(String, Vec<(String, String)>)> = others
         .iter()
         .map(|a| {
             let members = dir
                 .members(&a.id)
                 .map(|p| {
-                    let label = format!("{} ({})", p.name, compose::role_and_agency(policy, dir, &p.id));
+                    let label = format!(
+                        "{} ({})",
+                        p.name,
+                        compose::role_and_agency(policy, dir, &p.id)
+                    );
                     (p.id.0.clone(), label)
                 })
                 .collect();
@@ -415,32 +524,52 @@ async fn status_text(service: &Service, reference: &Reference) -> String {
     let mut text = format!("{} · {}", compose::title(policy, &d), compose::status(&d));
     let owners: Vec<PersonId> = d.owners().cloned().collect();
     if !owners.is_empty() && d.status == Status::Open {
-        text.push_str(&format!("\nThis stage: {}", names(&owners).replace(" and ", "; ")));
+        text.push_str(&format!(
+            "\nThis stage: {}",
+            names(&owners).replace(" and ", "; ")
+        ));
     }
     if !d.awaiting_ack.is_empty() {
-        text.push_str(&format!("\nWaiting for acknowledgement from {}", names(&d.awaiting_ack)));
+        text.push_str(&format!(
+            "\nWaiting for acknowledgement from {}",
+            names(&d.awaiting_ack)
+        ));
     }
     if let Some(p) = &d.proposal {
-        text.push_str(&format!("\nProposed resolution waiting for the other agency: {}", p.outcome));
+        text.push_str(&format!(
+            "\nProposed resolution waiting for the other agency: {}",
+            p.outcome
+        ));
     }
     text
 }
 
-async fn list_text(service: &Service, person: &Person) -> Result<String, Response> {
-    let rows = service.store.open_for_person(&person.id.0).await.map_err(|e| {
-        tracing::error!(error = %e, "sandbox: cannot list open challenges");
-        refused(StatusCode::SERVICE_UNAVAILABLE, "Your challenges cannot be listed just now. Please try again in a moment.")
-    })?;
+async fn list_text(service: &Service, person: &Person) -> Result<String, Refuse> {
+    let rows = service
+        .store
+        .open_for_person(&person.id.0)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "sandbox: cannot list open challenges");
+            Refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Your challenges cannot be listed just now. Please try again in a moment.".into(),
+            )
+        })?;
     if rows.is_empty() {
         return Ok("You have no open challenges.".into());
     }
     let lines: Vec<String> = rows
         .iter()
         .map(|r| {
-            let due = r
-                .due
-                .map_or_else(|| "no fixed limit".to_string(), |d| format!("due {}", format_uk_short(d)));
-            format!("• {} · stage {} · {} · {due}", r.reference, r.stage, r.stage_name)
+            let due = r.due.map_or_else(
+                || "no fixed limit".to_string(),
+                |d| format!("due {}", format_uk_short(d)),
+            );
+            format!(
+                "• {} · stage {} · {} · {due}",
+                r.reference, r.stage, r.stage_name
+            )
         })
         .collect();
     Ok(format!("Your open challenges:\n{}", lines.join("\n")))
@@ -457,7 +586,10 @@ struct ActionRequest {
     submission: String,
 }
 
-async fn action(State(state): State<SandboxState>, body: Result<Json<ActionRequest>, JsonRejection>) -> Response {
+async fn action(
+    State(state): State<SandboxState>,
+    body: Result<Json<ActionRequest>, JsonRejection>,
+) -> Response {
     let req = match body {
         Ok(Json(r)) => r,
         Err(e) => return unreadable(&e),
@@ -465,21 +597,27 @@ async fn action(State(state): State<SandboxState>, body: Result<Json<ActionReque
     let service = &state.service;
     let person = match acting(service, &req.person) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let key = match submission_key("action", &req.submission) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(kind) = ActionKind::from_id(&req.action) else {
-        return bad_request(format!("{:?} is not a button the sandbox knows.", req.action));
+        return bad_request(format!(
+            "{:?} is not a button the sandbox knows.",
+            req.action
+        ));
     };
     let Ok(reference) = Reference::parse(&req.reference) else {
         return bad_request("The button does not carry a challenge reference.");
     };
     let form = |name: &str| match forms::for_challenge(name, &reference.to_string()) {
         Some(form) => ok(Reply::Form { form }),
-        None => refused(StatusCode::INTERNAL_SERVER_ERROR, "That form is missing from the sandbox."),
+        None => refused(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "That form is missing from the sandbox.",
+        ),
     };
     match kind {
         ActionKind::AddNote => form(forms::name::NOTE),
@@ -493,13 +631,18 @@ async fn action(State(state): State<SandboxState>, body: Result<Json<ActionReque
                 Command::ConfirmResolution
             };
             let origin = origin(&service.directory, &person, &req.channel);
-            match service.act(&person.id, &reference, &command, Some(&origin), Some(key)).await {
+            match service
+                .act(&person.id, &reference, &command, Some(&origin), Some(key))
+                .await
+            {
                 Ok(_) | Err(ServiceError::Duplicate) => ok(Reply::Recorded {
                     reference: reference.to_string(),
                 }),
-                Err(_) if already_done(service, &person.id, &reference, kind).await => ok(Reply::Recorded {
-                    reference: reference.to_string(),
-                }),
+                Err(_) if already_done(service, &person.id, &reference, kind).await => {
+                    ok(Reply::Recorded {
+                        reference: reference.to_string(),
+                    })
+                }
                 Err(e) => service_refusal(&e),
             }
         }
@@ -507,7 +650,12 @@ async fn action(State(state): State<SandboxState>, body: Result<Json<ActionReque
 }
 
 /// A second press of the same button is not an error: the person already did it.
-async fn already_done(service: &Service, person: &PersonId, reference: &Reference, kind: ActionKind) -> bool {
+async fn already_done(
+    service: &Service,
+    person: &PersonId,
+    reference: &Reference,
+    kind: ActionKind,
+) -> bool {
     let Ok(events) = service.store.events(reference).await else {
         return false;
     };
@@ -515,7 +663,9 @@ async fn already_done(service: &Service, person: &PersonId, reference: &Referenc
         e.actor.as_ref() == Some(person)
             && match kind {
                 ActionKind::Acknowledge => matches!(e.body, EventBody::Acknowledged { .. }),
-                ActionKind::ConfirmResolution => matches!(e.body, EventBody::ResolutionConfirmed { .. }),
+                ActionKind::ConfirmResolution => {
+                    matches!(e.body, EventBody::ResolutionConfirmed { .. })
+                }
                 _ => false,
             }
     })
@@ -554,11 +704,11 @@ async fn form(
     let service = &state.service;
     let person = match acting(service, &req.person) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let key = match submission_key(&format!("form:{name}"), &req.submission) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let submitted = match forms::parse(&name, &req.fields) {
         Ok(s) => s,
@@ -566,14 +716,30 @@ async fn form(
     };
     let origin = origin(&service.directory, &person, &req.channel);
     let result = match submitted {
-        Submitted::Raise(details) => service.raise(&person.id, details, Some(&origin), Some(key.clone())).await,
+        Submitted::Raise(details) => {
+            service
+                .raise(&person.id, details, Some(&origin), Some(key.clone()))
+                .await
+        }
         Submitted::Act(command) => {
-            let Some(reference) = req.reference.as_deref().and_then(|r| Reference::parse(r).ok()) else {
+            let Some(reference) = req
+                .reference
+                .as_deref()
+                .and_then(|r| Reference::parse(r).ok())
+            else {
                 return form_errors(whole_form(
                     "This form lost track of its challenge; close it and press the button again.",
                 ));
             };
-            service.act(&person.id, &reference, &command, Some(&origin), Some(key.clone())).await
+            service
+                .act(
+                    &person.id,
+                    &reference,
+                    &command,
+                    Some(&origin),
+                    Some(key.clone()),
+                )
+                .await
         }
     };
     match result {
@@ -581,20 +747,30 @@ async fn form(
             reference: outcome.reference.to_string(),
         }),
         Err(ServiceError::Duplicate) => {
-            let reference = service.store.seen_inbound(&key).await.ok().flatten().unwrap_or_default();
+            let reference = service
+                .store
+                .seen_inbound(&key)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
             ok(Reply::Recorded { reference })
         }
         Err(ServiceError::Refused(r)) => {
             let at = forms::error_key(&name, r.field());
             form_errors(FormErrors::from([(at.to_string(), r.to_string())]))
         }
-        Err(e @ (ServiceError::UnknownDispute(_) | ServiceError::Busy(_))) => form_errors(whole_form(e.to_string())),
+        Err(e @ (ServiceError::UnknownDispute(_) | ServiceError::Busy(_))) => {
+            form_errors(whole_form(e.to_string()))
+        }
         Err(e) => {
             tracing::error!(error = %e, "sandbox: could not record a form");
             reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Reply::Errors {
-                    errors: whole_form("This could not be recorded just now, and nothing was changed. Please try again in a moment."),
+                    errors: whole_form(
+                        "This could not be recorded just now, and nothing was changed. Please try again in a moment.",
+                    ),
                 },
             )
         }
@@ -604,20 +780,36 @@ async fn form(
 async fn record(State(state): State<SandboxState>, Path(reference): Path<String>) -> Response {
     let service = &state.service;
     let Ok(reference) = Reference::parse(&reference) else {
-        return refused(StatusCode::NOT_FOUND, format!("{reference:?} is not a challenge reference."));
+        return refused(
+            StatusCode::NOT_FOUND,
+            format!("{reference:?} is not a challenge reference."),
+        );
     };
     let d = match service.dispute(&reference).await {
         Ok(d) => d,
         Err(e) => return service_refusal(&e),
     };
-    let (events, verify) = match (service.store.events(&reference).await, service.store.verify().await) {
+    let (events, verify) = match (
+        service.store.events(&reference).await,
+        service.store.verify().await,
+    ) {
         (Ok(events), Ok(verify)) => (events, verify),
         (Err(e), _) | (_, Err(e)) => return service_refusal(&ServiceError::from(e)),
     };
     let Ok((policy, _)) = service.policy(&d.policy) else {
-        return refused(StatusCode::SERVICE_UNAVAILABLE, "The challenge's board policy is not loaded.");
+        return refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The challenge's board policy is not loaded.",
+        );
     };
-    Json(view::record(policy, &service.directory, &d, &events, &verify)).into_response()
+    Json(view::record(
+        policy,
+        &service.directory,
+        &d,
+        &events,
+        &verify,
+    ))
+    .into_response()
 }
 
 /// Resolves when the process is asked to stop, so open streams end and shutdown is not held up.
@@ -645,7 +837,9 @@ async fn stopping() {
 
 /// Live updates: a `change` event whenever a post lands or the clock moves; the page re-reads
 /// its state. The stream ends now and then and the browser reconnects by itself.
-async fn stream(State(state): State<SandboxState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+async fn stream(
+    State(state): State<SandboxState>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = state.changes.subscribe();
     let events = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
         if !first && rx.changed().await.is_err() {
@@ -668,7 +862,10 @@ mod tests {
     #[test]
     fn only_challenge_commands_are_taken_from_the_composer() {
         assert_eq!(after_command("/challenge"), Some(""));
-        assert_eq!(after_command("  /Challenge note NSAB-2026-0001 hi"), Some(" note NSAB-2026-0001 hi"));
+        assert_eq!(
+            after_command("  /Challenge note NSAB-2026-0001 hi"),
+            Some(" note NSAB-2026-0001 hi")
+        );
         assert_eq!(after_command("/challenges"), None);
         assert_eq!(after_command("hello"), None);
         assert_eq!(after_command("/chall"), None);
@@ -677,7 +874,9 @@ mod tests {
     #[test]
     fn submission_ids_must_be_plain_and_long_enough_to_be_unique() {
         assert_eq!(
-            submission_key("command", "0b6f3c1e-8d2a-4e7b-9f00-123456789abc").ok().as_deref(),
+            submission_key("command", "0b6f3c1e-8d2a-4e7b-9f00-123456789abc")
+                .ok()
+                .as_deref(),
             Some("sandbox:command:0b6f3c1e-8d2a-4e7b-9f00-123456789abc")
         );
         assert!(submission_key("command", "short").is_err());

@@ -21,7 +21,12 @@ impl SandboxPoster {
         SandboxPoster { service, changes }
     }
 
-    async fn deliver(&self, target: &Target, message: &Message, thread: Option<&str>) -> Result<Posted, PostError> {
+    async fn deliver(
+        &self,
+        target: &Target,
+        message: &Message,
+        thread: Option<&str>,
+    ) -> Result<Posted, PostError> {
         if target.workspace != Directory::SANDBOX_WORKSPACE {
             return Err(PostError::Permanent(format!(
                 "unknown_workspace: the sandbox has one workspace, {:?}, not {:?}",
@@ -30,9 +35,13 @@ impl SandboxPoster {
             )));
         }
         let store = &self.service.store;
-        let payload = serde_json::to_value(message).map_err(|e| PostError::Permanent(format!("unreadable_message: {e}")))?;
+        let payload = serde_json::to_value(message)
+            .map_err(|e| PostError::Permanent(format!("unreadable_message: {e}")))?;
         let now = self.service.now();
-        let post = |kind: MessageKind, channel: Option<&str>, thread: Option<i64>, person: Option<&str>| NewSandboxPost {
+        let post = |kind: MessageKind,
+                    channel: Option<&str>,
+                    thread: Option<i64>,
+                    person: Option<&str>| NewSandboxPost {
             kind: kind_name(kind).to_string(),
             reference: message.reference.clone(),
             channel: channel.map(str::to_string),
@@ -42,13 +51,16 @@ impl SandboxPoster {
             at: now,
         };
         let root_of = |thread: Option<&str>| -> Result<i64, PostError> {
-            thread
-                .and_then(|t| t.parse::<i64>().ok())
-                .ok_or_else(|| PostError::Permanent("no_thread: this channel has no thread for the dispute".into()))
+            thread.and_then(|t| t.parse::<i64>().ok()).ok_or_else(|| {
+                PostError::Permanent("no_thread: this channel has no thread for the dispute".into())
+            })
         };
         let posted = match &target.delivery {
             Delivery::Root { channel } => {
-                let id = store.sandbox_post(&post(MessageKind::Root, Some(channel), None, None)).await.map_err(retry)?;
+                let id = store
+                    .sandbox_post(&post(MessageKind::Root, Some(channel), None, None))
+                    .await
+                    .map_err(retry)?;
                 Posted {
                     id: id.to_string(),
                     thread: Some(id.to_string()),
@@ -67,8 +79,14 @@ impl SandboxPoster {
             }
             Delivery::UpdateRoot { .. } => {
                 let root = root_of(thread)?;
-                if !store.sandbox_update_root(root, &payload, now).await.map_err(retry)? {
-                    return Err(PostError::Permanent(format!("message_not_found: no root post {root}")));
+                if !store
+                    .sandbox_update_root(root, &payload, now)
+                    .await
+                    .map_err(retry)?
+                {
+                    return Err(PostError::Permanent(format!(
+                        "message_not_found: no root post {root}"
+                    )));
                 }
                 Posted {
                     id: root.to_string(),
@@ -76,14 +94,20 @@ impl SandboxPoster {
                 }
             }
             Delivery::Notice { channel } => {
-                let id = store.sandbox_post(&post(MessageKind::Notice, Some(channel), None, None)).await.map_err(retry)?;
+                let id = store
+                    .sandbox_post(&post(MessageKind::Notice, Some(channel), None, None))
+                    .await
+                    .map_err(retry)?;
                 Posted {
                     id: id.to_string(),
                     thread: None,
                 }
             }
             Delivery::Direct { user, .. } => {
-                let id = store.sandbox_post(&post(MessageKind::Direct, None, None, Some(user))).await.map_err(retry)?;
+                let id = store
+                    .sandbox_post(&post(MessageKind::Direct, None, None, Some(user)))
+                    .await
+                    .map_err(retry)?;
                 Posted {
                     id: id.to_string(),
                     thread: None,
@@ -122,7 +146,12 @@ fn kind_name(kind: MessageKind) -> &'static str {
 }
 
 impl Poster for SandboxPoster {
-    fn post<'a>(&'a self, target: &'a Target, message: &'a Message, thread: Option<&'a str>) -> PostFuture<'a> {
+    fn post<'a>(
+        &'a self,
+        target: &'a Target,
+        message: &'a Message,
+        thread: Option<&'a str>,
+    ) -> PostFuture<'a> {
         Box::pin(self.deliver(target, message, thread))
     }
 }

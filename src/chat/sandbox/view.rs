@@ -66,7 +66,11 @@ fn role_of(policy: &Policy, dir: &Directory, p: &Person) -> (String, String, usi
         .and_then(|a| policy.ladder(&a.kind))
         .and_then(|l| l.rungs.iter().find(|r| r.id == p.role));
     match rung {
-        Some(r) => (r.title.clone(), policy.level_name(r.level).to_string(), r.level),
+        Some(r) => (
+            r.title.clone(),
+            policy.level_name(r.level).to_string(),
+            r.level,
+        ),
         None => (p.role.clone(), String::new(), usize::MAX),
     }
 }
@@ -108,7 +112,11 @@ pub fn directory(policies: &PolicySet, dir: &Directory) -> DirectoryView {
                     }
                 })
                 .collect();
-            agencies.sort_by(|a, b| a.is_board.cmp(&b.is_board).then_with(|| a.name.cmp(&b.name)));
+            agencies.sort_by(|a, b| {
+                a.is_board
+                    .cmp(&b.is_board)
+                    .then_with(|| a.name.cmp(&b.name))
+            });
             BoardView {
                 id: policy.id.clone(),
                 name: policy.name.clone(),
@@ -182,7 +190,10 @@ pub struct ClockView {
 }
 
 /// Sorts the stored posts into channels and threads, keeping only the acting person's private ones.
-pub fn posts(all: &[SandboxPost], person: Option<&PersonId>) -> (BTreeMap<String, Vec<Entry>>, Vec<PostView>) {
+pub fn posts(
+    all: &[SandboxPost],
+    person: Option<&PersonId>,
+) -> (BTreeMap<String, Vec<Entry>>, Vec<PostView>) {
     let mut channels: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     let mut roots: BTreeMap<i64, (String, usize)> = BTreeMap::new();
     let mut private = Vec::new();
@@ -267,7 +278,9 @@ fn describe(policy: &Policy, dir: &Directory, d: &Dispute, e: &Event) -> String 
             immediate_risk,
             ..
         } => {
-            let category = policy.category(category).map_or(category.as_str(), |c| c.name.as_str());
+            let category = policy
+                .category(category)
+                .map_or(category.as_str(), |c| c.name.as_str());
             format!(
                 "Raised. Category: {category}. Disagreement: {summary} Outcome wanted: {desired_outcome} Case reference: {case_reference}. Adult at immediate risk: {}.",
                 if *immediate_risk { "yes" } else { "no" }
@@ -283,7 +296,10 @@ fn describe(policy: &Policy, dir: &Directory, d: &Dispute, e: &Event) -> String 
             awaiting_ack,
             ..
         } => {
-            let due = due.map_or_else(|| timescale.clone(), |t| format!("due {}", format_uk_short(t)));
+            let due = due.map_or_else(
+                || timescale.clone(),
+                |t| format!("due {}", format_uk_short(t)),
+            );
             let mut text = format!(
                 "{} {stage} started: {name}, {due}. Taking part: {}.",
                 policy.stage_word,
@@ -299,30 +315,48 @@ fn describe(policy: &Policy, dir: &Directory, d: &Dispute, e: &Event) -> String 
                 .agencies()
                 .find(|a| a.id.0 == thread.channel)
                 .map_or_else(|| thread.channel.clone(), |a| a.name.clone());
-            format!("Thread opened in {channel}'s channel ({}).", thread.platform)
+            format!(
+                "Thread opened in {channel}'s channel ({}).",
+                thread.platform
+            )
         }
         EventBody::UrgentRoutePrompted { prompt, .. } => {
-            format!("Urgent route shown first: {}", prompt.split_whitespace().collect::<Vec<_>>().join(" "))
+            format!(
+                "Urgent route shown first: {}",
+                prompt.split_whitespace().collect::<Vec<_>>().join(" ")
+            )
         }
         _ => compose::update(policy, dir, d, std::slice::from_ref(e))
-            .map(|m| m.lines.iter().map(|l| flatten(&l.spans)).collect::<Vec<_>>().join(" "))
+            .map(|m| {
+                m.lines
+                    .iter()
+                    .map(|l| flatten(&l.spans))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| e.body.kind().replace('_', " ")),
     }
 }
 
 /// The record of one dispute from its events.
-pub fn record(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event], verify: &VerifyReport) -> RecordView {
+pub fn record(
+    policy: &Policy,
+    dir: &Directory,
+    d: &Dispute,
+    events: &[Event],
+    verify: &VerifyReport,
+) -> RecordView {
     let events = events
         .iter()
         .enumerate()
         .map(|(i, e)| RecordEvent {
             n: i + 1,
             at: format_uk_short(e.at),
-            who: e
-                .actor
-                .as_ref()
-                .map_or_else(|| "The service".to_string(), |a| compose::role_and_agency(policy, dir, a)),
+            who: e.actor.as_ref().map_or_else(
+                || "The service".to_string(),
+                |a| compose::role_and_agency(policy, dir, a),
+            ),
             kind: e.body.kind().to_string(),
             what: describe(policy, dir, d, e),
         })
@@ -335,10 +369,17 @@ pub fn record(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event], v
                 verify.events
             ),
         ),
-        Some(b) => (false, format!("The record has been altered outside the service: {b}")),
+        Some(b) => (
+            false,
+            format!("The record has been altered outside the service: {b}"),
+        ),
     };
     RecordView {
-        reference: d.reference.as_ref().map(ToString::to_string).unwrap_or_default(),
+        reference: d
+            .reference
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         title: compose::title(policy, d),
         status: compose::status(d),
         events,

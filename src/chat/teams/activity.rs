@@ -133,7 +133,12 @@ impl Activity {
         }
         self.channel_data
             .as_ref()
-            .and_then(|d| d.channel.as_ref().map(|c| c.id.as_str()).or(d.teams_channel_id.as_deref()))
+            .and_then(|d| {
+                d.channel
+                    .as_ref()
+                    .map(|c| c.id.as_str())
+                    .or(d.teams_channel_id.as_deref())
+            })
             .filter(|c| !c.is_empty())
             .or_else(|| self.conversation.id.split(';').next())
     }
@@ -157,7 +162,10 @@ impl Activity {
                 text = text.replace(mention, "");
             }
         }
-        text.replace('\u{a0}', " ").replace("&nbsp;", " ").trim().to_string()
+        text.replace('\u{a0}', " ")
+            .replace("&nbsp;", " ")
+            .trim()
+            .to_string()
     }
 }
 
@@ -212,24 +220,36 @@ mod tests {
             }),
             text: Some("<at>Dr Okafor</at>".into()),
         });
-        assert_eq!(a.text_without_bot_mention(), "note <at>Dr Okafor</at> agreed");
+        assert_eq!(
+            a.text_without_bot_mention(),
+            "note <at>Dr Okafor</at> agreed"
+        );
     }
 
     #[test]
     fn text_that_merely_looks_like_the_bots_name_is_not_stripped() {
         let mut a = v4();
         a.entities.clear();
-        assert_eq!(a.text_without_bot_mention(), "<at>ridotest</at> reply to thread");
+        assert_eq!(
+            a.text_without_bot_mention(),
+            "<at>ridotest</at> reply to thread"
+        );
     }
 
     #[test]
     fn the_channel_and_tenant_come_from_channel_data() {
         let a = v4();
-        assert_eq!(a.channel(), Some("19:6848757105754c8981c67612732d9aa7@thread.tacv2"));
+        assert_eq!(
+            a.channel(),
+            Some("19:6848757105754c8981c67612732d9aa7@thread.tacv2")
+        );
         assert_eq!(a.tenant(), Some("tenant-1"));
         let mut bare = v4();
         bare.channel_data = None;
-        assert_eq!(bare.channel(), Some("19:6848757105754c8981c67612732d9aa7@thread.tacv2"));
+        assert_eq!(
+            bare.channel(),
+            Some("19:6848757105754c8981c67612732d9aa7@thread.tacv2")
+        );
         assert_eq!(bare.tenant(), Some("tenant-1"));
     }
 }

@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Where the Bot Framework publishes its OpenID metadata (and through it, its signing keys).
-pub const BOT_FRAMEWORK_OPENID_METADATA: &str = "https://login.botframework.com/v1/.well-known/openidconfiguration";
+pub const BOT_FRAMEWORK_OPENID_METADATA: &str =
+    "https://login.botframework.com/v1/.well-known/openidconfiguration";
 
 /// The issuer of tokens the Bot Connector sends with channel activities (Teams included).
 pub const BOT_FRAMEWORK_ISSUER: &str = "https://api.botframework.com";
@@ -187,14 +188,19 @@ impl BotAuth {
         let token = bearer(authorization)?;
         let header = decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
-            return Err(AuthError::Invalid(format!("algorithm {:?} is not RS256", header.alg)));
+            return Err(AuthError::Invalid(format!(
+                "algorithm {:?} is not RS256",
+                header.alg
+            )));
         }
         let kid = header
             .kid
             .ok_or_else(|| AuthError::Malformed("the token names no signing key (kid)".into()))?;
         let key = self.key(&kid).await?;
         if self.app_ids.is_empty() {
-            return Err(AuthError::Invalid("no Teams bot is configured, so no audience is accepted".into()));
+            return Err(AuthError::Invalid(
+                "no Teams bot is configured, so no audience is accepted".into(),
+            ));
         }
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[BOT_FRAMEWORK_ISSUER]);
@@ -202,7 +208,8 @@ impl BotAuth {
         validation.leeway = CLOCK_SKEW.as_secs();
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let data = decode::<Claims>(token, &key.key, &validation).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let data = decode::<Claims>(token, &key.key, &validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
         Ok(VerifiedToken {
             claims: data.claims,
             endorsements: key.endorsements,
@@ -234,14 +241,18 @@ impl BotAuth {
                         }
                     }
                 }
-                self.cached(kid).0.ok_or_else(|| AuthError::UnknownKey(kid.to_string()))
+                self.cached(kid)
+                    .0
+                    .ok_or_else(|| AuthError::UnknownKey(kid.to_string()))
             }
             (None, true) => {
                 // An unknown kid on fresh keys: Microsoft may have rotated; look once more.
                 if let Err(e) = self.refresh(generation, true).await {
                     tracing::warn!(error = %e, "teams: cannot refresh the signing keys for an unknown kid");
                 }
-                self.cached(kid).0.ok_or_else(|| AuthError::UnknownKey(kid.to_string()))
+                self.cached(kid)
+                    .0
+                    .ok_or_else(|| AuthError::UnknownKey(kid.to_string()))
             }
         }
     }
@@ -250,7 +261,13 @@ impl BotAuth {
     /// generation the caller looked at, so a refresh that already happened is not repeated.
     async fn refresh(&self, seen: u64, forced_by_unknown_kid: bool) -> Result<(), AuthError> {
         let mut last_forced = self.refreshing.lock().await;
-        if self.keys.read().unwrap_or_else(|p| p.into_inner()).generation != seen {
+        if self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .generation
+            != seen
+        {
             return Ok(());
         }
         if forced_by_unknown_kid {
@@ -269,7 +286,9 @@ impl BotAuth {
     }
 
     async fn fetch(&self) -> Result<HashMap<String, SigningKey>, AuthError> {
-        let unavailable = |what: &str, e: &dyn std::fmt::Display| AuthError::KeysUnavailable(format!("{what}: {e}"));
+        let unavailable = |what: &str, e: &dyn std::fmt::Display| {
+            AuthError::KeysUnavailable(format!("{what}: {e}"))
+        };
         let metadata: Metadata = self
             .http
             .get(&self.metadata_url)
@@ -292,7 +311,9 @@ impl BotAuth {
             .map_err(|e| unavailable("signing keys", &e))?;
         let mut out = HashMap::new();
         for k in jwks.keys {
-            let (Some(kid), Some(n), Some(e)) = (k.kid, k.n, k.e) else { continue };
+            let (Some(kid), Some(n), Some(e)) = (k.kid, k.n, k.e) else {
+                continue;
+            };
             if k.kty.as_deref().is_some_and(|t| t != "RSA") {
                 continue;
             }
@@ -306,11 +327,15 @@ impl BotAuth {
                         },
                     );
                 }
-                Err(err) => tracing::warn!(kid, error = %err, "teams: skipped an unreadable signing key"),
+                Err(err) => {
+                    tracing::warn!(kid, error = %err, "teams: skipped an unreadable signing key")
+                }
             }
         }
         if out.is_empty() {
-            return Err(AuthError::KeysUnavailable("the key set holds no usable RSA key".into()));
+            return Err(AuthError::KeysUnavailable(
+                "the key set holds no usable RSA key".into(),
+            ));
         }
         Ok(out)
     }
@@ -342,7 +367,10 @@ mod tests {
     #[test]
     fn the_service_url_claim_must_equal_the_activitys() {
         let t = token(Some("https://smba.trafficmanager.net/emea/"), &["msteams"]);
-        assert_eq!(t.check_activity("https://smba.trafficmanager.net/emea/", "msteams"), Ok(()));
+        assert_eq!(
+            t.check_activity("https://smba.trafficmanager.net/emea/", "msteams"),
+            Ok(())
+        );
         assert_eq!(
             t.check_activity("https://evil.example/", "msteams"),
             Err(AuthError::ServiceUrlMismatch)
@@ -356,7 +384,9 @@ mod tests {
     #[test]
     fn a_key_not_endorsed_for_the_channel_is_forbidden() {
         let t = token(Some("https://s/"), &["webchat", "skype"]);
-        let e = t.check_activity("https://s/", "msteams").expect_err("not endorsed");
+        let e = t
+            .check_activity("https://s/", "msteams")
+            .expect_err("not endorsed");
         assert_eq!(e, AuthError::NotEndorsed("msteams".into()));
         assert_eq!(e.status(), StatusCode::FORBIDDEN);
         assert_eq!(AuthError::Missing.status(), StatusCode::UNAUTHORIZED);
@@ -374,7 +404,13 @@ mod tests {
             claims,
             endorsements: vec!["webchat".into()],
         };
-        assert_eq!(t.check_activity("https://webchat.botframework.com/", "webchat"), Ok(()));
-        assert!(t.check_activity("https://webchat.botframework.com/", "msteams").is_err());
+        assert_eq!(
+            t.check_activity("https://webchat.botframework.com/", "webchat"),
+            Ok(())
+        );
+        assert!(
+            t.check_activity("https://webchat.botframework.com/", "msteams")
+                .is_err()
+        );
     }
 }

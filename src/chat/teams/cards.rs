@@ -131,7 +131,11 @@ fn mention_name(name: &str) -> String {
         .filter(|c| !matches!(c, '<' | '>' | '\\' | '*' | '_' | '[' | ']' | '`'))
         .collect();
     let clean = clean.trim().to_string();
-    if clean.is_empty() { "someone".into() } else { clean }
+    if clean.is_empty() {
+        "someone".into()
+    } else {
+        clean
+    }
 }
 
 fn spans(spans: &[Span], lookup: MentionLookup<'_>, mentions: &mut Mentions) -> String {
@@ -198,7 +202,12 @@ fn button(b: &Button, card: CardKind) -> Value {
                 "actions": [forms::submit(form, &b.reference, card, None)],
             },
         }),
-        None => execute(b.action.id(), &cut(&b.label, 60), action_data(b.action.id(), &b.reference, card), b.primary),
+        None => execute(
+            b.action.id(),
+            &cut(&b.label, 60),
+            action_data(b.action.id(), &b.reference, card),
+            b.primary,
+        ),
     }
 }
 
@@ -209,7 +218,9 @@ fn body(lines: &[Line], lookup: MentionLookup<'_>, mentions: &mut Mentions) -> V
         let value = spans(&line.spans, lookup, mentions);
         let has_mention = line.spans.iter().any(|s| matches!(s, Span::Mention { .. }));
         match &line.label {
-            Some(label) if !has_mention && value.chars().count() <= 120 && !value.contains('\n') => {
+            Some(label)
+                if !has_mention && value.chars().count() <= 120 && !value.contains('\n') =>
+            {
                 facts.push(json!({ "title": escape(label), "value": value }));
             }
             Some(label) => {
@@ -289,7 +300,12 @@ pub fn card(msg: &Message, lookup: MentionLookup<'_>) -> Value {
         }));
     }
     let kind = card_kind(msg.kind);
-    let actions: Vec<Value> = msg.buttons.iter().take(6).map(|b| button(b, kind)).collect();
+    let actions: Vec<Value> = msg
+        .buttons
+        .iter()
+        .take(6)
+        .map(|b| button(b, kind))
+        .collect();
     let mut card = json!({
         "type": "AdaptiveCard",
         "$schema": CARD_SCHEMA,
@@ -444,11 +460,19 @@ pub(crate) mod tests {
             reference: "NSAB-2026-0007".into(),
             title: "NSAB-2026-0007 · Stage 3 of 4 · Senior managers".into(),
             status: "Due Fri 19 Jun, 17:00".into(),
-            fallback: "NSAB-2026-0007 · Stage 3 of 4 · Senior managers: advance notice to the board.".into(),
+            fallback:
+                "NSAB-2026-0007 · Stage 3 of 4 · Senior managers: advance notice to the board."
+                    .into(),
             urgent: None,
             lines: vec![
-                line(None, "Advance notice: this challenge has reached stage 3; the board may be asked to convene a panel."),
-                line(Some("Agencies"), "Norfolk Adult Social Care and Riverside GP Practice"),
+                line(
+                    None,
+                    "Advance notice: this challenge has reached stage 3; the board may be asked to convene a panel.",
+                ),
+                line(
+                    Some("Agencies"),
+                    "Norfolk Adult Social Care and Riverside GP Practice",
+                ),
             ],
             prompt: None,
             footer: vec!["Norfolk SAB Resolving Professional Differences (4.3)".into()],
@@ -464,7 +488,10 @@ pub(crate) mod tests {
             status: "Due Fri 12 Jun, 17:00".into(),
             fallback: format!("You are asked to take over {TITLE}. Due Fri 12 Jun, 17:00"),
             urgent: None,
-            lines: vec![line(None, "You are asked to take over this stage of a professional challenge. Please acknowledge in the thread, or here.")],
+            lines: vec![line(
+                None,
+                "You are asked to take over this stage of a professional challenge. Please acknowledge in the thread, or here.",
+            )],
             prompt: Some("Line managers talk to each other within 5 working days.".into()),
             footer: vec![],
             buttons: vec![button(ActionKind::Acknowledge, "Acknowledge", true)],
@@ -479,7 +506,10 @@ pub(crate) mod tests {
             status: "Due Mon 8 Jun, 17:00".into(),
             fallback: format!("{URGENT} NSAB-2026-0007 raised: Stage 1, due mon 8 jun, 17:00."),
             urgent: Some(URGENT.into()),
-            lines: vec![line(None, "NSAB-2026-0007 raised: Stage 1, due mon 8 jun, 17:00. Threads opened in both agencies' channels.")],
+            lines: vec![line(
+                None,
+                "NSAB-2026-0007 raised: Stage 1, due mon 8 jun, 17:00. Threads opened in both agencies' channels.",
+            )],
             prompt: None,
             footer: vec![],
             buttons: vec![],
@@ -502,8 +532,12 @@ pub(crate) mod tests {
             std::fs::write(&path, text + "\n").expect("the snapshots folder is writable");
             return;
         }
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_SNAPSHOTS=1 to create it", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run with UPDATE_SNAPSHOTS=1 to create it",
+                path.display()
+            )
+        });
         let expected: Value = serde_json::from_str(&text).expect("snapshots are JSON");
         assert_eq!(
             &expected,
@@ -518,24 +552,44 @@ pub(crate) mod tests {
     /// (`msteams`, which carries mention entities) is not in that schema, so it is checked
     /// separately and taken off before validating.
     pub(crate) fn assert_valid_card(card: &Value) {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/suite/schemas/adaptive-card-1.5.schema.json");
-        let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("the schema is in tests/suite/schemas"))
-            .expect("schema JSON");
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/suite/schemas/adaptive-card-1.5.schema.json");
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(&path).expect("the schema is in tests/suite/schemas"),
+        )
+        .expect("schema JSON");
         let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
         let mut card = card.clone();
         if let Some(ms) = card.as_object_mut().and_then(|o| o.remove("msteams")) {
-            let keys: Vec<&String> = ms.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-            assert_eq!(keys, vec!["entities"], "msteams holds only mention entities");
+            let keys: Vec<&String> = ms
+                .as_object()
+                .map(|o| o.keys().collect())
+                .unwrap_or_default();
+            assert_eq!(
+                keys,
+                vec!["entities"],
+                "msteams holds only mention entities"
+            );
             for e in ms["entities"].as_array().cloned().unwrap_or_default() {
                 assert_eq!(e["type"], "mention");
                 let text = e["text"].as_str().unwrap_or_default();
                 assert!(text.starts_with("<at>") && text.ends_with("</at>"), "{e}");
                 assert!(e["mentioned"]["id"].is_string() && e["mentioned"]["name"].is_string());
-                assert!(card.to_string().contains(text), "every entity is used in the card: {text}");
+                assert!(
+                    card.to_string().contains(text),
+                    "every entity is used in the card: {text}"
+                );
             }
         }
-        let errors: Vec<String> = validator.iter_errors(&card).map(|e| format!("{e} at {}", e.instance_path())).collect();
-        assert!(errors.is_empty(), "the card breaks the Adaptive Cards 1.5 schema:\n{}\n{card:#}", errors.join("\n"));
+        let errors: Vec<String> = validator
+            .iter_errors(&card)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "the card breaks the Adaptive Cards 1.5 schema:\n{}\n{card:#}",
+            errors.join("\n")
+        );
         assert_eq!(card["version"], CARD_VERSION);
     }
 
@@ -562,7 +616,11 @@ pub(crate) mod tests {
     fn the_urgent_prompt_comes_first() {
         let c = card(&root_urgent(), &lookup);
         assert_eq!(c["body"][0]["style"], "attention");
-        assert!(c["body"][0]["items"][0]["text"].as_str().is_some_and(|t| t.contains("act now")));
+        assert!(
+            c["body"][0]["items"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("act now"))
+        );
         assert_eq!(c["body"][1]["weight"], "bolder");
     }
 
@@ -571,7 +629,10 @@ pub(crate) mod tests {
         let c = card(&root_urgent(), &lookup);
         let text = c.to_string();
         assert!(text.contains("<at>Dr Lindqvist</at>"));
-        assert_eq!(c["msteams"]["entities"][0]["mentioned"]["id"], "00000000-0000-4000-8000-000000000107");
+        assert_eq!(
+            c["msteams"]["entities"][0]["mentioned"]["id"],
+            "00000000-0000-4000-8000-000000000107"
+        );
         assert!(text.contains("Jordan Reid") && !text.contains("<at>Jordan Reid</at>"));
         assert_eq!(c["msteams"]["entities"].as_array().map(Vec::len), Some(1));
     }
@@ -587,16 +648,29 @@ pub(crate) mod tests {
         let c = card(&msg, &lookup);
         assert_valid_card(&c);
         let text = c.to_string();
-        assert_eq!(text.matches("<at>").count(), 2, "only the real mention and its entity: {text}");
+        assert_eq!(
+            text.matches("<at>").count(),
+            2,
+            "only the real mention and its entity: {text}"
+        );
         assert!(text.contains("＜at＞Dr Lindqvist＜/at＞"));
-        assert!(text.contains(r"\\[click\\]\\(https://evil.example\\)"), "{text}");
+        assert!(
+            text.contains(r"\\[click\\]\\(https://evil.example\\)"),
+            "{text}"
+        );
         assert!(text.contains(r"\\*\\*bold\\*\\*"));
     }
 
     #[test]
     fn escaping_covers_line_leading_markers_and_leaves_plain_text_alone() {
-        assert_eq!(escape("# heading\n- item\n1. first"), "\\# heading\n\\- item\n1\\. first");
-        assert_eq!(escape("NSAB-2026-0007 due 8 Jun."), "NSAB-2026-0007 due 8 Jun.");
+        assert_eq!(
+            escape("# heading\n- item\n1. first"),
+            "\\# heading\n\\- item\n1\\. first"
+        );
+        assert_eq!(
+            escape("NSAB-2026-0007 due 8 Jun."),
+            "NSAB-2026-0007 due 8 Jun."
+        );
         assert_eq!(escape(r"a\b"), r"a\\b");
     }
 
@@ -606,7 +680,10 @@ pub(crate) mod tests {
         let actions = c["actions"].as_array().cloned().unwrap_or_default();
         assert_eq!(actions[0]["type"], "Action.Execute");
         assert_eq!(actions[0]["verb"], "acknowledge");
-        assert_eq!(actions[0]["data"], json!({ "verb": "acknowledge", "reference": "NSAB-2026-0007", "card": "root" }));
+        assert_eq!(
+            actions[0]["data"],
+            json!({ "verb": "acknowledge", "reference": "NSAB-2026-0007", "card": "root" })
+        );
         assert_eq!(actions[0]["fallback"]["type"], "Action.Submit");
         assert_eq!(actions[0]["fallback"]["data"], actions[0]["data"]);
         assert_eq!(actions[1]["type"], "Action.ShowCard");
@@ -622,7 +699,10 @@ pub(crate) mod tests {
         assert_eq!(c["type"], "application/vnd.microsoft.card.adaptive");
         assert_eq!(c["value"]["type"], "AdaptiveCard");
         let m = invoke_message("Done");
-        assert_eq!(m, json!({ "statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": "Done" }));
+        assert_eq!(
+            m,
+            json!({ "statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": "Done" })
+        );
         let e = invoke_error(400, "NotSupported", "no");
         assert_eq!(e["type"], "application/vnd.microsoft.error");
         assert_eq!(e["value"]["code"], "NotSupported");

@@ -84,7 +84,9 @@ pub struct ConnectorClient {
 
 impl std::fmt::Debug for ConnectorClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectorClient").field("token_base", &self.token_base).finish_non_exhaustive()
+        f.debug_struct("ConnectorClient")
+            .field("token_base", &self.token_base)
+            .finish_non_exhaustive()
     }
 }
 
@@ -146,7 +148,10 @@ impl ConnectorClient {
 
     /// Forgets a bot's token (after the Connector refused it).
     pub fn forget_token(&self, app_id: &str) {
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).remove(app_id);
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(app_id);
     }
 
     /// The bot's Connector token: cached, or fetched by client credentials from its tenant.
@@ -158,7 +163,11 @@ impl ConnectorClient {
         if let Some(t) = self.cached(&bot.app_id) {
             return Ok(t);
         }
-        let url = format!("{}/{}/oauth2/v2.0/token", self.token_base, path_segment(&bot.tenant_id));
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.token_base,
+            path_segment(&bot.tenant_id)
+        );
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", bot.app_id.as_str()),
@@ -179,12 +188,17 @@ impl ConnectorClient {
             });
         }
         if status.is_server_error() {
-            return Err(ConnectorError::Transient(format!("token request: HTTP {status}")));
+            return Err(ConnectorError::Transient(format!(
+                "token request: HTTP {status}"
+            )));
         }
         if !status.is_success() {
             // Entra ID's error codes (AADSTS…) say what is wrong; its message never holds the secret.
             let body: Value = response.json().await.unwrap_or_default();
-            let code = body["error"].as_str().unwrap_or("token_refused").to_string();
+            let code = body["error"]
+                .as_str()
+                .unwrap_or("token_refused")
+                .to_string();
             return Err(ConnectorError::Permanent {
                 code: "bot_token_refused".into(),
                 message: format!(
@@ -198,18 +212,31 @@ impl ConnectorClient {
             .await
             .map_err(|e| ConnectorError::Transient(format!("token response unreadable: {e}")))?;
         let lifetime = Duration::from_secs(body.expires_in.unwrap_or(3600));
-        let renew_at = Instant::now() + lifetime.saturating_sub(TOKEN_EARLY_RENEWAL).max(lifetime / 2);
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            bot.app_id.clone(),
-            CachedToken {
-                token: body.access_token.clone(),
-                renew_at,
-            },
-        );
+        let renew_at = Instant::now()
+            + lifetime
+                .saturating_sub(TOKEN_EARLY_RENEWAL)
+                .max(lifetime / 2);
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                bot.app_id.clone(),
+                CachedToken {
+                    token: body.access_token.clone(),
+                    renew_at,
+                },
+            );
         Ok(body.access_token)
     }
 
-    async fn call(&self, bot: &BotRegistration, method: reqwest::Method, url: String, body: &Value, what: &str) -> Result<Value, ConnectorError> {
+    async fn call(
+        &self,
+        bot: &BotRegistration,
+        method: reqwest::Method,
+        url: String,
+        body: &Value,
+        what: &str,
+    ) -> Result<Value, ConnectorError> {
         let token = self.token(bot).await?;
         let response = self
             .http
@@ -227,25 +254,39 @@ impl ConnectorClient {
         }
         let error: Value = serde_json::from_slice(&bytes).unwrap_or_default();
         let code = error["error"]["code"].as_str().unwrap_or("").to_string();
-        let message = error["error"]["message"].as_str().unwrap_or("").chars().take(300).collect::<String>();
+        let message = error["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(300)
+            .collect::<String>();
         match status {
             StatusCode::TOO_MANY_REQUESTS => Err(ConnectorError::RateLimited {
                 retry_after: retry_after(&headers),
             }),
-            StatusCode::PRECONDITION_FAILED | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
-                Err(ConnectorError::Transient(format!("{what}: HTTP {status} {code}")))
-            }
-            s if s.is_server_error() => Err(ConnectorError::Transient(format!("{what}: HTTP {status} {code}"))),
+            StatusCode::PRECONDITION_FAILED
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::GATEWAY_TIMEOUT => Err(ConnectorError::Transient(format!(
+                "{what}: HTTP {status} {code}"
+            ))),
+            s if s.is_server_error() => Err(ConnectorError::Transient(format!(
+                "{what}: HTTP {status} {code}"
+            ))),
             StatusCode::UNAUTHORIZED => {
                 self.forget_token(&bot.app_id);
                 Err(ConnectorError::Permanent {
                     code: "unauthorized".into(),
-                    message: format!("{what}: the Connector refused bot {}'s token ({code} {message})", bot.app_id),
+                    message: format!(
+                        "{what}: the Connector refused bot {}'s token ({code} {message})",
+                        bot.app_id
+                    ),
                 })
             }
             StatusCode::FORBIDDEN => Err(ConnectorError::Permanent {
                 code: "bot_not_installed".into(),
-                message: format!("{what}: forbidden ({code} {message}); is the app installed in the team or for the user?"),
+                message: format!(
+                    "{what}: forbidden ({code} {message}); is the app installed in the team or for the user?"
+                ),
             }),
             StatusCode::NOT_FOUND => Err(ConnectorError::Permanent {
                 code: "conversation_not_found".into(),
@@ -275,22 +316,44 @@ impl ConnectorClient {
             "tenantId": tenant,
         });
         let url = format!("{}v3/conversations", base(service_url));
-        let answer = self.call(bot, reqwest::Method::POST, url, &body, "create channel thread").await?;
-        let resource: ConversationResource = serde_json::from_value(answer)
-            .map_err(|e| ConnectorError::Transient(format!("create channel thread: unreadable answer: {e}")))?;
+        let answer = self
+            .call(
+                bot,
+                reqwest::Method::POST,
+                url,
+                &body,
+                "create channel thread",
+            )
+            .await?;
+        let resource: ConversationResource = serde_json::from_value(answer).map_err(|e| {
+            ConnectorError::Transient(format!("create channel thread: unreadable answer: {e}"))
+        })?;
         let activity_id = resource
             .activity_id
             .clone()
-            .or_else(|| resource.id.split_once(";messageid=").map(|(_, m)| m.to_string()))
+            .or_else(|| {
+                resource
+                    .id
+                    .split_once(";messageid=")
+                    .map(|(_, m)| m.to_string())
+            })
             .unwrap_or_default();
         if resource.id.is_empty() || activity_id.is_empty() {
-            return Err(ConnectorError::Transient("create channel thread: the answer has no conversation or activity id".into()));
+            return Err(ConnectorError::Transient(
+                "create channel thread: the answer has no conversation or activity id".into(),
+            ));
         }
         Ok((resource.id, activity_id))
     }
 
     /// Starts (or finds: Teams answers with the existing one) the bot's 1:1 chat with a user.
-    pub async fn create_personal(&self, bot: &BotRegistration, service_url: &str, tenant: &str, user: &str) -> Result<String, ConnectorError> {
+    pub async fn create_personal(
+        &self,
+        bot: &BotRegistration,
+        service_url: &str,
+        tenant: &str,
+        user: &str,
+    ) -> Result<String, ConnectorError> {
         let body = json!({
             "isGroup": false,
             "bot": { "id": format!("28:{}", bot.app_id) },
@@ -299,23 +362,50 @@ impl ConnectorClient {
             "tenantId": tenant,
         });
         let url = format!("{}v3/conversations", base(service_url));
-        let answer = self.call(bot, reqwest::Method::POST, url, &body, "create 1:1 chat").await?;
+        let answer = self
+            .call(bot, reqwest::Method::POST, url, &body, "create 1:1 chat")
+            .await?;
         answer["id"]
             .as_str()
             .filter(|s| !s.is_empty())
             .map(str::to_string)
-            .ok_or_else(|| ConnectorError::Transient("create 1:1 chat: the answer has no conversation id".into()))
+            .ok_or_else(|| {
+                ConnectorError::Transient(
+                    "create 1:1 chat: the answer has no conversation id".into(),
+                )
+            })
     }
 
     /// Posts an activity to a conversation; returns the new activity's id.
-    pub async fn send(&self, bot: &BotRegistration, service_url: &str, conversation: &str, activity: &Value) -> Result<String, ConnectorError> {
-        let url = format!("{}v3/conversations/{}/activities", base(service_url), path_segment(conversation));
-        let answer = self.call(bot, reqwest::Method::POST, url, activity, "send").await?;
-        Ok(serde_json::from_value::<ResourceResponse>(answer).map(|r| r.id).unwrap_or_default())
+    pub async fn send(
+        &self,
+        bot: &BotRegistration,
+        service_url: &str,
+        conversation: &str,
+        activity: &Value,
+    ) -> Result<String, ConnectorError> {
+        let url = format!(
+            "{}v3/conversations/{}/activities",
+            base(service_url),
+            path_segment(conversation)
+        );
+        let answer = self
+            .call(bot, reqwest::Method::POST, url, activity, "send")
+            .await?;
+        Ok(serde_json::from_value::<ResourceResponse>(answer)
+            .map(|r| r.id)
+            .unwrap_or_default())
     }
 
     /// Replies to an activity in a conversation (a channel thread's root, or a person's message).
-    pub async fn reply(&self, bot: &BotRegistration, service_url: &str, conversation: &str, reply_to: &str, activity: &Value) -> Result<String, ConnectorError> {
+    pub async fn reply(
+        &self,
+        bot: &BotRegistration,
+        service_url: &str,
+        conversation: &str,
+        reply_to: &str,
+        activity: &Value,
+    ) -> Result<String, ConnectorError> {
         let url = format!(
             "{}v3/conversations/{}/activities/{}",
             base(service_url),
@@ -324,12 +414,23 @@ impl ConnectorClient {
         );
         let mut activity = activity.clone();
         activity["replyToId"] = json!(reply_to);
-        let answer = self.call(bot, reqwest::Method::POST, url, &activity, "reply").await?;
-        Ok(serde_json::from_value::<ResourceResponse>(answer).map(|r| r.id).unwrap_or_default())
+        let answer = self
+            .call(bot, reqwest::Method::POST, url, &activity, "reply")
+            .await?;
+        Ok(serde_json::from_value::<ResourceResponse>(answer)
+            .map(|r| r.id)
+            .unwrap_or_default())
     }
 
     /// Replaces an activity in place (`PUT …/activities/{id}`): the root card's current status.
-    pub async fn update(&self, bot: &BotRegistration, service_url: &str, conversation: &str, activity_id: &str, activity: &Value) -> Result<(), ConnectorError> {
+    pub async fn update(
+        &self,
+        bot: &BotRegistration,
+        service_url: &str,
+        conversation: &str,
+        activity_id: &str,
+        activity: &Value,
+    ) -> Result<(), ConnectorError> {
         let url = format!(
             "{}v3/conversations/{}/activities/{}",
             base(service_url),
@@ -338,7 +439,8 @@ impl ConnectorClient {
         );
         let mut activity = activity.clone();
         activity["id"] = json!(activity_id);
-        self.call(bot, reqwest::Method::PUT, url, &activity, "update").await?;
+        self.call(bot, reqwest::Method::PUT, url, &activity, "update")
+            .await?;
         Ok(())
     }
 }
@@ -358,7 +460,10 @@ mod tests {
 
     #[test]
     fn service_urls_get_one_trailing_slash() {
-        assert_eq!(base("https://smba.trafficmanager.net/emea/"), "https://smba.trafficmanager.net/emea/");
+        assert_eq!(
+            base("https://smba.trafficmanager.net/emea/"),
+            "https://smba.trafficmanager.net/emea/"
+        );
         assert_eq!(base("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x/");
     }
 }

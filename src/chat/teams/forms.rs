@@ -151,8 +151,12 @@ impl FormKind {
     fn guidance(self) -> &'static str {
         match self {
             FormKind::Raise => "",
-            FormKind::Note => "The note is added to the record and a short line is shown in every agency's thread.",
-            FormKind::Escalate => "Escalating asks the next people on each side to take over. From stage 2 on, it lodges a formal challenge under the board's procedure.",
+            FormKind::Note => {
+                "The note is added to the record and a short line is shown in every agency's thread."
+            }
+            FormKind::Escalate => {
+                "Escalating asks the next people on each side to take over. From stage 2 on, it lodges a formal challenge under the board's procedure."
+            }
             FormKind::Resolve => "The other agency confirms or rejects your proposal in writing.",
             FormKind::Reject => "The challenge stays open at its current stage.",
             FormKind::Withdraw => "Withdrawing closes the challenge for both agencies.",
@@ -173,7 +177,11 @@ impl FormKind {
             "held_at" => "held_on",
             other => other,
         };
-        if self.fields().contains(&field) { field.to_string() } else { String::new() }
+        if self.fields().contains(&field) {
+            field.to_string()
+        } else {
+            String::new()
+        }
     }
 }
 
@@ -222,7 +230,15 @@ impl Inputs<'_> {
         }
     }
 
-    fn text(&mut self, field: &str, label: &str, required: bool, multiline: bool, max: usize, hint: Option<&str>) {
+    fn text(
+        &mut self,
+        field: &str,
+        label: &str,
+        required: bool,
+        multiline: bool,
+        max: usize,
+        hint: Option<&str>,
+    ) {
         let input = json!({
             "type": "Input.Text",
             "label": label,
@@ -233,7 +249,15 @@ impl Inputs<'_> {
         self.push(field, input, hint);
     }
 
-    fn choice(&mut self, field: &str, label: &str, required: bool, expanded: bool, choices: &[(String, String)], hint: Option<&str>) {
+    fn choice(
+        &mut self,
+        field: &str,
+        label: &str,
+        required: bool,
+        expanded: bool,
+        choices: &[(String, String)],
+        hint: Option<&str>,
+    ) {
         let choices: Vec<Value> = choices
             .iter()
             .take(100)
@@ -251,12 +275,19 @@ impl Inputs<'_> {
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(v, t)| (v.to_string(), t.to_string())).collect()
+    list.iter()
+        .map(|(v, t)| (v.to_string(), t.to_string()))
+        .collect()
 }
 
 /// The inputs of a form (for an `Action.ShowCard` or a form card), with values kept and errors
 /// shown under their inputs. The raise form needs its `choices`.
-pub fn form_inputs(kind: FormKind, values: &FormValues, errors: &FormErrors, choices: Option<&RaiseChoices>) -> Vec<Value> {
+pub fn form_inputs(
+    kind: FormKind,
+    values: &FormValues,
+    errors: &FormErrors,
+    choices: Option<&RaiseChoices>,
+) -> Vec<Value> {
     let mut i = Inputs {
         kind,
         values,
@@ -270,23 +301,71 @@ pub fn form_inputs(kind: FormKind, values: &FormValues, errors: &FormErrors, cho
     match kind {
         FormKind::Raise => {
             let c = choices.cloned().unwrap_or_default();
-            i.choice("receiving_agency", "Other agency", true, false, &c.agencies, None);
+            i.choice(
+                "receiving_agency",
+                "Other agency",
+                true,
+                false,
+                &c.agencies,
+                None,
+            );
             if !c.people.is_empty() {
-                i.choice("other_professional", "Other professional (optional)", false, false, &c.people, Some("Leave this empty if they are not listed."));
+                i.choice(
+                    "other_professional",
+                    "Other professional (optional)",
+                    false,
+                    false,
+                    &c.people,
+                    Some("Leave this empty if they are not listed."),
+                );
             }
             i.choice(
                 "concerns",
                 "Does the disagreement concern an adult or an organisation?",
                 true,
                 true,
-                &pairs(&[("adult", "An adult"), ("organisation", "An organisation (for example a care provider)")]),
+                &pairs(&[
+                    ("adult", "An adult"),
+                    (
+                        "organisation",
+                        "An organisation (for example a care provider)",
+                    ),
+                ]),
                 None,
             );
-            i.text("organisation", "The organisation's name (if it concerns an organisation)", false, false, 150, None);
+            i.text(
+                "organisation",
+                "The organisation's name (if it concerns an organisation)",
+                false,
+                false,
+                150,
+                None,
+            );
             i.choice("category", "Category", true, false, &c.categories, None);
-            i.text("summary", "What is the disagreement?", true, true, LONG, Some(NO_IDENTIFIABLE));
-            i.text("possible_cause", "What may be causing it? (optional)", false, true, LONG, None);
-            i.text("desired_outcome", "What needs to happen to resolve it?", true, true, LONG, None);
+            i.text(
+                "summary",
+                "What is the disagreement?",
+                true,
+                true,
+                LONG,
+                Some(NO_IDENTIFIABLE),
+            );
+            i.text(
+                "possible_cause",
+                "What may be causing it? (optional)",
+                false,
+                true,
+                LONG,
+                None,
+            );
+            i.text(
+                "desired_outcome",
+                "What needs to happen to resolve it?",
+                true,
+                true,
+                LONG,
+                None,
+            );
             i.text(
                 "adults_views",
                 "The adult's views and wishes, where known (optional)",
@@ -304,33 +383,110 @@ pub fn form_inputs(kind: FormKind, values: &FormValues, errors: &FormErrors, cho
                 Some("Your own record number, so the record points at the case without naming anyone."),
             );
             let hint = format!("If yes: {}", c.urgent_prompt);
-            i.choice("immediate_risk", "Is an adult at immediate risk of harm?", true, true, &pairs(&[("yes", "Yes"), ("no", "No")]), Some(&hint));
+            i.choice(
+                "immediate_risk",
+                "Is an adult at immediate risk of harm?",
+                true,
+                true,
+                &pairs(&[("yes", "Yes"), ("no", "No")]),
+                Some(&hint),
+            );
         }
         FormKind::Note => {
-            i.text("note", "What was discussed, and what was agreed?", true, true, LONG, Some(NO_IDENTIFIABLE));
+            i.text(
+                "note",
+                "What was discussed, and what was agreed?",
+                true,
+                true,
+                LONG,
+                Some(NO_IDENTIFIABLE),
+            );
             i.choice(
                 "how",
                 "How did it take place? (optional)",
                 false,
                 false,
-                &pairs(&[("phone", "Phone call"), ("meeting", "Meeting"), ("video_call", "Video call"), ("email", "Email"), ("other", "Other")]),
+                &pairs(&[
+                    ("phone", "Phone call"),
+                    ("meeting", "Meeting"),
+                    ("video_call", "Video call"),
+                    ("email", "Email"),
+                    ("other", "Other"),
+                ]),
                 None,
             );
-            i.push("held_on", json!({ "type": "Input.Date", "label": "On what date? (optional)" }), None);
-            i.push("held_at", json!({ "type": "Input.Time", "label": "At what time? (optional, UK time)" }), None);
+            i.push(
+                "held_on",
+                json!({ "type": "Input.Date", "label": "On what date? (optional)" }),
+                None,
+            );
+            i.push(
+                "held_at",
+                json!({ "type": "Input.Time", "label": "At what time? (optional, UK time)" }),
+                None,
+            );
         }
         FormKind::Escalate => {
-            i.text("reason", "Why escalate? What was tried, and why is it unresolved?", true, true, LONG, Some(NO_IDENTIFIABLE));
-            i.text("delay_reason", "Reason for delay (only if this step is late)", false, true, LONG, Some("The procedure asks you to account for any delay past the deadline."));
+            i.text(
+                "reason",
+                "Why escalate? What was tried, and why is it unresolved?",
+                true,
+                true,
+                LONG,
+                Some(NO_IDENTIFIABLE),
+            );
+            i.text(
+                "delay_reason",
+                "Reason for delay (only if this step is late)",
+                false,
+                true,
+                LONG,
+                Some("The procedure asks you to account for any delay past the deadline."),
+            );
         }
         FormKind::Resolve => {
-            i.text("rationale", "Rationale", true, true, LONG, Some(NO_IDENTIFIABLE));
+            i.text(
+                "rationale",
+                "Rationale",
+                true,
+                true,
+                LONG,
+                Some(NO_IDENTIFIABLE),
+            );
             i.text("outcome", "Agreed outcome", true, true, LONG, None);
-            i.text("outstanding", "How will any outstanding issues be pursued?", true, true, LONG, None);
-            i.text("delay_reason", "Reason for delay (only if this step is late)", false, true, LONG, Some("The procedure asks you to account for any delay past the deadline."));
+            i.text(
+                "outstanding",
+                "How will any outstanding issues be pursued?",
+                true,
+                true,
+                LONG,
+                None,
+            );
+            i.text(
+                "delay_reason",
+                "Reason for delay (only if this step is late)",
+                false,
+                true,
+                LONG,
+                Some("The procedure asks you to account for any delay past the deadline."),
+            );
         }
-        FormKind::Reject => i.text("reason", "Why is the proposed resolution not accepted?", true, true, LONG, Some(NO_IDENTIFIABLE)),
-        FormKind::Withdraw => i.text("reason", "Why is the challenge withdrawn?", true, true, LONG, Some(NO_IDENTIFIABLE)),
+        FormKind::Reject => i.text(
+            "reason",
+            "Why is the proposed resolution not accepted?",
+            true,
+            true,
+            LONG,
+            Some(NO_IDENTIFIABLE),
+        ),
+        FormKind::Withdraw => i.text(
+            "reason",
+            "Why is the challenge withdrawn?",
+            true,
+            true,
+            LONG,
+            Some(NO_IDENTIFIABLE),
+        ),
     }
     i.out
 }
@@ -383,7 +539,9 @@ pub fn form_card(
         _ => {}
     }
     if !errors.is_empty() {
-        body.push(error_text("Please check the form: what needs changing is shown below."));
+        body.push(error_text(
+            "Please check the form: what needs changing is shown below.",
+        ));
     }
     body.extend(form_inputs(kind, values, errors, choices));
     json!({
@@ -434,7 +592,8 @@ pub fn parse_raise(values: &FormValues) -> Result<RaiseDetails, FormErrors> {
             None => {
                 errors.insert(
                     "organisation".into(),
-                    "Give the organisation's name, or choose \u{201c}An adult\u{201d} above.".into(),
+                    "Give the organisation's name, or choose \u{201c}An adult\u{201d} above."
+                        .into(),
                 );
                 None
             }
@@ -453,23 +612,35 @@ pub fn parse_raise(values: &FormValues) -> Result<RaiseDetails, FormErrors> {
             None
         }
     };
-    match (receiving_agency, concerns, category, summary, desired_outcome, case_reference, immediate_risk) {
-        (Some(receiving_agency), Some(concerns), Some(category), Some(summary), Some(desired_outcome), Some(case_reference), Some(immediate_risk))
-            if errors.is_empty() =>
-        {
-            Ok(RaiseDetails {
-                receiving_agency: AgencyId(receiving_agency),
-                other_professional: values.get("other_professional").cloned().map(PersonId),
-                concerns,
-                category,
-                summary,
-                possible_cause: values.get("possible_cause").cloned(),
-                desired_outcome,
-                adults_views: values.get("adults_views").cloned(),
-                case_reference,
-                immediate_risk,
-            })
-        }
+    match (
+        receiving_agency,
+        concerns,
+        category,
+        summary,
+        desired_outcome,
+        case_reference,
+        immediate_risk,
+    ) {
+        (
+            Some(receiving_agency),
+            Some(concerns),
+            Some(category),
+            Some(summary),
+            Some(desired_outcome),
+            Some(case_reference),
+            Some(immediate_risk),
+        ) if errors.is_empty() => Ok(RaiseDetails {
+            receiving_agency: AgencyId(receiving_agency),
+            other_professional: values.get("other_professional").cloned().map(PersonId),
+            concerns,
+            category,
+            summary,
+            possible_cause: values.get("possible_cause").cloned(),
+            desired_outcome,
+            adults_views: values.get("adults_views").cloned(),
+            case_reference,
+            immediate_risk,
+        }),
         _ => Err(errors),
     }
 }
@@ -486,20 +657,33 @@ fn held_at(values: &FormValues, errors: &mut FormErrors) -> Option<chrono::DateT
                     .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M:%S"))
                     .ok(),
             );
-            match parsed.and_then(|(d, t)| chrono_tz::Europe::London.from_local_datetime(&d.and_time(t)).earliest()) {
+            match parsed.and_then(|(d, t)| {
+                chrono_tz::Europe::London
+                    .from_local_datetime(&d.and_time(t))
+                    .earliest()
+            }) {
                 Some(local) => Some(local.with_timezone(&Utc)),
                 None => {
-                    errors.insert("held_on".into(), "Give the date as YYYY-MM-DD and the time as HH:MM.".into());
+                    errors.insert(
+                        "held_on".into(),
+                        "Give the date as YYYY-MM-DD and the time as HH:MM.".into(),
+                    );
                     None
                 }
             }
         }
         (Some(_), None) => {
-            errors.insert("held_at".into(), "Give the time as well as the date.".into());
+            errors.insert(
+                "held_at".into(),
+                "Give the time as well as the date.".into(),
+            );
             None
         }
         (None, Some(_)) => {
-            errors.insert("held_on".into(), "Give the date as well as the time.".into());
+            errors.insert(
+                "held_on".into(),
+                "Give the date as well as the time.".into(),
+            );
             None
         }
     }
@@ -510,7 +694,10 @@ pub fn parse_command(kind: FormKind, values: &FormValues) -> Result<Command, For
     let mut errors = FormErrors::new();
     let command = match kind {
         FormKind::Raise => {
-            errors.insert(String::new(), "This form raises a challenge; it is not a command on one.".into());
+            errors.insert(
+                String::new(),
+                "This form raises a challenge; it is not a command on one.".into(),
+            );
             None
         }
         FormKind::Note => {
@@ -526,26 +713,33 @@ pub fn parse_command(kind: FormKind, values: &FormValues) -> Result<Command, For
             let held_at = held_at(values, &mut errors);
             text.map(|text| Command::AddNote { text, how, held_at })
         }
-        FormKind::Escalate => required(values, "reason", &mut errors).map(|reason| Command::Escalate {
-            reason,
-            delay_reason: values.get("delay_reason").cloned(),
-        }),
+        FormKind::Escalate => {
+            required(values, "reason", &mut errors).map(|reason| Command::Escalate {
+                reason,
+                delay_reason: values.get("delay_reason").cloned(),
+            })
+        }
         FormKind::Resolve => {
             let rationale = required(values, "rationale", &mut errors);
             let outcome = required(values, "outcome", &mut errors);
             let outstanding = required(values, "outstanding", &mut errors);
             match (rationale, outcome, outstanding) {
-                (Some(rationale), Some(outcome), Some(outstanding)) => Some(Command::ProposeResolution {
-                    rationale,
-                    outcome,
-                    outstanding,
-                    delay_reason: values.get("delay_reason").cloned(),
-                }),
+                (Some(rationale), Some(outcome), Some(outstanding)) => {
+                    Some(Command::ProposeResolution {
+                        rationale,
+                        outcome,
+                        outstanding,
+                        delay_reason: values.get("delay_reason").cloned(),
+                    })
+                }
                 _ => None,
             }
         }
-        FormKind::Reject => required(values, "reason", &mut errors).map(|reason| Command::RejectResolution { reason }),
-        FormKind::Withdraw => required(values, "reason", &mut errors).map(|reason| Command::Withdraw { reason }),
+        FormKind::Reject => required(values, "reason", &mut errors)
+            .map(|reason| Command::RejectResolution { reason }),
+        FormKind::Withdraw => {
+            required(values, "reason", &mut errors).map(|reason| Command::Withdraw { reason })
+        }
     };
     match command {
         Some(c) if errors.is_empty() => Ok(c),
@@ -563,13 +757,20 @@ mod tests {
             policy_name: "Norfolk Safeguarding Adults Board".into(),
             urgent_prompt: "Act now: contact the police or adult social care.".into(),
             agencies: vec![("riverside-gp".into(), "Riverside GP Practice".into())],
-            people: vec![("dr-okafor".into(), "Dr Okafor (GP, Riverside GP Practice)".into())],
-            categories: vec![("outcomes-of-assessments".into(), "Outcomes of assessments".into())],
+            people: vec![(
+                "dr-okafor".into(),
+                "Dr Okafor (GP, Riverside GP Practice)".into(),
+            )],
+            categories: vec![(
+                "outcomes-of-assessments".into(),
+                "Outcomes of assessments".into(),
+            )],
         }
     }
 
     fn submitted(kind: FormKind, pairs: &[(&str, &str)]) -> Value {
-        let mut data = json!({ "verb": kind.verb(), "reference": "NSAB-2026-0012", "card": "root" });
+        let mut data =
+            json!({ "verb": kind.verb(), "reference": "NSAB-2026-0012", "card": "root" });
         for (k, v) in pairs {
             data[kind.input_id(k)] = json!(v);
         }
@@ -582,7 +783,10 @@ mod tests {
             ("other_professional", "dr-okafor"),
             ("concerns", "adult"),
             ("category", "outcomes-of-assessments"),
-            ("summary", "Decision not to refer for a capacity assessment."),
+            (
+                "summary",
+                "Decision not to refer for a capacity assessment.",
+            ),
             ("desired_outcome", "A joint capacity assessment."),
             ("case_reference", "ASC-4471"),
             ("immediate_risk", "no"),
@@ -591,25 +795,54 @@ mod tests {
 
     #[test]
     fn every_form_card_is_a_valid_adaptive_card() {
-        for kind in [FormKind::Raise, FormKind::Note, FormKind::Escalate, FormKind::Resolve, FormKind::Reject, FormKind::Withdraw] {
+        for kind in [
+            FormKind::Raise,
+            FormKind::Note,
+            FormKind::Escalate,
+            FormKind::Resolve,
+            FormKind::Reject,
+            FormKind::Withdraw,
+        ] {
             let mut errors = FormErrors::new();
             errors.insert(kind.fields()[0].to_string(), "Please fill this in.".into());
             errors.insert(String::new(), "Something about the whole form".into());
-            let card = form_card(kind, "NSAB-2026-0012", None, &FormValues::new(), &errors, Some(&choices()), CardKind::Root, Some("f-1"));
+            let card = form_card(
+                kind,
+                "NSAB-2026-0012",
+                None,
+                &FormValues::new(),
+                &errors,
+                Some(&choices()),
+                CardKind::Root,
+                Some("f-1"),
+            );
             assert_valid_card(&card);
         }
     }
 
     #[test]
     fn the_raise_form_asks_what_the_slack_modal_asks() {
-        let card = form_card(FormKind::Raise, "", None, &FormValues::new(), &FormErrors::new(), Some(&choices()), CardKind::Form, Some("f-1"));
+        let card = form_card(
+            FormKind::Raise,
+            "",
+            None,
+            &FormValues::new(),
+            &FormErrors::new(),
+            Some(&choices()),
+            CardKind::Form,
+            Some("f-1"),
+        );
         let ids: Vec<String> = card["body"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|b| b["id"].as_str().map(str::to_string))
             .collect();
-        let expected: Vec<String> = FormKind::Raise.fields().iter().map(|f| FormKind::Raise.input_id(f)).collect();
+        let expected: Vec<String> = FormKind::Raise
+            .fields()
+            .iter()
+            .map(|f| FormKind::Raise.input_id(f))
+            .collect();
         assert_eq!(ids, expected);
         let text = card.to_string();
         assert!(text.contains("PiPoT") && text.contains("whistleblowing"));
@@ -635,34 +868,84 @@ mod tests {
         pairs.retain(|(k, v)| !(*k == "concerns" && *v == "adult"));
         let values = values_from(FormKind::Raise, &submitted(FormKind::Raise, &pairs));
         let errors = parse_raise(&values).expect_err("incomplete");
-        assert_eq!(errors.keys().collect::<Vec<_>>(), vec!["immediate_risk", "organisation", "summary"]);
-        let card = form_card(FormKind::Raise, "", None, &values, &errors, Some(&choices()), CardKind::Form, Some("f-1"));
+        assert_eq!(
+            errors.keys().collect::<Vec<_>>(),
+            vec!["immediate_risk", "organisation", "summary"]
+        );
+        let card = form_card(
+            FormKind::Raise,
+            "",
+            None,
+            &values,
+            &errors,
+            Some(&choices()),
+            CardKind::Form,
+            Some("f-1"),
+        );
         let body = card["body"].as_array().cloned().unwrap_or_default();
-        let case = body.iter().find(|b| b["id"] == "raise.case_reference").cloned().unwrap_or_default();
+        let case = body
+            .iter()
+            .find(|b| b["id"] == "raise.case_reference")
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(case["value"], "ASC-4471");
-        let summary_at = body.iter().position(|b| b["id"] == "raise.summary").unwrap_or(0);
-        assert_eq!(body[summary_at + 2]["color"], "attention", "the error sits under its input and hint");
+        let summary_at = body
+            .iter()
+            .position(|b| b["id"] == "raise.summary")
+            .unwrap_or(0);
+        assert_eq!(
+            body[summary_at + 2]["color"],
+            "attention",
+            "the error sits under its input and hint"
+        );
     }
 
     #[test]
     fn command_forms_become_the_cores_commands() {
-        let values = values_from(FormKind::Note, &submitted(FormKind::Note, &[("note", "Met by phone."), ("how", "phone"), ("held_on", "2026-06-02"), ("held_at", "10:30")]));
+        let values = values_from(
+            FormKind::Note,
+            &submitted(
+                FormKind::Note,
+                &[
+                    ("note", "Met by phone."),
+                    ("how", "phone"),
+                    ("held_on", "2026-06-02"),
+                    ("held_at", "10:30"),
+                ],
+            ),
+        );
         match parse_command(FormKind::Note, &values) {
             Ok(Command::AddNote { text, how, held_at }) => {
                 assert_eq!(text, "Met by phone.");
                 assert_eq!(how, Some(ContactFormat::Phone));
-                assert_eq!(held_at.map(|t| t.to_rfc3339()), Some("2026-06-02T09:30:00+00:00".to_string()));
+                assert_eq!(
+                    held_at.map(|t| t.to_rfc3339()),
+                    Some("2026-06-02T09:30:00+00:00".to_string())
+                );
             }
             other => panic!("{other:?}"),
         }
-        let values = values_from(FormKind::Escalate, &submitted(FormKind::Escalate, &[("reason", "No agreement.")]));
+        let values = values_from(
+            FormKind::Escalate,
+            &submitted(FormKind::Escalate, &[("reason", "No agreement.")]),
+        );
         assert_eq!(
             parse_command(FormKind::Escalate, &values),
-            Ok(Command::Escalate { reason: "No agreement.".into(), delay_reason: None })
+            Ok(Command::Escalate {
+                reason: "No agreement.".into(),
+                delay_reason: None
+            })
         );
         let errors = parse_command(FormKind::Resolve, &FormValues::new()).expect_err("empty");
         assert_eq!(errors.len(), 3);
-        let errors = parse_command(FormKind::Note, &values_from(FormKind::Note, &submitted(FormKind::Note, &[("note", "x"), ("held_on", "2026-06-02")]))).expect_err("no time");
+        let errors = parse_command(
+            FormKind::Note,
+            &values_from(
+                FormKind::Note,
+                &submitted(FormKind::Note, &[("note", "x"), ("held_on", "2026-06-02")]),
+            ),
+        )
+        .expect_err("no time");
         assert!(errors.contains_key("held_at"));
     }
 
@@ -671,7 +954,10 @@ mod tests {
         assert_eq!(FormKind::Raise.field_for(Some("summary")), "summary");
         assert_eq!(FormKind::Raise.field_for(Some("concerns")), "organisation");
         assert_eq!(FormKind::Note.field_for(Some("text")), "note");
-        assert_eq!(FormKind::Escalate.field_for(Some("delay_reason")), "delay_reason");
+        assert_eq!(
+            FormKind::Escalate.field_for(Some("delay_reason")),
+            "delay_reason"
+        );
         assert_eq!(FormKind::Reject.field_for(Some("delay_reason")), "");
         assert_eq!(FormKind::Withdraw.field_for(None), "");
     }

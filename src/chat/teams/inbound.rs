@@ -12,12 +12,12 @@
 //! form) as their inbound key, and replies carry the activity id in their outbox key, so a
 //! redelivery records and posts nothing twice.
 
+use super::BotRegistration;
 use super::activity::{ADAPTIVE_CARD_ACTION, Activity, Envelope};
 use super::auth::{AuthError, BotAuth};
 use super::cards;
 use super::client::{ConnectorClient, ConnectorError};
 use super::forms::{self, CardKind, FormErrors, FormKind, FormValues, RaiseChoices};
-use super::BotRegistration;
 use crate::chat::grammar::{self, ChatCommand};
 use crate::chat::{Delivery, Line, Message, MessageKind, Origin, Span, Target, compose};
 use crate::delivery::{PostError, PostFuture, Posted, Poster};
@@ -66,11 +66,20 @@ pub struct TeamsEndpoints {
 
 impl TeamsState {
     /// The Teams adapter's state for these bot registrations.
-    pub fn new(service: Arc<Service>, bots: Vec<BotRegistration>, endpoints: &TeamsEndpoints, http: reqwest::Client) -> TeamsState {
+    pub fn new(
+        service: Arc<Service>,
+        bots: Vec<BotRegistration>,
+        endpoints: &TeamsEndpoints,
+        http: reqwest::Client,
+    ) -> TeamsState {
         let app_ids = bots.iter().map(|b| b.app_id.clone()).collect();
         TeamsState {
             service,
-            auth: Arc::new(BotAuth::new(&endpoints.openid_metadata_url, http.clone(), app_ids)),
+            auth: Arc::new(BotAuth::new(
+                &endpoints.openid_metadata_url,
+                http.clone(),
+                app_ids,
+            )),
             client: ConnectorClient::new(&endpoints.token_base_url, http),
             bots: Arc::new(bots),
             default_service_url: endpoints.default_service_url.clone(),
@@ -97,9 +106,18 @@ impl TeamsState {
         let now = self.service.now();
         let store = &self.service.store;
         if !a.service_url.is_empty() {
-            let known = self.addresses.service_urls.lock().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned();
+            let known = self
+                .addresses
+                .service_urls
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(tenant)
+                .cloned();
             if known.as_deref() != Some(a.service_url.as_str()) {
-                match store.remember_teams_service_url(tenant, &a.service_url, now).await {
+                match store
+                    .remember_teams_service_url(tenant, &a.service_url, now)
+                    .await
+                {
                     Ok(()) => {
                         self.addresses
                             .service_urls
@@ -107,7 +125,9 @@ impl TeamsState {
                             .unwrap_or_else(|p| p.into_inner())
                             .insert(tenant.to_string(), a.service_url.clone());
                     }
-                    Err(e) => tracing::warn!(error = %e, "teams: cannot record a tenant's serviceUrl"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "teams: cannot record a tenant's serviceUrl")
+                    }
                 }
             }
         }
@@ -115,11 +135,23 @@ impl TeamsState {
             && a.from.id.starts_with("29:")
         {
             let key = (tenant.to_string(), aad.to_string(), a.from.id.clone());
-            let new = !self.addresses.users.lock().unwrap_or_else(|p| p.into_inner()).contains(&key);
+            let new = !self
+                .addresses
+                .users
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&key);
             if new {
-                match store.remember_teams_user(tenant, aad, &a.from.id, now).await {
+                match store
+                    .remember_teams_user(tenant, aad, &a.from.id, now)
+                    .await
+                {
                     Ok(()) => {
-                        self.addresses.users.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
+                        self.addresses
+                            .users
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(key);
                     }
                     Err(e) => tracing::warn!(error = %e, "teams: cannot record a user's Teams id"),
                 }
@@ -128,7 +160,14 @@ impl TeamsState {
     }
 
     async fn service_url(&self, tenant: &str) -> String {
-        if let Some(url) = self.addresses.service_urls.lock().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned() {
+        if let Some(url) = self
+            .addresses
+            .service_urls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .cloned()
+        {
             return url;
         }
         match self.service.store.teams_service_url(tenant).await {
@@ -159,7 +198,9 @@ impl TeamsState {
 
 /// Teams' one endpoint.
 pub fn routes<S>(state: TeamsState) -> Router<S> {
-    Router::new().route("/api/messages", post(messages)).with_state(state)
+    Router::new()
+        .route("/api/messages", post(messages))
+        .with_state(state)
 }
 
 fn refuse(e: &AuthError) -> Response {
@@ -224,7 +265,10 @@ impl ReplyAddress {
         let mut parts = s.split('|');
         let conversation = parts.next().filter(|c| !c.is_empty())?.to_string();
         let reply_to = parts.next().unwrap_or("").to_string();
-        let form = parts.next().and_then(|f| f.strip_prefix("form=")).and_then(FormKind::from_verb);
+        let form = parts
+            .next()
+            .and_then(|f| f.strip_prefix("form="))
+            .and_then(FormKind::from_verb);
         Some(ReplyAddress {
             conversation,
             reply_to,
@@ -255,14 +299,24 @@ fn plain_message(reference: &str, text: &str) -> Message {
 fn address_of(a: &Activity) -> ReplyAddress {
     ReplyAddress {
         conversation: a.conversation.id.clone(),
-        reply_to: a.reply_to_id.clone().filter(|r| a.value.is_some() && !r.is_empty()).unwrap_or_else(|| a.id.clone()),
+        reply_to: a
+            .reply_to_id
+            .clone()
+            .filter(|r| a.value.is_some() && !r.is_empty())
+            .unwrap_or_else(|| a.id.clone()),
         form: None,
     }
 }
 
 /// Queues a reply to a person's message (the worker posts it); keyed by the activity id, so a
 /// redelivered activity queues nothing more.
-async fn reply(state: &TeamsState, a: &Activity, address: ReplyAddress, reference: &str, text: &str) {
+async fn reply(
+    state: &TeamsState,
+    a: &Activity,
+    address: ReplyAddress,
+    reference: &str,
+    text: &str,
+) {
     let Some(tenant) = a.tenant() else {
         tracing::warn!("teams: an activity without a tenant cannot be answered");
         return;
@@ -291,7 +345,11 @@ async fn reply(state: &TeamsState, a: &Activity, address: ReplyAddress, referenc
 }
 
 /// Who a Teams user is in the directory, or the answer telling them who to ask.
-fn resolve<'a>(service: &'a Service, tenant: Option<&str>, aad: Option<&str>) -> Result<&'a Person, String> {
+fn resolve<'a>(
+    service: &'a Service,
+    tenant: Option<&str>,
+    aad: Option<&str>,
+) -> Result<&'a Person, String> {
     let tenant = tenant.unwrap_or("");
     let aad = aad.unwrap_or("");
     if let Some(p) = service.directory.by_teams(tenant, aad) {
@@ -299,10 +357,13 @@ fn resolve<'a>(service: &'a Service, tenant: Option<&str>, aad: Option<&str>) ->
     }
     let dir = &service.directory;
     let known_tenant = !tenant.is_empty()
-        && (dir
-            .agencies()
-            .any(|a| a.channels.iter().any(|c| c.platform == Platform::Teams && c.workspace == tenant))
-            || dir.people().any(|p| p.teams.as_ref().is_some_and(|t| t.tenant == tenant)));
+        && (dir.agencies().any(|a| {
+            a.channels
+                .iter()
+                .any(|c| c.platform == Platform::Teams && c.workspace == tenant)
+        }) || dir
+            .people()
+            .any(|p| p.teams.as_ref().is_some_and(|t| t.tenant == tenant)));
     if known_tenant {
         Err(format!(
             "You are not in the escalation-bot directory yet, so you cannot raise or act on challenges. Ask your agency's escalation-bot administrator to add you (Microsoft Entra object id {aad} in tenant {tenant})."
@@ -317,7 +378,10 @@ fn resolve<'a>(service: &'a Service, tenant: Option<&str>, aad: Option<&str>) ->
 /// The help text, worded for Teams (`@escalation-bot …` rather than `/challenge …`).
 fn help() -> String {
     grammar::HELP
-        .replace("How to use /challenge:", "How to use escalation-bot in Teams (mention it, then type the command):")
+        .replace(
+            "How to use /challenge:",
+            "How to use escalation-bot in Teams (mention it, then type the command):",
+        )
         .replace("• /challenge —", "• @escalation-bot challenge —")
         .replace("/challenge ", "@escalation-bot ")
         .replace("/challenge", "@escalation-bot")
@@ -361,7 +425,11 @@ fn user_text(e: &ServiceError) -> String {
 
 async fn on_message(state: &TeamsState, a: &Activity) {
     let address = address_of(a);
-    if let Some(value) = a.value.as_ref().filter(|v| v.get("verb").and_then(Value::as_str).is_some()) {
+    if let Some(value) = a
+        .value
+        .as_ref()
+        .filter(|v| v.get("verb").and_then(Value::as_str).is_some())
+    {
         return on_submit(state, a, value, address).await;
     }
     let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
@@ -384,7 +452,11 @@ async fn on_message(state: &TeamsState, a: &Activity) {
         let person = person.id.clone();
         async move {
             let origin = origin(a, &address);
-            match state.service.act(&person, &reference, &command, origin.as_ref(), key).await {
+            match state
+                .service
+                .act(&person, &reference, &command, origin.as_ref(), key)
+                .await
+            {
                 Ok(_) | Err(ServiceError::Duplicate) => {}
                 Err(e) => reply(state, a, address, &reference.to_string(), &user_text(&e)).await,
             }
@@ -392,7 +464,16 @@ async fn on_message(state: &TeamsState, a: &Activity) {
     };
     match parsed {
         ChatCommand::Help => reply(state, a, address, "", &help()).await,
-        ChatCommand::Raise => reply(state, a, form(FormKind::Raise), "", "Raise a challenge: fill in the form.").await,
+        ChatCommand::Raise => {
+            reply(
+                state,
+                a,
+                form(FormKind::Raise),
+                "",
+                "Raise a challenge: fill in the form.",
+            )
+            .await
+        }
         ChatCommand::Status(reference) => {
             let text = status_text(&state.service, &reference).await;
             reply(state, a, address, "", &text).await;
@@ -402,22 +483,70 @@ async fn on_message(state: &TeamsState, a: &Activity) {
             reply(state, a, address, "", &text).await;
         }
         ChatCommand::Note { reference, text } => {
-            act(reference, Command::AddNote { text, how: None, held_at: None }).await;
+            act(
+                reference,
+                Command::AddNote {
+                    text,
+                    how: None,
+                    held_at: None,
+                },
+            )
+            .await;
         }
-        ChatCommand::Escalate { reference, reason: Some(reason) } => {
-            act(reference, Command::Escalate { reason, delay_reason: None }).await;
+        ChatCommand::Escalate {
+            reference,
+            reason: Some(reason),
+        } => {
+            act(
+                reference,
+                Command::Escalate {
+                    reason,
+                    delay_reason: None,
+                },
+            )
+            .await;
         }
-        ChatCommand::Escalate { reference, reason: None } => {
-            reply(state, a, form(FormKind::Escalate), &reference.to_string(), "Escalate: say why in the form.").await;
+        ChatCommand::Escalate {
+            reference,
+            reason: None,
+        } => {
+            reply(
+                state,
+                a,
+                form(FormKind::Escalate),
+                &reference.to_string(),
+                "Escalate: say why in the form.",
+            )
+            .await;
         }
         ChatCommand::Acknowledge(reference) => act(reference, Command::Acknowledge).await,
         ChatCommand::Resolve(reference) => {
-            reply(state, a, form(FormKind::Resolve), &reference.to_string(), "Propose a resolution: fill in the form.").await;
+            reply(
+                state,
+                a,
+                form(FormKind::Resolve),
+                &reference.to_string(),
+                "Propose a resolution: fill in the form.",
+            )
+            .await;
         }
         ChatCommand::Confirm(reference) => act(reference, Command::ConfirmResolution).await,
-        ChatCommand::Withdraw { reference, reason: Some(reason) } => act(reference, Command::Withdraw { reason }).await,
-        ChatCommand::Withdraw { reference, reason: None } => {
-            reply(state, a, form(FormKind::Withdraw), &reference.to_string(), "Withdraw: say why in the form.").await;
+        ChatCommand::Withdraw {
+            reference,
+            reason: Some(reason),
+        } => act(reference, Command::Withdraw { reason }).await,
+        ChatCommand::Withdraw {
+            reference,
+            reason: None,
+        } => {
+            reply(
+                state,
+                a,
+                form(FormKind::Withdraw),
+                &reference.to_string(),
+                "Withdraw: say why in the form.",
+            )
+            .await;
         }
     }
 }
@@ -427,7 +556,10 @@ async fn status_text(service: &Service, reference: &Reference) -> String {
         Ok(d) => match service.policy(&d.policy) {
             Ok((policy, _)) => {
                 let mut text = format!("{} · {}", compose::title(policy, &d), compose::status(&d));
-                let owners: Vec<String> = d.owners().map(|p| compose::role_and_agency(policy, &service.directory, p)).collect();
+                let owners: Vec<String> = d
+                    .owners()
+                    .map(|p| compose::role_and_agency(policy, &service.directory, p))
+                    .collect();
                 if !owners.is_empty() && d.status == Status::Open {
                     text.push_str(&format!("\nThis stage: {}", owners.join("; ")));
                 }
@@ -437,10 +569,16 @@ async fn status_text(service: &Service, reference: &Reference) -> String {
                         .iter()
                         .map(|p| compose::role_and_agency(policy, &service.directory, p))
                         .collect();
-                    text.push_str(&format!("\nWaiting for acknowledgement from {}", names.join(" and ")));
+                    text.push_str(&format!(
+                        "\nWaiting for acknowledgement from {}",
+                        names.join(" and ")
+                    ));
                 }
                 if let Some(p) = &d.proposal {
-                    text.push_str(&format!("\nProposed resolution waiting for the other agency: {}", p.outcome));
+                    text.push_str(&format!(
+                        "\nProposed resolution waiting for the other agency: {}",
+                        p.outcome
+                    ));
                 }
                 text
             }
@@ -457,10 +595,14 @@ async fn list_text(service: &Service, person: &Person) -> String {
             let lines: Vec<String> = rows
                 .iter()
                 .map(|r| {
-                    let due = r
-                        .due
-                        .map_or_else(|| "no fixed limit".to_string(), |d| format!("due {}", crate::calendar::format_uk_short(d)));
-                    format!("• {} · stage {} · {} · {due}", r.reference, r.stage, r.stage_name)
+                    let due = r.due.map_or_else(
+                        || "no fixed limit".to_string(),
+                        |d| format!("due {}", crate::calendar::format_uk_short(d)),
+                    );
+                    format!(
+                        "• {} · stage {} · {} · {due}",
+                        r.reference, r.stage, r.stage_name
+                    )
                 })
                 .collect();
             format!("Your open challenges:\n{}", lines.join("\n"))
@@ -493,23 +635,49 @@ pub fn raise_choices(service: &Service, person: &Person) -> Result<RaiseChoices,
     let dir = &service.directory;
     let others: Vec<&crate::directory::Agency> = dir
         .agencies()
-        .filter(|a| a.board == policy.id && a.kind != crate::directory::BOARD_KIND && a.id != person.agency)
+        .filter(|a| {
+            a.board == policy.id && a.kind != crate::directory::BOARD_KIND && a.id != person.agency
+        })
         .collect();
     Ok(RaiseChoices {
         policy_name: policy.name.clone(),
-        urgent_prompt: policy.urgent.prompt.split_whitespace().collect::<Vec<_>>().join(" "),
-        agencies: others.iter().map(|a| (a.id.0.clone(), a.name.clone())).collect(),
+        urgent_prompt: policy
+            .urgent
+            .prompt
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        agencies: others
+            .iter()
+            .map(|a| (a.id.0.clone(), a.name.clone()))
+            .collect(),
         people: others
             .iter()
             .flat_map(|a| dir.members(&a.id))
-            .map(|p| (p.id.0.clone(), format!("{} ({})", p.name, compose::role_and_agency(policy, dir, &p.id))))
+            .map(|p| {
+                (
+                    p.id.0.clone(),
+                    format!(
+                        "{} ({})",
+                        p.name,
+                        compose::role_and_agency(policy, dir, &p.id)
+                    ),
+                )
+            })
             .collect(),
-        categories: policy.categories.iter().map(|c| (c.id.clone(), c.name.clone())).collect(),
+        categories: policy
+            .categories
+            .iter()
+            .map(|c| (c.id.clone(), c.name.clone()))
+            .collect(),
     })
 }
 
 /// How a card names people in a tenant: by their Entra object id there.
-fn lookup_in<'a>(service: &'a Service, tenant: &'a str) -> impl Fn(&PersonId) -> Option<String> + 'a {
+fn lookup_in<'a>(
+    service: &'a Service,
+    tenant: &'a str,
+) -> impl Fn(&PersonId) -> Option<String> + 'a {
     move |p: &PersonId| {
         service
             .directory
@@ -535,10 +703,19 @@ fn card_after(service: &Service, tenant: &str, card: CardKind, outcome: &Outcome
 }
 
 /// The card for a dispute as it is now, after a duplicate or an action already done.
-async fn current_card(service: &Service, tenant: &str, card: CardKind, reference: &Reference, note: &str) -> Answer {
+async fn current_card(
+    service: &Service,
+    tenant: &str,
+    card: CardKind,
+    reference: &Reference,
+    note: &str,
+) -> Answer {
     match (card, service.dispute(reference).await) {
         (CardKind::Root, Ok(d)) => match service.policy(&d.policy) {
-            Ok((policy, _)) => Answer::Card(cards::card(&compose::root(policy, &service.directory, &d), &lookup_in(service, tenant))),
+            Ok((policy, _)) => Answer::Card(cards::card(
+                &compose::root(policy, &service.directory, &d),
+                &lookup_in(service, tenant),
+            )),
             Err(_) => Answer::Text(note.to_string()),
         },
         _ => Answer::Text(note.to_string()),
@@ -546,8 +723,15 @@ async fn current_card(service: &Service, tenant: &str, card: CardKind, reference
 }
 
 /// A second press of the same button is not an error: the person already did it.
-async fn already_done(service: &Service, person: &PersonId, reference: &Reference, verb: &str) -> bool {
-    let Ok(d) = service.dispute(reference).await else { return false };
+async fn already_done(
+    service: &Service,
+    person: &PersonId,
+    reference: &Reference,
+    verb: &str,
+) -> bool {
+    let Ok(d) = service.dispute(reference).await else {
+        return false;
+    };
     match verb {
         "acknowledge" => d.acknowledged.iter().any(|a| &a.by == person),
         "confirm_resolution" => {
@@ -557,9 +741,10 @@ async fn already_done(service: &Service, person: &PersonId, reference: &Referenc
                     .events(reference)
                     .await
                     .map(|events| {
-                        events
-                            .iter()
-                            .any(|e| e.actor.as_ref() == Some(person) && matches!(e.body, EventBody::ResolutionConfirmed { .. }))
+                        events.iter().any(|e| {
+                            e.actor.as_ref() == Some(person)
+                                && matches!(e.body, EventBody::ResolutionConfirmed { .. })
+                        })
                     })
                     .unwrap_or(false)
         }
@@ -573,12 +758,21 @@ fn form_values(kind: FormKind, data: &Value) -> FormValues {
 
 /// Runs a card action (from `Action.Execute` or the `Action.Submit` fallback). `origin` is
 /// where a receipt goes when the answer cannot be carried by an invoke response.
-async fn card_action(state: &TeamsState, a: &Activity, person: &Person, data: &Value, origin: Option<&Origin>) -> Answer {
+async fn card_action(
+    state: &TeamsState,
+    a: &Activity,
+    person: &Person,
+    data: &Value,
+    origin: Option<&Origin>,
+) -> Answer {
     let service = &state.service;
     let tenant = a.tenant().unwrap_or("");
     let verb = data.get("verb").and_then(Value::as_str).unwrap_or("");
     let card = CardKind::parse(data.get("card").and_then(Value::as_str).unwrap_or(""));
-    let form_id = data.get("form_id").and_then(Value::as_str).filter(|f| !f.is_empty());
+    let form_id = data
+        .get("form_id")
+        .and_then(Value::as_str)
+        .filter(|f| !f.is_empty());
     let key = Some(match form_id {
         Some(f) => format!("teams:form:{f}"),
         None => format!("teams:activity:{}", a.id),
@@ -596,26 +790,49 @@ async fn card_action(state: &TeamsState, a: &Activity, person: &Person, data: &V
         };
         let values = form_values(FormKind::Raise, data);
         let form = |errors: FormErrors| {
-            let card = forms::form_card(FormKind::Raise, "", None, &values, &errors, Some(&choices), CardKind::Form, form_id);
+            let card = forms::form_card(
+                FormKind::Raise,
+                "",
+                None,
+                &values,
+                &errors,
+                Some(&choices),
+                CardKind::Form,
+                form_id,
+            );
             Answer::Form(card, errors)
         };
         let details = match forms::parse_raise(&values) {
             Ok(d) => d,
             Err(errors) => return form(errors),
         };
-        return match service.raise(&person.id, details, origin, key.clone()).await {
+        return match service
+            .raise(&person.id, details, origin, key.clone())
+            .await
+        {
             Ok(outcome) => card_after(service, tenant, CardKind::Form, &outcome),
             Err(ServiceError::Duplicate) => {
                 let raised = match &key {
-                    Some(k) => service.store.seen_inbound(k).await.ok().flatten().and_then(|r| Reference::parse(&r).ok()),
+                    Some(k) => service
+                        .store
+                        .seen_inbound(k)
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|r| Reference::parse(&r).ok()),
                     None => None,
                 };
                 match raised {
-                    Some(r) => current_card(service, tenant, CardKind::Root, &r, "Already raised.").await,
+                    Some(r) => {
+                        current_card(service, tenant, CardKind::Root, &r, "Already raised.").await
+                    }
                     None => Answer::Text("Already raised.".into()),
                 }
             }
-            Err(ServiceError::Refused(r)) => form(FormErrors::from([(FormKind::Raise.field_for(r.field()), r.to_string())])),
+            Err(ServiceError::Refused(r)) => form(FormErrors::from([(
+                FormKind::Raise.field_for(r.field()),
+                r.to_string(),
+            )])),
             Err(e) => form(FormErrors::from([(String::new(), user_text(&e))])),
         };
     }
@@ -634,17 +851,35 @@ async fn card_action(state: &TeamsState, a: &Activity, person: &Person, data: &V
                 match forms::parse_command(kind, &values) {
                     Ok(c) => (c, Some((kind, values))),
                     Err(errors) => {
-                        let card = forms::form_card(kind, &reference.to_string(), None, &values, &errors, None, card, None);
+                        let card = forms::form_card(
+                            kind,
+                            &reference.to_string(),
+                            None,
+                            &values,
+                            &errors,
+                            None,
+                            card,
+                            None,
+                        );
                         return Answer::Form(card, errors);
                     }
                 }
             }
-            None => return Answer::NotSupported(format!("escalation-bot does not know the action {other:?}")),
+            None => {
+                return Answer::NotSupported(format!(
+                    "escalation-bot does not know the action {other:?}"
+                ));
+            }
         },
     };
-    match service.act(&person.id, &reference, &command, origin, key).await {
+    match service
+        .act(&person.id, &reference, &command, origin, key)
+        .await
+    {
         Ok(outcome) => card_after(service, tenant, card, &outcome),
-        Err(ServiceError::Duplicate) => current_card(service, tenant, card, &reference, "Already recorded.").await,
+        Err(ServiceError::Duplicate) => {
+            current_card(service, tenant, card, &reference, "Already recorded.").await
+        }
         Err(e) => {
             if kind.is_none() && already_done(service, &person.id, &reference, verb).await {
                 return current_card(service, tenant, card, &reference, "Already recorded.").await;
@@ -652,7 +887,16 @@ async fn card_action(state: &TeamsState, a: &Activity, person: &Person, data: &V
             match (kind, &e) {
                 (Some((kind, values)), ServiceError::Refused(r)) => {
                     let errors = FormErrors::from([(kind.field_for(r.field()), r.to_string())]);
-                    let card = forms::form_card(kind, &reference.to_string(), None, &values, &errors, None, card, None);
+                    let card = forms::form_card(
+                        kind,
+                        &reference.to_string(),
+                        None,
+                        &values,
+                        &errors,
+                        None,
+                        card,
+                        None,
+                    );
                     Answer::Form(card, errors)
                 }
                 _ => Answer::Text(user_text(&e)),
@@ -665,15 +909,29 @@ async fn card_action(state: &TeamsState, a: &Activity, person: &Person, data: &V
 /// (`statusCode`, `type`, `value`), always with a body.
 async fn on_invoke(state: &TeamsState, a: &Activity) -> Response {
     if a.name.as_deref() != Some(ADAPTIVE_CARD_ACTION) {
-        let body = cards::invoke_error(501, "NotImplemented", "escalation-bot handles only adaptiveCard/action invokes");
+        let body = cards::invoke_error(
+            501,
+            "NotImplemented",
+            "escalation-bot handles only adaptiveCard/action invokes",
+        );
         return (StatusCode::NOT_IMPLEMENTED, Json(body)).into_response();
     }
     let action = a.value.as_ref().and_then(|v| v.get("action"));
     if action.and_then(|x| x.get("type")).and_then(Value::as_str) != Some("Action.Execute") {
-        return Json(cards::invoke_error(400, "NotSupported", "only Action.Execute is supported")).into_response();
+        return Json(cards::invoke_error(
+            400,
+            "NotSupported",
+            "only Action.Execute is supported",
+        ))
+        .into_response();
     }
     let Some(data) = action.and_then(|x| x.get("data")).filter(|d| d.is_object()) else {
-        return Json(cards::invoke_error(400, "BadRequest", "the action carries no data")).into_response();
+        return Json(cards::invoke_error(
+            400,
+            "BadRequest",
+            "the action carries no data",
+        ))
+        .into_response();
     };
     let mut data = data.clone();
     if data.get("verb").is_none()
@@ -702,18 +960,33 @@ async fn on_submit(state: &TeamsState, a: &Activity, data: &Value, address: Repl
         Err(text) => return reply(state, a, address, "", &text).await,
     };
     let origin = origin(a, &address);
-    let reference = data.get("reference").and_then(Value::as_str).unwrap_or("").to_string();
+    let reference = data
+        .get("reference")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     match card_action(state, a, &person, data, origin.as_ref()).await {
         Answer::Card(_) => {}
         Answer::Form(_, errors) => {
             let lines: Vec<String> = errors
                 .iter()
-                .map(|(field, e)| if field.is_empty() { e.clone() } else { format!("{}: {e}", field.replace('_', " ")) })
+                .map(|(field, e)| {
+                    if field.is_empty() {
+                        e.clone()
+                    } else {
+                        format!("{}: {e}", field.replace('_', " "))
+                    }
+                })
                 .collect();
-            let text = format!("Please check the form (what you typed is still in it):\n{}", lines.join("\n"));
+            let text = format!(
+                "Please check the form (what you typed is still in it):\n{}",
+                lines.join("\n")
+            );
             reply(state, a, address, &reference, &text).await;
         }
-        Answer::Text(text) | Answer::NotSupported(text) => reply(state, a, address, &reference, &text).await,
+        Answer::Text(text) | Answer::NotSupported(text) => {
+            reply(state, a, address, &reference, &text).await
+        }
     }
 }
 
@@ -731,7 +1004,9 @@ fn post_error(e: ConnectorError) -> PostError {
     match e {
         ConnectorError::RateLimited { retry_after } => PostError::RateLimited(retry_after),
         ConnectorError::Transient(why) => PostError::Retry(why),
-        ConnectorError::Permanent { code, message } => PostError::Permanent(format!("{code}: {message}")),
+        ConnectorError::Permanent { code, message } => {
+            PostError::Permanent(format!("{code}: {message}"))
+        }
     }
 }
 
@@ -740,19 +1015,39 @@ fn split_thread(thread: Option<&str>) -> Result<(&str, &str), PostError> {
     thread
         .and_then(|t| t.rsplit_once('|'))
         .filter(|(c, a)| !c.is_empty() && !a.is_empty())
-        .ok_or_else(|| PostError::Permanent("no_thread: the dispute's thread in this channel is not recorded".into()))
+        .ok_or_else(|| {
+            PostError::Permanent(
+                "no_thread: the dispute's thread in this channel is not recorded".into(),
+            )
+        })
 }
 
 impl TeamsPoster {
-    async fn personal_chat(&self, bot: &BotRegistration, service_url: &str, tenant: &str, aad: &str) -> Result<String, PostError> {
+    async fn personal_chat(
+        &self,
+        bot: &BotRegistration,
+        service_url: &str,
+        tenant: &str,
+        aad: &str,
+    ) -> Result<String, PostError> {
         let key = (tenant.to_string(), aad.to_string());
-        if let Some(c) = self.personal.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned() {
+        if let Some(c) = self
+            .personal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+        {
             return Ok(c);
         }
         let user = match self.state.service.store.teams_user_id(tenant, aad).await {
             Ok(Some(id)) => id,
             Ok(None) => aad.to_string(),
-            Err(e) => return Err(PostError::Retry(format!("cannot read the user's Teams id: {e}"))),
+            Err(e) => {
+                return Err(PostError::Retry(format!(
+                    "cannot read the user's Teams id: {e}"
+                )));
+            }
         };
         let conversation = self
             .state
@@ -760,12 +1055,22 @@ impl TeamsPoster {
             .create_personal(bot, service_url, tenant, &user)
             .await
             .map_err(post_error)?;
-        self.personal.lock().unwrap_or_else(|p| p.into_inner()).insert(key, conversation.clone());
+        self.personal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, conversation.clone());
         Ok(conversation)
     }
 
     /// The form card a reply asks for, built for the person it answers.
-    fn form_card(&self, form: FormKind, tenant: &str, user: &str, message: &Message, form_id: &str) -> Option<Value> {
+    fn form_card(
+        &self,
+        form: FormKind,
+        tenant: &str,
+        user: &str,
+        message: &Message,
+        form_id: &str,
+    ) -> Option<Value> {
         let service = &self.state.service;
         if form == FormKind::Raise {
             let person = service.directory.by_teams(tenant, user)?;
@@ -781,15 +1086,33 @@ impl TeamsPoster {
                 Some(form_id),
             ));
         }
-        Some(forms::form_card(form, &message.reference, None, &FormValues::new(), &FormErrors::new(), None, CardKind::Form, None))
+        Some(forms::form_card(
+            form,
+            &message.reference,
+            None,
+            &FormValues::new(),
+            &FormErrors::new(),
+            None,
+            CardKind::Form,
+            None,
+        ))
     }
 
-    async fn deliver(&self, target: &Target, message: &Message, thread: Option<&str>) -> Result<Posted, PostError> {
+    async fn deliver(
+        &self,
+        target: &Target,
+        message: &Message,
+        thread: Option<&str>,
+    ) -> Result<Posted, PostError> {
         let tenant = target.workspace.as_str();
         let bot = self
             .state
             .bot_for(tenant)
-            .ok_or_else(|| PostError::Permanent(format!("no_bot: no Teams bot registration is configured for tenant {tenant}")))?
+            .ok_or_else(|| {
+                PostError::Permanent(format!(
+                    "no_bot: no Teams bot registration is configured for tenant {tenant}"
+                ))
+            })?
             .clone();
         let service_url = self.state.service_url(tenant).await;
         let service = &self.state.service;
@@ -809,12 +1132,17 @@ impl TeamsPoster {
             }
             Delivery::Reply { .. } => {
                 let (conversation, root) = split_thread(thread)?;
-                let id = c.reply(&bot, &service_url, conversation, root, &activity).await.map_err(post_error)?;
+                let id = c
+                    .reply(&bot, &service_url, conversation, root, &activity)
+                    .await
+                    .map_err(post_error)?;
                 Ok(Posted { id, thread: None })
             }
             Delivery::UpdateRoot { .. } => {
                 let (conversation, root) = split_thread(thread)?;
-                c.update(&bot, &service_url, conversation, root, &activity).await.map_err(post_error)?;
+                c.update(&bot, &service_url, conversation, root, &activity)
+                    .await
+                    .map_err(post_error)?;
                 Ok(Posted {
                     id: root.to_string(),
                     thread: None,
@@ -829,20 +1157,37 @@ impl TeamsPoster {
             }
             Delivery::Direct { user, .. } => {
                 let conversation = self.personal_chat(&bot, &service_url, tenant, user).await?;
-                let id = c.send(&bot, &service_url, &conversation, &activity).await.map_err(post_error)?;
+                let id = c
+                    .send(&bot, &service_url, &conversation, &activity)
+                    .await
+                    .map_err(post_error)?;
                 Ok(Posted { id, thread: None })
             }
             Delivery::Receipt { channel, user } => {
-                let address = ReplyAddress::decode(channel)
-                    .ok_or_else(|| PostError::Permanent(format!("bad_address: {channel:?} is not a Teams reply address")))?;
-                let activity = match address.form.and_then(|f| self.form_card(f, tenant, user, message, &address.reply_to)) {
+                let address = ReplyAddress::decode(channel).ok_or_else(|| {
+                    PostError::Permanent(format!(
+                        "bad_address: {channel:?} is not a Teams reply address"
+                    ))
+                })?;
+                let activity = match address
+                    .form
+                    .and_then(|f| self.form_card(f, tenant, user, message, &address.reply_to))
+                {
                     Some(form) => cards::activity(form, &message.fallback),
                     None => activity,
                 };
                 let id = if address.reply_to.is_empty() {
-                    c.send(&bot, &service_url, &address.conversation, &activity).await
+                    c.send(&bot, &service_url, &address.conversation, &activity)
+                        .await
                 } else {
-                    c.reply(&bot, &service_url, &address.conversation, &address.reply_to, &activity).await
+                    c.reply(
+                        &bot,
+                        &service_url,
+                        &address.conversation,
+                        &address.reply_to,
+                        &activity,
+                    )
+                    .await
                 }
                 .map_err(post_error)?;
                 Ok(Posted { id, thread: None })
@@ -852,7 +1197,12 @@ impl TeamsPoster {
 }
 
 impl Poster for TeamsPoster {
-    fn post<'a>(&'a self, target: &'a Target, message: &'a Message, thread: Option<&'a str>) -> PostFuture<'a> {
+    fn post<'a>(
+        &'a self,
+        target: &'a Target,
+        message: &'a Message,
+        thread: Option<&'a str>,
+    ) -> PostFuture<'a> {
         Box::pin(self.deliver(target, message, thread))
     }
 }
@@ -873,7 +1223,10 @@ mod tests {
             form: Some(FormKind::Escalate),
             ..a
         };
-        assert_eq!(f.encode(), "19:abc@thread.tacv2;messageid=17|17|form=escalate");
+        assert_eq!(
+            f.encode(),
+            "19:abc@thread.tacv2;messageid=17|17|form=escalate"
+        );
         assert_eq!(ReplyAddress::decode(&f.encode()), Some(f));
         assert_eq!(ReplyAddress::decode(""), None);
     }
@@ -881,10 +1234,19 @@ mod tests {
     #[test]
     fn a_leading_challenge_word_is_dropped_only_before_a_command() {
         assert_eq!(command_text("challenge"), "challenge");
-        assert_eq!(command_text("challenge note NSAB-2026-0001 met"), "note NSAB-2026-0001 met");
-        assert_eq!(command_text("/challenge status NSAB-2026-0001"), "status NSAB-2026-0001");
+        assert_eq!(
+            command_text("challenge note NSAB-2026-0001 met"),
+            "note NSAB-2026-0001 met"
+        );
+        assert_eq!(
+            command_text("/challenge status NSAB-2026-0001"),
+            "status NSAB-2026-0001"
+        );
         assert_eq!(command_text("challenges"), "challenges");
-        assert_eq!(grammar::parse(command_text("challenge")), Ok(ChatCommand::Raise));
+        assert_eq!(
+            grammar::parse(command_text("challenge")),
+            Ok(ChatCommand::Raise)
+        );
     }
 
     #[test]

@@ -29,7 +29,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -41,7 +43,8 @@ impl SigningKey {
 
     /// A fresh 2048-bit key endorsed for the given channels.
     pub fn endorsed(kid: &str, endorsements: &[&str]) -> Result<SigningKey, String> {
-        let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|e| format!("cannot generate an RSA key: {e}"))?;
+        let pair = KeyPair::generate(KeySize::Rsa2048)
+            .map_err(|e| format!("cannot generate an RSA key: {e}"))?;
         Ok(SigningKey {
             kid: kid.to_string(),
             endorsements: endorsements.iter().map(|s| s.to_string()).collect(),
@@ -66,12 +69,21 @@ impl SigningKey {
 
     /// A compact JWT of `claims` with this header, RS256-signed with this key.
     pub fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
         let mut signature = vec![0u8; self.pair.public_modulus_len()];
         let rng = aws_lc_rs::rand::SystemRandom::new();
         if self
             .pair
-            .sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut signature)
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &rng,
+                input.as_bytes(),
+                &mut signature,
+            )
             .is_err()
         {
             signature.clear();
@@ -81,7 +93,10 @@ impl SigningKey {
 
     /// A compact JWT of `claims`, with the usual header naming this key.
     pub fn sign(&self, claims: &Value) -> String {
-        self.sign_with_header(&json!({ "typ": "JWT", "alg": "RS256", "kid": self.kid, "x5t": self.kid }), claims)
+        self.sign_with_header(
+            &json!({ "typ": "JWT", "alg": "RS256", "kid": self.kid, "x5t": self.kid }),
+            claims,
+        )
     }
 }
 
@@ -167,7 +182,11 @@ impl OpenIdServer {
 
     /// Publishes a different key set from now on (a rotation).
     pub fn set_keys(&self, keys: Vec<Value>) {
-        *self.published.keys.lock().unwrap_or_else(|e| e.into_inner()) = keys;
+        *self
+            .published
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = keys;
     }
 
     /// How many times the JWKS was fetched.
