@@ -9,6 +9,7 @@
 //! `trigger_id`, as Slack's would.
 
 mod scheduler;
+mod teams;
 
 use clap::{Args, Subcommand};
 use escalation_bot::config::Secret;
@@ -26,6 +27,8 @@ pub enum BenchCommand {
     Slack(SlackArgs),
     /// Time the scheduler's tick with 100,000 open disputes' schedule rows in the database.
     Scheduler(scheduler::SchedulerArgs),
+    /// Send Teams activities with Bot Framework JWTs (from the bench's own keys) to `/api/messages`.
+    Teams(teams::TeamsArgs),
 }
 
 #[derive(Args)]
@@ -148,6 +151,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
     let args = match command {
         BenchCommand::Slack(args) => args,
         BenchCommand::Scheduler(args) => return scheduler::run(args),
+        BenchCommand::Teams(args) => return teams::run(args),
     };
     if args.rate == 0 || args.seconds == 0 {
         return Err("--rate and --seconds must be more than 0".into());
@@ -303,6 +307,14 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
         .map(|(s, n)| format!("{s}: {n}"))
         .collect();
     println!("answers by status: {}", statuses.join(", "));
+    if !tally.notes.is_empty() {
+        let notes: Vec<String> = tally
+            .notes
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        println!("notes answered: {}", notes.join(", "));
+    }
     let kinds: Vec<String> = tally
         .errors
         .iter()

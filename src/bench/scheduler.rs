@@ -181,7 +181,7 @@ fn open_dispute_rows(n: u32, now: DateTime<Utc>) -> Vec<BulkSchedule> {
             Some(earlier + Duration::hours(16)),
         ),
     ];
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         rows.push(row(
             "ack_nudge",
             now + Duration::hours(2 + i64::from(n % 40)),

@@ -85,6 +85,11 @@ pub fn plan(
             let Ok(day) = cal.working_days_before(cal.local_date(due), *n) else {
                 continue;
             };
+            // "On the day" (0) of a deadline that falls on a weekend or a bank holiday (a
+            // calendar-day limit) has no working hours before the deadline to post in.
+            if !cal.is_working_day(day).unwrap_or(false) {
+                continue;
+            }
             let at = cal.open_of(day);
             if at > now && at < due {
                 let command = SystemCommand::Remind { stage, tier, due };

@@ -1004,6 +1004,15 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
         .await;
     assert_eq!(status, StatusCode::OK, "{record}");
     assert_eq!(record["intact"], true);
+    let n = record["events"].as_array().expect("events").len();
+    assert!(
+        record["verified"]
+            .as_str()
+            .expect("verified")
+            .contains(&format!("the {n} events")),
+        "the only dispute's {n} events are all checked: {}",
+        record["verified"]
+    );
     let kinds: Vec<&str> = record["events"]
         .as_array()
         .expect("events")

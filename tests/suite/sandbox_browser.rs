@@ -250,11 +250,19 @@ impl Walk {
         Err(format!("{css} never showed {text:?}; it showed:\n{last}"))
     }
 
+    /// Clicks, finding the element again if the page redrew it between finding and clicking.
     async fn click(&self, css: &str) -> Step {
-        let e = self.find(css).await?;
-        e.click()
-            .await
-            .map_err(|e| format!("cannot click {css}: {e}"))
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let e = self.find(css).await?;
+            match e.click().await {
+                Ok(()) => return Ok(()),
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(150)).await
+                }
+                Err(e) => return Err(format!("cannot click {css}: {e}")),
+            }
+        }
     }
 
     async fn type_into(&self, css: &str, text: &str) -> Step {
@@ -498,6 +506,14 @@ impl Walk {
         ))
         .await?;
         self.text_in("#record-verified", "Record intact").await?;
+        let rows = self
+            .client
+            .find_all(Locator::Css("#record-table tbody tr"))
+            .await
+            .map_err(|e| e.to_string())?
+            .len();
+        self.text_in("#record-verified", &format!("the {rows} events"))
+            .await?;
         self.find("#record-table tr[data-kind='resolution_confirmed']")
             .await?;
         self.find("#record-table tr[data-kind='acknowledged']")

@@ -614,3 +614,115 @@ async fn an_urgent_rochdale_dispute_is_prompted_and_nudged_at_once_even_at_a_wee
         assert_eq!(p.targets, want, "{} at {}", p.kind, format_uk(p.at));
     }
 }
+
+#[test]
+fn simulate_shows_the_scheduler_s_prompts_reminders_and_notices_in_the_scenario_timeline_as_json_lines()
+ {
+    // The Durham demo: raised Thu 2 April 2026 (before Easter); step 1 due Tue 7 April 17:00, so
+    // the first overdue prompt is Wed 8 April 09:00 and asks for the reason for delay.
+    let out = crate::helpers::run_bin(
+        &["simulate", "policies/demo/durham-scenario.toml", "--json"],
+        None,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let lines: Vec<String> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| {
+            matches!(
+                v["kind"].as_str(),
+                Some(
+                    "reminder_sent"
+                        | "overdue_prompted"
+                        | "acknowledgement_nudged"
+                        | "board_notified"
+                )
+            )
+        })
+        .map(|v| {
+            format!(
+                "{} {}",
+                v["at"].as_str().unwrap_or(""),
+                v["kind"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "2026-04-08T09:00:00+01:00 overdue_prompted",
+            "2026-04-10T09:00:00+01:00 reminder_sent",
+            "2026-04-13T12:00:00+01:00 board_notified",
+            "2026-04-21T09:30:00+01:00 board_notified",
+            "2026-04-21T09:30:00+01:00 board_notified",
+            "2026-04-29T09:00:00+01:00 reminder_sent",
+        ]
+    );
+    let overdue = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("\"overdue_prompted\""))
+        .expect("an overdue line");
+    let v: serde_json::Value = serde_json::from_str(overdue).expect("JSON");
+    assert_eq!(v["delay_reason_required"], true);
+    assert_eq!(v["delay_reason_given"], false);
+    assert_eq!(v["count"], 1);
+}
+
+#[tokio::test]
+async fn a_policy_reminding_on_the_day_too_skips_the_day_reminder_when_a_calendar_day_deadline_falls_on_a_weekend()
+ {
+    // Durham as shipped, but reminding the working day before and on the day (`[reminders]
+    // working_days_before = [1, 0]`, which the policy format allows). Raised Saturday 18 April
+    // 2026 at 10:00 BST: step 1 (1 working day) is due Mon 20 April 17:00, reminded that
+    // morning (the day before is before the raising). Escalated on Mon 20 and Tue 21: step 3 is
+    // due 21 calendar days from first raising, Saturday 9 May 17:00. Reminded Fri 8 May 09:00;
+    // "on the day" is a Saturday, with no working hours before the deadline: no reminder then.
+    // Overdue Mon 11 and Tue 12 May 09:00.
+    let folder = tempfile::tempdir().expect("a policies folder");
+    for entry in std::fs::read_dir(escalation_bot::policy::default_dir()).expect("policies/") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let mut text = std::fs::read_to_string(&path).expect("a policy file");
+            if path.file_stem().is_some_and(|s| s == "durham") {
+                text.push_str(
+                    "\n[reminders]\nworking_days_before = [1, 0]\nsource = \"Test setting: the working day before, and on the day\"\n",
+                );
+            }
+            std::fs::write(folder.path().join(path.file_name().expect("a name")), text)
+                .expect("copied");
+        }
+    }
+    let db = crate::databases::TestDb::sqlite();
+    let rig = Rig::with_policies(db, folder.path(), "2026-04-18T10:00:00+01:00").await;
+    let c = cast("durham");
+    let reference = rig.raise(c.raiser, c.details()).await;
+    rig.run_until("2026-04-20T10:00:00+01:00").await;
+    rig.act(
+        c.raiser,
+        &reference,
+        escalate("No resolve with the decision maker."),
+    )
+    .await;
+    rig.run_until("2026-04-21T10:00:00+01:00").await;
+    rig.act(
+        "durham-police-line-manager",
+        &reference,
+        escalate("Managers could not agree."),
+    )
+    .await;
+    rig.run_until("2026-05-12T12:00:00+01:00").await;
+
+    assert_eq!(
+        rig.timeline(&reference).await,
+        [
+            "2026-04-20T09:00:00+01:00 reminder stage 1, due 2026-04-20T17:00:00+01:00",
+            "2026-04-21T10:00:00+01:00 board notified: boardbusinessunit",
+            "2026-05-08T09:00:00+01:00 reminder stage 3, due 2026-05-09T17:00:00+01:00",
+            "2026-05-11T09:00:00+01:00 overdue #1 stage 3, reason for delay asked",
+            "2026-05-12T09:00:00+01:00 overdue #2 stage 3, reason for delay asked",
+        ]
+    );
+    assert_in_working_hours(rig.calendar("durham"), &rig.posts(&reference).await);
+}

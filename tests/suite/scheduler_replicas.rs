@@ -17,6 +17,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 
+/// Norfolk disputes whose first overdue prompt is due, Rochdale disputes whose two managers'
+/// managers are due a nudge, and Norfolk disputes whose reminder is due: enough work that one
+/// replica cannot finish it before the others poll.
+const OVERDUE: i64 = 150;
+const NUDGED: i64 = 40;
+const REMINDED: i64 = 150;
+
 /// The replicas; killed when dropped, also when the test fails.
 struct Replicas(Vec<Child>);
 
@@ -70,10 +77,10 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
     let service = service_on(&db, clock.clone()).await;
     let norfolk = service.policy("norfolk").expect("norfolk").1.clone();
 
-    // 60 Norfolk disputes raised 30 days ago: their first overdue prompt is due (their reminder
+    // Norfolk disputes raised 30 days ago: their first overdue prompt is due (their reminder
     // row is due too, but stale: the deadline has passed).
     let mut overdue_refs = Vec::new();
-    for _ in 0..60 {
+    for _ in 0..OVERDUE {
         let c = cast("norfolk");
         let r = service
             .raise(&pid(c.raiser), c.details(), None, None)
@@ -81,10 +88,10 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
             .expect("raised");
         overdue_refs.push(r.reference);
     }
-    // 30 Rochdale disputes escalated to stage 2 30 days ago: neither manager acknowledged, so
+    // Rochdale disputes escalated to stage 2 30 days ago: neither manager acknowledged, so
     // both managers' managers are due a nudge; stage 2 is overdue too.
     let mut nudge_refs = Vec::new();
-    for _ in 0..30 {
+    for _ in 0..NUDGED {
         let c = cast("rochdale");
         let r = service
             .raise(&pid(c.raiser), c.details(), None, None)
@@ -105,7 +112,7 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
             .expect("escalated");
         nudge_refs.push(r.reference);
     }
-    // 60 Norfolk disputes raised so that their reminder (the opening of the working day before
+    // Norfolk disputes raised so that their reminder (the opening of the working day before
     // the deadline) has passed by real time and their deadline has not: the reminder is due now.
     let margin = Duration::minutes(30);
     let raised_at = (1..24 * 14)
@@ -121,7 +128,7 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
         .expect("some raise time in the last two weeks puts the reminder before now and the deadline after");
     clock.set(raised_at);
     let mut reminder_refs = Vec::new();
-    for _ in 0..60 {
+    for _ in 0..REMINDED {
         let c = cast("norfolk");
         let r = service
             .raise(&pid(c.raiser), c.details(), None, None)
@@ -141,7 +148,7 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
     // Norfolk overdue: reminder + prompt; Rochdale: stage 2 reminder + prompt + nudge; reminders.
     assert_eq!(
         due_at_start,
-        60 * 2 + 30 * 3 + 60,
+        OVERDUE * 2 + NUDGED * 3 + REMINDED,
         "the work due when the replicas start"
     );
 
@@ -288,14 +295,14 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
     let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "recorded more than once: {twice:?}");
     assert!(
-        counts.len() >= 60 + 30 * 3 + 60,
+        counts.len() >= (OVERDUE + NUDGED * 3 + REMINDED) as usize,
         "every due prompt was recorded"
     );
-    assert!(rows_expected >= 60 + 30 * 3 + 60);
+    assert!(rows_expected >= (OVERDUE + NUDGED * 3 + REMINDED) as usize);
     // Each nudge batch records two nudges from one row.
     assert_eq!(
         recorded_by.len(),
-        counts.len() - 30,
+        counts.len() - NUDGED as usize,
         "one recording row per prompt, per nudge pair"
     );
 

@@ -15,6 +15,7 @@ use escalation_bot::escalation::{Command, Event, EventBody, RaiseDetails, Refere
 use escalation_bot::policy::{self, PolicySet};
 use escalation_bot::scheduler::Scheduler;
 use escalation_bot::service::{ManualClock, Outcome, Service};
+use std::path::Path;
 use std::sync::Arc;
 
 /// How far the clock moves between two ticks, in minutes.
@@ -30,8 +31,13 @@ pub struct Rig {
 
 /// Builds the service the way `serve` does, on `db`, reading time from `clock`.
 pub async fn service_on(db: &TestDb, clock: Arc<ManualClock>) -> Arc<Service> {
-    let policies = PolicySet::load_dir(&policy::default_dir())
-        .unwrap_or_else(|e| panic!("the shipped policies load: {e}"));
+    service_with(db, clock, &policy::default_dir()).await
+}
+
+/// The same with the policies of another folder.
+pub async fn service_with(db: &TestDb, clock: Arc<ManualClock>, policies: &Path) -> Arc<Service> {
+    let policies =
+        PolicySet::load_dir(policies).unwrap_or_else(|e| panic!("the policies load: {e}"));
     let directory = Directory::load(&demo_directory())
         .unwrap_or_else(|e| panic!("the demo directory loads: {e}"));
     let service = Service::new(
@@ -52,8 +58,13 @@ impl Rig {
 
     /// A rig on a given fresh database.
     pub async fn on(db: TestDb, start: &str) -> Rig {
+        Rig::with_policies(db, &policy::default_dir(), start).await
+    }
+
+    /// A rig whose service reads the policies in another folder.
+    pub async fn with_policies(db: TestDb, policies: &Path, start: &str) -> Rig {
         let clock = Arc::new(ManualClock::frozen_at(at(start)));
-        let service = service_on(&db, clock.clone()).await;
+        let service = service_with(&db, clock.clone(), policies).await;
         let scheduler = Scheduler::new(service.clone(), "scheduler-a".to_string());
         Rig {
             db,

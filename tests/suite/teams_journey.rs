@@ -363,15 +363,15 @@ async fn a_gp_raises_from_the_teams_card_form_which_keeps_their_input_while_they
             .len(),
         1
     );
+
+    app.settle().await;
+    let (thread, root) = app.teams_thread(&reference, TENANT, GP_CHANNEL).await;
+    assert!(thread.starts_with(GP_CHANNEL) && thread.ends_with(&root));
     assert_eq!(
         app.connector.threads(GP_CHANNEL).len(),
         2,
         "the GP's own message, and the dispute's thread"
     );
-
-    app.settle().await;
-    let (thread, root) = app.teams_thread(&reference, TENANT, GP_CHANNEL).await;
-    assert!(thread.starts_with(GP_CHANNEL) && thread.ends_with(&root));
     let (_, slack) = app.slack_thread(&reference).await;
     assert!(
         slack.is_empty(),

@@ -16,6 +16,7 @@ const S = {
   entryKeys: new Map(), // thread element key -> signature, to keep unchanged posts in place
   opener: null,       // the element to give focus back to when a dialog closes
   form: null,         // { spec, submission }
+  openBoards: new Set(), // other boards whose channel lists the reader opened
 };
 
 const $ = (id) => document.getElementById(id);
@@ -144,9 +145,17 @@ function channelLink(id) {
   return h("li", {}, link);
 }
 
+let navShown = "";
+
 function renderNav() {
   const nav = $("channels");
+  // Rebuild only when something in it changed, so links stay put under the reader's pointer.
+  const counts = Array.from(S.channels.keys(), (id) => threadCount(id)).join(",");
+  const shown = [S.as, S.channel, counts, Array.from(S.openBoards).join(",")].join("|");
+  if (shown === navShown) return;
+  navShown = shown;
   const focusedChannel = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.channel : null;
+  const scrolled = nav.scrollTop;
   nav.replaceChildren();
   const mine = me() ? me().board.id : null;
   const boards = S.dir.boards.slice().sort((a, b) => (a.id === mine ? -1 : b.id === mine ? 1 : 0));
@@ -155,13 +164,19 @@ function renderNav() {
     if (i === 0) {
       nav.append(h("h2", { text: board.name }), list);
     } else {
-      const open = S.channel && S.channels.get(S.channel) && S.channels.get(S.channel).board.id === board.id;
-      nav.append(h("details", { open }, h("summary", { text: board.name }), list));
+      const here = S.channel && S.channels.get(S.channel) && S.channels.get(S.channel).board.id === board.id;
+      const details = h("details", { open: here || S.openBoards.has(board.id) }, h("summary", { text: board.name }), list);
+      details.addEventListener("toggle", () => {
+        if (details.open) S.openBoards.add(board.id);
+        else S.openBoards.delete(board.id);
+      });
+      nav.append(details);
     }
   });
+  nav.scrollTop = scrolled;
   if (focusedChannel) {
-    const again = nav.querySelector('[data-channel="' + CSS.escape(focusedChannel) + '"]');
-    if (again) again.focus();
+    const back = nav.querySelector('[data-channel="' + CSS.escape(focusedChannel) + '"]');
+    if (back) back.focus({ preventScroll: true });
   }
 }
 
@@ -284,8 +299,8 @@ function renderFeed() {
   });
   while (feed.children.length > wanted.length) feed.lastElementChild.remove();
   if (focusKey && !document.activeElement.isConnected) {
-    const again = feed.querySelector('[data-key="' + CSS.escape(focusKey) + '"]');
-    if (again) again.focus();
+    const back = feed.querySelector('[data-key="' + CSS.escape(focusKey) + '"]');
+    if (back) back.focus();
   }
   if (added && nearBottom) feed.scrollTop = feed.scrollHeight;
 }
@@ -309,10 +324,12 @@ function renderPrivate() {
   }
   items.sort((a, b) => b.seq - a.seq);
   const focusKey = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
+  const scrolled = $("private").scrollTop;
   list.replaceChildren(...(items.length ? items.map((i) => i.el) : [h("p", { class: "empty", text: "Nothing yet." })]));
+  $("private").scrollTop = scrolled;
   if (focusKey && !document.activeElement.isConnected) {
-    const again = list.querySelector('[data-key="' + CSS.escape(focusKey) + '"]');
-    if (again) again.focus();
+    const back = list.querySelector('[data-key="' + CSS.escape(focusKey) + '"]');
+    if (back) back.focus({ preventScroll: true });
   }
 }
 
@@ -369,8 +386,11 @@ async function refresh() {
   refreshing = (async () => {
     do {
       again = false;
-      const r = await api("GET", "state?as=" + encodeURIComponent(S.as));
-      if (r && r.channels) {
+      const who = S.as;
+      const r = await api("GET", "state?as=" + encodeURIComponent(who));
+      if (who !== S.as) {
+        again = true; // the reader switched person meanwhile: this answer is someone else's
+      } else if (r && r.channels) {
         S.state = r;
         renderClock();
         renderNav();
@@ -561,8 +581,9 @@ function restoreFocus() {
   S.opener = null;
   if (back && back.isConnected) back.focus();
   else if (back && back.dataset && back.dataset.key) {
-    const again = document.querySelector('[data-key="' + CSS.escape(back.dataset.key) + '"]');
-    if (again) again.focus();
+    const same = document.querySelector('[data-key="' + CSS.escape(back.dataset.key) + '"]');
+    if (same) same.focus();
+    else $("composer-text").focus();
   } else $("composer-text").focus();
 }
 
@@ -581,8 +602,10 @@ async function openRecord(reference, opener) {
   const body = $("record-table").querySelector("tbody");
   body.replaceChildren(...r.events.map((e) => h("tr", { dataset: { kind: e.kind } },
     h("td", { text: String(e.n) }), h("td", { class: "when", text: e.at }), h("td", { class: "who", text: e.who }), h("td", { class: "what", text: e.what }))));
-  $("record-dialog").showModal();
-  $("record-close").focus();
+  const dialog = $("record-dialog");
+  dialog.showModal();
+  $("record-close").focus({ preventScroll: true });
+  dialog.scrollTop = 0;
 }
 
 // ---- start ----
@@ -605,6 +628,7 @@ async function start() {
 
   $("person").addEventListener("change", (e) => {
     S.as = e.target.value;
+    if (S.state) S.state.private = [];
     describeMe();
     const mine = me().agency.channel;
     showChannel(mine ? mine.id : S.channel, false);

@@ -1,4 +1,4 @@
-//! The sandbox's forms (raise, note, escalate, resolve, reject, withdraw): the Slack modal's fields, as data the page draws, and parsing what comes back.
+//! The sandbox's forms: the Slack modal's fields as data the page draws, and parsing what comes back.
 //!
 //! Every input has the id of the core field it feeds (`summary`, `reason`, …), as in the Slack
 //! modal, so a core `Refusal` about a field is shown under that input.

@@ -1,4 +1,4 @@
-//! The sandbox's requests in: "act as person X" commands, form submissions, button presses and the demo clock, each mapped to the core as Slack's are.
+//! The sandbox's requests in: commands, forms, buttons and the clock, as the chosen person.
 //!
 //! Every change goes through `Service` with an origin in the sandbox (so the acting person's
 //! receipt comes back through the outbox and the delivery worker) and an idempotency key made

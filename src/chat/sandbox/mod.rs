@@ -1,4 +1,4 @@
-//! The sandbox: a third chat adapter whose "platform" is a web page, for demos, training and end-to-end tests.
+//! The sandbox: a third chat adapter whose platform is a web page, for demos, training and tests.
 //!
 //! It sits on the same path as Slack and Teams: the page's requests become core commands through
 //! `Service` (inbound), the delivery worker posts through `SandboxPoster` into the store's

@@ -1,4 +1,4 @@
-//! What the sandbox page reads: the people to act as, each channel's posts as delivered, the demo clock, a dispute's record.
+//! What the sandbox page reads: people to act as, channels as delivered, the clock, a record.
 
 use crate::calendar::format_uk_short;
 use crate::chat::{Span, compose};

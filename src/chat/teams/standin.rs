@@ -155,9 +155,24 @@ async fn jwks(State(p): State<Arc<Published>>) -> Response {
 }
 
 impl OpenIdServer {
-    /// Starts publishing these JWKS entries.
+    /// Starts publishing these JWKS entries on 127.0.0.1, port 0.
     pub async fn start(keys: Vec<Value>) -> std::io::Result<OpenIdServer> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on(
+            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
+            keys,
+            Router::new(),
+        )
+        .await
+    }
+
+    /// Starts publishing these JWKS entries on `addr`, serving `extra` routes beside them (the
+    /// load command adds a Connector stand-in there).
+    pub async fn start_on(
+        addr: std::net::SocketAddr,
+        keys: Vec<Value>,
+        extra: Router,
+    ) -> std::io::Result<OpenIdServer> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let base = format!("http://{addr}");
         let published = Arc::new(Published {
@@ -169,7 +184,8 @@ impl OpenIdServer {
         let app = Router::new()
             .route("/v1/.well-known/openidconfiguration", get(metadata))
             .route("/v1/.well-known/keys", get(jwks))
-            .with_state(published.clone());
+            .with_state(published.clone())
+            .merge(extra);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
