@@ -114,7 +114,9 @@ pub fn run(args: TeamsArgs) -> Result<ExitCode, String> {
 }
 
 async fn teams(args: TeamsArgs) -> Result<ExitCode, String> {
-    let key = SigningKey::generate("bench-key")?;
+    // A key id of its own each run: a second run against the same `serve` is a key rotation.
+    let run = uuid::Uuid::new_v4().as_u128() as u32;
+    let key = SigningKey::generate(&format!("bench-{run:08x}"))?;
     let server = OpenIdServer::start_on(args.listen, vec![key.jwk()], connector_standin())
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -134,7 +136,6 @@ async fn teams(args: TeamsArgs) -> Result<ExitCode, String> {
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let url = format!("{}/api/messages", args.url.trim_end_matches('/'));
-    let run = uuid::Uuid::new_v4().as_u128() as u32;
 
     // One unmeasured activity first: the service is up, trusts our keys and knows the sender.
     let token = key.sign(&standin::claims(&args.app_id, &service_url, 3600));

@@ -315,6 +315,18 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
                 continue;
             }
             EventBody::OverduePrompted { prompt: overdue, .. } => format!("Overdue. {overdue}"),
+            EventBody::AcknowledgementReminded { waiting, .. } => {
+                let mut spans = vec![Span::text("Still waiting for acknowledgement from ")];
+                for (i, p) in waiting.iter().enumerate() {
+                    if i > 0 {
+                        spans.push(Span::text(" and "));
+                    }
+                    spans.push(mention(dir, p));
+                }
+                spans.push(Span::text(". Please acknowledge that you have taken over this stage."));
+                lines.push(Line { label: None, spans });
+                continue;
+            }
             EventBody::AcknowledgementNudged { waiting, told, prompt: nudge, .. } => {
                 let mut spans = vec![Span::text(format!(
                     "{} has not acknowledged yet. ",

@@ -146,6 +146,18 @@ pub fn plan(
                     }
                 }
             }
+            EventBody::AcknowledgementReminded { waiting, .. } => {
+                let text = format!(
+                    "You were asked to take over {} {} of {reference} and have not acknowledged it yet.",
+                    policy.stage_word, after.stage
+                );
+                let dm = compose::direct(policy, &after, &text, true);
+                for person in waiting {
+                    if let Some(target) = direct_target(dir, person) {
+                        out.push(row(&reference, seq, target, &dm, at));
+                    }
+                }
+            }
             EventBody::AcknowledgementNudged { waiting, told, prompt, .. } => {
                 let text = format!(
                     "{} has not acknowledged {reference}. {prompt}",

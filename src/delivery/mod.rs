@@ -171,6 +171,7 @@ impl Worker {
         // Posts to a slow platform can outlast the lease on a batch; a row whose lease might run
         // out while it is being posted is handed back instead, so another worker that claims it
         // then never posts it a second time. Half the lease leaves room for a post's HTTP timeouts.
+        // Measured on the service's clock, the one the store's leases are written in.
         let lease = chrono::Duration::from_std(self.config.lease)
             .unwrap_or_else(|_| chrono::Duration::seconds(60));
         let hand_back_from = now + lease / 2;

@@ -128,6 +128,8 @@ pub enum EventBody {
         delay_reason_required: bool,
         delay_reason_given: bool,
     },
+    /// The people asked to take over a stage have not acknowledged by the next working morning.
+    AcknowledgementReminded { stage: u32, waiting: Vec<PersonId> },
     /// Someone asked to acknowledge did not; the next level up is told, once.
     AcknowledgementNudged {
         stage: u32,
@@ -174,6 +176,7 @@ impl EventBody {
             EventBody::ReminderSent { .. } => "reminder_sent",
             EventBody::OverduePrompted { .. } => "overdue_prompted",
             EventBody::AcknowledgementNudged { .. } => "acknowledgement_nudged",
+            EventBody::AcknowledgementReminded { .. } => "acknowledgement_reminded",
         }
     }
 }

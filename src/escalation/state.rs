@@ -219,6 +219,7 @@ impl Dispute {
             | EventBody::OtherAgencyNotified { .. }
             | EventBody::LearningReferred { .. }
             | EventBody::ReminderSent { .. }
+            | EventBody::AcknowledgementReminded { .. }
             | EventBody::OverduePrompted { .. } => {}
             EventBody::AcknowledgementNudged { waiting, .. } => {
                 self.nudged.insert(waiting.clone());

@@ -24,6 +24,8 @@ pub enum SystemCommand {
     },
     /// Tell the next level up about anyone who has not acknowledged the stage.
     NudgeAcknowledgement { stage: u32, tier: u32 },
+    /// Remind the people asked to take over a stage who have not acknowledged it yet.
+    RemindAcknowledgement { stage: u32, tier: u32 },
 }
 
 impl SystemCommand {
@@ -32,7 +34,8 @@ impl SystemCommand {
         match self {
             SystemCommand::Remind { stage, tier, .. }
             | SystemCommand::Overdue { stage, tier, .. }
-            | SystemCommand::NudgeAcknowledgement { stage, tier } => (*stage, *tier),
+            | SystemCommand::NudgeAcknowledgement { stage, tier }
+            | SystemCommand::RemindAcknowledgement { stage, tier } => (*stage, *tier),
         }
     }
 }
@@ -89,6 +92,15 @@ pub fn decide_system(d: &Dispute, command: &SystemCommand, ctx: &Context<'_>) ->
                 prompt,
                 delay_reason_required: required,
                 delay_reason_given: d.delay_reason_recorded,
+            }]
+        }
+        SystemCommand::RemindAcknowledgement { .. } => {
+            if d.awaiting_ack.is_empty() {
+                return Vec::new();
+            }
+            vec![EventBody::AcknowledgementReminded {
+                stage,
+                waiting: d.awaiting_ack.clone(),
             }]
         }
         SystemCommand::NudgeAcknowledgement { .. } => {

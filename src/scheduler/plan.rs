@@ -17,6 +17,8 @@ pub const REMINDER: &str = "reminder";
 pub const OVERDUE: &str = "overdue";
 /// Acknowledgement nudges.
 pub const ACK_NUDGE: &str = "ack_nudge";
+/// Reminders to acknowledge, the working morning after a stage starts.
+pub const ACK_REMINDER: &str = "ack_reminder";
 
 /// Rows to add and kinds to cancel (cancels apply before the new rows are added).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -72,6 +74,7 @@ pub fn plan(
     }
     if stage_started || closed {
         plan.cancel.push(ACK_NUDGE.into());
+        plan.cancel.push(ACK_REMINDER.into());
     }
     if closed {
         return plan;
@@ -127,6 +130,19 @@ pub fn plan(
         let command = SystemCommand::NudgeAcknowledgement { stage, tier };
         plan.add
             .push(entry(&reference, ACK_NUDGE, at, &command, "window"));
+    }
+    // Whoever is asked to take over and has not acknowledged by the next working morning is
+    // reminded then, in the thread and by direct message (journey 1: the GP lead on Monday).
+    if stage_started
+        && !after.awaiting_ack.is_empty()
+        && let Some(started) = after.stage_started_at
+        && let Ok(next_day) = cal.add_working_days(cal.local_date(started), 1)
+    {
+        let at = cal.open_of(next_day);
+        if after.due.is_none_or(|due| at < due) {
+            let command = SystemCommand::RemindAcknowledgement { stage, tier };
+            plan.add.push(entry(&reference, ACK_REMINDER, at, &command, "morning"));
+        }
     }
     for e in events {
         if let EventBody::OverduePrompted { due, count, .. } = &e.body {

@@ -256,7 +256,15 @@ async fn a_slow_chat_api_keeps_the_posts_waiting_in_the_outbox_and_never_causes_
         12,
         "the reminder's and the prompt's six posts wait in the outbox"
     );
-    assert!(*api.attempts.lock().unwrap() > 3, "the worker kept trying");
+    // The background worker races the fast-forwarded clock; a few explicit ticks, each after
+    // the clock has passed any backoff, make sure the worker is seen trying again and again.
+    let before = *api.attempts.lock().unwrap();
+    for _ in 0..4 {
+        rig.run_until(&escalation_bot::calendar::format_uk(rig.now() + Duration::minutes(10))).await;
+        worker.tick().await.expect("the worker claims rows");
+    }
+    let attempts = *api.attempts.lock().unwrap();
+    assert!(attempts > before + 3, "the worker kept trying ({before} then {attempts} attempts)");
 
     // The API recovers: every waiting post goes out once, in time.
     api.down.store(false, Ordering::SeqCst);

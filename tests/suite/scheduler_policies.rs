@@ -192,7 +192,21 @@ async fn a_cambridgeshire_dispute_has_no_deadline_reminders_at_any_stage_but_its
         assert_eq!(p.available, vec![at("2026-04-13T10:00:00+01:00")]);
     }
     assert_eq!(rig.schedule_count(&reference, "pending").await, 0);
-    assert_eq!(rig.schedule_count(&reference, "done").await, 0);
+    // The only scheduled work: reminding whoever had not acknowledged a stage by the next
+    // working morning (never a deadline reminder or an overdue prompt).
+    let events = rig.events(&reference).await;
+    let reminded: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::AcknowledgementReminded { stage, .. } => Some(format!("{} stage {stage}", format_uk(e.at))),
+            _ => None,
+        })
+        .collect();
+    assert!(reminded.iter().all(|r| r.contains("T09:00:00")), "{reminded:?}");
+    assert_eq!(
+        rig.schedule_count(&reference, "done").await,
+        reminded.len() as i64
+    );
 }
 
 #[tokio::test]

@@ -145,10 +145,11 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
             "SELECT count(*) FROM schedule WHERE status = 'pending' AND due_us <= {start_us}"
         ))
         .await;
-    // Norfolk overdue: reminder + prompt; Rochdale: stage 2 reminder + prompt + nudge; reminders.
+    // Norfolk overdue: reminder + prompt; Rochdale: stage 2 reminder to acknowledge + reminder +
+    // prompt + nudge; reminders.
     assert_eq!(
         due_at_start,
-        OVERDUE * 2 + NUDGED * 3 + REMINDED,
+        OVERDUE * 2 + NUDGED * 4 + REMINDED,
         "the work due when the replicas start"
     );
 
@@ -248,6 +249,7 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
                 EventBody::AcknowledgementNudged { stage, waiting, .. } => {
                     format!("nudge {stage} {}", waiting.0)
                 }
+                EventBody::AcknowledgementReminded { stage, .. } => format!("ackreminder {stage}"),
                 _ => continue,
             };
             assert!(
@@ -287,7 +289,7 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
         check(r, &["overdue"]).await;
     }
     for r in &nudge_refs {
-        check(r, &["nudge", "nudge", "overdue"]).await;
+        check(r, &["ackreminder", "nudge", "nudge", "overdue"]).await;
     }
     for r in &reminder_refs {
         check(r, &["reminder"]).await;
@@ -295,10 +297,10 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
     let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "recorded more than once: {twice:?}");
     assert!(
-        counts.len() >= (OVERDUE + NUDGED * 3 + REMINDED) as usize,
+        counts.len() >= (OVERDUE + NUDGED * 4 + REMINDED) as usize,
         "every due prompt was recorded"
     );
-    assert!(rows_expected >= (OVERDUE + NUDGED * 3 + REMINDED) as usize);
+    assert!(rows_expected >= (OVERDUE + NUDGED * 4 + REMINDED) as usize);
     // Each nudge batch records two nudges from one row.
     assert_eq!(
         recorded_by.len(),

@@ -228,7 +228,8 @@ async fn a_post_to_a_team_without_the_app_is_parked_and_the_board_is_told() {
 }
 
 #[tokio::test]
-async fn on_postgres_a_tenants_service_url_and_a_users_teams_id_are_kept_and_used_for_direct_messages() {
+async fn on_postgres_a_tenants_service_url_and_a_users_teams_id_are_kept_and_used_for_direct_messages()
+ {
     let app = spawn_with(Options {
         backend: crate::databases::Backend::Postgres,
         ..Options::default()
@@ -238,17 +239,50 @@ async fn on_postgres_a_tenants_service_url_and_a_users_teams_id_are_kept_and_use
     let hello = app.personal_message(crate::teams_app::LINDQVIST, "help");
     assert_eq!(app.send(&hello).await.status, 200);
     let store = &app.service.store;
-    assert_eq!(store.teams_service_url(TENANT).await.expect("read"), Some(app.connector.service_url()));
     assert_eq!(
-        store.teams_user_id(TENANT, crate::teams_app::LINDQVIST.aad).await.expect("read").as_deref(),
+        store.teams_service_url(TENANT).await.expect("read"),
+        Some(app.connector.service_url())
+    );
+    assert_eq!(
+        store
+            .teams_user_id(TENANT, crate::teams_app::LINDQVIST.aad)
+            .await
+            .expect("read")
+            .as_deref(),
         Some(crate::teams_app::LINDQVIST.id)
     );
     // Escalation asks them to take over by direct message: sent in their 1:1 chat, by Teams id.
-    let reference = app.slack_raise("Disagreement about a discharge plan for case ASC-4471.").await;
-    assert_eq!(app.slack_command("U0ASCSW1", &format!("escalate {reference} no agreement after two calls")).await.status, 200);
+    let reference = app
+        .slack_raise("Disagreement about a discharge plan for case ASC-4471.")
+        .await;
+    assert_eq!(
+        app.slack_command(
+            "U0ASCSW1",
+            &format!("escalate {reference} no agreement after two calls")
+        )
+        .await
+        .status,
+        200
+    );
     app.settle().await;
-    let created = app.connector.calls().into_iter().find(|c| c.kind == "create_personal").expect("a 1:1 chat");
-    assert_eq!(created.body["members"][0]["id"], crate::teams_app::LINDQVIST.id);
-    let chat = app.connector.personal(TENANT, crate::teams_app::LINDQVIST.id).expect("the chat");
-    assert!(app.connector.conversation(&chat).iter().any(|p| card_text(&p.activity).contains("You are asked to take over")));
+    let created = app
+        .connector
+        .calls()
+        .into_iter()
+        .find(|c| c.kind == "create_personal")
+        .expect("a 1:1 chat");
+    assert_eq!(
+        created.body["members"][0]["id"],
+        crate::teams_app::LINDQVIST.id
+    );
+    let chat = app
+        .connector
+        .personal(TENANT, crate::teams_app::LINDQVIST.id)
+        .expect("the chat");
+    assert!(
+        app.connector
+            .conversation(&chat)
+            .iter()
+            .any(|p| card_text(&p.activity).contains("You are asked to take over"))
+    );
 }
