@@ -69,7 +69,7 @@ fn activity(n: u64, run: u32, args: &TeamsArgs, service_url: &str) -> String {
         "recipient": { "id": format!("28:{}", args.app_id), "name": "escalation-bot" },
         "conversation": { "id": format!("a:1bench{run:08x}"), "conversationType": "personal", "tenantId": args.tenant },
         "channelData": { "tenant": { "id": args.tenant } },
-        "text": if n % 2 == 0 { "help" } else { "list" },
+        "text": if n.is_multiple_of(2) { "help" } else { "list" },
     })
     .to_string()
 }

@@ -226,11 +226,11 @@ impl Worker {
             }
             _ => None,
         };
-        if let Some(channel) = &channel {
-            if let Some(slot) = self.slot(platform, &target.workspace, channel, now) {
-                store.outbox_retry(row.id, owner, "pacing posts to this channel", slot).await?;
-                return Ok(());
-            }
+        if let Some(channel) = &channel
+            && let Some(slot) = self.slot(platform, &target.workspace, channel, now)
+        {
+            store.outbox_retry(row.id, owner, "pacing posts to this channel", slot).await?;
+            return Ok(());
         }
         let thread = match (&target.delivery, &channel) {
             (Delivery::Root { .. } | Delivery::Reply { .. } | Delivery::UpdateRoot { .. }, Some(channel)) => {
@@ -257,19 +257,19 @@ impl Worker {
         }
         match poster.post(&target, &message, thread.as_deref()).await {
             Ok(posted) => {
-                if let (Delivery::Root { channel }, Some(thread)) = (&target.delivery, &posted.thread) {
-                    if let Ok(reference) = Reference::parse(&row.reference) {
-                        let opened = EventBody::ThreadOpened {
-                            thread: ThreadRef {
-                                platform,
-                                workspace: target.workspace.clone(),
-                                channel: channel.clone(),
-                                thread: thread.clone(),
-                            },
-                        };
-                        if let Err(e) = self.service.record(&reference, opened).await {
-                            tracing::warn!(error = %e, reference = %row.reference, "delivery: posted a root but could not record its thread");
-                        }
+                if let (Delivery::Root { channel }, Some(thread)) = (&target.delivery, &posted.thread)
+                    && let Ok(reference) = Reference::parse(&row.reference)
+                {
+                    let opened = EventBody::ThreadOpened {
+                        thread: ThreadRef {
+                            platform,
+                            workspace: target.workspace.clone(),
+                            channel: channel.clone(),
+                            thread: thread.clone(),
+                        },
+                    };
+                    if let Err(e) = self.service.record(&reference, opened).await {
+                        tracing::warn!(error = %e, reference = %row.reference, "delivery: posted a root but could not record its thread");
                     }
                 }
                 self.observer.sent(platform);

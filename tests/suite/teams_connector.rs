@@ -278,7 +278,9 @@ fn take(
     }
 }
 
-/// The common checks of a Connector call: up, authorised, the bot's tenant, the rate.
+/// The common checks of a Connector call: up, authorised, the bot's tenant, the rate. The error
+/// is the whole HTTP answer a refusal gets, built in one place for every route.
+#[allow(clippy::result_large_err)]
 fn admit(
     inner: &Inner,
     state: &mut ServerState,

@@ -101,7 +101,8 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn verified(state: &SlackState, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+/// The 401 answer for a request that fails verification, or None when it is Slack's.
+fn refused(state: &SlackState, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let secrets: Vec<&str> = state.secrets.iter().map(Secret::expose).collect();
     verify::verify(
@@ -111,7 +112,8 @@ fn verified(state: &SlackState, headers: &HeaderMap, body: &[u8]) -> Result<(), 
         body,
         unix_now(),
     )
-    .map_err(|e| {
+    .err()
+    .map(|e| {
         tracing::warn!(error = %e, "slack: refused a request that failed verification");
         (StatusCode::UNAUTHORIZED, "invalid or missing Slack signature").into_response()
     })
@@ -164,7 +166,7 @@ fn resolve<'a>(service: &'a Service, team: &str, user: &str) -> Result<&'a Perso
 }
 
 async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = verified(&state, &headers, &body) {
+    if let Some(r) = refused(&state, &headers, &body) {
         return r;
     }
     let Ok(cmd) = serde_urlencoded::from_bytes::<SlashCommand>(&body) else {
@@ -428,7 +430,7 @@ struct Meta {
 }
 
 async fn interactions(State(state): State<SlackState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = verified(&state, &headers, &body) {
+    if let Some(r) = refused(&state, &headers, &body) {
         return r;
     }
     let Ok(form) = serde_urlencoded::from_bytes::<InteractionForm>(&body) else {
@@ -494,10 +496,10 @@ async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> 
                 .service
                 .act(&person.id, &reference, &command, Some(&origin), key)
                 .await;
-            if let Err(e) = result {
-                if !already_done(state, &person.id, &reference, kind).await {
-                    private_note(state, team, &channel, &payload.user.id, &user_text(&e)).await;
-                }
+            if let Err(e) = result
+                && !already_done(state, &person.id, &reference, kind).await
+            {
+                private_note(state, team, &channel, &payload.user.id, &user_text(&e)).await;
             }
             StatusCode::OK.into_response()
         }
@@ -662,7 +664,7 @@ struct SlackEvent {
 }
 
 async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = verified(&state, &headers, &body) {
+    if let Some(r) = refused(&state, &headers, &body) {
         return r;
     }
     let Ok(envelope) = serde_json::from_slice::<EventEnvelope>(&body) else {
