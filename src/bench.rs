@@ -73,6 +73,8 @@ pub struct SlackArgs {
 struct Tally {
     /// Latency in microseconds of every answered request, from when it was due.
     latencies: Vec<u64>,
+    /// The same, by subcommand (`help`, `list`, `note`).
+    by_command: std::collections::BTreeMap<&'static str, Vec<u64>>,
     /// Answered, by HTTP status.
     statuses: std::collections::BTreeMap<u16, u64>,
     /// Transport errors by kind.
@@ -218,7 +220,15 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
         };
         let (http, url, args, tally) = (http.clone(), url.clone(), args.clone(), tally.clone());
         tasks.push(tokio::spawn(async move {
-            let is_note = text_for(n, &args).starts_with("note ");
+            let text = text_for(n, &args);
+            let command: &'static str = if text.starts_with("note ") {
+                "note"
+            } else if text == "help" {
+                "help"
+            } else {
+                "list"
+            };
+            let is_note = command == "note";
             let body = body_for(n, &args, run);
             let ts = chrono::Utc::now().timestamp().to_string();
             let signature = sign(args.signing_secret.expose(), &ts, &body);
@@ -245,6 +255,7 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
             match outcome {
                 Ok((status, note)) => {
                     t.latencies.push(latency);
+                    t.by_command.entry(command).or_default().push(latency);
                     *t.statuses.entry(status).or_default() += 1;
                     if let Some(note) = note {
                         *t.notes.entry(note).or_default() += 1;
@@ -301,6 +312,16 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
         ms(percentile(l, 99.9)),
         ms(l.last().copied().unwrap_or(0))
     );
+    for (command, latencies) in &mut tally.by_command {
+        latencies.sort_unstable();
+        println!(
+            "  {command:<5} ({} answered): p50 {}  p99 {}  max {}",
+            latencies.len(),
+            ms(percentile(latencies, 50.0)),
+            ms(percentile(latencies, 99.0)),
+            ms(latencies.last().copied().unwrap_or(0))
+        );
+    }
     let statuses: Vec<String> = tally
         .statuses
         .iter()

@@ -171,13 +171,14 @@ impl Worker {
         // Posts to a slow platform can outlast the lease on a batch; a row whose lease might run
         // out while it is being posted is handed back instead, so another worker that claims it
         // then never posts it a second time. Half the lease leaves room for a post's HTTP timeouts.
-        // Measured on the service's clock, the one the store's leases are written in.
+        // Measured on the service's clock, the one the store's leases are written in. The first
+        // row is always handled, so a batch always makes progress.
         let lease = chrono::Duration::from_std(self.config.lease)
             .unwrap_or_else(|_| chrono::Duration::seconds(60));
         let hand_back_from = now + lease / 2;
-        for row in rows {
+        for (i, row) in rows.into_iter().enumerate() {
             let at = self.service.now();
-            if at >= hand_back_from {
+            if i > 0 && at >= hand_back_from {
                 if let Err(e) = self
                     .service
                     .store

@@ -688,6 +688,34 @@ async fn an_event_delivered_twice_is_handled_once() {
     assert!(calls[0].field("text").contains("How to use /challenge"));
 }
 
+#[tokio::test]
+async fn one_message_delivered_under_two_event_ids_is_handled_once() {
+    let app = spawn_app().await;
+    let event = |id: &str| {
+        json!({
+            "token": "gIkuvaNzQIHg97ATvDxqgjtO", "team_id": ASC_TEAM, "api_app_id": "A0ESCALATE",
+            "type": "event_callback", "event_id": id, "event_time": unix_now(),
+            "event": {
+                "type": "app_mention", "user": SOCIAL_WORKER.user, "text": "<@U0BOT> help",
+                "ts": "1780000000.000200", "channel": ASC_CHANNEL, "event_ts": "1780000000.000200",
+            },
+        })
+        .to_string()
+    };
+    for id in ["Ev0FIRST0001", "Ev0SECOND002"] {
+        let reply = app.post("/slack/events", JSON, &event(id)).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    app.settle().await;
+    assert_eq!(
+        lines(&app.slack.calls()),
+        [format!(
+            "ephemeral {ASC_TEAM} {ASC_CHANNEL} to {}",
+            SOCIAL_WORKER.user
+        )]
+    );
+}
+
 // ---- who to ask ----
 
 #[tokio::test]

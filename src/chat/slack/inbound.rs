@@ -661,6 +661,8 @@ struct SlackEvent {
     bot_id: Option<String>,
     #[serde(default)]
     subtype: Option<String>,
+    #[serde(default)]
+    ts: Option<String>,
 }
 
 async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -691,6 +693,23 @@ async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes
     let (Some(user), Some(channel)) = (event.user, event.channel) else {
         return StatusCode::OK.into_response();
     };
+    // Slack sometimes delivers one message twice under two event ids, without retry headers:
+    // the message's own (channel, ts) is the second key.
+    if let Some(ts) = &event.ts {
+        match state
+            .service
+            .store
+            .claim_inbound(&format!("slack:message:{team}:{channel}:{ts}"), now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return StatusCode::OK.into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "slack: cannot record a message id");
+                return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
+            }
+        }
+    }
     match event.kind.as_str() {
         "app_mention" | "message" => private_note(&state, &team, &channel, &user, grammar::HELP).await,
         _ => {}
