@@ -18,7 +18,12 @@ pub fn policy_check(files: &[PathBuf]) -> Result<ExitCode, String> {
     let mut problems = 0;
     for file in &files {
         match policy::check_file(file) {
-            Ok(p) => println!("{}: ok ({}, {} stages)", file.display(), p.id, p.stages.len()),
+            Ok(p) => println!(
+                "{}: ok ({}, {} stages)",
+                file.display(),
+                p.id,
+                p.stages.len()
+            ),
             Err(list) => {
                 for problem in &list {
                     println!("{problem}");
@@ -36,8 +41,12 @@ pub fn policy_check(files: &[PathBuf]) -> Result<ExitCode, String> {
 }
 
 fn policy_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read {}: {e}; pass the policy files to check", dir.display()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "cannot read {}: {e}; pass the policy files to check",
+            dir.display()
+        )
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -87,7 +96,12 @@ pub fn deadline(args: &DeadlineArgs<'_>) -> Result<ExitCode, String> {
     let set = load_policies(args.policies)?;
     let policy = find_policy(&set, args.policy)?;
     let stage = policy.stage(args.stage).ok_or_else(|| {
-        format!("{} has stages 1 to {}; there is no stage {}", policy.id, policy.last_stage(), args.stage)
+        format!(
+            "{} has stages 1 to {}; there is no stage {}",
+            policy.id,
+            policy.last_stage(),
+            args.stage
+        )
     })?;
     let started = instant(args.started, "--started")?;
     let first_raised = args
@@ -112,14 +126,19 @@ pub fn deadline(args: &DeadlineArgs<'_>) -> Result<ExitCode, String> {
     let from = match &limit.from {
         Anchor::StageStart => started,
         Anchor::FirstRaised => first_raised,
-        Anchor::Step(id) => *steps
-            .get(id)
-            .ok_or_else(|| format!("stage {} is measured from step {id:?}: give its time with --step {id}=RFC3339", stage.number))?,
+        Anchor::Step(id) => *steps.get(id).ok_or_else(|| {
+            format!(
+                "stage {} is measured from step {id:?}: give its time with --step {id}=RFC3339",
+                stage.number
+            )
+        })?,
     };
     let cal = BankHolidays::embedded()
         .calendar(&policy.calendar, policy.hours)
         .map_err(|e| e.to_string())?;
-    let due = cal.due(from, limit.days, limit.unit).map_err(|e| e.to_string())?;
+    let due = cal
+        .due(from, limit.days, limit.unit)
+        .map_err(|e| e.to_string())?;
     println!("{}", calendar::format_uk(due));
     println!(
         "{} {} ({}): {}",
@@ -165,11 +184,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 async fn open_store(url: &str) -> Result<crate::store::Store, String> {
-    crate::store::Store::open(url).await.map_err(|e| e.to_string())
+    crate::store::Store::open(url)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// `simulate`: runs a scenario in memory, or through the store at `db`, and prints its timeline.
-pub fn simulate(policies: &Path, scenario: &Path, json: bool, db: Option<&str>) -> Result<ExitCode, String> {
+pub fn simulate(
+    policies: &Path,
+    scenario: &Path,
+    json: bool,
+    db: Option<&str>,
+) -> Result<ExitCode, String> {
     use std::io::Write;
     let set = load_policies(policies)?;
     let scenario = crate::simulate::Scenario::load(scenario).map_err(|e| e.to_string())?;
@@ -195,7 +221,9 @@ pub fn simulate(policies: &Path, scenario: &Path, json: bool, db: Option<&str>) 
                 crate::simulate::run_each(&scenario, &set, &mut ledger, print).await
             }
             Some(url) => {
-                let store = open_store(url).await.map_err(crate::simulate::SimulationError::Ledger)?;
+                let store = open_store(url)
+                    .await
+                    .map_err(crate::simulate::SimulationError::Ledger)?;
                 let mut ledger = crate::simulate::StoreLedger(&store);
                 crate::simulate::run_each(&scenario, &set, &mut ledger, print).await
             }
@@ -234,7 +262,10 @@ pub fn audit_verify(db: &str) -> Result<ExitCode, String> {
 pub fn rebuild_projections(db: &str) -> Result<ExitCode, String> {
     runtime()?.block_on(async {
         let store = open_store(db).await?;
-        let n = store.rebuild_projections().await.map_err(|e| e.to_string())?;
+        let n = store
+            .rebuild_projections()
+            .await
+            .map_err(|e| e.to_string())?;
         println!("rebuilt the projections of {n} disputes from their events");
         Ok(ExitCode::SUCCESS)
     })

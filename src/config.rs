@@ -51,28 +51,55 @@ pub struct ServeConfig {
     #[arg(long = "database-url", env = "DATABASE_URL", default_value = crate::cli::DEFAULT_DATABASE)]
     pub database_url: String,
     /// The directory of agencies and people.
-    #[arg(long, env = "DIRECTORY", default_value = "policies/demo/directory.toml")]
+    #[arg(
+        long,
+        env = "DIRECTORY",
+        default_value = "policies/demo/directory.toml"
+    )]
     pub directory: PathBuf,
     /// The folder of board policies.
     #[arg(long, env = "POLICIES", default_value = "policies")]
     pub policies: PathBuf,
     /// Slack signing secrets, comma-separated (several while rotating).
-    #[arg(long = "slack-signing-secret", env = "SLACK_SIGNING_SECRET", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "slack-signing-secret",
+        env = "SLACK_SIGNING_SECRET",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub slack_signing_secrets: Vec<Secret>,
     /// The Slack bot token (`xoxb-…`) used for workspaces without their own.
-    #[arg(long = "slack-bot-token", env = "SLACK_BOT_TOKEN", hide_env_values = true)]
+    #[arg(
+        long = "slack-bot-token",
+        env = "SLACK_BOT_TOKEN",
+        hide_env_values = true
+    )]
     pub slack_bot_token: Option<Secret>,
     /// Bot tokens per Slack workspace, comma-separated `TEAMID=xoxb-…` pairs.
-    #[arg(long = "slack-bot-tokens", env = "SLACK_BOT_TOKENS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "slack-bot-tokens",
+        env = "SLACK_BOT_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub slack_bot_tokens: Vec<Secret>,
     /// The Slack Web API base URL (tests and staging point it elsewhere).
-    #[arg(long = "slack-api-base-url", env = "SLACK_API_BASE_URL", default_value = "https://slack.com/api/")]
+    #[arg(
+        long = "slack-api-base-url",
+        env = "SLACK_API_BASE_URL",
+        default_value = "https://slack.com/api/"
+    )]
     pub slack_api_base_url: String,
     /// Teams bot registrations (single-tenant Azure Bots), comma-separated `APP_ID@TENANT_ID`.
     #[arg(long = "teams-bot", env = "TEAMS_BOTS", value_delimiter = ',')]
     pub teams_bots: Vec<String>,
     /// Client secrets of the Teams bots, comma-separated `APP_ID=secret` pairs.
-    #[arg(long = "teams-app-secret", env = "TEAMS_APP_SECRETS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "teams-app-secret",
+        env = "TEAMS_APP_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub teams_app_secrets: Vec<Secret>,
     /// A file of Teams bot client secrets, one `APP_ID=secret` a line (a mounted secret).
     #[arg(long = "teams-secrets-file", env = "TEAMS_SECRETS_FILE")]
@@ -115,33 +142,45 @@ impl ServeConfig {
     pub fn teams_registrations(&self) -> Result<Vec<crate::chat::teams::BotRegistration>, String> {
         let mut secrets: HashMap<String, Secret> = HashMap::new();
         if let Some(path) = &self.teams_secrets_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read the Teams secrets file {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!("cannot read the Teams secrets file {}: {e}", path.display())
+            })?;
             for (i, line) in text.lines().enumerate() {
                 let line = line.trim();
                 if line.is_empty() || line.starts_with('#') {
                     continue;
                 }
                 let Some((app, secret)) = line.split_once('=') else {
-                    return Err(format!("{} line {} is not APP_ID=secret", path.display(), i + 1));
+                    return Err(format!(
+                        "{} line {} is not APP_ID=secret",
+                        path.display(),
+                        i + 1
+                    ));
                 };
                 secrets.insert(app.trim().to_string(), Secret::new(secret.trim()));
             }
         }
         for (i, pair) in self.teams_app_secrets.iter().enumerate() {
             let Some((app, secret)) = pair.expose().split_once('=') else {
-                return Err(format!("TEAMS_APP_SECRETS entry {} is not APP_ID=secret", i + 1));
+                return Err(format!(
+                    "TEAMS_APP_SECRETS entry {} is not APP_ID=secret",
+                    i + 1
+                ));
             };
             secrets.insert(app.trim().to_string(), Secret::new(secret.trim()));
         }
         let mut out = Vec::new();
         for entry in &self.teams_bots {
             let Some((app_id, tenant_id)) = entry.trim().split_once('@') else {
-                return Err(format!("TEAMS_BOTS entry {entry:?} is not APP_ID@TENANT_ID"));
+                return Err(format!(
+                    "TEAMS_BOTS entry {entry:?} is not APP_ID@TENANT_ID"
+                ));
             };
             let (app_id, tenant_id) = (app_id.trim(), tenant_id.trim());
             if app_id.is_empty() || tenant_id.is_empty() {
-                return Err(format!("TEAMS_BOTS entry {entry:?} is not APP_ID@TENANT_ID"));
+                return Err(format!(
+                    "TEAMS_BOTS entry {entry:?} is not APP_ID@TENANT_ID"
+                ));
             }
             let secret = secrets.get(app_id).cloned().ok_or_else(|| {
                 format!("the Teams bot {app_id} has no client secret: add {app_id}=… to TEAMS_APP_SECRETS or the TEAMS_SECRETS_FILE")

@@ -5,16 +5,16 @@
 //! that keeps the record, and the chat platforms that carry it.
 
 pub mod calendar;
-pub mod policy;
-pub mod privacy;
+pub mod chat;
 pub mod cli;
+pub mod config;
+pub mod delivery;
 pub mod directory;
 pub mod escalation;
+pub mod policy;
+pub mod privacy;
+pub mod scheduler;
+pub mod service;
 pub mod simulate;
 pub mod store;
-pub mod chat;
-pub mod service;
-pub mod delivery;
-pub mod config;
-pub mod scheduler;
 pub mod web;

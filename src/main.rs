@@ -196,7 +196,12 @@ fn main() -> ExitCode {
             command: DirectoryCommand::Check { file, policies },
         } => cli::directory_check(&policies, &file),
         Command::Teams {
-            command: TeamsCommand::Package { app_id, domain, out },
+            command:
+                TeamsCommand::Package {
+                    app_id,
+                    domain,
+                    out,
+                },
         } => escalation_bot::chat::teams::package::run(&app_id, &domain, &out),
         Command::Bench { command } => bench::run(command),
     };

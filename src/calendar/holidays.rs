@@ -80,13 +80,22 @@ impl BankHolidays {
     }
 
     /// A working-day calendar for one division.
-    pub fn calendar(&self, division: &str, hours: WorkingHours) -> Result<Calendar, HolidayDataError> {
+    pub fn calendar(
+        &self,
+        division: &str,
+        hours: WorkingHours,
+    ) -> Result<Calendar, HolidayDataError> {
         let d = self
             .divisions
             .get(division)
             .ok_or_else(|| HolidayDataError::UnknownDivision {
                 name: division.to_string(),
-                known: self.divisions.keys().cloned().collect::<Vec<_>>().join(", "),
+                known: self
+                    .divisions
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })?;
         Ok(Calendar::new(
             division.to_string(),

@@ -9,7 +9,9 @@ mod holidays;
 
 pub use holidays::{BankHolidays, HolidayDataError};
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday,
+};
 use chrono_tz::Europe::London;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -122,7 +124,10 @@ impl Calendar {
     /// Whether people work on this date: not a weekend and not one of the division's bank holidays.
     pub fn is_working_day(&self, date: NaiveDate) -> Result<bool, CalendarError> {
         self.check_range(date)?;
-        Ok(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !self.holidays.contains(&date))
+        Ok(
+            !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+                && !self.holidays.contains(&date),
+        )
     }
 
     /// Whether the date is one of the division's bank holidays.
@@ -258,7 +263,10 @@ pub fn format_uk(instant: DateTime<Utc>) -> String {
 
 /// An instant as people read it in a post: `Mon 8 Jun, 17:00` (UK local time).
 pub fn format_uk_short(instant: DateTime<Utc>) -> String {
-    instant.with_timezone(&London).format("%a %-d %b, %H:%M").to_string()
+    instant
+        .with_timezone(&London)
+        .format("%a %-d %b, %H:%M")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -278,7 +286,8 @@ mod tests {
     }
 
     #[test]
-    fn one_working_day_from_christmas_eve_skips_christmas_the_weekend_and_the_substitute_boxing_day() {
+    fn one_working_day_from_christmas_eve_skips_christmas_the_weekend_and_the_substitute_boxing_day()
+     {
         let due = cal()
             .due(at("2026-12-24T10:00:00+00:00"), 1, DayUnit::Working)
             .expect("in range");
@@ -338,9 +347,15 @@ mod tests {
         let s = BankHolidays::embedded()
             .calendar("scotland", WorkingHours::default())
             .expect("scotland");
-        assert!(s.is_working_day("2026-04-06".parse().expect("date")).expect("range"));
+        assert!(
+            s.is_working_day("2026-04-06".parse().expect("date"))
+                .expect("range")
+        );
         // 30 November 2025 was a Sunday: Monday 1 December is the substitute.
-        assert!(!s.is_working_day("2025-12-01".parse().expect("date")).expect("range"));
+        assert!(
+            !s.is_working_day("2025-12-01".parse().expect("date"))
+                .expect("range")
+        );
     }
 
     #[test]

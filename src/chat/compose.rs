@@ -34,7 +34,9 @@ pub fn role_and_agency(policy: &Policy, dir: &Directory, id: &PersonId) -> Strin
 fn mention(dir: &Directory, id: &PersonId) -> Span {
     Span::Mention {
         person: id.clone(),
-        name: dir.person(id).map_or_else(|| id.0.clone(), |p| p.name.clone()),
+        name: dir
+            .person(id)
+            .map_or_else(|| id.0.clone(), |p| p.name.clone()),
     }
 }
 
@@ -45,8 +47,16 @@ fn agency_name(dir: &Directory, id: Option<&crate::directory::AgencyId>) -> Stri
 
 /// "NSAB-2026-0012 · Stage 1 of 4 · Professional to professional"
 pub fn title(policy: &Policy, d: &Dispute) -> String {
-    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
-    let tier = if d.tier > 0 { format!(" (tier {})", d.tier + 1) } else { String::new() };
+    let reference = d
+        .reference
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let tier = if d.tier > 0 {
+        format!(" (tier {})", d.tier + 1)
+    } else {
+        String::new()
+    };
     format!(
         "{reference} · {} {} of {} · {}{tier}",
         policy.stage_word,
@@ -78,7 +88,11 @@ fn buttons(policy: &Policy, d: &Dispute) -> Vec<Button> {
     if d.status != Status::Open {
         return Vec::new();
     }
-    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let reference = d
+        .reference
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let b = |action, label: String, primary| Button {
         action,
         label,
@@ -91,7 +105,11 @@ fn buttons(policy: &Policy, d: &Dispute) -> Vec<Button> {
     }
     out.push(b(ActionKind::AddNote, "Add note".into(), false));
     if d.proposal.is_some() {
-        out.push(b(ActionKind::ConfirmResolution, "Confirm resolution".into(), true));
+        out.push(b(
+            ActionKind::ConfirmResolution,
+            "Confirm resolution".into(),
+            true,
+        ));
         out.push(b(ActionKind::RejectResolution, "Reject".into(), false));
     } else {
         let stage = policy.stage(d.stage);
@@ -100,11 +118,19 @@ fn buttons(policy: &Policy, d: &Dispute) -> Vec<Button> {
             let label = if repeats {
                 "Escalate to the next tier".to_string()
             } else {
-                format!("Escalate to {} {}", policy.stage_word.to_lowercase(), d.stage + 1)
+                format!(
+                    "Escalate to {} {}",
+                    policy.stage_word.to_lowercase(),
+                    d.stage + 1
+                )
             };
             out.push(b(ActionKind::Escalate, label, false));
         }
-        out.push(b(ActionKind::ProposeResolution, "Propose resolution".into(), false));
+        out.push(b(
+            ActionKind::ProposeResolution,
+            "Propose resolution".into(),
+            false,
+        ));
     }
     out
 }
@@ -136,7 +162,11 @@ fn flat(s: &str) -> String {
 
 /// The dispute's root post: reference, stage, deadline, parties, summary, prompt and buttons.
 pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
-    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let reference = d
+        .reference
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let mut lines = Vec::new();
     if let Some(by) = &d.raised_by {
         lines.push(Line {
@@ -144,13 +174,17 @@ pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
             spans: vec![Span::text(role_and_agency(policy, dir, by))],
         });
     }
+    // The other professional is mentioned, so they are told in their own agency's thread.
     let with = match &d.other_professional {
-        Some(p) => role_and_agency(policy, dir, p),
-        None => agency_name(dir, d.receiving_agency.as_ref()),
+        Some(p) => vec![
+            mention(dir, p),
+            Span::text(format!(" ({})", role_and_agency(policy, dir, p))),
+        ],
+        None => vec![Span::text(agency_name(dir, d.receiving_agency.as_ref()))],
     };
     lines.push(Line {
         label: Some("With".into()),
-        spans: vec![Span::text(with)],
+        spans: with,
     });
     if let Some(c) = policy.category(&d.category) {
         lines.push(Line {
@@ -170,7 +204,10 @@ pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
         label: Some("Case reference".into()),
         spans: vec![Span::text(d.case_reference.clone())],
     });
-    let owners: Vec<String> = d.owners().map(|p| role_and_agency(policy, dir, p)).collect();
+    let owners: Vec<String> = d
+        .owners()
+        .map(|p| role_and_agency(policy, dir, p))
+        .collect();
     if !owners.is_empty() {
         lines.push(Line {
             label: Some("This stage".into()),
@@ -226,25 +263,45 @@ pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
 /// A reply in the thread saying what just happened, with the new prompt and mentions where a
 /// stage has just started.
 pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -> Option<Message> {
-    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let reference = d
+        .reference
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let mut lines = Vec::new();
     let mut prompt = None;
     let who = |e: &Event| {
-        e.actor
-            .as_ref()
-            .map_or_else(|| "The service".to_string(), |a| role_and_agency(policy, dir, a))
+        e.actor.as_ref().map_or_else(
+            || "The service".to_string(),
+            |a| role_and_agency(policy, dir, a),
+        )
     };
     for e in events {
         let text = match &e.body {
             EventBody::NoteAdded { text, how, .. } => {
-                let how = how.map(|h| format!(" ({})", contact_format(h))).unwrap_or_default();
+                let how = how
+                    .map(|h| format!(" ({})", contact_format(h)))
+                    .unwrap_or_default();
                 format!("Note from {}{how}: {text}", who(e))
             }
-            EventBody::Escalated { to_stage, to_tier, reason, .. } => {
+            EventBody::Escalated {
+                to_stage,
+                to_tier,
+                reason,
+                ..
+            } => {
                 if *to_tier > 0 {
-                    format!("{} escalated to the next management tier of {} {to_stage}. Why: {reason}", who(e), policy.stage_word.to_lowercase())
+                    format!(
+                        "{} escalated to the next management tier of {} {to_stage}. Why: {reason}",
+                        who(e),
+                        policy.stage_word.to_lowercase()
+                    )
                 } else {
-                    format!("{} escalated to {} {to_stage}. Why: {reason}", who(e), policy.stage_word.to_lowercase())
+                    format!(
+                        "{} escalated to {} {to_stage}. Why: {reason}",
+                        who(e),
+                        policy.stage_word.to_lowercase()
+                    )
                 }
             }
             EventBody::StageStarted { awaiting_ack, .. } => {
@@ -262,13 +319,19 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
                 continue;
             }
             EventBody::Acknowledged { .. } => format!("Acknowledged by {}", who(e)),
-            EventBody::DelayReasonRecorded { reason, .. } => format!("Reason for delay recorded by {}: {reason}", who(e)),
+            EventBody::DelayReasonRecorded { reason, .. } => {
+                format!("Reason for delay recorded by {}: {reason}", who(e))
+            }
             EventBody::StepCompleted { step, then_due, .. } => {
-                let name = policy.step(step).map_or(step.clone(), |(_, s)| s.name.clone());
+                let name = policy
+                    .step(step)
+                    .map_or(step.clone(), |(_, s)| s.name.clone());
                 let next: Vec<String> = then_due
                     .iter()
                     .map(|s| {
-                        let n = policy.step(&s.step).map_or(s.step.clone(), |(_, st)| st.name.clone());
+                        let n = policy
+                            .step(&s.step)
+                            .map_or(s.step.clone(), |(_, st)| st.name.clone());
                         format!("{n} due {}", format_uk_short(s.due))
                     })
                     .collect();
@@ -279,27 +342,53 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
                 }
             }
             EventBody::DeadlineBroughtForward { due, reason, .. } => {
-                format!("{} brought the deadline forward to {} to protect the adult: {reason}", who(e), format_uk_short(*due))
+                format!(
+                    "{} brought the deadline forward to {} to protect the adult: {reason}",
+                    who(e),
+                    format_uk_short(*due)
+                )
             }
-            EventBody::ResolutionProposed { rationale, outcome, outstanding } => format!(
+            EventBody::ResolutionProposed {
+                rationale,
+                outcome,
+                outstanding,
+            } => format!(
                 "{} proposed a resolution. Rationale: {rationale} Agreed outcome: {outcome} Outstanding issues: {outstanding} The other agency confirms or rejects it.",
                 who(e)
             ),
-            EventBody::ResolutionConfirmed { outcome, outstanding, .. } => format!(
+            EventBody::ResolutionConfirmed {
+                outcome,
+                outstanding,
+                ..
+            } => format!(
                 "Resolution confirmed in writing by {}. Agreed outcome: {outcome} Outstanding issues: {outstanding}",
                 who(e)
             ),
-            EventBody::ResolutionRejected { reason } => format!("{} rejected the proposed resolution: {reason}", who(e)),
-            EventBody::Withdrawn { reason } => format!("{} withdrew the challenge: {reason}", who(e)),
-            EventBody::LearningReferred { text } => format!("{} referred learning to the board: {text}", who(e)),
-            EventBody::OtherAgencyNotified { agency, message, .. } => {
-                format!("Notice to {}: {}", agency_name(dir, Some(agency)), flat(message))
+            EventBody::ResolutionRejected { reason } => {
+                format!("{} rejected the proposed resolution: {reason}", who(e))
+            }
+            EventBody::Withdrawn { reason } => {
+                format!("{} withdrew the challenge: {reason}", who(e))
+            }
+            EventBody::LearningReferred { text } => {
+                format!("{} referred learning to the board: {text}", who(e))
+            }
+            EventBody::OtherAgencyNotified {
+                agency, message, ..
+            } => {
+                format!(
+                    "Notice to {}: {}",
+                    agency_name(dir, Some(agency)),
+                    flat(message)
+                )
             }
             EventBody::BoardNotified { who: target, .. } => match target {
                 NoticeTarget::BoardChair => "The board's chair has been told.".to_string(),
                 _ => "The board business unit has been told.".to_string(),
             },
-            EventBody::ReminderSent { due, recipients, .. } => {
+            EventBody::ReminderSent {
+                due, recipients, ..
+            } => {
                 let mut spans = vec![Span::text(format!(
                     "Reminder: this stage is due {}. ",
                     format_uk_short(*due)
@@ -314,7 +403,9 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
                 prompt = Some(flat(&d.prompt));
                 continue;
             }
-            EventBody::OverduePrompted { prompt: overdue, .. } => format!("Overdue. {overdue}"),
+            EventBody::OverduePrompted {
+                prompt: overdue, ..
+            } => format!("Overdue. {overdue}"),
             EventBody::AcknowledgementReminded { waiting, .. } => {
                 let mut spans = vec![Span::text("Still waiting for acknowledgement from ")];
                 for (i, p) in waiting.iter().enumerate() {
@@ -323,11 +414,18 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
                     }
                     spans.push(mention(dir, p));
                 }
-                spans.push(Span::text(". Please acknowledge that you have taken over this stage."));
+                spans.push(Span::text(
+                    ". Please acknowledge that you have taken over this stage.",
+                ));
                 lines.push(Line { label: None, spans });
                 continue;
             }
-            EventBody::AcknowledgementNudged { waiting, told, prompt: nudge, .. } => {
+            EventBody::AcknowledgementNudged {
+                waiting,
+                told,
+                prompt: nudge,
+                ..
+            } => {
                 let mut spans = vec![Span::text(format!(
                     "{} has not acknowledged yet. ",
                     role_and_agency(policy, dir, waiting)
@@ -342,7 +440,9 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
                 lines.push(Line { label: None, spans });
                 continue;
             }
-            EventBody::UrgentRoutePrompted { .. } | EventBody::Raised { .. } | EventBody::ThreadOpened { .. } => continue,
+            EventBody::UrgentRoutePrompted { .. }
+            | EventBody::Raised { .. }
+            | EventBody::ThreadOpened { .. } => continue,
         };
         lines.push(Line {
             label: None,
@@ -371,8 +471,16 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
         urgent: None,
         lines,
         prompt,
-        footer: if prompt_present(events) { footer(policy, d) } else { Vec::new() },
-        buttons: if prompt_present(events) { buttons(policy, d) } else { Vec::new() },
+        footer: if prompt_present(events) {
+            footer(policy, d)
+        } else {
+            Vec::new()
+        },
+        buttons: if prompt_present(events) {
+            buttons(policy, d)
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -397,12 +505,24 @@ fn lower_first(s: &str) -> String {
 }
 
 fn prompt_present(events: &[Event]) -> bool {
-    events.iter().any(|e| matches!(e.body, EventBody::StageStarted { .. }))
+    events
+        .iter()
+        .any(|e| matches!(e.body, EventBody::StageStarted { .. }))
 }
 
 /// A notice to the board's channel (Norfolk stage 3 advance notice, Rochdale senior officers, …).
-pub fn board_notice(policy: &Policy, dir: &Directory, d: &Dispute, message: &str, source: &str) -> Message {
-    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+pub fn board_notice(
+    policy: &Policy,
+    dir: &Directory,
+    d: &Dispute,
+    message: &str,
+    source: &str,
+) -> Message {
+    let reference = d
+        .reference
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let title = title(policy, d);
     let status = status(d);
     let parties = format!(
@@ -435,7 +555,11 @@ pub fn board_notice(policy: &Policy, dir: &Directory, d: &Dispute, message: &str
 
 /// A direct message to one person about the dispute: a reminder, a nudge, what is owed.
 pub fn direct(policy: &Policy, d: &Dispute, text: &str, with_ack_button: bool) -> Message {
-    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let reference = d
+        .reference
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let title = title(policy, d);
     let status = status(d);
     Message {
@@ -466,7 +590,11 @@ pub fn direct(policy: &Policy, d: &Dispute, text: &str, with_ack_button: bool) -
 
 /// A direct message to someone asked to acknowledge a stage.
 pub fn asked_to_acknowledge(policy: &Policy, d: &Dispute) -> Message {
-    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let reference = d
+        .reference
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let title = title(policy, d);
     let status = status(d);
     Message {
@@ -495,10 +623,16 @@ pub fn asked_to_acknowledge(policy: &Policy, d: &Dispute) -> Message {
 
 /// A private answer to the person who acted: what happened, and the urgent prompt first if any.
 pub fn receipt(policy: &Policy, d: &Dispute, events: &[Event]) -> Message {
-    let reference = d.reference.as_ref().map(ToString::to_string).unwrap_or_default();
+    let reference = d
+        .reference
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let title = title(policy, d);
     let status = status(d);
-    let raised = events.iter().any(|e| matches!(e.body, EventBody::Raised { .. }));
+    let raised = events
+        .iter()
+        .any(|e| matches!(e.body, EventBody::Raised { .. }));
     let text = if raised {
         format!(
             "{reference} raised: {} {}, {}. Threads opened in both agencies' channels.",
@@ -508,14 +642,15 @@ pub fn receipt(policy: &Policy, d: &Dispute, events: &[Event]) -> Message {
         )
     } else {
         let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
-        format!("Recorded on {reference} ({}). {status}.", kinds.join(", ").replace('_', " "))
+        format!(
+            "Recorded on {reference} ({}). {status}.",
+            kinds.join(", ").replace('_', " ")
+        )
     };
-    let urgent = events
-        .iter()
-        .find_map(|e| match &e.body {
-            EventBody::UrgentRoutePrompted { prompt, .. } => Some(flat(prompt)),
-            _ => None,
-        });
+    let urgent = events.iter().find_map(|e| match &e.body {
+        EventBody::UrgentRoutePrompted { prompt, .. } => Some(flat(prompt)),
+        _ => None,
+    });
     Message {
         kind: MessageKind::Receipt,
         fallback: match &urgent {

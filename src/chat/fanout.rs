@@ -22,7 +22,13 @@ pub struct Origin {
     pub user: String,
 }
 
-fn row(reference: &str, seq: u64, target: Target, message: &Message, at: DateTime<Utc>) -> NewOutbox {
+fn row(
+    reference: &str,
+    seq: u64,
+    target: Target,
+    message: &Message,
+    at: DateTime<Utc>,
+) -> NewOutbox {
     NewOutbox {
         idempotency_key: format!("{reference}:{seq}:{}", target.key()),
         lane: target.lane(reference),
@@ -32,7 +38,10 @@ fn row(reference: &str, seq: u64, target: Target, message: &Message, at: DateTim
     }
 }
 
-fn channels<'a>(dir: &'a Directory, agency: Option<&AgencyId>) -> impl Iterator<Item = &'a crate::directory::Channel> + 'a {
+fn channels<'a>(
+    dir: &'a Directory,
+    agency: Option<&AgencyId>,
+) -> impl Iterator<Item = &'a crate::directory::Channel> + 'a {
     agency
         .and_then(|a| dir.agency(a))
         .into_iter()
@@ -59,8 +68,13 @@ pub fn plan(
     };
     let seq = before.version + 1;
     let mut out = Vec::new();
-    let raised = events.iter().any(|e| matches!(e.body, EventBody::Raised { .. }));
-    let agencies = [after.raising_agency.as_ref(), after.receiving_agency.as_ref()];
+    let raised = events
+        .iter()
+        .any(|e| matches!(e.body, EventBody::Raised { .. }));
+    let agencies = [
+        after.raising_agency.as_ref(),
+        after.receiving_agency.as_ref(),
+    ];
 
     if raised {
         let message = compose::root(policy, dir, &after);
@@ -69,7 +83,9 @@ pub fn plan(
                 let target = Target {
                     platform: c.platform,
                     workspace: c.workspace.clone(),
-                    delivery: Delivery::Root { channel: c.channel.clone() },
+                    delivery: Delivery::Root {
+                        channel: c.channel.clone(),
+                    },
                 };
                 out.push(row(&reference, seq, target, &message, at));
             }
@@ -81,13 +97,17 @@ pub fn plan(
                 let reply = Target {
                     platform: c.platform,
                     workspace: c.workspace.clone(),
-                    delivery: Delivery::Reply { channel: c.channel.clone() },
+                    delivery: Delivery::Reply {
+                        channel: c.channel.clone(),
+                    },
                 };
                 out.push(row(&reference, seq, reply, &update, at));
                 let update_root = Target {
                     platform: c.platform,
                     workspace: c.workspace.clone(),
-                    delivery: Delivery::UpdateRoot { channel: c.channel.clone() },
+                    delivery: Delivery::UpdateRoot {
+                        channel: c.channel.clone(),
+                    },
                 };
                 out.push(row(&reference, seq, update_root, &root, at));
             }
@@ -96,14 +116,18 @@ pub fn plan(
 
     for e in events {
         match &e.body {
-            EventBody::BoardNotified { message, source, .. } => {
+            EventBody::BoardNotified {
+                message, source, ..
+            } => {
                 let notice = compose::board_notice(policy, dir, &after, message, source);
                 for board in dir.board_agencies(&policy.id) {
                     for c in &board.channels {
                         let target = Target {
                             platform: c.platform,
                             workspace: c.workspace.clone(),
-                            delivery: Delivery::Notice { channel: c.channel.clone() },
+                            delivery: Delivery::Notice {
+                                channel: c.channel.clone(),
+                            },
                         };
                         let mut r = row(&reference, seq, target, &notice, at);
                         // Two notices in one batch (unit and chair) share a channel: keep both.
@@ -120,7 +144,9 @@ pub fn plan(
                     }
                 }
             }
-            EventBody::ReminderSent { due, recipients, .. } => {
+            EventBody::ReminderSent {
+                due, recipients, ..
+            } => {
                 let text = format!(
                     "Reminder: {} {} of {reference} is due {}.",
                     policy.stage_word,
@@ -158,7 +184,12 @@ pub fn plan(
                     }
                 }
             }
-            EventBody::AcknowledgementNudged { waiting, told, prompt, .. } => {
+            EventBody::AcknowledgementNudged {
+                waiting,
+                told,
+                prompt,
+                ..
+            } => {
                 let text = format!(
                     "{} has not acknowledged {reference}. {prompt}",
                     compose::role_and_agency(policy, dir, waiting)
@@ -185,7 +216,13 @@ pub fn plan(
                 user: o.user.clone(),
             },
         };
-        out.push(row(&reference, seq, target, &compose::receipt(policy, &after, events), at));
+        out.push(row(
+            &reference,
+            seq,
+            target,
+            &compose::receipt(policy, &after, events),
+            at,
+        ));
     }
     out
 }

@@ -13,14 +13,23 @@ pub enum ChatCommand {
     Help,
     Status(Reference),
     List,
-    Note { reference: Reference, text: String },
+    Note {
+        reference: Reference,
+        text: String,
+    },
     /// Escalate; without a reason the escalate form opens to ask why.
-    Escalate { reference: Reference, reason: Option<String> },
+    Escalate {
+        reference: Reference,
+        reason: Option<String>,
+    },
     Acknowledge(Reference),
     /// Propose a resolution: opens the resolution form.
     Resolve(Reference),
     Confirm(Reference),
-    Withdraw { reference: Reference, reason: Option<String> },
+    Withdraw {
+        reference: Reference,
+        reason: Option<String>,
+    },
 }
 
 /// Why text is not a command; the message is shown with the help text.
@@ -51,7 +60,9 @@ pub fn parse(text: &str) -> Result<ChatCommand, GrammarError> {
     let reference = |rest: &str| -> Result<(Reference, String), GrammarError> {
         let (r, tail) = split_word(rest);
         if r.is_empty() {
-            return Err(GrammarError(format!("`{word}` needs a challenge reference, like NSAB-2026-0007")));
+            return Err(GrammarError(format!(
+                "`{word}` needs a challenge reference, like NSAB-2026-0007"
+            )));
         }
         let reference = Reference::parse(r).map_err(|e| GrammarError(e.to_string()))?;
         Ok((reference, tail.trim().to_string()))
@@ -80,7 +91,9 @@ pub fn parse(text: &str) -> Result<ChatCommand, GrammarError> {
             reference,
             reason: optional(reason),
         }),
-        other => Err(GrammarError(format!("`{other}` is not something /challenge knows"))),
+        other => Err(GrammarError(format!(
+            "`{other}` is not something /challenge knows"
+        ))),
     }
 }
 
@@ -109,7 +122,10 @@ mod tests {
     fn every_documented_command_parses() {
         assert_eq!(parse("help"), Ok(ChatCommand::Help));
         assert_eq!(parse("LIST"), Ok(ChatCommand::List));
-        assert_eq!(parse("status nsab-2026-0007"), Ok(ChatCommand::Status(r("NSAB-2026-0007"))));
+        assert_eq!(
+            parse("status nsab-2026-0007"),
+            Ok(ChatCommand::Status(r("NSAB-2026-0007")))
+        );
         assert_eq!(
             parse("note NSAB-2026-0007  met the GP by phone "),
             Ok(ChatCommand::Note {
@@ -131,9 +147,18 @@ mod tests {
                 reason: Some("no agreement".into())
             })
         );
-        assert_eq!(parse("ack NSAB-2026-0007"), Ok(ChatCommand::Acknowledge(r("NSAB-2026-0007"))));
-        assert_eq!(parse("resolve NSAB-2026-0007"), Ok(ChatCommand::Resolve(r("NSAB-2026-0007"))));
-        assert_eq!(parse("confirm NSAB-2026-0007"), Ok(ChatCommand::Confirm(r("NSAB-2026-0007"))));
+        assert_eq!(
+            parse("ack NSAB-2026-0007"),
+            Ok(ChatCommand::Acknowledge(r("NSAB-2026-0007")))
+        );
+        assert_eq!(
+            parse("resolve NSAB-2026-0007"),
+            Ok(ChatCommand::Resolve(r("NSAB-2026-0007")))
+        );
+        assert_eq!(
+            parse("confirm NSAB-2026-0007"),
+            Ok(ChatCommand::Confirm(r("NSAB-2026-0007")))
+        );
         assert_eq!(
             parse("withdraw NSAB-2026-0007 resolved informally"),
             Ok(ChatCommand::Withdraw {
@@ -148,6 +173,11 @@ mod tests {
         assert!(parse("frobnicate").is_err());
         assert!(parse("status").expect_err("no ref").0.contains("reference"));
         assert!(parse("status ASC-4471").is_err());
-        assert!(parse("note NSAB-2026-0007").expect_err("no text").0.contains("write the note"));
+        assert!(
+            parse("note NSAB-2026-0007")
+                .expect_err("no text")
+                .0
+                .contains("write the note")
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! Everything here is plain text. Renderers escape every text span for their platform, so text
 //! people typed can never become a mention, a link or markup; mentions exist only as `Span::Mention`.
 
-use crate::directory::{Platform, PersonId};
+use crate::directory::{PersonId, Platform};
 use serde::{Deserialize, Serialize};
 
 /// What kind of post a message is.
@@ -147,7 +147,9 @@ impl Target {
         let p = self.platform;
         let w = &self.workspace;
         match &self.delivery {
-            Delivery::Root { channel } | Delivery::Reply { channel } | Delivery::UpdateRoot { channel } => {
+            Delivery::Root { channel }
+            | Delivery::Reply { channel }
+            | Delivery::UpdateRoot { channel } => {
                 format!("thread|{reference}|{p}|{w}|{channel}")
             }
             Delivery::Notice { channel } => format!("notice|{p}|{w}|{channel}"),

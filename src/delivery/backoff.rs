@@ -7,7 +7,8 @@ use std::time::Duration;
 pub fn backoff(attempts: i64) -> Duration {
     let exp = attempts.clamp(1, 9) as u32;
     let base = Duration::from_secs((1u64 << exp).min(300));
-    let jitter_ms = u64::from(uuid::Uuid::new_v4().as_u128() as u16) % (base.as_millis() as u64 / 4 + 1);
+    let jitter_ms =
+        u64::from(uuid::Uuid::new_v4().as_u128() as u16) % (base.as_millis() as u64 / 4 + 1);
     base + Duration::from_millis(jitter_ms)
 }
 

@@ -48,7 +48,11 @@ impl PostError {
         match self {
             PostError::Retry(_) => "transient".into(),
             PostError::RateLimited(_) => "rate_limited".into(),
-            PostError::Permanent(code) => code.split([' ', ':']).next().unwrap_or("permanent").to_string(),
+            PostError::Permanent(code) => code
+                .split([' ', ':'])
+                .next()
+                .unwrap_or("permanent")
+                .to_string(),
         }
     }
 }
@@ -60,7 +64,12 @@ pub type PostFuture<'a> = Pin<Box<dyn Future<Output = Result<Posted, PostError>>
 /// the target's channel (for replies and root updates).
 pub trait Poster: Send + Sync {
     /// Posts one message.
-    fn post<'a>(&'a self, target: &'a Target, message: &'a Message, thread: Option<&'a str>) -> PostFuture<'a>;
+    fn post<'a>(
+        &'a self,
+        target: &'a Target,
+        message: &'a Message,
+        thread: Option<&'a str>,
+    ) -> PostFuture<'a>;
 }
 
 /// Counters the worker reports, read by `/metrics`.
@@ -165,7 +174,12 @@ impl Worker {
         let rows = self
             .service
             .store
-            .claim_outbox(&self.config.owner, now, self.config.lease, self.config.batch)
+            .claim_outbox(
+                &self.config.owner,
+                now,
+                self.config.lease,
+                self.config.batch,
+            )
             .await?;
         let n = rows.len();
         // Posts to a slow platform can outlast the lease on a batch; a row whose lease might run
@@ -182,7 +196,12 @@ impl Worker {
                 if let Err(e) = self
                     .service
                     .store
-                    .outbox_retry(row.id, &self.config.owner, "handed back before its lease ran out", at)
+                    .outbox_retry(
+                        row.id,
+                        &self.config.owner,
+                        "handed back before its lease ran out",
+                        at,
+                    )
                     .await
                 {
                     tracing::warn!(error = %e, "delivery: cannot hand back an outbox row");
@@ -206,7 +225,9 @@ impl Worker {
         ) {
             (Ok(t), Ok(m)) => (t, m),
             _ => {
-                store.outbox_park(row.id, owner, "unreadable outbox row", now).await?;
+                store
+                    .outbox_park(row.id, owner, "unreadable outbox row", now)
+                    .await?;
                 return Ok(());
             }
         };
@@ -218,25 +239,38 @@ impl Worker {
             return Ok(());
         };
         if let Some(until) = self.paused_until(platform, &target.workspace, now) {
-            store.outbox_retry(row.id, owner, "waiting out a rate limit", until).await?;
+            store
+                .outbox_retry(row.id, owner, "waiting out a rate limit", until)
+                .await?;
             return Ok(());
         }
         let channel = match &target.delivery {
-            Delivery::Root { channel } | Delivery::Reply { channel } | Delivery::UpdateRoot { channel } | Delivery::Notice { channel } => {
-                Some(channel.clone())
-            }
+            Delivery::Root { channel }
+            | Delivery::Reply { channel }
+            | Delivery::UpdateRoot { channel }
+            | Delivery::Notice { channel } => Some(channel.clone()),
             _ => None,
         };
         if let Some(channel) = &channel
             && let Some(slot) = self.slot(platform, &target.workspace, channel, now)
         {
-            store.outbox_retry(row.id, owner, "pacing posts to this channel", slot).await?;
+            store
+                .outbox_retry(row.id, owner, "pacing posts to this channel", slot)
+                .await?;
             return Ok(());
         }
         let thread = match (&target.delivery, &channel) {
-            (Delivery::Root { .. } | Delivery::Reply { .. } | Delivery::UpdateRoot { .. }, Some(channel)) => {
+            (
+                Delivery::Root { .. } | Delivery::Reply { .. } | Delivery::UpdateRoot { .. },
+                Some(channel),
+            ) => {
                 store
-                    .thread(&row.reference, &platform.to_string(), &target.workspace, channel)
+                    .thread(
+                        &row.reference,
+                        &platform.to_string(),
+                        &target.workspace,
+                        channel,
+                    )
                     .await?
             }
             _ => None,
@@ -258,7 +292,8 @@ impl Worker {
         }
         match poster.post(&target, &message, thread.as_deref()).await {
             Ok(posted) => {
-                if let (Delivery::Root { channel }, Some(thread)) = (&target.delivery, &posted.thread)
+                if let (Delivery::Root { channel }, Some(thread)) =
+                    (&target.delivery, &posted.thread)
                     && let Ok(reference) = Reference::parse(&row.reference)
                 {
                     let opened = EventBody::ThreadOpened {
@@ -274,24 +309,34 @@ impl Worker {
                     }
                 }
                 self.observer.sent(platform);
-                store.outbox_sent(row.id, owner, &posted.id, self.service.now()).await?;
+                store
+                    .outbox_sent(row.id, owner, &posted.id, self.service.now())
+                    .await?;
             }
             Err(PostError::RateLimited(after)) => {
-                let until = now + chrono::Duration::from_std(after).unwrap_or_else(|_| chrono::Duration::seconds(1));
+                let until = now
+                    + chrono::Duration::from_std(after)
+                        .unwrap_or_else(|_| chrono::Duration::seconds(1));
                 self.pause(platform, &target.workspace, until);
                 self.observer.failed(platform, "rate_limited", false);
-                store.outbox_retry(row.id, owner, "rate limited by the platform", until).await?;
+                store
+                    .outbox_retry(row.id, owner, "rate limited by the platform", until)
+                    .await?;
             }
             Err(PostError::Retry(why)) => {
                 let wait = backoff(row.attempts);
-                let at = now + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::seconds(5));
+                let at = now
+                    + chrono::Duration::from_std(wait)
+                        .unwrap_or_else(|_| chrono::Duration::seconds(5));
                 self.observer.failed(platform, "transient", false);
                 store.outbox_retry(row.id, owner, &why, at).await?;
             }
             Err(e @ PostError::Permanent(_)) => {
                 self.observer.failed(platform, &e.label(), true);
                 tracing::error!(reference = %row.reference, target = %target.key(), error = %e, "delivery: parked a post that cannot succeed");
-                store.outbox_park(row.id, owner, &e.to_string(), now).await?;
+                store
+                    .outbox_park(row.id, owner, &e.to_string(), now)
+                    .await?;
                 self.report_parked(&row, &target, &e.label(), now).await;
             }
         }
@@ -302,20 +347,41 @@ impl Worker {
     /// that an agency's thread is missing an update. Never for a notice or a private answer:
     /// a broken board channel must not cause notices about notices.
     async fn report_parked(&self, row: &OutboxRow, target: &Target, why: &str, now: DateTime<Utc>) {
-        if matches!(target.delivery, Delivery::Notice { .. } | Delivery::Receipt { .. }) {
+        if matches!(
+            target.delivery,
+            Delivery::Notice { .. } | Delivery::Receipt { .. }
+        ) {
             return;
         }
-        let Ok(reference) = Reference::parse(&row.reference) else { return };
-        let Ok(dispute) = self.service.dispute(&reference).await else { return };
-        let Ok((policy, _)) = self.service.policy(&dispute.policy) else { return };
+        let Ok(reference) = Reference::parse(&row.reference) else {
+            return;
+        };
+        let Ok(dispute) = self.service.dispute(&reference).await else {
+            return;
+        };
+        let Ok((policy, _)) = self.service.policy(&dispute.policy) else {
+            return;
+        };
         let dir = &self.service.directory;
         let place = match &target.delivery {
-            Delivery::Direct { person, .. } => format!("a direct message to {}", crate::chat::compose::role_and_agency(policy, dir, person)),
-            Delivery::Root { channel } | Delivery::Reply { channel } | Delivery::UpdateRoot { channel } => dir
+            Delivery::Direct { person, .. } => format!(
+                "a direct message to {}",
+                crate::chat::compose::role_and_agency(policy, dir, person)
+            ),
+            Delivery::Root { channel }
+            | Delivery::Reply { channel }
+            | Delivery::UpdateRoot { channel } => dir
                 .agencies()
                 .flat_map(|a| a.channels.iter().map(move |c| (a, c)))
-                .find(|(_, c)| c.platform == target.platform && c.workspace == target.workspace && &c.channel == channel)
-                .map_or_else(|| format!("channel {channel}"), |(a, c)| format!("{}'s channel {}", a.name, c.name)),
+                .find(|(_, c)| {
+                    c.platform == target.platform
+                        && c.workspace == target.workspace
+                        && &c.channel == channel
+                })
+                .map_or_else(
+                    || format!("channel {channel}"),
+                    |(a, c)| format!("{}'s channel {}", a.name, c.name),
+                ),
             Delivery::Notice { .. } | Delivery::Receipt { .. } => return,
         };
         let text = format!(
@@ -345,7 +411,9 @@ impl Worker {
                 let notice = Target {
                     platform: c.platform,
                     workspace: c.workspace.clone(),
-                    delivery: Delivery::Notice { channel: c.channel.clone() },
+                    delivery: Delivery::Notice {
+                        channel: c.channel.clone(),
+                    },
                 };
                 crate::store::NewOutbox {
                     idempotency_key: format!("parked:{}:{}", row.idempotency_key, notice.key()),
@@ -361,7 +429,12 @@ impl Worker {
         }
     }
 
-    fn paused_until(&self, platform: Platform, workspace: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    fn paused_until(
+        &self,
+        platform: Platform,
+        workspace: &str,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         let paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
         paused
             .get(&(platform, workspace.to_string()))
@@ -375,11 +448,18 @@ impl Worker {
     }
 
     /// None when the channel may be posted to now (and books the slot); else when it may.
-    fn slot(&self, platform: Platform, workspace: &str, channel: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    fn slot(
+        &self,
+        platform: Platform,
+        workspace: &str,
+        channel: &str,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         if platform == Platform::Sandbox || self.config.channel_spacing.is_zero() {
             return None;
         }
-        let spacing = chrono::Duration::from_std(self.config.channel_spacing).unwrap_or_else(|_| chrono::Duration::seconds(1));
+        let spacing = chrono::Duration::from_std(self.config.channel_spacing)
+            .unwrap_or_else(|_| chrono::Duration::seconds(1));
         let mut slots = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
         let key = (platform, workspace.to_string(), channel.to_string());
         match slots.get(&key) {

@@ -49,7 +49,12 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
                     "the {} policy has no ladder for the kind {:?}; use one of its kinds ({}) or add a ladder",
                     policy.id,
                     a.kind,
-                    policy.ladders.iter().map(|l| l.kind.as_str()).collect::<Vec<_>>().join(", ")
+                    policy
+                        .ladders
+                        .iter()
+                        .map(|l| l.kind.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             );
         }
@@ -83,7 +88,13 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
                             "role {:?} is not a rung of the {} board; use one of {}",
                             p.role,
                             policy.id,
-                            policy.board.rungs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+                            policy
+                                .board
+                                .rungs
+                                .iter()
+                                .map(|r| r.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     );
                 }
@@ -97,14 +108,22 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
                         p.role,
                         ladder.name,
                         policy.id,
-                        ladder.rungs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+                        ladder
+                            .rungs
+                            .iter()
+                            .map(|r| r.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 );
             }
         }
         if let Some(m) = &p.reports_to {
             match dir.person(m) {
-                None => problem(&subject, format!("reports_to {:?}, who is not in the directory", m.0)),
+                None => problem(
+                    &subject,
+                    format!("reports_to {:?}, who is not in the directory", m.0),
+                ),
                 Some(manager) if manager.agency != p.agency => problem(
                     &subject,
                     format!(
@@ -120,7 +139,10 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
         {
             problem(
                 &subject,
-                format!("has the same Slack identity ({} in {}) as {}", s.user, s.workspace, other),
+                format!(
+                    "has the same Slack identity ({} in {}) as {}",
+                    s.user, s.workspace, other
+                ),
             );
         }
         if let Some(t) = &p.teams
@@ -128,7 +150,10 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
         {
             problem(
                 &subject,
-                format!("has the same Teams identity ({} in tenant {}) as {}", t.aad_object_id, t.tenant, other),
+                format!(
+                    "has the same Teams identity ({} in tenant {}) as {}",
+                    t.aad_object_id, t.tenant, other
+                ),
             );
         }
     }
@@ -145,7 +170,10 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
                 if reported.insert(cycle.clone()) {
                     problem(
                         &format!("person {m}"),
-                        format!("reporting lines form a cycle ({}); someone in it must report to nobody or to someone outside it", cycle.join(" → ")),
+                        format!(
+                            "reporting lines form a cycle ({}); someone in it must report to nobody or to someone outside it",
+                            cycle.join(" → ")
+                        ),
                     );
                 }
                 break;
@@ -165,7 +193,13 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
         };
         let held: Vec<usize> = dir
             .members(&a.id)
-            .filter_map(|p| ladder.rungs.iter().find(|r| r.id == p.role).map(|r| r.level))
+            .filter_map(|p| {
+                ladder
+                    .rungs
+                    .iter()
+                    .find(|r| r.id == p.role)
+                    .map(|r| r.level)
+            })
             .collect();
         let mut asked = BTreeSet::new();
         for s in &policy.stages {
@@ -203,7 +237,9 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
         .map(|a| a.board.as_str())
         .collect();
     for board in boards {
-        let Some(policy) = policies.get(board) else { continue };
+        let Some(policy) = policies.get(board) else {
+            continue;
+        };
         let unit_rungs: Vec<&str> = policy
             .board
             .rungs

@@ -144,7 +144,8 @@ pub fn decide(
         Command::BringDeadlineForward { due, reason } => d.bring_forward(*due, reason),
         Command::Withdraw { reason } => {
             let board = board_people(ctx.policy, ctx.directory, BoardRole::BusinessUnit);
-            if side_of(dispute, ctx.directory, actor) != Some(Side::Raising) && !board.contains(actor)
+            if side_of(dispute, ctx.directory, actor) != Some(Side::Raising)
+                && !board.contains(actor)
             {
                 return Err(Refusal::Invalid {
                     field: "withdraw".into(),
@@ -200,40 +201,97 @@ fn raise(
         field: field.to_string(),
         message,
     };
-    let raising = dir
-        .agency(&person.agency)
-        .ok_or_else(|| invalid("agency", format!("your agency {} is not in the directory; ask your agency administrator", person.agency)))?;
+    let raising = dir.agency(&person.agency).ok_or_else(|| {
+        invalid(
+            "agency",
+            format!(
+                "your agency {} is not in the directory; ask your agency administrator",
+                person.agency
+            ),
+        )
+    })?;
     if raising.kind == BOARD_KIND {
         return Err(invalid("agency", "the board business unit does not raise challenges itself; a practitioner of an agency raises them".into()));
     }
     if raising.board != policy.id {
-        return Err(invalid("agency", format!("{} works under the {} procedure, not {}", raising.name, raising.board, policy.id)));
+        return Err(invalid(
+            "agency",
+            format!(
+                "{} works under the {} procedure, not {}",
+                raising.name, raising.board, policy.id
+            ),
+        ));
     }
     let receiving = dir.agency(&details.receiving_agency).ok_or_else(|| {
-        invalid("receiving_agency", format!("there is no agency {:?} in the directory; pick the other agency from the list", details.receiving_agency.0))
+        invalid(
+            "receiving_agency",
+            format!(
+                "there is no agency {:?} in the directory; pick the other agency from the list",
+                details.receiving_agency.0
+            ),
+        )
     })?;
     if receiving.id == raising.id {
         return Err(invalid("receiving_agency", "a challenge is between two agencies; for a disagreement inside your own agency, use its own procedures".into()));
     }
     if receiving.kind == BOARD_KIND {
-        return Err(invalid("receiving_agency", "a challenge is raised with another agency, not with the board".into()));
+        return Err(invalid(
+            "receiving_agency",
+            "a challenge is raised with another agency, not with the board".into(),
+        ));
     }
     if receiving.board != raising.board {
-        return Err(invalid("receiving_agency", format!("{} works under the {} procedure; a challenge between boards is raised through the board business units", receiving.name, receiving.board)));
+        return Err(invalid(
+            "receiving_agency",
+            format!(
+                "{} works under the {} procedure; a challenge between boards is raised through the board business units",
+                receiving.name, receiving.board
+            ),
+        ));
     }
     if let Some(other) = &details.other_professional {
         match dir.person(other) {
             Some(p) if p.agency == receiving.id => {}
-            Some(p) => return Err(invalid("other_professional", format!("{} works for another agency, not {}", p.name, receiving.name))),
-            None => return Err(invalid("other_professional", format!("{:?} is not in the directory; leave it empty if they are not listed", other.0))),
+            Some(p) => {
+                return Err(invalid(
+                    "other_professional",
+                    format!(
+                        "{} works for another agency, not {}",
+                        p.name, receiving.name
+                    ),
+                ));
+            }
+            None => {
+                return Err(invalid(
+                    "other_professional",
+                    format!(
+                        "{:?} is not in the directory; leave it empty if they are not listed",
+                        other.0
+                    ),
+                ));
+            }
         }
     }
     if policy.category(&details.category).is_none() {
         let names: Vec<&str> = policy.categories.iter().map(|c| c.id.as_str()).collect();
-        return Err(invalid("category", format!("{:?} is not one of the {} procedure's categories: {}", details.category, policy.id, names.join(", "))));
+        return Err(invalid(
+            "category",
+            format!(
+                "{:?} is not one of the {} procedure's categories: {}",
+                details.category,
+                policy.id,
+                names.join(", ")
+            ),
+        ));
     }
     if reference.prefix() != policy.reference_prefix {
-        return Err(invalid("reference", format!("{reference} does not belong to the {} procedure ({})", policy.id, policy.reference_prefix)));
+        return Err(invalid(
+            "reference",
+            format!(
+                "{reference} does not belong to the {} procedure ({})",
+                policy.id, policy.reference_prefix
+            ),
+        ));
     }
     let summary = screened("summary", &details.summary, true)?;
     let desired_outcome = screened("desired_outcome", &details.desired_outcome, true)?;
@@ -241,7 +299,10 @@ fn raise(
     let adults_views = screened_opt("adults_views", &details.adults_views)?;
     let case_reference = screened("case_reference", &details.case_reference, true)?;
     if case_reference.chars().count() > 40 {
-        return Err(invalid("case_reference", "a case reference is your agency's short record number, like ASC-4471".into()));
+        return Err(invalid(
+            "case_reference",
+            "a case reference is your agency's short record number, like ASC-4471".into(),
+        ));
     }
     let concerns = match &details.concerns {
         super::Concerns::Organisation { name } => super::Concerns::Organisation {
@@ -283,8 +344,20 @@ fn raise(
         });
     }
     if details.immediate_risk {
-        for n in policy.urgent.notify.iter().filter(|n| n.when == NoticeWhen::OnUrgent) {
-            events.extend(notice_event(policy, dir, draft.receiving_agency.as_ref(), n.who, &n.message, &n.source));
+        for n in policy
+            .urgent
+            .notify
+            .iter()
+            .filter(|n| n.when == NoticeWhen::OnUrgent)
+        {
+            events.extend(notice_event(
+                policy,
+                dir,
+                draft.receiving_agency.as_ref(),
+                n.who,
+                &n.message,
+                &n.source,
+            ));
         }
     }
     let stage = policy
@@ -356,7 +429,14 @@ fn enter_stage(
     else {
         return Err(Refusal::NotRaised);
     };
-    let owners_raising = owners_for(policy, dir, raising, dispute.raised_by.as_ref(), stage.raising_level, tier);
+    let owners_raising = owners_for(
+        policy,
+        dir,
+        raising,
+        dispute.raised_by.as_ref(),
+        stage.raising_level,
+        tier,
+    );
     let owners_receiving = owners_for(
         policy,
         dir,
@@ -429,8 +509,19 @@ fn enter_stage(
         },
     }];
     if tier == 0 {
-        for n in stage.notify.iter().filter(|n| n.when == NoticeWhen::OnEntry) {
-            events.extend(notice_event(policy, dir, dispute.receiving_agency.as_ref(), n.who, &n.message, &n.source));
+        for n in stage
+            .notify
+            .iter()
+            .filter(|n| n.when == NoticeWhen::OnEntry)
+        {
+            events.extend(notice_event(
+                policy,
+                dir,
+                dispute.receiving_agency.as_ref(),
+                n.who,
+                &n.message,
+                &n.source,
+            ));
         }
     }
     Ok(events)
@@ -461,10 +552,12 @@ impl Decider<'_> {
     }
 
     fn current_stage(&self) -> Result<&Stage, Refusal> {
-        self.ctx
-            .policy
-            .stage(self.dispute.stage)
-            .ok_or_else(|| Refusal::Calendar(format!("the {} policy has no stage {}", self.ctx.policy.id, self.dispute.stage)))
+        self.ctx.policy.stage(self.dispute.stage).ok_or_else(|| {
+            Refusal::Calendar(format!(
+                "the {} policy has no stage {}",
+                self.ctx.policy.id, self.dispute.stage
+            ))
+        })
     }
 
     /// A late action under a policy that requires it must carry (or follow) a reason for delay.
@@ -487,7 +580,11 @@ impl Decider<'_> {
         }
     }
 
-    fn escalate(&self, reason: &str, delay_reason: Option<&str>) -> Result<Vec<EventBody>, Refusal> {
+    fn escalate(
+        &self,
+        reason: &str,
+        delay_reason: Option<&str>,
+    ) -> Result<Vec<EventBody>, Refusal> {
         let (policy, dir) = (self.ctx.policy, self.ctx.directory);
         let reason = screened("reason", reason, true)?;
         let stage = self.current_stage()?;
@@ -499,7 +596,8 @@ impl Decider<'_> {
         // A repeating stage climbs while either side still has a higher rung.
         let climbs = stage.repeats.is_some() && {
             let next = self.dispute.tier as usize + 1;
-            base_rung(policy, dir, raising, stage.raising_level) + next <= top_rung(policy, dir, raising)
+            base_rung(policy, dir, raising, stage.raising_level) + next
+                <= top_rung(policy, dir, raising)
                 || base_rung(policy, dir, receiving, stage.receiving_level) + next
                     <= top_rung(policy, dir, receiving)
         };
@@ -523,7 +621,14 @@ impl Decider<'_> {
                 .iter()
                 .filter(|n| n.when == NoticeWhen::BeforeEscalating)
             {
-                events.extend(notice_event(policy, dir, self.other_agency(), n.who, &n.message, &n.source));
+                events.extend(notice_event(
+                    policy,
+                    dir,
+                    self.other_agency(),
+                    n.who,
+                    &n.message,
+                    &n.source,
+                ));
             }
         }
         events.push(EventBody::Escalated {
@@ -537,7 +642,9 @@ impl Decider<'_> {
         // stage: a stage that excludes everyone involved (Sunderland stage 4) must list them too.
         let mut involved = self.dispute.clone();
         involved.involved.insert(self.actor.clone());
-        events.extend(enter_stage(&involved, to_stage, to_tier, self.actor, self.ctx)?);
+        events.extend(enter_stage(
+            &involved, to_stage, to_tier, self.actor, self.ctx,
+        )?);
         Ok(events)
     }
 
@@ -550,7 +657,8 @@ impl Decider<'_> {
                 .map(|p| self.name(p))
                 .collect();
             let asked = if asked.is_empty() {
-                "nobody (it has been acknowledged already, or the stage needs no acknowledgement)".to_string()
+                "nobody (it has been acknowledged already, or the stage needs no acknowledgement)"
+                    .to_string()
             } else {
                 asked.join(" and ")
             };
@@ -565,16 +673,22 @@ impl Decider<'_> {
     }
 
     fn other_sides_proposal(&self, action: &str) -> Result<&super::Proposal, Refusal> {
-        let p = self.dispute.proposal.as_ref().ok_or_else(|| Refusal::NoProposal {
-            action: action.to_string(),
-        })?;
+        let p = self
+            .dispute
+            .proposal
+            .as_ref()
+            .ok_or_else(|| Refusal::NoProposal {
+                action: action.to_string(),
+            })?;
         let dir = self.ctx.directory;
         let mine = side_of(self.dispute, dir, self.actor);
         let theirs = side_of(self.dispute, dir, &p.by);
         match mine {
             None => Err(Refusal::Invalid {
                 field: "resolution".into(),
-                message: format!("a resolution is confirmed or rejected by the other agency in the dispute; you cannot {action} it"),
+                message: format!(
+                    "a resolution is confirmed or rejected by the other agency in the dispute; you cannot {action} it"
+                ),
             }),
             Some(side) if Some(side) == theirs => Err(Refusal::SameSide {
                 action: action.to_string(),
@@ -592,7 +706,11 @@ impl Decider<'_> {
                 message: if ids.is_empty() {
                     format!("stage {} has no named steps", stage.number)
                 } else {
-                    format!("stage {} has the steps {}; {step:?} is not one of them", stage.number, ids.join(", "))
+                    format!(
+                        "stage {} has the steps {}; {step:?} is not one of them",
+                        stage.number,
+                        ids.join(", ")
+                    )
                 },
             });
         };
@@ -602,7 +720,11 @@ impl Decider<'_> {
         }) = &st.limit
             && !self.dispute.steps_done.contains_key(before)
         {
-            let name = self.ctx.policy.step(before).map_or(before.clone(), |(_, s)| s.name.clone());
+            let name = self
+                .ctx
+                .policy
+                .step(before)
+                .map_or(before.clone(), |(_, s)| s.name.clone());
             return Err(Refusal::Invalid {
                 field: "step".into(),
                 message: format!("{} comes after {name}: record that first", st.name),
@@ -642,13 +764,18 @@ impl Decider<'_> {
             message,
         };
         if stage.bring_forward_source.is_none() {
-            return Err(invalid(format!("the {} procedure does not provide for bringing this stage's deadline forward", self.ctx.policy.id)));
+            return Err(invalid(format!(
+                "the {} procedure does not provide for bringing this stage's deadline forward",
+                self.ctx.policy.id
+            )));
         }
         if due <= self.ctx.now {
             return Err(invalid("the new deadline must be in the future".into()));
         }
         if self.dispute.due.is_some_and(|current| due >= current) {
-            return Err(invalid("a deadline can only be brought forward, never extended".into()));
+            return Err(invalid(
+                "a deadline can only be brought forward, never extended".into(),
+            ));
         }
         Ok(vec![EventBody::DeadlineBroughtForward {
             stage: stage.number,
@@ -657,4 +784,3 @@ impl Decider<'_> {
         }])
     }
 }
-

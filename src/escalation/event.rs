@@ -28,7 +28,10 @@ pub struct StepDue {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
     /// Shown before anything else when an adult is at immediate risk.
-    UrgentRoutePrompted { prompt: String, source: String },
+    UrgentRoutePrompted {
+        prompt: String,
+        source: String,
+    },
     Raised {
         reference: Reference,
         policy: String,
@@ -86,8 +89,13 @@ pub enum EventBody {
         to_tier: u32,
         reason: String,
     },
-    Acknowledged { stage: u32 },
-    DelayReasonRecorded { stage: u32, reason: String },
+    Acknowledged {
+        stage: u32,
+    },
+    DelayReasonRecorded {
+        stage: u32,
+        reason: String,
+    },
     StepCompleted {
         step: String,
         stage: u32,
@@ -108,9 +116,15 @@ pub enum EventBody {
         outcome: String,
         outstanding: String,
     },
-    ResolutionRejected { reason: String },
-    Withdrawn { reason: String },
-    LearningReferred { text: String },
+    ResolutionRejected {
+        reason: String,
+    },
+    Withdrawn {
+        reason: String,
+    },
+    LearningReferred {
+        text: String,
+    },
     /// The scheduler reminded the owners that the stage falls due.
     ReminderSent {
         stage: u32,
@@ -129,7 +143,10 @@ pub enum EventBody {
         delay_reason_given: bool,
     },
     /// The people asked to take over a stage have not acknowledged by the next working morning.
-    AcknowledgementReminded { stage: u32, waiting: Vec<PersonId> },
+    AcknowledgementReminded {
+        stage: u32,
+        waiting: Vec<PersonId>,
+    },
     /// Someone asked to acknowledge did not; the next level up is told, once.
     AcknowledgementNudged {
         stage: u32,
@@ -138,7 +155,9 @@ pub enum EventBody {
         prompt: String,
     },
     /// The delivery worker posted the dispute's root message in an agency channel: its thread.
-    ThreadOpened { thread: ThreadRef },
+    ThreadOpened {
+        thread: ThreadRef,
+    },
 }
 
 /// Where a dispute's thread lives in one agency channel, as the chat platform identifies it.

@@ -83,7 +83,12 @@ pub(super) fn top_rung(policy: &Policy, dir: &Directory, agency: &AgencyId) -> u
 }
 
 /// The rung index a stage's level starts at on an agency's ladder.
-pub(super) fn base_rung(policy: &Policy, dir: &Directory, agency: &AgencyId, level: usize) -> usize {
+pub(super) fn base_rung(
+    policy: &Policy,
+    dir: &Directory,
+    agency: &AgencyId,
+    level: usize,
+) -> usize {
     dir.agency(agency)
         .and_then(|a| policy.ladder(&a.kind))
         .map_or(0, |l| {

@@ -103,7 +103,15 @@ mod tests {
 
     #[test]
     fn things_that_are_not_references_are_refused() {
-        for bad in ["", "NSAB", "NSAB-26-0007", "NSAB-2026-7", "ASC-4471", "NSAB-2026-0000", "N5AB-2026-0001"] {
+        for bad in [
+            "",
+            "NSAB",
+            "NSAB-26-0007",
+            "NSAB-2026-7",
+            "ASC-4471",
+            "NSAB-2026-0000",
+            "N5AB-2026-0001",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
     }

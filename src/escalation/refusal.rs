@@ -9,7 +9,9 @@ pub enum Refusal {
     AlreadyRaised,
     #[error("there is no open challenge with that reference; check it with `/challenge list`")]
     NotRaised,
-    #[error("{reference} is {status}: nothing more can be done on it except referring learning to the board")]
+    #[error(
+        "{reference} is {status}: nothing more can be done on it except referring learning to the board"
+    )]
     Closed { reference: String, status: String },
     #[error(
         "you are not a party to {reference}, a manager of a party, or the board business unit, so you cannot act on it; ask one of the parties to add you"
@@ -19,7 +21,9 @@ pub enum Refusal {
     UnknownPerson { name: String },
     #[error("stage {stage} asks {asked} to acknowledge, not you")]
     NotAskedToAcknowledge { stage: u32, asked: String },
-    #[error("{reference} is at its final stage ({name}); it cannot be escalated further. Propose a resolution or ask the board business unit for advice")]
+    #[error(
+        "{reference} is at its final stage ({name}); it cannot be escalated further. Propose a resolution or ask the board business unit for advice"
+    )]
     FinalStage { reference: String, name: String },
     #[error(
         "this step is late (it was due {due}); the procedure asks you to account for the delay: give a reason for the delay with this action or record it first"
@@ -27,11 +31,15 @@ pub enum Refusal {
     DelayReasonRequired { due: String },
     #[error("{reference} has no late step to explain: it is not past its deadline")]
     NotLate { reference: String },
-    #[error("a resolution proposed by {by} is waiting for the other side; they confirm or reject it first")]
+    #[error(
+        "a resolution proposed by {by} is waiting for the other side; they confirm or reject it first"
+    )]
     ProposalPending { by: String },
     #[error("there is no proposed resolution to {action}; propose one first")]
     NoProposal { action: String },
-    #[error("the other side confirms or rejects a resolution; you cannot {action} your own side's proposal")]
+    #[error(
+        "the other side confirms or rejects a resolution; you cannot {action} your own side's proposal"
+    )]
     SameSide { action: String },
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },

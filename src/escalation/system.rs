@@ -14,7 +14,11 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SystemCommand {
     /// Remind the owners that the stage falls due at `due`.
-    Remind { stage: u32, tier: u32, due: DateTime<Utc> },
+    Remind {
+        stage: u32,
+        tier: u32,
+        due: DateTime<Utc>,
+    },
     /// The stage due at `due` is overdue; `count` is which working day's prompt this is.
     Overdue {
         stage: u32,
@@ -113,7 +117,9 @@ pub fn decide_system(d: &Dispute, command: &SystemCommand, ctx: &Context<'_>) ->
                 if d.nudged.contains(waiting) {
                     continue;
                 }
-                let Some(person) = dir.person(waiting) else { continue };
+                let Some(person) = dir.person(waiting) else {
+                    continue;
+                };
                 let level = dir
                     .agency(&person.agency)
                     .and_then(|a| policy.ladder(&a.kind))
@@ -122,7 +128,12 @@ pub fn decide_system(d: &Dispute, command: &SystemCommand, ctx: &Context<'_>) ->
                 if !level.is_some_and(|l| ack.nudge_levels.contains(&l)) {
                     continue;
                 }
-                let told: Vec<_> = dir.managers_of(waiting).first().map(|m| m.id.clone()).into_iter().collect();
+                let told: Vec<_> = dir
+                    .managers_of(waiting)
+                    .first()
+                    .map(|m| m.id.clone())
+                    .into_iter()
+                    .collect();
                 if told.is_empty() {
                     continue;
                 }

@@ -90,7 +90,10 @@ impl Checker<'_> {
     fn text(&mut self, value: &S<String>, what: &str) -> String {
         let v = value.get_ref().trim();
         if v.is_empty() {
-            self.problem(value, format!("{what} is empty: write it out in plain words"));
+            self.problem(
+                value,
+                format!("{what} is empty: write it out in plain words"),
+            );
         }
         v.to_string()
     }
@@ -113,24 +116,45 @@ impl Checker<'_> {
     fn policy(&mut self, raw: PolicyFile) -> Policy {
         let id = self.text(&raw.id, "id");
         if !id.is_empty() && !is_slug(&id) {
-            self.problem(&raw.id, format!("id {id:?} must be lowercase letters, digits and hyphens, like \"norfolk\""));
+            self.problem(
+                &raw.id,
+                format!(
+                    "id {id:?} must be lowercase letters, digits and hyphens, like \"norfolk\""
+                ),
+            );
         }
         let prefix = self.text(&raw.reference_prefix, "reference_prefix");
-        if !prefix.is_empty() && (!(2..=8).contains(&prefix.len()) || !prefix.chars().all(|c| c.is_ascii_uppercase())) {
-            self.problem(&raw.reference_prefix, format!("reference_prefix {prefix:?} must be 2 to 8 capital letters, like \"NSAB\""));
+        if !prefix.is_empty()
+            && (!(2..=8).contains(&prefix.len()) || !prefix.chars().all(|c| c.is_ascii_uppercase()))
+        {
+            self.problem(
+                &raw.reference_prefix,
+                format!(
+                    "reference_prefix {prefix:?} must be 2 to 8 capital letters, like \"NSAB\""
+                ),
+            );
         }
         let calendar = self.text(&raw.calendar, "calendar");
         let known: Vec<&str> = BankHolidays::embedded().divisions().collect();
         if !calendar.is_empty() && !known.contains(&calendar.as_str()) {
-            self.problem(&raw.calendar, format!("unknown calendar {calendar:?}: use one of {}", known.join(", ")));
+            self.problem(
+                &raw.calendar,
+                format!(
+                    "unknown calendar {calendar:?}: use one of {}",
+                    known.join(", ")
+                ),
+            );
         }
         let hours = match raw.working_hours {
             None => WorkingHours::default(),
             Some(h) => self.hours(h),
         };
         let levels = self.levels(&raw.levels);
-        let level_ids: HashMap<String, usize> =
-            levels.iter().enumerate().map(|(i, l)| (l.id.clone(), i)).collect();
+        let level_ids: HashMap<String, usize> = levels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.id.clone(), i))
+            .collect();
         let categories = self.categories(raw.categories);
         let board = self.board(raw.board);
         let has_chair = board.rungs.iter().any(|r| r.role == BoardRole::Chair);
@@ -226,20 +250,30 @@ impl Checker<'_> {
     }
 
     fn hours(&mut self, h: file::HoursFile) -> WorkingHours {
-        let mut time = |v: &S<String>, what: &str| match NaiveTime::parse_from_str(v.get_ref(), "%H:%M") {
-            Ok(t) => Some(t),
-            Err(_) => {
-                self.problem(v, format!("{what} {:?} is not a time: write it as HH:MM, like \"17:00\"", v.get_ref()));
-                None
-            }
-        };
+        let mut time =
+            |v: &S<String>, what: &str| match NaiveTime::parse_from_str(v.get_ref(), "%H:%M") {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    self.problem(
+                        v,
+                        format!(
+                            "{what} {:?} is not a time: write it as HH:MM, like \"17:00\"",
+                            v.get_ref()
+                        ),
+                    );
+                    None
+                }
+            };
         let open = time(&h.open, "working_hours.open");
         let close = time(&h.close, "working_hours.close");
         self.source(&h.source);
         match (open, close) {
             (Some(open), Some(close)) if open < close => WorkingHours { open, close },
             (Some(_), Some(_)) => {
-                self.problem(&h.open, "working_hours.open must be before working_hours.close");
+                self.problem(
+                    &h.open,
+                    "working_hours.open must be before working_hours.close",
+                );
                 WorkingHours::default()
             }
             _ => WorkingHours::default(),
@@ -252,7 +286,10 @@ impl Checker<'_> {
         for l in raw {
             let id = self.text(&l.id, "a level id");
             if !seen.insert(id.clone()) {
-                self.problem(&l.id, format!("level {id:?} is listed twice: each level appears once, lowest first"));
+                self.problem(
+                    &l.id,
+                    format!("level {id:?} is listed twice: each level appears once, lowest first"),
+                );
             }
             levels.push(Level {
                 id,
@@ -280,7 +317,11 @@ impl Checker<'_> {
                     format!(
                         "unknown role level {:?}: use one of the policy's levels ({})",
                         v.get_ref(),
-                        known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        known
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 );
                 None
@@ -294,12 +335,18 @@ impl Checker<'_> {
         for c in raw {
             let id = self.text(&c.id, "a category id");
             if !is_slug(&id) {
-                self.problem(&c.id, format!("category id {id:?} must be lowercase letters, digits and hyphens"));
+                self.problem(
+                    &c.id,
+                    format!("category id {id:?} must be lowercase letters, digits and hyphens"),
+                );
             }
             if !seen.insert(id.clone()) {
                 self.problem(&c.id, format!("category {id:?} is listed twice"));
             }
-            let guidance = c.guidance.as_ref().map(|g| self.text(g, "category guidance"));
+            let guidance = c
+                .guidance
+                .as_ref()
+                .map(|g| self.text(g, "category guidance"));
             out.push(Category {
                 id,
                 name: self.text(&c.name, "a category name"),
@@ -311,7 +358,8 @@ impl Checker<'_> {
             self.problems.push(Problem {
                 file: self.file.to_string(),
                 line: 1,
-                message: "no categories: list the categories of disagreement the procedure names".into(),
+                message: "no categories: list the categories of disagreement the procedure names"
+                    .into(),
             });
         }
         out
@@ -327,7 +375,10 @@ impl Checker<'_> {
                 "business_unit" => Some(BoardRole::BusinessUnit),
                 "chair" => Some(BoardRole::Chair),
                 other => {
-                    self.problem(&r.role, format!("unknown board role {other:?}: use \"business_unit\" or \"chair\""));
+                    self.problem(
+                        &r.role,
+                        format!("unknown board role {other:?}: use \"business_unit\" or \"chair\""),
+                    );
                     None
                 }
             };
@@ -345,7 +396,11 @@ impl Checker<'_> {
         Board { name, rungs }
     }
 
-    fn ladders(&mut self, raw: Vec<S<file::LadderFile>>, levels: &HashMap<String, usize>) -> Vec<Ladder> {
+    fn ladders(
+        &mut self,
+        raw: Vec<S<file::LadderFile>>,
+        levels: &HashMap<String, usize>,
+    ) -> Vec<Ladder> {
         let mut kinds = BTreeSet::new();
         let mut out = Vec::new();
         for l in raw {
@@ -353,10 +408,16 @@ impl Checker<'_> {
             let l = l.into_inner();
             let kind = self.text(&l.kind, "a ladder kind");
             if !kinds.insert(kind.clone()) {
-                self.problem(&l.kind, format!("two ladders for the agency kind {kind:?}: merge them"));
+                self.problem(
+                    &l.kind,
+                    format!("two ladders for the agency kind {kind:?}: merge them"),
+                );
             }
             if kind == "board" {
-                self.problem(&l.kind, "the kind \"board\" is the board's own; describe it under [board]");
+                self.problem(
+                    &l.kind,
+                    "the kind \"board\" is the board's own; describe it under [board]",
+                );
             }
             let mut rung_ids = BTreeSet::new();
             let mut rungs = Vec::new();
@@ -365,7 +426,10 @@ impl Checker<'_> {
                 let r = r.into_inner();
                 let id = self.text(&r.id, "a rung id");
                 if !rung_ids.insert(id.clone()) {
-                    self.problem(&r.id, format!("rung {id:?} appears twice in the {kind:?} ladder"));
+                    self.problem(
+                        &r.id,
+                        format!("rung {id:?} appears twice in the {kind:?} ladder"),
+                    );
                 }
                 let level = self.level_ref(&r.level, levels).unwrap_or(last_level);
                 if level < last_level {
@@ -435,7 +499,10 @@ impl Checker<'_> {
             "board_business_unit" => Some(NoticeTarget::BoardBusinessUnit),
             "board_chair" => {
                 if !has_chair {
-                    self.problem(&n.who, "notice to board_chair, but [board] has no rung with role = \"chair\"");
+                    self.problem(
+                        &n.who,
+                        "notice to board_chair, but [board] has no rung with role = \"chair\"",
+                    );
                 }
                 Some(NoticeTarget::BoardChair)
             }
@@ -460,10 +527,20 @@ impl Checker<'_> {
         };
         let message = self.text(&n.message, "the notice message");
         let source = self.source(&n.source);
-        Some(Notice { who: who?, when: when?, message, source })
+        Some(Notice {
+            who: who?,
+            when: when?,
+            message,
+            source,
+        })
     }
 
-    fn stages(&mut self, raw: Vec<S<file::StageFile>>, levels: &HashMap<String, usize>, has_chair: bool) -> Vec<Stage> {
+    fn stages(
+        &mut self,
+        raw: Vec<S<file::StageFile>>,
+        levels: &HashMap<String, usize>,
+        has_chair: bool,
+    ) -> Vec<Stage> {
         if raw.is_empty() {
             self.problems.push(Problem {
                 file: self.file.to_string(),
@@ -478,7 +555,12 @@ impl Checker<'_> {
             for st in &s.get_ref().steps {
                 let id = st.get_ref().id.get_ref().clone();
                 if step_stage.insert(id.clone(), i as u32 + 1).is_some() {
-                    self.problem(&st.get_ref().id, format!("step id {id:?} is used twice: step ids are unique across the policy"));
+                    self.problem(
+                        &st.get_ref().id,
+                        format!(
+                            "step id {id:?} is used twice: step ids are unique across the policy"
+                        ),
+                    );
                 }
             }
         }
@@ -491,7 +573,11 @@ impl Checker<'_> {
             if *s.number.get_ref() != expected {
                 self.problem(&s.number, format!("stage number {} is out of order: stages are numbered 1, 2, 3, ... in the order they appear (expected {expected})", s.number.get_ref()));
             }
-            let (raising_level, receiving_level) = match (&s.level, &s.raising_level, &s.receiving_level) {
+            let (raising_level, receiving_level) = match (
+                &s.level,
+                &s.raising_level,
+                &s.receiving_level,
+            ) {
                 (Some(l), None, None) => {
                     let r = self.level_ref(l, levels).unwrap_or(0);
                     (r, r)
@@ -522,11 +608,17 @@ impl Checker<'_> {
                 }
                 (Some(l), Some(_)) => {
                     self.problem(&l, "a stage has either `limit` or `no_limit`, not both");
-                    Timescale::NoLimit { words: String::new(), source: String::new() }
+                    Timescale::NoLimit {
+                        words: String::new(),
+                        source: String::new(),
+                    }
                 }
                 (None, None) => {
                     self.problem(&s_span, format!("stage {expected} has no time limit: add `limit = {{ days = .., unit = .., from = .., source = .. }}`, or `no_limit = {{ words = \"as soon as possible\", source = .. }}` where the procedure sets no number (never invent one)"));
-                    Timescale::NoLimit { words: String::new(), source: String::new() }
+                    Timescale::NoLimit {
+                        words: String::new(),
+                        source: String::new(),
+                    }
                 }
             };
             let mut steps = Vec::new();
@@ -535,7 +627,12 @@ impl Checker<'_> {
                 let limit = st.limit.map(|l| {
                     let (limit, from_span) = self.limit(l);
                     if let Anchor::Step(step) = &limit.from {
-                        pending_anchors.push((expected, step.clone(), from_span, Some(st.id.get_ref().clone())));
+                        pending_anchors.push((
+                            expected,
+                            step.clone(),
+                            from_span,
+                            Some(st.id.get_ref().clone()),
+                        ));
                     }
                     limit
                 });
@@ -547,7 +644,11 @@ impl Checker<'_> {
                     prompt: self.text(&st.prompt, "a step prompt"),
                 });
             }
-            let notify = s.notify.into_iter().filter_map(|n| self.notice(n, false, has_chair)).collect();
+            let notify = s
+                .notify
+                .into_iter()
+                .filter_map(|n| self.notice(n, false, has_chair))
+                .collect();
             let exclude = s
                 .exclude
                 .into_iter()
@@ -555,9 +656,15 @@ impl Checker<'_> {
                     let e = e.into_inner();
                     let source = self.source(&e.source);
                     match e.who.get_ref().as_str() {
-                        "involved_in_case" => Some(Exclusion { who: ExclusionRule::InvolvedInCase, source }),
+                        "involved_in_case" => Some(Exclusion {
+                            who: ExclusionRule::InvolvedInCase,
+                            source,
+                        }),
                         other => {
-                            self.problem(&e.who, format!("unknown exclusion {other:?}: use \"involved_in_case\""));
+                            self.problem(
+                                &e.who,
+                                format!("unknown exclusion {other:?}: use \"involved_in_case\""),
+                            );
                             None
                         }
                     }
@@ -599,7 +706,14 @@ impl Checker<'_> {
                     let known = if known.is_empty() {
                         "this policy has no steps".to_string()
                     } else {
-                        format!("its steps are {}", known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+                        format!(
+                            "its steps are {}",
+                            known
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
                     };
                     self.problem(&span, format!("the limit is measured from {anchor:?}, a step that does not exist: use {ANCHORS} ({known})"));
                 }
@@ -618,6 +732,7 @@ impl Checker<'_> {
 
 fn is_slug(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.starts_with('-')
 }

@@ -40,7 +40,11 @@ pub fn render_table(p: &Policy) -> String {
         let who = if s.raising_level == s.receiving_level {
             p.level_name(s.raising_level).to_string()
         } else {
-            format!("{} / {}", p.level_name(s.raising_level), p.level_name(s.receiving_level))
+            format!(
+                "{} / {}",
+                p.level_name(s.raising_level),
+                p.level_name(s.receiving_level)
+            )
         };
         let mut also = Vec::new();
         if s.acknowledge {

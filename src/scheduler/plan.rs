@@ -141,7 +141,8 @@ pub fn plan(
         let at = cal.open_of(next_day);
         if after.due.is_none_or(|due| at < due) {
             let command = SystemCommand::RemindAcknowledgement { stage, tier };
-            plan.add.push(entry(&reference, ACK_REMINDER, at, &command, "morning"));
+            plan.add
+                .push(entry(&reference, ACK_REMINDER, at, &command, "morning"));
         }
     }
     for e in events {

@@ -83,7 +83,8 @@ impl Service {
     ) -> Result<Service, ServiceError> {
         let mut calendars = BTreeMap::new();
         for p in policies.iter() {
-            let cal = crate::simulate::calendar_for(p).map_err(|e| ServiceError::Setup(e.to_string()))?;
+            let cal =
+                crate::simulate::calendar_for(p).map_err(|e| ServiceError::Setup(e.to_string()))?;
             calendars.insert(p.id.clone(), cal);
         }
         Ok(Service {
@@ -104,7 +105,9 @@ impl Service {
     pub fn policy(&self, id: &str) -> Result<(&Policy, &Calendar), ServiceError> {
         match (self.policies.get(id), self.calendars.get(id)) {
             (Some(p), Some(c)) => Ok((p, c)),
-            _ => Err(ServiceError::Setup(format!("the board policy {id:?} is not loaded"))),
+            _ => Err(ServiceError::Setup(format!(
+                "the board policy {id:?} is not loaded"
+            ))),
         }
     }
 
@@ -143,7 +146,15 @@ impl Service {
                 };
                 let before = Dispute::default();
                 let events = escalation::handle(&before, actor, &command, &ctx)?;
-                Ok::<Batch, Refusal>(self.batch(policy, calendar, &before, events, origin, inbound_key, now))
+                Ok::<Batch, Refusal>(self.batch(
+                    policy,
+                    calendar,
+                    &before,
+                    events,
+                    origin,
+                    inbound_key,
+                    now,
+                ))
             })
             .await??;
         let (reference, batch) = made;
@@ -176,7 +187,15 @@ impl Service {
                 now: self.now(),
             };
             let events = escalation::handle(&before, actor, command, &ctx)?;
-            let batch = self.batch(policy, calendar, &before, events, origin, inbound_key.clone(), ctx.now);
+            let batch = self.batch(
+                policy,
+                calendar,
+                &before,
+                events,
+                origin,
+                inbound_key.clone(),
+                ctx.now,
+            );
             match self.store.append(reference, before.version, &batch).await {
                 Ok(()) => {
                     let mut dispute = before;
@@ -250,9 +269,21 @@ impl Service {
             }
             let events: Vec<Event> = bodies
                 .into_iter()
-                .map(|body| Event { at: now, actor: None, body })
+                .map(|body| Event {
+                    at: now,
+                    actor: None,
+                    body,
+                })
                 .collect();
-            let mut batch = self.batch(policy, calendar, &before, events, None, inbound_key.clone(), now);
+            let mut batch = self.batch(
+                policy,
+                calendar,
+                &before,
+                events,
+                None,
+                inbound_key.clone(),
+                now,
+            );
             if let Some(at) = crate::scheduler::plan::working_time(calendar, now, before.urgent) {
                 for row in &mut batch.outbox {
                     row.available_at = at;
@@ -278,7 +309,11 @@ impl Service {
     }
 
     /// Records a fact the service itself observed (a thread opened), retrying on conflict.
-    pub async fn record(&self, reference: &Reference, body: escalation::EventBody) -> Result<(), ServiceError> {
+    pub async fn record(
+        &self,
+        reference: &Reference,
+        body: escalation::EventBody,
+    ) -> Result<(), ServiceError> {
         for _ in 0..CONFLICT_RETRIES {
             let before = self.store.load(reference).await?;
             let batch = Batch {

@@ -11,10 +11,12 @@ pub use timeline::{Entry, render_json, render_text};
 
 use crate::calendar::{BankHolidays, Calendar};
 use crate::directory::Directory;
-use crate::escalation::{self, Command, Context, Dispute, Event, Reference, Refusal, SystemCommand};
+use crate::escalation::{
+    self, Command, Context, Dispute, Event, Reference, Refusal, SystemCommand,
+};
+use crate::policy::{Policy, PolicySet};
 use crate::store::{Batch, NewSchedule, Store, StoreError};
 use chrono::{DateTime, Utc};
-use crate::policy::{Policy, PolicySet};
 use std::collections::BTreeMap;
 
 /// Where a simulation keeps its events: in memory, or in the store for `--db`.
@@ -57,7 +59,12 @@ impl Ledger for MemoryLedger {
         year: i32,
         build: impl FnOnce(&Reference) -> Result<Vec<Event>, Refusal>,
     ) -> Result<Result<(Reference, Vec<Event>), Refusal>, Self::Error> {
-        let next = self.counters.get(&(prefix.to_string(), year)).copied().unwrap_or(0) + 1;
+        let next = self
+            .counters
+            .get(&(prefix.to_string(), year))
+            .copied()
+            .unwrap_or(0)
+            + 1;
         let reference = Reference::new(prefix, year, next);
         match build(&reference) {
             Ok(events) => {
@@ -169,8 +176,10 @@ impl Queue {
         self.rows
             .retain(|_, (r, row)| !(r == reference && plan.cancel.contains(&row.kind)));
         for row in plan.add {
-            self.rows
-                .insert((row.due_at, row.idempotency_key.clone()), (reference.clone(), row));
+            self.rows.insert(
+                (row.due_at, row.idempotency_key.clone()),
+                (reference.clone(), row),
+            );
         }
     }
 
@@ -240,9 +249,18 @@ pub async fn run_each<L: Ledger>(
             let mut after = state;
             for e in &events {
                 after.apply(e);
-                on_entry(Entry::from_event(&reference, &after, e, &directory, &policy.stage_word));
+                on_entry(Entry::from_event(
+                    &reference,
+                    &after,
+                    e,
+                    &directory,
+                    &policy.stage_word,
+                ));
             }
-            queue.apply(&reference, crate::scheduler::plan(policy, &calendar, &after, &events, row.due_at));
+            queue.apply(
+                &reference,
+                crate::scheduler::plan(policy, &calendar, &after, &events, row.due_at),
+            );
         }
         let Some(step) = step else { break };
         let fail = |message: String| SimulationError::Step {
@@ -273,9 +291,9 @@ pub async fn run_each<L: Ledger>(
                 Err(refusal) => Err((None, Dispute::default(), refusal)),
             }
         } else {
-            let reference = current
-                .clone()
-                .ok_or_else(|| fail("the first step of a scenario must raise the challenge".into()))?;
+            let reference = current.clone().ok_or_else(|| {
+                fail("the first step of a scenario must raise the challenge".into())
+            })?;
             let state = ledger.load(&reference).await.map_err(ledger_err)?;
             let command = step.action.to_command(|| reference.clone());
             match escalation::handle(&state, &step.by, &command, &ctx) {
@@ -299,16 +317,32 @@ pub async fn run_each<L: Ledger>(
             (Ok((reference, mut state, events)), None) => {
                 for e in &events {
                     state.apply(e);
-                    on_entry(Entry::from_event(&reference, &state, e, &directory, &policy.stage_word));
+                    on_entry(Entry::from_event(
+                        &reference,
+                        &state,
+                        e,
+                        &directory,
+                        &policy.stage_word,
+                    ));
                 }
-                queue.apply(&reference, crate::scheduler::plan(policy, &calendar, &state, &events, step.at));
+                queue.apply(
+                    &reference,
+                    crate::scheduler::plan(policy, &calendar, &state, &events, step.at),
+                );
                 current = Some(reference);
             }
             (Err((reference, state, refusal)), Some(expected))
                 if refusal.to_string().contains(expected.as_str()) =>
             {
                 let label = reference.map(|r| r.to_string()).unwrap_or_default();
-                on_entry(Entry::refused(&label, &state, step, &refusal, &directory, &policy.stage_word));
+                on_entry(Entry::refused(
+                    &label,
+                    &state,
+                    step,
+                    &refusal,
+                    &directory,
+                    &policy.stage_word,
+                ));
             }
             (Err((_, _, refusal)), Some(expected)) => {
                 return Err(fail(format!(
@@ -316,7 +350,10 @@ pub async fn run_each<L: Ledger>(
                 )));
             }
             (Err((_, _, refusal)), None) => {
-                return Err(fail(format!("{} was refused: {refusal}", step.action.name())));
+                return Err(fail(format!(
+                    "{} was refused: {refusal}",
+                    step.action.name()
+                )));
             }
         }
     }

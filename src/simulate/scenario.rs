@@ -170,7 +170,8 @@ impl Scenario {
             message: match e.span() {
                 Some(span) => format!(
                     "line {}: {}",
-                    text.get(..span.start).map_or(1, |t| t.lines().count().max(1)),
+                    text.get(..span.start)
+                        .map_or(1, |t| t.lines().count().max(1)),
                     e.message().trim()
                 ),
                 None => e.message().trim().to_string(),

@@ -49,11 +49,13 @@ impl Entry {
             kind: event.body.kind().to_string(),
             stage: after.stage,
             stage_label: label(stage_word, after),
-            due: after.due.filter(|_| after.status == crate::escalation::Status::Open),
-            actor: event
-                .actor
-                .as_ref()
-                .map(|a| dir.person(a).map_or_else(|| a.0.clone(), |p| p.name.clone())),
+            due: after
+                .due
+                .filter(|_| after.status == crate::escalation::Status::Open),
+            actor: event.actor.as_ref().map(|a| {
+                dir.person(a)
+                    .map_or_else(|| a.0.clone(), |p| p.name.clone())
+            }),
             prompt,
             detail: serde_json::to_value(&event.body).unwrap_or(Value::Null),
         }
@@ -74,7 +76,10 @@ impl Entry {
             stage: state.stage,
             stage_label: label(stage_word, state),
             due: state.due,
-            actor: Some(dir.person(&step.by).map_or_else(|| step.by.0.clone(), |p| p.name.clone())),
+            actor: Some(
+                dir.person(&step.by)
+                    .map_or_else(|| step.by.0.clone(), |p| p.name.clone()),
+            ),
             prompt: Some(refusal.to_string()),
             detail: json!({ "kind": "refused", "command": step.action.name(), "message": refusal.to_string() }),
         }
@@ -128,7 +133,11 @@ pub fn render_text(entries: &[Entry]) -> String {
             .due
             .map(|d| format!("  due {}", format_uk_short(d)))
             .unwrap_or_default();
-        let by = e.actor.as_ref().map(|a| format!("  by {a}")).unwrap_or_default();
+        let by = e
+            .actor
+            .as_ref()
+            .map(|a| format!("  by {a}"))
+            .unwrap_or_default();
         out.push_str(&format!(
             "{}  {}  {}  {}{}{}\n",
             format_uk(e.at),

@@ -11,9 +11,22 @@ use std::fmt;
 pub const GENESIS: &str = "";
 
 /// The hash of one stored event over its links and its exact stored body.
-pub fn event_hash(prev_hash: &str, prev_global_hash: &str, reference: &str, seq: i64, body: &str) -> String {
+pub fn event_hash(
+    prev_hash: &str,
+    prev_global_hash: &str,
+    reference: &str,
+    seq: i64,
+    body: &str,
+) -> String {
     let mut h = Sha256::new();
-    for part in ["escalation-bot/event/v1", prev_hash, prev_global_hash, reference, &seq.to_string(), body] {
+    for part in [
+        "escalation-bot/event/v1",
+        prev_hash,
+        prev_global_hash,
+        reference,
+        &seq.to_string(),
+        body,
+    ] {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
@@ -107,27 +120,43 @@ impl Verifier {
                 ),
             ));
         }
-        let expected = event_hash(&row.prev_hash, &row.prev_global_hash, &row.reference, row.seq, &row.body);
+        let expected = event_hash(
+            &row.prev_hash,
+            &row.prev_global_hash,
+            &row.reference,
+            row.seq,
+            &row.body,
+        );
         if expected != row.hash {
-            return Err(broken("its stored content does not match its hash: it was changed after it was recorded"));
+            return Err(broken(
+                "its stored content does not match its hash: it was changed after it was recorded",
+            ));
         }
         match serde_json::from_str::<Event>(&row.body) {
             Ok(e) => {
                 let actor = e.actor.as_ref().map(|a| a.0.clone());
-                if e.at != from_micros(row.at_us) || actor != row.actor || e.body.kind() != row.kind {
-                    return Err(broken("its time, actor or kind columns differ from the recorded event: they were changed"));
+                if e.at != from_micros(row.at_us) || actor != row.actor || e.body.kind() != row.kind
+                {
+                    return Err(broken(
+                        "its time, actor or kind columns differ from the recorded event: they were changed",
+                    ));
                 }
             }
             Err(_) => return Err(broken("its recorded body is not a readable event")),
         }
         if row.prev_hash != last_hash {
-            return Err(broken("it does not link to the event before it in its dispute: that event was changed, removed or reordered"));
+            return Err(broken(
+                "it does not link to the event before it in its dispute: that event was changed, removed or reordered",
+            ));
         }
         if row.prev_global_hash != self.last_global_hash && self.log_break.is_none() {
-            let link = broken("it does not link to the event before it in the whole log: an event was removed or the log reordered");
+            let link = broken(
+                "it does not link to the event before it in the whole log: an event was removed or the log reordered",
+            );
             self.log_break = Some((link, self.events));
         }
-        self.disputes.insert(row.reference.clone(), (row.seq, row.hash.clone()));
+        self.disputes
+            .insert(row.reference.clone(), (row.seq, row.hash.clone()));
         self.last_global_hash = row.hash.clone();
         self.last_global_seq = row.global_seq;
         self.last_event = Some((row.reference.clone(), row.seq));
@@ -183,7 +212,8 @@ pub(super) fn link(
 ) -> Result<Vec<StoredEvent>, super::StoreError> {
     let mut rows = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
-        let body = serde_json::to_string(e).map_err(|err| super::StoreError::Database(err.to_string()))?;
+        let body =
+            serde_json::to_string(e).map_err(|err| super::StoreError::Database(err.to_string()))?;
         let seq = first_seq + i as i64;
         let hash = event_hash(&prev_hash, &prev_global, reference, seq, &body);
         rows.push(StoredEvent {

@@ -20,7 +20,9 @@ use std::time::Duration;
 /// Why the store could not do what was asked. Messages say what to do; they never carry secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{reference} changed while your action was being recorded (expected version {expected}, found {found}); try again on the fresh state")]
+    #[error(
+        "{reference} changed while your action was being recorded (expected version {expected}, found {found}); try again on the fresh state"
+    )]
     Conflict {
         reference: String,
         expected: u64,
@@ -28,11 +30,17 @@ pub enum StoreError {
     },
     #[error("this request was already recorded")]
     Duplicate,
-    #[error("{0} is not an escalation-bot database (it holds tables this service did not create); point --database-url at a new file or an empty database")]
+    #[error(
+        "{0} is not an escalation-bot database (it holds tables this service did not create); point --database-url at a new file or an empty database"
+    )]
     NotOurs(String),
-    #[error("the database was written by a newer escalation-bot (schema version {found}; this binary knows up to {known}); upgrade the binary before using it")]
+    #[error(
+        "the database was written by a newer escalation-bot (schema version {found}; this binary knows up to {known}); upgrade the binary before using it"
+    )]
     NewerSchema { found: i64, known: i64 },
-    #[error("the database is read-only ({0}); give the service write access to the file and its folder")]
+    #[error(
+        "the database is read-only ({0}); give the service write access to the file and its folder"
+    )]
     ReadOnly(String),
     #[error("the database or disk is full; nothing was written. Free space, then try again")]
     Full,
@@ -337,7 +345,11 @@ impl Store {
 
     /// How the database runs the schedule claim, one line per plan step (SQLite: `EXPLAIN QUERY
     /// PLAN`; PostgreSQL: `EXPLAIN (ANALYZE, BUFFERS)`, rolled back).
-    pub async fn explain_claim_schedule(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn explain_claim_schedule(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
         dispatch!(self, s => s.explain_claim_schedule(now, limit).await)
     }
 
@@ -352,7 +364,10 @@ impl Store {
     }
 
     /// The projection of one dispute.
-    pub async fn dispute_row(&self, reference: &Reference) -> Result<Option<DisputeRow>, StoreError> {
+    pub async fn dispute_row(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<DisputeRow>, StoreError> {
         dispatch!(self, s => s.dispute_row(&reference.to_string()).await)
     }
 
@@ -389,7 +404,11 @@ impl Store {
 
     /// Keeps a copy of a directory the service runs with (once per distinct content), so the
     /// record can always say who a person id was; true when this content is new.
-    pub async fn record_directory(&self, content: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn record_directory(
+        &self,
+        content: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         use sha2::Digest;
         let sha256 = hex::encode(sha2::Sha256::digest(content.as_bytes()));
         dispatch!(self, s => s.record_directory(&sha256, content, at).await)
@@ -422,17 +441,32 @@ impl Store {
     }
 
     /// Records a tenant's `serviceUrl`, so outbound posts use the Connector region Teams named.
-    pub async fn remember_teams_service_url(&self, tenant: &str, url: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn remember_teams_service_url(
+        &self,
+        tenant: &str,
+        url: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         dispatch!(self, s => s.remember_teams_service_url(tenant, url, at).await)
     }
 
     /// A Teams user's id (`29:…`) behind their Entra object id, once seen in an activity.
-    pub async fn teams_user_id(&self, tenant: &str, aad_object_id: &str) -> Result<Option<String>, StoreError> {
+    pub async fn teams_user_id(
+        &self,
+        tenant: &str,
+        aad_object_id: &str,
+    ) -> Result<Option<String>, StoreError> {
         dispatch!(self, s => s.teams_user_id(tenant, aad_object_id).await)
     }
 
     /// Records a Teams user's id, for starting direct messages with them.
-    pub async fn remember_teams_user(&self, tenant: &str, aad_object_id: &str, user_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn remember_teams_user(
+        &self,
+        tenant: &str,
+        aad_object_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         dispatch!(self, s => s.remember_teams_user(tenant, aad_object_id, user_id, at).await)
     }
 

@@ -3,7 +3,9 @@
 
 use super::chain::{self, StoredEvent, Verifier};
 use super::projection::{self, DisputeRow, Projection};
-use super::{Batch, OutboxDepth, OutboxRow, ScheduleRow, StoreError, VerifyReport, from_micros, micros};
+use super::{
+    Batch, OutboxDepth, OutboxRow, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
+};
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPoolOptions, PgRow};
@@ -78,10 +80,11 @@ impl PgStore {
             return Err(StoreError::NotOurs(url.to_string()));
         }
         if names.contains(&"_sqlx_migrations") {
-            let found: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(err)?;
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(err)?;
             let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
             if let Some(found) = found.filter(|f| *f > known) {
                 return Err(StoreError::NewerSchema { found, known });
@@ -91,7 +94,10 @@ impl PgStore {
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
@@ -101,11 +107,12 @@ impl PgStore {
     }
 
     pub(super) async fn seen_inbound(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT reference FROM inbound_keys WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT reference FROM inbound_keys WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
         Ok(row.map(|(r,)| r.unwrap_or_default()))
     }
 
@@ -267,35 +274,60 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-        let mut out = rows.iter().map(schedule_row).collect::<Result<Vec<_>, _>>()?;
+        let mut out = rows
+            .iter()
+            .map(schedule_row)
+            .collect::<Result<Vec<_>, _>>()?;
         out.sort_by_key(|r| (r.due_at, r.id));
         Ok(out)
     }
 
     /// How PostgreSQL runs the claim: `EXPLAIN (ANALYZE, BUFFERS)` inside a transaction that is
     /// rolled back, so nothing is claimed.
-    pub(super) async fn explain_claim_schedule(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<String>, StoreError> {
+    pub(super) async fn explain_claim_schedule(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(err)?;
-        let lines: Vec<String> = sqlx::query_scalar(concat!("EXPLAIN (ANALYZE, BUFFERS) ", claim_schedule_sql!()))
-            .bind("explain")
-            .bind(micros(now))
-            .bind(micros(now))
-            .bind(micros(now))
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(err)?;
+        let lines: Vec<String> = sqlx::query_scalar(concat!(
+            "EXPLAIN (ANALYZE, BUFFERS) ",
+            claim_schedule_sql!()
+        ))
+        .bind("explain")
+        .bind(micros(now))
+        .bind(micros(now))
+        .bind(micros(now))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err)?;
         tx.rollback().await.map_err(err)?;
         Ok(lines)
     }
 
-    pub(super) async fn insert_schedule(&self, rows: &[super::BulkSchedule]) -> Result<u64, StoreError> {
-        let keys: Vec<&str> = rows.iter().map(|r| r.row.idempotency_key.as_str()).collect();
+    pub(super) async fn insert_schedule(
+        &self,
+        rows: &[super::BulkSchedule],
+    ) -> Result<u64, StoreError> {
+        let keys: Vec<&str> = rows
+            .iter()
+            .map(|r| r.row.idempotency_key.as_str())
+            .collect();
         let references: Vec<&str> = rows.iter().map(|r| r.reference.as_str()).collect();
         let kinds: Vec<&str> = rows.iter().map(|r| r.row.kind.as_str()).collect();
         let due: Vec<i64> = rows.iter().map(|r| micros(r.row.due_at)).collect();
         let payloads: Vec<String> = rows.iter().map(|r| r.row.payload.to_string()).collect();
-        let statuses: Vec<&str> = rows.iter().map(|r| if r.done_at.is_some() { "done" } else { "pending" }).collect();
+        let statuses: Vec<&str> = rows
+            .iter()
+            .map(|r| {
+                if r.done_at.is_some() {
+                    "done"
+                } else {
+                    "pending"
+                }
+            })
+            .collect();
         let done: Vec<Option<i64>> = rows.iter().map(|r| r.done_at.map(micros)).collect();
         let added = sqlx::query(
             "INSERT INTO schedule (idempotency_key, reference, kind, due_us, payload, status, done_us)
@@ -315,7 +347,12 @@ impl PgStore {
         Ok(added.rows_affected())
     }
 
-    pub(super) async fn schedule_done(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub(super) async fn schedule_done(
+        &self,
+        id: i64,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE schedule SET status = 'done', done_us = $1, lease_owner = NULL, lease_until_us = NULL
              WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
@@ -329,7 +366,10 @@ impl PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn dispute_row(&self, reference: &str) -> Result<Option<DisputeRow>, StoreError> {
+    pub(super) async fn dispute_row(
+        &self,
+        reference: &str,
+    ) -> Result<Option<DisputeRow>, StoreError> {
         let row = sqlx::query("SELECT * FROM disputes WHERE reference = $1")
             .bind(reference)
             .fetch_optional(&self.pool)
@@ -338,7 +378,10 @@ impl PgStore {
         row.as_ref().map(dispute_row).transpose()
     }
 
-    pub(super) async fn open_for_person(&self, person: &str) -> Result<Vec<DisputeRow>, StoreError> {
+    pub(super) async fn open_for_person(
+        &self,
+        person: &str,
+    ) -> Result<Vec<DisputeRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT DISTINCT d.* FROM disputes d JOIN dispute_people p ON p.reference = d.reference
              WHERE p.person = $1 AND d.status = 'open' ORDER BY d.reference",
@@ -350,7 +393,10 @@ impl PgStore {
         rows.iter().map(dispute_row).collect()
     }
 
-    pub(super) async fn open_for_agency(&self, agency: &str) -> Result<Vec<DisputeRow>, StoreError> {
+    pub(super) async fn open_for_agency(
+        &self,
+        agency: &str,
+    ) -> Result<Vec<DisputeRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.* FROM disputes d JOIN dispute_agencies a ON a.reference = d.reference
              WHERE a.agency = $1 AND d.status = 'open' ORDER BY d.reference",
@@ -378,10 +424,11 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-        let threads = sqlx::query_as("SELECT reference, platform, workspace, channel, thread FROM threads")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let threads =
+            sqlx::query_as("SELECT reference, platform, workspace, channel, thread FROM threads")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err)?;
         let mut p = Projection {
             disputes,
             people,
@@ -398,13 +445,19 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
-        for table in ["DELETE FROM disputes", "DELETE FROM dispute_people", "DELETE FROM dispute_agencies", "DELETE FROM threads"] {
+        for table in [
+            "DELETE FROM disputes",
+            "DELETE FROM dispute_people",
+            "DELETE FROM dispute_agencies",
+            "DELETE FROM threads",
+        ] {
             sqlx::query(table).execute(&mut *tx).await.map_err(err)?;
         }
-        let refs: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT reference FROM events ORDER BY reference")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(err)?;
+        let refs: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT reference FROM events ORDER BY reference")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(err)?;
         for (reference,) in &refs {
             let events = load_events(&mut tx, reference).await?;
             write_projection(&mut tx, reference, &Dispute::from_events(&events)).await?;
@@ -432,7 +485,12 @@ impl PgStore {
         .map_err(err)
     }
 
-    pub(super) async fn record_directory(&self, sha256: &str, content: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub(super) async fn record_directory(
+        &self,
+        sha256: &str,
+        content: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO directory_versions (sha256, loaded_us, content) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
         )
@@ -445,7 +503,11 @@ impl PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn claim_inbound(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub(super) async fn claim_inbound(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("INSERT INTO inbound_keys (key, reference, at_us) VALUES ($1, NULL, $2) ON CONFLICT (key) DO NOTHING")
             .bind(key)
             .bind(micros(at))
@@ -455,7 +517,12 @@ impl PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn enqueue(&self, reference: &str, rows: &[super::NewOutbox], at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(super) async fn enqueue(
+        &self,
+        reference: &str,
+        rows: &[super::NewOutbox],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(err)?;
         for o in rows {
             sqlx::query(
@@ -497,7 +564,10 @@ impl PgStore {
         Ok(v.finish(seq, &hash, (reference, event), broken))
     }
 
-    pub(super) async fn teams_service_url(&self, tenant: &str) -> Result<Option<String>, StoreError> {
+    pub(super) async fn teams_service_url(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar("SELECT service_url FROM teams_tenants WHERE tenant = $1")
             .bind(tenant)
             .fetch_optional(&self.pool)
@@ -505,7 +575,12 @@ impl PgStore {
             .map_err(err)
     }
 
-    pub(super) async fn remember_teams_service_url(&self, tenant: &str, url: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(super) async fn remember_teams_service_url(
+        &self,
+        tenant: &str,
+        url: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO teams_tenants (tenant, service_url, updated_us) VALUES ($1, $2, $3)
              ON CONFLICT (tenant) DO UPDATE SET service_url = excluded.service_url, updated_us = excluded.updated_us",
@@ -519,16 +594,28 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn teams_user_id(&self, tenant: &str, aad_object_id: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT user_id FROM teams_users WHERE tenant = $1 AND aad_object_id = $2")
-            .bind(tenant)
-            .bind(aad_object_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)
+    pub(super) async fn teams_user_id(
+        &self,
+        tenant: &str,
+        aad_object_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT user_id FROM teams_users WHERE tenant = $1 AND aad_object_id = $2",
+        )
+        .bind(tenant)
+        .bind(aad_object_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)
     }
 
-    pub(super) async fn remember_teams_user(&self, tenant: &str, aad_object_id: &str, user_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(super) async fn remember_teams_user(
+        &self,
+        tenant: &str,
+        aad_object_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO teams_users (tenant, aad_object_id, user_id, updated_us) VALUES ($1, $2, $3, $4)
              ON CONFLICT (tenant, aad_object_id) DO UPDATE SET user_id = excluded.user_id, updated_us = excluded.updated_us",
@@ -577,8 +664,14 @@ async fn append_in(
             return Err(StoreError::Duplicate);
         }
     }
-    let existing = load_events(conn, reference).await?;
-    let found = existing.len() as u64;
+    // Check the version cheaply before decoding anything: a losing racer fails fast.
+    let found: i64 =
+        sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events WHERE reference = $1")
+            .bind(reference)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err)?;
+    let found = found as u64;
     if found != expected {
         return Err(StoreError::Conflict {
             reference: reference.to_string(),
@@ -586,17 +679,27 @@ async fn append_in(
             found,
         });
     }
-    let last_hash: String = sqlx::query_scalar("SELECT hash FROM events WHERE reference = $1 ORDER BY seq DESC LIMIT 1")
-        .bind(reference)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(err)?
-        .unwrap_or_default();
-    let (_, head_hash): (i64, String) = sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(err)?;
-    let rows = chain::link(reference, expected as i64 + 1, last_hash, head_hash, &batch.events)?;
+    let existing = load_events(conn, reference).await?;
+    let last_hash: String = sqlx::query_scalar(
+        "SELECT hash FROM events WHERE reference = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(reference)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(err)?
+    .unwrap_or_default();
+    let (_, head_hash): (i64, String) =
+        sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err)?;
+    let rows = chain::link(
+        reference,
+        expected as i64 + 1,
+        last_hash,
+        head_hash,
+        &batch.events,
+    )?;
     let mut head = None;
     for r in &rows {
         let global_seq: i64 = sqlx::query_scalar(
@@ -680,14 +783,22 @@ async fn append_in(
     write_projection(conn, reference, &state).await
 }
 
-async fn write_projection(conn: &mut PgConnection, reference: &str, d: &Dispute) -> Result<(), StoreError> {
+async fn write_projection(
+    conn: &mut PgConnection,
+    reference: &str,
+    d: &Dispute,
+) -> Result<(), StoreError> {
     for table in [
         "DELETE FROM disputes WHERE reference = $1",
         "DELETE FROM dispute_people WHERE reference = $1",
         "DELETE FROM dispute_agencies WHERE reference = $1",
         "DELETE FROM threads WHERE reference = $1",
     ] {
-        sqlx::query(table).bind(reference).execute(&mut *conn).await.map_err(err)?;
+        sqlx::query(table)
+            .bind(reference)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
     }
     let Some(p) = projection::rows_for(d) else {
         return Ok(());

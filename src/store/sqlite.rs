@@ -2,10 +2,14 @@
 
 use super::chain::{self, StoredEvent, Verifier};
 use super::projection::{self, DisputeRow, Projection};
-use super::{Batch, OutboxDepth, OutboxRow, ScheduleRow, StoreError, VerifyReport, from_micros, micros};
+use super::{
+    Batch, OutboxDepth, OutboxRow, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
+};
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{ConnectOptions, Connection, Row, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
@@ -57,11 +61,15 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         // Look before touching: switching to WAL writes the file header, so someone else's
         // database is checked on a connection that changes nothing.
-        let mut probe = base.clone().connect().await.map_err(|e| match StoreError::from_sqlx(e) {
-            StoreError::Database(m) => StoreError::Open(format!("{path}: {m}")),
-            StoreError::NotOurs(m) => StoreError::NotOurs(format!("{path} ({m})")),
-            other => other,
-        })?;
+        let mut probe =
+            base.clone()
+                .connect()
+                .await
+                .map_err(|e| match StoreError::from_sqlx(e) {
+                    StoreError::Database(m) => StoreError::Open(format!("{path}: {m}")),
+                    StoreError::NotOurs(m) => StoreError::NotOurs(format!("{path} ({m})")),
+                    other => other,
+                })?;
         let checked = check_ours(&mut probe, path).await;
         let _ = probe.close().await;
         checked?;
@@ -94,7 +102,10 @@ impl SqliteStore {
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
@@ -104,11 +115,12 @@ impl SqliteStore {
     }
 
     pub(super) async fn seen_inbound(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT reference FROM inbound_keys WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT reference FROM inbound_keys WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
         Ok(row.map(|(r,)| r.unwrap_or_default()))
     }
 
@@ -266,13 +278,20 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-        let mut out = rows.iter().map(schedule_row).collect::<Result<Vec<_>, _>>()?;
+        let mut out = rows
+            .iter()
+            .map(schedule_row)
+            .collect::<Result<Vec<_>, _>>()?;
         out.sort_by_key(|r| (r.due_at, r.id));
         Ok(out)
     }
 
     /// How SQLite runs the claim: `EXPLAIN QUERY PLAN`, one line per step.
-    pub(super) async fn explain_claim_schedule(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<String>, StoreError> {
+    pub(super) async fn explain_claim_schedule(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(concat!("EXPLAIN QUERY PLAN ", claim_schedule_sql!()))
             .bind("explain")
             .bind(micros(now))
@@ -288,7 +307,10 @@ impl SqliteStore {
             .collect())
     }
 
-    pub(super) async fn insert_schedule(&self, rows: &[super::BulkSchedule]) -> Result<u64, StoreError> {
+    pub(super) async fn insert_schedule(
+        &self,
+        rows: &[super::BulkSchedule],
+    ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
         let mut added = 0;
         for r in rows {
@@ -312,7 +334,12 @@ impl SqliteStore {
         Ok(added)
     }
 
-    pub(super) async fn schedule_done(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub(super) async fn schedule_done(
+        &self,
+        id: i64,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE schedule SET status = 'done', done_us = ?, lease_owner = NULL, lease_until_us = NULL
              WHERE id = ? AND lease_owner = ? AND status = 'pending'",
@@ -326,7 +353,10 @@ impl SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn dispute_row(&self, reference: &str) -> Result<Option<DisputeRow>, StoreError> {
+    pub(super) async fn dispute_row(
+        &self,
+        reference: &str,
+    ) -> Result<Option<DisputeRow>, StoreError> {
         let row = sqlx::query("SELECT * FROM disputes WHERE reference = ?")
             .bind(reference)
             .fetch_optional(&self.pool)
@@ -335,7 +365,10 @@ impl SqliteStore {
         row.as_ref().map(dispute_row).transpose()
     }
 
-    pub(super) async fn open_for_person(&self, person: &str) -> Result<Vec<DisputeRow>, StoreError> {
+    pub(super) async fn open_for_person(
+        &self,
+        person: &str,
+    ) -> Result<Vec<DisputeRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT DISTINCT d.* FROM disputes d JOIN dispute_people p ON p.reference = d.reference
              WHERE p.person = ? AND d.status = 'open' ORDER BY d.reference",
@@ -347,7 +380,10 @@ impl SqliteStore {
         rows.iter().map(dispute_row).collect()
     }
 
-    pub(super) async fn open_for_agency(&self, agency: &str) -> Result<Vec<DisputeRow>, StoreError> {
+    pub(super) async fn open_for_agency(
+        &self,
+        agency: &str,
+    ) -> Result<Vec<DisputeRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.* FROM disputes d JOIN dispute_agencies a ON a.reference = d.reference
              WHERE a.agency = ? AND d.status = 'open' ORDER BY d.reference",
@@ -375,10 +411,11 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-        let threads = sqlx::query_as("SELECT reference, platform, workspace, channel, thread FROM threads")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let threads =
+            sqlx::query_as("SELECT reference, platform, workspace, channel, thread FROM threads")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err)?;
         let mut p = Projection {
             disputes,
             people,
@@ -391,13 +428,19 @@ impl SqliteStore {
 
     pub(super) async fn rebuild_projections(&self) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
-        for table in ["DELETE FROM disputes", "DELETE FROM dispute_people", "DELETE FROM dispute_agencies", "DELETE FROM threads"] {
+        for table in [
+            "DELETE FROM disputes",
+            "DELETE FROM dispute_people",
+            "DELETE FROM dispute_agencies",
+            "DELETE FROM threads",
+        ] {
             sqlx::query(table).execute(&mut *tx).await.map_err(err)?;
         }
-        let refs: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT reference FROM events ORDER BY reference")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(err)?;
+        let refs: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT reference FROM events ORDER BY reference")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(err)?;
         for (reference,) in &refs {
             let events = load_events(&mut tx, reference).await?;
             write_projection(&mut tx, reference, &Dispute::from_events(&events)).await?;
@@ -425,7 +468,12 @@ impl SqliteStore {
         .map_err(err)
     }
 
-    pub(super) async fn record_directory(&self, sha256: &str, content: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub(super) async fn record_directory(
+        &self,
+        sha256: &str,
+        content: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO directory_versions (sha256, loaded_us, content) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
         )
@@ -438,7 +486,11 @@ impl SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn claim_inbound(&self, key: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub(super) async fn claim_inbound(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("INSERT INTO inbound_keys (key, reference, at_us) VALUES (?, NULL, ?) ON CONFLICT (key) DO NOTHING")
             .bind(key)
             .bind(micros(at))
@@ -448,7 +500,12 @@ impl SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(super) async fn enqueue(&self, reference: &str, rows: &[super::NewOutbox], at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(super) async fn enqueue(
+        &self,
+        reference: &str,
+        rows: &[super::NewOutbox],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
         for o in rows {
             sqlx::query(
@@ -490,7 +547,10 @@ impl SqliteStore {
         Ok(v.finish(seq, &hash, (reference, event), broken))
     }
 
-    pub(super) async fn teams_service_url(&self, tenant: &str) -> Result<Option<String>, StoreError> {
+    pub(super) async fn teams_service_url(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar("SELECT service_url FROM teams_tenants WHERE tenant = ?")
             .bind(tenant)
             .fetch_optional(&self.pool)
@@ -498,7 +558,12 @@ impl SqliteStore {
             .map_err(err)
     }
 
-    pub(super) async fn remember_teams_service_url(&self, tenant: &str, url: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(super) async fn remember_teams_service_url(
+        &self,
+        tenant: &str,
+        url: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO teams_tenants (tenant, service_url, updated_us) VALUES (?, ?, ?)
              ON CONFLICT (tenant) DO UPDATE SET service_url = excluded.service_url, updated_us = excluded.updated_us",
@@ -512,7 +577,11 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn teams_user_id(&self, tenant: &str, aad_object_id: &str) -> Result<Option<String>, StoreError> {
+    pub(super) async fn teams_user_id(
+        &self,
+        tenant: &str,
+        aad_object_id: &str,
+    ) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar("SELECT user_id FROM teams_users WHERE tenant = ? AND aad_object_id = ?")
             .bind(tenant)
             .bind(aad_object_id)
@@ -521,7 +590,13 @@ impl SqliteStore {
             .map_err(err)
     }
 
-    pub(super) async fn remember_teams_user(&self, tenant: &str, aad_object_id: &str, user_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(super) async fn remember_teams_user(
+        &self,
+        tenant: &str,
+        aad_object_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO teams_users (tenant, aad_object_id, user_id, updated_us) VALUES (?, ?, ?, ?)
              ON CONFLICT (tenant, aad_object_id) DO UPDATE SET user_id = excluded.user_id, updated_us = excluded.updated_us",
@@ -543,7 +618,9 @@ async fn check_ours(conn: &mut SqliteConnection, path: &str) -> Result<(), Store
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| match StoreError::from_sqlx(e) {
-            StoreError::Database(m) | StoreError::NotOurs(m) => StoreError::NotOurs(format!("{path} ({m})")),
+            StoreError::Database(m) | StoreError::NotOurs(m) => {
+                StoreError::NotOurs(format!("{path} ({m})"))
+            }
             other => other,
         })?;
     let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
@@ -566,7 +643,10 @@ async fn check_ours(conn: &mut SqliteConnection, path: &str) -> Result<(), Store
     Ok(())
 }
 
-async fn load_events(conn: &mut SqliteConnection, reference: &str) -> Result<Vec<Event>, StoreError> {
+async fn load_events(
+    conn: &mut SqliteConnection,
+    reference: &str,
+) -> Result<Vec<Event>, StoreError> {
     let rows = sqlx::query("SELECT * FROM events WHERE reference = ? ORDER BY seq")
         .bind(reference)
         .fetch_all(&mut *conn)
@@ -594,8 +674,14 @@ async fn append_in(
             return Err(StoreError::Duplicate);
         }
     }
-    let existing = load_events(conn, reference).await?;
-    let found = existing.len() as u64;
+    // Check the version cheaply before decoding anything: a losing racer fails fast.
+    let found: i64 =
+        sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events WHERE reference = ?")
+            .bind(reference)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err)?;
+    let found = found as u64;
     if found != expected {
         return Err(StoreError::Conflict {
             reference: reference.to_string(),
@@ -603,17 +689,26 @@ async fn append_in(
             found,
         });
     }
-    let last_hash: String = sqlx::query_scalar("SELECT hash FROM events WHERE reference = ? ORDER BY seq DESC LIMIT 1")
-        .bind(reference)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(err)?
-        .unwrap_or_default();
-    let (_, head_hash): (i64, String) = sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(err)?;
-    let rows = chain::link(reference, expected as i64 + 1, last_hash, head_hash, &batch.events)?;
+    let existing = load_events(conn, reference).await?;
+    let last_hash: String =
+        sqlx::query_scalar("SELECT hash FROM events WHERE reference = ? ORDER BY seq DESC LIMIT 1")
+            .bind(reference)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(err)?
+            .unwrap_or_default();
+    let (_, head_hash): (i64, String) =
+        sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err)?;
+    let rows = chain::link(
+        reference,
+        expected as i64 + 1,
+        last_hash,
+        head_hash,
+        &batch.events,
+    )?;
     let mut head = None;
     for r in &rows {
         let global_seq: i64 = sqlx::query_scalar(
@@ -642,14 +737,16 @@ async fn append_in(
         head = Some((global_seq, r.hash.clone(), r.seq));
     }
     if let Some((global_seq, hash, seq)) = head {
-        sqlx::query("UPDATE chain_head SET global_seq = ?, hash = ?, reference = ?, seq = ? WHERE id = 1")
-            .bind(global_seq)
-            .bind(hash)
-            .bind(reference)
-            .bind(seq)
-            .execute(&mut *conn)
-            .await
-            .map_err(err)?;
+        sqlx::query(
+            "UPDATE chain_head SET global_seq = ?, hash = ?, reference = ?, seq = ? WHERE id = 1",
+        )
+        .bind(global_seq)
+        .bind(hash)
+        .bind(reference)
+        .bind(seq)
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
     }
     for kind in &batch.cancel_schedule_kinds {
         sqlx::query("UPDATE schedule SET status = 'cancelled', done_us = ? WHERE reference = ? AND kind = ? AND status = 'pending'")
@@ -697,14 +794,22 @@ async fn append_in(
     write_projection(conn, reference, &state).await
 }
 
-async fn write_projection(conn: &mut SqliteConnection, reference: &str, d: &Dispute) -> Result<(), StoreError> {
+async fn write_projection(
+    conn: &mut SqliteConnection,
+    reference: &str,
+    d: &Dispute,
+) -> Result<(), StoreError> {
     for table in [
         "DELETE FROM disputes WHERE reference = ?",
         "DELETE FROM dispute_people WHERE reference = ?",
         "DELETE FROM dispute_agencies WHERE reference = ?",
         "DELETE FROM threads WHERE reference = ?",
     ] {
-        sqlx::query(table).bind(reference).execute(&mut *conn).await.map_err(err)?;
+        sqlx::query(table)
+            .bind(reference)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
     }
     let Some(p) = projection::rows_for(d) else {
         return Ok(());
@@ -930,9 +1035,14 @@ mod tests {
         let path = path.to_str().expect("utf-8 path");
         // Create and migrate normally, then reopen with a page limit just above the current size.
         let store = SqliteStore::open(path).await.expect("open");
-        let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&store.pool).await.expect("pages");
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&store.pool)
+            .await
+            .expect("pages");
         store.pool.close().await;
-        let store = SqliteStore::open_with(path, Some(pages as u64)).await.expect("reopen");
+        let store = SqliteStore::open_with(path, Some(pages as u64))
+            .await
+            .expect("reopen");
         let big = "x".repeat(200_000);
         let event = Event {
             at: Utc::now(),
@@ -944,10 +1054,16 @@ mod tests {
             ..Batch::default()
         };
         let r = Reference::new("NSAB", 2026, 1);
-        let e = store.append(&r, 0, &batch, None).await.expect_err("disk full");
+        let e = store
+            .append(&r, 0, &batch, None)
+            .await
+            .expect_err("disk full");
         assert!(matches!(e, StoreError::Full), "{e:?}");
         assert!(e.to_string().contains("nothing was written"));
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&store.pool).await.expect("count");
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&store.pool)
+            .await
+            .expect("count");
         assert_eq!(count, 0);
     }
 }

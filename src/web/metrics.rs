@@ -3,7 +3,9 @@
 
 use crate::delivery::DeliveryObserver;
 use crate::directory::Platform;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 /// The app's metrics.
 #[derive(Debug, Clone)]
@@ -27,17 +29,31 @@ impl Metrics {
             &["route", "outcome"],
         )?;
         let ack_latency = HistogramVec::new(
-            HistogramOpts::new("ack_latency_seconds", "Time to answer a platform request")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0]),
+            HistogramOpts::new("ack_latency_seconds", "Time to answer a platform request").buckets(
+                vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0,
+                ],
+            ),
             &["route"],
         )?;
         let outbox_pending = IntGauge::new("outbox_pending", "Posts waiting to be delivered")?;
-        let outbox_parked = IntGauge::new("outbox_parked", "Posts that could not be delivered and were set aside")?;
-        let outbox_oldest_age_seconds =
-            IntGauge::new("outbox_oldest_age_seconds", "Age of the oldest post waiting")?;
-        let deliveries = IntCounterVec::new(Opts::new("deliveries_total", "Posts delivered"), &["platform"])?;
+        let outbox_parked = IntGauge::new(
+            "outbox_parked",
+            "Posts that could not be delivered and were set aside",
+        )?;
+        let outbox_oldest_age_seconds = IntGauge::new(
+            "outbox_oldest_age_seconds",
+            "Age of the oldest post waiting",
+        )?;
+        let deliveries = IntCounterVec::new(
+            Opts::new("deliveries_total", "Posts delivered"),
+            &["platform"],
+        )?;
         let delivery_failures = IntCounterVec::new(
-            Opts::new("delivery_failures_total", "Failed post attempts by platform and error"),
+            Opts::new(
+                "delivery_failures_total",
+                "Failed post attempts by platform and error",
+            ),
             &["platform", "error", "parked"],
         )?;
         registry.register(Box::new(requests.clone()))?;
@@ -73,7 +89,9 @@ impl Metrics {
 impl DeliveryObserver for Metrics {
     fn sent(&self, platform: Platform) {
         let platform = platform.to_string();
-        self.deliveries.with_label_values(&[platform.as_str()]).inc();
+        self.deliveries
+            .with_label_values(&[platform.as_str()])
+            .inc();
     }
 
     fn failed(&self, platform: Platform, error: &str, parked: bool) {

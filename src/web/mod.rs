@@ -50,9 +50,16 @@ pub struct Built {
 }
 
 /// Builds the whole app from configuration: store, policies, directory, adapters, worker.
-pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerConfig) -> Result<Built, String> {
+pub async fn build(
+    config: &ServeConfig,
+    clock: Arc<dyn Clock>,
+    worker: WorkerConfig,
+) -> Result<Built, String> {
     let policies = PolicySet::load_dir(&config.policies).map_err(|e| {
-        format!("the policies in {} cannot be used:\n{e}", config.policies.display())
+        format!(
+            "the policies in {} cannot be used:\n{e}",
+            config.policies.display()
+        )
     })?;
     let directory = Directory::load(&config.directory).map_err(|e| e.to_string())?;
     // The sandbox stands in for every platform: every agency's channel moves onto it.
@@ -70,9 +77,15 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
             list.join("\n")
         ));
     }
-    let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
-    let directory_text = std::fs::read_to_string(&config.directory)
-        .map_err(|e| format!("cannot read the directory {}: {e}", config.directory.display()))?;
+    let store = Store::open(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let directory_text = std::fs::read_to_string(&config.directory).map_err(|e| {
+        format!(
+            "cannot read the directory {}: {e}",
+            config.directory.display()
+        )
+    })?;
     if store
         .record_directory(&directory_text, clock.now())
         .await
@@ -81,7 +94,8 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
         tracing::info!(directory = %config.directory.display(), "recorded a new version of the directory");
     }
     let service = Arc::new(
-        Service::new(store, Arc::new(policies), Arc::new(directory), clock).map_err(|e| e.to_string())?,
+        Service::new(store, Arc::new(policies), Arc::new(directory), clock)
+            .map_err(|e| e.to_string())?,
     );
     let metrics = Metrics::new().map_err(|e| format!("cannot set up metrics: {e}"))?;
 
@@ -92,7 +106,9 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
     let tokens = SlackTokens::new(config.slack_bot_token.clone(), config.slack_tokens()?);
     // The sandbox stands in for both platforms: their missing credentials are expected there.
     if config.slack_signing_secrets.is_empty() && !config.sandbox {
-        tracing::warn!("SLACK_SIGNING_SECRET is not set: every request to /slack/* will be refused");
+        tracing::warn!(
+            "SLACK_SIGNING_SECRET is not set: every request to /slack/* will be refused"
+        );
     }
     let slack = SlackState::new(
         service.clone(),
@@ -145,9 +161,17 @@ pub async fn build(config: &ServeConfig, clock: Arc<dyn Clock>, worker: WorkerCo
 }
 
 /// The router with its middleware.
-pub fn router(state: AppState, slack: SlackState, teams: TeamsState, sandbox: Option<SandboxState>, max_body: usize) -> Router {
+pub fn router(
+    state: AppState,
+    slack: SlackState,
+    teams: TeamsState,
+    sandbox: Option<SandboxState>,
+    max_body: usize,
+) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let sandbox = sandbox.map(crate::chat::sandbox::routes).unwrap_or_default();
+    let sandbox = sandbox
+        .map(crate::chat::sandbox::routes)
+        .unwrap_or_default();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -157,9 +181,16 @@ pub fn router(state: AppState, slack: SlackState, teams: TeamsState, sandbox: Op
         .merge(sandbox)
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(|_| {
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the request was not recorded").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; the request was not recorded",
+            )
+                .into_response()
         }))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(10)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(10),
+        ))
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(TraceLayer::new_for_http())
@@ -174,7 +205,11 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.service.store.ping().await {
-        Ok(()) => (StatusCode::OK, format!("ok: {} reachable", state.service.store.backend())).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            format!("ok: {} reachable", state.service.store.backend()),
+        )
+            .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readyz: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
@@ -192,7 +227,10 @@ async fn metrics_page(State(state): State<AppState>) -> Response {
         state.metrics.outbox_oldest_age_seconds.set(age);
     }
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -216,7 +254,11 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         400..=499 => "client_error",
         _ => "server_error",
     };
-    state.metrics.requests.with_label_values(&[route.as_str(), outcome]).inc();
+    state
+        .metrics
+        .requests
+        .with_label_values(&[route.as_str(), outcome])
+        .inc();
     state
         .metrics
         .ack_latency

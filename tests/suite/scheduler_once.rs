@@ -260,11 +260,17 @@ async fn a_slow_chat_api_keeps_the_posts_waiting_in_the_outbox_and_never_causes_
     // the clock has passed any backoff, make sure the worker is seen trying again and again.
     let before = *api.attempts.lock().unwrap();
     for _ in 0..4 {
-        rig.run_until(&escalation_bot::calendar::format_uk(rig.now() + Duration::minutes(10))).await;
+        rig.run_until(&escalation_bot::calendar::format_uk(
+            rig.now() + Duration::minutes(10),
+        ))
+        .await;
         worker.tick().await.expect("the worker claims rows");
     }
     let attempts = *api.attempts.lock().unwrap();
-    assert!(attempts > before + 3, "the worker kept trying ({before} then {attempts} attempts)");
+    assert!(
+        attempts > before + 3,
+        "the worker kept trying ({before} then {attempts} attempts)"
+    );
 
     // The API recovers: every waiting post goes out once, in time.
     api.down.store(false, Ordering::SeqCst);

@@ -198,11 +198,16 @@ async fn a_cambridgeshire_dispute_has_no_deadline_reminders_at_any_stage_but_its
     let reminded: Vec<String> = events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::AcknowledgementReminded { stage, .. } => Some(format!("{} stage {stage}", format_uk(e.at))),
+            EventBody::AcknowledgementReminded { stage, .. } => {
+                Some(format!("{} stage {stage}", format_uk(e.at)))
+            }
             _ => None,
         })
         .collect();
-    assert!(reminded.iter().all(|r| r.contains("T09:00:00")), "{reminded:?}");
+    assert!(
+        reminded.iter().all(|r| r.contains("T09:00:00")),
+        "{reminded:?}"
+    );
     assert_eq!(
         rig.schedule_count(&reference, "done").await,
         reminded.len() as i64

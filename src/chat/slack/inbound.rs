@@ -6,7 +6,9 @@
 use super::client::{SlackClient, SlackError};
 use super::{render, verify, views};
 use crate::chat::grammar::{self, ChatCommand};
-use crate::chat::{ActionKind, Delivery, Line, Message, MessageKind, Origin, Span, Target, compose};
+use crate::chat::{
+    ActionKind, Delivery, Line, Message, MessageKind, Origin, Span, Target, compose,
+};
 use crate::config::Secret;
 use crate::delivery::{PostError, PostFuture, Posted, Poster};
 use crate::directory::{Person, PersonId, Platform};
@@ -115,13 +117,19 @@ fn refused(state: &SlackState, headers: &HeaderMap, body: &[u8]) -> Option<Respo
     .err()
     .map(|e| {
         tracing::warn!(error = %e, "slack: refused a request that failed verification");
-        (StatusCode::UNAUTHORIZED, "invalid or missing Slack signature").into_response()
+        (
+            StatusCode::UNAUTHORIZED,
+            "invalid or missing Slack signature",
+        )
+            .into_response()
     })
 }
 
 /// Escapes text for Slack mrkdwn so nothing we echo can mention or link.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn ephemeral(text: &str) -> Response {
@@ -150,10 +158,13 @@ fn resolve<'a>(service: &'a Service, team: &str, user: &str) -> Result<&'a Perso
         return Ok(p);
     }
     let dir = &service.directory;
-    let known_workspace = dir
-        .agencies()
-        .any(|a| a.channels.iter().any(|c| c.platform == Platform::Slack && c.workspace == team))
-        || dir.people().any(|p| p.slack.as_ref().is_some_and(|s| s.workspace == team));
+    let known_workspace = dir.agencies().any(|a| {
+        a.channels
+            .iter()
+            .any(|c| c.platform == Platform::Slack && c.workspace == team)
+    }) || dir
+        .people()
+        .any(|p| p.slack.as_ref().is_some_and(|s| s.workspace == team));
     if known_workspace {
         Err(format!(
             "You are not in the escalation-bot directory yet, so you cannot raise or act on challenges. Ask your agency's escalation-bot administrator to add you (Slack user {user} in workspace {team})."
@@ -186,7 +197,8 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
     };
     let key = (!cmd.trigger_id.is_empty()).then(|| format!("slack:command:{}", cmd.trigger_id));
     let modal_meta = |reference: Option<&Reference>| {
-        json!({ "channel": cmd.channel_id, "reference": reference.map(ToString::to_string) }).to_string()
+        json!({ "channel": cmd.channel_id, "reference": reference.map(ToString::to_string) })
+            .to_string()
     };
     match parsed {
         ChatCommand::Help => ephemeral(grammar::HELP),
@@ -214,18 +226,40 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
             };
             ephemeral(&act_text(&state, &person, &reference, &command, key).await)
         }
-        ChatCommand::Escalate { reference, reason: None } => {
-            open_view(&state, &cmd.team_id, &cmd.trigger_id, views::escalate_modal(&reference.to_string(), &modal_meta(Some(&reference)))).await
+        ChatCommand::Escalate {
+            reference,
+            reason: None,
+        } => {
+            open_view(
+                &state,
+                &cmd.team_id,
+                &cmd.trigger_id,
+                views::escalate_modal(&reference.to_string(), &modal_meta(Some(&reference))),
+            )
+            .await
         }
         ChatCommand::Acknowledge(reference) => {
             ephemeral(&act_text(&state, &person, &reference, &Command::Acknowledge, key).await)
         }
         ChatCommand::Resolve(reference) => {
-            open_view(&state, &cmd.team_id, &cmd.trigger_id, views::resolution_modal(&reference.to_string(), &modal_meta(Some(&reference)))).await
+            open_view(
+                &state,
+                &cmd.team_id,
+                &cmd.trigger_id,
+                views::resolution_modal(&reference.to_string(), &modal_meta(Some(&reference))),
+            )
+            .await
         }
-        ChatCommand::Confirm(reference) => {
-            ephemeral(&act_text(&state, &person, &reference, &Command::ConfirmResolution, key).await)
-        }
+        ChatCommand::Confirm(reference) => ephemeral(
+            &act_text(
+                &state,
+                &person,
+                &reference,
+                &Command::ConfirmResolution,
+                key,
+            )
+            .await,
+        ),
         ChatCommand::Withdraw {
             reference,
             reason: Some(reason),
@@ -233,8 +267,17 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
             let command = Command::Withdraw { reason };
             ephemeral(&act_text(&state, &person, &reference, &command, key).await)
         }
-        ChatCommand::Withdraw { reference, reason: None } => {
-            open_view(&state, &cmd.team_id, &cmd.trigger_id, views::withdraw_modal(&reference.to_string(), &modal_meta(Some(&reference)))).await
+        ChatCommand::Withdraw {
+            reference,
+            reason: None,
+        } => {
+            open_view(
+                &state,
+                &cmd.team_id,
+                &cmd.trigger_id,
+                views::withdraw_modal(&reference.to_string(), &modal_meta(Some(&reference))),
+            )
+            .await
         }
     }
 }
@@ -246,16 +289,30 @@ fn raise_modal(state: &SlackState, person: &Person, meta: &str) -> Result<Value,
     let others: Vec<&crate::directory::Agency> = service
         .directory
         .agencies()
-        .filter(|a| a.board == policy.id && a.kind != crate::directory::BOARD_KIND && a.id != person.agency)
+        .filter(|a| {
+            a.board == policy.id && a.kind != crate::directory::BOARD_KIND && a.id != person.agency
+        })
         .collect();
-    let agencies: Vec<(String, String)> = others.iter().map(|a| (a.id.0.clone(), a.name.clone())).collect();
+    let agencies: Vec<(String, String)> = others
+        .iter()
+        .map(|a| (a.id.0.clone(), a.name.clone()))
+        .collect();
     let people: Vec<(String, Vec<(String, String)>)> = others
         .iter()
         .map(|a| {
             let members = service
                 .directory
                 .members(&a.id)
-                .map(|p| (p.id.0.clone(), format!("{} ({})", p.name, compose::role_and_agency(policy, &service.directory, &p.id))))
+                .map(|p| {
+                    (
+                        p.id.0.clone(),
+                        format!(
+                            "{} ({})",
+                            p.name,
+                            compose::role_and_agency(policy, &service.directory, &p.id)
+                        ),
+                    )
+                })
                 .collect();
             (a.id.0.clone(), members)
         })
@@ -265,7 +322,9 @@ fn raise_modal(state: &SlackState, person: &Person, meta: &str) -> Result<Value,
 
 async fn open_view(state: &SlackState, team: &str, trigger_id: &str, view: Value) -> Response {
     let Some(token) = state.tokens.token_for(team) else {
-        return ephemeral("escalation-bot has no bot token for this workspace, so it cannot open the form. Ask your agency administrator to finish installing the app.");
+        return ephemeral(
+            "escalation-bot has no bot token for this workspace, so it cannot open the form. Ask your agency administrator to finish installing the app.",
+        );
     };
     let call = state.client.views_open(token.expose(), trigger_id, &view);
     match tokio::time::timeout(VIEWS_OPEN_TIMEOUT, call).await {
@@ -300,10 +359,16 @@ async fn status_text(state: &SlackState, reference: &Reference) -> String {
                         .iter()
                         .map(|p| compose::role_and_agency(policy, &service.directory, p))
                         .collect();
-                    text.push_str(&format!("\nWaiting for acknowledgement from {}", names.join(" and ")));
+                    text.push_str(&format!(
+                        "\nWaiting for acknowledgement from {}",
+                        names.join(" and ")
+                    ));
                 }
                 if let Some(p) = &d.proposal {
-                    text.push_str(&format!("\nProposed resolution waiting for the other agency: {}", p.outcome));
+                    text.push_str(&format!(
+                        "\nProposed resolution waiting for the other agency: {}",
+                        p.outcome
+                    ));
                 }
                 text
             }
@@ -320,10 +385,14 @@ async fn list_text(state: &SlackState, person: &Person) -> String {
             let lines: Vec<String> = rows
                 .iter()
                 .map(|r| {
-                    let due = r
-                        .due
-                        .map_or_else(|| "no fixed limit".to_string(), |d| format!("due {}", crate::calendar::format_uk_short(d)));
-                    format!("• {} · stage {} · {} · {due}", r.reference, r.stage, r.stage_name)
+                    let due = r.due.map_or_else(
+                        || "no fixed limit".to_string(),
+                        |d| format!("due {}", crate::calendar::format_uk_short(d)),
+                    );
+                    format!(
+                        "• {} · stage {} · {} · {due}",
+                        r.reference, r.stage, r.stage_name
+                    )
                 })
                 .collect();
             format!("Your open challenges:\n{}", lines.join("\n"))
@@ -355,7 +424,11 @@ async fn act_text(
     command: &Command,
     key: Option<String>,
 ) -> String {
-    match state.service.act(&person.id, reference, command, None, key).await {
+    match state
+        .service
+        .act(&person.id, reference, command, None, key)
+        .await
+    {
         Ok(outcome) => done_text(&state.service, &outcome),
         Err(e) => user_text(&e),
     }
@@ -429,7 +502,11 @@ struct Meta {
     reference: Option<String>,
 }
 
-async fn interactions(State(state): State<SlackState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn interactions(
+    State(state): State<SlackState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(r) = refused(&state, &headers, &body) {
         return r;
     }
@@ -453,7 +530,11 @@ async fn interactions(State(state): State<SlackState>, headers: HeaderMap, body:
 }
 
 async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> Response {
-    let channel = payload.channel.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+    let channel = payload
+        .channel
+        .as_ref()
+        .map(|c| c.id.clone())
+        .unwrap_or_default();
     let person = match resolve(&state.service, team, &payload.user.id) {
         Ok(p) => p.clone(),
         Err(text) => {
@@ -466,13 +547,19 @@ async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> 
     };
     let (Some(kind), Some(reference)) = (
         ActionKind::from_id(&action.action_id),
-        action.value.as_deref().and_then(|v| Reference::parse(v).ok()),
+        action
+            .value
+            .as_deref()
+            .and_then(|v| Reference::parse(v).ok()),
     ) else {
         return StatusCode::OK.into_response();
     };
     let meta = json!({ "channel": channel, "reference": reference.to_string() }).to_string();
     let trigger = payload.trigger_id.clone().unwrap_or_default();
-    let key = payload.trigger_id.as_ref().map(|t| format!("slack:action:{t}"));
+    let key = payload
+        .trigger_id
+        .as_ref()
+        .map(|t| format!("slack:action:{t}"));
     let origin = Origin {
         platform: Platform::Slack,
         workspace: team.to_string(),
@@ -480,12 +567,42 @@ async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> 
         user: payload.user.id.clone(),
     };
     match kind {
-        ActionKind::AddNote => open_view(state, team, &trigger, views::note_modal(&reference.to_string(), &meta)).await,
-        ActionKind::Escalate => open_view(state, team, &trigger, views::escalate_modal(&reference.to_string(), &meta)).await,
-        ActionKind::ProposeResolution => {
-            open_view(state, team, &trigger, views::resolution_modal(&reference.to_string(), &meta)).await
+        ActionKind::AddNote => {
+            open_view(
+                state,
+                team,
+                &trigger,
+                views::note_modal(&reference.to_string(), &meta),
+            )
+            .await
         }
-        ActionKind::RejectResolution => open_view(state, team, &trigger, views::reject_modal(&reference.to_string(), &meta)).await,
+        ActionKind::Escalate => {
+            open_view(
+                state,
+                team,
+                &trigger,
+                views::escalate_modal(&reference.to_string(), &meta),
+            )
+            .await
+        }
+        ActionKind::ProposeResolution => {
+            open_view(
+                state,
+                team,
+                &trigger,
+                views::resolution_modal(&reference.to_string(), &meta),
+            )
+            .await
+        }
+        ActionKind::RejectResolution => {
+            open_view(
+                state,
+                team,
+                &trigger,
+                views::reject_modal(&reference.to_string(), &meta),
+            )
+            .await
+        }
         ActionKind::Acknowledge | ActionKind::ConfirmResolution => {
             let command = if kind == ActionKind::Acknowledge {
                 Command::Acknowledge
@@ -507,7 +624,12 @@ async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> 
 }
 
 /// A second press of the same button is not an error: the person already did it.
-async fn already_done(state: &SlackState, person: &PersonId, reference: &Reference, kind: ActionKind) -> bool {
+async fn already_done(
+    state: &SlackState,
+    person: &PersonId,
+    reference: &Reference,
+    kind: ActionKind,
+) -> bool {
     let Ok(d) = state.service.dispute(reference).await else {
         return false;
     };
@@ -523,7 +645,10 @@ async fn already_done(state: &SlackState, person: &PersonId, reference: &Referen
                     .map(|events| {
                         events.iter().any(|e| {
                             e.actor.as_ref() == Some(person)
-                                && matches!(e.body, crate::escalation::EventBody::ResolutionConfirmed { .. })
+                                && matches!(
+                                    e.body,
+                                    crate::escalation::EventBody::ResolutionConfirmed { .. }
+                                )
                         })
                     })
                     .unwrap_or(false)
@@ -587,7 +712,10 @@ fn field_errors(callback: &str, refusal: &Refusal) -> Response {
 
 fn general_error(callback: &str, text: &str) -> Response {
     let mut errors = std::collections::BTreeMap::new();
-    errors.insert(views::block_for_field(callback, "").to_string(), text.to_string());
+    errors.insert(
+        views::block_for_field(callback, "").to_string(),
+        text.to_string(),
+    );
     Json(views::errors_response(&errors)).into_response()
 }
 
@@ -601,31 +729,47 @@ async fn view_submission(state: &SlackState, team: &str, payload: &Interaction) 
         Err(text) => return general_error(callback, &text),
     };
     let meta: Meta = serde_json::from_str(&view.private_metadata).unwrap_or_default();
-    let origin = meta.channel.as_ref().filter(|c| !c.is_empty()).map(|c| Origin {
-        platform: Platform::Slack,
-        workspace: team.to_string(),
-        channel: c.clone(),
-        user: payload.user.id.clone(),
-    });
+    let origin = meta
+        .channel
+        .as_ref()
+        .filter(|c| !c.is_empty())
+        .map(|c| Origin {
+            platform: Platform::Slack,
+            workspace: team.to_string(),
+            channel: c.clone(),
+            user: payload.user.id.clone(),
+        });
     let key = Some(format!("slack:view:{}", view.id));
-    let reference = meta.reference.as_deref().and_then(|r| Reference::parse(r).ok());
+    let reference = meta
+        .reference
+        .as_deref()
+        .and_then(|r| Reference::parse(r).ok());
     let result = match callback {
         "raise" => match views::parse_raise(&view.state) {
             Ok(form) => {
                 let details = form.into_details();
-                state.service.raise(&person.id, details, origin.as_ref(), key).await
+                state
+                    .service
+                    .raise(&person.id, details, origin.as_ref(), key)
+                    .await
             }
             Err(errors) => return Json(views::errors_response(&errors)).into_response(),
         },
         other => {
             let Some(reference) = reference else {
-                return general_error(other, "This form lost track of its challenge; close it and press the button again.");
+                return general_error(
+                    other,
+                    "This form lost track of its challenge; close it and press the button again.",
+                );
             };
             let command = match views::parse_command(other, &view.state) {
                 Ok(c) => c,
                 Err(errors) => return Json(views::errors_response(&errors)).into_response(),
             };
-            state.service.act(&person.id, &reference, &command, origin.as_ref(), key).await
+            state
+                .service
+                .act(&person.id, &reference, &command, origin.as_ref(), key)
+                .await
         }
     };
     match result {
@@ -673,16 +817,24 @@ async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes
         return (StatusCode::BAD_REQUEST, "malformed event").into_response();
     };
     if envelope.kind == "url_verification" {
-        return Json(json!({ "challenge": envelope.challenge.unwrap_or_default() })).into_response();
+        return Json(json!({ "challenge": envelope.challenge.unwrap_or_default() }))
+            .into_response();
     }
-    let (Some(event_id), Some(event), Some(team)) = (envelope.event_id, envelope.event, envelope.team_id) else {
+    let (Some(event_id), Some(event), Some(team)) =
+        (envelope.event_id, envelope.event, envelope.team_id)
+    else {
         return StatusCode::OK.into_response();
     };
     if event.bot_id.is_some() || event.subtype.is_some() {
         return StatusCode::OK.into_response();
     }
     let now = state.service.now();
-    match state.service.store.claim_inbound(&format!("slack:event:{event_id}"), now).await {
+    match state
+        .service
+        .store
+        .claim_inbound(&format!("slack:event:{event_id}"), now)
+        .await
+    {
         Ok(true) => {}
         Ok(false) => return StatusCode::OK.into_response(),
         Err(e) => {
@@ -711,7 +863,9 @@ async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes
         }
     }
     match event.kind.as_str() {
-        "app_mention" | "message" => private_note(&state, &team, &channel, &user, grammar::HELP).await,
+        "app_mention" | "message" => {
+            private_note(&state, &team, &channel, &user, grammar::HELP).await
+        }
         _ => {}
     }
     StatusCode::OK.into_response()
@@ -736,12 +890,21 @@ fn post_error(e: SlackError) -> PostError {
 }
 
 impl SlackPoster {
-    async fn deliver(&self, target: &Target, message: &Message, thread: Option<&str>) -> Result<Posted, PostError> {
+    async fn deliver(
+        &self,
+        target: &Target,
+        message: &Message,
+        thread: Option<&str>,
+    ) -> Result<Posted, PostError> {
         let workspace = &target.workspace;
         let token = self
             .tokens
             .token_for(workspace)
-            .ok_or_else(|| PostError::Permanent(format!("no_token: no Slack bot token for workspace {workspace}")))?
+            .ok_or_else(|| {
+                PostError::Permanent(format!(
+                    "no_token: no Slack bot token for workspace {workspace}"
+                ))
+            })?
             .expose()
             .to_string();
         let dir = self.service.directory.clone();
@@ -756,7 +919,10 @@ impl SlackPoster {
         let c = &self.client;
         match &target.delivery {
             Delivery::Root { channel } => {
-                let ts = c.post_message(&token, channel, None, &text, &blocks).await.map_err(post_error)?;
+                let ts = c
+                    .post_message(&token, channel, None, &text, &blocks)
+                    .await
+                    .map_err(post_error)?;
                 Ok(Posted {
                     id: ts.clone(),
                     thread: Some(ts),
@@ -764,24 +930,43 @@ impl SlackPoster {
             }
             Delivery::Reply { channel } => {
                 let thread = thread.ok_or_else(|| PostError::Permanent("no_thread".into()))?;
-                let ts = c.post_message(&token, channel, Some(thread), &text, &blocks).await.map_err(post_error)?;
-                Ok(Posted { id: ts, thread: None })
+                let ts = c
+                    .post_message(&token, channel, Some(thread), &text, &blocks)
+                    .await
+                    .map_err(post_error)?;
+                Ok(Posted {
+                    id: ts,
+                    thread: None,
+                })
             }
             Delivery::UpdateRoot { channel } => {
                 let thread = thread.ok_or_else(|| PostError::Permanent("no_thread".into()))?;
-                c.update(&token, channel, thread, &text, &blocks).await.map_err(post_error)?;
+                c.update(&token, channel, thread, &text, &blocks)
+                    .await
+                    .map_err(post_error)?;
                 Ok(Posted {
                     id: thread.to_string(),
                     thread: None,
                 })
             }
             Delivery::Notice { channel } => {
-                let ts = c.post_message(&token, channel, None, &text, &blocks).await.map_err(post_error)?;
-                Ok(Posted { id: ts, thread: None })
+                let ts = c
+                    .post_message(&token, channel, None, &text, &blocks)
+                    .await
+                    .map_err(post_error)?;
+                Ok(Posted {
+                    id: ts,
+                    thread: None,
+                })
             }
             Delivery::Direct { user, .. } => {
                 let key = (workspace.clone(), user.clone());
-                let cached = self.dm_channels.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+                let cached = self
+                    .dm_channels
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&key)
+                    .cloned();
                 let dm = match cached {
                     Some(dm) => dm,
                     None => {
@@ -793,11 +978,19 @@ impl SlackPoster {
                         dm
                     }
                 };
-                let ts = c.post_message(&token, &dm, None, &text, &blocks).await.map_err(post_error)?;
-                Ok(Posted { id: ts, thread: None })
+                let ts = c
+                    .post_message(&token, &dm, None, &text, &blocks)
+                    .await
+                    .map_err(post_error)?;
+                Ok(Posted {
+                    id: ts,
+                    thread: None,
+                })
             }
             Delivery::Receipt { channel, user } => {
-                c.post_ephemeral(&token, channel, user, &text, &blocks).await.map_err(post_error)?;
+                c.post_ephemeral(&token, channel, user, &text, &blocks)
+                    .await
+                    .map_err(post_error)?;
                 Ok(Posted {
                     id: format!("ephemeral:{channel}:{user}"),
                     thread: None,
@@ -808,7 +1001,12 @@ impl SlackPoster {
 }
 
 impl Poster for SlackPoster {
-    fn post<'a>(&'a self, target: &'a Target, message: &'a Message, thread: Option<&'a str>) -> PostFuture<'a> {
+    fn post<'a>(
+        &'a self,
+        target: &'a Target,
+        message: &'a Message,
+        thread: Option<&'a str>,
+    ) -> PostFuture<'a> {
         Box::pin(self.deliver(target, message, thread))
     }
 }

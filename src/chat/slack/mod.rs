@@ -1,7 +1,7 @@
 //! Slack: request signatures, Block Kit rendering, modals, and the Web API client.
 
 pub mod client;
+pub mod inbound;
 pub mod render;
 pub mod verify;
 pub mod views;
-pub mod inbound;
