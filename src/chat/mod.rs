@@ -2,6 +2,7 @@
 //!
 //! Platform knowledge stays in `slack`, `teams` and `sandbox`; the core never sees a `thread_ts`.
 
+pub mod answers;
 pub mod compose;
 pub mod fanout;
 pub mod grammar;

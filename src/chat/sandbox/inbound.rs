@@ -11,7 +11,7 @@ use crate::calendar::{Calendar, format_uk_short};
 use crate::chat::grammar::{self, ChatCommand};
 use crate::chat::{ActionKind, Origin, compose};
 use crate::directory::{AgencyId, BOARD_KIND, Directory, Person, PersonId, Platform};
-use crate::escalation::{Command, EventBody, Reference, Status};
+use crate::escalation::{Command, EventBody, Reference};
 use crate::service::{Service, ServiceError};
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -376,7 +376,7 @@ async fn command(
             Err(r) => r.into_response(),
         },
         ChatCommand::Status(reference) => ok(Reply::Ephemeral {
-            text: status_text(service, &reference).await,
+            text: crate::chat::answers::status_text(service, &reference).await,
         }),
         ChatCommand::List => match list_text(service, &person).await {
             Ok(text) => ok(Reply::Ephemeral { text }),
@@ -499,49 +499,6 @@ fn raise_form(service: &Service, person: &Person) -> Result<FormSpec, Refuse> {
         })
         .collect();
     Ok(forms::raise(policy, &agencies, &people))
-}
-
-async fn status_text(service: &Service, reference: &Reference) -> String {
-    let d = match service.dispute(reference).await {
-        Ok(d) => d,
-        Err(e @ (ServiceError::Store(_) | ServiceError::Setup(_))) => {
-            tracing::error!(error = %e, "sandbox: cannot read a dispute for status");
-            return "The challenge cannot be read just now. Please try again in a moment.".into();
-        }
-        Err(e) => return e.to_string(),
-    };
-    let Ok((policy, _)) = service.policy(&d.policy) else {
-        return format!("{reference}: its board's policy is not loaded.");
-    };
-    let dir = &service.directory;
-    let names = |people: &[PersonId]| -> String {
-        people
-            .iter()
-            .map(|p| compose::role_and_agency(policy, dir, p))
-            .collect::<Vec<_>>()
-            .join(" and ")
-    };
-    let mut text = format!("{} · {}", compose::title(policy, &d), compose::status(&d));
-    let owners: Vec<PersonId> = d.owners().cloned().collect();
-    if !owners.is_empty() && d.status == Status::Open {
-        text.push_str(&format!(
-            "\nThis stage: {}",
-            names(&owners).replace(" and ", "; ")
-        ));
-    }
-    if !d.awaiting_ack.is_empty() {
-        text.push_str(&format!(
-            "\nWaiting for acknowledgement from {}",
-            names(&d.awaiting_ack)
-        ));
-    }
-    if let Some(p) = &d.proposal {
-        text.push_str(&format!(
-            "\nProposed resolution waiting for the other agency: {}",
-            p.outcome
-        ));
-    }
-    text
 }
 
 async fn list_text(service: &Service, person: &Person) -> Result<String, Refuse> {

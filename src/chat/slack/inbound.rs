@@ -5,6 +5,7 @@
 
 use super::client::{SlackClient, SlackError};
 use super::{render, verify, views};
+use crate::chat::answers::user_text;
 use crate::chat::grammar::{self, ChatCommand};
 use crate::chat::{
     ActionKind, Delivery, Line, Message, MessageKind, Origin, Span, Target, compose,
@@ -206,8 +207,12 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
             Ok(view) => open_view(&state, &cmd.team_id, &cmd.trigger_id, view).await,
             Err(text) => ephemeral(&text),
         },
-        ChatCommand::Status(reference) => ephemeral(&status_text(&state, &reference).await),
-        ChatCommand::List => ephemeral(&list_text(&state, &person).await),
+        ChatCommand::Status(reference) => {
+            ephemeral(&crate::chat::answers::status_text(&state.service, &reference).await)
+        }
+        ChatCommand::List => {
+            ephemeral(&crate::chat::answers::list_text(&state.service, &person).await)
+        }
         ChatCommand::Note { reference, text } => {
             let command = Command::AddNote {
                 text,
@@ -336,83 +341,6 @@ async fn open_view(state: &SlackState, team: &str, trigger_id: &str, view: Value
         Err(_) => {
             tracing::warn!("slack: views.open timed out");
             ephemeral("Slack took too long to open the form. Please try again.")
-        }
-    }
-}
-
-async fn status_text(state: &SlackState, reference: &Reference) -> String {
-    let service = &state.service;
-    match service.dispute(reference).await {
-        Ok(d) => match service.policy(&d.policy) {
-            Ok((policy, _)) => {
-                let mut text = format!("{} · {}", compose::title(policy, &d), compose::status(&d));
-                let owners: Vec<String> = d
-                    .owners()
-                    .map(|p| compose::role_and_agency(policy, &service.directory, p))
-                    .collect();
-                if !owners.is_empty() && d.status == Status::Open {
-                    text.push_str(&format!("\nThis stage: {}", owners.join("; ")));
-                }
-                if !d.awaiting_ack.is_empty() {
-                    let names: Vec<String> = d
-                        .awaiting_ack
-                        .iter()
-                        .map(|p| compose::role_and_agency(policy, &service.directory, p))
-                        .collect();
-                    text.push_str(&format!(
-                        "\nWaiting for acknowledgement from {}",
-                        names.join(" and ")
-                    ));
-                }
-                if let Some(p) = &d.proposal {
-                    text.push_str(&format!(
-                        "\nProposed resolution waiting for the other agency: {}",
-                        p.outcome
-                    ));
-                }
-                text
-            }
-            Err(e) => e.to_string(),
-        },
-        Err(e) => user_text(&e),
-    }
-}
-
-async fn list_text(state: &SlackState, person: &Person) -> String {
-    match state.service.store.open_for_person(&person.id.0).await {
-        Ok(rows) if rows.is_empty() => "You have no open challenges.".to_string(),
-        Ok(rows) => {
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|r| {
-                    let due = r.due.map_or_else(
-                        || "no fixed limit".to_string(),
-                        |d| format!("due {}", crate::calendar::format_uk_short(d)),
-                    );
-                    format!(
-                        "• {} · stage {} · {} · {due}",
-                        r.reference, r.stage, r.stage_name
-                    )
-                })
-                .collect();
-            format!("Your open challenges:\n{}", lines.join("\n"))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "slack: cannot list open challenges");
-            "Your challenges cannot be listed just now. Please try again in a moment.".to_string()
-        }
-    }
-}
-
-/// What a person sees for a service error: their refusal, or a safe message for ours.
-fn user_text(e: &ServiceError) -> String {
-    match e {
-        ServiceError::Refused(r) => r.to_string(),
-        ServiceError::UnknownDispute(_) | ServiceError::Busy(_) => e.to_string(),
-        ServiceError::Duplicate => "Already recorded.".to_string(),
-        ServiceError::Store(_) | ServiceError::Setup(_) => {
-            tracing::error!(error = %e, "slack: could not record a request");
-            "This could not be recorded just now, and nothing was changed. Please try again in a moment.".to_string()
         }
     }
 }

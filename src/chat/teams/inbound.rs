@@ -411,18 +411,6 @@ fn origin(a: &Activity, address: &ReplyAddress) -> Option<Origin> {
     })
 }
 
-fn user_text(e: &ServiceError) -> String {
-    match e {
-        ServiceError::Refused(r) => r.to_string(),
-        ServiceError::UnknownDispute(_) | ServiceError::Busy(_) => e.to_string(),
-        ServiceError::Duplicate => "Already recorded.".to_string(),
-        ServiceError::Store(_) | ServiceError::Setup(_) => {
-            tracing::error!(error = %e, "teams: could not record a request");
-            "This could not be recorded just now, and nothing was changed. Please try again in a moment.".to_string()
-        }
-    }
-}
-
 async fn on_message(state: &TeamsState, a: &Activity) {
     let address = address_of(a);
     if let Some(value) = a
@@ -458,7 +446,16 @@ async fn on_message(state: &TeamsState, a: &Activity) {
                 .await
             {
                 Ok(_) | Err(ServiceError::Duplicate) => {}
-                Err(e) => reply(state, a, address, &reference.to_string(), &user_text(&e)).await,
+                Err(e) => {
+                    reply(
+                        state,
+                        a,
+                        address,
+                        &reference.to_string(),
+                        &crate::chat::answers::user_text(&e),
+                    )
+                    .await
+                }
             }
         }
     };
@@ -475,11 +472,11 @@ async fn on_message(state: &TeamsState, a: &Activity) {
             .await
         }
         ChatCommand::Status(reference) => {
-            let text = status_text(&state.service, &reference).await;
+            let text = crate::chat::answers::status_text(&state.service, &reference).await;
             reply(state, a, address, "", &text).await;
         }
         ChatCommand::List => {
-            let text = list_text(&state.service, &person).await;
+            let text = crate::chat::answers::list_text(&state.service, &person).await;
             reply(state, a, address, "", &text).await;
         }
         ChatCommand::Note { reference, text } => {
@@ -547,69 +544,6 @@ async fn on_message(state: &TeamsState, a: &Activity) {
                 "Withdraw: say why in the form.",
             )
             .await;
-        }
-    }
-}
-
-async fn status_text(service: &Service, reference: &Reference) -> String {
-    match service.dispute(reference).await {
-        Ok(d) => match service.policy(&d.policy) {
-            Ok((policy, _)) => {
-                let mut text = format!("{} · {}", compose::title(policy, &d), compose::status(&d));
-                let owners: Vec<String> = d
-                    .owners()
-                    .map(|p| compose::role_and_agency(policy, &service.directory, p))
-                    .collect();
-                if !owners.is_empty() && d.status == Status::Open {
-                    text.push_str(&format!("\nThis stage: {}", owners.join("; ")));
-                }
-                if !d.awaiting_ack.is_empty() {
-                    let names: Vec<String> = d
-                        .awaiting_ack
-                        .iter()
-                        .map(|p| compose::role_and_agency(policy, &service.directory, p))
-                        .collect();
-                    text.push_str(&format!(
-                        "\nWaiting for acknowledgement from {}",
-                        names.join(" and ")
-                    ));
-                }
-                if let Some(p) = &d.proposal {
-                    text.push_str(&format!(
-                        "\nProposed resolution waiting for the other agency: {}",
-                        p.outcome
-                    ));
-                }
-                text
-            }
-            Err(e) => e.to_string(),
-        },
-        Err(e) => user_text(&e),
-    }
-}
-
-async fn list_text(service: &Service, person: &Person) -> String {
-    match service.store.open_for_person(&person.id.0).await {
-        Ok(rows) if rows.is_empty() => "You have no open challenges.".to_string(),
-        Ok(rows) => {
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|r| {
-                    let due = r.due.map_or_else(
-                        || "no fixed limit".to_string(),
-                        |d| format!("due {}", crate::calendar::format_uk_short(d)),
-                    );
-                    format!(
-                        "• {} · stage {} · {} · {due}",
-                        r.reference, r.stage, r.stage_name
-                    )
-                })
-                .collect();
-            format!("Your open challenges:\n{}", lines.join("\n"))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "teams: cannot list open challenges");
-            "Your challenges cannot be listed just now. Please try again in a moment.".to_string()
         }
     }
 }
@@ -833,7 +767,10 @@ async fn card_action(
                 FormKind::Raise.field_for(r.field()),
                 r.to_string(),
             )])),
-            Err(e) => form(FormErrors::from([(String::new(), user_text(&e))])),
+            Err(e) => form(FormErrors::from([(
+                String::new(),
+                crate::chat::answers::user_text(&e),
+            )])),
         };
     }
 
@@ -899,7 +836,7 @@ async fn card_action(
                     );
                     Answer::Form(card, errors)
                 }
-                _ => Answer::Text(user_text(&e)),
+                _ => Answer::Text(crate::chat::answers::user_text(&e)),
             }
         }
     }

@@ -1,0 +1,87 @@
+//! The plain-text answers every platform gives: a challenge's status, a person's open challenges,
+//! and what to say when a request could not be recorded.
+
+use crate::chat::compose;
+use crate::directory::Person;
+use crate::escalation::{Reference, Status};
+use crate::service::{Service, ServiceError};
+
+/// What a person sees for a service error: their refusal, or a safe message for ours (the cause
+/// goes to the log, never to chat).
+pub fn user_text(e: &ServiceError) -> String {
+    match e {
+        ServiceError::Refused(r) => r.to_string(),
+        ServiceError::UnknownDispute(_) | ServiceError::Busy(_) => e.to_string(),
+        ServiceError::Duplicate => "Already recorded.".to_string(),
+        ServiceError::Store(_) | ServiceError::Setup(_) => {
+            tracing::error!(error = %e, "could not record a request");
+            "This could not be recorded just now, and nothing was changed. Please try again in a moment.".to_string()
+        }
+    }
+}
+
+/// `status REF`: stage, deadline, who holds the stage, who has still to acknowledge, any proposal.
+pub async fn status_text(service: &Service, reference: &Reference) -> String {
+    let d = match service.dispute(reference).await {
+        Ok(d) => d,
+        Err(e) => return user_text(&e),
+    };
+    let (policy, _) = match service.policy(&d.policy) {
+        Ok(p) => p,
+        Err(e) => return user_text(&e),
+    };
+    let dir = &service.directory;
+    let mut text = format!("{} · {}", compose::title(policy, &d), compose::status(&d));
+    let owners: Vec<String> = d
+        .owners()
+        .map(|p| compose::role_and_agency(policy, dir, p))
+        .collect();
+    if !owners.is_empty() && d.status == Status::Open {
+        text.push_str(&format!("\nThis stage: {}", owners.join("; ")));
+    }
+    if !d.awaiting_ack.is_empty() {
+        let names: Vec<String> = d
+            .awaiting_ack
+            .iter()
+            .map(|p| compose::role_and_agency(policy, dir, p))
+            .collect();
+        text.push_str(&format!(
+            "\nWaiting for acknowledgement from {}",
+            names.join(" and ")
+        ));
+    }
+    if let Some(p) = &d.proposal {
+        text.push_str(&format!(
+            "\nProposed resolution waiting for the other agency: {}",
+            p.outcome
+        ));
+    }
+    text
+}
+
+/// `list`: the person's open challenges with their stage and deadline.
+pub async fn list_text(service: &Service, person: &Person) -> String {
+    match service.store.open_for_person(&person.id.0).await {
+        Ok(rows) if rows.is_empty() => "You have no open challenges.".to_string(),
+        Ok(rows) => {
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    let due = r.due.map_or_else(
+                        || "no fixed limit".to_string(),
+                        |d| format!("due {}", crate::calendar::format_uk_short(d)),
+                    );
+                    format!(
+                        "• {} · stage {} · {} · {due}",
+                        r.reference, r.stage, r.stage_name
+                    )
+                })
+                .collect();
+            format!("Your open challenges:\n{}", lines.join("\n"))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list open challenges");
+            "Your challenges cannot be listed just now. Please try again in a moment.".to_string()
+        }
+    }
+}
