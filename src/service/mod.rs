@@ -15,8 +15,8 @@ use crate::escalation::{self, Command, Context, Dispute, Event, RaiseDetails, Re
 use crate::policy::{Policy, PolicySet};
 use crate::store::{Batch, Store, StoreError};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, Weak};
 
 /// Why a request could not be recorded. `Refused` is the person's to fix; the rest are ours.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,9 @@ pub struct Service {
     pub directory: Arc<Directory>,
     pub clock: Arc<dyn Clock>,
     calendars: BTreeMap<String, Calendar>,
+    /// One gate per dispute in this process: requests on one dispute take turns instead of
+    /// racing and retrying (other processes are still held off by the expected version).
+    gates: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -93,7 +96,23 @@ impl Service {
             directory,
             clock,
             calendars,
+            gates: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The gate of a dispute, shared by every request on it in this process.
+    fn gate(&self, reference: &Reference) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        let key = reference.to_string();
+        if let Some(gate) = gates.get(&key).and_then(Weak::upgrade) {
+            return gate;
+        }
+        if gates.len() > 1024 {
+            gates.retain(|_, g| g.strong_count() > 0);
+        }
+        let gate = Arc::new(tokio::sync::Mutex::new(()));
+        gates.insert(key, Arc::downgrade(&gate));
+        gate
     }
 
     /// The time now, from the service's clock (a demo or test clock can move it).
@@ -174,6 +193,8 @@ impl Service {
         origin: Option<&Origin>,
         inbound_key: Option<String>,
     ) -> Result<Outcome, ServiceError> {
+        let gate = self.gate(reference);
+        let _turn = gate.lock().await;
         for _ in 0..CONFLICT_RETRIES {
             let before = self.store.load(reference).await?;
             if before.reference.is_none() {
@@ -250,6 +271,8 @@ impl Service {
         command: &escalation::SystemCommand,
         inbound_key: Option<String>,
     ) -> Result<Option<Outcome>, ServiceError> {
+        let gate = self.gate(reference);
+        let _turn = gate.lock().await;
         for _ in 0..CONFLICT_RETRIES {
             let before = self.store.load(reference).await?;
             if before.reference.is_none() {
@@ -314,6 +337,8 @@ impl Service {
         reference: &Reference,
         body: escalation::EventBody,
     ) -> Result<(), ServiceError> {
+        let gate = self.gate(reference);
+        let _turn = gate.lock().await;
         for _ in 0..CONFLICT_RETRIES {
             let before = self.store.load(reference).await?;
             let batch = Batch {
