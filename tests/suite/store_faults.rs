@@ -175,3 +175,39 @@ async fn a_read_only_sqlite_file_is_refused_and_nothing_is_written() {
         .expect("chmod back");
     db.open().await;
 }
+
+/// A migration that fails (here: its table was already made by hand) is rolled back, says why,
+/// and leaves the database exactly as it was.
+async fn a_failing_migration_leaves_the_database_untouched_and_says_why(db: &TestDb) {
+    let store = db.open().await;
+    let r = raise(&store, ASC_V_GP, "2026-05-21T09:40:00+01:00").await;
+    let events = store.load(&r).await.expect("loads").version as i64;
+    drop(store);
+    let raw = db.raw().await;
+    let last: i64 = raw.int("SELECT max(version) FROM _sqlx_migrations").await;
+    // Forget that the last migration ran, while what it made is still there.
+    raw.exec(&format!(
+        "DELETE FROM _sqlx_migrations WHERE version = {last}"
+    ))
+    .await;
+    let e = open_err(&db.url).await;
+    assert!(matches!(e, StoreError::Migration(_)), "{e:?}");
+    let message = e.to_string();
+    assert!(message.contains("rolled back"), "{message}");
+    assert!(message.contains("unchanged"), "{message}");
+    assert!(message.contains("already exists"), "says why: {message}");
+    assert_eq!(
+        raw.int(&format!(
+            "SELECT count(*) FROM _sqlx_migrations WHERE version = {last}"
+        ))
+        .await,
+        0,
+        "the failed migration is not recorded as run"
+    );
+    assert_eq!(raw.int("SELECT count(*) FROM events").await, events);
+    raw.close().await;
+}
+
+on_both_backends!(a_failing_migration_leaves_the_database_untouched_and_says_why:
+    a_failing_sqlite_migration_leaves_the_database_untouched_and_says_why,
+    a_failing_postgres_migration_leaves_the_database_untouched_and_says_why);
