@@ -406,6 +406,7 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
             EventBody::OverduePrompted {
                 prompt: overdue, ..
             } => format!("Overdue. {overdue}"),
+            EventBody::StepPrompted { prompt: step, .. } => step.clone(),
             EventBody::AcknowledgementReminded { waiting, .. } => {
                 let mut spans = vec![Span::text("Still waiting for acknowledgement from ")];
                 for (i, p) in waiting.iter().enumerate() {

@@ -172,6 +172,15 @@ pub fn plan(
                     }
                 }
             }
+            EventBody::StepPrompted { prompt, .. } => {
+                let text = format!("{reference}: {prompt}");
+                for person in after.owners() {
+                    let dm = compose::direct(policy, &after, &text, false);
+                    if let Some(target) = direct_target(dir, person) {
+                        out.push(row(&reference, seq, target, &dm, at));
+                    }
+                }
+            }
             EventBody::AcknowledgementReminded { waiting, .. } => {
                 let text = format!(
                     "You were asked to take over {} {} of {reference} and have not acknowledged it yet.",

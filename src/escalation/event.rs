@@ -142,6 +142,14 @@ pub enum EventBody {
         delay_reason_required: bool,
         delay_reason_given: bool,
     },
+    /// A named step is due soon (`overdue` false) or has passed its deadline (`overdue` true).
+    StepPrompted {
+        stage: u32,
+        step: String,
+        due: DateTime<Utc>,
+        overdue: bool,
+        prompt: String,
+    },
     /// The people asked to take over a stage have not acknowledged by the next working morning.
     AcknowledgementReminded {
         stage: u32,
@@ -196,6 +204,7 @@ impl EventBody {
             EventBody::OverduePrompted { .. } => "overdue_prompted",
             EventBody::AcknowledgementNudged { .. } => "acknowledgement_nudged",
             EventBody::AcknowledgementReminded { .. } => "acknowledgement_reminded",
+            EventBody::StepPrompted { .. } => "step_prompted",
         }
     }
 }

@@ -220,6 +220,7 @@ impl Dispute {
             | EventBody::LearningReferred { .. }
             | EventBody::ReminderSent { .. }
             | EventBody::AcknowledgementReminded { .. }
+            | EventBody::StepPrompted { .. }
             | EventBody::OverduePrompted { .. } => {}
             EventBody::AcknowledgementNudged { waiting, .. } => {
                 self.nudged.insert(waiting.clone());

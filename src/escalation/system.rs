@@ -30,6 +30,15 @@ pub enum SystemCommand {
     NudgeAcknowledgement { stage: u32, tier: u32 },
     /// Remind the people asked to take over a stage who have not acknowledged it yet.
     RemindAcknowledgement { stage: u32, tier: u32 },
+    /// A named step (Sunderland's written response, the QA chair's proforma) falls due at
+    /// `due` (`overdue` false: a reminder before it) or has passed it (`overdue` true).
+    StepDue {
+        stage: u32,
+        tier: u32,
+        step: String,
+        due: DateTime<Utc>,
+        overdue: bool,
+    },
 }
 
 impl SystemCommand {
@@ -39,7 +48,8 @@ impl SystemCommand {
             SystemCommand::Remind { stage, tier, .. }
             | SystemCommand::Overdue { stage, tier, .. }
             | SystemCommand::NudgeAcknowledgement { stage, tier }
-            | SystemCommand::RemindAcknowledgement { stage, tier } => (*stage, *tier),
+            | SystemCommand::RemindAcknowledgement { stage, tier }
+            | SystemCommand::StepDue { stage, tier, .. } => (*stage, *tier),
         }
     }
 }
@@ -96,6 +106,35 @@ pub fn decide_system(d: &Dispute, command: &SystemCommand, ctx: &Context<'_>) ->
                 prompt,
                 delay_reason_required: required,
                 delay_reason_given: d.delay_reason_recorded,
+            }]
+        }
+        SystemCommand::StepDue {
+            step, due, overdue, ..
+        } => {
+            // Only while the step is still owed, on the deadline it was planned for.
+            if d.steps_done.contains_key(step) || d.steps_due.get(step) != Some(due) {
+                return Vec::new();
+            }
+            if *overdue != (ctx.now >= *due) {
+                return Vec::new();
+            }
+            let name = policy
+                .step(step)
+                .map_or_else(|| step.clone(), |(_, s)| s.name.clone());
+            let prompt = if *overdue {
+                format!(
+                    "{name} was due {}. Record it when it is done, or record why it is late.",
+                    format_uk_short(*due)
+                )
+            } else {
+                format!("Reminder: {name} is due {}.", format_uk_short(*due))
+            };
+            vec![EventBody::StepPrompted {
+                stage,
+                step: step.clone(),
+                due: *due,
+                overdue: *overdue,
+                prompt,
             }]
         }
         SystemCommand::RemindAcknowledgement { .. } => {

@@ -19,6 +19,8 @@ pub const OVERDUE: &str = "overdue";
 pub const ACK_NUDGE: &str = "ack_nudge";
 /// Reminders to acknowledge, the working morning after a stage starts.
 pub const ACK_REMINDER: &str = "ack_reminder";
+/// Reminders and overdue prompts for named steps.
+pub const STEP: &str = "step";
 
 /// Rows to add and kinds to cancel (cancels apply before the new rows are added).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -75,6 +77,7 @@ pub fn plan(
     if stage_started || closed {
         plan.cancel.push(ACK_NUDGE.into());
         plan.cancel.push(ACK_REMINDER.into());
+        plan.cancel.push(STEP.into());
     }
     if closed {
         return plan;
@@ -143,6 +146,55 @@ pub fn plan(
             let command = SystemCommand::RemindAcknowledgement { stage, tier };
             plan.add
                 .push(entry(&reference, ACK_REMINDER, at, &command, "morning"));
+        }
+    }
+    // Named steps with their own clocks: a reminder before, and a prompt once it has passed.
+    for e in events {
+        let steps: &[crate::escalation::StepDue] = match &e.body {
+            EventBody::StageStarted { steps_due, .. } => steps_due,
+            EventBody::StepCompleted { then_due, .. } => then_due,
+            _ => continue,
+        };
+        for s in steps {
+            let slot = format!("{}:{}", s.step, s.due.timestamp_micros());
+            for n in &policy.reminders.working_days_before {
+                let Ok(day) = cal.working_days_before(cal.local_date(s.due), *n) else {
+                    continue;
+                };
+                let at = cal.open_of(day);
+                if cal.is_working_day(day).unwrap_or(false) && at > now && at < s.due {
+                    let command = SystemCommand::StepDue {
+                        stage,
+                        tier,
+                        step: s.step.clone(),
+                        due: s.due,
+                        overdue: false,
+                    };
+                    plan.add.push(entry(
+                        &reference,
+                        STEP,
+                        at,
+                        &command,
+                        &format!("{slot}:before{n}"),
+                    ));
+                }
+            }
+            if let Some(at) = working_time(cal, s.due, after.urgent) {
+                let command = SystemCommand::StepDue {
+                    stage,
+                    tier,
+                    step: s.step.clone(),
+                    due: s.due,
+                    overdue: true,
+                };
+                plan.add.push(entry(
+                    &reference,
+                    STEP,
+                    at,
+                    &command,
+                    &format!("{slot}:overdue"),
+                ));
+            }
         }
     }
     for e in events {

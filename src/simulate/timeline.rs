@@ -38,6 +38,7 @@ impl Entry {
             EventBody::StageStarted { prompt, .. }
             | EventBody::UrgentRoutePrompted { prompt, .. }
             | EventBody::OverduePrompted { prompt, .. }
+            | EventBody::StepPrompted { prompt, .. }
             | EventBody::AcknowledgementNudged { prompt, .. } => Some(prompt.clone()),
             EventBody::BoardNotified { message, .. }
             | EventBody::OtherAgencyNotified { message, .. } => Some(message.clone()),

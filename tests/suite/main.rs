@@ -15,6 +15,7 @@ mod scheduler_once;
 mod scheduler_policies;
 mod scheduler_replicas;
 mod scheduler_rig;
+mod scheduler_steps;
 mod slack_api;
 mod slack_app;
 mod slack_manifest;
