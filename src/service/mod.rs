@@ -259,6 +259,7 @@ impl Service {
             schedule: schedule.add,
             cancel_schedule_kinds: schedule.cancel,
             inbound_key,
+            after: Some(after),
         }
     }
 

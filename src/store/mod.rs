@@ -121,6 +121,10 @@ pub struct Batch {
     pub cancel_schedule_kinds: Vec<String>,
     /// The platform's id for the request (Slack trigger, Teams activity), so a retry records nothing twice.
     pub inbound_key: Option<String>,
+    /// The dispute's state after these events, when the caller decided on it already: the
+    /// store then updates the projections from it instead of decoding the whole dispute again
+    /// under the write lock. The expected version guarantees it was decided on the stored state.
+    pub after: Option<Dispute>,
 }
 
 /// An outbox row claimed by a worker.

@@ -679,7 +679,6 @@ async fn append_in(
             found,
         });
     }
-    let existing = load_events(conn, reference).await?;
     let last_hash: String = sqlx::query_scalar(
         "SELECT hash FROM events WHERE reference = $1 ORDER BY seq DESC LIMIT 1",
     )
@@ -776,10 +775,11 @@ async fn append_in(
         .await
         .map_err(err)?;
     }
-    let mut state = Dispute::from_events(&existing);
-    for e in &batch.events {
-        state.apply(e);
-    }
+    let state = match &batch.after {
+        Some(after) if after.version == expected + batch.events.len() as u64 => after.clone(),
+        // The new events are already inserted: folding what is stored gives the state after.
+        _ => Dispute::from_events(&load_events(conn, reference).await?),
+    };
     write_projection(conn, reference, &state).await
 }
 

@@ -16,6 +16,7 @@ mod scheduler_policies;
 mod scheduler_replicas;
 mod scheduler_rig;
 mod scheduler_steps;
+mod service_projections;
 mod slack_api;
 mod slack_app;
 mod slack_manifest;
