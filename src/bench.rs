@@ -271,20 +271,9 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
         let _ = t.await;
     }
     let elapsed = start.elapsed();
-    let mut tally = Arc::try_unwrap(tally)
+    let tally = Arc::try_unwrap(tally)
         .map_err(|_| "requests still running".to_string())?
         .into_inner();
-    tally.latencies.sort_unstable();
-    let answered = tally.latencies.len() as u64;
-    let ok: u64 = tally
-        .statuses
-        .iter()
-        .filter(|(s, _)| (200..300).contains(*s))
-        .map(|(_, n)| n)
-        .sum();
-    let errors: u64 = tally.errors.values().sum();
-    let not_sent = not_sent.load(Ordering::Relaxed);
-    let l = &tally.latencies;
     println!(
         "bench slack: {total} commands at {} per second for {} s to {url}{}",
         args.rate,
@@ -295,63 +284,86 @@ async fn slack(args: SlackArgs) -> Result<ExitCode, String> {
             " (help and list)"
         }
     );
-    println!(
-        "sent in {:.2} s, all answered after {:.2} s",
-        sending.as_secs_f64(),
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "throughput: {:.0} answered per second ({answered} answered, {ok} with 2xx)",
-        answered as f64 / elapsed.as_secs_f64()
-    );
-    println!(
-        "ack latency from when each was due: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-        ms(percentile(l, 50.0)),
-        ms(percentile(l, 90.0)),
-        ms(percentile(l, 99.0)),
-        ms(percentile(l, 99.9)),
-        ms(l.last().copied().unwrap_or(0))
-    );
-    for (command, latencies) in &mut tally.by_command {
-        latencies.sort_unstable();
-        println!(
-            "  {command:<5} ({} answered): p50 {}  p99 {}  max {}",
-            latencies.len(),
-            ms(percentile(latencies, 50.0)),
-            ms(percentile(latencies, 99.0)),
-            ms(latencies.last().copied().unwrap_or(0))
-        );
-    }
-    let statuses: Vec<String> = tally
-        .statuses
-        .iter()
-        .map(|(s, n)| format!("{s}: {n}"))
-        .collect();
-    println!("answers by status: {}", statuses.join(", "));
-    if !tally.notes.is_empty() {
-        let notes: Vec<String> = tally
-            .notes
+    Ok(tally.report(
+        sending,
+        elapsed,
+        not_sent.load(Ordering::Relaxed),
+        args.concurrency,
+        total,
+    ))
+}
+
+impl Tally {
+    /// Prints throughput, latency percentiles (overall and by command), answers by status and
+    /// errors; success when every request got a 2xx.
+    fn report(
+        mut self,
+        sending: Duration,
+        elapsed: Duration,
+        not_sent: u64,
+        concurrency: usize,
+        total: u64,
+    ) -> ExitCode {
+        self.latencies.sort_unstable();
+        let answered = self.latencies.len() as u64;
+        let ok: u64 = self
+            .statuses
             .iter()
-            .map(|(k, n)| format!("{k}: {n}"))
-            .collect();
-        println!("notes answered: {}", notes.join(", "));
+            .filter(|(s, _)| (200..300).contains(*s))
+            .map(|(_, n)| n)
+            .sum();
+        let errors: u64 = self.errors.values().sum();
+        let l = &self.latencies;
+        println!(
+            "sent in {:.2} s, all answered after {:.2} s",
+            sending.as_secs_f64(),
+            elapsed.as_secs_f64()
+        );
+        println!(
+            "throughput: {:.0} answered per second ({answered} answered, {ok} with 2xx)",
+            answered as f64 / elapsed.as_secs_f64()
+        );
+        println!(
+            "ack latency from when each was due: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+            ms(percentile(l, 50.0)),
+            ms(percentile(l, 90.0)),
+            ms(percentile(l, 99.0)),
+            ms(percentile(l, 99.9)),
+            ms(l.last().copied().unwrap_or(0))
+        );
+        for (command, latencies) in &mut self.by_command {
+            latencies.sort_unstable();
+            println!(
+                "  {command:<5} ({} answered): p50 {}  p99 {}  max {}",
+                latencies.len(),
+                ms(percentile(latencies, 50.0)),
+                ms(percentile(latencies, 99.0)),
+                ms(latencies.last().copied().unwrap_or(0))
+            );
+        }
+        println!("answers by status: {}", counts(&self.statuses));
+        if !self.notes.is_empty() {
+            println!("notes answered: {}", counts(&self.notes));
+        }
+        let kinds = counts(&self.errors);
+        println!(
+            "errors: {errors} transport{}{kinds}; {not_sent} not sent (all {concurrency} connections busy)",
+            if kinds.is_empty() { "" } else { " — " },
+        );
+        if ok == total {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
     }
-    let kinds: Vec<String> = tally
-        .errors
-        .iter()
+}
+
+/// "200: 9204, 503: 9": a count per key.
+fn counts<K: std::fmt::Display>(map: &std::collections::BTreeMap<K, u64>) -> String {
+    map.iter()
         .map(|(k, n)| format!("{k}: {n}"))
-        .collect();
-    println!(
-        "errors: {errors} transport{}{}; {not_sent} not sent (all {} connections busy)",
-        if kinds.is_empty() { "" } else { " — " },
-        kinds.join(", "),
-        args.concurrency
-    );
-    Ok(if ok == total {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn kind(e: &reqwest::Error) -> String {

@@ -10,7 +10,7 @@
 //! the replies the worker posts go somewhere; point `TEAMS_TOKEN_BASE_URL` and the activities'
 //! `serviceUrl` there. The load is open-loop, as in `bench slack`.
 
-use super::{Tally, ms, percentile};
+use super::Tally;
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::post;
@@ -222,61 +222,18 @@ async fn teams(args: TeamsArgs) -> Result<ExitCode, String> {
         let _ = t.await;
     }
     let elapsed = start.elapsed();
-    let mut tally = Arc::try_unwrap(tally)
+    let tally = Arc::try_unwrap(tally)
         .map_err(|_| "requests still running".to_string())?
         .into_inner();
-    tally.latencies.sort_unstable();
-    let answered = tally.latencies.len() as u64;
-    let ok: u64 = tally
-        .statuses
-        .iter()
-        .filter(|(s, _)| (200..300).contains(*s))
-        .map(|(_, n)| n)
-        .sum();
-    let errors: u64 = tally.errors.values().sum();
-    let not_sent = not_sent.load(Ordering::Relaxed);
-    let l = &tally.latencies;
     println!(
         "bench teams: {total} activities (help and list, RS256 JWTs re-signed every second and verified on each) at {} per second for {} s to {url}",
         args.rate, args.seconds
     );
-    println!(
-        "sent in {:.2} s, all answered after {:.2} s",
-        sending.as_secs_f64(),
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "throughput: {:.0} answered per second ({answered} answered, {ok} with 2xx)",
-        answered as f64 / elapsed.as_secs_f64()
-    );
-    println!(
-        "ack latency from when each was due: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-        ms(percentile(l, 50.0)),
-        ms(percentile(l, 90.0)),
-        ms(percentile(l, 99.0)),
-        ms(percentile(l, 99.9)),
-        ms(l.last().copied().unwrap_or(0))
-    );
-    let statuses: Vec<String> = tally
-        .statuses
-        .iter()
-        .map(|(s, n)| format!("{s}: {n}"))
-        .collect();
-    println!("answers by status: {}", statuses.join(", "));
-    let kinds: Vec<String> = tally
-        .errors
-        .iter()
-        .map(|(k, n)| format!("{k}: {n}"))
-        .collect();
-    println!(
-        "errors: {errors} transport{}{}; {not_sent} not sent (all {} connections busy)",
-        if kinds.is_empty() { "" } else { " — " },
-        kinds.join(", "),
-        args.concurrency
-    );
-    Ok(if ok == total {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(tally.report(
+        sending,
+        elapsed,
+        not_sent.load(Ordering::Relaxed),
+        args.concurrency,
+        total,
+    ))
 }
