@@ -144,7 +144,7 @@ fn footer(policy: &Policy, d: &Dispute) -> Vec<String> {
         ));
     }
     if d.stage >= 2 {
-        out.push(first_sentence_block(&policy.record_keeping.prompt));
+        out.push(flat(&policy.record_keeping.prompt));
     }
     if let Some(form) = &d.form {
         out.push(format!("This stage needs the {form}."));
@@ -152,12 +152,9 @@ fn footer(policy: &Policy, d: &Dispute) -> Vec<String> {
     out
 }
 
-fn first_sentence_block(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
+/// A prompt written over several lines in a policy file, as one line of text.
 fn flat(s: &str) -> String {
-    first_sentence_block(s)
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The dispute's root post: reference, stage, deadline, parties, summary, prompt and buttons.

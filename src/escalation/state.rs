@@ -21,7 +21,6 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Proposal {
     pub by: PersonId,
-    pub by_agency: Option<AgencyId>,
     pub at: DateTime<Utc>,
     pub rationale: String,
     pub outcome: String,
@@ -194,7 +193,6 @@ impl Dispute {
                 if let Some(by) = &event.actor {
                     self.proposal = Some(Proposal {
                         by: by.clone(),
-                        by_agency: None,
                         at: event.at,
                         rationale: rationale.clone(),
                         outcome: outcome.clone(),

@@ -160,7 +160,6 @@ impl Checker<'_> {
         let has_chair = board.rungs.iter().any(|r| r.role == BoardRole::Chair);
         let ladders = self.ladders(raw.ladders, &level_ids);
 
-        let urgent_span = raw.urgent.span();
         let urgent_raw = raw.urgent.into_inner();
         let urgent = Urgent {
             prompt: self.text(&urgent_raw.prompt, "the urgent prompt"),
@@ -171,7 +170,6 @@ impl Checker<'_> {
                 .filter_map(|n| self.notice(n, true, has_chair))
                 .collect(),
         };
-        let _ = urgent_span;
 
         let acknowledgement = raw.acknowledgement.map(|a| {
             let a = a.into_inner();
@@ -369,7 +367,6 @@ impl Checker<'_> {
         let name = self.text(&raw.name, "board.name");
         let mut rungs = Vec::new();
         for r in raw.rungs {
-            let r_span = S::new(r.span(), ());
             let r = r.into_inner();
             let role = match r.role.get_ref().as_str() {
                 "business_unit" => Some(BoardRole::BusinessUnit),
@@ -386,8 +383,6 @@ impl Checker<'_> {
             let title = self.text(&r.title, "a board rung title");
             if let Some(role) = role {
                 rungs.push(BoardRung { id, title, role });
-            } else {
-                let _ = r_span;
             }
         }
         if !rungs.iter().any(|r| r.role == BoardRole::BusinessUnit) {
@@ -467,7 +462,6 @@ impl Checker<'_> {
     }
 
     fn limit(&mut self, l: S<LimitFile>) -> (Limit, S<()>) {
-        let span = S::new(l.span(), ());
         let l = l.into_inner();
         let unit = self.unit(&l.unit);
         let from_span = S::new(l.from.span(), ());
@@ -489,7 +483,6 @@ impl Checker<'_> {
             from,
             source: self.source(&l.source),
         };
-        let _ = span;
         (limit, from_span)
     }
 

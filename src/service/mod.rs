@@ -193,41 +193,60 @@ impl Service {
         origin: Option<&Origin>,
         inbound_key: Option<String>,
     ) -> Result<Outcome, ServiceError> {
+        let outcome = self
+            .decide_and_append(reference, |before| {
+                if before.reference.is_none() {
+                    return Err(ServiceError::UnknownDispute(reference.to_string()));
+                }
+                let (policy, calendar) = self.policy(&before.policy)?;
+                let ctx = Context {
+                    policy,
+                    calendar,
+                    directory: &self.directory,
+                    now: self.now(),
+                };
+                let events = escalation::handle(before, actor, command, &ctx)?;
+                Ok(Some(self.batch(
+                    policy,
+                    calendar,
+                    before,
+                    events,
+                    origin,
+                    inbound_key.clone(),
+                    ctx.now,
+                )))
+            })
+            .await?;
+        // A person's command always records something or is refused.
+        outcome.ok_or_else(|| ServiceError::Busy(reference.to_string()))
+    }
+
+    /// Takes the dispute's turn in this process, decides on its stored state and appends what
+    /// `decide` returns (nothing when it returns `None`). When another replica changed the
+    /// dispute first, decides again on the fresh state.
+    async fn decide_and_append(
+        &self,
+        reference: &Reference,
+        mut decide: impl FnMut(&Dispute) -> Result<Option<Batch>, ServiceError>,
+    ) -> Result<Option<Outcome>, ServiceError> {
         let gate = self.gate(reference);
         let _turn = gate.lock().await;
         for _ in 0..CONFLICT_RETRIES {
             let before = self.store.load(reference).await?;
-            if before.reference.is_none() {
-                return Err(ServiceError::UnknownDispute(reference.to_string()));
-            }
-            let (policy, calendar) = self.policy(&before.policy)?;
-            let ctx = Context {
-                policy,
-                calendar,
-                directory: &self.directory,
-                now: self.now(),
+            let Some(batch) = decide(&before)? else {
+                return Ok(None);
             };
-            let events = escalation::handle(&before, actor, command, &ctx)?;
-            let batch = self.batch(
-                policy,
-                calendar,
-                &before,
-                events,
-                origin,
-                inbound_key.clone(),
-                ctx.now,
-            );
             match self.store.append(reference, before.version, &batch).await {
                 Ok(()) => {
                     let mut dispute = before;
                     for e in &batch.events {
                         dispute.apply(e);
                     }
-                    return Ok(Outcome {
+                    return Ok(Some(Outcome {
                         reference: reference.clone(),
                         dispute,
                         events: batch.events,
-                    });
+                    }));
                 }
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
@@ -272,10 +291,7 @@ impl Service {
         command: &escalation::SystemCommand,
         inbound_key: Option<String>,
     ) -> Result<Option<Outcome>, ServiceError> {
-        let gate = self.gate(reference);
-        let _turn = gate.lock().await;
-        for _ in 0..CONFLICT_RETRIES {
-            let before = self.store.load(reference).await?;
+        self.decide_and_append(reference, |before| {
             if before.reference.is_none() {
                 return Err(ServiceError::UnknownDispute(reference.to_string()));
             }
@@ -287,7 +303,7 @@ impl Service {
                 directory: &self.directory,
                 now,
             };
-            let bodies = escalation::decide_system(&before, command, &ctx);
+            let bodies = escalation::decide_system(before, command, &ctx);
             if bodies.is_empty() {
                 return Ok(None);
             }
@@ -302,7 +318,7 @@ impl Service {
             let mut batch = self.batch(
                 policy,
                 calendar,
-                &before,
+                before,
                 events,
                 None,
                 inbound_key.clone(),
@@ -313,23 +329,9 @@ impl Service {
                     row.available_at = at;
                 }
             }
-            match self.store.append(reference, before.version, &batch).await {
-                Ok(()) => {
-                    let mut dispute = before;
-                    for e in &batch.events {
-                        dispute.apply(e);
-                    }
-                    return Ok(Some(Outcome {
-                        reference: reference.clone(),
-                        dispute,
-                        events: batch.events,
-                    }));
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ServiceError::Busy(reference.to_string()))
+            Ok(Some(batch))
+        })
+        .await
     }
 
     /// Records a fact the service itself observed (a thread opened), retrying on conflict.
@@ -338,25 +340,18 @@ impl Service {
         reference: &Reference,
         body: escalation::EventBody,
     ) -> Result<(), ServiceError> {
-        let gate = self.gate(reference);
-        let _turn = gate.lock().await;
-        for _ in 0..CONFLICT_RETRIES {
-            let before = self.store.load(reference).await?;
-            let batch = Batch {
+        self.decide_and_append(reference, |_| {
+            Ok(Some(Batch {
                 events: vec![Event {
                     at: self.now(),
                     actor: None,
                     body: body.clone(),
                 }],
                 ..Batch::default()
-            };
-            match self.store.append(reference, before.version, &batch).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ServiceError::Busy(reference.to_string()))
+            }))
+        })
+        .await
+        .map(|_| ())
     }
 
     /// A dispute's current state, or `UnknownDispute`.
