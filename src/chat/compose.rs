@@ -1,10 +1,23 @@
 //! Writes the posts people see from a dispute's state and its new events.
 
-use super::message::{ActionKind, Button, Line, Message, MessageKind, Span};
-use crate::calendar::format_uk_short;
+use super::forms::{self, FormContext};
+use super::grammar::button_label;
+use super::message::{Button, Line, Message, MessageKind, Span};
+use crate::calendar::{Calendar, format_uk_short};
 use crate::directory::{Directory, PersonId};
-use crate::escalation::{Dispute, Event, EventBody, Status};
+use crate::escalation::{Dispute, Event, EventBody, Status, Verb, offers};
 use crate::policy::{NoticeTarget, Policy};
+use chrono::{DateTime, Utc};
+
+/// What a post is composed from besides the dispute: the board's policy and calendar, the
+/// directory, and the time the post is about (which buttons the core would accept then).
+#[derive(Clone, Copy)]
+pub struct Scene<'a> {
+    pub policy: &'a Policy,
+    pub calendar: &'a Calendar,
+    pub dir: &'a Directory,
+    pub now: DateTime<Utc>,
+}
 
 /// "Team Manager, Norfolk Adult Social Care": how posts name people (role and agency).
 pub fn role_and_agency(policy: &Policy, dir: &Directory, id: &PersonId) -> String {
@@ -84,55 +97,64 @@ pub fn status(d: &Dispute) -> String {
     }
 }
 
-fn buttons(policy: &Policy, d: &Dispute) -> Vec<Button> {
-    if d.status != Status::Open {
-        return Vec::new();
-    }
+/// The buttons of a post: the actions the core would accept from somebody now, each with the
+/// form it opens. Withdrawing is never one press away; it is typed or asked for in words.
+fn buttons(scene: &Scene<'_>, d: &Dispute) -> Vec<Button> {
     let reference = d
         .reference
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let b = |action, label: String, primary| Button {
-        action,
-        label,
-        reference: reference.clone(),
-        primary,
+    let policy = scene.policy;
+    let ctx = FormContext {
+        policy,
+        calendar: scene.calendar,
+        directory: scene.dir,
+        dispute: Some(d),
+        person: None,
+        now: scene.now,
     };
-    let mut out = Vec::new();
-    if !d.awaiting_ack.is_empty() {
-        out.push(b(ActionKind::Acknowledge, "Acknowledge".into(), true));
-    }
-    out.push(b(ActionKind::AddNote, "Add note".into(), false));
-    if d.proposal.is_some() {
-        out.push(b(
-            ActionKind::ConfirmResolution,
-            "Confirm resolution".into(),
-            true,
-        ));
-        out.push(b(ActionKind::RejectResolution, "Reject".into(), false));
+    offers(policy, scene.dir, d, scene.now)
+        .into_iter()
+        .filter(|v| *v != Verb::Withdraw)
+        .map(|verb| Button {
+            action: verb,
+            label: match verb {
+                Verb::Escalate => escalate_label(policy, d),
+                other => button_label(other).to_string(),
+            },
+            reference: reference.clone(),
+            primary: matches!(verb, Verb::Acknowledge | Verb::ConfirmResolution),
+            form: forms::form(verb, &ctx),
+        })
+        .collect()
+}
+
+/// "Escalate to stage 3", or "Escalate to the next tier" within a repeating stage.
+fn escalate_label(policy: &Policy, d: &Dispute) -> String {
+    let repeats = policy.stage(d.stage).is_some_and(|s| s.repeats.is_some());
+    if repeats {
+        "Escalate to the next tier".to_string()
     } else {
-        let stage = policy.stage(d.stage);
-        let repeats = stage.is_some_and(|s| s.repeats.is_some());
-        if d.stage < policy.last_stage() || repeats {
-            let label = if repeats {
-                "Escalate to the next tier".to_string()
-            } else {
-                format!(
-                    "Escalate to {} {}",
-                    policy.stage_word.to_lowercase(),
-                    d.stage + 1
-                )
-            };
-            out.push(b(ActionKind::Escalate, label, false));
-        }
-        out.push(b(
-            ActionKind::ProposeResolution,
-            "Propose resolution".into(),
-            false,
-        ));
+        format!(
+            "Escalate to {} {}",
+            policy.stage_word.to_lowercase(),
+            d.stage + 1
+        )
     }
-    out
+}
+
+/// The prompt a post shows: the stage's while it is open, the board's learning words once it
+/// is resolved.
+fn current_prompt(policy: &Policy, d: &Dispute) -> Option<String> {
+    match d.status {
+        Status::Open => Some(flat(&d.prompt)),
+        Status::Resolved if !policy.learning.prompt.trim().is_empty() => Some(format!(
+            "{} Refer any learning for the board with the Refer learning button.",
+            flat(&policy.learning.prompt)
+        )),
+        _ => None,
+    }
 }
 
 fn footer(policy: &Policy, d: &Dispute) -> Vec<String> {
@@ -143,7 +165,7 @@ fn footer(policy: &Policy, d: &Dispute) -> Vec<String> {
             policy.name
         ));
     }
-    if d.stage >= 2 {
+    if d.status == Status::Open {
         out.push(flat(&policy.record_keeping.prompt));
     }
     if let Some(form) = &d.form {
@@ -158,7 +180,8 @@ fn flat(s: &str) -> String {
 }
 
 /// The dispute's root post: reference, stage, deadline, parties, summary, prompt and buttons.
-pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
+pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
+    let (policy, dir) = (scene.policy, scene.dir);
     let reference = d
         .reference
         .as_ref()
@@ -188,6 +211,12 @@ pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
             label: Some("Category".into()),
             spans: vec![Span::text(c.name.clone())],
         });
+        if let Some(g) = &c.guidance {
+            lines.push(Line {
+                label: Some("Guidance".into()),
+                spans: vec![Span::text(flat(g))],
+            });
+        }
     }
     lines.push(Line {
         label: Some("Disagreement".into()),
@@ -251,15 +280,16 @@ pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
         status,
         urgent: d.urgent.then(|| flat(&policy.urgent.prompt)),
         lines,
-        prompt: (d.status == Status::Open).then(|| flat(&d.prompt)),
+        prompt: current_prompt(policy, d),
         footer: footer(policy, d),
-        buttons: buttons(policy, d),
+        buttons: buttons(scene, d),
     }
 }
 
 /// A reply in the thread saying what just happened, with the new prompt and mentions where a
 /// stage has just started.
-pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -> Option<Message> {
+pub fn update(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Option<Message> {
+    let (policy, dir) = (scene.policy, scene.dir);
     let reference = d
         .reference
         .as_ref()
@@ -319,7 +349,13 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
             EventBody::DelayReasonRecorded { reason, .. } => {
                 format!("Reason for delay recorded by {}: {reason}", who(e))
             }
-            EventBody::StepCompleted { step, then_due, .. } => {
+            EventBody::StepCompleted {
+                step,
+                then_due,
+                happened_at,
+                note,
+                ..
+            } => {
                 let name = policy
                     .step(step)
                     .map_or(step.clone(), |(_, s)| s.name.clone());
@@ -332,10 +368,21 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
                         format!("{n} due {}", format_uk_short(s.due))
                     })
                     .collect();
+                let when = happened_at
+                    .map(|t| format!(" (it happened {})", format_uk_short(t)))
+                    .unwrap_or_default();
+                let note = note
+                    .as_ref()
+                    .map(|n| format!(" Note: {n}"))
+                    .unwrap_or_default();
                 if next.is_empty() {
-                    format!("{name}: recorded by {}", who(e))
+                    format!("{name}: recorded by {}{when}.{note}", who(e))
                 } else {
-                    format!("{name}: recorded by {}. {}", who(e), next.join("; "))
+                    format!(
+                        "{name}: recorded by {}{when}. {}.{note}",
+                        who(e),
+                        next.join("; ")
+                    )
                 }
             }
             EventBody::DeadlineBroughtForward { due, reason, .. } => {
@@ -447,6 +494,13 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
             spans: vec![Span::text(text)],
         });
     }
+    if prompt.is_none()
+        && events
+            .iter()
+            .any(|e| matches!(e.body, EventBody::ResolutionConfirmed { .. }))
+    {
+        prompt = current_prompt(policy, d);
+    }
     if lines.is_empty() && prompt.is_none() {
         return None;
     }
@@ -474,8 +528,8 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
         } else {
             Vec::new()
         },
-        buttons: if prompt_present(events) {
-            buttons(policy, d)
+        buttons: if prompt_present(events) || asks_for_action(events) {
+            buttons(scene, d)
         } else {
             Vec::new()
         },
@@ -500,6 +554,20 @@ fn lower_first(s: &str) -> String {
         Some(c) => c.to_lowercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// Posts that ask people to act offer the buttons that answer them: an overdue or step prompt,
+/// a closing (learning), a proposal waiting for the other side.
+fn asks_for_action(events: &[Event]) -> bool {
+    events.iter().any(|e| {
+        matches!(
+            e.body,
+            EventBody::OverduePrompted { .. }
+                | EventBody::StepPrompted { .. }
+                | EventBody::ResolutionConfirmed { .. }
+                | EventBody::ResolutionProposed { .. }
+        )
+    })
 }
 
 fn prompt_present(events: &[Event]) -> bool {
@@ -575,10 +643,11 @@ pub fn direct(policy: &Policy, d: &Dispute, text: &str, with_ack_button: bool) -
         footer: Vec::new(),
         buttons: if with_ack_button {
             vec![Button {
-                action: ActionKind::Acknowledge,
-                label: "Acknowledge".into(),
+                action: Verb::Acknowledge,
+                label: button_label(Verb::Acknowledge).into(),
                 reference,
                 primary: true,
+                form: None,
             }]
         } else {
             Vec::new()
@@ -611,10 +680,11 @@ pub fn asked_to_acknowledge(policy: &Policy, d: &Dispute) -> Message {
         prompt: Some(flat(&d.prompt)),
         footer: Vec::new(),
         buttons: vec![Button {
-            action: ActionKind::Acknowledge,
-            label: "Acknowledge".into(),
+            action: Verb::Acknowledge,
+            label: button_label(Verb::Acknowledge).into(),
             reference,
             primary: true,
+            form: None,
         }],
     }
 }

@@ -6,6 +6,7 @@
 
 use super::compose;
 use super::message::{Delivery, Message, Target};
+use crate::calendar::Calendar;
 use crate::directory::{AgencyId, Directory, Platform};
 use crate::escalation::{Dispute, Event, EventBody};
 use crate::policy::Policy;
@@ -51,6 +52,7 @@ fn channels<'a>(
 /// The outbox rows for events just decided on a dispute (`before` is the state they were decided on).
 pub fn plan(
     policy: &Policy,
+    calendar: &Calendar,
     dir: &Directory,
     before: &Dispute,
     events: &[Event],
@@ -67,6 +69,12 @@ pub fn plan(
         return Vec::new();
     };
     let seq = before.version + 1;
+    let scene = compose::Scene {
+        policy,
+        calendar,
+        dir,
+        now: at,
+    };
     let mut out = Vec::new();
     let raised = events
         .iter()
@@ -77,7 +85,7 @@ pub fn plan(
     ];
 
     if raised {
-        let message = compose::root(policy, dir, &after);
+        let message = compose::root(&scene, &after);
         for agency in agencies {
             for c in channels(dir, agency) {
                 let target = Target {
@@ -90,8 +98,8 @@ pub fn plan(
                 out.push(row(&reference, seq, target, &message, at));
             }
         }
-    } else if let Some(update) = compose::update(policy, dir, &after, events) {
-        let root = compose::root(policy, dir, &after);
+    } else if let Some(update) = compose::update(&scene, &after, events) {
+        let root = compose::root(&scene, &after);
         for agency in agencies {
             for c in channels(dir, agency) {
                 let reply = Target {
@@ -132,6 +140,30 @@ pub fn plan(
                         let mut r = row(&reference, seq, target, &notice, at);
                         // Two notices in one batch (unit and chair) share a channel: keep both.
                         r.idempotency_key.push_str(&format!(":{}", notice_slot(e)));
+                        out.push(r);
+                    }
+                }
+            }
+            EventBody::LearningReferred { text } => {
+                // Learning is for the board: it goes to the board's own channels too.
+                let who = e.actor.as_ref().map_or_else(
+                    || "The service".to_string(),
+                    |a| compose::role_and_agency(policy, dir, a),
+                );
+                let message = format!("Learning referred to the board by {who}: {text}");
+                let notice =
+                    compose::board_notice(policy, dir, &after, &message, &policy.learning.source);
+                for board in dir.board_agencies(&policy.id) {
+                    for c in &board.channels {
+                        let target = Target {
+                            platform: c.platform,
+                            workspace: c.workspace.clone(),
+                            delivery: Delivery::Notice {
+                                channel: c.channel.clone(),
+                            },
+                        };
+                        let mut r = row(&reference, seq, target, &notice, at);
+                        r.idempotency_key.push_str(":learning");
                         out.push(r);
                     }
                 }

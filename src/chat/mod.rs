@@ -5,12 +5,15 @@
 pub mod answers;
 pub mod compose;
 pub mod fanout;
+pub mod forms;
 pub mod grammar;
+pub mod interact;
 pub mod message;
 pub mod sandbox;
 pub mod slack;
 pub mod teams;
 
 pub use fanout::Origin;
-pub use grammar::{ChatCommand, GrammarError, HELP};
-pub use message::{ActionKind, Button, Delivery, Line, Message, MessageKind, Span, Target};
+pub use grammar::{GrammarError, Typed};
+pub use interact::{Asker, FormView, Input, Reply};
+pub use message::{Button, Delivery, Line, Message, MessageKind, Span, Target};

@@ -49,6 +49,10 @@ pub enum Refusal {
         kinds: Vec<IdentifiableKind>,
         message: String,
     },
+    /// The person already did this (a second press of the same button): every platform gives
+    /// this same answer, and nothing new is recorded.
+    #[error("{what}; nothing more is needed")]
+    AlreadyDone { what: String },
     #[error("{0}")]
     Calendar(String),
 }

@@ -273,7 +273,7 @@ impl Service {
         }
         let schedule = crate::scheduler::plan(policy, calendar, &after, &events, now);
         Batch {
-            outbox: fanout::plan(policy, &self.directory, before, &events, origin),
+            outbox: fanout::plan(policy, calendar, &self.directory, before, &events, origin),
             events,
             schedule: schedule.add,
             cancel_schedule_kinds: schedule.cancel,

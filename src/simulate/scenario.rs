@@ -148,7 +148,11 @@ impl Action {
             Action::ConfirmResolution => Command::ConfirmResolution,
             Action::RejectResolution { reason } => Command::RejectResolution { reason },
             Action::RecordDelayReason { reason } => Command::RecordDelayReason { reason },
-            Action::CompleteStep { step } => Command::CompleteStep { step },
+            Action::CompleteStep { step } => Command::CompleteStep {
+                step,
+                at: None,
+                note: None,
+            },
             Action::BringDeadlineForward { due, reason } => {
                 Command::BringDeadlineForward { due, reason }
             }

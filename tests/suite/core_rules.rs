@@ -828,6 +828,8 @@ fn long_mixed_dispute(policy: &str) -> (Case, Vec<(usize, Dispute)>) {
         for st in &stage.steps {
             let done = Command::CompleteStep {
                 step: st.id.clone(),
+                at: None,
+                note: None,
             };
             step(&mut case, s, &owner.0, clock.tick(), done);
         }
@@ -1092,6 +1094,8 @@ fn sunderland_written_response_is_due_five_calendar_days_after_the_review() {
         "2026-10-22T10:00:00+01:00",
         Command::CompleteStep {
             step: "review".into(),
+            at: None,
+            note: None,
         },
     );
     // Thursday 22 October + 5 calendar days = Tuesday 27 October, 17:00 GMT (clocks went back on the 25th).
@@ -1104,6 +1108,7 @@ fn sunderland_written_response_is_due_five_calendar_days_after_the_review() {
                         step,
                         stage,
                         then_due,
+                        ..
                     },
                 ..
             },
@@ -1121,6 +1126,8 @@ fn sunderland_written_response_is_due_five_calendar_days_after_the_review() {
         "2026-10-22T11:00:00+01:00",
         Command::CompleteStep {
             step: "review".into(),
+            at: None,
+            note: None,
         },
     );
     assert!(matches!(&refusal, Refusal::Invalid { field, .. } if field == "step"));

@@ -732,7 +732,10 @@ async fn the_composer_takes_challenge_commands_exactly_as_slack_does() {
         .command("dr-okafor", "riverside-gp", "/challenge help")
         .await;
     assert_eq!(help["kind"], "ephemeral");
-    assert_eq!(help["text"], escalation_bot::chat::HELP);
+    assert_eq!(
+        help["text"].as_str(),
+        Some(escalation_bot::chat::grammar::help("/challenge").as_str())
+    );
     let (_, status_reply) = sandbox
         .command(
             "dr-okafor",

@@ -34,6 +34,8 @@ async fn a_sunderland_written_response_left_undone_is_reminded_the_working_day_b
         &reference,
         Command::CompleteStep {
             step: "review".into(),
+            at: None,
+            note: None,
         },
     )
     .await;
@@ -72,6 +74,8 @@ async fn a_sunderland_written_response_left_undone_is_reminded_the_working_day_b
         &other,
         Command::CompleteStep {
             step: "review".into(),
+            at: None,
+            note: None,
         },
     )
     .await;
@@ -80,6 +84,8 @@ async fn a_sunderland_written_response_left_undone_is_reminded_the_working_day_b
         &other,
         Command::CompleteStep {
             step: "written-response".into(),
+            at: None,
+            note: None,
         },
     )
     .await;

@@ -53,18 +53,22 @@ async fn forged_missing_and_stale_signatures_get_401_and_change_nothing() {
     let command = app.command_body(SOCIAL_WORKER, "", &trigger);
     let note = app.command_body(SOCIAL_WORKER, "note NSAB-2026-0001 called the GP", &trigger);
     // The raise modal as the app builds it, without asking Slack to open it.
-    let policy = app
-        .service
-        .policies
-        .get("norfolk")
-        .expect("norfolk is loaded");
-    let mut view = views::raise_modal(
-        policy,
-        &[("vol".into(), "Norfolk Carers Network".into())],
-        &[(
-            "vol".into(),
-            vec![("vol-staff".into(), "Alex Jones".into())],
-        )],
+    let (policy, calendar) = app.service.policy("norfolk").expect("norfolk is loaded");
+    let spec = escalation_bot::chat::forms::form(
+        escalation_bot::escalation::Verb::Raise,
+        &escalation_bot::chat::forms::FormContext {
+            policy,
+            calendar,
+            directory: &app.service.directory,
+            dispute: None,
+            person: None,
+            now: app.service.now(),
+        },
+    )
+    .expect("raising has a form");
+    let mut view = views::modal(
+        &spec,
+        &Default::default(),
         r#"{"channel":"C0ASCCHAL","reference":null}"#,
     );
     view["id"] = json!("V0000000001");

@@ -471,15 +471,23 @@ function fieldControl(f) {
   const described = [f.hint ? id + "-hint" : null, id + "-error"].filter(Boolean).join(" ");
   const hint = f.hint ? h("p", { class: "hint", id: id + "-hint", text: f.hint }) : null;
   const error = h("p", { class: "error", id: id + "-error" });
+  // What the chosen option means (a category's guidance, a step's prompt), shown once chosen.
+  const detail = h("p", { class: "hint detail", id: id + "-detail", "aria-live": "polite" });
+  const details = {};
+  for (const c of f.choices.concat(...(f.groups || []).map((g) => g.choices))) if (c.detail) details[c.value] = c.detail;
+  const showDetail = (value) => { detail.textContent = details[value] || ""; };
   if (f.kind === "radios") {
-    return h("div", { class: "field", dataset: { field: f.id } },
+    const box = h("div", { class: "field", dataset: { field: f.id } },
       h("fieldset", { "aria-describedby": described },
         h("legend", { text: f.label }),
         hint,
         f.choices.map((c, i) => h("label", {},
           h("input", { type: "radio", name: f.id, value: c.value, id: i === 0 ? id : id + "-" + i, "aria-required": f.required ? "true" : null }),
           " " + c.label))),
+      detail,
       error);
+    box.addEventListener("change", (e) => showDetail(e.target.value));
+    return box;
   }
   let control;
   if (f.kind === "select") {
@@ -497,7 +505,8 @@ function fieldControl(f) {
   }
   control.setAttribute("aria-describedby", described);
   if (f.required) control.setAttribute("aria-required", "true");
-  return h("div", { class: "field", dataset: { field: f.id } }, h("label", { for: id, text: f.label }), hint, control, error);
+  control.addEventListener("change", () => showDetail(control.value));
+  return h("div", { class: "field", dataset: { field: f.id } }, h("label", { for: id, text: f.label }), hint, control, detail, error);
 }
 
 function openForm(spec, opener) {
@@ -505,6 +514,7 @@ function openForm(spec, opener) {
   S.opener = opener || document.activeElement;
   $("form-title").textContent = spec.title + (spec.reference ? " · " + spec.reference : "");
   $("form-intro").textContent = spec.intro;
+  $("form-notes").replaceChildren(...(spec.notes || []).map((n) => h("p", { class: "note", text: n })));
   $("form-error").textContent = "";
   $("form-submit").textContent = spec.submit;
   $("form-fields").replaceChildren(...spec.fields.map(fieldControl));

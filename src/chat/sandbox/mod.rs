@@ -6,7 +6,6 @@
 //! around the core. `serve --sandbox` moves every agency's channel here and gives it a demo clock.
 
 pub mod clock;
-pub mod forms;
 mod inbound;
 mod page;
 mod poster;

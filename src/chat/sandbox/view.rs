@@ -261,7 +261,8 @@ fn flatten(spans: &[Span]) -> String {
 }
 
 /// One event in words, mostly as the thread said it.
-fn describe(policy: &Policy, dir: &Directory, d: &Dispute, e: &Event) -> String {
+fn describe(scene: &compose::Scene<'_>, d: &Dispute, e: &Event) -> String {
+    let (policy, dir) = (scene.policy, scene.dir);
     let names = |people: &[PersonId]| -> String {
         people
             .iter()
@@ -326,7 +327,7 @@ fn describe(policy: &Policy, dir: &Directory, d: &Dispute, e: &Event) -> String 
                 prompt.split_whitespace().collect::<Vec<_>>().join(" ")
             )
         }
-        _ => compose::update(policy, dir, d, std::slice::from_ref(e))
+        _ => compose::update(scene, d, std::slice::from_ref(e))
             .map(|m| {
                 m.lines
                     .iter()
@@ -342,6 +343,7 @@ fn describe(policy: &Policy, dir: &Directory, d: &Dispute, e: &Event) -> String 
 /// The record of one dispute from its events.
 pub fn record(
     policy: &Policy,
+    calendar: &crate::calendar::Calendar,
     dir: &Directory,
     d: &Dispute,
     events: &[Event],
@@ -358,7 +360,16 @@ pub fn record(
                 |a| compose::role_and_agency(policy, dir, a),
             ),
             kind: e.body.kind().to_string(),
-            what: describe(policy, dir, d, e),
+            what: describe(
+                &compose::Scene {
+                    policy,
+                    calendar,
+                    dir,
+                    now: e.at,
+                },
+                d,
+                e,
+            ),
         })
         .collect();
     let (intact, verified) = match &verify.broken {
