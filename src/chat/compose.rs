@@ -261,14 +261,26 @@ pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
         lines.push(Line { label: None, spans });
     }
     if let Some(p) = &d.proposal {
-        lines.push(Line {
-            label: Some("Proposed resolution".into()),
-            spans: vec![Span::text(format!(
-                "{} (by {}). Waiting for the other agency to confirm.",
-                p.outcome,
-                role_and_agency(policy, dir, &p.by)
-            ))],
-        });
+        let line = match (&d.status, &d.resolved_by) {
+            (Status::Resolved, Some(by)) => Line {
+                label: Some("Agreed resolution".into()),
+                spans: vec![Span::text(format!(
+                    "{} (proposed by {}, confirmed by {}).",
+                    p.outcome,
+                    role_and_agency(policy, dir, &p.by),
+                    role_and_agency(policy, dir, by)
+                ))],
+            },
+            _ => Line {
+                label: Some("Proposed resolution".into()),
+                spans: vec![Span::text(format!(
+                    "{} (by {}). Waiting for the other agency to confirm.",
+                    p.outcome,
+                    role_and_agency(policy, dir, &p.by)
+                ))],
+            },
+        };
+        lines.push(line);
     }
     let title = title(policy, d);
     let status = status(d);

@@ -211,7 +211,8 @@ pub fn form(verb: Verb, ctx: &FormContext<'_>) -> Option<FormSpec> {
         reference: reference.clone(),
         fields,
     };
-    let reason = |label: &str| Field::new("reason", label, FieldKind::Textarea, true).hint(NO_IDENTIFIABLE);
+    let reason =
+        |label: &str| Field::new("reason", label, FieldKind::Textarea, true).hint(NO_IDENTIFIABLE);
     let policy = ctx.policy;
     Some(match verb {
         Verb::Raise => raise(ctx),
@@ -403,7 +404,11 @@ fn raise(ctx: &FormContext<'_>) -> FormSpec {
                 .map(|p| {
                     choice(
                         &p.id.0,
-                        &format!("{} ({})", p.name, crate::chat::compose::role_and_agency(policy, dir, &p.id)),
+                        &format!(
+                            "{} ({})",
+                            p.name,
+                            crate::chat::compose::role_and_agency(policy, dir, &p.id)
+                        ),
                     )
                 })
                 .collect(),
@@ -411,18 +416,39 @@ fn raise(ctx: &FormContext<'_>) -> FormSpec {
         .filter(|g| !g.choices.is_empty())
         .collect();
     if !groups.is_empty() {
-        let mut other = Field::new("other_professional", "Other professional (optional)", FieldKind::Select, false)
-            .hint("Leave this empty if they are not listed.");
+        let mut other = Field::new(
+            "other_professional",
+            "Other professional (optional)",
+            FieldKind::Select,
+            false,
+        )
+        .hint("Leave this empty if they are not listed.");
         other.groups = groups;
         fields.push(other);
     }
     fields.push(
-        Field::new("concerns", "Does the disagreement concern an adult or an organisation?", FieldKind::Radios, true)
-            .choices(&[("adult", "An adult"), ("organisation", "An organisation (for example a care provider)")]),
+        Field::new(
+            "concerns",
+            "Does the disagreement concern an adult or an organisation?",
+            FieldKind::Radios,
+            true,
+        )
+        .choices(&[
+            ("adult", "An adult"),
+            (
+                "organisation",
+                "An organisation (for example a care provider)",
+            ),
+        ]),
     );
     fields.push(
-        Field::new("organisation", "The organisation's name (if it concerns an organisation)", FieldKind::Text, false)
-            .max(ORGANISATION_MAX),
+        Field::new(
+            "organisation",
+            "The organisation's name (if it concerns an organisation)",
+            FieldKind::Text,
+            false,
+        )
+        .max(ORGANISATION_MAX),
     );
     let mut category = Field::new("category", "Category", FieldKind::Select, true);
     category.choices = policy
@@ -435,12 +461,35 @@ fn raise(ctx: &FormContext<'_>) -> FormSpec {
         })
         .collect();
     fields.push(category);
-    fields.push(Field::new("summary", "What is the disagreement?", FieldKind::Textarea, true).hint(NO_IDENTIFIABLE));
-    fields.push(Field::new("possible_cause", "What may be causing it? (optional)", FieldKind::Textarea, false));
-    fields.push(Field::new("desired_outcome", "What needs to happen to resolve it?", FieldKind::Textarea, true));
     fields.push(
-        Field::new("adults_views", "The adult's views and wishes, where known (optional)", FieldKind::Textarea, false)
-            .hint("Making Safeguarding Personal: what the adult wants to happen."),
+        Field::new(
+            "summary",
+            "What is the disagreement?",
+            FieldKind::Textarea,
+            true,
+        )
+        .hint(NO_IDENTIFIABLE),
+    );
+    fields.push(Field::new(
+        "possible_cause",
+        "What may be causing it? (optional)",
+        FieldKind::Textarea,
+        false,
+    ));
+    fields.push(Field::new(
+        "desired_outcome",
+        "What needs to happen to resolve it?",
+        FieldKind::Textarea,
+        true,
+    ));
+    fields.push(
+        Field::new(
+            "adults_views",
+            "The adult's views and wishes, where known (optional)",
+            FieldKind::Textarea,
+            false,
+        )
+        .hint("Making Safeguarding Personal: what the adult wants to happen."),
     );
     fields.push(
         Field::new("case_reference", "Your agency's case reference", FieldKind::Text, true)
@@ -448,9 +497,14 @@ fn raise(ctx: &FormContext<'_>) -> FormSpec {
             .hint("Your own record number (e.g. ASC-4471), so the record points at the case without naming anyone."),
     );
     fields.push(
-        Field::new("immediate_risk", "Is an adult at immediate risk of harm?", FieldKind::Radios, true)
-            .choices(&[("yes", "Yes"), ("no", "No")])
-            .hint(format!("If yes: {}", flat(&policy.urgent.prompt))),
+        Field::new(
+            "immediate_risk",
+            "Is an adult at immediate risk of harm?",
+            FieldKind::Radios,
+            true,
+        )
+        .choices(&[("yes", "Yes"), ("no", "No")])
+        .hint(format!("If yes: {}", flat(&policy.urgent.prompt))),
     );
     FormSpec {
         name: Verb::Raise.id().to_string(),
@@ -483,7 +537,12 @@ pub fn parse_local(
     date_alone: Option<&dyn Fn(NaiveDate) -> DateTime<Utc>>,
 ) -> Option<DateTime<Utc>> {
     let text = text.trim();
-    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
+    for format in [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
         if let Ok(local) = NaiveDateTime::parse_from_str(text, format) {
             return Some(london_instant(local));
         }
@@ -512,7 +571,11 @@ pub fn join_date_time(date: Option<&str>, time: Option<&str>) -> Option<String> 
 
 /// Checks what was submitted against the form (required fields, lengths, choices, dates) and
 /// reads it into what it asks the core to do; the core then checks the rest and screens the text.
-pub fn parse(spec: &FormSpec, values: &Values, ctx: &FormContext<'_>) -> Result<Submitted, FormErrors> {
+pub fn parse(
+    spec: &FormSpec,
+    values: &Values,
+    ctx: &FormContext<'_>,
+) -> Result<Submitted, FormErrors> {
     let mut errors = FormErrors::new();
     let get = |id: &str| {
         values
@@ -534,7 +597,10 @@ pub fn parse(spec: &FormSpec, values: &Values, ctx: &FormContext<'_>) -> Result<
         {
             errors.insert(
                 f.id.clone(),
-                format!("This is {} characters long; the most it takes is {max}.", v.chars().count()),
+                format!(
+                    "This is {} characters long; the most it takes is {max}.",
+                    v.chars().count()
+                ),
             );
         } else if f.is_choice() && !f.all_choices().any(|c| c.value == v) {
             errors.insert(
@@ -586,7 +652,9 @@ pub fn parse(spec: &FormSpec, values: &Values, ctx: &FormContext<'_>) -> Result<
             receiving_agency: AgencyId(text("receiving_agency")),
             other_professional: get("other_professional").map(PersonId),
             concerns: match get("concerns").as_deref() {
-                Some("organisation") => Concerns::Organisation { name: text("organisation") },
+                Some("organisation") => Concerns::Organisation {
+                    name: text("organisation"),
+                },
                 _ => Concerns::Adult,
             },
             category: text("category"),
@@ -619,19 +687,30 @@ pub fn parse(spec: &FormSpec, values: &Values, ctx: &FormContext<'_>) -> Result<
             outstanding: text("outstanding"),
             delay_reason: get("delay_reason"),
         }),
-        Some(Verb::RejectResolution) => act(Command::RejectResolution { reason: text("reason") }),
-        Some(Verb::Withdraw) => act(Command::Withdraw { reason: text("reason") }),
-        Some(Verb::RecordDelayReason) => act(Command::RecordDelayReason { reason: text("reason") }),
+        Some(Verb::RejectResolution) => act(Command::RejectResolution {
+            reason: text("reason"),
+        }),
+        Some(Verb::Withdraw) => act(Command::Withdraw {
+            reason: text("reason"),
+        }),
+        Some(Verb::RecordDelayReason) => act(Command::RecordDelayReason {
+            reason: text("reason"),
+        }),
         Some(Verb::CompleteStep) => act(Command::CompleteStep {
             step: text("step"),
             at: dates.get("at").copied(),
             note: get("note"),
         }),
         Some(Verb::BringDeadlineForward) => match dates.get("due") {
-            Some(due) => act(Command::BringDeadlineForward { due: *due, reason: text("reason") }),
+            Some(due) => act(Command::BringDeadlineForward {
+                due: *due,
+                reason: text("reason"),
+            }),
             None => return Err(FormErrors::from([("due".to_string(), FILL_IN.to_string())])),
         },
-        Some(Verb::ReferLearning) => act(Command::ReferLearning { text: text("learning") }),
+        Some(Verb::ReferLearning) => act(Command::ReferLearning {
+            text: text("learning"),
+        }),
         Some(Verb::Acknowledge) => act(Command::Acknowledge),
         Some(Verb::ConfirmResolution) => act(Command::ConfirmResolution),
         None => {

@@ -65,21 +65,96 @@ enum What {
 /// Every command people can type, in the order the help lists them. A test checks that every
 /// verb of the core is here.
 const TABLE: &[Word] = &[
-    Word { words: &["raise", "new", "challenge"], what: What::Verb(Verb::Raise, Tail::Nothing), usage: "", does: "raise a challenge (opens the form; the command word alone does the same)" },
-    Word { words: &["status"], what: What::Status, usage: "REF", does: "where a challenge is now" },
-    Word { words: &["list", "mine"], what: What::List, usage: "", does: "your open challenges" },
-    Word { words: &["ack", "acknowledge"], what: What::Verb(Verb::Acknowledge, Tail::Nothing), usage: "REF", does: "acknowledge that you have taken over this stage" },
-    Word { words: &["note"], what: What::Verb(Verb::AddNote, Tail::Field("note")), usage: "REF what was discussed", does: "add a note to the record" },
-    Word { words: &["done", "step"], what: What::Verb(Verb::CompleteStep, Tail::Step), usage: "REF STEP [YYYY-MM-DD HH:MM] [note]", does: "record that a named step of the stage happened (when, if not now)" },
-    Word { words: &["delay"], what: What::Verb(Verb::RecordDelayReason, Tail::Field("reason")), usage: "REF why", does: "record the reason for a delay, without escalating" },
-    Word { words: &["escalate"], what: What::Verb(Verb::Escalate, Tail::Field("reason")), usage: "REF [why]", does: "escalate to the next stage" },
-    Word { words: &["forward"], what: What::Verb(Verb::BringDeadlineForward, Tail::Deadline), usage: "REF YYYY-MM-DD [HH:MM] why", does: "bring this stage's deadline forward to protect the adult (never later)" },
-    Word { words: &["resolve", "propose"], what: What::Verb(Verb::ProposeResolution, Tail::Nothing), usage: "REF", does: "propose a resolution (opens the form)" },
-    Word { words: &["confirm"], what: What::Verb(Verb::ConfirmResolution, Tail::Nothing), usage: "REF", does: "confirm the other side's proposed resolution" },
-    Word { words: &["reject"], what: What::Verb(Verb::RejectResolution, Tail::Field("reason")), usage: "REF [why]", does: "reject the other side's proposed resolution" },
-    Word { words: &["withdraw"], what: What::Verb(Verb::Withdraw, Tail::Field("reason")), usage: "REF [why]", does: "withdraw your challenge" },
-    Word { words: &["learning"], what: What::Verb(Verb::ReferLearning, Tail::Field("learning")), usage: "REF what the board should learn", does: "refer learning to the board" },
-    Word { words: &["help", "?"], what: What::Help, usage: "", does: "this help" },
+    Word {
+        words: &["raise", "new", "challenge"],
+        what: What::Verb(Verb::Raise, Tail::Nothing),
+        usage: "",
+        does: "raise a challenge (opens the form; the command word alone does the same)",
+    },
+    Word {
+        words: &["status"],
+        what: What::Status,
+        usage: "REF",
+        does: "where a challenge is now",
+    },
+    Word {
+        words: &["list", "mine"],
+        what: What::List,
+        usage: "",
+        does: "your open challenges",
+    },
+    Word {
+        words: &["ack", "acknowledge"],
+        what: What::Verb(Verb::Acknowledge, Tail::Nothing),
+        usage: "REF",
+        does: "acknowledge that you have taken over this stage",
+    },
+    Word {
+        words: &["note"],
+        what: What::Verb(Verb::AddNote, Tail::Field("note")),
+        usage: "REF what was discussed",
+        does: "add a note to the record",
+    },
+    Word {
+        words: &["done", "step"],
+        what: What::Verb(Verb::CompleteStep, Tail::Step),
+        usage: "REF STEP [YYYY-MM-DD HH:MM] [note]",
+        does: "record that a named step of the stage happened (when, if not now)",
+    },
+    Word {
+        words: &["delay"],
+        what: What::Verb(Verb::RecordDelayReason, Tail::Field("reason")),
+        usage: "REF why",
+        does: "record the reason for a delay, without escalating",
+    },
+    Word {
+        words: &["escalate"],
+        what: What::Verb(Verb::Escalate, Tail::Field("reason")),
+        usage: "REF [why]",
+        does: "escalate to the next stage",
+    },
+    Word {
+        words: &["forward"],
+        what: What::Verb(Verb::BringDeadlineForward, Tail::Deadline),
+        usage: "REF YYYY-MM-DD [HH:MM] why",
+        does: "bring this stage's deadline forward to protect the adult (never later)",
+    },
+    Word {
+        words: &["resolve", "propose"],
+        what: What::Verb(Verb::ProposeResolution, Tail::Nothing),
+        usage: "REF",
+        does: "propose a resolution (opens the form)",
+    },
+    Word {
+        words: &["confirm"],
+        what: What::Verb(Verb::ConfirmResolution, Tail::Nothing),
+        usage: "REF",
+        does: "confirm the other side's proposed resolution",
+    },
+    Word {
+        words: &["reject"],
+        what: What::Verb(Verb::RejectResolution, Tail::Field("reason")),
+        usage: "REF [why]",
+        does: "reject the other side's proposed resolution",
+    },
+    Word {
+        words: &["withdraw"],
+        what: What::Verb(Verb::Withdraw, Tail::Field("reason")),
+        usage: "REF [why]",
+        does: "withdraw your challenge",
+    },
+    Word {
+        words: &["learning"],
+        what: What::Verb(Verb::ReferLearning, Tail::Field("learning")),
+        usage: "REF what the board should learn",
+        does: "refer learning to the board",
+    },
+    Word {
+        words: &["help", "?"],
+        what: What::Help,
+        usage: "",
+        does: "this help",
+    },
 ];
 
 /// The help text, for `help` and after any mistake; `command` is how the platform starts a
@@ -105,7 +180,11 @@ pub fn usage(verb: Verb, command: &str) -> String {
     TABLE
         .iter()
         .find(|w| matches!(w.what, What::Verb(v, _) if v == verb))
-        .map(|w| format!("{command} {} {}", w.words[0], w.usage).trim_end().to_string())
+        .map(|w| {
+            format!("{command} {} {}", w.words[0], w.usage)
+                .trim_end()
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -300,25 +379,49 @@ mod tests {
             parse("note NSAB-2026-0007  met the GP by phone "),
             Ok(verb(Verb::AddNote, rf, &[("note", "met the GP by phone")]))
         );
-        assert_eq!(parse("escalate NSAB-2026-0007"), Ok(verb(Verb::Escalate, rf, &[])));
+        assert_eq!(
+            parse("escalate NSAB-2026-0007"),
+            Ok(verb(Verb::Escalate, rf, &[]))
+        );
         assert_eq!(
             parse("escalate NSAB-2026-0007 no agreement"),
             Ok(verb(Verb::Escalate, rf, &[("reason", "no agreement")]))
         );
-        assert_eq!(parse("ack NSAB-2026-0007"), Ok(verb(Verb::Acknowledge, rf, &[])));
-        assert_eq!(parse("propose NSAB-2026-0007"), Ok(verb(Verb::ProposeResolution, rf, &[])));
-        assert_eq!(parse("confirm NSAB-2026-0007"), Ok(verb(Verb::ConfirmResolution, rf, &[])));
+        assert_eq!(
+            parse("ack NSAB-2026-0007"),
+            Ok(verb(Verb::Acknowledge, rf, &[]))
+        );
+        assert_eq!(
+            parse("propose NSAB-2026-0007"),
+            Ok(verb(Verb::ProposeResolution, rf, &[]))
+        );
+        assert_eq!(
+            parse("confirm NSAB-2026-0007"),
+            Ok(verb(Verb::ConfirmResolution, rf, &[]))
+        );
         assert_eq!(
             parse("reject NSAB-2026-0007 not agreed"),
-            Ok(verb(Verb::RejectResolution, rf, &[("reason", "not agreed")]))
+            Ok(verb(
+                Verb::RejectResolution,
+                rf,
+                &[("reason", "not agreed")]
+            ))
         );
         assert_eq!(
             parse("delay NSAB-2026-0007 manager on leave"),
-            Ok(verb(Verb::RecordDelayReason, rf, &[("reason", "manager on leave")]))
+            Ok(verb(
+                Verb::RecordDelayReason,
+                rf,
+                &[("reason", "manager on leave")]
+            ))
         );
         assert_eq!(
             parse("learning NSAB-2026-0007 share discharge plans earlier"),
-            Ok(verb(Verb::ReferLearning, rf, &[("learning", "share discharge plans earlier")]))
+            Ok(verb(
+                Verb::ReferLearning,
+                rf,
+                &[("learning", "share discharge plans earlier")]
+            ))
         );
         assert_eq!(
             parse("forward NSAB-2026-0007 2026-06-03 12:00 risk of eviction"),
@@ -341,7 +444,11 @@ mod tests {
             Ok(verb(
                 Verb::CompleteStep,
                 rf,
-                &[("step", "review"), ("at", "2026-06-03 09:30"), ("note", "case file read")]
+                &[
+                    ("step", "review"),
+                    ("at", "2026-06-03 09:30"),
+                    ("note", "case file read")
+                ]
             ))
         );
         assert_eq!(
@@ -354,7 +461,11 @@ mod tests {
         );
         assert_eq!(
             parse("withdraw NSAB-2026-0007 resolved informally"),
-            Ok(verb(Verb::Withdraw, rf, &[("reason", "resolved informally")]))
+            Ok(verb(
+                Verb::Withdraw,
+                rf,
+                &[("reason", "resolved informally")]
+            ))
         );
     }
 
@@ -371,7 +482,11 @@ mod tests {
     fn help_lists_every_word_with_the_platforms_prefix() {
         let h = help("@escalation-bot");
         for w in TABLE {
-            assert!(h.contains(&format!("@escalation-bot {}", w.words[0])), "{}", w.words[0]);
+            assert!(
+                h.contains(&format!("@escalation-bot {}", w.words[0])),
+                "{}",
+                w.words[0]
+            );
         }
         assert!(!h.contains("/challenge"));
     }

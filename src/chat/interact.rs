@@ -61,14 +61,21 @@ pub struct Asker<'a> {
 }
 
 /// Decides what an input comes to, recording it where it asks the core to act.
-pub async fn handle(service: &Service, asker: Asker<'_>, input: Input, key: Option<String>) -> Reply {
+pub async fn handle(
+    service: &Service,
+    asker: Asker<'_>,
+    input: Input,
+    key: Option<String>,
+) -> Reply {
     match input {
         Input::Typed(text) => typed(service, asker, &text, key).await,
-        Input::Pressed { verb, reference } => match open(service, asker, verb, Some(&reference)).await {
-            Ok(Some(view)) => Reply::Form(Box::new(view)),
-            Ok(None) => act_direct(service, asker, verb, &reference, key).await,
-            Err(reply) => reply,
-        },
+        Input::Pressed { verb, reference } => {
+            match open(service, asker, verb, Some(&reference)).await {
+                Ok(Some(view)) => Reply::Form(Box::new(view)),
+                Ok(None) => act_direct(service, asker, verb, &reference, key).await,
+                Err(reply) => reply,
+            }
+        }
         Input::Submitted {
             verb,
             reference,
@@ -80,7 +87,9 @@ pub async fn handle(service: &Service, asker: Asker<'_>, input: Input, key: Opti
 async fn typed(service: &Service, asker: Asker<'_>, text: &str, key: Option<String>) -> Reply {
     let parsed = match grammar::parse(text) {
         Ok(p) => p,
-        Err(e) => return Reply::Refused(format!("{}\n\n{}", e.0, grammar::help(asker.command_word))),
+        Err(e) => {
+            return Reply::Refused(format!("{}\n\n{}", e.0, grammar::help(asker.command_word)));
+        }
     };
     match parsed {
         Typed::Help => Reply::Say(grammar::help(asker.command_word)),
@@ -99,8 +108,12 @@ async fn typed(service: &Service, asker: Asker<'_>, text: &str, key: Option<Stri
                 // Nothing typed after the reference: the form asks for it.
                 (Some(view), _) if values.is_empty() => Reply::Form(Box::new(view)),
                 (Some(view), reference) => {
-                    match submit_to(service, asker, &view.spec, reference.as_ref(), &values, key).await {
-                        Reply::Form(shown) => Reply::Refused(typed_errors(&shown, verb, asker.command_word)),
+                    match submit_to(service, asker, &view.spec, reference.as_ref(), &values, key)
+                        .await
+                    {
+                        Reply::Form(shown) => {
+                            Reply::Refused(typed_errors(&shown, verb, asker.command_word))
+                        }
                         other => other,
                     }
                 }
@@ -133,7 +146,12 @@ struct Loaded {
     dispute: Option<Dispute>,
 }
 
-async fn load(service: &Service, asker: Asker<'_>, verb: Verb, reference: Option<&Reference>) -> Result<Loaded, Reply> {
+async fn load(
+    service: &Service,
+    asker: Asker<'_>,
+    verb: Verb,
+    reference: Option<&Reference>,
+) -> Result<Loaded, Reply> {
     let Some(reference) = reference else {
         return Ok(Loaded { dispute: None });
     };
@@ -154,7 +172,11 @@ async fn load(service: &Service, asker: Asker<'_>, verb: Verb, reference: Option
         )));
     }
     if d.status != Status::Open && verb != Verb::ReferLearning && verb != Verb::ConfirmResolution {
-        let status = if d.status == Status::Resolved { "resolved" } else { "withdrawn" };
+        let status = if d.status == Status::Resolved {
+            "resolved"
+        } else {
+            "withdrawn"
+        };
         return Err(Reply::Refused(sentence(
             &Refusal::Closed {
                 reference: reference.to_string(),
@@ -216,7 +238,10 @@ async fn submit(
         Ok(Some(view)) => submit_to(service, asker, &view.spec, reference, &values, key).await,
         Ok(None) => match reference {
             Some(r) => act_direct(service, asker, verb, r, key).await,
-            None => Reply::Refused("This form lost track of its challenge; close it and press the button again.".into()),
+            None => Reply::Refused(
+                "This form lost track of its challenge; close it and press the button again."
+                    .into(),
+            ),
         },
         Err(reply) => reply,
     }
@@ -242,7 +267,12 @@ async fn submit_to(
         let dispute = match reference {
             Some(r) => match service.dispute(r).await {
                 Ok(d) => Some(d),
-                Err(e) => return again(FormErrors::from([(WHOLE_FORM.into(), sentence(&answers::user_text(&e)))])),
+                Err(e) => {
+                    return again(FormErrors::from([(
+                        WHOLE_FORM.into(),
+                        sentence(&answers::user_text(&e)),
+                    )]));
+                }
             },
             None => None,
         };
@@ -250,11 +280,19 @@ async fn submit_to(
             Some(d) => d.policy.clone(),
             None => match service.policy_of(&asker.person.id) {
                 Ok((p, _)) => p.id.clone(),
-                Err(e) => return again(FormErrors::from([(WHOLE_FORM.into(), sentence(&answers::user_text(&e)))])),
+                Err(e) => {
+                    return again(FormErrors::from([(
+                        WHOLE_FORM.into(),
+                        sentence(&answers::user_text(&e)),
+                    )]));
+                }
             },
         };
         let Ok((policy, calendar)) = service.policy(&policy_id) else {
-            return again(FormErrors::from([(WHOLE_FORM.into(), "The challenge's board policy is not loaded.".into())]));
+            return again(FormErrors::from([(
+                WHOLE_FORM.into(),
+                "The challenge's board policy is not loaded.".into(),
+            )]));
         };
         let ctx = FormContext {
             policy,
@@ -270,26 +308,51 @@ async fn submit_to(
         }
     };
     let result = match (submitted, reference) {
-        (Submitted::Raise(details), _) => service.raise(&asker.person.id, details, asker.origin, key.clone()).await,
-        (Submitted::Act(command), Some(r)) => service.act(&asker.person.id, r, &command, asker.origin, key.clone()).await,
+        (Submitted::Raise(details), _) => {
+            service
+                .raise(&asker.person.id, details, asker.origin, key.clone())
+                .await
+        }
+        (Submitted::Act(command), Some(r)) => {
+            service
+                .act(&asker.person.id, r, &command, asker.origin, key.clone())
+                .await
+        }
         (Submitted::Act(_), None) => {
             return again(FormErrors::from([(
                 WHOLE_FORM.into(),
-                "This form lost track of its challenge; close it and press the button again.".into(),
+                "This form lost track of its challenge; close it and press the button again."
+                    .into(),
             )]));
         }
     };
     match result {
         Ok(outcome) => Reply::Recorded(Box::new(outcome)),
-        Err(ServiceError::Duplicate) => Reply::AlreadyRecorded(already(service, reference, key.as_deref()).await),
-        Err(ServiceError::Refused(r @ Refusal::AlreadyDone { .. })) => Reply::Refused(sentence(&r.to_string())),
-        Err(ServiceError::Refused(r)) => again(FormErrors::from([(spec.field_for(r.field()), sentence(&r.to_string()))])),
-        Err(e) => again(FormErrors::from([(WHOLE_FORM.into(), sentence(&answers::user_text(&e)))])),
+        Err(ServiceError::Duplicate) => {
+            Reply::AlreadyRecorded(already(service, reference, key.as_deref()).await)
+        }
+        Err(ServiceError::Refused(r @ Refusal::AlreadyDone { .. })) => {
+            repeat(service, &r, reference, key.as_deref()).await
+        }
+        Err(ServiceError::Refused(r)) => again(FormErrors::from([(
+            spec.field_for(r.field()),
+            sentence(&r.to_string()),
+        )])),
+        Err(e) => again(FormErrors::from([(
+            WHOLE_FORM.into(),
+            sentence(&answers::user_text(&e)),
+        )])),
     }
 }
 
 /// Records a verb that needs no form (acknowledge, confirm).
-async fn act_direct(service: &Service, asker: Asker<'_>, verb: Verb, reference: &Reference, key: Option<String>) -> Reply {
+async fn act_direct(
+    service: &Service,
+    asker: Asker<'_>,
+    verb: Verb,
+    reference: &Reference,
+    key: Option<String>,
+) -> Reply {
     let command = match verb {
         Verb::Acknowledge => crate::escalation::Command::Acknowledge,
         Verb::ConfirmResolution => crate::escalation::Command::ConfirmResolution,
@@ -301,15 +364,47 @@ async fn act_direct(service: &Service, asker: Asker<'_>, verb: Verb, reference: 
             ));
         }
     };
-    match service.act(&asker.person.id, reference, &command, asker.origin, key.clone()).await {
+    match service
+        .act(
+            &asker.person.id,
+            reference,
+            &command,
+            asker.origin,
+            key.clone(),
+        )
+        .await
+    {
         Ok(outcome) => Reply::Recorded(Box::new(outcome)),
         Err(ServiceError::Duplicate) => Reply::AlreadyRecorded(Some(reference.clone())),
+        Err(ServiceError::Refused(r @ Refusal::AlreadyDone { .. })) => {
+            repeat(service, &r, Some(reference), key.as_deref()).await
+        }
         Err(e) => Reply::Refused(sentence(&answers::user_text(&e))),
     }
 }
 
+/// A second press of the same button: a retry of the very request (its key is on record) is
+/// answered as already recorded; a new press is told, in the core's words, that it is done.
+async fn repeat(
+    service: &Service,
+    refusal: &Refusal,
+    reference: Option<&Reference>,
+    key: Option<&str>,
+) -> Reply {
+    if let Some(key) = key
+        && let Ok(Some(_)) = service.store.seen_inbound(key).await
+    {
+        return Reply::AlreadyRecorded(reference.cloned());
+    }
+    Reply::Say(sentence(&refusal.to_string()))
+}
+
 /// The challenge a duplicate request was about: the one named, or the one its key raised.
-async fn already(service: &Service, reference: Option<&Reference>, key: Option<&str>) -> Option<Reference> {
+async fn already(
+    service: &Service,
+    reference: Option<&Reference>,
+    key: Option<&str>,
+) -> Option<Reference> {
     if let Some(r) = reference {
         return Some(r.clone());
     }

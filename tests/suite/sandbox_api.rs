@@ -465,7 +465,12 @@ async fn a_raise_posts_a_root_in_both_agencies_channels_and_a_private_receipt_to
         assert!(text.contains(SUMMARY), "{text}");
         assert_eq!(
             button_labels(&root["message"]),
-            ["Add note", "Escalate to stage 2", "Propose resolution"]
+            [
+                "Add note",
+                "Escalate to stage 2",
+                "Propose resolution",
+                "Bring deadline forward"
+            ]
         );
         assert_eq!(root["posted"], "Mon 1 Jun, 09:40");
     }
@@ -665,8 +670,14 @@ async fn escalating_by_button_and_form_updates_the_root_in_place_and_replies_in_
         .await;
     assert_eq!(
         (status, again["kind"].as_str()),
-        (StatusCode::OK, Some("recorded")),
+        (StatusCode::OK, Some("ephemeral")),
         "a second press is not an error: {again}"
+    );
+    assert!(
+        again["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("You acknowledged stage 2 of")),
+        "the core's own words, as on Slack and Teams: {again}"
     );
     let (status, refused) = sandbox.press("pc-evans", "acknowledge", &reference).await;
     assert_eq!(
@@ -767,7 +778,7 @@ async fn the_composer_takes_challenge_commands_exactly_as_slack_does() {
             &format!("/challenge resolve {reference}"),
         )
         .await;
-    assert_eq!(resolve["form"]["name"], "resolve");
+    assert_eq!(resolve["form"]["name"], "propose_resolution");
     let (_, withdraw) = sandbox
         .command(
             "sam-patel",
@@ -965,7 +976,7 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
     let (_, reply) = sandbox
         .press("dr-okafor", "propose_resolution", &reference)
         .await;
-    assert_eq!(reply["form"]["name"], "resolve");
+    assert_eq!(reply["form"]["name"], "propose_resolution");
     let fields = json!({
         "rationale": "Both agencies reviewed the discharge plan together.",
         "outcome": "Joint capacity assessment on Friday.",
@@ -974,7 +985,7 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
     let (status, reply) = sandbox
         .submit(
             "dr-okafor",
-            "resolve",
+            "propose_resolution",
             Some(&reference),
             fields,
             &sandbox.submission(),
@@ -986,7 +997,12 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
     let root = &entries(&state, "norfolk-asc")[0]["post"]["message"];
     assert_eq!(
         button_labels(root),
-        ["Add note", "Confirm resolution", "Reject"]
+        [
+            "Add note",
+            "Confirm resolution",
+            "Reject",
+            "Bring deadline forward"
+        ]
     );
     let (status, reply) = sandbox
         .press("sam-patel", "confirm_resolution", &reference)
@@ -997,9 +1013,10 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
     for channel in ["norfolk-asc", "riverside-gp"] {
         let root = &entries(&state, channel)[0]["post"]["message"];
         assert_eq!(root["status"], "Resolved");
-        assert!(
-            button_labels(root).is_empty(),
-            "a closed challenge has no buttons"
+        assert_eq!(
+            button_labels(root),
+            ["Refer learning"],
+            "a resolved challenge offers only learning for the board"
         );
     }
     let (status, record) = sandbox
@@ -1109,7 +1126,7 @@ async fn malformed_requests_are_refused_plainly() {
     let (status, reply) = sandbox
         .submit(
             "sam-patel",
-            "note",
+            "add_note",
             None,
             json!({ "note": "no reference" }),
             &sandbox.submission(),

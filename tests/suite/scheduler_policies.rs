@@ -363,7 +363,10 @@ async fn a_durham_dispute_asks_each_working_day_for_the_reason_for_delay_records
                     "{prompt}"
                 );
             }
-            assert!(prompt.contains("or to record why not"), "{prompt}");
+            assert!(
+                prompt.contains("or to record the reason for the delay"),
+                "{prompt}"
+            );
         }
     }
     // The prompt reaches the threads as posted text, too.

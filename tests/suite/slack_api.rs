@@ -267,7 +267,12 @@ async fn the_full_journey(app: &App) {
             .collect();
         assert_eq!(
             actions,
-            ["add_note", "escalate", "propose_resolution"],
+            [
+                "add_note",
+                "escalate",
+                "propose_resolution",
+                "bring_deadline_forward"
+            ],
             "stage 1 buttons"
         );
     }
@@ -367,7 +372,9 @@ async fn the_full_journey(app: &App) {
     assert_eq!(proposed.status, 200, "{proposed:?}");
     let calls = app.slack.take_calls();
     assert_eq!(calls.len(), 1);
-    assert!(lines(&calls)[0].starts_with(&format!("views.open {VOL_TEAM} resolve trigger ")));
+    assert!(lines(&calls)[0].starts_with(&format!(
+        "views.open {VOL_TEAM} propose_resolution trigger "
+    )));
     let view = calls[0].response["view"].clone();
     let reply = app
         .submit(
@@ -432,9 +439,14 @@ async fn the_full_journey(app: &App) {
         (VOL_TEAM, VOL_CHANNEL, &vol_root),
     ] {
         let message = app.slack.message(team, channel, root).expect("root");
-        assert!(
-            buttons(&message["blocks"]).is_empty(),
-            "a resolved root has no buttons: {message}"
+        let actions: Vec<String> = buttons(&message["blocks"])
+            .iter()
+            .filter_map(|b| b["action_id"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(
+            actions,
+            ["refer_learning"],
+            "a resolved root offers only learning for the board: {message}"
         );
     }
 
@@ -549,7 +561,7 @@ async fn an_unknown_subcommand_gets_the_help_never_an_error_page() {
 }
 
 #[tokio::test]
-async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_off() {
+async fn acknowledge_pressed_twice_records_one_acknowledgement_and_says_it_is_done() {
     let app = spawn_app().await;
     let reference = app.raise(SOCIAL_WORKER, SUMMARY).await;
     let escalated = app
@@ -584,8 +596,15 @@ async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_
         .collect();
     assert_eq!(
         to_manager.len(),
-        1,
-        "only the receipt: {:?}",
+        2,
+        "the receipt, and one answer to the second press (not the retry): {:?}",
+        lines(&to_manager)
+    );
+    assert!(
+        to_manager[1]
+            .field("text")
+            .contains("nothing more is needed"),
+        "{:?}",
         lines(&to_manager)
     );
     assert!(
@@ -616,13 +635,13 @@ async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_
         .into_iter()
         .filter(|c| c.method == "chat.postEphemeral" && c.field("user") == SAFEGUARDING_LEAD.user)
         .collect();
+    let line = format!("ephemeral {VOL_TEAM} {dm} to {}", SAFEGUARDING_LEAD.user);
     assert_eq!(
         lines(&to_lead),
-        [format!(
-            "ephemeral {VOL_TEAM} {dm} to {}",
-            SAFEGUARDING_LEAD.user
-        )]
+        [line.clone(), line],
+        "the receipt, then the answer"
     );
+    assert!(to_lead[1].field("text").contains("nothing more is needed"));
 }
 
 #[tokio::test]

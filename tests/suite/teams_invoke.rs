@@ -111,7 +111,7 @@ async fn every_invoke_gets_a_body_in_the_shape_teams_requires() {
 }
 
 #[tokio::test]
-async fn pressing_acknowledge_twice_shows_the_card_again_rather_than_an_error() {
+async fn pressing_acknowledge_twice_is_answered_with_the_cores_words_and_recorded_once() {
     let app = spawn_app().await;
     let reference = app
         .slack_raise("Disagreement about a discharge plan for case ASC-4471.")
@@ -141,14 +141,23 @@ async fn pressing_acknowledge_twice_shows_the_card_again_rather_than_an_error() 
         .send(&app.execute(LINDQVIST, &conversation, &root, "acknowledge", &[]))
         .await
         .json();
-    for body in [&first, &second] {
-        assert_eq!(body["statusCode"], 200);
-        assert_eq!(body["type"], "application/vnd.microsoft.card.adaptive");
-        assert!(
-            body["value"].to_string().contains("Acknowledged by"),
-            "{body}"
-        );
-    }
+    // The first press replaces the card; the second is answered with what the core says of
+    // it, the same words Slack and the sandbox give, and the card is left as it is.
+    assert_eq!(second["statusCode"], 200);
+    assert_eq!(second["type"], "application/vnd.microsoft.activity.message");
+    assert!(
+        second["value"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("You acknowledged stage")
+                && t.ends_with("nothing more is needed.")),
+        "{second}"
+    );
+    assert_eq!(first["statusCode"], 200);
+    assert_eq!(first["type"], "application/vnd.microsoft.card.adaptive");
+    assert!(
+        first["value"].to_string().contains("Acknowledged by"),
+        "{first}"
+    );
     assert_eq!(app.count(&reference, "acknowledged").await, 1);
     // The same invoke delivered again (same activity id): answered, recorded once.
     let ack = app.execute(LINDQVIST, &conversation, &root, "acknowledge", &[]);

@@ -398,7 +398,7 @@ async fn status_list_and_help_are_answered_as_replies_in_the_personal_chat() {
         ("help", "@escalation-bot note REF"),
         (&format!("status {reference}") as &str, "Stage 1 of 4"),
         ("list", reference.to_string().as_str()),
-        ("frobnicate", "is not something"),
+        ("frobnicate", "is not a command escalation-bot knows"),
     ] {
         let typed = app.personal_message(OKAFOR, text);
         let conversation = typed["conversation"]["id"]

@@ -5,12 +5,12 @@
 //! from the page's id for the submission, so a double click records nothing twice.
 
 use super::clock::{self, Advance};
-use crate::chat::forms::{FormErrors, FormSpec, WHOLE_FORM};
-use crate::chat::interact::{self, Asker, Input};
 use super::{SandboxState, page, view};
 use crate::calendar::{Calendar, format_uk_short};
 use crate::chat::Origin;
+use crate::chat::forms::{FormErrors, FormSpec, WHOLE_FORM};
 use crate::chat::grammar;
+use crate::chat::interact::{self, Asker, Input};
 use crate::directory::{AgencyId, Directory, Person, PersonId, Platform};
 use crate::escalation::{Reference, Verb};
 use crate::service::{Service, ServiceError};
@@ -419,7 +419,13 @@ async fn action(
         origin: Some(&origin),
         command_word: COMMAND,
     };
-    let reply = interact::handle(service, asker, Input::Pressed { verb, reference }, Some(key)).await;
+    let reply = interact::handle(
+        service,
+        asker,
+        Input::Pressed { verb, reference },
+        Some(key),
+    )
+    .await;
     answer(reply, false)
 }
 
@@ -495,7 +501,10 @@ async fn form(
         reference,
         values,
     };
-    answer(interact::handle(service, asker, input, Some(key)).await, true)
+    answer(
+        interact::handle(service, asker, input, Some(key)).await,
+        true,
+    )
 }
 
 async fn record(State(state): State<SandboxState>, Path(reference): Path<String>) -> Response {

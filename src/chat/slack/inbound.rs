@@ -387,10 +387,23 @@ async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> 
         origin: Some(&origin),
         command_word: COMMAND,
     };
-    match interact::handle(&state.service, asker, Input::Pressed { verb, reference }, key).await {
+    match interact::handle(
+        &state.service,
+        asker,
+        Input::Pressed { verb, reference },
+        key,
+    )
+    .await
+    {
         Reply::Form(view) => {
             let meta = modal_meta(&channel, view.spec.reference.as_deref());
-            open_view(state, team, &trigger, views::modal(&view.spec, &view.values, &meta)).await
+            open_view(
+                state,
+                team,
+                &trigger,
+                views::modal(&view.spec, &view.values, &meta),
+            )
+            .await
         }
         Reply::Say(text) | Reply::Refused(text) => {
             private_note(state, team, &channel, &payload.user.id, &text).await;
@@ -499,7 +512,9 @@ async fn view_submission(state: &SlackState, team: &str, payload: &Interaction) 
     let key = Some(format!("slack:view:{}", view.id));
     match interact::handle(&state.service, asker, input, key).await {
         Reply::Recorded(_) | Reply::AlreadyRecorded(_) => StatusCode::OK.into_response(),
-        Reply::Form(shown) => Json(views::errors_response(&shown.spec, &shown.errors)).into_response(),
+        Reply::Form(shown) => {
+            Json(views::errors_response(&shown.spec, &shown.errors)).into_response()
+        }
         Reply::Say(text) | Reply::Refused(text) => general_error(view, &text),
     }
 }

@@ -91,7 +91,9 @@ fn element(field: &crate::chat::forms::Field, value: Option<&String>) -> Value {
                 .filter_map(|c| option(&c.value, &c.label, c.detail.as_deref()))
                 .collect();
             let mut e = json!({ "type": "radio_buttons", "action_id": id, "options": options });
-            if let Some(chosen) = value.and_then(|v| options.iter().find(|o| o["value"] == v.as_str())) {
+            if let Some(chosen) =
+                value.and_then(|v| options.iter().find(|o| o["value"] == v.as_str()))
+            {
                 e["initial_option"] = chosen.clone();
             }
             e
@@ -156,7 +158,11 @@ pub fn modal(spec: &FormSpec, values: &Values, private_metadata: &str) -> Value 
         // description per option; selects do not).
         let details: Vec<String> = f
             .all_choices()
-            .filter_map(|c| c.detail.as_ref().map(|d| format!("*{}*: {}", escape(&c.label), escape(d))))
+            .filter_map(|c| {
+                c.detail
+                    .as_ref()
+                    .map(|d| format!("*{}*: {}", escape(&c.label), escape(d)))
+            })
             .collect();
         if !radios && !details.is_empty() {
             blocks.push(context(&details.join("\n")));
@@ -228,7 +234,10 @@ pub fn values(state: &Value) -> Values {
                         .to_string()
                 })
         };
-        if let Some(v) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+        if let Some(v) = value
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+        {
             out.insert(block.clone(), v);
         }
     }
@@ -252,7 +261,10 @@ mod tests {
         assert_eq!(v.get("note").map(String::as_str), Some("met by phone"));
         assert_eq!(v.get("how").map(String::as_str), Some("phone"));
         // 1780300800 is 2026-06-01 08:00 UTC: 09:00 in London (BST).
-        assert_eq!(v.get("held_at").map(String::as_str), Some("2026-06-01T09:00"));
+        assert_eq!(
+            v.get("held_at").map(String::as_str),
+            Some("2026-06-01T09:00")
+        );
         assert!(!v.contains_key("empty") && !v.contains_key("unset"));
     }
 }

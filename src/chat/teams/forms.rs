@@ -7,7 +7,9 @@
 //! the card escaper.
 
 use super::cards::{self, escape};
-use crate::chat::forms::{Field, FieldKind, FormErrors, FormSpec, Values, WHOLE_FORM, join_date_time};
+use crate::chat::forms::{
+    Field, FieldKind, FormErrors, FormSpec, Values, WHOLE_FORM, join_date_time,
+};
 use serde_json::{Value, json};
 
 /// Which kind of card an action was pressed on, so the answer can replace it sensibly (a root
@@ -64,7 +66,13 @@ fn error_text(text: &str) -> Value {
 }
 
 /// The card inputs of one field, with what was typed and any error under it.
-fn field_inputs(spec: &FormSpec, f: &Field, values: &Values, errors: &FormErrors, out: &mut Vec<Value>) {
+fn field_inputs(
+    spec: &FormSpec,
+    f: &Field,
+    values: &Values,
+    errors: &FormErrors,
+    out: &mut Vec<Value>,
+) {
     let id = input_id(&spec.name, &f.id);
     let value = values.get(&f.id).filter(|v| !v.is_empty());
     let mut with_common = |mut input: Value, label: &str, required: bool| {
@@ -109,7 +117,9 @@ fn field_inputs(spec: &FormSpec, f: &Field, values: &Values, errors: &FormErrors
             // Teams has no single date-and-time input: a date and a time, joined when read.
             let (date, time) = value
                 .and_then(|v| v.split_once('T'))
-                .map_or((None, None), |(d, t)| (Some(d.to_string()), Some(t.to_string())));
+                .map_or((None, None), |(d, t)| {
+                    (Some(d.to_string()), Some(t.to_string()))
+                });
             let mut d = json!({ "type": "Input.Date", "id": format!("{id}.date") });
             if let Some(v) = date.filter(|v| !v.is_empty()) {
                 d["value"] = json!(v);
@@ -164,7 +174,13 @@ pub fn submit(spec: &FormSpec, card: CardKind, form_id: Option<&str>) -> Value {
 /// A card holding one form: the raise form, a form asked for by a typed command, or a form shown
 /// again with its errors. `card` is the kind of card the form replaces, carried so a later
 /// success can put the right card back.
-pub fn form_card(spec: &FormSpec, values: &Values, errors: &FormErrors, card: CardKind, form_id: Option<&str>) -> Value {
+pub fn form_card(
+    spec: &FormSpec,
+    values: &Values,
+    errors: &FormErrors,
+    card: CardKind,
+    form_id: Option<&str>,
+) -> Value {
     let heading = match &spec.reference {
         Some(r) => format!("{r} · {}", spec.title),
         None => spec.title.clone(),
@@ -174,7 +190,9 @@ pub fn form_card(spec: &FormSpec, values: &Values, errors: &FormErrors, card: Ca
         small_text(&spec.intro),
     ];
     if !errors.is_empty() {
-        body.push(error_text("Please check the form: what needs changing is shown below."));
+        body.push(error_text(
+            "Please check the form: what needs changing is shown below.",
+        ));
     }
     body.extend(inputs(spec, values, errors));
     json!({
@@ -201,7 +219,8 @@ pub fn values_from(form: &str, data: &Value) -> Values {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     };
-    let mut dates: std::collections::BTreeMap<String, (Option<String>, Option<String>)> = Default::default();
+    let mut dates: std::collections::BTreeMap<String, (Option<String>, Option<String>)> =
+        Default::default();
     for (key, value) in object {
         let Some(field) = key.strip_prefix(&prefix) else {
             continue;
@@ -242,7 +261,10 @@ mod tests {
         let v = values_from("add_note", &data);
         assert_eq!(v.get("note").map(String::as_str), Some("met by phone"));
         assert_eq!(v.get("how").map(String::as_str), Some("phone"));
-        assert_eq!(v.get("held_at").map(String::as_str), Some("2026-06-01T09:40"));
+        assert_eq!(
+            v.get("held_at").map(String::as_str),
+            Some("2026-06-01T09:40")
+        );
         assert!(!v.contains_key("reason") && !v.contains_key("empty"));
     }
 }

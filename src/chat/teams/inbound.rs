@@ -459,7 +459,7 @@ enum Answer {
     /// Replace the card with this one.
     Card(Value),
     /// The form again, with what is wrong (the person's input kept).
-    Form(Value, FormView),
+    Form(Value, Box<FormView>),
     /// Leave the card; tell the person this.
     Text(String),
     /// An action we do not support.
@@ -589,13 +589,17 @@ async fn card_action(
     match interact::handle(service, asker, input, key).await {
         Reply::Recorded(outcome) => card_after(service, tenant, card, &outcome),
         Reply::AlreadyRecorded(Some(r)) => {
-            let shown = if verb == Verb::Raise { CardKind::Root } else { card };
+            let shown = if verb == Verb::Raise {
+                CardKind::Root
+            } else {
+                card
+            };
             current_card(service, tenant, shown, &r, "Already recorded.").await
         }
         Reply::AlreadyRecorded(None) => Answer::Text("Already recorded.".into()),
         Reply::Form(view) => {
             let shown = forms::form_card(&view.spec, &view.values, &view.errors, card, form_id);
-            Answer::Form(shown, *view)
+            Answer::Form(shown, view)
         }
         Reply::Say(text) | Reply::Refused(text) => Answer::Text(text),
     }
