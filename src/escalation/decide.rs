@@ -110,7 +110,14 @@ pub fn decide(
         Command::Escalate {
             reason,
             delay_reason,
-        } => d.escalate(reason, delay_reason.as_deref()),
+        } => {
+            // A proposal waiting for the other side is answered first: confirmed, or rejected
+            // and then escalated.
+            if let Some(p) = &dispute.proposal {
+                return Err(Refusal::ProposalPending { by: d.name(&p.by) });
+            }
+            d.escalate(reason, delay_reason.as_deref())
+        }
         Command::Acknowledge => d.acknowledge(),
         Command::ProposeResolution {
             rationale,

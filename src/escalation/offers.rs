@@ -140,5 +140,10 @@ pub fn offers(policy: &Policy, dir: &Directory, d: &Dispute, now: DateTime<Utc>)
         out.push(Verb::BringDeadlineForward);
     }
     out.push(Verb::Withdraw);
+    // Learning can be referred at any time; it is offered where the procedures ask for it: at
+    // the final stage (Rochdale 14.3.1 stage 6) and once the challenge closes (Norfolk 9.1).
+    if d.stage >= policy.last_stage() {
+        out.push(Verb::ReferLearning);
+    }
     out
 }

@@ -1,6 +1,7 @@
 //! The integration test suite: one test binary, one module per area.
 
 mod helpers;
+mod interaction;
 
 mod core_rules;
 mod deadlines;
