@@ -283,19 +283,31 @@ pub fn form(verb: Verb, ctx: &FormContext<'_>) -> Option<FormSpec> {
             s
         }
         Verb::CompleteStep => {
-            let steps = ctx
+            // Every step of the stage, those already recorded marked as such, so recording one
+            // twice or out of order gets the core's own explanation.
+            let stage_steps = ctx
                 .dispute
-                .map(|d| crate::escalation::open_steps(policy, d))
+                .and_then(|d| policy.stage(d.stage).map(|s| (d, s)))
+                .map(|(d, s)| {
+                    s.steps
+                        .iter()
+                        .map(|st| match d.steps_done.get(&st.id) {
+                            Some(at) => Choice {
+                                value: st.id.clone(),
+                                label: format!("{} (recorded {})", st.name, format_uk_short(*at)),
+                                detail: None,
+                            },
+                            None => Choice {
+                                value: st.id.clone(),
+                                label: st.name.clone(),
+                                detail: Some(flat(&st.prompt)),
+                            },
+                        })
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default();
             let mut step = Field::new("step", "Which step has happened?", FieldKind::Radios, true);
-            step.choices = steps
-                .iter()
-                .map(|s| Choice {
-                    value: s.id.clone(),
-                    label: s.name.clone(),
-                    detail: Some(flat(&s.prompt)),
-                })
-                .collect();
+            step.choices = stage_steps;
             spec(
                 "Record a step",
                 "Record step",

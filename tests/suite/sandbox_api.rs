@@ -1182,3 +1182,299 @@ async fn the_boards_channel_gets_the_notices_its_procedure_names() {
             .contains("Stage 3 of 4")
     );
 }
+
+/// Every reply in a channel's first thread, as text.
+fn thread_texts(state: &Value, channel: &str) -> Vec<String> {
+    entries(state, channel)
+        .first()
+        .and_then(|e| e["replies"].as_array())
+        .into_iter()
+        .flatten()
+        .map(|r| text_of(&r["message"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sunderland_review_recorded_on_time_starts_the_written_response_clock_and_nothing_is_called_late()
+ {
+    // Sunderland stage 3: the Senior Manager's review within 10 working days of the concern,
+    // the written response "within 5 days of the review". Raised Mon 1 June 2026 at 09:40, so
+    // the stage is due Mon 15 June 17:00.
+    let sandbox = Sandbox::start().await;
+    let channel = "sunderland-asc";
+    let raise = json!({
+        "receiving_agency": "sunderland-community",
+        "other_professional": "sunderland-community-practitioner",
+        "concerns": "adult",
+        "category": "decisions-taken",
+        "summary": "Decision to close the case after one visit although the adult declined support.",
+        "desired_outcome": "A joint review of the decision to close.",
+        "case_reference": "ASC-5512",
+        "immediate_risk": "no",
+    });
+    let (status, reply) = sandbox
+        .submit(
+            "sunderland-asc-practitioner",
+            "raise",
+            None,
+            raise,
+            &sandbox.submission(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let reference = reply["reference"]
+        .as_str()
+        .expect("a reference")
+        .to_string();
+    for why in [
+        "No agreement between us.",
+        "The proforma went to the senior manager.",
+    ] {
+        let (status, reply) = sandbox
+            .command(
+                "sunderland-asc-practitioner",
+                channel,
+                &format!("/challenge escalate {reference} {why}"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+    }
+    sandbox.deliver().await;
+    let d = sandbox
+        .service
+        .dispute(&Reference::parse(&reference).expect("reference"))
+        .await
+        .expect("loads");
+    assert_eq!(d.stage, 3);
+
+    // Wednesday: the head of service records that the review was held on Tuesday at 10:00.
+    sandbox.clock.set(
+        DateTime::parse_from_rfc3339("2026-06-03T09:30:00+01:00")
+            .expect("time")
+            .with_timezone(&Utc),
+    );
+    let (status, reply) = sandbox
+        .command(
+            "sunderland-asc-head-of-service",
+            channel,
+            &format!(
+                "/challenge done {reference} review 2026-06-02 10:00 Case file and notes read"
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, reply["kind"].as_str()),
+        (StatusCode::OK, Some("recorded")),
+        "{reply}"
+    );
+    sandbox.deliver().await;
+    let state = sandbox.state("sunderland-asc-head-of-service").await;
+    let replies = thread_texts(&state, channel);
+    let done = replies.last().expect("a reply for the step");
+    assert!(
+        done.contains("Senior Manager's review: recorded by")
+            && done.contains("(it happened Tue 2 Jun, 10:00)")
+            && done.contains(
+                "Written response to the professional expressing the concern due Sun 7 Jun, 17:00"
+            )
+            && done.contains("Note: Case file and notes read"),
+        "the written response's clock starts from the review: {done}"
+    );
+
+    // The reminder comes the working day before the written response is due, and names it.
+    sandbox.clock.set(
+        DateTime::parse_from_rfc3339("2026-06-05T09:30:00+01:00")
+            .expect("time")
+            .with_timezone(&Utc),
+    );
+    sandbox.run_schedule().await;
+    let state = sandbox.state("sunderland-asc-head-of-service").await;
+    let replies = thread_texts(&state, channel);
+    assert!(
+        replies
+            .last()
+            .is_some_and(|r| r.contains("Reminder: Written response to the professional expressing the concern is due Sun 7 Jun, 17:00")),
+        "{replies:#?}"
+    );
+
+    // The written response is sent; then the stage's own deadline passes with nothing owed.
+    let (status, reply) = sandbox
+        .command(
+            "sunderland-asc-head-of-service",
+            channel,
+            &format!("/challenge done {reference} written-response"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    sandbox.deliver().await;
+    sandbox.clock.set(
+        DateTime::parse_from_rfc3339("2026-06-17T10:00:00+01:00")
+            .expect("time")
+            .with_timezone(&Utc),
+    );
+    sandbox.run_schedule().await;
+    let state = sandbox.state("sunderland-asc-head-of-service").await;
+    let replies = thread_texts(&state, channel);
+    assert!(
+        replies
+            .iter()
+            .all(|r| !r.contains("Overdue") && !r.contains("escalate to stage 4 now")),
+        "nothing is late, so nothing says so: {replies:#?}"
+    );
+    let events = sandbox
+        .service
+        .store
+        .events(&Reference::parse(&reference).expect("reference"))
+        .await
+        .expect("events");
+    assert!(
+        !events.iter().any(|e| matches!(
+            e.body,
+            EventBody::OverduePrompted { .. } | EventBody::StepPrompted { overdue: true, .. }
+        )),
+        "no overdue prompt was recorded"
+    );
+    // A step recorded twice is refused, in words.
+    let (status, reply) = sandbox
+        .command(
+            "sunderland-asc-head-of-service",
+            channel,
+            &format!("/challenge done {reference} review"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert!(
+        reply["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("already been recorded")),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn the_new_actions_work_from_the_sandbox_by_command_button_and_form() {
+    let sandbox = Sandbox::start().await;
+    let reference = sandbox.raise().await;
+
+    // Bring the deadline forward by typing it (Norfolk 4.1): both threads show the new time.
+    let (status, reply) = sandbox
+        .command(
+            "sam-patel",
+            "norfolk-asc",
+            &format!("/challenge forward {reference} 2026-06-03 12:00 The adult has no carers from Wednesday."),
+        )
+        .await;
+    assert_eq!(
+        (status, reply["kind"].as_str()),
+        (StatusCode::OK, Some("recorded")),
+        "{reply}"
+    );
+    sandbox.deliver().await;
+    let state = sandbox.state("sam-patel").await;
+    for channel in ["norfolk-asc", "riverside-gp"] {
+        let root = &entries(&state, channel)[0]["post"]["message"];
+        assert_eq!(root["status"], "Due Wed 3 Jun, 12:00", "{channel}");
+        let replies = thread_texts(&state, channel);
+        assert!(
+            replies
+                .last()
+                .is_some_and(|r| r.contains("brought the deadline forward to Wed 3 Jun, 12:00")),
+            "{replies:#?}"
+        );
+    }
+    // Later than now is refused, and the form says where.
+    let (status, reply) = sandbox
+        .submit(
+            "sam-patel",
+            "bring_deadline_forward",
+            Some(&reference),
+            json!({ "due": "2026-06-20T12:00", "reason": "Later." }),
+            &sandbox.submission(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert!(
+        reply["errors"]["due"]
+            .as_str()
+            .is_some_and(|e| e.contains("never extended")),
+        "{reply}"
+    );
+
+    // The delay button appears once the stage is late, and records a reason without escalating.
+    sandbox.clock.set(
+        DateTime::parse_from_rfc3339("2026-06-04T10:00:00+01:00")
+            .expect("time")
+            .with_timezone(&Utc),
+    );
+    sandbox.run_schedule().await;
+    let state = sandbox.state("sam-patel").await;
+    let overdue = entries(&state, "norfolk-asc")[0]["replies"]
+        .as_array()
+        .and_then(|r| r.last())
+        .expect("the overdue prompt")["message"]
+        .clone();
+    assert!(text_of(&overdue).contains("Overdue"), "{overdue}");
+    assert!(
+        button_labels(&overdue).contains(&"Record reason for delay".to_string()),
+        "the prompt offers the action that answers it: {:?}",
+        button_labels(&overdue)
+    );
+    let (_, form) = sandbox
+        .press("sam-patel", "record_delay_reason", &reference)
+        .await;
+    assert_eq!(form["form"]["name"], "record_delay_reason", "{form}");
+    let (status, reply) = sandbox
+        .submit(
+            "sam-patel",
+            "record_delay_reason",
+            Some(&reference),
+            json!({ "reason": "The GP practice was closed for training." }),
+            &sandbox.submission(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+
+    // Learning for the board: typed, and posted in the board's channel.
+    let (status, reply) = sandbox
+        .command(
+            "sam-patel",
+            "norfolk-asc",
+            &format!(
+                "/challenge learning {reference} Discharge plans should reach the GP the same day."
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    sandbox.deliver().await;
+    let state = sandbox.state("sam-patel").await;
+    let board_posts: Vec<String> = entries(&state, "norfolk-board")
+        .iter()
+        .map(|e| text_of(&e["post"]["message"]))
+        .collect();
+    assert!(
+        board_posts
+            .iter()
+            .any(|t| t.contains("Learning referred to the board") && t.contains("same day")),
+        "{board_posts:#?}"
+    );
+    let kinds: Vec<&str> = sandbox
+        .service
+        .store
+        .events(&Reference::parse(&reference).expect("reference"))
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.body.kind())
+        .collect();
+    for kind in [
+        "deadline_brought_forward",
+        "delay_reason_recorded",
+        "learning_referred",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(
+        !kinds.contains(&"escalated"),
+        "nothing escalated: {kinds:?}"
+    );
+}
