@@ -614,7 +614,12 @@ pub fn parse(
                     v.chars().count()
                 ),
             );
-        } else if f.is_choice() && !f.all_choices().any(|c| c.value == v) {
+        } else if f.is_choice()
+            && f.all_choices().next().is_some()
+            && !f.all_choices().any(|c| c.value == v)
+        {
+            // (A choice with nothing to choose from, such as the steps of a stage that names
+            // none, is left to the core, which says why.)
             errors.insert(
                 f.id.clone(),
                 "That is not one of the choices offered; choose one from the list.".into(),

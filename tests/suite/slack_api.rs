@@ -1414,3 +1414,189 @@ async fn readyz_says_503_when_the_database_is_gone() {
         "the process is still up"
     );
 }
+
+/// The text of a message the test server holds, blocks included.
+fn shown(app: &App, team: &str, channel: &str, ts: &str) -> String {
+    let message = app.slack.message(team, channel, ts).expect("the message");
+    texts(&message["blocks"]).join("\n")
+}
+
+#[tokio::test]
+async fn the_new_actions_work_from_slash_commands_and_modals() {
+    let app = spawn_app().await;
+    let reference = app.raise(SOCIAL_WORKER, SUMMARY).await;
+    app.settle().await;
+    let root = app.thread(&reference, ASC_TEAM, ASC_CHANNEL).await;
+
+    // Bring the deadline forward by typing it: the receipt, then both roots show the new time.
+    let typed = app
+        .command(
+            SOCIAL_WORKER,
+            &format!(
+                "forward {reference} 2026-06-03 12:00 The adult has no carers from Wednesday."
+            ),
+        )
+        .await;
+    assert_eq!(typed.status, 200, "{typed:?}");
+    assert!(typed.text().contains("Recorded on"), "{typed:?}");
+    app.settle().await;
+    assert!(shown(&app, ASC_TEAM, ASC_CHANNEL, &root).contains("Due Wed 3 Jun, 12:00"));
+    let vol_root = app.thread(&reference, VOL_TEAM, VOL_CHANNEL).await;
+    assert!(shown(&app, VOL_TEAM, VOL_CHANNEL, &vol_root).contains("Due Wed 3 Jun, 12:00"));
+
+    // And again from the root's button: the modal, with the date picker.
+    let pressed = app
+        .press(SOCIAL_WORKER, &root, "bring_deadline_forward")
+        .await;
+    assert_eq!(pressed.status, 200, "{pressed:?}");
+    let view = app.last_view();
+    assert_eq!(view["callback_id"], "bring_deadline_forward");
+    let later = app
+        .submit(
+            SOCIAL_WORKER,
+            &view,
+            &[("due", "2026-06-10T12:00"), ("reason", "Later.")],
+        )
+        .await;
+    assert!(
+        later.json()["errors"]["due"]
+            .as_str()
+            .is_some_and(|e| e.contains("never extended")),
+        "a later date is refused on its own input: {later:?}"
+    );
+    let sooner = app
+        .submit(
+            SOCIAL_WORKER,
+            &view,
+            &[
+                ("due", "2026-06-02T17:00"),
+                ("reason", "The GP agreed to see the adult on Tuesday."),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (sooner.status, sooner.body.as_str()),
+        (200, ""),
+        "{sooner:?}"
+    );
+    let d = app.service.dispute(&reference).await.expect("loads");
+    assert_eq!(
+        d.due.map(|t| t.to_rfc3339()),
+        Some("2026-06-02T16:00:00+00:00".to_string())
+    );
+
+    // A proposal from the other side, rejected by typing why.
+    let opened = app
+        .command(SAFEGUARDING_LEAD, &format!("propose {reference}"))
+        .await;
+    assert_eq!(opened.status, 200, "{opened:?}");
+    let view = app.last_view();
+    assert_eq!(view["callback_id"], "propose_resolution");
+    let proposed = app
+        .submit(
+            SAFEGUARDING_LEAD,
+            &view,
+            &[
+                ("rationale", "We met and agreed."),
+                ("outcome", "A carers assessment next week."),
+                ("outstanding", "None."),
+            ],
+        )
+        .await;
+    assert_eq!(proposed.status, 200, "{proposed:?}");
+    let rejected = app
+        .command(
+            SOCIAL_WORKER,
+            &format!(
+                "reject {reference} A carers assessment does not answer the capacity question."
+            ),
+        )
+        .await;
+    assert!(rejected.text().contains("Recorded on"), "{rejected:?}");
+    assert!(
+        app.service
+            .dispute(&reference)
+            .await
+            .expect("loads")
+            .proposal
+            .is_none()
+    );
+
+    // A step the stage does not name is explained, not guessed.
+    let done = app
+        .command(SOCIAL_WORKER, &format!("done {reference} review"))
+        .await;
+    assert!(done.text().contains("has no named steps"), "{done:?}");
+
+    // Past the deadline: the reason for delay, typed, without escalating.
+    app.advance(Duration::from_secs(2 * 24 * 3600));
+    let delay = app
+        .command(
+            SOCIAL_WORKER,
+            &format!("delay {reference} The GP practice was closed for training."),
+        )
+        .await;
+    assert!(delay.text().contains("Recorded on"), "{delay:?}");
+
+    // Learning for the board: the command alone opens the form; the board's channel hears it.
+    app.settle().await;
+    app.slack.take_calls();
+    let opened = app
+        .command(SOCIAL_WORKER, &format!("learning {reference}"))
+        .await;
+    assert_eq!(opened.status, 200, "{opened:?}");
+    let view = app.last_view();
+    assert_eq!(view["callback_id"], "refer_learning");
+    let referred = app
+        .submit(
+            SOCIAL_WORKER,
+            &view,
+            &[(
+                "learning",
+                "Discharge plans should reach the GP the same day.",
+            )],
+        )
+        .await;
+    assert_eq!(
+        (referred.status, referred.body.as_str()),
+        (200, ""),
+        "{referred:?}"
+    );
+    app.settle().await;
+    let to_board: Vec<Call> = app
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            c.method == "chat.postMessage" && c.field("channel") == crate::slack_app::BOARD_CHANNEL
+        })
+        .collect();
+    assert_eq!(to_board.len(), 1, "{:?}", lines(&to_board));
+    assert!(
+        to_board[0].field("text").contains("same day"),
+        "{:?}",
+        to_board[0].body
+    );
+
+    let kinds: Vec<&str> = app
+        .events(&reference)
+        .await
+        .iter()
+        .map(|e| e.body.kind())
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "deadline_brought_forward")
+            .count(),
+        2
+    );
+    for kind in [
+        "resolution_rejected",
+        "delay_reason_recorded",
+        "learning_referred",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(!kinds.contains(&"escalated"), "{kinds:?}");
+}
