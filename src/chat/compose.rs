@@ -750,3 +750,22 @@ pub fn receipt(policy: &Policy, d: &Dispute, events: &[Event]) -> Message {
         buttons: Vec::new(),
     }
 }
+
+/// A plain private answer (help, a refusal, who to ask), about a challenge or about none.
+pub fn plain(reference: &str, text: &str) -> Message {
+    Message {
+        kind: MessageKind::Receipt,
+        reference: reference.to_string(),
+        title: "escalation-bot".into(),
+        status: String::new(),
+        fallback: text.to_string(),
+        urgent: None,
+        lines: vec![Line {
+            label: None,
+            spans: vec![Span::text(text)],
+        }],
+        prompt: None,
+        footer: Vec::new(),
+        buttons: Vec::new(),
+    }
+}

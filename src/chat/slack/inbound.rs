@@ -7,7 +7,7 @@ use super::client::{SlackClient, SlackError};
 use super::{render, verify, views};
 use crate::chat::grammar;
 use crate::chat::interact::{self, Asker, Input, Reply};
-use crate::chat::{Delivery, Line, Message, MessageKind, Origin, Span, Target};
+use crate::chat::{Delivery, Message, Origin, Target, compose};
 use crate::config::Secret;
 use crate::delivery::{PostError, PostFuture, Posted, Poster};
 use crate::directory::{Person, PersonId, Platform};
@@ -427,7 +427,7 @@ async fn private_note(state: &SlackState, team: &str, channel: &str, user: &str,
             user: user.to_string(),
         },
     };
-    let message = plain_message(text);
+    let message = compose::plain("", text);
     let now = state.service.now();
     let row = crate::store::NewOutbox {
         idempotency_key: format!("note:{}:{}", target.key(), uuid::Uuid::new_v4()),
@@ -438,25 +438,6 @@ async fn private_note(state: &SlackState, team: &str, channel: &str, user: &str,
     };
     if let Err(e) = state.service.store.enqueue("-", &[row], now).await {
         tracing::error!(error = %e, "slack: cannot queue a private answer");
-    }
-}
-
-/// A plain private message with no dispute behind it.
-fn plain_message(text: &str) -> Message {
-    Message {
-        kind: MessageKind::Receipt,
-        reference: String::new(),
-        title: "escalation-bot".into(),
-        status: String::new(),
-        fallback: text.to_string(),
-        urgent: None,
-        lines: vec![Line {
-            label: None,
-            spans: vec![Span::text(text)],
-        }],
-        prompt: None,
-        footer: Vec::new(),
-        buttons: Vec::new(),
     }
 }
 

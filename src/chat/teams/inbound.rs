@@ -20,7 +20,7 @@ use super::client::{ConnectorClient, ConnectorError};
 use super::forms::{self, CardKind};
 use crate::chat::forms::FormSpec;
 use crate::chat::interact::{self, Asker, FormView, Input, Reply};
-use crate::chat::{Button, Delivery, Line, Message, MessageKind, Origin, Span, Target, compose};
+use crate::chat::{Button, Delivery, Message, Origin, Target, compose};
 use crate::delivery::{PostError, PostFuture, Posted, Poster};
 use crate::directory::{Person, PersonId, Platform};
 use crate::escalation::{Reference, Verb};
@@ -278,25 +278,6 @@ impl ReplyAddress {
     }
 }
 
-/// A plain message with no dispute behind it (help, a refusal, who to ask).
-fn plain_message(reference: &str, text: &str) -> Message {
-    Message {
-        kind: MessageKind::Receipt,
-        reference: reference.to_string(),
-        title: String::new(),
-        status: String::new(),
-        fallback: text.to_string(),
-        urgent: None,
-        lines: vec![Line {
-            label: None,
-            spans: vec![Span::text(text)],
-        }],
-        prompt: None,
-        footer: Vec::new(),
-        buttons: Vec::new(),
-    }
-}
-
 fn address_of(a: &Activity) -> ReplyAddress {
     ReplyAddress {
         conversation: a.conversation.id.clone(),
@@ -331,7 +312,7 @@ async fn reply(
             user: a.from.aad_object_id.clone().unwrap_or_default(),
         },
     };
-    let mut message = plain_message(reference, text);
+    let mut message = compose::plain(reference, text);
     // A form to show travels as the one button that opens it; the poster draws it as a card.
     if let Some(spec) = form {
         message.buttons.push(Button {
