@@ -5,7 +5,9 @@ use super::grammar::button_label;
 use super::message::{Button, Line, Message, MessageKind, Span};
 use crate::calendar::{Calendar, format_uk_short};
 use crate::directory::{Directory, PersonId};
-use crate::escalation::{Dispute, Event, EventBody, Status, Verb, offers};
+use crate::escalation::{
+    Dispute, Event, EventBody, Status, Verb, lateness, offers, side_of, stage_met,
+};
 use crate::policy::{NoticeTarget, Policy};
 use chrono::{DateTime, Utc};
 
@@ -44,6 +46,15 @@ pub fn role_and_agency(policy: &Policy, dir: &Directory, id: &PersonId) -> Strin
     }
 }
 
+/// "Sam Patel (Social Worker, Norfolk Adult Social Care)": how posts and the record name people,
+/// so nobody is told to talk to a role without learning who holds it.
+pub fn name_and_role(policy: &Policy, dir: &Directory, id: &PersonId) -> String {
+    match dir.person(id) {
+        Some(p) => format!("{} ({})", p.name, role_and_agency(policy, dir, id)),
+        None => id.0.clone(),
+    }
+}
+
 fn mention(dir: &Directory, id: &PersonId) -> Span {
     Span::Mention {
         person: id.clone(),
@@ -79,22 +90,98 @@ pub fn title(policy: &Policy, d: &Dispute) -> String {
     )
 }
 
-/// "Due Mon 8 Jun, 17:00", the procedure's words where it sets no limit, or the outcome.
-pub fn status(d: &Dispute) -> String {
-    match d.status {
-        Status::Resolved => "Resolved".into(),
-        Status::Withdrawn => "Withdrawn".into(),
-        Status::NotRaised => String::new(),
-        Status::Open => match d.due {
-            Some(due) => format!("Due {}", format_uk_short(due)),
-            None if d.timescale.starts_with("no fixed limit") => {
-                let mut s = d.timescale.clone();
-                s.replace_range(..1, "N");
-                s
+/// Where a challenge stands, in words people act on: on time, due today, overdue by how many
+/// working days and what is late, a proposal or acknowledgements waited for, or how it ended.
+pub fn status(scene: &Scene<'_>, d: &Dispute) -> String {
+    let (policy, cal, now) = (scene.policy, scene.calendar, scene.now);
+    let base = match d.status {
+        Status::Resolved => return "Resolved".into(),
+        Status::Withdrawn => return "Withdrawn".into(),
+        Status::NotRaised => return String::new(),
+        Status::Open => {
+            let late = lateness(policy, d, now);
+            match d.due {
+                Some(due) if late.stage_late => {
+                    let what = late
+                        .owed
+                        .map(|s| format!(": {} is late", s.name))
+                        .unwrap_or_default();
+                    format!(
+                        "Overdue by {} (was due {}){what}",
+                        working_days_late(cal, due, now),
+                        format_uk_short(due)
+                    )
+                }
+                _ if !late.late_steps.is_empty() => {
+                    let (step, due) = late.late_steps[0];
+                    format!("Overdue: {} was due {}", step.name, format_uk_short(due))
+                }
+                Some(_) if stage_met(policy, d) => {
+                    "On time: the work this stage's deadline asks for is recorded".into()
+                }
+                Some(due) if cal.local_date(due) == cal.local_date(now) => format!(
+                    "Due today, {}",
+                    due.with_timezone(&chrono_tz::Europe::London)
+                        .format("%H:%M")
+                ),
+                Some(due) => format!("Due {} (on time)", format_uk_short(due)),
+                None if d.timescale.starts_with("no fixed limit") => {
+                    let mut s = d.timescale.clone();
+                    s.replace_range(..1, "N");
+                    s
+                }
+                None => "Waiting for the step its deadline is measured from".into(),
             }
-            None => "Waiting for the step its deadline is measured from".into(),
-        },
+        }
+    };
+    let mut parts = vec![base];
+    if let Some(p) = &d.proposal {
+        let theirs = match side_of(d, scene.dir, &p.by) {
+            Some(crate::escalation::Side::Raising) => d.receiving_agency.as_ref(),
+            _ => d.raising_agency.as_ref(),
+        };
+        parts.push(format!(
+            "proposal awaiting confirmation by {}",
+            agency_name(scene.dir, theirs)
+        ));
     }
+    if !d.awaiting_ack.is_empty() {
+        let names: Vec<String> = d
+            .awaiting_ack
+            .iter()
+            .map(|p| name_of(scene.dir, p))
+            .collect();
+        parts.push(format!(
+            "awaiting acknowledgement from {}",
+            names.join(" and ")
+        ));
+    }
+    parts.join(" · ")
+}
+
+/// "1 working day", "3 working days": how long past `due` it is at `now`, counting the working
+/// days after the deadline's own, up to today (at least one).
+fn working_days_late(cal: &Calendar, due: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let (mut day, today) = (cal.local_date(due), cal.local_date(now));
+    let mut n = 0u32;
+    while day < today && n < 3650 {
+        day = day.succ_opt().unwrap_or(today);
+        if cal.is_working_day(day).unwrap_or(true) {
+            n += 1;
+        }
+    }
+    let n = n.max(1);
+    if n == 1 {
+        "1 working day".into()
+    } else {
+        format!("{n} working days")
+    }
+}
+
+/// A person's name, for status lines.
+fn name_of(dir: &Directory, id: &PersonId) -> String {
+    dir.person(id)
+        .map_or_else(|| id.0.clone(), |p| p.name.clone())
 }
 
 /// The buttons of a post: the actions the core would accept from somebody now, each with the
@@ -146,9 +233,24 @@ fn escalate_label(policy: &Policy, d: &Dispute) -> String {
 
 /// The prompt a post shows: the stage's while it is open, the board's learning words once it
 /// is resolved.
-fn current_prompt(policy: &Policy, d: &Dispute) -> Option<String> {
+fn current_prompt(scene: &Scene<'_>, d: &Dispute) -> Option<String> {
+    let policy = scene.policy;
     match d.status {
-        Status::Open => Some(flat(&d.prompt)),
+        Status::Open => match &d.proposal {
+            // While a proposal waits, the next move is the other side's answer to it.
+            Some(p) => {
+                let theirs = match side_of(d, scene.dir, &p.by) {
+                    Some(crate::escalation::Side::Raising) => d.receiving_agency.as_ref(),
+                    _ => d.raising_agency.as_ref(),
+                };
+                Some(format!(
+                    "{} has proposed a resolution. {} confirms it in writing, or rejects it with the reason; until then the challenge stays at this stage.",
+                    name_of(scene.dir, &p.by),
+                    agency_name(scene.dir, theirs)
+                ))
+            }
+            None => Some(flat(&d.prompt)),
+        },
         Status::Resolved if !policy.learning.prompt.trim().is_empty() => Some(format!(
             "{} Refer any learning for the board with the Refer learning button.",
             flat(&policy.learning.prompt)
@@ -191,17 +293,41 @@ pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
     if let Some(by) = &d.raised_by {
         lines.push(Line {
             label: Some("Raised by".into()),
-            spans: vec![Span::text(role_and_agency(policy, dir, by))],
+            spans: vec![Span::text(name_and_role(policy, dir, by))],
         });
     }
-    // The other professional is mentioned, so they are told in their own agency's thread.
-    let with = match &d.other_professional {
-        Some(p) => vec![
-            mention(dir, p),
-            Span::text(format!(" ({})", role_and_agency(policy, dir, p))),
-        ],
-        None => vec![Span::text(agency_name(dir, d.receiving_agency.as_ref()))],
-    };
+    // The other professional is mentioned, so they are told in their own agency's thread; where
+    // the raiser named only the agency, whoever holds the stage there is named and mentioned.
+    let mut with = Vec::new();
+    match &d.other_professional {
+        Some(p) => {
+            with.push(mention(dir, p));
+            with.push(Span::text(format!(
+                " ({})",
+                role_and_agency(policy, dir, p)
+            )));
+        }
+        None if !d.owners_receiving.is_empty() => {
+            with.push(Span::text(format!(
+                "{}: ",
+                agency_name(dir, d.receiving_agency.as_ref())
+            )));
+            for (i, p) in d.owners_receiving.iter().enumerate() {
+                if i > 0 {
+                    with.push(Span::text(", "));
+                }
+                with.push(mention(dir, p));
+                with.push(Span::text(format!(
+                    " ({})",
+                    role_and_agency(policy, dir, p)
+                )));
+            }
+            with.push(Span::text(
+                ", chosen by the service as the agency's contact",
+            ));
+        }
+        None => with.push(Span::text(agency_name(dir, d.receiving_agency.as_ref()))),
+    }
     lines.push(Line {
         label: Some("With".into()),
         spans: with,
@@ -230,11 +356,8 @@ pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
         label: Some("Case reference".into()),
         spans: vec![Span::text(d.case_reference.clone())],
     });
-    let owners: Vec<String> = d
-        .owners()
-        .map(|p| role_and_agency(policy, dir, p))
-        .collect();
-    if !owners.is_empty() {
+    let owners: Vec<String> = d.owners().map(|p| name_and_role(policy, dir, p)).collect();
+    if !owners.is_empty() && d.status == Status::Open {
         lines.push(Line {
             label: Some("This stage".into()),
             spans: vec![Span::text(owners.join("; "))],
@@ -245,7 +368,7 @@ pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
             label: None,
             spans: vec![Span::text(format!(
                 "Acknowledged by {} at {}",
-                role_and_agency(policy, dir, &a.by),
+                name_and_role(policy, dir, &a.by),
                 format_uk_short(a.at)
             ))],
         });
@@ -267,8 +390,8 @@ pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
                 spans: vec![Span::text(format!(
                     "{} (proposed by {}, confirmed by {}).",
                     p.outcome,
-                    role_and_agency(policy, dir, &p.by),
-                    role_and_agency(policy, dir, by)
+                    name_and_role(policy, dir, &p.by),
+                    name_and_role(policy, dir, by)
                 ))],
             },
             _ => Line {
@@ -276,14 +399,14 @@ pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
                 spans: vec![Span::text(format!(
                     "{} (by {}). Waiting for the other agency to confirm.",
                     p.outcome,
-                    role_and_agency(policy, dir, &p.by)
+                    name_and_role(policy, dir, &p.by)
                 ))],
             },
         };
         lines.push(line);
     }
     let title = title(policy, d);
-    let status = status(d);
+    let status = status(scene, d);
     Message {
         kind: MessageKind::Root,
         reference,
@@ -292,7 +415,7 @@ pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
         status,
         urgent: d.urgent.then(|| flat(&policy.urgent.prompt)),
         lines,
-        prompt: current_prompt(policy, d),
+        prompt: current_prompt(scene, d),
         footer: footer(policy, d),
         buttons: buttons(scene, d),
     }
@@ -312,7 +435,7 @@ pub fn update(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Option<Messag
     let who = |e: &Event| {
         e.actor.as_ref().map_or_else(
             || "The service".to_string(),
-            |a| role_and_agency(policy, dir, a),
+            |a| name_and_role(policy, dir, a),
         )
     };
     for e in events {
@@ -461,8 +584,49 @@ pub fn update(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Option<Messag
             }
             EventBody::OverduePrompted {
                 prompt: overdue, ..
-            } => format!("Overdue. {overdue}"),
-            EventBody::StepPrompted { prompt: step, .. } => step.clone(),
+            }
+            | EventBody::StepPrompted {
+                prompt: overdue, ..
+            } => {
+                // Late work is put to the people who hold the stage, by name, with the
+                // buttons that answer it (on the thread's first post, kept current there).
+                let lead = if matches!(e.body, EventBody::OverduePrompted { .. }) {
+                    format!("Overdue. {overdue} ")
+                } else {
+                    format!("{overdue} ")
+                };
+                let mut spans = vec![Span::text(lead)];
+                for (i, p) in d.owners().enumerate() {
+                    if i > 0 {
+                        spans.push(Span::text(", "));
+                    }
+                    spans.push(mention(dir, p));
+                }
+                lines.push(Line { label: None, spans });
+                let answers: Vec<String> = buttons(scene, d)
+                    .into_iter()
+                    .filter(|b| {
+                        matches!(
+                            b.action,
+                            Verb::CompleteStep
+                                | Verb::RecordDelayReason
+                                | Verb::Escalate
+                                | Verb::ProposeResolution
+                        )
+                    })
+                    .map(|b| b.label)
+                    .collect();
+                if !answers.is_empty() {
+                    lines.push(Line {
+                        label: None,
+                        spans: vec![Span::text(format!(
+                            "Answer it from the first post of this thread: {}.",
+                            answers.join(", ")
+                        ))],
+                    });
+                }
+                continue;
+            }
             EventBody::AcknowledgementReminded { waiting, .. } => {
                 let mut spans = vec![Span::text("Still waiting for acknowledgement from ")];
                 for (i, p) in waiting.iter().enumerate() {
@@ -511,13 +675,13 @@ pub fn update(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Option<Messag
             .iter()
             .any(|e| matches!(e.body, EventBody::ResolutionConfirmed { .. }))
     {
-        prompt = current_prompt(policy, d);
+        prompt = current_prompt(scene, d);
     }
     if lines.is_empty() && prompt.is_none() {
         return None;
     }
     let title = title(policy, d);
-    let status = status(d);
+    let status = status(scene, d);
     let first = lines
         .iter()
         .flat_map(|l| &l.spans)
@@ -540,11 +704,9 @@ pub fn update(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Option<Messag
         } else {
             Vec::new()
         },
-        buttons: if prompt_present(events) || asks_for_action(events) {
-            buttons(scene, d)
-        } else {
-            Vec::new()
-        },
+        // Replies carry no buttons: they are history, and the thread's first post, rewritten
+        // with every change, is the one place the current actions are offered.
+        buttons: Vec::new(),
     })
 }
 
@@ -568,20 +730,6 @@ fn lower_first(s: &str) -> String {
     }
 }
 
-/// Posts that ask people to act offer the buttons that answer them: an overdue or step prompt,
-/// a closing (learning), a proposal waiting for the other side.
-fn asks_for_action(events: &[Event]) -> bool {
-    events.iter().any(|e| {
-        matches!(
-            e.body,
-            EventBody::OverduePrompted { .. }
-                | EventBody::StepPrompted { .. }
-                | EventBody::ResolutionConfirmed { .. }
-                | EventBody::ResolutionProposed { .. }
-        )
-    })
-}
-
 fn prompt_present(events: &[Event]) -> bool {
     events
         .iter()
@@ -589,20 +737,15 @@ fn prompt_present(events: &[Event]) -> bool {
 }
 
 /// A notice to the board's channel (Norfolk stage 3 advance notice, Rochdale senior officers, …).
-pub fn board_notice(
-    policy: &Policy,
-    dir: &Directory,
-    d: &Dispute,
-    message: &str,
-    source: &str,
-) -> Message {
+pub fn board_notice(scene: &Scene<'_>, d: &Dispute, message: &str, source: &str) -> Message {
+    let (policy, dir) = (scene.policy, scene.dir);
     let reference = d
         .reference
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
     let title = title(policy, d);
-    let status = status(d);
+    let status = status(scene, d);
     let parties = format!(
         "{} and {}",
         agency_name(dir, d.raising_agency.as_ref()),
@@ -632,14 +775,15 @@ pub fn board_notice(
 }
 
 /// A direct message to one person about the dispute: a reminder, a nudge, what is owed.
-pub fn direct(policy: &Policy, d: &Dispute, text: &str, with_ack_button: bool) -> Message {
+pub fn direct(scene: &Scene<'_>, d: &Dispute, text: &str, with_ack_button: bool) -> Message {
+    let policy = scene.policy;
     let reference = d
         .reference
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
     let title = title(policy, d);
-    let status = status(d);
+    let status = status(scene, d);
     Message {
         kind: MessageKind::Direct,
         fallback: format!("{title}: {text}"),
@@ -668,14 +812,15 @@ pub fn direct(policy: &Policy, d: &Dispute, text: &str, with_ack_button: bool) -
 }
 
 /// A direct message to someone asked to acknowledge a stage.
-pub fn asked_to_acknowledge(policy: &Policy, d: &Dispute) -> Message {
+pub fn asked_to_acknowledge(scene: &Scene<'_>, d: &Dispute) -> Message {
+    let policy = scene.policy;
     let reference = d
         .reference
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
     let title = title(policy, d);
-    let status = status(d);
+    let status = status(scene, d);
     Message {
         kind: MessageKind::Direct,
         fallback: format!("You are asked to take over {title}. {status}"),
@@ -702,14 +847,15 @@ pub fn asked_to_acknowledge(policy: &Policy, d: &Dispute) -> Message {
 }
 
 /// A private answer to the person who acted: what happened, and the urgent prompt first if any.
-pub fn receipt(policy: &Policy, d: &Dispute, events: &[Event]) -> Message {
+pub fn receipt(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Message {
+    let policy = scene.policy;
     let reference = d
         .reference
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
     let title = title(policy, d);
-    let status = status(d);
+    let status = status(scene, d);
     let raised = events
         .iter()
         .any(|e| matches!(e.body, EventBody::Raised { .. }));
@@ -721,11 +867,14 @@ pub fn receipt(policy: &Policy, d: &Dispute, events: &[Event]) -> Message {
             lower_first(&status)
         )
     } else {
-        let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
-        format!(
-            "Recorded on {reference} ({}). {status}.",
-            kinds.join(", ").replace('_', " ")
-        )
+        let mut kinds: Vec<String> = Vec::new();
+        for e in events {
+            let kind = e.body.kind().replace('_', " ");
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        format!("Recorded on {reference} ({}). {status}.", kinds.join(", "))
     };
     let urgent = events.iter().find_map(|e| match &e.body {
         EventBody::UrgentRoutePrompted { prompt, .. } => Some(flat(prompt)),

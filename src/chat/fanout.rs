@@ -127,7 +127,7 @@ pub fn plan(
             EventBody::BoardNotified {
                 message, source, ..
             } => {
-                let notice = compose::board_notice(policy, dir, &after, message, source);
+                let notice = compose::board_notice(&scene, &after, message, source);
                 for board in dir.board_agencies(&policy.id) {
                     for c in &board.channels {
                         let target = Target {
@@ -152,7 +152,7 @@ pub fn plan(
                 );
                 let message = format!("Learning referred to the board by {who}: {text}");
                 let notice =
-                    compose::board_notice(policy, dir, &after, &message, &policy.learning.source);
+                    compose::board_notice(&scene, &after, &message, &policy.learning.source);
                 for board in dir.board_agencies(&policy.id) {
                     for c in &board.channels {
                         let target = Target {
@@ -169,7 +169,7 @@ pub fn plan(
                 }
             }
             EventBody::StageStarted { awaiting_ack, .. } => {
-                let dm = compose::asked_to_acknowledge(policy, &after);
+                let dm = compose::asked_to_acknowledge(&scene, &after);
                 for person in awaiting_ack {
                     if let Some(target) = direct_target(dir, person) {
                         out.push(row(&reference, seq, target, &dm, at));
@@ -187,7 +187,7 @@ pub fn plan(
                 );
                 let waiting = |p: &crate::directory::PersonId| after.awaiting_ack.contains(p);
                 for person in recipients {
-                    let dm = compose::direct(policy, &after, &text, waiting(person));
+                    let dm = compose::direct(&scene, &after, &text, waiting(person));
                     if let Some(target) = direct_target(dir, person) {
                         out.push(row(&reference, seq, target, &dm, at));
                     }
@@ -198,7 +198,7 @@ pub fn plan(
                 let text = format!("Overdue: {reference}. {prompt}");
                 let waiting = |p: &crate::directory::PersonId| after.awaiting_ack.contains(p);
                 for person in after.owners() {
-                    let dm = compose::direct(policy, &after, &text, waiting(person));
+                    let dm = compose::direct(&scene, &after, &text, waiting(person));
                     if let Some(target) = direct_target(dir, person) {
                         out.push(row(&reference, seq, target, &dm, at));
                     }
@@ -207,7 +207,7 @@ pub fn plan(
             EventBody::StepPrompted { prompt, .. } => {
                 let text = format!("{reference}: {prompt}");
                 for person in after.owners() {
-                    let dm = compose::direct(policy, &after, &text, false);
+                    let dm = compose::direct(&scene, &after, &text, false);
                     if let Some(target) = direct_target(dir, person) {
                         out.push(row(&reference, seq, target, &dm, at));
                     }
@@ -218,7 +218,7 @@ pub fn plan(
                     "You were asked to take over {} {} of {reference} and have not acknowledged it yet.",
                     policy.stage_word, after.stage
                 );
-                let dm = compose::direct(policy, &after, &text, true);
+                let dm = compose::direct(&scene, &after, &text, true);
                 for person in waiting {
                     if let Some(target) = direct_target(dir, person) {
                         out.push(row(&reference, seq, target, &dm, at));
@@ -235,7 +235,7 @@ pub fn plan(
                     "{} has not acknowledged {reference}. {prompt}",
                     compose::role_and_agency(policy, dir, waiting)
                 );
-                let dm = compose::direct(policy, &after, &text, false);
+                let dm = compose::direct(&scene, &after, &text, false);
                 for person in told {
                     if let Some(target) = direct_target(dir, person) {
                         let mut r = row(&reference, seq, target, &dm, at);
@@ -261,7 +261,7 @@ pub fn plan(
             &reference,
             seq,
             target,
-            &compose::receipt(policy, &after, events),
+            &compose::receipt(&scene, &after, events),
             at,
         ));
     }

@@ -185,6 +185,28 @@ async fn load(
             .to_string(),
         )));
     }
+    // And where the core would refuse this person this action whatever they wrote (a stale
+    // button: the stage moved on, a proposal waits), say so now, in the core's words.
+    let ctx = crate::escalation::Context {
+        policy,
+        calendar: service
+            .policy(&d.policy)
+            .map(|(_, c)| c)
+            .map_err(|e| Reply::Refused(sentence(&answers::user_text(&e))))?,
+        directory: &service.directory,
+        now: service.now(),
+    };
+    let has_form = !matches!(verb, Verb::Acknowledge | Verb::ConfirmResolution);
+    if has_form
+        && let Some(command) = crate::escalation::probe(verb, policy, &d, ctx.now)
+        && let Err(refusal) = crate::escalation::decide(&d, &asker.person.id, &command, &ctx)
+        && !refusal.is_about_content()
+    {
+        return Err(match refusal {
+            Refusal::AlreadyDone { .. } => Reply::Say(sentence(&refusal.to_string())),
+            other => Reply::Refused(sentence(&other.to_string())),
+        });
+    }
     Ok(Loaded { dispute: Some(d) })
 }
 
@@ -421,8 +443,8 @@ async fn already(
 /// What a person is told once something is recorded: the receipt in words.
 pub fn receipt_text(service: &Service, outcome: &Outcome) -> String {
     let d = &outcome.dispute;
-    match service.policy(&d.policy) {
-        Ok((policy, _)) => compose::receipt(policy, d, &outcome.events).fallback,
+    match answers::scene_of(service, &d.policy) {
+        Ok(scene) => compose::receipt(&scene, d, &outcome.events).fallback,
         Err(_) => format!("Recorded on {}.", outcome.reference),
     }
 }

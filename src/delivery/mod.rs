@@ -359,9 +359,10 @@ impl Worker {
         let Ok(dispute) = self.service.dispute(&reference).await else {
             return;
         };
-        let Ok((policy, _)) = self.service.policy(&dispute.policy) else {
+        let Ok(scene) = crate::chat::answers::scene_of(&self.service, &dispute.policy) else {
             return;
         };
+        let policy = scene.policy;
         let dir = &self.service.directory;
         let place = match &target.delivery {
             Delivery::Direct { person, .. } => format!(
@@ -394,7 +395,7 @@ impl Worker {
             reference: reference.to_string(),
             fallback: format!("{title}: {text}"),
             title,
-            status: crate::chat::compose::status(&dispute),
+            status: crate::chat::compose::status(&scene, &dispute),
             urgent: None,
             lines: vec![crate::chat::Line {
                 label: None,

@@ -4,7 +4,7 @@
 //! here read the same state and helpers `decide` uses, and a test checks the two agree.
 
 use super::decide::escalation_target;
-use super::{Dispute, Status, Verb};
+use super::{Command, Dispute, Refusal, Status, Verb};
 use crate::directory::Directory;
 use crate::policy::{Anchor, Limit, Policy, Step};
 use chrono::{DateTime, Utc};
@@ -146,4 +146,60 @@ pub fn offers(policy: &Policy, dir: &Directory, d: &Dispute, now: DateTime<Utc>)
         out.push(Verb::ReferLearning);
     }
     out
+}
+
+/// A command of `verb` with placeholder content, to ask the core whether a person may do it
+/// at all before they fill in its form (raising has none: it needs no dispute).
+pub fn probe(verb: Verb, policy: &Policy, d: &Dispute, now: DateTime<Utc>) -> Option<Command> {
+    let text = || "A placeholder to ask whether this may be done.".to_string();
+    Some(match verb {
+        Verb::Raise => return None,
+        Verb::AddNote => Command::AddNote {
+            text: text(),
+            how: None,
+            held_at: None,
+        },
+        Verb::Acknowledge => Command::Acknowledge,
+        Verb::Escalate => Command::Escalate {
+            reason: text(),
+            delay_reason: Some(text()),
+        },
+        Verb::ProposeResolution => Command::ProposeResolution {
+            rationale: text(),
+            outcome: text(),
+            outstanding: text(),
+            delay_reason: Some(text()),
+        },
+        Verb::ConfirmResolution => Command::ConfirmResolution,
+        Verb::RejectResolution => Command::RejectResolution { reason: text() },
+        Verb::RecordDelayReason => Command::RecordDelayReason { reason: text() },
+        Verb::CompleteStep => Command::CompleteStep {
+            step: open_steps(policy, d).first().map(|s| s.id.clone())?,
+            at: None,
+            note: None,
+        },
+        Verb::BringDeadlineForward => Command::BringDeadlineForward {
+            due: match d.due {
+                Some(due) if due > now => now + (due - now) / 2,
+                _ => now + chrono::Duration::hours(1),
+            },
+            reason: text(),
+        },
+        Verb::Withdraw => Command::Withdraw { reason: text() },
+        Verb::ReferLearning => Command::ReferLearning { text: text() },
+    })
+}
+
+impl Refusal {
+    /// Whether the refusal is about what was written in a form (so a form is worth opening),
+    /// rather than about who is asking or where the challenge stands.
+    pub fn is_about_content(&self) -> bool {
+        matches!(
+            self,
+            Refusal::Invalid { .. }
+                | Refusal::Identifiable { .. }
+                | Refusal::DelayReasonRequired { .. }
+                | Refusal::Calendar(_)
+        )
+    }
 }

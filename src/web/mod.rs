@@ -250,6 +250,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let response = next.run(request).await;
     let outcome = match response.status().as_u16() {
         200..=299 => "ok",
+        300..=399 => "redirect",
         401 | 403 => "unauthorized",
         400..=499 => "client_error",
         _ => "server_error",

@@ -690,7 +690,8 @@ async fn escalating_by_button_and_form_updates_the_root_in_place_and_replies_in_
     let entry = &entries(&state, "riverside-gp")[0];
     assert!(
         text_of(&entry["post"]["message"])
-            .contains("Acknowledged by Team Manager, Norfolk Adult Social Care")
+            .contains("Acknowledged by Jordan Reid (Team Manager, Norfolk Adult Social Care)"),
+        "people are named as well as their roles"
     );
     let replies: Vec<String> = entry["replies"]
         .as_array()
@@ -700,7 +701,7 @@ async fn escalating_by_button_and_form_updates_the_root_in_place_and_replies_in_
         .collect();
     assert_eq!(replies.len(), 2, "{replies:?}");
     assert!(
-        replies[1].contains("Acknowledged by Team Manager"),
+        replies[1].contains("Acknowledged by Jordan Reid (Team Manager"),
         "replies stay in order: {replies:?}"
     );
 }
@@ -1056,7 +1057,7 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
         .expect("confirmed");
     assert_eq!(
         confirmed["who"],
-        "Social Worker / Occupational Therapist, Norfolk Adult Social Care"
+        "Sam Patel (Social Worker / Occupational Therapist, Norfolk Adult Social Care)"
     );
     assert!(
         confirmed["what"]
@@ -1373,7 +1374,10 @@ async fn the_new_actions_work_from_the_sandbox_by_command_button_and_form() {
     let state = sandbox.state("sam-patel").await;
     for channel in ["norfolk-asc", "riverside-gp"] {
         let root = &entries(&state, channel)[0]["post"]["message"];
-        assert_eq!(root["status"], "Due Wed 3 Jun, 12:00", "{channel}");
+        assert_eq!(
+            root["status"], "Due Wed 3 Jun, 12:00 (on time)",
+            "{channel}"
+        );
         let replies = thread_texts(&state, channel);
         assert!(
             replies
@@ -1413,12 +1417,30 @@ async fn the_new_actions_work_from_the_sandbox_by_command_button_and_form() {
         .and_then(|r| r.last())
         .expect("the overdue prompt")["message"]
         .clone();
-    assert!(text_of(&overdue).contains("Overdue"), "{overdue}");
+    let said = text_of(&overdue);
+    assert!(said.contains("Overdue"), "{said}");
     assert!(
-        button_labels(&overdue).contains(&"Record reason for delay".to_string()),
-        "the prompt offers the action that answers it: {:?}",
-        button_labels(&overdue)
+        said.contains("@Sam Patel") && said.contains("@Dr Ade Okafor"),
+        "the prompt names the people who hold the stage: {said}"
     );
+    assert!(
+        said.contains("Answer it from the first post of this thread: ")
+            && said.contains("Record reason for delay"),
+        "the prompt names the actions that answer it: {said}"
+    );
+    assert!(
+        button_labels(&overdue).is_empty(),
+        "replies carry no buttons to go stale"
+    );
+    let root = &entries(&state, "norfolk-asc")[0]["post"]["message"];
+    assert!(
+        root["status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Overdue by 1 working day (was due Wed 3 Jun, 12:00)")),
+        "the root says it is overdue: {}",
+        root["status"]
+    );
+    assert!(button_labels(root).contains(&"Record reason for delay".to_string()));
     let (_, form) = sandbox
         .press("sam-patel", "record_delay_reason", &reference)
         .await;

@@ -429,7 +429,7 @@ impl Walk {
         self.press(&reference, "acknowledge").await?;
         self.text_in(
             &root_of(&reference),
-            "Acknowledged by Team Manager, Norfolk Adult Social Care",
+            "Acknowledged by Jordan Reid (Team Manager, Norfolk Adult Social Care)",
         )
         .await?;
 

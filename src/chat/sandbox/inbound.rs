@@ -37,7 +37,9 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(30);
 /// The sandbox page and its API, all under `/sandbox`.
 pub fn routes<S>(state: SandboxState) -> Router<S> {
     Router::new()
+        .route("/", get(|| async { Redirect::to("/sandbox/") }))
         .route("/sandbox", get(|| async { Redirect::to("/sandbox/") }))
+        .route("/favicon.ico", get(page::favicon))
         .route("/sandbox/", get(page::index))
         .route("/sandbox/app.js", get(page::script))
         .route("/sandbox/app.css", get(page::style))
@@ -526,21 +528,13 @@ async fn record(State(state): State<SandboxState>, Path(reference): Path<String>
         (Ok(events), Ok(verify)) => (events, verify),
         (Err(e), _) | (_, Err(e)) => return service_refusal(&ServiceError::from(e)),
     };
-    let Ok((policy, calendar)) = service.policy(&d.policy) else {
+    let Ok(scene) = crate::chat::answers::scene_of(service, &d.policy) else {
         return refused(
             StatusCode::SERVICE_UNAVAILABLE,
             "The challenge's board policy is not loaded.",
         );
     };
-    Json(view::record(
-        policy,
-        calendar,
-        &service.directory,
-        &d,
-        &events,
-        &verify,
-    ))
-    .into_response()
+    Json(view::record(&scene, &d, &events, &verify)).into_response()
 }
 
 /// Resolves when the process is asked to stop, so open streams end and shutdown is not held up.

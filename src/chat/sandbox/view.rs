@@ -342,9 +342,7 @@ fn describe(scene: &compose::Scene<'_>, d: &Dispute, e: &Event) -> String {
 
 /// The record of one dispute from its events.
 pub fn record(
-    policy: &Policy,
-    calendar: &crate::calendar::Calendar,
-    dir: &Directory,
+    scene: &compose::Scene<'_>,
     d: &Dispute,
     events: &[Event],
     verify: &VerifyReport,
@@ -354,18 +352,16 @@ pub fn record(
         .enumerate()
         .map(|(i, e)| RecordEvent {
             n: i + 1,
-            at: format_uk_short(e.at),
+            at: crate::calendar::format_uk_long(e.at),
             who: e.actor.as_ref().map_or_else(
                 || "The service".to_string(),
-                |a| compose::role_and_agency(policy, dir, a),
+                |a| compose::name_and_role(scene.policy, scene.dir, a),
             ),
             kind: e.body.kind().to_string(),
             what: describe(
                 &compose::Scene {
-                    policy,
-                    calendar,
-                    dir,
                     now: e.at,
+                    ..*scene
                 },
                 d,
                 e,
@@ -391,8 +387,8 @@ pub fn record(
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        title: compose::title(policy, d),
-        status: compose::status(d),
+        title: compose::title(scene.policy, d),
+        status: compose::status(scene, d),
         events,
         intact,
         verified,

@@ -477,7 +477,7 @@ fn card_after(service: &Service, tenant: &str, card: CardKind, outcome: &Outcome
     };
     let message = match card {
         CardKind::Root => compose::root(&scene, d),
-        _ => compose::receipt(policy, d, &outcome.events),
+        _ => compose::receipt(&scene, d, &outcome.events),
     };
     Answer::Card(cards::card(&message, &lookup_in(service, tenant)))
 }
