@@ -440,11 +440,21 @@ pub fn update(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Option<Messag
     };
     for e in events {
         let text = match &e.body {
-            EventBody::NoteAdded { text, how, .. } => {
-                let how = how
-                    .map(|h| format!(" ({})", contact_format(h)))
-                    .unwrap_or_default();
-                format!("Note from {}{how}: {text}", who(e))
+            EventBody::NoteAdded { text, how, held_at } => {
+                // How and when the discussion took place, where the note says.
+                let mut about: Vec<String> = Vec::new();
+                if let Some(h) = how {
+                    about.push(contact_format(*h).to_string());
+                }
+                if let Some(t) = held_at {
+                    about.push(format!("on {}", crate::calendar::format_uk_long(*t)));
+                }
+                let about = if about.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", about.join(", "))
+                };
+                format!("Note from {}{about}: {text}", who(e))
             }
             EventBody::Escalated {
                 to_stage,

@@ -35,8 +35,6 @@ const ORGANISATION_MAX: usize = 150;
 /// The hint on every free-text field that reaches chat.
 pub const NO_IDENTIFIABLE: &str = "No client-identifiable detail: no names, NHS or National Insurance numbers, addresses, postcodes, dates of birth, phone numbers or email addresses. Use your case reference instead.";
 
-const FILL_IN: &str = "Please fill this in.";
-
 /// A form: a title, an introduction, the procedure's own words, and its fields in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormSpec {
@@ -96,6 +94,9 @@ pub struct Field {
     #[serde(default)]
     pub groups: Vec<ChoiceGroup>,
     pub max_length: Option<usize>,
+    /// What to tell someone who left this required field empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
 }
 
 impl Field {
@@ -112,7 +113,16 @@ impl Field {
                 FieldKind::Text | FieldKind::Textarea => Some(TEXT_MAX),
                 _ => None,
             },
+            missing: None,
         }
+    }
+
+    /// What to tell someone who left this field empty.
+    pub fn missing_text(&self) -> String {
+        self.missing.clone().unwrap_or_else(|| match self.kind {
+            FieldKind::Select | FieldKind::Radios => "Choose one of these to go on.".into(),
+            _ => "Fill this in to go on.".into(),
+        })
     }
 
     fn hint(mut self, hint: impl Into<String>) -> Field {
@@ -198,6 +208,47 @@ pub struct FormContext<'a> {
 
 /// The form of `verb`, or `None` for a verb that needs no form (acknowledge, confirm).
 pub fn form(verb: Verb, ctx: &FormContext<'_>) -> Option<FormSpec> {
+    let mut spec = draw(verb, ctx)?;
+    for f in &mut spec.fields {
+        f.missing = missing(verb, &f.id).map(str::to_string);
+    }
+    Some(spec)
+}
+
+/// What to tell someone who left a required field empty, in words that say what to do.
+fn missing(verb: Verb, field: &str) -> Option<&'static str> {
+    Some(match (verb, field) {
+        (_, "receiving_agency") => "Choose the agency whose decision you disagree with.",
+        (_, "concerns") => "Say whether it concerns an adult or an organisation.",
+        (_, "category") => "Choose the kind of disagreement.",
+        (_, "summary") => "Say what the disagreement is.",
+        (_, "desired_outcome") => "Say what needs to happen to resolve it.",
+        (_, "case_reference") => {
+            "Give your agency's case reference, so the record points at the case without naming anyone."
+        }
+        (_, "immediate_risk") => "Say whether an adult is at immediate risk of harm.",
+        (_, "note") => "Write what was discussed and what was agreed.",
+        (Verb::Escalate, "reason") => {
+            "Say why you are escalating: what was tried, and why it is unresolved."
+        }
+        (Verb::RejectResolution, "reason") => "Say why the proposed resolution is not accepted.",
+        (Verb::Withdraw, "reason") => "Say why the challenge is withdrawn.",
+        (Verb::RecordDelayReason, "reason") => "Say why the deadline was not met.",
+        (Verb::BringDeadlineForward, "reason") => "Say why the adult needs it sooner.",
+        (_, "rationale") => "Give the rationale for the decision.",
+        (_, "outcome") => "Give the agreed outcome.",
+        (_, "outstanding") => {
+            "Say how any outstanding issues will be pursued (or that there are none)."
+        }
+        (_, "step") => "Choose the step that has happened.",
+        (_, "due") => "Give the new deadline.",
+        (_, "learning") => "Write the learning for the board.",
+        _ => return None,
+    })
+}
+
+/// The form of `verb` as the procedure asks for it.
+fn draw(verb: Verb, ctx: &FormContext<'_>) -> Option<FormSpec> {
     let reference = ctx
         .dispute
         .and_then(|d| d.reference.as_ref())
@@ -224,14 +275,14 @@ pub fn form(verb: Verb, ctx: &FormContext<'_>) -> Option<FormSpec> {
             vec![
                 Field::new("note", "What was discussed, and what was agreed?", FieldKind::Textarea, true)
                     .hint(NO_IDENTIFIABLE),
-                Field::new("how", "How did it take place? (optional)", FieldKind::Select, false).choices(&[
+                Field::new("how", "How did it take place?", FieldKind::Select, false).choices(&[
                     ("phone", "Phone call"),
                     ("meeting", "Meeting"),
                     ("video_call", "Video call"),
                     ("email", "Email"),
                     ("other", "Other"),
                 ]),
-                Field::new("held_at", "When? (optional, UK time)", FieldKind::DateTime, false),
+                Field::new("held_at", "When? (UK time)", FieldKind::DateTime, false),
             ],
         ),
         Verb::Escalate => spec(
@@ -314,8 +365,8 @@ pub fn form(verb: Verb, ctx: &FormContext<'_>) -> Option<FormSpec> {
                 "Record that a step the procedure names for this stage has happened. Any step timed from it starts its clock then.".into(),
                 vec![
                     step,
-                    Field::new("at", "When did it happen? (optional, UK time; leave empty for now)", FieldKind::DateTime, false),
-                    Field::new("note", "Note for the record (optional)", FieldKind::Textarea, false).hint(NO_IDENTIFIABLE),
+                    Field::new("at", "When did it happen? (UK time; leave empty for now)", FieldKind::DateTime, false),
+                    Field::new("note", "Note for the record", FieldKind::Textarea, false).hint(NO_IDENTIFIABLE),
                 ],
             )
         }
@@ -430,7 +481,7 @@ fn raise(ctx: &FormContext<'_>) -> FormSpec {
     if !groups.is_empty() {
         let mut other = Field::new(
             "other_professional",
-            "Other professional (optional)",
+            "Other professional",
             FieldKind::Select,
             false,
         )
@@ -484,7 +535,7 @@ fn raise(ctx: &FormContext<'_>) -> FormSpec {
     );
     fields.push(Field::new(
         "possible_cause",
-        "What may be causing it? (optional)",
+        "What may be causing it?",
         FieldKind::Textarea,
         false,
     ));
@@ -497,7 +548,7 @@ fn raise(ctx: &FormContext<'_>) -> FormSpec {
     fields.push(
         Field::new(
             "adults_views",
-            "The adult's views and wishes, where known (optional)",
+            "The adult's views and wishes, where known",
             FieldKind::Textarea,
             false,
         )
@@ -600,7 +651,7 @@ pub fn parse(
     for f in &spec.fields {
         let Some(v) = get(&f.id) else {
             if f.required {
-                errors.insert(f.id.clone(), FILL_IN.into());
+                errors.insert(f.id.clone(), f.missing_text());
             }
             continue;
         };
@@ -723,7 +774,12 @@ pub fn parse(
                 due: *due,
                 reason: text("reason"),
             }),
-            None => return Err(FormErrors::from([("due".to_string(), FILL_IN.to_string())])),
+            None => {
+                return Err(FormErrors::from([(
+                    "due".to_string(),
+                    "Give the new deadline.".to_string(),
+                )]));
+            }
         },
         Some(Verb::ReferLearning) => act(Command::ReferLearning {
             text: text("learning"),

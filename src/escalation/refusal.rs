@@ -7,7 +7,9 @@ use crate::privacy::IdentifiableKind;
 pub enum Refusal {
     #[error("this challenge has already been raised")]
     AlreadyRaised,
-    #[error("there is no open challenge with that reference; check it with `/challenge list`")]
+    #[error(
+        "there is no open challenge with that reference; check it against the list of your open challenges"
+    )]
     NotRaised,
     #[error(
         "{reference} is {status}: nothing more can be done on it except referring learning to the board"
@@ -41,9 +43,9 @@ pub enum Refusal {
         "the other side confirms or rejects a resolution; you cannot {action} your own side's proposal"
     )]
     SameSide { action: String },
-    #[error("{field}: {message}")]
+    #[error("{message}")]
     Invalid { field: String, message: String },
-    #[error("{field}: {message}")]
+    #[error("{message}")]
     Identifiable {
         field: String,
         kinds: Vec<IdentifiableKind>,

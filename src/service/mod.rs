@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex, Weak};
 pub enum ServiceError {
     #[error("{0}")]
     Refused(#[from] Refusal),
-    #[error("there is no challenge {0}; check the reference with `/challenge list`")]
+    #[error(
+        "there is no challenge {0}; check the reference against the list of your open challenges"
+    )]
     UnknownDispute(String),
     #[error("this request was already recorded")]
     Duplicate,

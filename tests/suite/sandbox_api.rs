@@ -557,7 +557,10 @@ async fn a_refused_form_names_the_input_to_change_and_records_nothing() {
         (status, reply["kind"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("errors"))
     );
-    assert_eq!(reply["errors"]["case_reference"], "Please fill this in.");
+    assert_eq!(
+        reply["errors"]["case_reference"],
+        "Give your agency's case reference, so the record points at the case without naming anyone."
+    );
     let identifiable = format!("{SUMMARY} NHS number 943 476 5919.");
     let (status, reply) = sandbox
         .submit(

@@ -82,7 +82,8 @@ async fn every_invoke_gets_a_body_in_the_shape_teams_requires() {
     assert_eq!(body["type"], "application/vnd.microsoft.card.adaptive");
     let card = body["value"].to_string();
     assert!(
-        card.contains("Please fill this in.") && card.contains("add_note.note"),
+        card.contains("Write what was discussed and what was agreed.")
+            && card.contains("add_note.note"),
         "{card}"
     );
     let how = body["value"]["body"]

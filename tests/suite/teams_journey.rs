@@ -301,7 +301,10 @@ async fn a_gp_raises_from_the_teams_card_form_which_keeps_their_input_while_they
         .cloned()
         .unwrap_or_default();
     assert_eq!(case["value"], "GP-2231", "input kept");
-    assert!(card.to_string().contains("Please fill this in."));
+    assert!(
+        card.to_string().contains("Say what the disagreement is."),
+        "each empty field says what to do: {card}"
+    );
 
     // Identifiable detail in the summary: refused by the screen, shown on the summary input.
     let mut with_nhs = partial.to_vec();

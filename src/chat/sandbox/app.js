@@ -466,6 +466,11 @@ async function sendCommand(e) {
   if (handleReply(r, { opener: input })) input.value = "";
 }
 
+// "(required)" or "(optional)" after a label, so nobody has to guess.
+function mark(f) {
+  return h("span", { class: f.required ? "req" : "opt", text: f.required ? " (required)" : " (optional)" });
+}
+
 function fieldControl(f) {
   const id = "f-" + f.id;
   const described = [f.hint ? id + "-hint" : null, id + "-error"].filter(Boolean).join(" ");
@@ -479,7 +484,7 @@ function fieldControl(f) {
   if (f.kind === "radios") {
     const box = h("div", { class: "field", dataset: { field: f.id } },
       h("fieldset", { "aria-describedby": described },
-        h("legend", { text: f.label }),
+        h("legend", {}, f.label, mark(f)),
         hint,
         f.choices.map((c, i) => h("label", {},
           h("input", { type: "radio", name: f.id, value: c.value, id: i === 0 ? id : id + "-" + i, "aria-required": f.required ? "true" : null }),
@@ -506,7 +511,7 @@ function fieldControl(f) {
   control.setAttribute("aria-describedby", described);
   if (f.required) control.setAttribute("aria-required", "true");
   control.addEventListener("change", () => showDetail(control.value));
-  return h("div", { class: "field", dataset: { field: f.id } }, h("label", { for: id, text: f.label }), hint, control, detail, error);
+  return h("div", { class: "field", dataset: { field: f.id } }, h("label", { for: id }, f.label, mark(f)), hint, control, detail, error);
 }
 
 function openForm(spec, opener) {
@@ -605,7 +610,7 @@ async function openRecord(reference, opener) {
   }
   S.opener = opener;
   $("record-title").textContent = "The record of " + r.reference;
-  $("record-status").textContent = r.title + " · " + r.status;
+  $("record-status").textContent = r.between + " · " + r.title + " · " + r.status;
   const verified = $("record-verified");
   verified.textContent = r.verified;
   verified.className = r.intact ? "verified-ok" : "verified-broken";

@@ -233,6 +233,8 @@ pub fn posts(
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordView {
     pub reference: String,
+    /// Who challenged whom: "Norfolk Adult Social Care challenges Riverside GP Practice".
+    pub between: String,
     pub title: String,
     pub status: String,
     pub events: Vec<RecordEvent>,
@@ -255,7 +257,7 @@ fn flatten(spans: &[Span]) -> String {
         .iter()
         .map(|s| match s {
             Span::Text { text } => text.clone(),
-            Span::Mention { name, .. } => format!("@{name}"),
+            Span::Mention { name, .. } => name.clone(),
         })
         .collect()
 }
@@ -387,10 +389,20 @@ pub fn record(
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
+        between: format!(
+            "{} challenges {}",
+            agency(scene.dir, d.raising_agency.as_ref()),
+            agency(scene.dir, d.receiving_agency.as_ref())
+        ),
         title: compose::title(scene.policy, d),
         status: compose::status(scene, d),
         events,
         intact,
         verified,
     }
+}
+
+fn agency(dir: &Directory, id: Option<&crate::directory::AgencyId>) -> String {
+    id.and_then(|a| dir.agency(a))
+        .map_or_else(|| "An agency".to_string(), |a| a.name.clone())
 }

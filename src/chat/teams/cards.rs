@@ -383,6 +383,7 @@ pub(crate) mod tests {
                         choices: Vec::new(),
                         groups: Vec::new(),
                         max_length: Some(3000),
+                        missing: None,
                     }],
                 }
             }),

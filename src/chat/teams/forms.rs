@@ -55,8 +55,6 @@ pub fn input_id(form: &str, field: &str) -> String {
     format!("{form}.{field}")
 }
 
-const FILL_IN: &str = "Please fill this in.";
-
 fn small_text(text: &str) -> Value {
     json!({ "type": "TextBlock", "text": escape(text), "wrap": true, "size": "small", "isSubtle": true })
 }
@@ -75,11 +73,17 @@ fn field_inputs(
 ) {
     let id = input_id(&spec.name, &f.id);
     let value = values.get(&f.id).filter(|v| !v.is_empty());
+    // Teams marks required inputs itself; optional ones say so in their label.
+    let missing = f.missing_text();
     let mut with_common = |mut input: Value, label: &str, required: bool| {
-        input["label"] = json!(label);
+        input["label"] = json!(if required || f.required {
+            label.to_string()
+        } else {
+            format!("{label} (optional)")
+        });
         input["isRequired"] = json!(required);
         if required {
-            input["errorMessage"] = json!(FILL_IN);
+            input["errorMessage"] = json!(missing);
         }
         out.push(input);
     };
