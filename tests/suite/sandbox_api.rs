@@ -710,14 +710,14 @@ async fn escalating_by_button_and_form_updates_the_root_in_place_and_replies_in_
 }
 
 #[tokio::test]
-async fn the_composer_takes_challenge_commands_exactly_as_slack_does() {
+async fn the_composer_takes_commands_as_the_platform_of_each_channel_does() {
     let sandbox = Sandbox::start().await;
     let reference = sandbox.raise().await;
     let (status, reply) = sandbox
         .command(
             "dr-okafor",
             "riverside-gp",
-            &format!("/challenge note {reference} Spoke with the social worker by phone."),
+            &format!("@escalation-bot note {reference} Spoke with the social worker by phone."),
         )
         .await;
     assert_eq!(
@@ -744,7 +744,7 @@ async fn the_composer_takes_challenge_commands_exactly_as_slack_does() {
     );
 
     let (_, help) = sandbox
-        .command("dr-okafor", "riverside-gp", "/challenge help")
+        .command("sam-patel", "norfolk-asc", "/challenge help")
         .await;
     assert_eq!(help["kind"], "ephemeral");
     assert_eq!(
@@ -755,7 +755,7 @@ async fn the_composer_takes_challenge_commands_exactly_as_slack_does() {
         .command(
             "dr-okafor",
             "riverside-gp",
-            &format!("/challenge status {reference}"),
+            &format!("@escalation-bot status {reference}"),
         )
         .await;
     assert!(
@@ -1238,7 +1238,7 @@ async fn a_sunderland_review_recorded_on_time_starts_the_written_response_clock_
             .command(
                 "sunderland-asc-practitioner",
                 channel,
-                &format!("/challenge escalate {reference} {why}"),
+                &format!("@escalation-bot escalate {reference} {why}"),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{reply}");
@@ -1262,7 +1262,7 @@ async fn a_sunderland_review_recorded_on_time_starts_the_written_response_clock_
             "sunderland-asc-head-of-service",
             channel,
             &format!(
-                "/challenge done {reference} review 2026-06-02 10:00 Case file and notes read"
+                "@escalation-bot done {reference} review 2026-06-02 10:00 Case file and notes read"
             ),
         )
         .await;
@@ -1306,7 +1306,7 @@ async fn a_sunderland_review_recorded_on_time_starts_the_written_response_clock_
         .command(
             "sunderland-asc-head-of-service",
             channel,
-            &format!("/challenge done {reference} written-response"),
+            &format!("@escalation-bot done {reference} written-response"),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
@@ -1343,7 +1343,7 @@ async fn a_sunderland_review_recorded_on_time_starts_the_written_response_clock_
         .command(
             "sunderland-asc-head-of-service",
             channel,
-            &format!("/challenge done {reference} review"),
+            &format!("@escalation-bot done {reference} review"),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
@@ -1501,5 +1501,49 @@ async fn the_new_actions_work_from_the_sandbox_by_command_button_and_form() {
     assert!(
         !kinds.contains(&"escalated"),
         "nothing escalated: {kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn each_channel_says_which_platform_it_stands_for_and_takes_its_way_of_typing() {
+    let sandbox = Sandbox::start().await;
+    let (_, dir) = sandbox.get("/sandbox/api/directory").await;
+    let channel_of = |agency: &str| {
+        dir["boards"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|b| b["agencies"].as_array().cloned().unwrap_or_default())
+            .find(|a| a["id"] == agency)
+            .map(|a| a["channel"].clone())
+            .expect("the agency is listed")
+    };
+    assert_eq!(channel_of("riverside-gp")["platform"], "teams");
+    assert_eq!(channel_of("riverside-gp")["command"], "@escalation-bot");
+    assert_eq!(channel_of("norfolk-asc")["platform"], "slack");
+    assert_eq!(channel_of("norfolk-asc")["command"], "/challenge");
+
+    let (status, help) = sandbox
+        .command("dr-okafor", "riverside-gp", "@escalation-bot help")
+        .await;
+    assert_eq!(
+        (status, help["kind"].as_str()),
+        (StatusCode::OK, Some("ephemeral")),
+        "{help}"
+    );
+    assert!(
+        help["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("@escalation-bot note REF"))
+    );
+    let (status, slash) = sandbox
+        .command("dr-okafor", "riverside-gp", "/challenge help")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{slash}");
+    assert!(
+        slash["text"].as_str().is_some_and(|t| t.starts_with(
+            "This channel stands for Teams, where commands start with @escalation-bot."
+        )),
+        "{slash}"
     );
 }

@@ -130,13 +130,19 @@ function threadCount(id) {
   return entries.length;
 }
 
+// Which platform a sandbox channel stands for, as a small badge.
+function platformBadge(channel) {
+  const teams = channel.platform === "teams";
+  return h("span", { class: "platform " + (teams ? "teams" : "slack"), text: teams ? "Teams" : "Slack", title: "Stands for a " + (teams ? "Teams" : "Slack") + " channel" });
+}
+
 function channelLink(id) {
   const c = S.channels.get(id);
   const count = threadCount(id);
   const link = h("a", { href: channelHref(id), dataset: { channel: id } },
     count ? h("span", { class: "count", text: String(count), "aria-label": count + (count === 1 ? " post" : " posts") }) : null,
     h("span", { class: "chan", text: c.agency.name }),
-    h("span", { class: "who", text: c.channel.name }));
+    h("span", { class: "who" }, platformBadge(c.channel), " ", c.channel.name));
   if (id === S.channel) link.setAttribute("aria-current", "page");
   link.addEventListener("click", (e) => {
     e.preventDefault();
@@ -191,7 +197,11 @@ function showChannel(id, focusMain) {
   $("channel-about").textContent = c.agency.is_board
     ? "The board's own channel: notices the procedure sends to the business unit and the chair."
     : "This agency's challenges channel: one thread per challenge it is part of, updated as the delivery worker posts.";
-  $("composer-channel").textContent = c.channel.name;
+  $("composer-channel").replaceChildren(c.channel.name, " ", platformBadge(c.channel));
+  // Each channel takes its platform's way of starting a command.
+  const word = c.channel.command || "/challenge";
+  $("composer-text").placeholder = word;
+  $("composer-hint").replaceChildren("Type ", h("code", { text: word }), " to raise a challenge, or ", h("code", { text: word + " help" }), " for every command.");
   renderNav();
   renderFeed();
   if (focusMain) $("main").focus();
@@ -275,14 +285,17 @@ function renderFeed() {
   const focusKey = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
   if (!entries.length) {
     S.entryKeys.clear();
-    feed.replaceChildren(h("p", { class: "empty", text: "No challenges in this channel yet. Type /challenge below to raise one." }));
+    const word = (S.channels.get(S.channel) && S.channels.get(S.channel).channel.command) || "/challenge";
+    feed.replaceChildren(h("p", { class: "empty", text: "No challenges in this channel yet. Type " + word + " below to raise one." }));
     return;
   }
   const existing = new Map(Array.from(feed.children).filter((el) => el.dataset.entry).map((el) => [el.dataset.entry, el]));
   const wanted = [];
   let added = 0;
+  let newest = null;
   for (const entry of entries) {
     const key = String(entry.post.id);
+    const isNew = !existing.has(key) && existing.size > 0;
     const sig = entry.post.revision + ":" + entry.replies.length + ":" + S.as;
     let el = existing.get(key);
     if (!el || S.entryKeys.get(key) !== sig) {
@@ -290,6 +303,7 @@ function renderFeed() {
       el.dataset.entry = key;
       S.entryKeys.set(key, sig);
       added++;
+      if (isNew) newest = el;
     }
     wanted.push(el);
   }
@@ -302,7 +316,9 @@ function renderFeed() {
     const back = feed.querySelector('[data-key="' + CSS.escape(focusKey) + '"]');
     if (back) back.focus();
   }
-  if (added && nearBottom) feed.scrollTop = feed.scrollHeight;
+  // A thread that has just appeared is brought into view, wherever the reader was.
+  if (newest) newest.scrollIntoView({ block: "nearest" });
+  else if (added && nearBottom) feed.scrollTop = feed.scrollHeight;
 }
 
 function renderPrivate() {

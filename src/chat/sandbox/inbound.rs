@@ -179,7 +179,8 @@ struct AsQuery {
 
 async fn directory(State(state): State<SandboxState>) -> Response {
     let s = &state.service;
-    Json(view::directory(&s.policies, &s.directory)).into_response()
+    let platform_of = |channel: &str| state.platform_of(channel);
+    Json(view::directory(&s.policies, &s.directory, &platform_of)).into_response()
 }
 
 /// The calendar whose working hours the clock is read against: the acting person's board's.
@@ -314,10 +315,10 @@ struct CommandRequest {
     submission: String,
 }
 
-/// The text after `/challenge`, when the text is a `/challenge` command.
-fn after_command(text: &str) -> Option<&str> {
+/// The text after the command word (`/challenge`, or `@escalation-bot` where the channel stands
+/// for Teams), when the text is such a command.
+fn after_command<'t>(text: &'t str, word: &str) -> Option<&'t str> {
     let text = text.trim_start();
-    let word = "/challenge";
     let head = text.get(..word.len())?;
     let rest = &text[word.len()..];
     (head.eq_ignore_ascii_case(word) && (rest.is_empty() || rest.starts_with(char::is_whitespace)))
@@ -341,20 +342,37 @@ async fn command(
         Ok(k) => k,
         Err(r) => return r.into_response(),
     };
-    let Some(rest) = after_command(&req.text) else {
+    // A channel standing for Teams takes a mention, as Teams does; one for Slack a slash command.
+    let platform = state.platform_of(&req.channel);
+    let word = view::command_word(platform);
+    let Some(rest) = after_command(&req.text, word) else {
+        let other = if word == COMMAND {
+            "@escalation-bot"
+        } else {
+            COMMAND
+        };
+        let why = if after_command(&req.text, other).is_some() {
+            let name = if platform == Platform::Teams {
+                "Teams"
+            } else {
+                "Slack"
+            };
+            format!("This channel stands for {name}, where commands start with {word}.")
+        } else {
+            format!(
+                "The sandbox's channels only take {word} commands; conversation belongs in your agency's own systems."
+            )
+        };
         return refused(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "The sandbox's channels only take /challenge commands; conversation belongs in your agency's own systems.\n\n{}",
-                grammar::help(COMMAND)
-            ),
+            format!("{why}\n\n{}", grammar::help(word)),
         );
     };
     let origin = origin(&service.directory, &person, &req.channel);
     let asker = Asker {
         person: &person,
         origin: Some(&origin),
-        command_word: COMMAND,
+        command_word: word,
     };
     let reply = interact::handle(service, asker, Input::Typed(rest.to_string()), Some(key)).await;
     answer(reply, false)

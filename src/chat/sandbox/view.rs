@@ -39,6 +39,10 @@ pub struct AgencyView {
 pub struct ChannelView {
     pub id: String,
     pub name: String,
+    /// "slack" or "teams": the platform the channel stands for.
+    pub platform: String,
+    /// How a command starts there: `/challenge` or `@escalation-bot`.
+    pub command: String,
 }
 
 /// A person to act as: their job title and the level it sits at (practitioner, manager, …).
@@ -76,7 +80,11 @@ fn role_of(policy: &Policy, dir: &Directory, p: &Person) -> (String, String, usi
 }
 
 /// The directory as the page shows it.
-pub fn directory(policies: &PolicySet, dir: &Directory) -> DirectoryView {
+pub fn directory(
+    policies: &PolicySet,
+    dir: &Directory,
+    platform_of: &dyn Fn(&str) -> crate::directory::Platform,
+) -> DirectoryView {
     let boards = policies
         .iter()
         .map(|policy| {
@@ -104,9 +112,14 @@ pub fn directory(policies: &PolicySet, dir: &Directory) -> DirectoryView {
                         id: a.id.0.clone(),
                         name: a.name.clone(),
                         is_board: a.kind == BOARD_KIND,
-                        channel: a.channels.first().map(|c| ChannelView {
-                            id: c.channel.clone(),
-                            name: c.name.clone(),
+                        channel: a.channels.first().map(|c| {
+                            let platform = platform_of(&c.channel);
+                            ChannelView {
+                                id: c.channel.clone(),
+                                name: c.name.clone(),
+                                platform: platform.to_string(),
+                                command: command_word(platform).to_string(),
+                            }
                         }),
                         people: people.into_iter().map(|(_, p)| p).collect(),
                     }
@@ -405,4 +418,12 @@ pub fn record(
 fn agency(dir: &Directory, id: Option<&crate::directory::AgencyId>) -> String {
     id.and_then(|a| dir.agency(a))
         .map_or_else(|| "An agency".to_string(), |a| a.name.clone())
+}
+
+/// How a command starts on a platform: a slash command on Slack, a mention on Teams.
+pub fn command_word(platform: crate::directory::Platform) -> &'static str {
+    match platform {
+        crate::directory::Platform::Teams => "@escalation-bot",
+        _ => "/challenge",
+    }
 }
