@@ -603,15 +603,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_challenge_commands_are_taken_from_the_composer() {
-        assert_eq!(after_command("/challenge"), Some(""));
+    fn only_commands_are_taken_from_the_composer() {
+        let slash = "/challenge";
+        assert_eq!(after_command("/challenge", slash), Some(""));
         assert_eq!(
-            after_command("  /Challenge note NSAB-2026-0001 hi"),
+            after_command("  /Challenge note NSAB-2026-0001 hi", slash),
             Some(" note NSAB-2026-0001 hi")
         );
-        assert_eq!(after_command("/challenges"), None);
-        assert_eq!(after_command("hello"), None);
-        assert_eq!(after_command("/chall"), None);
+        assert_eq!(after_command("/challenges", slash), None);
+        assert_eq!(after_command("hello", slash), None);
+        assert_eq!(after_command("/chall", slash), None);
+        let mention = "@escalation-bot";
+        assert_eq!(
+            after_command("@escalation-bot help", mention),
+            Some(" help")
+        );
+        assert_eq!(after_command("/challenge help", mention), None);
     }
 
     #[test]
