@@ -1,6 +1,8 @@
 //! The rules: what a command does to a dispute under its board's policy, or why it is refused.
 
-use super::people::{Side, base_rung, board_people, can_act, owners_for, side_of, top_rung};
+use super::people::{
+    Side, base_rung, board_people, can_act, holds_stage, owners_for, side_of, top_rung,
+};
 use super::{Command, Dispute, Event, EventBody, RaiseDetails, Refusal, Status, StepDue};
 use crate::calendar::{Calendar, format_uk_short};
 use crate::directory::{AgencyId, BOARD_KIND, Directory, PersonId};
@@ -100,6 +102,7 @@ pub fn decide(
         ctx,
         reference,
     };
+    d.holder_check(command)?;
     match command {
         Command::Raise { .. } | Command::ReferLearning { .. } => Err(Refusal::AlreadyRaised),
         Command::AddNote { text, how, held_at } => Ok(vec![EventBody::NoteAdded {
@@ -592,6 +595,57 @@ impl Decider<'_> {
             Some(Side::Receiving) => d.raising_agency.as_ref(),
             _ => d.receiving_agency.as_ref(),
         }
+    }
+
+    /// From a stage where the procedure puts moving it in the owners' hands, only they (and
+    /// those above them, and the board) escalate, propose, and confirm or reject a proposal;
+    /// a proposal is answered by the other side's holders.
+    fn holder_check(&self, command: &Command) -> Result<(), Refusal> {
+        let (policy, dir) = (self.ctx.policy, self.ctx.directory);
+        let Some(stage) = policy.stage(self.dispute.stage) else {
+            return Ok(());
+        };
+        let Some(source) = &stage.owners_move_source else {
+            return Ok(());
+        };
+        let (action, side) = match command {
+            Command::Escalate { .. } => ("escalate it", None),
+            Command::ProposeResolution { .. } => ("propose a resolution", None),
+            Command::ConfirmResolution | Command::RejectResolution { .. } => {
+                // The proposal is answered by the holders of the side that did not make it.
+                let theirs = self
+                    .dispute
+                    .proposal
+                    .as_ref()
+                    .and_then(|p| side_of(self.dispute, dir, &p.by));
+                let answering = match theirs {
+                    Some(Side::Raising) => Some(Side::Receiving),
+                    Some(Side::Receiving) => Some(Side::Raising),
+                    None => None,
+                };
+                ("confirm or reject the proposed resolution", answering)
+            }
+            _ => return Ok(()),
+        };
+        if holds_stage(policy, dir, self.dispute, self.actor, side) {
+            return Ok(());
+        }
+        let owners: Vec<&PersonId> = match side {
+            Some(Side::Raising) => self.dispute.owners_raising.iter().collect(),
+            Some(Side::Receiving) => self.dispute.owners_receiving.iter().collect(),
+            None => self.dispute.owners().collect(),
+        };
+        let names: Vec<String> = owners.iter().map(|p| self.name(p)).collect();
+        Err(Refusal::NotStageHolder {
+            stage: format!("{} {}", policy.stage_word.to_lowercase(), stage.number),
+            holders: if names.is_empty() {
+                "the stage's owners".into()
+            } else {
+                names.join(" and ")
+            },
+            action: action.to_string(),
+            section: source.clone(),
+        })
     }
 
     fn current_stage(&self) -> Result<&Stage, Refusal> {

@@ -51,6 +51,17 @@ pub enum Refusal {
         kinds: Vec<IdentifiableKind>,
         message: String,
     },
+    /// From this stage the procedure puts moving it in the hands of the stage's owners and
+    /// those above them; others add notes and ask them.
+    #[error(
+        "from {stage} of this procedure, {holders} (or those above them) {action}, not you ({section}); you can add a note, or ask them to act"
+    )]
+    NotStageHolder {
+        stage: String,
+        holders: String,
+        action: String,
+        section: String,
+    },
     /// The person already did this (a second press of the same button): every platform gives
     /// this same answer, and nothing new is recorded.
     #[error("{what}; nothing more is needed")]

@@ -170,6 +170,9 @@ pub struct Stage {
     pub timescale: Timescale,
     /// Set when the procedure lets a party bring the deadline forward to protect the adult.
     pub bring_forward_source: Option<String>,
+    /// From this stage the stage's owners (and those above them on their ladder) escalate,
+    /// propose and answer proposals; others add notes and ask them. The section that says so.
+    pub owners_move_source: Option<String>,
     pub repeats: Option<Rule>,
     pub form: Option<Form>,
     pub notify: Vec<Notice>,

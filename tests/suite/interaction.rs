@@ -17,12 +17,12 @@ fn sunderland_at_stage_three() -> Case {
     let c = cast("sunderland");
     let mut case = Case::raise_cast("sunderland", "2026-06-01T10:00:00+01:00");
     case.act(
-        c.raiser,
+        &case.mover(),
         "2026-06-01T10:05:00+01:00",
         escalate("No agreement between the practitioners."),
     );
     case.act(
-        c.raiser,
+        &case.mover(),
         "2026-06-01T10:10:00+01:00",
         escalate("The proforma went to the senior manager."),
     );
@@ -374,7 +374,7 @@ fn states() -> Vec<(String, Dispute, DateTime<Utc>)> {
         ));
         let mut next = raised;
         next.act(
-            c.raiser,
+            &next.mover(),
             "2026-06-01T11:00:00+01:00",
             escalate("No agreement after discussion."),
         );
@@ -391,7 +391,7 @@ fn states() -> Vec<(String, Dispute, DateTime<Utc>)> {
         ));
         let mut proposed = next.clone_case();
         proposed.act(
-            c.raiser,
+            &proposed.mover(),
             "2026-06-01T12:00:00+01:00",
             propose("A joint assessment."),
         );

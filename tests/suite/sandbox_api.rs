@@ -1230,13 +1230,17 @@ async fn a_sunderland_review_recorded_on_time_starts_the_written_response_clock_
         .as_str()
         .expect("a reference")
         .to_string();
-    for why in [
-        "No agreement between us.",
-        "The proforma went to the senior manager.",
+    // The practitioner escalates stage 1; from stage 2 their line manager holds it (Stage Two).
+    for (who, why) in [
+        ("sunderland-asc-practitioner", "No agreement between us."),
+        (
+            "sunderland-asc-line-manager",
+            "The proforma went to the senior manager.",
+        ),
     ] {
         let (status, reply) = sandbox
             .command(
-                "sunderland-asc-practitioner",
+                who,
                 channel,
                 &format!("@escalation-bot escalate {reference} {why}"),
             )

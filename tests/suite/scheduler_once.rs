@@ -315,7 +315,7 @@ async fn escalating_before_the_reminder_cancels_the_old_stages_reminder_and_prom
     let reference = norfolk(&rig).await;
     rig.run_until("2026-03-30T10:00:00+01:00").await;
     rig.act(
-        "sam-patel",
+        &rig.mover(&reference).await,
         &reference,
         escalate("The GP will not discuss it further."),
     )
@@ -428,7 +428,7 @@ async fn a_reminder_in_flight_when_the_dispute_moves_on_is_dropped_as_stale() {
     assert_eq!(rows.len(), 1);
     // While the slow replica holds the reminder, sam escalates.
     rig.act(
-        "sam-patel",
+        &rig.mover(&reference).await,
         &reference,
         escalate("Escalating before the deadline."),
     )

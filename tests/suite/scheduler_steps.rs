@@ -17,13 +17,13 @@ async fn a_sunderland_written_response_left_undone_is_reminded_the_working_day_b
     let c = cast("sunderland");
     let reference = rig.raise(c.raiser, c.details()).await;
     rig.act(
-        c.raiser,
+        &rig.mover(&reference).await,
         &reference,
         escalate("No agreement between the practitioners."),
     )
     .await;
     rig.act(
-        c.raiser,
+        &rig.mover(&reference).await,
         &reference,
         escalate("The proforma went to the senior manager."),
     )
@@ -67,8 +67,10 @@ async fn a_sunderland_written_response_left_undone_is_reminded_the_working_day_b
 
     // Recording the step in time stops the prompts: a second dispute does it on Fri 5 June.
     let other = rig.raise(c.raiser, c.details()).await;
-    rig.act(c.raiser, &other, escalate("No agreement.")).await;
-    rig.act(c.raiser, &other, escalate("Proforma sent.")).await;
+    rig.act(&rig.mover(&other).await, &other, escalate("No agreement."))
+        .await;
+    rig.act(&rig.mover(&other).await, &other, escalate("Proforma sent."))
+        .await;
     rig.act(
         c.raiser,
         &other,
