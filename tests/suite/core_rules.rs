@@ -951,7 +951,6 @@ fn owners(case: &Case) -> (Vec<&str>, Vec<&str>) {
 #[test]
 fn cambridgeshire_stage_three_climbs_the_management_tiers_before_stage_four() {
     let mut case = Case::raise_cast("cambridgeshire-peterborough", "2026-06-01T09:00:00+01:00");
-    let by = "cambs-asc-practitioner";
     case.act(
         &case.mover(),
         "2026-06-01T10:00:00+01:00",
@@ -1058,7 +1057,6 @@ fn cambridgeshire_stages_have_no_invented_deadline() {
 /// A Sunderland dispute raised Monday 19 October 2026 and taken to stage 3 the same morning.
 fn sunderland_at_stage_three() -> Case {
     let mut case = Case::raise_cast("sunderland", "2026-10-19T09:00:00+01:00");
-    let by = "sunderland-asc-practitioner";
     case.act(
         &case.mover(),
         "2026-10-19T10:00:00+01:00",

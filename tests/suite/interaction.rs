@@ -14,7 +14,6 @@ use std::path::PathBuf;
 
 /// A Sunderland dispute at stage 3 (the Senior Manager's review, which names its steps).
 fn sunderland_at_stage_three() -> Case {
-    let c = cast("sunderland");
     let mut case = Case::raise_cast("sunderland", "2026-06-01T10:00:00+01:00");
     case.act(
         &case.mover(),
