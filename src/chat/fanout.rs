@@ -168,6 +168,26 @@ pub fn plan(
                     }
                 }
             }
+            EventBody::Raised {
+                other_professional: None,
+                raised_by,
+                ..
+            } => {
+                // The raiser named only the agency: whoever the service chose there is told at
+                // once, not left to find out from a reminder.
+                let text = format!(
+                    "{} has raised {reference} with your agency. The service has named you as your agency's contact for this stage, because no professional was named; reply in the thread, or ask for it to be passed to the right person.",
+                    compose::name_and_role(policy, dir, raised_by)
+                );
+                for person in &after.owners_receiving {
+                    let dm = compose::direct(&scene, &after, &text, false);
+                    if let Some(target) = direct_target(dir, person) {
+                        let mut r = row(&reference, seq, target, &dm, at);
+                        r.idempotency_key.push_str(":chosen");
+                        out.push(r);
+                    }
+                }
+            }
             EventBody::StageStarted { awaiting_ack, .. } => {
                 let dm = compose::asked_to_acknowledge(&scene, &after);
                 for person in awaiting_ack {

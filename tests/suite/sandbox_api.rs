@@ -1551,3 +1551,54 @@ async fn each_channel_says_which_platform_it_stands_for_and_takes_its_way_of_typ
         "{slash}"
     );
 }
+
+#[tokio::test]
+async fn a_party_the_service_chose_is_named_on_the_root_and_told_at_once() {
+    let sandbox = Sandbox::start().await;
+    let mut fields = raise_fields(SUMMARY);
+    fields
+        .as_object_mut()
+        .expect("an object")
+        .remove("other_professional");
+    let (status, reply) = sandbox
+        .submit("sam-patel", "raise", None, fields, &sandbox.submission())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    sandbox.deliver().await;
+    let reference = reply["reference"]
+        .as_str()
+        .expect("a reference")
+        .to_string();
+    let d = sandbox
+        .service
+        .dispute(&Reference::parse(&reference).expect("reference"))
+        .await
+        .expect("loads");
+    assert!(d.other_professional.is_none());
+    let chosen: Vec<String> = d.owners_receiving.iter().map(|p| p.0.clone()).collect();
+    assert!(
+        !chosen.is_empty(),
+        "somebody holds the stage at the GP practice"
+    );
+    let state = sandbox.state("sam-patel").await;
+    let root = text_of(&entries(&state, "riverside-gp")[0]["post"]["message"]);
+    assert!(
+        root.contains("chosen by the service as the agency's contact"),
+        "{root}"
+    );
+    for person in &chosen {
+        let theirs = sandbox.state(person).await;
+        let dms: Vec<String> = theirs["private"]
+            .as_array()
+            .expect("private")
+            .iter()
+            .filter(|p| p["kind"] == "direct")
+            .map(|p| text_of(&p["message"]))
+            .collect();
+        assert!(
+            dms.iter()
+                .any(|t| t.contains("has named you as your agency's contact")),
+            "{person} is told at once: {dms:#?}"
+        );
+    }
+}
