@@ -1,5 +1,6 @@
 //! The `escalation-bot` command line: parse, load what is needed, call into the library.
 
+#[cfg(feature = "bench")]
 mod bench;
 
 use clap::{Parser, Subcommand};
@@ -85,6 +86,7 @@ enum Command {
         command: TeamsCommand,
     },
     /// Load-test a running `serve`: signed requests at a steady rate, latency and throughput out.
+    #[cfg(feature = "bench")]
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
@@ -203,6 +205,7 @@ fn main() -> ExitCode {
                     out,
                 },
         } => escalation_bot::chat::teams::package::run(&app_id, &domain, &out),
+        #[cfg(feature = "bench")]
         Command::Bench { command } => bench::run(command),
     };
     match outcome {
