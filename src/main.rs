@@ -204,14 +204,15 @@ fn main() -> ExitCode {
                     domain,
                     out,
                 },
-        } => escalation_bot::chat::teams::package::run(&app_id, &domain, &out),
+        } => escalation_bot::chat::teams::package::run(&app_id, &domain, &out)
+            .map_err(anyhow::Error::msg),
         #[cfg(feature = "bench")]
-        Command::Bench { command } => bench::run(command),
+        Command::Bench { command } => bench::run(command).map_err(anyhow::Error::msg),
     };
     match outcome {
         Ok(code) => code,
-        Err(message) => {
-            eprintln!("escalation-bot: {message}");
+        Err(error) => {
+            eprintln!("escalation-bot: {}", cli::report(&error));
             ExitCode::from(2)
         }
     }
