@@ -1,15 +1,16 @@
 //! Properties of the hash chain: whichever stored event is changed, in whichever recorded column
 //! and at whichever byte, `verify` finds the change and names that event.
 //!
-//! One small record (two Norfolk disputes whose events interleave) is written once through the
-//! real store; each case tampers with its own copy of the SQLite file. The chain is checked by
+//! One small record (`store_audit`'s two Norfolk disputes whose events interleave) is written
+//! once through the real store; each case tampers with its own copy of the SQLite file. The chain is checked by
 //! code both backends share, so one backend is enough here; `store_audit` covers both.
 
-use crate::databases::{ASC_V_GP, Backend, POLICE_V_ACUTE, TestDb, act, note, raise};
+use crate::databases::{Backend, TestDb};
+use crate::store_audit::workload;
 use escalation_bot::store::Store;
 use proptest::prelude::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::{AssertSqlSafe, SqlitePool};
+use sqlx::{AssertSqlSafe, Decode, Encode, Sqlite, SqlitePool, Type};
 use std::path::{Path, PathBuf};
 
 /// The columns that record an event; `global_seq` is only its place in the table.
@@ -50,32 +51,7 @@ async fn pool(file: &Path) -> SqlitePool {
 async fn record() -> Record {
     let db = TestDb::new(Backend::Sqlite).await;
     let store = db.open().await;
-    let a = raise(&store, ASC_V_GP, "2026-05-21T09:40:00+01:00").await;
-    let b = raise(&store, POLICE_V_ACUTE, "2026-05-21T10:00:00+01:00").await;
-    act(
-        &store,
-        &a,
-        "dr-okafor",
-        "2026-05-22T11:15:00+01:00",
-        note("A first note"),
-    )
-    .await;
-    act(
-        &store,
-        &b,
-        "nurse-chen",
-        "2026-05-22T11:30:00+01:00",
-        note("B first note"),
-    )
-    .await;
-    act(
-        &store,
-        &a,
-        "sam-patel",
-        "2026-05-26T10:00:00+01:00",
-        note("A second note"),
-    )
-    .await;
+    workload(&store).await;
     drop(store);
     let file = db.path().to_path_buf();
     let raw = pool(&file).await;
@@ -125,6 +101,52 @@ fn tamper() -> impl Strategy<Value = Tamper> {
         })
 }
 
+/// One column of one event, by its place in the log.
+async fn read<T>(raw: &SqlitePool, column: &str, global_seq: i64) -> T
+where
+    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + Send + Unpin,
+{
+    sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT {column} FROM events WHERE global_seq = {global_seq}"
+    )))
+    .fetch_one(raw)
+    .await
+    .unwrap_or_else(|e| panic!("{column} of event {global_seq} reads: {e}"))
+}
+
+/// Rewrites one column of one event, as someone with access to the database file could.
+async fn write<T>(raw: &SqlitePool, column: &str, global_seq: i64, value: T) -> bool
+where
+    T: for<'q> Encode<'q, Sqlite> + Type<Sqlite> + Send,
+{
+    sqlx::query(AssertSqlSafe(format!(
+        "UPDATE events SET {column} = $1 WHERE global_seq = {global_seq}"
+    )))
+    .bind(value)
+    .execute(raw)
+    .await
+    .is_ok()
+}
+
+/// `text` with its `i`th character replaced by a different printable ASCII character.
+fn one_character_changed(text: &str, i: usize, with: u8) -> (String, char) {
+    let chars: Vec<char> = text.chars().collect();
+    let mut put = char::from(b' ' + with % 95);
+    if put == chars[i] {
+        put = if put == '~' {
+            ' '
+        } else {
+            char::from(put as u8 + 1)
+        };
+    }
+    let changed = chars
+        .iter()
+        .enumerate()
+        .map(|(j, c)| if j == i { put } else { *c })
+        .collect();
+    (changed, put)
+}
+
 /// Applies a tamper to a copy of the record; None when the database itself refuses it (a change
 /// of `seq` onto a number the dispute already has breaks the table's unique key) or there is
 /// nothing to change (an event without an actor).
@@ -137,63 +159,27 @@ async fn tampered_copy(record: &Record, t: &Tamper, copy: &Path) -> Option<(Row,
     raw.close().await;
     let raw = pool(copy).await;
     let row = t.event.get(&record.rows).clone();
-    let columns = TEXT_COLUMNS.len() + INTEGER_COLUMNS.len();
-    let column = t.column.index(columns);
-    let done = if column < TEXT_COLUMNS.len() {
-        let name = TEXT_COLUMNS[column];
-        let old: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT {name} FROM events WHERE global_seq = {}",
-            row.global_seq
-        )))
-        .fetch_one(&raw)
-        .await
-        .expect("the column reads");
+    let g = row.global_seq;
+    let column = t.column.index(TEXT_COLUMNS.len() + INTEGER_COLUMNS.len());
+    let what = if let Some(name) = TEXT_COLUMNS.get(column) {
+        let old: Option<String> = read(&raw, name, g).await;
         let old = old.filter(|o| !o.is_empty())?;
-        let chars: Vec<char> = old.chars().collect();
-        let i = t.at.index(chars.len());
-        let mut put = char::from(b' ' + t.with % 95);
-        if put == chars[i] {
-            put = if put == '~' {
-                ' '
-            } else {
-                char::from(put as u8 + 1)
-            };
-        }
-        let new: String = chars
-            .iter()
-            .enumerate()
-            .map(|(j, c)| if j == i { put } else { *c })
-            .collect();
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE events SET {name} = $1 WHERE global_seq = {}",
-            row.global_seq
-        )))
-        .bind(new)
-        .execute(&raw)
-        .await
-        .map(|_| format!("{name}: character {i} of {old:?} changed to {put:?}"))
+        let i = t.at.index(old.chars().count());
+        let (new, put) = one_character_changed(&old, i, t.with);
+        write(&raw, name, g, new)
+            .await
+            .then(|| format!("{name}: character {i} of {old:?} changed to {put:?}"))
     } else {
         let name = INTEGER_COLUMNS[column - TEXT_COLUMNS.len()];
         let byte = t.at.index(8);
-        let old: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT {name} FROM events WHERE global_seq = {}",
-            row.global_seq
-        )))
-        .fetch_one(&raw)
-        .await
-        .expect("the column reads");
+        let old: i64 = read(&raw, name, g).await;
         let new = old ^ (i64::from(t.with) << (8 * byte));
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE events SET {name} = $1 WHERE global_seq = {}",
-            row.global_seq
-        )))
-        .bind(new)
-        .execute(&raw)
-        .await
-        .map(|_| format!("{name}: byte {byte} of {old} XOR {:#04x}", t.with))
+        write(&raw, name, g, new)
+            .await
+            .then(|| format!("{name}: byte {byte} of {old} XOR {:#04x}", t.with))
     };
     raw.close().await;
-    done.ok().map(|what| (row, what))
+    what.map(|what| (row, what))
 }
 
 #[test]
