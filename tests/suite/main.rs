@@ -6,10 +6,14 @@ mod interaction;
 mod core_rules;
 mod deadlines;
 mod policy_check;
+mod properties_calendar;
+mod properties_core;
+mod properties_grammar;
 mod screen_cli;
 mod simulate_cli;
 
 mod databases;
+mod properties_chain;
 mod sandbox_api;
 mod sandbox_browser;
 mod scheduler_once;

@@ -12,6 +12,7 @@ pub mod client;
 pub mod forms;
 pub mod inbound;
 pub mod package;
+#[cfg(feature = "bench")]
 pub mod standin;
 
 use crate::config::Secret;
