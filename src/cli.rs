@@ -172,8 +172,7 @@ pub fn screen() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-/// The SQLite file used when no database URL is given.
-pub const DEFAULT_DATABASE: &str = "escalation-bot.db";
+pub use crate::config::DEFAULT_DATABASE;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()

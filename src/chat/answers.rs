@@ -25,13 +25,7 @@ pub fn scene_of<'a>(
     service: &'a Service,
     policy: &str,
 ) -> Result<compose::Scene<'a>, ServiceError> {
-    let (policy, calendar) = service.policy(policy)?;
-    Ok(compose::Scene {
-        policy,
-        calendar,
-        dir: &service.directory,
-        now: service.now(),
-    })
+    service.scene(policy)
 }
 
 /// `status REF`: stage, deadline, who holds the stage, who has still to acknowledge, any proposal.

@@ -414,7 +414,7 @@ async fn repeat(
     key: Option<&str>,
 ) -> Reply {
     if let Some(key) = key
-        && let Ok(Some(_)) = service.store.seen_inbound(key).await
+        && let Ok(Some(_)) = service.seen(key).await
     {
         return Reply::AlreadyRecorded(reference.cloned());
     }
@@ -432,8 +432,7 @@ async fn already(
     }
     let key = key?;
     service
-        .store
-        .seen_inbound(key)
+        .seen(key)
         .await
         .ok()
         .flatten()

@@ -268,6 +268,14 @@ pub enum ExclusionRule {
 }
 
 impl Policy {
+    /// The working-day calendar the policy names (its bank-holiday division and working hours),
+    /// from the holiday data built into the service.
+    pub fn calendar(&self) -> Result<crate::calendar::Calendar, String> {
+        crate::calendar::BankHolidays::embedded()
+            .calendar(&self.calendar, self.hours)
+            .map_err(|e| e.to_string())
+    }
+
     /// The stage with this number.
     pub fn stage(&self, number: u32) -> Option<&Stage> {
         self.stages.iter().find(|s| s.number == number)

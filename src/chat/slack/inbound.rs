@@ -428,15 +428,12 @@ async fn private_note(state: &SlackState, team: &str, channel: &str, user: &str,
         },
     };
     let message = compose::plain("", text);
-    let now = state.service.now();
-    let row = crate::store::NewOutbox {
-        idempotency_key: format!("note:{}:{}", target.key(), uuid::Uuid::new_v4()),
-        lane: target.lane("-"),
-        target: serde_json::to_value(&target).unwrap_or_default(),
-        payload: serde_json::to_value(&message).unwrap_or_default(),
-        available_at: now,
-    };
-    if let Err(e) = state.service.store.enqueue("-", &[row], now).await {
+    let key = format!("note:{}:{}", target.key(), uuid::Uuid::new_v4());
+    if let Err(e) = state
+        .service
+        .reply_privately("-", key, &target, &message)
+        .await
+    {
         tracing::error!(error = %e, "slack: cannot queue a private answer");
     }
 }

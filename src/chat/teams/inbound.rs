@@ -323,16 +323,13 @@ async fn reply(
             form: Some(spec),
         });
     }
-    let now = state.service.now();
-    let row = crate::store::NewOutbox {
-        idempotency_key: format!("teams:reply:{}:{}", a.id, address.reply_to),
-        lane: target.lane("-"),
-        target: serde_json::to_value(&target).unwrap_or_default(),
-        payload: serde_json::to_value(&message).unwrap_or_default(),
-        available_at: now,
-    };
     let owner = if reference.is_empty() { "-" } else { reference };
-    if let Err(e) = state.service.store.enqueue(owner, &[row], now).await {
+    let key = format!("teams:reply:{}:{}", a.id, address.reply_to);
+    if let Err(e) = state
+        .service
+        .reply_privately(owner, key, &target, &message)
+        .await
+    {
         tracing::error!(error = %e, "teams: cannot queue a reply");
     }
 }

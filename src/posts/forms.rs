@@ -470,7 +470,7 @@ fn raise(ctx: &FormContext<'_>) -> FormSpec {
                         &format!(
                             "{} ({})",
                             p.name,
-                            crate::chat::compose::role_and_agency(policy, dir, &p.id)
+                            crate::posts::compose::role_and_agency(policy, dir, &p.id)
                         ),
                     )
                 })

@@ -4,7 +4,7 @@
 //! Parsing is pure and shared by every platform, so `/challenge note NSAB-2026-0007 …` means the
 //! same wherever it is typed. What follows the reference is read into the fields of the verb's
 //! form, so a typed command and a submitted form are checked by the same rules
-//! ([`crate::chat::forms::parse`]).
+//! ([`crate::posts::forms::parse`]).
 
 use super::forms::Values;
 use crate::escalation::{Reference, Verb};

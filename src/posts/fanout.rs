@@ -30,11 +30,31 @@ fn row(
     message: &Message,
     at: DateTime<Utc>,
 ) -> NewOutbox {
+    outbox_row(
+        format!("{reference}:{seq}:{}", target.key()),
+        target.lane(reference),
+        &target,
+        message,
+        at,
+    )
+}
+
+/// The outbox row for one message to one target, written once for every place that queues a
+/// post. Both are plain data whose maps all have string keys, so serialising them cannot fail.
+pub fn outbox_row(
+    idempotency_key: String,
+    lane: String,
+    target: &Target,
+    message: &Message,
+    at: DateTime<Utc>,
+) -> NewOutbox {
     NewOutbox {
-        idempotency_key: format!("{reference}:{seq}:{}", target.key()),
-        lane: target.lane(reference),
-        target: serde_json::to_value(&target).unwrap_or_default(),
-        payload: serde_json::to_value(message).unwrap_or_default(),
+        idempotency_key,
+        lane,
+        target: serde_json::to_value(target)
+            .expect("a Target is plain data with string keys, which always serialises"),
+        payload: serde_json::to_value(message)
+            .expect("a Message is plain data with string keys, which always serialises"),
         available_at: at,
     }
 }
