@@ -823,37 +823,14 @@ pub fn direct(scene: &Scene<'_>, d: &Dispute, text: &str, with_ack_button: bool)
 
 /// A direct message to someone asked to acknowledge a stage.
 pub fn asked_to_acknowledge(scene: &Scene<'_>, d: &Dispute) -> Message {
-    let policy = scene.policy;
-    let reference = d
-        .reference
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let title = title(policy, d);
-    let status = status(scene, d);
-    Message {
-        kind: MessageKind::Direct,
-        fallback: format!("You are asked to take over {title}. {status}"),
-        reference: reference.clone(),
-        title,
-        status,
-        urgent: d.urgent.then(|| flat(&policy.urgent.prompt)),
-        lines: vec![Line {
-            label: None,
-            spans: vec![Span::text(
-                "You are asked to take over this stage of a professional challenge. Please acknowledge in the thread, or here.",
-            )],
-        }],
-        prompt: Some(flat(&d.prompt)),
-        footer: Vec::new(),
-        buttons: vec![Button {
-            action: Verb::Acknowledge,
-            label: button_label(Verb::Acknowledge).into(),
-            reference,
-            primary: true,
-            form: None,
-        }],
-    }
+    let mut m = direct(
+        scene,
+        d,
+        "You are asked to take over this stage of a professional challenge. Please acknowledge in the thread, or here.",
+        true,
+    );
+    m.fallback = format!("You are asked to take over {}. {}", m.title, m.status);
+    m
 }
 
 /// A private answer to the person who acted: what happened, and the urgent prompt first if any.
