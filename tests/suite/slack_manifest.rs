@@ -96,11 +96,19 @@ fn the_manifest_points_slack_at_our_three_routes_with_placeholders() {
     assert_eq!(command["command"], "/challenge");
     assert_eq!(command["url"], "https://YOUR-DOMAIN/slack/commands");
     assert_eq!(command["should_escape"], false);
-    assert!(
-        command["usage_hint"]
-            .as_str()
-            .is_some_and(|h| h.contains("status REF"))
-    );
+    // The hint names every word the grammar takes.
+    let hint = command["usage_hint"].as_str().unwrap_or_default();
+    for word in [
+        "help", "list", "status", "ack", "note", "done", "delay", "escalate", "forward", "resolve",
+        "confirm", "reject", "withdraw", "learning",
+    ] {
+        assert!(hint.contains(word), "the usage hint names {word}: {hint}");
+        assert!(
+            escalation_bot::posts::grammar::help("/challenge")
+                .contains(&format!("/challenge {word}")),
+            "{word} is in the help"
+        );
+    }
     assert_eq!(m["settings"]["interactivity"]["is_enabled"], true);
     assert_eq!(
         m["settings"]["interactivity"]["request_url"],

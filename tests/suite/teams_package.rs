@@ -62,14 +62,22 @@ fn the_filled_manifest_validates_against_the_v1_23_schema() {
             "help",
             "status",
             "list",
-            "note",
-            "escalate",
             "ack",
-            "resolve",
-            "confirm",
-            "withdraw"
+            "note",
+            "done",
+            "delay",
+            "escalate",
+            "resolve"
         ]
     );
+    // Teams lists at most ten; each is a word the service understands.
+    for c in &commands {
+        assert!(
+            escalation_bot::posts::grammar::parse(c).is_ok()
+                || escalation_bot::posts::grammar::parse(&format!("{c} NSAB-2026-0007")).is_ok(),
+            "{c} is a command escalation-bot knows"
+        );
+    }
     assert_eq!(manifest["validDomains"][0], "bot.example.org");
 }
 
