@@ -159,7 +159,7 @@ async fn load(
         .dispute(reference)
         .await
         .map_err(|e| Reply::Refused(sentence(&answers::user_text(&e))))?;
-    let (policy, _) = service
+    let (policy, calendar) = service
         .policy(&d.policy)
         .map_err(|e| Reply::Refused(sentence(&answers::user_text(&e))))?;
     // Say no before the form is filled in, where the core would refuse anything from this person.
@@ -189,10 +189,7 @@ async fn load(
     // button: the stage moved on, a proposal waits), say so now, in the core's words.
     let ctx = crate::escalation::Context {
         policy,
-        calendar: service
-            .policy(&d.policy)
-            .map(|(_, c)| c)
-            .map_err(|e| Reply::Refused(sentence(&answers::user_text(&e))))?,
+        calendar,
         directory: &service.directory,
         now: service.now(),
     };
@@ -210,6 +207,33 @@ async fn load(
     Ok(Loaded { dispute: Some(d) })
 }
 
+/// The form context for this person and challenge: the challenge's board (or the person's own,
+/// for raising), its calendar, the directory and the time now.
+fn form_context<'a>(
+    service: &'a Service,
+    asker: Asker<'a>,
+    dispute: Option<&'a Dispute>,
+) -> Result<FormContext<'a>, String> {
+    let policy_id = match dispute {
+        Some(d) => d.policy.clone(),
+        None => service
+            .policy_of(&asker.person.id)
+            .map(|(p, _)| p.id.clone())
+            .map_err(|e| sentence(&answers::user_text(&e)))?,
+    };
+    let (policy, calendar) = service
+        .policy(&policy_id)
+        .map_err(|e| sentence(&answers::user_text(&e)))?;
+    Ok(FormContext {
+        policy,
+        calendar,
+        directory: &service.directory,
+        dispute,
+        person: Some(asker.person),
+        now: service.now(),
+    })
+}
+
 /// The form a verb opens for this person and challenge, or `None` where the verb has no form.
 async fn open(
     service: &Service,
@@ -218,24 +242,7 @@ async fn open(
     reference: Option<&Reference>,
 ) -> Result<Option<FormView>, Reply> {
     let loaded = load(service, asker, verb, reference).await?;
-    let policy_id = match &loaded.dispute {
-        Some(d) => d.policy.clone(),
-        None => match service.policy_of(&asker.person.id) {
-            Ok((p, _)) => p.id.clone(),
-            Err(e) => return Err(Reply::Refused(sentence(&answers::user_text(&e)))),
-        },
-    };
-    let (policy, calendar) = service
-        .policy(&policy_id)
-        .map_err(|e| Reply::Refused(sentence(&answers::user_text(&e))))?;
-    let ctx = FormContext {
-        policy,
-        calendar,
-        directory: &service.directory,
-        dispute: loaded.dispute.as_ref(),
-        person: Some(asker.person),
-        now: service.now(),
-    };
+    let ctx = form_context(service, asker, loaded.dispute.as_ref()).map_err(Reply::Refused)?;
     Ok(forms::form(verb, &ctx).map(|spec| FormView {
         spec,
         values: Values::new(),
@@ -252,21 +259,25 @@ async fn submit(
     key: Option<String>,
 ) -> Reply {
     if verb != Verb::Raise && reference.is_none() {
-        return Reply::Refused(
-            "This form lost track of its challenge; close it and press the button again.".into(),
-        );
+        return Reply::Refused(LOST_TRACK.into());
     }
     match open(service, asker, verb, reference).await {
         Ok(Some(view)) => submit_to(service, asker, &view.spec, reference, &values, key).await,
         Ok(None) => match reference {
             Some(r) => act_direct(service, asker, verb, r, key).await,
-            None => Reply::Refused(
-                "This form lost track of its challenge; close it and press the button again."
-                    .into(),
-            ),
+            None => Reply::Refused(LOST_TRACK.into()),
         },
         Err(reply) => reply,
     }
+}
+
+/// What a form that no longer says which challenge it is about is answered with.
+const LOST_TRACK: &str =
+    "This form lost track of its challenge; close it and press the button again.";
+
+/// An error about the whole form.
+fn whole(text: String) -> FormErrors {
+    FormErrors::from([(WHOLE_FORM.to_string(), text)])
 }
 
 /// Reads a filled-in form and records what it asks for; problems come back on the form.
@@ -289,40 +300,13 @@ async fn submit_to(
         let dispute = match reference {
             Some(r) => match service.dispute(r).await {
                 Ok(d) => Some(d),
-                Err(e) => {
-                    return again(FormErrors::from([(
-                        WHOLE_FORM.into(),
-                        sentence(&answers::user_text(&e)),
-                    )]));
-                }
+                Err(e) => return again(whole(sentence(&answers::user_text(&e)))),
             },
             None => None,
         };
-        let policy_id = match &dispute {
-            Some(d) => d.policy.clone(),
-            None => match service.policy_of(&asker.person.id) {
-                Ok((p, _)) => p.id.clone(),
-                Err(e) => {
-                    return again(FormErrors::from([(
-                        WHOLE_FORM.into(),
-                        sentence(&answers::user_text(&e)),
-                    )]));
-                }
-            },
-        };
-        let Ok((policy, calendar)) = service.policy(&policy_id) else {
-            return again(FormErrors::from([(
-                WHOLE_FORM.into(),
-                "The challenge's board policy is not loaded.".into(),
-            )]));
-        };
-        let ctx = FormContext {
-            policy,
-            calendar,
-            directory: &service.directory,
-            dispute: dispute.as_ref(),
-            person: Some(asker.person),
-            now: service.now(),
+        let ctx = match form_context(service, asker, dispute.as_ref()) {
+            Ok(ctx) => ctx,
+            Err(why) => return again(whole(why)),
         };
         match forms::parse(spec, values, &ctx) {
             Ok(s) => s,
@@ -341,11 +325,7 @@ async fn submit_to(
                 .await
         }
         (Submitted::Act(_), None) => {
-            return again(FormErrors::from([(
-                WHOLE_FORM.into(),
-                "This form lost track of its challenge; close it and press the button again."
-                    .into(),
-            )]));
+            return again(whole(LOST_TRACK.into()));
         }
     };
     match result {
@@ -360,10 +340,7 @@ async fn submit_to(
             spec.field_for(r.field()),
             sentence(&r.to_string()),
         )])),
-        Err(e) => again(FormErrors::from([(
-            WHOLE_FORM.into(),
-            sentence(&answers::user_text(&e)),
-        )])),
+        Err(e) => again(whole(sentence(&answers::user_text(&e)))),
     }
 }
 
