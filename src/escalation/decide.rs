@@ -66,7 +66,7 @@ pub fn decide(
         return Err(Refusal::NotPermitted { reference });
     }
     if let Command::ReferLearning { text } = command {
-        let text = screened("learning", text, true)?;
+        let text = screened(ctx, "learning", text, true)?;
         return Ok(vec![EventBody::LearningReferred { text }]);
     }
     if dispute.status != Status::Open {
@@ -89,7 +89,7 @@ pub fn decide(
     match command {
         Command::Raise { .. } | Command::ReferLearning { .. } => Err(Refusal::AlreadyRaised),
         Command::AddNote { text, how, held_at } => Ok(vec![EventBody::NoteAdded {
-            text: screened("note", text, true)?,
+            text: screened(ctx, "note", text, true)?,
             how: *how,
             held_at: *held_at,
         }]),
@@ -109,9 +109,9 @@ pub fn decide(
             }
             let mut events = d.delay_check(delay_reason.as_deref())?;
             events.push(EventBody::ResolutionProposed {
-                rationale: screened("rationale", rationale, true)?,
-                outcome: screened("outcome", outcome, true)?,
-                outstanding: screened("outstanding", outstanding, true)?,
+                rationale: screened(ctx, "rationale", rationale, true)?,
+                outcome: screened(ctx, "outcome", outcome, true)?,
+                outstanding: screened(ctx, "outstanding", outstanding, true)?,
             });
             Ok(events)
         }
@@ -126,7 +126,7 @@ pub fn decide(
         Command::RejectResolution { reason } => {
             d.other_sides_proposal("reject")?;
             Ok(vec![EventBody::ResolutionRejected {
-                reason: screened("reason", reason, true)?,
+                reason: screened(ctx, "reason", reason, true)?,
             }])
         }
         Command::RecordDelayReason { reason } => {
@@ -137,7 +137,7 @@ pub fn decide(
             }
             Ok(vec![EventBody::DelayReasonRecorded {
                 stage: dispute.stage,
-                reason: screened("delay_reason", reason, true)?,
+                reason: screened(ctx, "delay_reason", reason, true)?,
             }])
         }
         Command::CompleteStep { step } => d.complete_step(step),
@@ -153,24 +153,26 @@ pub fn decide(
                 });
             }
             Ok(vec![EventBody::Withdrawn {
-                reason: screened("reason", reason, true)?,
+                reason: screened(ctx, "reason", reason, true)?,
             }])
         }
     }
 }
 
-/// Screens free text for client-identifiable detail; `required` refuses empty text.
-fn screened(field: &str, text: &str, required: bool) -> Result<String, Refusal> {
-    let text = text.trim();
-    if required && text.is_empty() {
+/// Screens free text for client-identifiable detail, letting the directory's professionals
+/// and agencies pass; `required` refuses empty text. Positions in the refusal count from the
+/// start of the text as typed, as `escalation-bot screen` prints them.
+fn screened(ctx: &Context<'_>, field: &str, text: &str, required: bool) -> Result<String, Refusal> {
+    let trimmed = text.trim();
+    if required && trimmed.is_empty() {
         return Err(Refusal::Invalid {
             field: field.to_string(),
             message: "this cannot be empty".into(),
         });
     }
-    let findings = privacy::screen(text);
+    let findings = privacy::screen_with(text, &privacy::Allow::from_directory(ctx.directory));
     if findings.is_empty() {
-        return Ok(text.to_string());
+        return Ok(trimmed.to_string());
     }
     let mut kinds: Vec<_> = findings.iter().map(|f| f.kind).collect();
     kinds.sort();
@@ -182,10 +184,15 @@ fn screened(field: &str, text: &str, required: bool) -> Result<String, Refusal> 
     })
 }
 
-fn screened_opt(field: &str, text: &Option<String>) -> Result<Option<String>, Refusal> {
-    match text.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => screened(field, t, false).map(Some),
+fn screened_opt(
+    ctx: &Context<'_>,
+    field: &str,
+    text: &Option<String>,
+) -> Result<Option<String>, Refusal> {
+    match text.as_deref() {
+        None => Ok(None),
+        Some(t) if t.trim().is_empty() => Ok(None),
+        Some(t) => screened(ctx, field, t, false).map(Some),
     }
 }
 
@@ -293,11 +300,11 @@ fn raise(
             ),
         ));
     }
-    let summary = screened("summary", &details.summary, true)?;
-    let desired_outcome = screened("desired_outcome", &details.desired_outcome, true)?;
-    let possible_cause = screened_opt("possible_cause", &details.possible_cause)?;
-    let adults_views = screened_opt("adults_views", &details.adults_views)?;
-    let case_reference = screened("case_reference", &details.case_reference, true)?;
+    let summary = screened(ctx, "summary", &details.summary, true)?;
+    let desired_outcome = screened(ctx, "desired_outcome", &details.desired_outcome, true)?;
+    let possible_cause = screened_opt(ctx, "possible_cause", &details.possible_cause)?;
+    let adults_views = screened_opt(ctx, "adults_views", &details.adults_views)?;
+    let case_reference = screened(ctx, "case_reference", &details.case_reference, true)?;
     if case_reference.chars().count() > 40 {
         return Err(invalid(
             "case_reference",
@@ -306,7 +313,7 @@ fn raise(
     }
     let concerns = match &details.concerns {
         super::Concerns::Organisation { name } => super::Concerns::Organisation {
-            name: screened("concerns", name, true)?,
+            name: screened(ctx, "concerns", name, true)?,
         },
         adult => adult.clone(),
     };
@@ -567,7 +574,7 @@ impl Decider<'_> {
         match (late, given) {
             (true, Some(reason)) => Ok(vec![EventBody::DelayReasonRecorded {
                 stage: self.dispute.stage,
-                reason: screened("delay_reason", reason, true)?,
+                reason: screened(self.ctx, "delay_reason", reason, true)?,
             }]),
             (true, None)
                 if self.ctx.policy.delay_reason.required && !self.dispute.delay_reason_recorded =>
@@ -586,7 +593,7 @@ impl Decider<'_> {
         delay_reason: Option<&str>,
     ) -> Result<Vec<EventBody>, Refusal> {
         let (policy, dir) = (self.ctx.policy, self.ctx.directory);
-        let reason = screened("reason", reason, true)?;
+        let reason = screened(self.ctx, "reason", reason, true)?;
         let stage = self.current_stage()?;
         let (Some(raising), Some(receiving)) =
             (&self.dispute.raising_agency, &self.dispute.receiving_agency)
@@ -780,7 +787,7 @@ impl Decider<'_> {
         Ok(vec![EventBody::DeadlineBroughtForward {
             stage: stage.number,
             due,
-            reason: screened("reason", reason, true)?,
+            reason: screened(self.ctx, "reason", reason, true)?,
         }])
     }
 }

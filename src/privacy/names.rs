@@ -1,0 +1,389 @@
+//! Finds people named in free text: a client title, a relationship or role word, a naming
+//! word ("called"), or a given name from the list, each followed by what reads as a name.
+//! Professionals in the directory, agencies and places pass.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::lexicon::{
+    CLIENT_TITLES, NAMES, NAMING_WORDS, NOT_NAMES, NameWord, PERSON_ROLES, PROFESSIONAL_TITLES,
+    RESIDENCE_WORDS, street_word,
+};
+use super::{IdentifiableKind, RawFinding, compile};
+
+/// The people and agencies whose names are not client detail, because they are professionals
+/// and the organisations they work for (the directory), built once and kept by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct Allow {
+    /// Each professional's name words, lower case, without titles.
+    people: Vec<Vec<String>>,
+    /// Which professionals each name word belongs to.
+    by_word: HashMap<String, Vec<usize>>,
+    /// Every word of every agency's name, lower case.
+    agency_words: HashSet<String>,
+}
+
+impl Allow {
+    /// No professionals or agencies: only the built-in lists apply.
+    pub fn new() -> Allow {
+        Allow::default()
+    }
+
+    /// Lets a professional's name pass, in full or in part ("Dr Okafor", "Ade").
+    pub fn person(&mut self, name: &str) -> &mut Allow {
+        let parts: Vec<String> = words(name)
+            .into_iter()
+            .map(|w| w.lower)
+            .filter(|w| !PROFESSIONAL_TITLES.contains(&w.as_str()) && w.len() > 1)
+            .collect();
+        if parts.is_empty() {
+            return self;
+        }
+        let index = self.people.len();
+        for part in &parts {
+            self.by_word.entry(part.clone()).or_default().push(index);
+        }
+        self.people.push(parts);
+        self
+    }
+
+    /// Lets an agency's name pass, and every word of it ("Riverside", "Broadland").
+    pub fn agency(&mut self, name: &str) -> &mut Allow {
+        for word in words(name) {
+            self.agency_words.insert(word.lower);
+        }
+        self
+    }
+
+    /// The directory's people and agencies.
+    pub fn from_directory(directory: &crate::directory::Directory) -> Allow {
+        let mut allow = Allow::new();
+        for person in directory.people() {
+            allow.person(&person.name);
+        }
+        for agency in directory.agencies() {
+            allow.agency(&agency.name);
+        }
+        allow
+    }
+
+    /// True when every word belongs to the name of one professional.
+    fn is_professional(&self, name: &[&str]) -> bool {
+        let Some(first) = name.first() else {
+            return false;
+        };
+        let Some(candidates) = self.by_word.get(*first) else {
+            return false;
+        };
+        candidates.iter().any(|&index| {
+            self.people
+                .get(index)
+                .is_some_and(|parts| name.iter().all(|w| parts.iter().any(|p| p == w)))
+        })
+    }
+
+    pub(super) fn has_agency_word(&self, lower: &str) -> bool {
+        self.agency_words.contains(lower)
+    }
+}
+
+/// A word of the text: letters with inner apostrophes or hyphens, with its byte span.
+#[derive(Debug, Clone)]
+pub(super) struct Word<'a> {
+    pub(super) text: &'a str,
+    /// Lower case, without a possessive `'s`.
+    pub(super) lower: String,
+    pub(super) start: usize,
+    pub(super) end: usize,
+}
+
+impl Word<'_> {
+    fn first_upper(&self) -> bool {
+        self.text.chars().next().is_some_and(char::is_uppercase)
+    }
+
+    /// `Karen`, `McDonald`, `O'Brien`: a capital then at least one lower-case letter.
+    pub(super) fn capitalised(&self) -> bool {
+        self.first_upper() && self.text.chars().skip(1).any(char::is_lowercase)
+    }
+
+    /// `SMITH`: capitals only, two letters or more.
+    fn all_caps(&self) -> bool {
+        self.text.chars().count() >= 2 && !self.text.chars().any(char::is_lowercase)
+    }
+
+    /// `K` in "Mrs K" or "J. Smith".
+    fn initial(&self) -> bool {
+        self.text.chars().count() == 1 && self.first_upper()
+    }
+
+    fn lowercase(&self) -> bool {
+        !self.text.chars().any(char::is_uppercase)
+    }
+}
+
+/// Splits text into words; digits and punctuation separate them.
+pub(super) fn words(text: &str) -> Vec<Word<'_>> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let next_is_letter = chars.peek().is_some_and(|&(_, n)| n.is_alphabetic());
+        let inner = matches!(c, '\'' | '’' | '-') && start.is_some() && next_is_letter;
+        if c.is_alphabetic() || inner {
+            if start.is_none() {
+                start = Some(at);
+            }
+            continue;
+        }
+        if let Some(s) = start.take() {
+            out.push(word(text, s, at));
+        }
+    }
+    if let Some(s) = start {
+        out.push(word(text, s, text.len()));
+    }
+    out
+}
+
+fn word(text: &str, start: usize, end: usize) -> Word<'_> {
+    let slice = text.get(start..end).unwrap_or("");
+    let mut lower = slice.to_lowercase().replace('’', "'");
+    if let Some(stem) = lower.strip_suffix("'s") {
+        lower = stem.to_string();
+    }
+    Word {
+        text: slice,
+        lower,
+        start,
+        end,
+    }
+}
+
+/// What lies between two words, e.g. `, ` or ` (`.
+fn gap<'a>(text: &'a str, left: &Word<'_>, right: &Word<'_>) -> &'a str {
+    text.get(left.end..right.start).unwrap_or("")
+}
+
+/// Only spaces (or a full stop after an initial or title) between two words of one name.
+fn joins_a_name(gap: &str) -> bool {
+    let trimmed = gap.trim_matches(|c: char| c == ' ' || c == '\t');
+    (trimmed.is_empty() || trimmed == ".") && !gap.contains('\n') && gap.len() <= 3
+}
+
+/// The separators allowed between a role word and the name it introduces: "the adult, John",
+/// "her daughter (Karen)", "client: Mr Smith", "daughter - Karen".
+fn introduces(gap: &str) -> bool {
+    gap.len() <= 4
+        && !gap.contains('\n')
+        && gap
+            .chars()
+            .all(|c| matches!(c, ' ' | '\t' | ',' | '(' | ':' | '-' | '–' | '"' | '\''))
+}
+
+/// How strongly the surroundings say the next words are a person's name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    /// A title or role word: a listed name may be written in lower case.
+    Strong,
+    /// No cue before it: only capitalised words.
+    None,
+}
+
+impl Allow {
+    /// True when `w` can be part of a person's name here.
+    fn name_word(&self, w: &Word<'_>, cue: Cue) -> bool {
+        let lower = w.lower.as_str();
+        if NOT_NAMES.contains(lower)
+            || self.has_agency_word(lower)
+            || street_word(lower).is_some()
+            || RESIDENCE_WORDS.contains(&lower)
+            || PERSON_ROLES.contains(&lower)
+        {
+            return false;
+        }
+        if w.capitalised() {
+            return true;
+        }
+        if w.all_caps() {
+            return NAMES.given(lower).is_some() || NAMES.surname(lower).is_some();
+        }
+        cue == Cue::Strong
+            && w.lowercase()
+            && (NAMES.given(lower) == Some(NameWord::Name)
+                || NAMES.surname(lower) == Some(NameWord::Name))
+    }
+}
+
+/// The run of name words starting at `from`: up to four, joined only by spaces, allowing
+/// initials. Returns the index of the last word, or None when there is no name there.
+fn name_run(text: &str, words: &[Word<'_>], from: usize, cue: Cue, allow: &Allow) -> Option<usize> {
+    let mut last: Option<usize> = None;
+    let mut has_name = false;
+    for (index, w) in words.iter().enumerate().skip(from).take(4) {
+        if let Some(prev) = last
+            && !joins_a_name(gap(text, &words[prev], w))
+        {
+            break;
+        }
+        if w.initial() {
+            last = Some(index);
+            continue;
+        }
+        if !allow.name_word(w, cue) {
+            break;
+        }
+        has_name = true;
+        last = Some(index);
+    }
+    // A trailing initial belongs to the next sentence ("Karen. A meeting...").
+    while let Some(end) = last {
+        if end > from && words[end].initial() {
+            last = Some(end - 1);
+        } else {
+            break;
+        }
+    }
+    last.filter(|_| has_name)
+}
+
+/// An age written right after a name: "Karen, 87,", "Karen (87)", "John aged 87".
+static AGE_AFTER: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r"(?i)^\s*(?:,\s*|\(\s*)?(?:aged?\s*:?\s*[0-9]{1,3}\b|[0-9]{1,3}\s*(?:\)|,|yrs?\b|years?\b|y/?o\b))",
+    )
+});
+
+/// People's names, as [`IdentifiableKind::PersonName`] findings.
+pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
+    let words = words(text);
+    let mut covered_to = 0; // word index up to which a name has already been found
+    let mut push = |first: usize, name_from: usize, last: usize, covered_to: &mut usize| {
+        let name: Vec<&str> = words[name_from..=last]
+            .iter()
+            .filter(|w| !w.initial())
+            .map(|w| w.lower.as_str())
+            .collect();
+        if name.is_empty() || allow.is_professional(&name) {
+            return;
+        }
+        out.push(RawFinding {
+            kind: IdentifiableKind::PersonName,
+            start: words[first].start,
+            end: words[last].end,
+        });
+        *covered_to = last + 1;
+    };
+
+    for i in 0..words.len() {
+        if i < covered_to {
+            continue;
+        }
+        let w = &words[i];
+        let next = words.get(i + 1);
+        let after_professional = i > 0
+            && PROFESSIONAL_TITLES.contains(&words[i - 1].lower.as_str())
+            && joins_a_name(gap(text, &words[i - 1], w));
+
+        // 1. A client title: "Mrs Jane Smith", "mr smith", "Miss K Jones".
+        if CLIENT_TITLES.contains(&w.lower.as_str())
+            && w.text != "MS"
+            && let Some(n) = next
+            && joins_a_name(gap(text, w, n))
+            && (w.first_upper() || n.capitalised())
+            && let Some(last) = name_run(text, &words, i + 1, Cue::Strong, allow)
+        {
+            // "Mr X" and "Mrs A" are how notes anonymise people: they pass.
+            if words[i + 1..=last].iter().all(Word::initial) {
+                continue;
+            }
+            push(i, i + 1, last, &mut covered_to);
+            continue;
+        }
+
+        // 2. A role or relationship word, or a naming word: "the adult, John Williams",
+        //    "her daughter Karen", "a man called Tom".
+        let role = PERSON_ROLES.contains(&w.lower.as_str())
+            && !(w.lower == "user" && (i == 0 || words[i - 1].lower != "service"));
+        let naming = NAMING_WORDS.contains(&w.lower.as_str())
+            || (w.lower == "as" && i > 0 && words[i - 1].lower == "known")
+            || (w.lower == "is" && i > 0 && words[i - 1].lower == "name");
+        if (role || naming)
+            && let Some(n) = next
+        {
+            let mut from = i + 1;
+            let mut between = gap(text, w, n);
+            // "her daughter is Karen", "the adult, known as John".
+            if role
+                && matches!(n.lower.as_str(), "is" | "was" | "named" | "called")
+                && let Some(after) = words.get(i + 2)
+                && introduces(between)
+            {
+                between = gap(text, n, after);
+                from = i + 2;
+            }
+            // A listed given name may follow in lower case ("her daughter karen").
+            let cue = Cue::Strong;
+            if (introduces(between) || (naming && joins_a_name(between)))
+                && let Some(first) = words.get(from)
+                && (first.capitalised()
+                    || first.all_caps()
+                    || NAMES.given(&first.lower) == Some(NameWord::Name))
+                && let Some(last) = name_run(text, &words, from, cue, allow)
+            {
+                if !words[from..=last].iter().all(Word::initial) {
+                    push(from, from, last, &mut covered_to);
+                }
+                continue;
+            }
+        }
+
+        if after_professional {
+            continue;
+        }
+
+        // 3. A listed given name and a surname: "Karen Smith", "john williams".
+        let given = NAMES.given(&w.lower);
+        if let Some(kind) = given
+            && let Some(n) = next
+            && joins_a_name(gap(text, w, n))
+            && allow.name_word(w, Cue::None)
+        {
+            let capitals = w.capitalised() && (n.capitalised() || n.all_caps());
+            let lower = w.lowercase()
+                && kind == NameWord::Name
+                && n.lowercase()
+                && NAMES.surname(&n.lower) == Some(NameWord::Name)
+                && !NOT_NAMES.contains(n.lower.as_str());
+            let surname_ok = kind == NameWord::Name || NAMES.surname(&n.lower).is_some();
+            if (capitals && surname_ok && allow.name_word(n, Cue::None)) || lower {
+                let cue = if lower { Cue::Strong } else { Cue::None };
+                if let Some(last) = name_run(text, &words, i + 1, cue, allow) {
+                    push(i, i, last, &mut covered_to);
+                    continue;
+                }
+            }
+        }
+
+        // 4. A given name with an age or a relationship right after it: "Karen (87)",
+        //    "Karen, her daughter".
+        if given.is_some() && w.capitalised() && allow.name_word(w, Cue::None) {
+            let rest = text.get(w.end..).unwrap_or("");
+            let relation = next.is_some_and(|n| {
+                let between = gap(text, w, n);
+                let role_word =
+                    |x: &Word<'_>| PERSON_ROLES.contains(&x.lower.as_str()) && x.lower != "user";
+                introduces(between)
+                    && between.trim().len() == 1
+                    && (role_word(n)
+                        || (matches!(n.lower.as_str(), "her" | "his" | "their" | "the")
+                            && words.get(i + 2).is_some_and(role_word)))
+            });
+            if AGE_AFTER.is_match(rest) || relation {
+                push(i, i, i, &mut covered_to);
+            }
+        }
+    }
+}

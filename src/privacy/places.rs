@@ -1,0 +1,158 @@
+//! Finds where a person lives or is placed: a house or flat number with a street, a flat or
+//! their room, and a named home or street after words such as "lives at" or "placed in".
+//! A town, an agency or a hospital on its own passes.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::lexicon::{NOT_NAMES, RESIDENCE_WORDS, STREET_WORDS, street_word};
+use super::names::{Allow, Word, words};
+use super::{IdentifiableKind, RawFinding, compile, scan};
+
+/// A house number (with an optional flat before it), one to three words, and a street word.
+static NUMBERED_STREET: LazyLock<Regex> = LazyLock::new(|| {
+    let streets: Vec<&str> = STREET_WORDS.iter().map(|&(word, _)| word).collect();
+    compile(&format!(
+        r"(?i)\b(?:(?:flat|apartment|apt|unit|room|house)\s*[0-9]{{1,4}}[a-z]?\s*[,/]?\s*)?(?:no\.?\s*)?[0-9]{{1,4}}[a-z]?\s*,?\s+((?:[a-z][a-z'’\-]*\s+){{1,3}})({})\b\.?",
+        streets.join("|")
+    ))
+});
+
+/// A flat, bedsit or apartment number: "Flat 3", "flat 12b".
+static FLAT: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r"(?i)\b(?:flat|apartment|apt|bedsit)\s*(?:no\.?\s*)?[0-9]{1,4}[a-z]?\b")
+});
+
+/// A person's own room: "her room 12", "room 4 at Acacia Lodge".
+static ROOM: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r"(?i)\b(?:(her|his|their|own)\s+)?room\s*(?:no\.?\s*)?[0-9]{1,4}[a-z]?\b")
+});
+
+/// Words that say the next place is where someone lives or is placed. The first group
+/// ("lives at") makes any capitalised place an address; the rest need a residence word.
+static RESIDENCE_CUE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r"(?i)\b(?:(lives|living|resides|residing|resident|placed|staying|stays|address(?:\s+is)?|lodging)\s+(?:at|on|of)|(?:lives|living|resides|residing|resident|placed|placement|staying|moved|moving|admitted|discharged|transferred|returned|returning|accommodated|housed|lodging|respite)\s+(?:in|into|to|at|back\s+to)|(?:at|from)\s+(?:her|his|their)\s+(?:home|house|flat|address)\s+(?:at|in|on))\s+(?:the\s+)?",
+    )
+});
+
+/// Where people live or are placed, as [`IdentifiableKind::Address`] findings.
+pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
+    let mut push = |start: usize, end: usize| {
+        out.push(RawFinding {
+            kind: IdentifiableKind::Address,
+            start,
+            end,
+        });
+    };
+
+    scan(&NUMBERED_STREET, text, |caps| {
+        let (Some(m), Some(between), Some(street)) = (caps.get(0), caps.get(1), caps.get(2)) else {
+            return false;
+        };
+        let names = words(between.as_str());
+        let ambiguous = street_word(&street.as_str().to_lowercase()).unwrap_or(true);
+        let capitals = names.iter().all(Word::capitalised);
+        let ordinary = names
+            .iter()
+            .any(|w| NOT_NAMES.contains(w.lower.as_str()) && !w.capitalised());
+        let street_capital = street
+            .as_str()
+            .chars()
+            .next()
+            .is_some_and(char::is_uppercase);
+        let ok = if ambiguous {
+            capitals && street_capital
+        } else {
+            capitals || !ordinary
+        };
+        if ok {
+            push(m.start(), m.end());
+        }
+        ok
+    });
+
+    scan(&FLAT, text, |caps| {
+        let Some(m) = caps.get(0) else {
+            return false;
+        };
+        push(m.start(), m.end());
+        true
+    });
+
+    scan(&ROOM, text, |caps| {
+        let Some(m) = caps.get(0) else {
+            return false;
+        };
+        // "her room 12", or a room in a named home soon after: "room 4 at Acacia Lodge".
+        let own = caps.get(1).is_some();
+        let rest = text.get(m.end()..).unwrap_or("");
+        let placed = residence_after(rest, allow, true).is_some_and(|_| {
+            let lead = rest.trim_start_matches([' ', ',']);
+            let lead = lead.to_lowercase();
+            lead.starts_with("at ")
+                || lead.starts_with("in ")
+                || lead.starts_with("of ")
+                || rest.starts_with(", ")
+        });
+        if own || placed {
+            push(m.start(), m.end());
+        }
+        own || placed
+    });
+
+    for cue in RESIDENCE_CUE.captures_iter(text) {
+        let Some(m) = cue.get(0) else { continue };
+        let any_place = cue.get(1).is_some();
+        let rest = text.get(m.end()..).unwrap_or("");
+        if let Some(len) = residence_after(rest, allow, any_place) {
+            push(m.end(), m.end() + len);
+        }
+    }
+}
+
+/// The byte length of a named place at the start of `rest`: up to five capitalised words
+/// (with "of", "the", "on" or "&" inside). It counts when it has a residence or street word,
+/// or, with `any_place`, when it is not only agencies, towns and ordinary words.
+fn residence_after(rest: &str, allow: &Allow, any_place: bool) -> Option<usize> {
+    let lead = rest.len() - rest.trim_start_matches([' ', ',', ':']).len();
+    let rest_words = words(rest);
+    let mut last: Option<&Word<'_>> = None;
+    let mut count = 0;
+    let mut residence = false;
+    let mut distinctive = false;
+    let mut named_to: Option<usize> = None;
+    for w in &rest_words {
+        let between = match last {
+            Some(prev) => rest.get(prev.end..w.start).unwrap_or(""),
+            None => rest.get(..w.start).unwrap_or(""),
+        };
+        let joined = match last {
+            Some(_) => between.trim().is_empty() || between.trim() == "&",
+            None => between.len() == lead,
+        };
+        let lower = w.lower.as_str();
+        let inner = last.is_some() && matches!(lower, "of" | "the" | "on" | "upon");
+        let is_residence = RESIDENCE_WORDS.contains(&lower) || street_word(lower).is_some();
+        // "Acacia Lodge care home": a lower-case residence word may close the name.
+        let trailing = last.is_some() && is_residence;
+        if !joined || !(w.capitalised() || inner || trailing) || count >= 5 {
+            break;
+        }
+        if is_residence {
+            residence = true;
+        } else if !inner && !NOT_NAMES.contains(lower) && !allow.has_agency_word(lower) {
+            distinctive = true;
+        }
+        last = Some(w);
+        if !inner {
+            named_to = Some(w.end);
+        }
+        count += 1;
+    }
+    last?;
+    let end = named_to?;
+    let ok = (residence && (distinctive || any_place)) || (any_place && distinctive);
+    ok.then_some(end)
+}
