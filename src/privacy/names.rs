@@ -186,6 +186,8 @@ fn introduces(gap: &str) -> bool {
 /// How strongly the surroundings say the next words are a person's name.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cue {
+    /// `Mr`, `Mrs`, `Mx`: whatever word follows is a name, in any case ("mr h dobson").
+    Title,
     /// A title or role word: a listed name may be written in lower case.
     Strong,
     /// No cue before it: only capitalised words.
@@ -210,10 +212,25 @@ impl Allow {
         if w.all_caps() {
             return NAMES.given(lower).is_some() || NAMES.surname(lower).is_some();
         }
-        cue == Cue::Strong
-            && w.lowercase()
-            && (NAMES.given(lower) == Some(NameWord::Name)
-                || NAMES.surname(lower) == Some(NameWord::Name))
+        match cue {
+            Cue::Title => w.lowercase() && w.text.chars().count() >= 2,
+            Cue::Strong => {
+                w.lowercase()
+                    && (NAMES.given(lower) == Some(NameWord::Name)
+                        || NAMES.surname(lower) == Some(NameWord::Name))
+            }
+            Cue::None => false,
+        }
+    }
+}
+
+/// `Mr`, `Mrs` and `Mx` are always titles, so whatever follows is a name; `Miss`, `Ms` and
+/// `Master` are also words ("miss the deadline"), so a lower-case name must be a listed one.
+fn title_cue(title: &Word<'_>) -> Cue {
+    if matches!(title.lower.as_str(), "mr" | "mrs" | "mx" | "mister") {
+        Cue::Title
+    } else {
+        Cue::Strong
     }
 }
 
@@ -228,7 +245,8 @@ fn name_run(text: &str, words: &[Word<'_>], from: usize, cue: Cue, allow: &Allow
         {
             break;
         }
-        if w.initial() {
+        let lower_initial = cue == Cue::Title && w.text.chars().count() == 1 && w.lowercase();
+        if w.initial() || lower_initial {
             last = Some(index);
             continue;
         }
@@ -240,7 +258,7 @@ fn name_run(text: &str, words: &[Word<'_>], from: usize, cue: Cue, allow: &Allow
     }
     // A trailing initial belongs to the next sentence ("Karen. A meeting...").
     while let Some(end) = last {
-        if end > from && words[end].initial() {
+        if end > from && words[end].text.chars().count() == 1 {
             last = Some(end - 1);
         } else {
             break;
@@ -260,13 +278,17 @@ static AGE_AFTER: LazyLock<Regex> = LazyLock::new(|| {
 pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
     let words = words(text);
     let mut covered_to = 0; // word index up to which a name has already been found
-    let mut push = |first: usize, name_from: usize, last: usize, covered_to: &mut usize| {
+    let mut push = |first: usize,
+                    name_from: usize,
+                    last: usize,
+                    even_if_professional: bool,
+                    covered_to: &mut usize| {
         let name: Vec<&str> = words[name_from..=last]
             .iter()
             .filter(|w| !w.initial())
             .map(|w| w.lower.as_str())
             .collect();
-        if name.is_empty() || allow.is_professional(&name) {
+        if name.is_empty() || (!even_if_professional && allow.is_professional(&name)) {
             return;
         }
         out.push(RawFinding {
@@ -292,14 +314,21 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
             && w.text != "MS"
             && let Some(n) = next
             && joins_a_name(gap(text, w, n))
-            && (w.first_upper() || n.capitalised())
-            && let Some(last) = name_run(text, &words, i + 1, Cue::Strong, allow)
+            && (w.first_upper() || n.capitalised() || matches!(w.lower.as_str(), "mr" | "mrs" | "mx" | "mister"))
+            && let Some(last) = name_run(text, &words, i + 1, title_cue(w), allow)
         {
             // "Mr X" and "Mrs A" are how notes anonymise people: they pass.
-            if words[i + 1..=last].iter().all(Word::initial) {
+            if words[i + 1..=last].iter().all(|w| w.text.chars().count() == 1) {
                 continue;
             }
-            push(i, i + 1, last, &mut covered_to);
+            // A title and a lone surname is how a client is written about, even when a
+            // professional shares the surname: "Ms Reid" is refused, "Ms Jordan Reid" passes.
+            let lone_surname = words[i + 1..=last]
+                .iter()
+                .filter(|w| w.text.chars().count() > 1)
+                .count()
+                == 1;
+            push(i, i + 1, last, lone_surname, &mut covered_to);
             continue;
         }
 
@@ -334,7 +363,7 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
                 && let Some(last) = name_run(text, &words, from, cue, allow)
             {
                 if !words[from..=last].iter().all(Word::initial) {
-                    push(from, from, last, &mut covered_to);
+                    push(from, from, last, false, &mut covered_to);
                 }
                 continue;
             }
@@ -353,7 +382,6 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
         {
             let capitals = w.capitalised() && (n.capitalised() || n.all_caps());
             let lower = w.lowercase()
-                && kind == NameWord::Name
                 && n.lowercase()
                 && NAMES.surname(&n.lower) == Some(NameWord::Name)
                 && !NOT_NAMES.contains(n.lower.as_str());
@@ -361,10 +389,25 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
             if (capitals && surname_ok && allow.name_word(n, Cue::None)) || lower {
                 let cue = if lower { Cue::Strong } else { Cue::None };
                 if let Some(last) = name_run(text, &words, i + 1, cue, allow) {
-                    push(i, i, last, &mut covered_to);
+                    push(i, i, last, false, &mut covered_to);
                     continue;
                 }
             }
+        }
+
+        // 3b. An unlisted capitalised word and a listed surname: "Rajesh Kumar".
+        if given.is_none()
+            && w.capitalised()
+            && allow.name_word(w, Cue::None)
+            && let Some(n) = next
+            && joins_a_name(gap(text, w, n))
+            && n.capitalised()
+            && NAMES.surname(&n.lower) == Some(NameWord::Name)
+            && allow.name_word(n, Cue::None)
+            && let Some(last) = name_run(text, &words, i + 1, Cue::None, allow)
+        {
+            push(i, i, last, false, &mut covered_to);
+            continue;
         }
 
         // 4. A given name with an age or a relationship right after it: "Karen (87)",
@@ -382,7 +425,7 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
                             && words.get(i + 2).is_some_and(role_word)))
             });
             if AGE_AFTER.is_match(rest) || relation {
-                push(i, i, i, &mut covered_to);
+                push(i, i, i, false, &mut covered_to);
             }
         }
     }

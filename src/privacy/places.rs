@@ -37,6 +37,14 @@ static RESIDENCE_CUE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// Words that make "2 visits a day" or "5 working days" ordinary text, not a street.
+const ORDINARY: &[&str] = &[
+    "the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "or", "with", "by", "from",
+    "per", "is", "was", "are", "were", "has", "have", "had", "be", "days", "day", "weeks", "week",
+    "working", "times", "visits", "calls", "hours", "minutes", "years", "months", "people",
+    "staff", "beds", "more", "other", "different", "separate", "new", "main", "busy",
+];
+
 /// Where people live or are placed, as [`IdentifiableKind::Address`] findings.
 pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
     let mut push = |start: usize, end: usize| {
@@ -56,7 +64,7 @@ pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding
         let capitals = names.iter().all(Word::capitalised);
         let ordinary = names
             .iter()
-            .any(|w| NOT_NAMES.contains(w.lower.as_str()) && !w.capitalised());
+            .any(|w| ORDINARY.contains(&w.lower.as_str()) && !w.capitalised());
         let street_capital = street
             .as_str()
             .chars()
@@ -88,14 +96,12 @@ pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding
         // "her room 12", or a room in a named home soon after: "room 4 at Acacia Lodge".
         let own = caps.get(1).is_some();
         let rest = text.get(m.end()..).unwrap_or("");
-        let placed = residence_after(rest, allow, true).is_some_and(|_| {
-            let lead = rest.trim_start_matches([' ', ',']);
-            let lead = lead.to_lowercase();
-            lead.starts_with("at ")
-                || lead.starts_with("in ")
-                || lead.starts_with("of ")
-                || rest.starts_with(", ")
-        });
+        let lead = rest.trim_start_matches([' ', ',']);
+        let place = ["at ", "in ", "of ", "At ", "In ", "Of "]
+            .iter()
+            .find_map(|p| lead.strip_prefix(p))
+            .or_else(|| rest.strip_prefix(", "));
+        let placed = place.is_some_and(|p| residence_after(p, allow, false).is_some());
         if own || placed {
             push(m.start(), m.end());
         }
