@@ -1035,7 +1035,33 @@ mod tests {
     #[test]
     fn chi_shaped_number_with_wrong_check_digit_passes() {
         assert_passes("3112990006");
-        assert_passes("CHI 150641 0120");
+        assert_passes("ref 150641 0120");
+    }
+
+    #[test]
+    fn ten_digits_right_after_an_nhs_or_chi_cue_are_caught_whatever_the_check_digit() {
+        assert_caught("CHI 150641 0120", "150641 0120", ChiNumber);
+        assert_caught("NHS no: 943 476 5918", "943 476 5918", NhsNumber);
+        assert_caught("nhs number is 123-456-7890", "123-456-7890", NhsNumber);
+    }
+
+    #[test]
+    fn nhs_numbers_grouped_or_separated_loosely_are_caught() {
+        for written in [
+            "943.476.5919",
+            "943/476/5919",
+            "943  476  5919",
+            "943 4765 919",
+            "943 - 476 - 5919",
+        ] {
+            assert_caught(&format!("ref {written} on file"), written, NhsNumber);
+        }
+    }
+
+    #[test]
+    fn ten_digits_across_a_date_and_a_count_are_not_a_health_number() {
+        assert_passes("met 12/05/2026 10 people attended");
+        assert_passes("escalated 2026-06-08 14 30");
     }
 
     #[test]
@@ -1389,16 +1415,18 @@ mod tests {
         let message = refusal_message(&screen("NHS 943 476 5919"));
         assert_eq!(
             message,
-            "This text looks like it contains an NHS number. Chat is not the case record: \
-             remove client-identifiable detail and refer to the client by your agency's case \
-             reference (for example ASC-4471)."
+            "This text looks like it contains an NHS number (at character 4). Chat is not the \
+             case record: remove client-identifiable detail and refer to the client by your \
+             agency's case reference (for example ASC-4471)."
         );
     }
 
     #[test]
     fn refusal_message_joins_two_kinds_with_and() {
         let message = refusal_message(&screen("943 476 5919 at NR1 2DH"));
-        assert!(message.contains("contains an NHS number and a postcode."));
+        assert!(message.contains(
+            "contains an NHS number (at character 0) and a postcode (at character 16)."
+        ));
     }
 
     #[test]
@@ -1406,7 +1434,10 @@ mod tests {
         let message = refusal_message(&screen(
             "NR1 2DH, 07700 900123, jane@example.org, 01603 223456, M1 1AE",
         ));
-        assert!(message.contains("contains a postcode, a phone number and an email address."));
+        assert!(message.contains(
+            "contains a postcode (at characters 0 and 55), a phone number (at characters 9 and \
+             41) and an email address (at character 23)."
+        ));
     }
 
     #[test]

@@ -195,15 +195,20 @@ enum Cue {
 }
 
 impl Allow {
-    /// True when `w` can be part of a person's name here.
-    fn name_word(&self, w: &Word<'_>, cue: Cue) -> bool {
+    /// Places, agencies, streets, roles and ordinary capitalised words.
+    fn never_a_name(&self, w: &Word<'_>) -> bool {
         let lower = w.lower.as_str();
-        if NOT_NAMES.contains(lower)
+        NOT_NAMES.contains(lower)
             || self.has_agency_word(lower)
             || street_word(lower).is_some()
             || RESIDENCE_WORDS.contains(&lower)
             || PERSON_ROLES.contains(&lower)
-        {
+    }
+
+    /// True when `w` can be part of a person's name here.
+    fn name_word(&self, w: &Word<'_>, cue: Cue) -> bool {
+        let lower = w.lower.as_str();
+        if self.never_a_name(w) {
             return false;
         }
         if w.capitalised() {
@@ -378,7 +383,7 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
         if let Some(kind) = given
             && let Some(n) = next
             && joins_a_name(gap(text, w, n))
-            && allow.name_word(w, Cue::None)
+            && !allow.never_a_name(w)
         {
             let capitals = w.capitalised() && (n.capitalised() || n.all_caps());
             let lower = w.lowercase()
