@@ -462,6 +462,16 @@ static NI_CUE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// The 30 chars before byte `at`, where an NI cue would be.
+fn ni_cue_window(text: &str, at: usize) -> &str {
+    let before = text.get(..at).unwrap_or("");
+    before
+        .char_indices()
+        .rev()
+        .nth(30)
+        .map_or(before, |(start, _)| before.get(start..).unwrap_or(""))
+}
+
 /// National Insurance numbers whose prefix follows the official allocation rules;
 /// the standard example `QQ123456C` therefore passes. Without the suffix letter, only
 /// right after an NI cue (two letters and six digits are also other references).
@@ -473,26 +483,21 @@ fn find_national_insurance_numbers(text: &str, out: &mut Vec<RawFinding>) {
         if !m.as_str().is_ascii() {
             return false;
         }
-        if caps.get(3).is_none() {
-            let before = text.get(..m.start()).unwrap_or("");
-            let near = before
-                .char_indices()
-                .rev()
-                .nth(30)
-                .map_or(before, |(at, _)| before.get(at..).unwrap_or(""));
-            if !NI_CUE.is_match(near) {
-                return false;
-            }
+        if caps.get(3).is_none() && !NI_CUE.is_match(ni_cue_window(text, m.start())) {
+            return false;
         }
         let first = first.as_str().to_ascii_uppercase();
         let second = second.as_str().to_ascii_uppercase();
         let prefix = format!("{first}{second}");
-        let allocated = !matches!(first.as_str(), "D" | "F" | "I" | "Q" | "U" | "V")
-            && !matches!(second.as_str(), "D" | "F" | "I" | "O" | "Q" | "U" | "V")
-            && !matches!(
-                prefix.as_str(),
-                "BG" | "GB" | "KN" | "NK" | "NT" | "TN" | "ZZ"
-            );
+        // Next to an NI cue, the text says what it is, whatever the prefix.
+        let cued = NI_CUE.is_match(ni_cue_window(text, m.start()));
+        let allocated = cued
+            || !matches!(first.as_str(), "D" | "F" | "I" | "Q" | "U" | "V")
+                && !matches!(second.as_str(), "D" | "F" | "I" | "O" | "Q" | "U" | "V")
+                && !matches!(
+                    prefix.as_str(),
+                    "BG" | "GB" | "KN" | "NK" | "NT" | "TN" | "ZZ"
+                );
         if allocated {
             out.push(RawFinding {
                 kind: IdentifiableKind::NationalInsuranceNumber,
@@ -909,6 +914,87 @@ static EMAIL_IN_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// Words of a shared mailbox's name: `safeguarding.adults@`, `duty-team@`, `mash@`.
+const MAILBOX_WORDS: &[&str] = &[
+    "safeguarding",
+    "adults",
+    "adult",
+    "children",
+    "duty",
+    "team",
+    "mash",
+    "referrals",
+    "referral",
+    "enquiries",
+    "enquiry",
+    "admin",
+    "info",
+    "contact",
+    "hub",
+    "desk",
+    "business",
+    "unit",
+    "board",
+    "sab",
+    "nsab",
+    "dsab",
+    "ssab",
+    "rbsab",
+    "cpsab",
+    "social",
+    "care",
+    "asc",
+    "front",
+    "door",
+    "access",
+    "triage",
+    "reception",
+    "office",
+    "services",
+    "service",
+    "ops",
+    "control",
+    "room",
+    "incidents",
+    "concerns",
+    "complaints",
+    "quality",
+    "clinical",
+    "nursing",
+    "discharge",
+    "hospital",
+    "ward",
+    "practice",
+    "surgery",
+    "general",
+    "generic",
+    "secure",
+];
+
+/// A shared mailbox of a public body (`safeguarding.adults@norfolk.gov.uk`): it names a
+/// team, not a client, so it passes.
+fn is_team_mailbox(address: &str) -> bool {
+    let lower = address.to_ascii_lowercase();
+    let Some((local, domain)) = lower.split_once('@') else {
+        return false;
+    };
+    let domain: String = domain.chars().filter(|c| !c.is_whitespace()).collect();
+    let public = [
+        ".gov.uk",
+        "nhs.net",
+        ".nhs.uk",
+        ".police.uk",
+        ".pnn.police.uk",
+    ]
+    .iter()
+    .any(|suffix| domain.ends_with(suffix));
+    public
+        && local
+            .trim()
+            .split(['.', '_', '-', '+'])
+            .all(|part| MAILBOX_WORDS.contains(&part))
+}
+
 /// Email addresses, which name or reach a specific person.
 fn find_email_addresses(text: &str, out: &mut Vec<RawFinding>) {
     scan(&EMAIL_IN_WORDS, text, |caps| {
@@ -928,6 +1014,9 @@ fn find_email_addresses(text: &str, out: &mut Vec<RawFinding>) {
         };
         if !m.as_str().is_ascii() {
             return false;
+        }
+        if is_team_mailbox(m.as_str()) {
+            return true;
         }
         out.push(RawFinding {
             kind: IdentifiableKind::EmailAddress,
@@ -1424,9 +1513,11 @@ mod tests {
     #[test]
     fn refusal_message_joins_two_kinds_with_and() {
         let message = refusal_message(&screen("943 476 5919 at NR1 2DH"));
-        assert!(message.contains(
-            "contains an NHS number (at character 0) and a postcode (at character 16)."
-        ));
+        assert!(
+            message.contains(
+                "contains an NHS number (at character 0) and a postcode (at character 16)."
+            )
+        );
     }
 
     #[test]

@@ -293,7 +293,10 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
             .filter(|w| !w.initial())
             .map(|w| w.lower.as_str())
             .collect();
-        if name.is_empty() || (!even_if_professional && allow.is_professional(&name)) {
+        if name.is_empty()
+            || (!even_if_professional && allow.is_professional(&name))
+            || professional_after(text, &words, last, allow)
+        {
             return;
         }
         out.push(RawFinding {
@@ -319,11 +322,16 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
             && w.text != "MS"
             && let Some(n) = next
             && joins_a_name(gap(text, w, n))
-            && (w.first_upper() || n.capitalised() || matches!(w.lower.as_str(), "mr" | "mrs" | "mx" | "mister"))
+            && (w.first_upper()
+                || n.capitalised()
+                || matches!(w.lower.as_str(), "mr" | "mrs" | "mx" | "mister"))
             && let Some(last) = name_run(text, &words, i + 1, title_cue(w), allow)
         {
             // "Mr X" and "Mrs A" are how notes anonymise people: they pass.
-            if words[i + 1..=last].iter().all(|w| w.text.chars().count() == 1) {
+            if words[i + 1..=last]
+                .iter()
+                .all(|w| w.text.chars().count() == 1)
+            {
                 continue;
             }
             // A title and a lone surname is how a client is written about, even when a
@@ -402,12 +410,13 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
 
         // 3b. An unlisted capitalised word and a listed surname: "Rajesh Kumar".
         if given.is_none()
+            && NAMES.surname(&w.lower).is_none()
             && w.capitalised()
             && allow.name_word(w, Cue::None)
             && let Some(n) = next
             && joins_a_name(gap(text, w, n))
             && n.capitalised()
-            && NAMES.surname(&n.lower) == Some(NameWord::Name)
+            && (NAMES.surname(&n.lower) == Some(NameWord::Name) || surname_shaped(&n.lower))
             && allow.name_word(n, Cue::None)
             && let Some(last) = name_run(text, &words, i + 1, Cue::None, allow)
         {
@@ -431,7 +440,171 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
             });
             if AGE_AFTER.is_match(rest) || relation {
                 push(i, i, i, false, &mut covered_to);
+                continue;
             }
         }
+
+        // 5. A listed given name on its own: "visited Gladys at home". Not one that is also
+        //    a word or a place, nor part of a hospital's, ward's or saint's name.
+        if given == Some(NameWord::Name)
+            && w.capitalised()
+            && !allow.never_a_name(w)
+            && !NOT_A_LONE_NAME.contains(&w.lower.as_str())
+            && !next.is_some_and(|n| {
+                joins_a_name(gap(text, w, n)) && n.first_upper() && allow.never_a_name(n)
+            })
+            && !(i > 0
+                && joins_a_name(gap(text, &words[i - 1], w))
+                && matches!(
+                    words[i - 1].lower.as_str(),
+                    "st" | "saint" | "king" | "queen" | "lady" | "lord" | "prince" | "princess"
+                ))
+        {
+            push(i, i, i, false, &mut covered_to);
+        }
     }
+}
+
+/// Surnames whose ending gives them away even when they are not in the list: Ukrainian,
+/// Polish, Czech, Russian, Balkan, Romanian, Armenian, Turkish, Greek and Nordic forms.
+fn surname_shaped(lower: &str) -> bool {
+    const ENDINGS: &[&str] = &[
+        "enko", "ska", "ski", "sky", "wicz", "czyk", "czak", "owa", "ova", "ová", "eva", "ovic",
+        "ović", "evic", "ević", "escu", "yan", "oglu", "oğlu", "poulos", "opoulou", "akis", "sson",
+        "dottir", "chuk", "shvili", "adze",
+    ];
+    lower.chars().count() >= 5 && ENDINGS.iter().any(|e| lower.ends_with(e))
+}
+
+/// Given names that, alone and capitalised, are more often a place or another word.
+const NOT_A_LONE_NAME: &[&str] = &[
+    "jordan",
+    "georgia",
+    "india",
+    "florence",
+    "chelsea",
+    "paris",
+    "sydney",
+    "victoria",
+    "adelaide",
+    "austin",
+    "dallas",
+    "devon",
+    "kent",
+    "carolina",
+    "virginia",
+    "christian",
+    "israel",
+    "kenya",
+    "china",
+    "asia",
+    "africa",
+    "america",
+    "eden",
+    "haven",
+    "trinity",
+    "lincoln",
+    "milton",
+    "clinton",
+    "preston",
+    "chester",
+    "bradford",
+    "shelby",
+    "holland",
+    "france",
+    "ireland",
+    "scotland",
+    "wales",
+    "london",
+    "camden",
+    "brighton",
+    "kingston",
+    "essex",
+    "albany",
+    "phoenix",
+    "denver",
+    "orlando",
+    "madison",
+    "regent",
+    "bishop",
+    "dean",
+    "deacon",
+    "pastor",
+    "imam",
+    "rabbi",
+    "father",
+    "sister",
+    "brother",
+    "nurse",
+    "cal",
+    "ed",
+    "al",
+    "mo",
+    "di",
+    "ali",
+    "mohammed",
+    "muhammad",
+    "ahmed",
+];
+
+/// True when a name is followed by a professional's role or agency: "Mrs Hughes, the
+/// practice manager", "Peter from the housing team", "Jo (social worker)".
+fn professional_after(text: &str, words: &[Word<'_>], last: usize, allow: &Allow) -> bool {
+    let Some(name) = words.get(last) else {
+        return false;
+    };
+    if name.text.ends_with("'s") || name.text.ends_with("’s") {
+        return false;
+    }
+    let Some(next) = words.get(last + 1) else {
+        return false;
+    };
+    let between = gap(text, name, next).trim();
+    if !matches!(between, "" | "," | "(" | "-" | "–") {
+        return false;
+    }
+    let agency_word = |w: &Word<'_>| {
+        allow.has_agency_word(&w.lower)
+            || matches!(
+                w.lower.as_str(),
+                "asc"
+                    | "team"
+                    | "trust"
+                    | "practice"
+                    | "surgery"
+                    | "council"
+                    | "police"
+                    | "constabulary"
+                    | "probation"
+                    | "nhs"
+                    | "hospital"
+                    | "service"
+                    | "services"
+                    | "unit"
+                    | "hub"
+                    | "gp"
+                    | "agency"
+                    | "cmht"
+                    | "ldt"
+                    | "housing"
+                    | "icb"
+            )
+    };
+    let rest = words.get(last + 1..).unwrap_or(&[]);
+    match next.lower.as_str() {
+        "from" | "at" | "of" => rest.iter().skip(1).take(4).any(agency_word),
+        // Right after a comma or bracket, or "the": "Jo (social worker)", "Mrs Hughes the
+        // practice manager"; not "Lucy told the nurse".
+        "the" | "a" | "an" | "our" | "their" => role_within(rest.get(1..).unwrap_or(&[])),
+        _ if !between.is_empty() => role_within(rest),
+        _ => false,
+    }
+}
+
+/// True when one of the first two words is a professional's title or role.
+fn role_within(words: &[Word<'_>]) -> bool {
+    words
+        .iter()
+        .take(2)
+        .any(|w| PROFESSIONAL_TITLES.contains(&w.lower.as_str()) && w.lower != "named")
 }
