@@ -6,6 +6,8 @@ mod core_rules;
 mod deadlines;
 mod policy_check;
 mod screen_cli;
+mod screen_corpus;
+mod screen_paths;
 mod simulate_cli;
 
 mod databases;
