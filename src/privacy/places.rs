@@ -163,14 +163,18 @@ pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding
 /// (with "of", "the", "on" or "&" inside). It counts when it has a residence or street word,
 /// or, with `any_place`, when it is not only agencies, towns and ordinary words.
 fn residence_after(rest: &str, allow: &Allow, any_place: bool) -> Option<usize> {
+    // Five words fit well inside 120 bytes; the rest of the text is not read.
+    let rest = rest
+        .char_indices()
+        .nth(120)
+        .map_or(rest, |(at, _)| rest.get(..at).unwrap_or(rest));
     let lead = rest.len() - rest.trim_start_matches([' ', ',', ':']).len();
     let rest_words = words(rest);
     let mut last: Option<&Word<'_>> = None;
-    let mut count = 0;
     let mut residence = false;
     let mut distinctive = false;
     let mut named_to: Option<usize> = None;
-    for w in &rest_words {
+    for w in rest_words.iter().take(5) {
         let between = match last {
             Some(prev) => rest.get(prev.end..w.start).unwrap_or(""),
             None => rest.get(..w.start).unwrap_or(""),
@@ -184,7 +188,7 @@ fn residence_after(rest: &str, allow: &Allow, any_place: bool) -> Option<usize> 
         let is_residence = RESIDENCE_WORDS.contains(&lower) || street_word(lower).is_some();
         // "Acacia Lodge care home": a lower-case residence word may close the name.
         let trailing = last.is_some() && is_residence;
-        if !joined || !(w.capitalised() || inner || trailing) || count >= 5 {
+        if !joined || !(w.capitalised() || inner || trailing) {
             break;
         }
         if is_residence {
@@ -196,7 +200,6 @@ fn residence_after(rest: &str, allow: &Allow, any_place: bool) -> Option<usize> 
         if !inner {
             named_to = Some(w.end);
         }
-        count += 1;
     }
     last?;
     let end = named_to?;
