@@ -663,7 +663,7 @@ fn find_dates_of_birth(text: &str, out: &mut Vec<RawFinding>) {
         }
     }
     for (index, &(_, end)) in dates.iter().enumerate() {
-        if BIRTH_CUE_AFTER.is_match(text.get(end..).unwrap_or("")) {
+        if BIRTH_CUE_AFTER.is_match(prefix(text.get(end..).unwrap_or(""), 40)) {
             birth_dates.insert(index);
         }
     }
@@ -697,6 +697,13 @@ fn first_date_in(text: &str) -> Option<(usize, usize)> {
         return Some((day.start(), year.end()));
     }
     find_dates(text).first().copied()
+}
+
+/// The first `chars` chars of `text`, so a check right after a match never reads on.
+pub(crate) fn prefix(text: &str, chars: usize) -> &str {
+    text.char_indices()
+        .nth(chars)
+        .map_or(text, |(at, _)| text.get(..at).unwrap_or(text))
 }
 
 /// True when `gap` is at most [`DOB_CUE_WINDOW`] chars, without counting a long gap to its end.
@@ -971,24 +978,14 @@ const MAILBOX_WORDS: &[&str] = &[
     "secure",
 ];
 
-/// A shared mailbox of a public body (`safeguarding.adults@norfolk.gov.uk`): it names a
-/// team, not a client, so it passes.
+/// A shared mailbox (`safeguarding.adults@norfolk.gov.uk`, `referrals@…`): it names a team,
+/// not a client, so it passes.
 fn is_team_mailbox(address: &str) -> bool {
     let lower = address.to_ascii_lowercase();
     let Some((local, domain)) = lower.split_once('@') else {
         return false;
     };
-    let domain: String = domain.chars().filter(|c| !c.is_whitespace()).collect();
-    let public = [
-        ".gov.uk",
-        "nhs.net",
-        ".nhs.uk",
-        ".police.uk",
-        ".pnn.police.uk",
-    ]
-    .iter()
-    .any(|suffix| domain.ends_with(suffix));
-    public
+    !domain.trim().is_empty()
         && local
             .trim()
             .split(['.', '_', '-', '+'])

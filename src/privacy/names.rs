@@ -296,6 +296,7 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
         if name.is_empty()
             || (!even_if_professional && allow.is_professional(&name))
             || professional_after(text, &words, last, allow)
+            || organisation_after(text, &words, last, allow)
         {
             return;
         }
@@ -427,7 +428,7 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
         // 4. A given name with an age or a relationship right after it: "Karen (87)",
         //    "Karen, her daughter".
         if given.is_some() && w.capitalised() && allow.name_word(w, Cue::None) {
-            let rest = text.get(w.end..).unwrap_or("");
+            let rest = super::prefix(text.get(w.end..).unwrap_or(""), 30);
             let relation = next.is_some_and(|n| {
                 let between = gap(text, w, n);
                 let role_word =
@@ -601,10 +602,64 @@ fn professional_after(text: &str, words: &[Word<'_>], last: usize, allow: &Allow
     }
 }
 
-/// True when one of the first two words is a professional's title or role.
+/// True when a name is the start of an organisation's or a building's name: "Florence
+/// Nightingale Hospice", "called Sunrise Care", "Jenny Lind Children's Hospital".
+fn organisation_after(text: &str, words: &[Word<'_>], last: usize, allow: &Allow) -> bool {
+    let (Some(name), Some(next)) = (words.get(last), words.get(last + 1)) else {
+        return false;
+    };
+    joins_a_name(gap(text, name, next))
+        && next.first_upper()
+        && allow.never_a_name(next)
+        && !matches!(
+            next.lower.as_str(),
+            "i" | "he"
+                | "she"
+                | "they"
+                | "we"
+                | "you"
+                | "it"
+                | "the"
+                | "a"
+                | "an"
+                | "his"
+                | "her"
+                | "and"
+                | "but"
+                | "or"
+                | "so"
+                | "is"
+                | "was"
+                | "has"
+                | "had"
+                | "who"
+                | "at"
+                | "on"
+                | "in"
+                | "to"
+                | "of"
+                | "for"
+                | "from"
+                | "by"
+                | "with"
+                | "mr"
+                | "mrs"
+                | "ms"
+                | "miss"
+                | "mx"
+                | "dr"
+                | "today"
+                | "yesterday"
+                | "tomorrow"
+        )
+        && !PERSON_ROLES.contains(&next.lower.as_str())
+}
+
+/// True when one of the first words (after "the", "a", "our") is a professional's title or role.
 fn role_within(words: &[Word<'_>]) -> bool {
     words
         .iter()
-        .take(2)
+        .skip_while(|w| matches!(w.lower.as_str(), "the" | "a" | "an" | "our" | "their"))
+        .take(3)
         .any(|w| PROFESSIONAL_TITLES.contains(&w.lower.as_str()) && w.lower != "named")
 }

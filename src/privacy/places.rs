@@ -86,6 +86,41 @@ const ORDINARY: &[&str] = &[
     "busy",
 ];
 
+/// Words before "Court" that make it a court of law.
+const COURTS_OF_LAW: &[&str] = &[
+    "crown",
+    "magistrates",
+    "county",
+    "family",
+    "high",
+    "supreme",
+    "appeal",
+    "coroner",
+    "coroners",
+    "protection",
+    "youth",
+    "civil",
+    "combined",
+    "justice",
+];
+
+/// Places where a numbered room is someone's own (not a meeting room in an office).
+const CARE_PLACES: &[&str] = &[
+    "home",
+    "lodge",
+    "manor",
+    "grange",
+    "nursing",
+    "care",
+    "residential",
+    "gardens",
+    "view",
+    "cottage",
+    "hostel",
+    "hospice",
+    "ward",
+];
+
 /// Where people live or are placed, as [`IdentifiableKind::Address`] findings.
 pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
     let mut push = |start: usize, end: usize| {
@@ -111,7 +146,14 @@ pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding
             .chars()
             .next()
             .is_some_and(char::is_uppercase);
-        let ok = if ambiguous {
+        // "2 Crown Court", "the High Court": courts of law, not streets.
+        let law_court = street.as_str().eq_ignore_ascii_case("court")
+            && names
+                .iter()
+                .any(|w| COURTS_OF_LAW.contains(&w.lower.as_str()));
+        let ok = if law_court {
+            false
+        } else if ambiguous {
             capitals && street_capital
         } else {
             capitals || !ordinary
@@ -142,7 +184,13 @@ pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding
             .iter()
             .find_map(|p| lead.strip_prefix(p))
             .or_else(|| rest.strip_prefix(", "));
-        let placed = place.is_some_and(|p| residence_after(p, allow, false).is_some());
+        let placed = place.is_some_and(|p| {
+            residence_after(p, allow, false).is_some()
+                && words(super::prefix(p, 80))
+                    .iter()
+                    .take(6)
+                    .any(|w| CARE_PLACES.contains(&w.lower.as_str()))
+        });
         if own || placed {
             push(m.start(), m.end());
         }
