@@ -33,7 +33,7 @@ static ROOM: LazyLock<Regex> = LazyLock::new(|| {
 /// ("lives at") makes any capitalised place an address; the rest need a residence word.
 static RESIDENCE_CUE: LazyLock<Regex> = LazyLock::new(|| {
     compile(
-        r"(?i)\b(?:(lives|living|resides|residing|resident|placed|staying|stays|address(?:\s+is)?|lodging)\s+(?:at|on|of)|(?:lives|living|resides|residing|resident|placed|placement|staying|moved|moving|moves|move|going|goes|went|gone|admitted|discharged|transferred|returned|returning|accommodated|housed|lodging|respite)\s+(?:in|into|to|at|back\s+to)|(?:at|from)\s+(?:her|his|their)\s+(?:home|house|flat|address)\s+(?:at|in|on))\s+(?:the\s+)?",
+        r"(?i)\b(?:(lives|living|resides|residing|resident|placed|staying|stays|address(?:\s+is)?|lodging)\s+(?:at|on|of)|(?:is|s|are|was|were|now|currently|still)\s+(?:at|in)|(?:lives|living|resides|residing|resident|placed|placement|staying|moved|moving|moves|move|going|goes|went|gone|admitted|discharged|transferred|returned|returning|accommodated|housed|lodging|respite)\s+(?:in|into|to|at|back\s+to)|(?:at|from)\s+(?:her|his|their)\s+(?:home|house|flat|address)\s+(?:at|in|on))\s+(?:the\s+)?",
     )
 });
 
