@@ -1494,6 +1494,170 @@ mod tests {
         }
     }
 
+    // ------------------------------------------------------------ names
+
+    /// The demo directory's kind of professionals and agencies.
+    fn directory() -> Allow {
+        let mut allow = Allow::new();
+        allow
+            .person("Dr Ade Okafor")
+            .person("Jordan Reid")
+            .person("DS Kate Morgan")
+            .agency("Norfolk Constabulary")
+            .agency("Riverside GP Practice");
+        allow
+    }
+
+    fn found_with(text: &str, allow: &Allow) -> Vec<(IdentifiableKind, usize, usize)> {
+        screen_with(text, allow)
+            .into_iter()
+            .map(|f| (f.kind, f.start, f.end))
+            .collect()
+    }
+
+    #[test]
+    fn names_after_a_client_title_are_caught_in_any_case() {
+        assert_caught("Mrs Jane Smith has no carers", "Mrs Jane Smith", PersonName);
+        assert_caught("seen: mr h dobson, confused", "mr h dobson", PersonName);
+        assert_caught("The tenant, Miss Clarke, hoards", "Miss Clarke", PersonName);
+        assert_caught("MRS JANE SMITH has no carers", "MRS JANE SMITH", PersonName);
+    }
+
+    #[test]
+    fn placeholders_and_the_verb_miss_are_not_names() {
+        assert_passes("Mr X and Mrs Y were seen together");
+        assert_passes("we will miss Friday's meeting");
+        assert_passes("diagnosed with MS in 2019");
+    }
+
+    #[test]
+    fn names_after_a_relationship_or_role_word_are_caught() {
+        assert_caught("spoke to her daughter Karen today", "Karen", PersonName);
+        assert_caught(
+            "the adult, John Williams, was discharged",
+            "John Williams",
+            PersonName,
+        );
+        assert_caught("her son jason keeps visiting", "jason", PersonName);
+        assert_caught("a man called Kieran comes at night", "Kieran", PersonName);
+    }
+
+    #[test]
+    fn a_listed_given_name_with_a_surname_or_an_age_is_caught() {
+        assert_caught(
+            "Brenda Castle was left in wet pads",
+            "Brenda Castle",
+            PersonName,
+        );
+        assert_caught("spoke with jean mcdonald", "jean mcdonald", PersonName);
+        assert_caught("Rajesh Kumar lives alone", "Rajesh Kumar", PersonName);
+        assert_caught("Margaret (88) lives alone", "Margaret", PersonName);
+    }
+
+    #[test]
+    fn professionals_in_the_directory_pass_in_full_or_in_part() {
+        let allow = directory();
+        for text in [
+            "Dr Okafor disagrees",
+            "spoke to Ade and Jordan Reid",
+            "DS Kate Morgan will attend",
+            "Norfolk Constabulary and Riverside GP Practice agree",
+        ] {
+            assert_eq!(found_with(text, &allow), vec![], "{text}");
+        }
+        // A client title with a lone surname is how clients are written about.
+        assert_eq!(
+            found_with("Ms Reid refused", &allow),
+            vec![(PersonName, 0, 7)]
+        );
+        // Anyone named with a professional's role is a professional.
+        assert_passes("Mrs Hughes the practice manager will send it");
+        assert_passes("Peter from the housing team called");
+    }
+
+    #[test]
+    fn days_months_places_and_agencies_are_not_names() {
+        assert_passes("Met on 14 May with the ward manager");
+        assert_passes("Victoria Ward at the acute trust has no side rooms");
+        assert_passes("Will Norfolk Community Health attend on Tuesday?");
+        assert_passes("James Paget University Hospital did the discharge");
+        assert_passes("the adult is 87 and lives alone");
+    }
+
+    // ------------------------------------------------------------ addresses
+
+    #[test]
+    fn house_and_flat_numbers_with_a_street_are_addresses() {
+        assert_caught(
+            "left at 14 Acacia Avenue alone",
+            "14 Acacia Avenue",
+            Address,
+        );
+        assert_caught(
+            "Flat 3, 41 Victoria Road",
+            "Flat 3, 41 Victoria Road",
+            Address,
+        );
+        assert_caught("59 st benedicts st", "59 st benedicts st", Address);
+        assert_caught("flat 7b above the shop", "flat 7b", Address);
+    }
+
+    #[test]
+    fn a_named_home_where_someone_is_placed_is_an_address() {
+        assert_caught(
+            "moved into Meadowbank Care Home last week",
+            "Meadowbank Care Home",
+            Address,
+        );
+        assert_caught("he lives at The Willows now", "Willows", Address);
+        assert_caught("her room 6 has no call bell", "her room 6", Address);
+    }
+
+    #[test]
+    fn counts_courts_meeting_rooms_and_homes_named_alone_are_not_addresses() {
+        assert_passes("2 visits a day in a row");
+        assert_passes("listed at 2 Crown Court");
+        assert_passes("The meeting is in Room 3 at County Hall");
+        assert_passes("Meadowbank Care Home has a new manager");
+        assert_passes("she lives at home with her husband");
+    }
+
+    // ------------------------------------------------------------ loosely written
+
+    #[test]
+    fn loosely_written_dates_of_birth_are_caught() {
+        assert_caught("DOB 3-Apr-1951", "3-Apr-1951", DateOfBirth);
+        assert_caught("dob: 03041951", "03041951", DateOfBirth);
+        assert_caught("dob3/4/51", "3/4/51", DateOfBirth);
+        assert_caught("birthday 3/4/51", "3/4/51", DateOfBirth);
+        assert_caught("he was born on 4th July 1949", "4th July 1949", DateOfBirth);
+    }
+
+    #[test]
+    fn loosely_written_ni_numbers_postcodes_phones_and_emails_are_caught() {
+        assert_caught("NI AB-12-34-56-C", "AB-12-34-56-C", NationalInsuranceNumber);
+        assert_caught("NI no JH123456", "JH123456", NationalInsuranceNumber);
+        assert_caught("at NR1-2DH", "NR1-2DH", Postcode);
+        assert_caught("at nr1  2dh", "nr1  2dh", Postcode);
+        assert_caught("ring 07700.900.123", "07700.900.123", PhoneNumber);
+        assert_caught(
+            "email karen.jones @ gmail.com",
+            "karen.jones @ gmail.com",
+            EmailAddress,
+        );
+        assert_caught(
+            "sarahb(at)hotmail.co.uk",
+            "sarahb(at)hotmail.co.uk",
+            EmailAddress,
+        );
+        assert_passes("safeguarding.adults@norfolk.gov.uk");
+    }
+
+    #[test]
+    fn six_letters_and_digits_without_an_ni_cue_or_suffix_pass() {
+        assert_passes("order AB123456 was placed");
+    }
+
     // ------------------------------------------------------------ refusal message
 
     #[test]
