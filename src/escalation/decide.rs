@@ -170,7 +170,7 @@ fn screened(ctx: &Context<'_>, field: &str, text: &str, required: bool) -> Resul
             message: "this cannot be empty".into(),
         });
     }
-    let findings = privacy::screen_with(text, &privacy::Allow::from_directory(ctx.directory));
+    let findings = privacy::screen_with(text, &privacy::Allow::for_directory(ctx.directory));
     if findings.is_empty() {
         return Ok(trimmed.to_string());
     }

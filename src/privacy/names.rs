@@ -3,7 +3,8 @@
 //! Professionals in the directory, agencies and places pass.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use regex::Regex;
 
@@ -69,6 +70,31 @@ impl Allow {
         allow
     }
 
+    /// The allow list for a directory, built once for each distinct directory (by the names
+    /// in it) and shared, so screening every field of every command does not rebuild it.
+    pub fn for_directory(directory: &crate::directory::Directory) -> Arc<Allow> {
+        static CACHE: LazyLock<Mutex<Vec<CachedAllow>>> = LazyLock::new(|| Mutex::new(Vec::new()));
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for person in directory.people() {
+            person.name.hash(&mut hasher);
+        }
+        0xA6u8.hash(&mut hasher);
+        for agency in directory.agencies() {
+            agency.name.hash(&mut hasher);
+        }
+        let key = hasher.finish();
+        let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, allow)) = cache.iter().find(|(k, _)| *k == key) {
+            return Arc::clone(allow);
+        }
+        let allow = Arc::new(Allow::from_directory(directory));
+        if cache.len() >= 8 {
+            cache.remove(0);
+        }
+        cache.push((key, Arc::clone(&allow)));
+        allow
+    }
+
     /// True when every word belongs to the name of one professional.
     fn is_professional(&self, name: &[&str]) -> bool {
         let Some(first) = name.first() else {
@@ -88,6 +114,9 @@ impl Allow {
         self.agency_words.contains(lower)
     }
 }
+
+/// An allow list and the fingerprint of the directory it was built from.
+type CachedAllow = (u64, Arc<Allow>);
 
 /// A word of the text: letters with inner apostrophes or hyphens, with its byte span.
 #[derive(Debug, Clone)]
