@@ -95,6 +95,20 @@ impl Allow {
         allow
     }
 
+    /// True when an email address's local part is a directory professional's name, whole or
+    /// with initials: `sam.patel@`, `a.okafor@`, `kate_morgan2@`.
+    pub(super) fn is_professionals_email(&self, address: &str) -> bool {
+        let Some((local, _)) = address.split_once('@') else {
+            return false;
+        };
+        let lower = local.trim().to_lowercase();
+        let parts: Vec<&str> = lower
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|part| part.len() > 1)
+            .collect();
+        !parts.is_empty() && self.is_professional(&parts)
+    }
+
     /// True when every word belongs to the name of one professional.
     fn is_professional(&self, name: &[&str]) -> bool {
         let Some(first) = name.first() else {
