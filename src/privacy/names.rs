@@ -162,7 +162,7 @@ impl Word<'_> {
         self.text.chars().count() == 1 && self.first_upper()
     }
 
-    fn lowercase(&self) -> bool {
+    pub(super) fn lowercase(&self) -> bool {
         !self.text.chars().any(char::is_uppercase)
     }
 }
@@ -368,7 +368,9 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
             && joins_a_name(gap(text, w, n))
             && (w.first_upper()
                 || n.capitalised()
-                || matches!(w.lower.as_str(), "mr" | "mrs" | "mx" | "mister"))
+                || matches!(w.lower.as_str(), "mr" | "mrs" | "mx" | "mister")
+                || NAMES.given(&n.lower) == Some(NameWord::Name)
+                || NAMES.surname(&n.lower) == Some(NameWord::Name))
             && let Some(last) = name_run(text, &words, i + 1, title_cue(w), allow)
         {
             // "Mr X" and "Mrs A" are how notes anonymise people: they pass.
@@ -438,18 +440,43 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
             && !allow.never_a_name(w)
         {
             let capitals = w.capitalised() && (n.capitalised() || n.all_caps());
+            // In lower case ("brenda castle") a surname that is also a word counts after a
+            // given name that is not.
             let lower = w.lowercase()
                 && n.lowercase()
-                && NAMES.surname(&n.lower) == Some(NameWord::Name)
-                && !NOT_NAMES.contains(n.lower.as_str());
-            let surname_ok = kind == NameWord::Name || NAMES.surname(&n.lower).is_some();
-            if (capitals && surname_ok && allow.name_word(n, Cue::None)) || lower {
-                let cue = if lower { Cue::Strong } else { Cue::None };
-                if let Some(last) = name_run(text, &words, i + 1, cue, allow) {
-                    push(i, i, last, false, &mut covered_to);
-                    continue;
+                && match kind {
+                    NameWord::Name => NAMES.surname(&n.lower).is_some(),
+                    NameWord::AlsoAWord => NAMES.surname(&n.lower) == Some(NameWord::Name),
                 }
+                && !allow.never_a_name(n);
+            let surname_ok = kind == NameWord::Name || NAMES.surname(&n.lower).is_some();
+            if lower {
+                push(i, i, i + 1, false, &mut covered_to);
+                continue;
             }
+            if capitals
+                && surname_ok
+                && allow.name_word(n, Cue::None)
+                && let Some(last) = name_run(text, &words, i + 1, Cue::None, allow)
+            {
+                push(i, i, last, false, &mut covered_to);
+                continue;
+            }
+        }
+
+        // 3c. Two lower-case words and an age, one of them a listed name: "harold finch, 79",
+        //     "rajesh kumar, 82".
+        if let Some(n) = next
+            && w.lowercase()
+            && n.lowercase()
+            && joins_a_name(gap(text, w, n))
+            && !allow.never_a_name(w)
+            && !allow.never_a_name(n)
+            && (given.is_some() || NAMES.surname(&n.lower).is_some())
+            && AGE_AFTER.is_match(super::prefix(text.get(n.end..).unwrap_or(""), 30))
+        {
+            push(i, i, i + 1, false, &mut covered_to);
+            continue;
         }
 
         // 3b. An unlisted capitalised word and a listed surname: "Rajesh Kumar".

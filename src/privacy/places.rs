@@ -39,6 +39,26 @@ static RESIDENCE_CUE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words that make "2 visits a day" or "5 working days" ordinary text, not a street.
 const ORDINARY: &[&str] = &[
+    "minute",
+    "minutes",
+    "min",
+    "mins",
+    "mile",
+    "miles",
+    "hour",
+    "year",
+    "years",
+    "month",
+    "bed",
+    "bedroom",
+    "storey",
+    "way",
+    "mph",
+    "metre",
+    "metres",
+    "yards",
+    "sided",
+    "bedded",
     "the",
     "a",
     "an",
@@ -121,6 +141,86 @@ const CARE_PLACES: &[&str] = &[
     "ward",
 ];
 
+fn is_residence_word(lower: &str) -> bool {
+    RESIDENCE_WORDS.contains(&lower) || street_word(lower).is_some()
+}
+
+/// Lower-case words before "care home" or "drive" that describe it instead of naming it.
+const NOT_A_PLACE_NAME: &[&str] = &[
+    "another",
+    "different",
+    "local",
+    "nearby",
+    "private",
+    "same",
+    "current",
+    "previous",
+    "former",
+    "better",
+    "suitable",
+    "appropriate",
+    "specialist",
+    "temporary",
+    "permanent",
+    "respite",
+    "council",
+    "big",
+    "small",
+    "large",
+    "good",
+    "bad",
+    "nice",
+    "own",
+    "closer",
+    "elderly",
+    "older",
+    "interim",
+    "short",
+    "long",
+    "term",
+    "emergency",
+    "placement",
+    "bed",
+    "residential",
+    "nursing",
+    "dementia",
+    "secure",
+    "step-down",
+    "intermediate",
+    "usual",
+    "family",
+    "parents",
+    "mum's",
+    "dad's",
+    "friend's",
+    "daughter's",
+    "son's",
+    "sister's",
+    "brother's",
+    "partner's",
+    "hospital",
+    "ward",
+    "unit",
+    "hostel",
+    "shared",
+    "supported",
+    "sheltered",
+    "extra",
+    "assisted",
+    "independent",
+    "rented",
+    "social",
+    "housing",
+    "funded",
+    "self-funded",
+    "out-of-area",
+    "registered",
+    "unregistered",
+    "main",
+    "first",
+    "second",
+];
+
 /// Where people live or are placed, as [`IdentifiableKind::Address`] findings.
 pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
     let mut push = |start: usize, end: usize| {
@@ -151,10 +251,20 @@ pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding
             && names
                 .iter()
                 .any(|w| COURTS_OF_LAW.contains(&w.lower.as_str()));
+        // "22 oakfield drive": in lower case, one or two words that are neither ordinary
+        // nor units ("5 minute walk").
+        let hurried = names.len() <= 2
+            && names.iter().all(|w| {
+                w.lowercase()
+                    && w.lower.chars().count() >= 3
+                    && !ORDINARY.contains(&w.lower.as_str())
+                    && !NOT_NAMES.contains(w.lower.as_str())
+                    && !NOT_A_PLACE_NAME.contains(&w.lower.as_str())
+            });
         let ok = if law_court {
             false
         } else if ambiguous {
-            capitals && street_capital
+            (capitals && street_capital) || hurried
         } else {
             capitals || !ordinary
         };
@@ -222,6 +332,7 @@ fn residence_after(rest: &str, allow: &Allow, any_place: bool) -> Option<usize> 
     let mut residence = false;
     let mut distinctive = false;
     let mut named_to: Option<usize> = None;
+    let mut lowercase_name = false;
     for w in rest_words.iter().take(5) {
         let between = match last {
             Some(prev) => rest.get(prev.end..w.start).unwrap_or(""),
@@ -236,9 +347,17 @@ fn residence_after(rest: &str, allow: &Allow, any_place: bool) -> Option<usize> 
         let is_residence = RESIDENCE_WORDS.contains(&lower) || street_word(lower).is_some();
         // "Acacia Lodge care home": a lower-case residence word may close the name.
         let trailing = last.is_some() && is_residence;
-        if !joined || !(w.capitalised() || inner || trailing) {
+        // Written in a hurry: "meadowbank care home", "wensum drive".
+        let hurried = w.lowercase()
+            && !is_residence
+            && w.lower.chars().count() >= 3
+            && !NOT_NAMES.contains(lower)
+            && !ORDINARY.contains(&lower)
+            && !NOT_A_PLACE_NAME.contains(&lower);
+        if !joined || !(w.capitalised() || inner || trailing || hurried) {
             break;
         }
+        lowercase_name |= hurried;
         if is_residence {
             residence = true;
         } else if !inner && !NOT_NAMES.contains(lower) && !allow.has_agency_word(lower) {
@@ -249,8 +368,12 @@ fn residence_after(rest: &str, allow: &Allow, any_place: bool) -> Option<usize> 
             named_to = Some(w.end);
         }
     }
-    last?;
     let end = named_to?;
-    let ok = (residence && (distinctive || any_place)) || (any_place && distinctive);
+    let ok = if lowercase_name {
+        // Without capitals only a name ending in a residence or street word is a place.
+        residence && distinctive && last.is_some_and(|w| is_residence_word(&w.lower))
+    } else {
+        (residence && (distinctive || any_place)) || (any_place && distinctive)
+    };
     ok.then_some(end)
 }
