@@ -1662,6 +1662,11 @@ mod tests {
             found_with("email jordan.reid@norfolk.gov.uk", &allow),
             vec![]
         );
+        // A lone surname shared with a professional is not their address.
+        assert_eq!(
+            found_with("email k.reid@gmail.com", &allow),
+            vec![(EmailAddress, 6, 22)]
+        );
         assert_eq!(
             found_with("email karen.jones@gmail.com", &allow),
             vec![(EmailAddress, 6, 27)]

@@ -95,8 +95,9 @@ impl Allow {
         allow
     }
 
-    /// True when an email address's local part is a directory professional's name, whole or
-    /// with initials: `sam.patel@`, `a.okafor@`, `kate_morgan2@`.
+    /// True when an email address's local part is a directory professional's name, with
+    /// each word or its initial and at least two of them: `sam.patel@`, `a.okafor@`,
+    /// `kate_morgan2@`; not `a.green@` when the directory's Green is Gwen.
     pub(super) fn is_professionals_email(&self, address: &str) -> bool {
         let Some((local, _)) = address.split_once('@') else {
             return false;
@@ -104,9 +105,20 @@ impl Allow {
         let lower = local.trim().to_lowercase();
         let parts: Vec<&str> = lower
             .split(|c: char| !c.is_ascii_alphabetic())
-            .filter(|part| part.len() > 1)
+            .filter(|part| !part.is_empty())
             .collect();
-        !parts.is_empty() && self.is_professional(&parts)
+        if parts.len() < 2 || parts.iter().all(|p| p.len() == 1) {
+            return false;
+        }
+        self.people.iter().any(|name| {
+            parts.iter().all(|part| {
+                if part.len() == 1 {
+                    name.iter().any(|n| n.starts_with(part))
+                } else {
+                    name.iter().any(|n| n == part)
+                }
+            })
+        })
     }
 
     /// True when every word belongs to the name of one professional.
