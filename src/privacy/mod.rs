@@ -1458,6 +1458,22 @@ mod tests {
             "b.",
             "ſ",
             "0044",
+            "Mrs ",
+            "mr ",
+            "her son ",
+            "Karen ",
+            "smith",
+            "Road",
+            "flat ",
+            "lives at ",
+            "Care Home",
+            "(at)",
+            "NHS no ",
+            "NI ",
+            "'s",
+            "’",
+            "-",
+            "Zoë ",
         ];
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut next = move || {
