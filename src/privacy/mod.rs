@@ -598,6 +598,14 @@ static MONTH_DAY_YEAR: LazyLock<Regex> = LazyLock::new(|| {
 static COMPACT_DATE: LazyLock<Regex> =
     LazyLock::new(|| compile(r"^[\s:.\-=]*([0-9]{2})([0-9]{2})([0-9]{4}|[0-9]{2})\b"));
 
+/// A month and year right after a birth cue: `DOB 04/1951`, `born April 1951`. A year alone
+/// says no more than an age, so it passes.
+static MONTH_YEAR: LazyLock<Regex> = LazyLock::new(|| {
+    compile(&format!(
+        r"(?i)^[\s:.\-=]*(?:on\s+|in\s+)?((?:0?[1-9]|1[0-2])[/.\-](?:19|20)[0-9]{{2}}|(?:{MONTHS})\.?,?\s+(?:19|20)[0-9]{{2}})\b"
+    ))
+});
+
 /// Words that present the following date as a birth date. `b.` only in lower case,
 /// so "Appendix B. 12/05/2026" is not read as a birth date.
 static BIRTH_CUE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
@@ -696,7 +704,14 @@ fn first_date_in(text: &str) -> Option<(usize, usize)> {
     {
         return Some((day.start(), year.end()));
     }
-    find_dates(text).first().copied()
+    let full = find_dates(text).first().copied();
+    if let Some(caps) = MONTH_YEAR.captures(text)
+        && let Some(m) = caps.get(1)
+        && full.is_none_or(|(start, _)| m.start() < start)
+    {
+        return Some((m.start(), m.end()));
+    }
+    full
 }
 
 /// The first `chars` chars of `text`, so a check right after a match never reads on.
@@ -921,6 +936,14 @@ static EMAIL_IN_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// `jane.doe at gmail.com`: an address with " at " for the `@`, whose local part has a dot,
+/// underscore or digit and whose domain ends in a common suffix, so "met at home" is not one.
+static EMAIL_WITH_AT_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r"(?i)\b[a-z0-9]*[._0-9][a-z0-9._%+\-]*\s+at\s+[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*)*\.(?:com|net|org|co\.uk|org\.uk|gov\.uk|nhs\.uk|ac\.uk|uk|me|io|info)\b",
+    )
+});
+
 /// Words of a shared mailbox's name: `safeguarding.adults@`, `duty-team@`, `mash@`.
 const MAILBOX_WORDS: &[&str] = &[
     "safeguarding",
@@ -995,17 +1018,19 @@ fn is_team_mailbox(address: &str) -> bool {
 /// Email addresses, which name or reach a specific person; a team's mailbox and a directory
 /// professional's own address (`sam.patel@…`, `a.okafor@…`) pass.
 fn find_email_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
-    scan(&EMAIL_IN_WORDS, text, |caps| {
-        let Some(m) = caps.get(0) else {
-            return false;
-        };
-        out.push(RawFinding {
-            kind: IdentifiableKind::EmailAddress,
-            start: m.start(),
-            end: m.end(),
+    for re in [&EMAIL_IN_WORDS, &EMAIL_WITH_AT_WORD] {
+        scan(re, text, |caps| {
+            let Some(m) = caps.get(0) else {
+                return false;
+            };
+            out.push(RawFinding {
+                kind: IdentifiableKind::EmailAddress,
+                start: m.start(),
+                end: m.end(),
+            });
+            true
         });
-        true
-    });
+    }
     scan(&EMAIL, text, |caps| {
         let Some(m) = caps.get(0) else {
             return false;
@@ -1687,6 +1712,25 @@ mod tests {
             found_with("email karen.jones@gmail.com", &allow),
             vec![(EmailAddress, 6, 27)]
         );
+    }
+
+    #[test]
+    fn a_month_and_year_of_birth_is_caught_and_a_year_alone_passes() {
+        assert_caught("DOB 04/1951", "04/1951", DateOfBirth);
+        assert_caught("born in April 1951", "April 1951", DateOfBirth);
+        assert_passes("born in 1951, lives alone");
+        assert_passes("DOB is on the record; reviewed in April 2026 and 05/2026");
+    }
+
+    #[test]
+    fn an_email_with_the_word_at_is_caught_but_meeting_at_a_place_is_not() {
+        assert_caught(
+            "email jane.doe at gmail.com",
+            "jane.doe at gmail.com",
+            EmailAddress,
+        );
+        assert_passes("we met at home.");
+        assert_passes("team 2 at Norfolk.");
     }
 
     #[test]
