@@ -2,6 +2,7 @@
 
 use crate::calendar::{self, BankHolidays};
 use crate::policy::{self, Anchor, PolicySet, Timescale};
+use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `policy check`: prints every problem with file and line; exit 1 if any.
-pub fn policy_check(files: &[PathBuf]) -> Result<ExitCode, String> {
+pub fn policy_check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let files = if files.is_empty() {
         policy_files(Path::new("policies"))?
     } else {
@@ -40,10 +41,10 @@ pub fn policy_check(files: &[PathBuf]) -> Result<ExitCode, String> {
     }
 }
 
-fn policy_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
+fn policy_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).with_context(|| {
         format!(
-            "cannot read {}: {e}; pass the policy files to check",
+            "no policy files given, and the folder {} cannot be read",
             dir.display()
         )
     })?;
@@ -57,19 +58,19 @@ fn policy_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Loads the policies folder with a message that says what to do when it fails.
-pub fn load_policies(dir: &Path) -> Result<PolicySet, String> {
+pub fn load_policies(dir: &Path) -> anyhow::Result<PolicySet> {
     PolicySet::load_dir(dir).map_err(|e| {
-        format!("the policies in {} cannot be used:\n{e}\nRun `escalation-bot policy check` for details.", dir.display())
+        anyhow!("the policies in {} cannot be used:\n{e}\nRun `escalation-bot policy check` for details.", dir.display())
     })
 }
 
-fn find_policy<'a>(set: &'a PolicySet, id: &str) -> Result<&'a policy::Policy, String> {
+fn find_policy<'a>(set: &'a PolicySet, id: &str) -> anyhow::Result<&'a policy::Policy> {
     set.get(id)
-        .ok_or_else(|| format!("no policy {id:?}; known policies: {}", set.ids().join(", ")))
+        .ok_or_else(|| anyhow!("no policy {id:?}; known policies: {}", set.ids().join(", ")))
 }
 
 /// `policy show ID`.
-pub fn policy_show(dir: &Path, id: &str) -> Result<ExitCode, String> {
+pub fn policy_show(dir: &Path, id: &str) -> anyhow::Result<ExitCode> {
     let set = load_policies(dir)?;
     print!("{}", policy::render_table(find_policy(&set, id)?));
     Ok(ExitCode::SUCCESS)
@@ -85,18 +86,20 @@ pub struct DeadlineArgs<'a> {
     pub steps: &'a [String],
 }
 
-fn instant(value: &str, flag: &str) -> Result<DateTime<Utc>, String> {
+fn instant(value: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{flag} {value:?} is not an RFC 3339 time ({e}); write e.g. 2026-06-01T09:40:00+01:00"))
+        .with_context(|| {
+            format!("{flag} {value:?} is not an RFC 3339 time like 2026-06-01T09:40:00+01:00")
+        })
 }
 
 /// `deadline`: the due instant of a stage, or `none`.
-pub fn deadline(args: &DeadlineArgs<'_>) -> Result<ExitCode, String> {
+pub fn deadline(args: &DeadlineArgs<'_>) -> anyhow::Result<ExitCode> {
     let set = load_policies(args.policies)?;
     let policy = find_policy(&set, args.policy)?;
     let stage = policy.stage(args.stage).ok_or_else(|| {
-        format!(
+        anyhow!(
             "{} has stages 1 to {}; there is no stage {}",
             policy.id,
             policy.last_stage(),
@@ -113,7 +116,7 @@ pub fn deadline(args: &DeadlineArgs<'_>) -> Result<ExitCode, String> {
     for s in args.steps {
         let (id, at) = s
             .split_once('=')
-            .ok_or_else(|| format!("--step {s:?} must be ID=RFC3339"))?;
+            .ok_or_else(|| anyhow!("--step {s:?} must be ID=RFC3339"))?;
         steps.insert(id.to_string(), instant(at, "--step")?);
     }
     let limit = match &stage.timescale {
@@ -127,18 +130,14 @@ pub fn deadline(args: &DeadlineArgs<'_>) -> Result<ExitCode, String> {
         Anchor::StageStart => started,
         Anchor::FirstRaised => first_raised,
         Anchor::Step(id) => *steps.get(id).ok_or_else(|| {
-            format!(
+            anyhow!(
                 "stage {} is measured from step {id:?}: give its time with --step {id}=RFC3339",
                 stage.number
             )
         })?,
     };
-    let cal = BankHolidays::embedded()
-        .calendar(&policy.calendar, policy.hours)
-        .map_err(|e| e.to_string())?;
-    let due = cal
-        .due(from, limit.days, limit.unit)
-        .map_err(|e| e.to_string())?;
+    let cal = BankHolidays::embedded().calendar(&policy.calendar, policy.hours)?;
+    let due = cal.due(from, limit.days, limit.unit)?;
     println!("{}", calendar::format_uk(due));
     println!(
         "{} {} ({}): {}",
@@ -156,11 +155,10 @@ const DEFAULT_DIRECTORY: &str = "policies/demo/directory.toml";
 /// `screen`: `ok`, or one line per kind of identifiable detail found (kind and position only).
 /// The directory's professionals and agencies pass, exactly as in the service; without
 /// `--directory`, the default one is used when it exists, and none otherwise.
-pub fn screen(directory: Option<&Path>) -> Result<ExitCode, String> {
+pub fn screen(directory: Option<&Path>) -> anyhow::Result<ExitCode> {
     let allow = match directory {
         Some(path) => {
-            let dir = crate::directory::Directory::load(path).map_err(|e| e.to_string())?;
-            crate::privacy::Allow::from_directory(&dir)
+            crate::privacy::Allow::from_directory(&crate::directory::Directory::load(path)?)
         }
         None => match crate::directory::Directory::load(Path::new(DEFAULT_DIRECTORY)) {
             Ok(dir) => crate::privacy::Allow::from_directory(&dir),
@@ -170,7 +168,7 @@ pub fn screen(directory: Option<&Path>) -> Result<ExitCode, String> {
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read standard input as UTF-8 text: {e}"))?;
+        .context("cannot read standard input as UTF-8 text")?;
     let findings = crate::privacy::screen_with(&text, &allow);
     if findings.is_empty() {
         println!("ok");
@@ -188,20 +186,13 @@ pub fn screen(directory: Option<&Path>) -> Result<ExitCode, String> {
     Ok(ExitCode::from(1))
 }
 
-/// The SQLite file used when no database URL is given.
-pub const DEFAULT_DATABASE: &str = "escalation-bot.db";
+pub use crate::config::DEFAULT_DATABASE;
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
-async fn open_store(url: &str) -> Result<crate::store::Store, String> {
-    crate::store::Store::open(url)
-        .await
-        .map_err(|e| e.to_string())
+        .context("cannot start the async runtime")
 }
 
 /// `simulate`: runs a scenario in memory, or through the store at `db`, and prints its timeline.
@@ -210,10 +201,10 @@ pub fn simulate(
     scenario: &Path,
     json: bool,
     db: Option<&str>,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     use std::io::Write;
     let set = load_policies(policies)?;
-    let scenario = crate::simulate::Scenario::load(scenario).map_err(|e| e.to_string())?;
+    let scenario = crate::simulate::Scenario::load(scenario)?;
     // Each entry is printed and flushed as soon as its events are recorded: a line on standard
     // output means the store has it, even if the process is killed straight after.
     let mut title = (!json).then(|| format!("{}\n\n", scenario.title));
@@ -236,23 +227,23 @@ pub fn simulate(
                 crate::simulate::run_each(&scenario, &set, &mut ledger, print).await
             }
             Some(url) => {
-                let store = open_store(url)
+                let store = crate::store::Store::open(url)
                     .await
-                    .map_err(crate::simulate::SimulationError::Ledger)?;
+                    .map_err(|e| crate::simulate::SimulationError::Ledger(e.to_string()))?;
                 let mut ledger = crate::simulate::StoreLedger(&store);
                 crate::simulate::run_each(&scenario, &set, &mut ledger, print).await
             }
         }
     });
-    outcome.map_err(|e| e.to_string())?;
+    outcome?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `audit verify`: walks the log; exit 0 with a count when intact, exit 1 naming the first broken link.
-pub fn audit_verify(db: &str) -> Result<ExitCode, String> {
+pub fn audit_verify(db: &str) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let store = open_store(db).await?;
-        let report = store.verify().await.map_err(|e| e.to_string())?;
+        let store = crate::store::Store::open(db).await?;
+        let report = store.verify().await?;
         match report.broken {
             None => {
                 println!(
@@ -274,22 +265,19 @@ pub fn audit_verify(db: &str) -> Result<ExitCode, String> {
 }
 
 /// `db rebuild-projections`: recomputes every projection from the events.
-pub fn rebuild_projections(db: &str) -> Result<ExitCode, String> {
+pub fn rebuild_projections(db: &str) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
-        let store = open_store(db).await?;
-        let n = store
-            .rebuild_projections()
-            .await
-            .map_err(|e| e.to_string())?;
+        let store = crate::store::Store::open(db).await?;
+        let n = store.rebuild_projections().await?;
         println!("rebuilt the projections of {n} disputes from their events");
         Ok(ExitCode::SUCCESS)
     })
 }
 
 /// `directory check FILE`: the directory against itself and the policies; exit 1 on any problem.
-pub fn directory_check(policies: &Path, file: &Path) -> Result<ExitCode, String> {
+pub fn directory_check(policies: &Path, file: &Path) -> anyhow::Result<ExitCode> {
     let set = load_policies(policies)?;
-    let dir = crate::directory::Directory::load(file).map_err(|e| e.to_string())?;
+    let dir = crate::directory::Directory::load(file)?;
     let problems = crate::directory::check_directory(&dir, &set);
     if problems.is_empty() {
         println!(
@@ -308,19 +296,21 @@ pub fn directory_check(policies: &Path, file: &Path) -> Result<ExitCode, String>
 }
 
 /// `serve`: runs the service until interrupted.
-pub fn serve(config: crate::config::ServeConfig) -> Result<ExitCode, String> {
+pub fn serve(config: crate::config::ServeConfig) -> anyhow::Result<ExitCode> {
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        .context("cannot start the async runtime")?;
     // The sandbox runs on a demo clock that its page can move forward; everything else on real time.
     let clock: std::sync::Arc<dyn crate::service::Clock> = if config.sandbox {
         std::sync::Arc::new(crate::service::ManualClock::running())
     } else {
         std::sync::Arc::new(crate::service::SystemClock)
     };
-    runtime.block_on(crate::web::serve(config, clock))?;
+    runtime
+        .block_on(crate::web::serve(config, clock))
+        .map_err(anyhow::Error::msg)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -328,8 +318,63 @@ pub fn serve(config: crate::config::ServeConfig) -> Result<ExitCode, String> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only where a person reads a terminal; a log file or a collector gets plain text.
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+/// An error as one line for standard error: the message, then each cause that adds something,
+/// separated by colons. A cause the message already quotes is not repeated.
+pub fn report(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read the scenario x.toml: {source}")]
+    struct Quoting {
+        source: std::io::Error,
+    }
+
+    fn not_found() -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory")
+    }
+
+    #[test]
+    fn a_report_gives_the_message_then_each_cause() {
+        let error = anyhow::Error::new(not_found()).context("cannot read policies");
+        assert_eq!(
+            report(&error),
+            "cannot read policies: No such file or directory"
+        );
+    }
+
+    #[test]
+    fn a_report_does_not_repeat_a_cause_the_message_already_quotes() {
+        let error = anyhow::Error::new(Quoting {
+            source: not_found(),
+        });
+        assert_eq!(
+            report(&error),
+            "cannot read the scenario x.toml: No such file or directory"
+        );
+    }
 }

@@ -6,6 +6,28 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// The SQLite file used when no database URL is given.
+pub const DEFAULT_DATABASE: &str = "escalation-bot.db";
+
+/// Where the Bot Framework publishes its OpenID metadata (and through it, its signing keys).
+pub const BOT_FRAMEWORK_OPENID_METADATA: &str =
+    "https://login.botframework.com/v1/.well-known/openidconfiguration";
+
+/// The Entra ID (Azure AD) token endpoint base; `/{tenant}/oauth2/v2.0/token` is appended.
+pub const DEFAULT_TOKEN_BASE: &str = "https://login.microsoftonline.com";
+
+/// The Connector base to use for a tenant before any of its activities told us one.
+pub const DEFAULT_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
+
+/// One Azure Bot registration (single-tenant: new multi-tenant registrations are no longer
+/// possible): its Microsoft App ID, the tenant it belongs to, and its client secret.
+#[derive(Debug, Clone)]
+pub struct BotRegistration {
+    pub app_id: String,
+    pub tenant_id: String,
+    pub secret: Secret,
+}
+
 /// A secret: never printed, never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -48,7 +70,7 @@ pub struct ServeConfig {
     #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Database URL: a SQLite file path (created on first start) or `postgres://…`.
-    #[arg(long = "database-url", env = "DATABASE_URL", default_value = crate::cli::DEFAULT_DATABASE)]
+    #[arg(long = "database-url", env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
     pub database_url: String,
     /// The directory of agencies and people.
     #[arg(
@@ -105,13 +127,13 @@ pub struct ServeConfig {
     #[arg(long = "teams-secrets-file", env = "TEAMS_SECRETS_FILE")]
     pub teams_secrets_file: Option<PathBuf>,
     /// Where the Bot Framework publishes its token signing keys (tests serve their own).
-    #[arg(long = "teams-openid-metadata-url", env = "TEAMS_OPENID_METADATA_URL", default_value = crate::chat::teams::auth::BOT_FRAMEWORK_OPENID_METADATA)]
+    #[arg(long = "teams-openid-metadata-url", env = "TEAMS_OPENID_METADATA_URL", default_value = BOT_FRAMEWORK_OPENID_METADATA)]
     pub teams_openid_metadata_url: String,
     /// The Entra ID token endpoint base; `/{tenant}/oauth2/v2.0/token` is appended.
-    #[arg(long = "teams-token-base-url", env = "TEAMS_TOKEN_BASE_URL", default_value = crate::chat::teams::client::DEFAULT_TOKEN_BASE)]
+    #[arg(long = "teams-token-base-url", env = "TEAMS_TOKEN_BASE_URL", default_value = DEFAULT_TOKEN_BASE)]
     pub teams_token_base_url: String,
     /// The Bot Connector base used for a tenant before any of its activities named one.
-    #[arg(long = "teams-service-url", env = "TEAMS_SERVICE_URL", default_value = crate::chat::teams::client::DEFAULT_SERVICE_URL)]
+    #[arg(long = "teams-service-url", env = "TEAMS_SERVICE_URL", default_value = DEFAULT_SERVICE_URL)]
     pub teams_service_url: String,
     /// Largest request body accepted, in bytes.
     #[arg(long = "max-body-bytes", env = "MAX_BODY_BYTES", default_value_t = 256 * 1024)]
@@ -139,7 +161,7 @@ impl ServeConfig {
 
     /// The Teams bot registrations with their secrets (from `TEAMS_APP_SECRETS` or the secrets
     /// file), or a message naming what is missing (never a secret).
-    pub fn teams_registrations(&self) -> Result<Vec<crate::chat::teams::BotRegistration>, String> {
+    pub fn teams_registrations(&self) -> Result<Vec<BotRegistration>, String> {
         let mut secrets: HashMap<String, Secret> = HashMap::new();
         if let Some(path) = &self.teams_secrets_file {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -185,7 +207,7 @@ impl ServeConfig {
             let secret = secrets.get(app_id).cloned().ok_or_else(|| {
                 format!("the Teams bot {app_id} has no client secret: add {app_id}=… to TEAMS_APP_SECRETS or the TEAMS_SECRETS_FILE")
             })?;
-            out.push(crate::chat::teams::BotRegistration {
+            out.push(BotRegistration {
                 app_id: app_id.to_string(),
                 tenant_id: tenant_id.to_string(),
                 secret,

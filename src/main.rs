@@ -1,5 +1,6 @@
 //! The `escalation-bot` command line: parse, load what is needed, call into the library.
 
+#[cfg(feature = "bench")]
 mod bench;
 
 use clap::{Parser, Subcommand};
@@ -90,6 +91,7 @@ enum Command {
         command: TeamsCommand,
     },
     /// Load-test a running `serve`: signed requests at a steady rate, latency and throughput out.
+    #[cfg(feature = "bench")]
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
@@ -207,13 +209,15 @@ fn main() -> ExitCode {
                     domain,
                     out,
                 },
-        } => escalation_bot::chat::teams::package::run(&app_id, &domain, &out),
-        Command::Bench { command } => bench::run(command),
+        } => escalation_bot::chat::teams::package::run(&app_id, &domain, &out)
+            .map_err(anyhow::Error::msg),
+        #[cfg(feature = "bench")]
+        Command::Bench { command } => bench::run(command).map_err(anyhow::Error::msg),
     };
     match outcome {
         Ok(code) => code,
-        Err(message) => {
-            eprintln!("escalation-bot: {message}");
+        Err(error) => {
+            eprintln!("escalation-bot: {}", cli::report(&error));
             ExitCode::from(2)
         }
     }

@@ -269,6 +269,14 @@ pub fn format_uk_short(instant: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// An instant as a document gives it, with the year: `Mon 8 Jun 2026, 17:00` (UK local time).
+pub fn format_uk_long(instant: DateTime<Utc>) -> String {
+    instant
+        .with_timezone(&London)
+        .format("%a %-d %b %Y, %H:%M")
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

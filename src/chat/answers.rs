@@ -20,21 +20,33 @@ pub fn user_text(e: &ServiceError) -> String {
     }
 }
 
+/// What posts about a board's challenge are composed from, at the service's time now.
+pub fn scene_of<'a>(
+    service: &'a Service,
+    policy: &str,
+) -> Result<compose::Scene<'a>, ServiceError> {
+    service.scene(policy)
+}
+
 /// `status REF`: stage, deadline, who holds the stage, who has still to acknowledge, any proposal.
 pub async fn status_text(service: &Service, reference: &Reference) -> String {
     let d = match service.dispute(reference).await {
         Ok(d) => d,
         Err(e) => return user_text(&e),
     };
-    let (policy, _) = match service.policy(&d.policy) {
-        Ok(p) => p,
+    let scene = match scene_of(service, &d.policy) {
+        Ok(s) => s,
         Err(e) => return user_text(&e),
     };
-    let dir = &service.directory;
-    let mut text = format!("{} · {}", compose::title(policy, &d), compose::status(&d));
+    let (policy, dir) = (scene.policy, scene.dir);
+    let mut text = format!(
+        "{} · {}",
+        compose::title(policy, &d),
+        compose::status(&scene, &d)
+    );
     let owners: Vec<String> = d
         .owners()
-        .map(|p| compose::role_and_agency(policy, dir, p))
+        .map(|p| compose::name_and_role(policy, dir, p))
         .collect();
     if !owners.is_empty() && d.status == Status::Open {
         text.push_str(&format!("\nThis stage: {}", owners.join("; ")));
@@ -43,7 +55,7 @@ pub async fn status_text(service: &Service, reference: &Reference) -> String {
         let names: Vec<String> = d
             .awaiting_ack
             .iter()
-            .map(|p| compose::role_and_agency(policy, dir, p))
+            .map(|p| compose::name_and_role(policy, dir, p))
             .collect();
         text.push_str(&format!(
             "\nWaiting for acknowledgement from {}",
@@ -64,19 +76,29 @@ pub async fn list_text(service: &Service, person: &Person) -> String {
     match service.store.open_for_person(&person.id.0).await {
         Ok(rows) if rows.is_empty() => "You have no open challenges.".to_string(),
         Ok(rows) => {
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|r| {
-                    let due = r.due.map_or_else(
+            let mut lines = Vec::new();
+            for r in &rows {
+                // Each challenge's state in words (overdue, awaiting whom), read from its record.
+                let state = match Reference::parse(&r.reference) {
+                    Ok(reference) => match service.dispute(&reference).await {
+                        Ok(d) => scene_of(service, &d.policy)
+                            .map(|scene| compose::status(&scene, &d))
+                            .ok(),
+                        Err(_) => None,
+                    },
+                    Err(_) => None,
+                };
+                let state = state.unwrap_or_else(|| {
+                    r.due.map_or_else(
                         || "no fixed limit".to_string(),
                         |d| format!("due {}", crate::calendar::format_uk_short(d)),
-                    );
-                    format!(
-                        "• {} · stage {} · {} · {due}",
-                        r.reference, r.stage, r.stage_name
                     )
-                })
-                .collect();
+                });
+                lines.push(format!(
+                    "• {} · stage {} · {} · {state}",
+                    r.reference, r.stage, r.stage_name
+                ));
+            }
             format!("Your open challenges:\n{}", lines.join("\n"))
         }
         Err(e) => {

@@ -9,9 +9,9 @@ mod backoff;
 
 pub use backoff::backoff;
 
-use crate::chat::{Delivery, Message, Target};
 use crate::directory::Platform;
 use crate::escalation::{EventBody, Reference, ThreadRef};
+use crate::posts::{Delivery, Message, Target};
 use crate::service::Service;
 use crate::store::OutboxRow;
 use chrono::{DateTime, Utc};
@@ -359,14 +359,15 @@ impl Worker {
         let Ok(dispute) = self.service.dispute(&reference).await else {
             return;
         };
-        let Ok((policy, _)) = self.service.policy(&dispute.policy) else {
+        let Ok(scene) = self.service.scene(&dispute.policy) else {
             return;
         };
+        let policy = scene.policy;
         let dir = &self.service.directory;
         let place = match &target.delivery {
             Delivery::Direct { person, .. } => format!(
                 "a direct message to {}",
-                crate::chat::compose::role_and_agency(policy, dir, person)
+                crate::posts::compose::role_and_agency(policy, dir, person)
             ),
             Delivery::Root { channel }
             | Delivery::Reply { channel }
@@ -388,17 +389,17 @@ impl Worker {
             "A post about {reference} could not be delivered to {place} on {} ({why}). The record is complete; ask the agency's administrator to check that escalation-bot is installed there.",
             target.platform
         );
-        let title = crate::chat::compose::title(policy, &dispute);
+        let title = crate::posts::compose::title(policy, &dispute);
         let message = Message {
-            kind: crate::chat::MessageKind::Notice,
+            kind: crate::posts::MessageKind::Notice,
             reference: reference.to_string(),
             fallback: format!("{title}: {text}"),
             title,
-            status: crate::chat::compose::status(&dispute),
+            status: crate::posts::compose::status(&scene, &dispute),
             urgent: None,
-            lines: vec![crate::chat::Line {
+            lines: vec![crate::posts::Line {
                 label: None,
-                spans: vec![crate::chat::Span::text(text)],
+                spans: vec![crate::posts::Span::text(text)],
             }],
             prompt: None,
             footer: Vec::new(),

@@ -82,8 +82,14 @@ pub enum Command {
     RecordDelayReason {
         reason: String,
     },
+    /// A named step of the stage happened: at `at` when that was earlier than now, with an
+    /// optional note for the record.
     CompleteStep {
         step: String,
+        #[serde(default)]
+        at: Option<DateTime<Utc>>,
+        #[serde(default)]
+        note: Option<String>,
     },
     BringDeadlineForward {
         due: DateTime<Utc>,

@@ -1,6 +1,8 @@
 //! The rules: what a command does to a dispute under its board's policy, or why it is refused.
 
-use super::people::{Side, base_rung, board_people, can_act, owners_for, side_of, top_rung};
+use super::people::{
+    Side, base_rung, board_people, can_act, holds_stage, owners_for, side_of, top_rung,
+};
 use super::{Command, Dispute, Event, EventBody, RaiseDetails, Refusal, Status, StepDue};
 use crate::calendar::{Calendar, format_uk_short};
 use crate::directory::{AgencyId, BOARD_KIND, Directory, PersonId};
@@ -69,6 +71,20 @@ pub fn decide(
         let text = screened(ctx, "learning", text, true)?;
         return Ok(vec![EventBody::LearningReferred { text }]);
     }
+    if let (Command::ConfirmResolution, Status::Resolved, Some(by)) =
+        (command, dispute.status, &dispute.resolved_by)
+        && by == actor
+    {
+        return Err(Refusal::AlreadyDone {
+            what: format!(
+                "you confirmed the resolution of {reference}{}",
+                dispute
+                    .closed_at
+                    .map(|at| format!(" on {}", format_uk_short(at)))
+                    .unwrap_or_default()
+            ),
+        });
+    }
     if dispute.status != Status::Open {
         let status = match dispute.status {
             Status::Resolved => "resolved",
@@ -86,6 +102,7 @@ pub fn decide(
         ctx,
         reference,
     };
+    d.holder_check(command)?;
     match command {
         Command::Raise { .. } | Command::ReferLearning { .. } => Err(Refusal::AlreadyRaised),
         Command::AddNote { text, how, held_at } => Ok(vec![EventBody::NoteAdded {
@@ -96,7 +113,14 @@ pub fn decide(
         Command::Escalate {
             reason,
             delay_reason,
-        } => d.escalate(reason, delay_reason.as_deref()),
+        } => {
+            // A proposal waiting for the other side is answered first: confirmed, or rejected
+            // and then escalated.
+            if let Some(p) = &dispute.proposal {
+                return Err(Refusal::ProposalPending { by: d.name(&p.by) });
+            }
+            d.escalate(reason, delay_reason.as_deref())
+        }
         Command::Acknowledge => d.acknowledge(),
         Command::ProposeResolution {
             rationale,
@@ -130,7 +154,7 @@ pub fn decide(
             }])
         }
         Command::RecordDelayReason { reason } => {
-            if !dispute.is_overdue(ctx.now) {
+            if !super::lateness(ctx.policy, dispute, ctx.now).any() {
                 return Err(Refusal::NotLate {
                     reference: d.reference,
                 });
@@ -140,7 +164,7 @@ pub fn decide(
                 reason: screened(ctx, "delay_reason", reason, true)?,
             }])
         }
-        Command::CompleteStep { step } => d.complete_step(step),
+        Command::CompleteStep { step, at, note } => d.complete_step(step, *at, note),
         Command::BringDeadlineForward { due, reason } => d.bring_forward(*due, reason),
         Command::Withdraw { reason } => {
             let board = board_people(ctx.policy, ctx.directory, BoardRole::BusinessUnit);
@@ -534,6 +558,28 @@ fn enter_stage(
     Ok(events)
 }
 
+/// Where an escalation of `d` goes: the next management tier of a repeating stage while either
+/// side has a higher rung, else the next stage; `None` at the final stage.
+pub(super) fn escalation_target<'p>(
+    policy: &'p Policy,
+    dir: &Directory,
+    d: &Dispute,
+) -> Option<(&'p Stage, u32)> {
+    let stage = policy.stage(d.stage)?;
+    let (raising, receiving) = (d.raising_agency.as_ref()?, d.receiving_agency.as_ref()?);
+    let next = d.tier as usize + 1;
+    let climbs = stage.repeats.is_some()
+        && (base_rung(policy, dir, raising, stage.raising_level) + next
+            <= top_rung(policy, dir, raising)
+            || base_rung(policy, dir, receiving, stage.receiving_level) + next
+                <= top_rung(policy, dir, receiving));
+    if climbs {
+        Some((stage, d.tier + 1))
+    } else {
+        policy.stage(stage.number + 1).map(|next| (next, 0))
+    }
+}
+
 struct Decider<'a> {
     dispute: &'a Dispute,
     actor: &'a PersonId,
@@ -558,6 +604,57 @@ impl Decider<'_> {
         }
     }
 
+    /// From a stage where the procedure puts moving it in the owners' hands, only they (and
+    /// those above them, and the board) escalate, propose, and confirm or reject a proposal;
+    /// a proposal is answered by the other side's holders.
+    fn holder_check(&self, command: &Command) -> Result<(), Refusal> {
+        let (policy, dir) = (self.ctx.policy, self.ctx.directory);
+        let Some(stage) = policy.stage(self.dispute.stage) else {
+            return Ok(());
+        };
+        let Some(source) = &stage.owners_move_source else {
+            return Ok(());
+        };
+        let (action, side) = match command {
+            Command::Escalate { .. } => ("escalate it", None),
+            Command::ProposeResolution { .. } => ("propose a resolution", None),
+            Command::ConfirmResolution | Command::RejectResolution { .. } => {
+                // The proposal is answered by the holders of the side that did not make it.
+                let theirs = self
+                    .dispute
+                    .proposal
+                    .as_ref()
+                    .and_then(|p| side_of(self.dispute, dir, &p.by));
+                let answering = match theirs {
+                    Some(Side::Raising) => Some(Side::Receiving),
+                    Some(Side::Receiving) => Some(Side::Raising),
+                    None => None,
+                };
+                ("confirm or reject the proposed resolution", answering)
+            }
+            _ => return Ok(()),
+        };
+        if holds_stage(policy, dir, self.dispute, self.actor, side) {
+            return Ok(());
+        }
+        let owners: Vec<&PersonId> = match side {
+            Some(Side::Raising) => self.dispute.owners_raising.iter().collect(),
+            Some(Side::Receiving) => self.dispute.owners_receiving.iter().collect(),
+            None => self.dispute.owners().collect(),
+        };
+        let names: Vec<String> = owners.iter().map(|p| self.name(p)).collect();
+        Err(Refusal::NotStageHolder {
+            stage: format!("{} {}", policy.stage_word.to_lowercase(), stage.number),
+            holders: if names.is_empty() {
+                "the stage's owners".into()
+            } else {
+                names.join(" and ")
+            },
+            action: action.to_string(),
+            section: source.clone(),
+        })
+    }
+
     fn current_stage(&self) -> Result<&Stage, Refusal> {
         self.ctx.policy.stage(self.dispute.stage).ok_or_else(|| {
             Refusal::Calendar(format!(
@@ -569,7 +666,7 @@ impl Decider<'_> {
 
     /// A late action under a policy that requires it must carry (or follow) a reason for delay.
     fn delay_check(&self, delay_reason: Option<&str>) -> Result<Vec<EventBody>, Refusal> {
-        let late = self.dispute.is_overdue(self.ctx.now);
+        let late = super::lateness(self.ctx.policy, self.dispute, self.ctx.now).any();
         let given = delay_reason.map(str::trim).filter(|r| !r.is_empty());
         match (late, given) {
             (true, Some(reason)) => Ok(vec![EventBody::DelayReasonRecorded {
@@ -595,31 +692,14 @@ impl Decider<'_> {
         let (policy, dir) = (self.ctx.policy, self.ctx.directory);
         let reason = screened(self.ctx, "reason", reason, true)?;
         let stage = self.current_stage()?;
-        let (Some(raising), Some(receiving)) =
-            (&self.dispute.raising_agency, &self.dispute.receiving_agency)
-        else {
+        if self.dispute.raising_agency.is_none() || self.dispute.receiving_agency.is_none() {
             return Err(Refusal::NotRaised);
-        };
-        // A repeating stage climbs while either side still has a higher rung.
-        let climbs = stage.repeats.is_some() && {
-            let next = self.dispute.tier as usize + 1;
-            base_rung(policy, dir, raising, stage.raising_level) + next
-                <= top_rung(policy, dir, raising)
-                || base_rung(policy, dir, receiving, stage.receiving_level) + next
-                    <= top_rung(policy, dir, receiving)
-        };
-        let (to_stage, to_tier) = if climbs {
-            (stage, self.dispute.tier + 1)
-        } else {
-            match policy.stage(stage.number + 1) {
-                Some(next) => (next, 0),
-                None => {
-                    return Err(Refusal::FinalStage {
-                        reference: self.reference.clone(),
-                        name: stage.name.clone(),
-                    });
-                }
-            }
+        }
+        let Some((to_stage, to_tier)) = escalation_target(policy, dir, self.dispute) else {
+            return Err(Refusal::FinalStage {
+                reference: self.reference.clone(),
+                name: stage.name.clone(),
+            });
         };
         let mut events = self.delay_check(delay_reason)?;
         if to_tier == 0 {
@@ -656,6 +736,22 @@ impl Decider<'_> {
     }
 
     fn acknowledge(&self) -> Result<Vec<EventBody>, Refusal> {
+        if let Some(done) = self
+            .dispute
+            .acknowledged
+            .iter()
+            .find(|a| &a.by == self.actor)
+        {
+            return Err(Refusal::AlreadyDone {
+                what: format!(
+                    "you acknowledged {} {} of {} on {}",
+                    self.ctx.policy.stage_word.to_lowercase(),
+                    self.dispute.stage,
+                    self.reference,
+                    format_uk_short(done.at)
+                ),
+            });
+        }
         if !self.dispute.awaiting_ack.contains(self.actor) {
             let asked: Vec<String> = self
                 .dispute
@@ -704,8 +800,34 @@ impl Decider<'_> {
         }
     }
 
-    fn complete_step(&self, step: &str) -> Result<Vec<EventBody>, Refusal> {
+    fn complete_step(
+        &self,
+        step: &str,
+        at: Option<DateTime<Utc>>,
+        note: &Option<String>,
+    ) -> Result<Vec<EventBody>, Refusal> {
         let stage = self.current_stage()?;
+        let now = self.ctx.now;
+        let happened = at.unwrap_or(now);
+        if happened > now {
+            return Err(Refusal::Invalid {
+                field: "at".into(),
+                message: "record a step once it has happened: the time given is in the future"
+                    .into(),
+            });
+        }
+        if let Some(started) = self.dispute.stage_started_at
+            && happened < started
+        {
+            return Err(Refusal::Invalid {
+                field: "at".into(),
+                message: format!(
+                    "this stage started on {}; a step of it cannot have happened before that",
+                    format_uk_short(started)
+                ),
+            });
+        }
+        let note = screened_opt(self.ctx, "note", note)?;
         let Some(st) = stage.steps.iter().find(|s| s.id == step) else {
             let ids: Vec<&str> = stage.steps.iter().map(|s| s.id.as_str()).collect();
             return Err(Refusal::Invalid {
@@ -744,12 +866,17 @@ impl Decider<'_> {
             });
         }
         let mut after = self.dispute.clone();
-        after.steps_done.insert(st.id.clone(), self.ctx.now);
+        after.steps_done.insert(st.id.clone(), happened);
         let mut then_due = Vec::new();
         for later in &stage.steps {
             if let Some(l) = &later.limit
                 && l.from == Anchor::Step(st.id.clone())
-                && let Some(due) = due_of(l, &after, self.ctx.now, self.ctx.calendar)?
+                && let Some(due) = due_of(
+                    l,
+                    &after,
+                    self.dispute.stage_started_at.unwrap_or(now),
+                    self.ctx.calendar,
+                )?
             {
                 then_due.push(StepDue {
                     step: later.id.clone(),
@@ -761,6 +888,8 @@ impl Decider<'_> {
             step: st.id.clone(),
             stage: stage.number,
             then_due,
+            happened_at: at.filter(|t| *t < now),
+            note,
         }])
     }
 

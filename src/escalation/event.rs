@@ -100,6 +100,11 @@ pub enum EventBody {
         step: String,
         stage: u32,
         then_due: Vec<StepDue>,
+        /// When the step happened, where that was before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        happened_at: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     DeadlineBroughtForward {
         stage: u32,

@@ -8,17 +8,21 @@
 mod command;
 mod decide;
 mod event;
+mod offers;
 mod people;
 mod reference;
 mod refusal;
 mod state;
 mod system;
+mod verb;
 
 pub use command::{Command, Concerns, ContactFormat, RaiseDetails};
 pub use decide::{Context, decide, handle};
 pub use event::{Event, EventBody, StepDue, ThreadRef};
+pub use offers::{Lateness, lateness, offers, open_steps, probe, stage_met};
 pub use people::{Side, can_act, owners_for, side_of};
 pub use reference::{Reference, ReferenceError};
 pub use refusal::Refusal;
 pub use state::{Acknowledgement, Dispute, Proposal, Status};
 pub use system::{SystemCommand, decide_system};
+pub use verb::Verb;

@@ -140,3 +140,27 @@ pub fn can_act(policy: &Policy, dir: &Directory, dispute: &Dispute, person: &Per
     }
     false
 }
+
+/// Whether a person holds the current stage: one of its owners (on `side`, where given), one of
+/// those above an owner on their reporting line, or the board's business unit or chair.
+pub fn holds_stage(
+    policy: &Policy,
+    dir: &Directory,
+    dispute: &Dispute,
+    person: &PersonId,
+    side: Option<Side>,
+) -> bool {
+    if board_people(policy, dir, BoardRole::BusinessUnit).contains(person)
+        || board_people(policy, dir, BoardRole::Chair).contains(person)
+    {
+        return true;
+    }
+    let owners: Vec<&PersonId> = match side {
+        Some(Side::Raising) => dispute.owners_raising.iter().collect(),
+        Some(Side::Receiving) => dispute.owners_receiving.iter().collect(),
+        None => dispute.owners().collect(),
+    };
+    owners
+        .iter()
+        .any(|o| *o == person || dir.managers_of(o).iter().any(|m| &m.id == person))
+}

@@ -7,7 +7,9 @@ use crate::privacy::IdentifiableKind;
 pub enum Refusal {
     #[error("this challenge has already been raised")]
     AlreadyRaised,
-    #[error("there is no open challenge with that reference; check it with `/challenge list`")]
+    #[error(
+        "there is no open challenge with that reference; check it against the list of your open challenges"
+    )]
     NotRaised,
     #[error(
         "{reference} is {status}: nothing more can be done on it except referring learning to the board"
@@ -41,14 +43,29 @@ pub enum Refusal {
         "the other side confirms or rejects a resolution; you cannot {action} your own side's proposal"
     )]
     SameSide { action: String },
-    #[error("{field}: {message}")]
+    #[error("{message}")]
     Invalid { field: String, message: String },
-    #[error("{field}: {message}")]
+    #[error("{message}")]
     Identifiable {
         field: String,
         kinds: Vec<IdentifiableKind>,
         message: String,
     },
+    /// From this stage the procedure puts moving it in the hands of the stage's owners and
+    /// those above them; others add notes and ask them.
+    #[error(
+        "from {stage} of this procedure, {holders} (or those above them) {action}, not you ({section}); you can add a note, or ask them to act"
+    )]
+    NotStageHolder {
+        stage: String,
+        holders: String,
+        action: String,
+        section: String,
+    },
+    /// The person already did this (a second press of the same button): every platform gives
+    /// this same answer, and nothing new is recorded.
+    #[error("{what}; nothing more is needed")]
+    AlreadyDone { what: String },
     #[error("{0}")]
     Calendar(String),
 }

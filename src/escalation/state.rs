@@ -73,6 +73,8 @@ pub struct Dispute {
     pub steps_done: BTreeMap<String, DateTime<Utc>>,
     pub steps_due: BTreeMap<String, DateTime<Utc>>,
     pub proposal: Option<Proposal>,
+    /// Who confirmed the resolution, so a second press of Confirm is recognised as theirs.
+    pub resolved_by: Option<PersonId>,
     pub notes: u32,
     pub closed_at: Option<DateTime<Utc>>,
     /// People asked to acknowledge this stage whose next level up has already been told.
@@ -179,8 +181,14 @@ impl Dispute {
                 }
             }
             EventBody::DelayReasonRecorded { .. } => self.delay_reason_recorded = true,
-            EventBody::StepCompleted { step, then_due, .. } => {
-                self.steps_done.insert(step.clone(), event.at);
+            EventBody::StepCompleted {
+                step,
+                then_due,
+                happened_at,
+                ..
+            } => {
+                self.steps_done
+                    .insert(step.clone(), happened_at.unwrap_or(event.at));
                 self.record_steps_due(then_due);
             }
             EventBody::DeadlineBroughtForward { due, .. } => self.due = Some(*due),
@@ -203,6 +211,7 @@ impl Dispute {
             EventBody::ResolutionRejected { .. } => self.proposal = None,
             EventBody::ResolutionConfirmed { .. } => {
                 self.status = Status::Resolved;
+                self.resolved_by = event.actor.clone();
                 self.closed_at = Some(event.at);
                 self.awaiting_ack.clear();
             }

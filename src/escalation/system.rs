@@ -63,7 +63,7 @@ pub fn decide_system(d: &Dispute, command: &SystemCommand, ctx: &Context<'_>) ->
     let policy = ctx.policy;
     match command {
         SystemCommand::Remind { due, .. } => {
-            if d.due != Some(*due) || ctx.now >= *due {
+            if d.due != Some(*due) || ctx.now >= *due || super::stage_met(policy, d) {
                 return Vec::new();
             }
             vec![EventBody::ReminderSent {
@@ -73,9 +73,11 @@ pub fn decide_system(d: &Dispute, command: &SystemCommand, ctx: &Context<'_>) ->
             }]
         }
         SystemCommand::Overdue { due, count, .. } => {
-            if d.due != Some(*due) || ctx.now < *due {
+            // Nothing is owed once the work the deadline times is recorded (Sunderland's review).
+            if d.due != Some(*due) || ctx.now < *due || super::stage_met(policy, d) {
                 return Vec::new();
             }
+            let owed = super::lateness(policy, d, ctx.now).owed;
             let required = policy.delay_reason.required;
             let next = if stage < policy.last_stage() {
                 format!(
@@ -86,11 +88,19 @@ pub fn decide_system(d: &Dispute, command: &SystemCommand, ctx: &Context<'_>) ->
             } else {
                 "propose a resolution or ask the board business unit for advice".to_string()
             };
-            let mut prompt = format!(
-                "{} {stage} was due {}. The procedure expects you to {next}, or to record why not.",
-                policy.stage_word,
-                format_uk_short(*due)
-            );
+            let mut prompt = match owed {
+                Some(step) => format!(
+                    "{} ({} {stage}) was due {}. Record it once it has happened; otherwise the procedure expects you to {next}, or to record the reason for the delay.",
+                    step.name,
+                    policy.stage_word.to_lowercase(),
+                    format_uk_short(*due)
+                ),
+                None => format!(
+                    "{} {stage} was due {}. The procedure expects you to {next}, or to record the reason for the delay.",
+                    policy.stage_word,
+                    format_uk_short(*due)
+                ),
+            };
             if required && !d.delay_reason_recorded {
                 prompt.push_str(&format!(
                     " The {} procedure asks for the reason for the delay: record it with the next action. ({})",

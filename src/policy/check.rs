@@ -673,6 +673,7 @@ impl Checker<'_> {
             });
             let repeats = s.repeats.map(|r| self.rule(r, "repeat"));
             let bring_forward_source = s.bring_forward.map(|b| self.source(&b.get_ref().source));
+            let owners_move_source = s.owners_move.map(|b| self.source(&b.get_ref().source));
             out.push(Stage {
                 number: expected,
                 name: self.text(&s.name, "the stage name"),
@@ -683,6 +684,7 @@ impl Checker<'_> {
                 formal_challenge: s.formal_challenge,
                 timescale,
                 bring_forward_source,
+                owners_move_source,
                 repeats,
                 form,
                 notify,

@@ -150,6 +150,8 @@ pub(super) struct StageFile {
     #[serde(default)]
     pub bring_forward: Option<S<SourceOnly>>,
     #[serde(default)]
+    pub owners_move: Option<S<SourceOnly>>,
+    #[serde(default)]
     pub repeats: Option<S<RuleFile>>,
     #[serde(default)]
     pub form: Option<S<FormFile>>,

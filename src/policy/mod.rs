@@ -170,6 +170,9 @@ pub struct Stage {
     pub timescale: Timescale,
     /// Set when the procedure lets a party bring the deadline forward to protect the adult.
     pub bring_forward_source: Option<String>,
+    /// From this stage the stage's owners (and those above them on their ladder) escalate,
+    /// propose and answer proposals; others add notes and ask them. The section that says so.
+    pub owners_move_source: Option<String>,
     pub repeats: Option<Rule>,
     pub form: Option<Form>,
     pub notify: Vec<Notice>,
@@ -265,6 +268,14 @@ pub enum ExclusionRule {
 }
 
 impl Policy {
+    /// The working-day calendar the policy names (its bank-holiday division and working hours),
+    /// from the holiday data built into the service.
+    pub fn calendar(&self) -> Result<crate::calendar::Calendar, String> {
+        crate::calendar::BankHolidays::embedded()
+            .calendar(&self.calendar, self.hours)
+            .map_err(|e| e.to_string())
+    }
+
     /// The stage with this number.
     pub fn stage(&self, number: u32) -> Option<&Stage> {
         self.stages.iter().find(|s| s.number == number)

@@ -4,9 +4,7 @@
 //! request id, so a crash, a restart or several replicas can never send a reminder twice: a
 //! second attempt finds the key recorded and only marks the row done.
 
-pub mod plan;
-
-pub use plan::{Plan, plan};
+pub use crate::reminders::{Plan, plan};
 
 use crate::escalation::{Reference, SystemCommand};
 use crate::service::{Service, ServiceError};

@@ -9,10 +9,10 @@ mod clock;
 pub use clock::{Clock, ManualClock, SystemClock};
 
 use crate::calendar::{Calendar, CalendarError, local_year};
-use crate::chat::{Origin, fanout};
 use crate::directory::{Directory, PersonId};
 use crate::escalation::{self, Command, Context, Dispute, Event, RaiseDetails, Reference, Refusal};
 use crate::policy::{Policy, PolicySet};
+use crate::posts::{Origin, fanout};
 use crate::store::{Batch, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex, Weak};
 pub enum ServiceError {
     #[error("{0}")]
     Refused(#[from] Refusal),
-    #[error("there is no challenge {0}; check the reference with `/challenge list`")]
+    #[error(
+        "there is no challenge {0}; check the reference against the list of your open challenges"
+    )]
     UnknownDispute(String),
     #[error("this request was already recorded")]
     Duplicate,
@@ -86,8 +88,7 @@ impl Service {
     ) -> Result<Service, ServiceError> {
         let mut calendars = BTreeMap::new();
         for p in policies.iter() {
-            let cal =
-                crate::simulate::calendar_for(p).map_err(|e| ServiceError::Setup(e.to_string()))?;
+            let cal = p.calendar().map_err(ServiceError::Setup)?;
             calendars.insert(p.id.clone(), cal);
         }
         Ok(Service {
@@ -113,6 +114,37 @@ impl Service {
         let gate = Arc::new(tokio::sync::Mutex::new(()));
         gates.insert(key, Arc::downgrade(&gate));
         gate
+    }
+
+    /// What posts about a board's challenges are composed from, at the service's time now.
+    pub fn scene(&self, policy: &str) -> Result<crate::posts::compose::Scene<'_>, ServiceError> {
+        let (policy, calendar) = self.policy(policy)?;
+        Ok(crate::posts::compose::Scene {
+            policy,
+            calendar,
+            dir: &self.directory,
+            now: self.now(),
+        })
+    }
+
+    /// Queues a private answer (a refusal, help, a form) to one person where they asked, under
+    /// `owner`'s lane: the only way adapters put something in the outbox themselves.
+    pub async fn reply_privately(
+        &self,
+        owner: &str,
+        key: String,
+        target: &crate::posts::Target,
+        message: &crate::posts::Message,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let row = crate::posts::fanout::outbox_row(key, target.lane(owner), target, message, now);
+        self.store.enqueue(owner, &[row], now).await?;
+        Ok(())
+    }
+
+    /// The challenge a request with this key recorded, where one was recorded under it.
+    pub async fn seen(&self, key: &str) -> Result<Option<String>, ServiceError> {
+        Ok(self.store.seen_inbound(key).await?)
     }
 
     /// The time now, from the service's clock (a demo or test clock can move it).
@@ -271,9 +303,9 @@ impl Service {
         for e in &events {
             after.apply(e);
         }
-        let schedule = crate::scheduler::plan(policy, calendar, &after, &events, now);
+        let schedule = crate::reminders::plan(policy, calendar, &after, &events, now);
         Batch {
-            outbox: fanout::plan(policy, &self.directory, before, &events, origin),
+            outbox: fanout::plan(policy, calendar, &self.directory, before, &events, origin),
             events,
             schedule: schedule.add,
             cancel_schedule_kinds: schedule.cancel,
@@ -324,7 +356,7 @@ impl Service {
                 inbound_key.clone(),
                 now,
             );
-            if let Some(at) = crate::scheduler::plan::working_time(calendar, now, before.urgent) {
+            if let Some(at) = crate::reminders::working_time(calendar, now, before.urgent) {
                 for row in &mut batch.outbox {
                     row.available_at = at;
                 }

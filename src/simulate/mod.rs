@@ -9,7 +9,7 @@ mod timeline;
 pub use scenario::{Action, Scenario, ScenarioError, ScenarioStep};
 pub use timeline::{Entry, render_json, render_text};
 
-use crate::calendar::{BankHolidays, Calendar};
+use crate::calendar::Calendar;
 use crate::directory::Directory;
 use crate::escalation::{
     self, Command, Context, Dispute, Event, Reference, Refusal, SystemCommand,
@@ -172,7 +172,7 @@ struct Queue {
 }
 
 impl Queue {
-    fn apply(&mut self, reference: &Reference, plan: crate::scheduler::Plan) {
+    fn apply(&mut self, reference: &Reference, plan: crate::reminders::Plan) {
         self.rows
             .retain(|_, (r, row)| !(r == reference && plan.cancel.contains(&row.kind)));
         for row in plan.add {
@@ -259,7 +259,7 @@ pub async fn run_each<L: Ledger>(
             }
             queue.apply(
                 &reference,
-                crate::scheduler::plan(policy, &calendar, &after, &events, row.due_at),
+                crate::reminders::plan(policy, &calendar, &after, &events, row.due_at),
             );
         }
         let Some(step) = step else { break };
@@ -327,7 +327,7 @@ pub async fn run_each<L: Ledger>(
                 }
                 queue.apply(
                     &reference,
-                    crate::scheduler::plan(policy, &calendar, &state, &events, step.at),
+                    crate::reminders::plan(policy, &calendar, &state, &events, step.at),
                 );
                 current = Some(reference);
             }
@@ -362,9 +362,7 @@ pub async fn run_each<L: Ledger>(
 
 /// The working-day calendar a policy names.
 pub fn calendar_for(policy: &Policy) -> Result<Calendar, ScenarioError> {
-    BankHolidays::embedded()
-        .calendar(&policy.calendar, policy.hours)
-        .map_err(|e| ScenarioError::Invalid(e.to_string()))
+    policy.calendar().map_err(ScenarioError::Invalid)
 }
 
 /// Loads a directory for a scenario (shared with other commands that need one).

@@ -86,6 +86,11 @@ pub enum Action {
     },
     CompleteStep {
         step: String,
+        /// When the step happened, where that was before the scenario records it.
+        #[serde(default)]
+        at: Option<DateTime<Utc>>,
+        #[serde(default)]
+        note: Option<String>,
     },
     BringDeadlineForward {
         due: DateTime<Utc>,
@@ -148,7 +153,7 @@ impl Action {
             Action::ConfirmResolution => Command::ConfirmResolution,
             Action::RejectResolution { reason } => Command::RejectResolution { reason },
             Action::RecordDelayReason { reason } => Command::RecordDelayReason { reason },
-            Action::CompleteStep { step } => Command::CompleteStep { step },
+            Action::CompleteStep { step, at, note } => Command::CompleteStep { step, at, note },
             Action::BringDeadlineForward { due, reason } => {
                 Command::BringDeadlineForward { due, reason }
             }

@@ -2,11 +2,14 @@
 //!
 //! One `Store` with two real backends. An append writes events, the outbox rows and schedule rows
 //! they cause, and the projections, in one transaction; the expected version makes racing writers
-//! on one dispute fail cleanly instead of losing an update.
+//! on one dispute fail cleanly instead of losing an update. Every operation's SQL and row mapping
+//! is written once, in `sql.rs`; `sqlite.rs` and `postgres.rs` hold only what differs (opening,
+//! the write lock, `FOR UPDATE SKIP LOCKED`, a bulk load, query plans); migrations are per backend.
 
 mod chain;
 mod postgres;
 mod projection;
+mod sql;
 mod sqlite;
 
 pub use chain::{GENESIS, VerifyReport, event_hash};
@@ -262,7 +265,7 @@ impl Store {
         expected_version: u64,
         batch: &Batch,
     ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.append(reference, expected_version, batch, None).await)
+        dispatch!(self, s => s.append(reference, expected_version, batch).await)
     }
 
     /// Allocates the next reference for a board and year, builds the new dispute's batch with it,

@@ -62,6 +62,11 @@ pub async fn build(
         )
     })?;
     let directory = Directory::load(&config.directory).map_err(|e| e.to_string())?;
+    // Which platform each agency's channel is on in real life, for the sandbox to say so.
+    let stands_for: HashMap<String, Platform> = directory
+        .agencies()
+        .filter_map(|a| a.channels.first().map(|c| (a.id.0.clone(), c.platform)))
+        .collect();
     // The sandbox stands in for every platform: every agency's channel moves onto it.
     let directory = if config.sandbox {
         directory.on_sandbox()
@@ -131,7 +136,7 @@ pub async fn build(
     let teams = TeamsState::new(service.clone(), teams_bots, &teams_endpoints, http.clone());
     posters.insert(Platform::Teams, Arc::new(teams.poster()));
     let sandbox = if config.sandbox {
-        let sandbox = SandboxState::new(service.clone());
+        let sandbox = SandboxState::new(service.clone(), stands_for);
         sandbox.restore_clock().await?;
         posters.insert(Platform::Sandbox, Arc::new(sandbox.poster()));
         Some(sandbox)
@@ -250,6 +255,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let response = next.run(request).await;
     let outcome = match response.status().as_u16() {
         200..=299 => "ok",
+        300..=399 => "redirect",
         401 | 403 => "unauthorized",
         400..=499 => "client_error",
         _ => "server_error",

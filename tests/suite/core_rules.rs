@@ -19,7 +19,7 @@ fn norfolk() -> Case {
 fn norfolk_at_stage_two() -> Case {
     let mut case = norfolk();
     case.act(
-        "sam-patel",
+        &case.mover(),
         "2026-06-02T10:00:00+01:00",
         escalate("Discussed twice without agreement."),
     );
@@ -198,10 +198,14 @@ fn acknowledging_twice_is_refused() {
         "2026-06-02T11:05:00+01:00",
         Command::Acknowledge,
     );
-    assert!(
-        matches!(refusal, Refusal::NotAskedToAcknowledge { stage: 2, .. }),
-        "{refusal:?}"
-    );
+    // A second acknowledgement is answered by the core itself, the same on every platform.
+    match refusal {
+        Refusal::AlreadyDone { what } => assert_eq!(
+            what,
+            "you acknowledged stage 2 of NSAB-2026-0001 on Tue 2 Jun, 11:00"
+        ),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -376,7 +380,6 @@ fn escalation_past_the_last_stage_is_refused_under_every_policy() {
     for policy in SEED_POLICIES {
         let p = fixture().policy(policy);
         let mut case = Case::raise_cast(policy, "2026-06-01T09:00:00+01:00");
-        let raiser = cast(policy).raiser;
         let mut minute = 0;
         while case.state.stage < p.last_stage() {
             minute += 5;
@@ -385,11 +388,12 @@ fn escalation_past_the_last_stage_is_refused_under_every_policy() {
                 "{policy}: escalation never reached the last stage"
             );
             let now = format!("2026-06-01T10:{minute:02}:00+01:00");
-            case.act(raiser, &now, escalate("Still unresolved."));
+            case.act(&case.mover(), &now, escalate("Still unresolved."));
         }
         // Cambridgeshire stage 4 does not repeat, so the last stage is final for every policy.
+        let holder = case.mover();
         let refusal = case.refused(
-            raiser,
+            &holder,
             "2026-06-01T11:00:00+01:00",
             escalate("Still unresolved."),
         );
@@ -440,7 +444,7 @@ fn a_late_escalation_under_durham_without_a_reason_for_delay_is_refused() {
 fn a_late_escalation_under_durham_with_a_reason_records_it_before_escalating() {
     let mut case = durham();
     let events = case.act(
-        "durham-police-practitioner",
+        &case.mover(),
         "2026-06-03T10:00:00+01:00",
         escalate_late(
             "No agreement reached.",
@@ -473,7 +477,7 @@ fn a_reason_for_delay_recorded_first_lets_a_late_escalation_through() {
     );
     assert!(case.state.delay_reason_recorded);
     let events = case.act(
-        "durham-police-practitioner",
+        &case.mover(),
         "2026-06-03T10:00:00+01:00",
         escalate("No agreement reached."),
     );
@@ -497,7 +501,7 @@ fn a_reason_for_delay_cannot_be_recorded_before_anything_is_late() {
 fn an_escalation_at_the_due_instant_itself_is_not_late() {
     let mut case = durham();
     let events = case.act(
-        "durham-police-practitioner",
+        &case.mover(),
         "2026-06-02T17:00:00+01:00",
         escalate("No agreement reached."),
     );
@@ -538,7 +542,7 @@ fn a_late_escalation_under_norfolk_needs_no_reason_for_delay() {
     assert!(!fixture().policy("norfolk").delay_reason.required);
     // Stage 1 was due Monday 8 June at 17:00.
     let events = case.act(
-        "sam-patel",
+        &case.mover(),
         "2026-06-09T10:00:00+01:00",
         escalate("No agreement reached."),
     );
@@ -828,6 +832,8 @@ fn long_mixed_dispute(policy: &str) -> (Case, Vec<(usize, Dispute)>) {
         for st in &stage.steps {
             let done = Command::CompleteStep {
                 step: st.id.clone(),
+                at: None,
+                note: None,
             };
             step(&mut case, s, &owner.0, clock.tick(), done);
         }
@@ -837,7 +843,8 @@ fn long_mixed_dispute(policy: &str) -> (Case, Vec<(usize, Dispute)>) {
         } else {
             escalate("Still unresolved.")
         };
-        match case.try_act(c.raiser, &now, command) {
+        let mover = case.mover();
+        match case.try_act(&mover, &now, command) {
             Ok(_) => s.push((case.events.len(), case.state.clone())),
             Err(Refusal::FinalStage { .. }) => break,
             Err(other) => panic!("{policy}: escalation refused: {other:?}"),
@@ -861,10 +868,11 @@ fn long_mixed_dispute(policy: &str) -> (Case, Vec<(usize, Dispute)>) {
         clock.tick(),
         propose("Joint review within a week."),
     );
+    let confirmer = case.mover();
     step(
         &mut case,
         s,
-        c.raiser,
+        &confirmer,
         clock.tick(),
         Command::ConfirmResolution,
     );
@@ -943,14 +951,13 @@ fn owners(case: &Case) -> (Vec<&str>, Vec<&str>) {
 #[test]
 fn cambridgeshire_stage_three_climbs_the_management_tiers_before_stage_four() {
     let mut case = Case::raise_cast("cambridgeshire-peterborough", "2026-06-01T09:00:00+01:00");
-    let by = "cambs-asc-practitioner";
     case.act(
-        by,
+        &case.mover(),
         "2026-06-01T10:00:00+01:00",
         escalate("No agreement between workers."),
     );
     case.act(
-        by,
+        &case.mover(),
         "2026-06-01T11:00:00+01:00",
         escalate("No agreement between line managers."),
     );
@@ -964,7 +971,7 @@ fn cambridgeshire_stage_three_climbs_the_management_tiers_before_stage_four() {
     );
 
     let events = case.act(
-        by,
+        &case.mover(),
         "2026-06-01T12:00:00+01:00",
         escalate("Senior managers disagree."),
     );
@@ -1006,7 +1013,7 @@ fn cambridgeshire_stage_three_climbs_the_management_tiers_before_stage_four() {
 
     // The heads of service are the top rung: the next escalation leaves stage 3.
     let events = case.act(
-        by,
+        &case.mover(),
         "2026-06-01T13:00:00+01:00",
         escalate("Heads of service disagree."),
     );
@@ -1039,7 +1046,7 @@ fn cambridgeshire_stages_have_no_invented_deadline() {
         assert_eq!(case.state.due, None, "stage {}", case.state.stage);
         if n < 3 {
             case.act(
-                "cambs-asc-practitioner",
+                &case.mover(),
                 &format!("2026-06-01T1{n}:00:00+01:00"),
                 escalate("Unresolved."),
             );
@@ -1050,9 +1057,8 @@ fn cambridgeshire_stages_have_no_invented_deadline() {
 /// A Sunderland dispute raised Monday 19 October 2026 and taken to stage 3 the same morning.
 fn sunderland_at_stage_three() -> Case {
     let mut case = Case::raise_cast("sunderland", "2026-10-19T09:00:00+01:00");
-    let by = "sunderland-asc-practitioner";
     case.act(
-        by,
+        &case.mover(),
         "2026-10-19T10:00:00+01:00",
         escalate("No agreement at stage one."),
     );
@@ -1065,7 +1071,7 @@ fn sunderland_at_stage_three() -> Case {
         "stage 2: line manager to the other agency's senior manager"
     );
     case.act(
-        by,
+        &case.mover(),
         "2026-10-19T11:00:00+01:00",
         escalate("No agreement at stage two."),
     );
@@ -1092,6 +1098,8 @@ fn sunderland_written_response_is_due_five_calendar_days_after_the_review() {
         "2026-10-22T10:00:00+01:00",
         Command::CompleteStep {
             step: "review".into(),
+            at: None,
+            note: None,
         },
     );
     // Thursday 22 October + 5 calendar days = Tuesday 27 October, 17:00 GMT (clocks went back on the 25th).
@@ -1104,6 +1112,7 @@ fn sunderland_written_response_is_due_five_calendar_days_after_the_review() {
                         step,
                         stage,
                         then_due,
+                        ..
                     },
                 ..
             },
@@ -1121,6 +1130,8 @@ fn sunderland_written_response_is_due_five_calendar_days_after_the_review() {
         "2026-10-22T11:00:00+01:00",
         Command::CompleteStep {
             step: "review".into(),
+            at: None,
+            note: None,
         },
     );
     assert!(matches!(&refusal, Refusal::Invalid { field, .. } if field == "step"));
@@ -1135,7 +1146,7 @@ fn sunderland_stage_four_excludes_everyone_involved_so_far() {
         note("Shared the community nursing view."),
     );
     let events = case.act(
-        "sunderland-asc-practitioner",
+        &case.mover(),
         "2026-10-20T10:00:00+01:00",
         escalate("The review did not resolve it."),
     );
@@ -1161,13 +1172,30 @@ fn sunderland_stage_four_excludes_everyone_involved_so_far() {
 }
 
 #[test]
-fn sunderland_stage_four_excludes_the_manager_who_escalated_it() {
+fn sunderland_stage_three_is_escalated_by_those_who_hold_it_not_by_a_manager_below_them() {
     let mut case = sunderland_at_stage_three();
-    // The ASC senior manager manages the line manager, so may act, and escalates without ever
-    // having owned a stage: they are involved in the case all the same.
-    case.act(
+    // The ASC senior manager manages the line manager but sits below the heads of service who
+    // hold stage 3 (Stage Three): they may add notes, not move the stage.
+    let refusal = case.refused(
         "sunderland-asc-senior-manager",
         "2026-10-20T10:00:00+01:00",
+        escalate("The review did not resolve it."),
+    );
+    match refusal {
+        Refusal::NotStageHolder { stage, section, .. } => assert_eq!(
+            (stage.as_str(), section.as_str()),
+            ("stage 3", "Stage Three")
+        ),
+        other => panic!("{other:?}"),
+    }
+    case.act(
+        "sunderland-asc-senior-manager",
+        "2026-10-20T10:05:00+01:00",
+        crate::helpers::note("Asked our head of service to escalate."),
+    );
+    case.act(
+        "sunderland-asc-head-of-service",
+        "2026-10-20T10:10:00+01:00",
         escalate("The review did not resolve it."),
     );
     assert_eq!(case.state.stage, 4);
@@ -1175,7 +1203,7 @@ fn sunderland_stage_four_excludes_the_manager_who_escalated_it() {
         case.state
             .excluded
             .contains(&pid("sunderland-asc-senior-manager")),
-        "excluded: {:?}",
+        "whoever took part in the case is kept out of stage 4: {:?}",
         case.state.excluded
     );
 }
@@ -1185,7 +1213,7 @@ fn rochdale_at_stage_four() -> Case {
     let mut case = Case::raise_cast("rochdale", "2026-06-01T09:00:00+01:00");
     for (n, now) in ["10", "11", "12"].iter().enumerate() {
         case.act(
-            "rochdale-asc-practitioner",
+            &case.mover(),
             &format!("2026-06-01T{now}:00:00+01:00"),
             escalate("Still unresolved."),
         );
@@ -1198,7 +1226,7 @@ fn rochdale_at_stage_four() -> Case {
 fn rochdale_tells_the_other_agency_before_escalating_to_heads_of_service() {
     let mut case = rochdale_at_stage_four();
     let events = case.act(
-        "rochdale-asc-practitioner",
+        &case.mover(),
         "2026-06-01T13:00:00+01:00",
         escalate("Service managers could not agree."),
     );
@@ -1237,7 +1265,7 @@ fn rochdale_tells_the_other_agency_before_escalating_to_heads_of_service() {
 fn rochdale_notice_goes_to_the_agency_opposite_whoever_escalates() {
     let mut case = rochdale_at_stage_four();
     let events = case.act(
-        "rochdale-mh-practitioner",
+        &case.mover_receiving(),
         "2026-06-01T13:00:00+01:00",
         escalate("Service managers could not agree."),
     );
@@ -1251,12 +1279,12 @@ fn rochdale_notice_goes_to_the_agency_opposite_whoever_escalates() {
 fn durham_step_three_is_due_21_days_after_the_first_raising_not_the_step_start() {
     let mut case = durham();
     case.act(
-        "durham-police-practitioner",
+        &case.mover(),
         "2026-06-01T11:00:00+01:00",
         escalate("No agreement."),
     );
     case.act(
-        "durham-police-practitioner",
+        &case.mover(),
         "2026-06-03T11:00:00+01:00",
         escalate("Managers could not agree."),
     );

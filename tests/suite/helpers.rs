@@ -231,6 +231,26 @@ impl Case {
         Ok(events)
     }
 
+    /// Who moves the dispute on the raising side now: the first of the stage's raising owners
+    /// (the raiser at stage 1, their manager once managers hold the stage).
+    pub fn mover(&self) -> String {
+        self.state
+            .owners_raising
+            .first()
+            .or(self.state.raised_by.as_ref())
+            .map(|p| p.0.clone())
+            .expect("a raised dispute has someone on the raising side")
+    }
+
+    /// Who moves the dispute on the receiving side now: the first of the stage's receiving owners.
+    pub fn mover_receiving(&self) -> String {
+        self.state
+            .owners_receiving
+            .first()
+            .map(|p| p.0.clone())
+            .expect("a raised dispute has someone on the receiving side")
+    }
+
     /// Decides a command that must be accepted.
     pub fn act(&mut self, by: &str, now: &str, command: Command) -> Vec<Event> {
         let name = command.name();

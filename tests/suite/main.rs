@@ -1,16 +1,21 @@
 //! The integration test suite: one test binary, one module per area.
 
 mod helpers;
+mod interaction;
 
 mod core_rules;
 mod deadlines;
 mod policy_check;
+mod properties_calendar;
+mod properties_core;
+mod properties_grammar;
 mod screen_cli;
 mod screen_corpus;
 mod screen_paths;
 mod simulate_cli;
 
 mod databases;
+mod properties_chain;
 mod sandbox_api;
 mod sandbox_browser;
 mod scheduler_once;

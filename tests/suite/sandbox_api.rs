@@ -465,7 +465,12 @@ async fn a_raise_posts_a_root_in_both_agencies_channels_and_a_private_receipt_to
         assert!(text.contains(SUMMARY), "{text}");
         assert_eq!(
             button_labels(&root["message"]),
-            ["Add note", "Escalate to stage 2", "Propose resolution"]
+            [
+                "Add note",
+                "Escalate to stage 2",
+                "Propose resolution",
+                "Bring deadline forward"
+            ]
         );
         assert_eq!(root["posted"], "Mon 1 Jun, 09:40");
     }
@@ -552,7 +557,10 @@ async fn a_refused_form_names_the_input_to_change_and_records_nothing() {
         (status, reply["kind"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("errors"))
     );
-    assert_eq!(reply["errors"]["case_reference"], "Please fill this in.");
+    assert_eq!(
+        reply["errors"]["case_reference"],
+        "Give your agency's case reference, so the record points at the case without naming anyone."
+    );
     let identifiable = format!("{SUMMARY} NHS number 943 476 5919.");
     let (status, reply) = sandbox
         .submit(
@@ -665,8 +673,14 @@ async fn escalating_by_button_and_form_updates_the_root_in_place_and_replies_in_
         .await;
     assert_eq!(
         (status, again["kind"].as_str()),
-        (StatusCode::OK, Some("recorded")),
+        (StatusCode::OK, Some("ephemeral")),
         "a second press is not an error: {again}"
+    );
+    assert!(
+        again["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("You acknowledged stage 2 of")),
+        "the core's own words, as on Slack and Teams: {again}"
     );
     let (status, refused) = sandbox.press("pc-evans", "acknowledge", &reference).await;
     assert_eq!(
@@ -679,7 +693,8 @@ async fn escalating_by_button_and_form_updates_the_root_in_place_and_replies_in_
     let entry = &entries(&state, "riverside-gp")[0];
     assert!(
         text_of(&entry["post"]["message"])
-            .contains("Acknowledged by Team Manager, Norfolk Adult Social Care")
+            .contains("Acknowledged by Jordan Reid (Team Manager, Norfolk Adult Social Care)"),
+        "people are named as well as their roles"
     );
     let replies: Vec<String> = entry["replies"]
         .as_array()
@@ -689,20 +704,20 @@ async fn escalating_by_button_and_form_updates_the_root_in_place_and_replies_in_
         .collect();
     assert_eq!(replies.len(), 2, "{replies:?}");
     assert!(
-        replies[1].contains("Acknowledged by Team Manager"),
+        replies[1].contains("Acknowledged by Jordan Reid (Team Manager"),
         "replies stay in order: {replies:?}"
     );
 }
 
 #[tokio::test]
-async fn the_composer_takes_challenge_commands_exactly_as_slack_does() {
+async fn the_composer_takes_commands_as_the_platform_of_each_channel_does() {
     let sandbox = Sandbox::start().await;
     let reference = sandbox.raise().await;
     let (status, reply) = sandbox
         .command(
             "dr-okafor",
             "riverside-gp",
-            &format!("/challenge note {reference} Spoke with the social worker by phone."),
+            &format!("@escalation-bot note {reference} Spoke with the social worker by phone."),
         )
         .await;
     assert_eq!(
@@ -729,15 +744,18 @@ async fn the_composer_takes_challenge_commands_exactly_as_slack_does() {
     );
 
     let (_, help) = sandbox
-        .command("dr-okafor", "riverside-gp", "/challenge help")
+        .command("sam-patel", "norfolk-asc", "/challenge help")
         .await;
     assert_eq!(help["kind"], "ephemeral");
-    assert_eq!(help["text"], escalation_bot::chat::HELP);
+    assert_eq!(
+        help["text"].as_str(),
+        Some(escalation_bot::chat::grammar::help("/challenge").as_str())
+    );
     let (_, status_reply) = sandbox
         .command(
             "dr-okafor",
             "riverside-gp",
-            &format!("/challenge status {reference}"),
+            &format!("@escalation-bot status {reference}"),
         )
         .await;
     assert!(
@@ -764,7 +782,7 @@ async fn the_composer_takes_challenge_commands_exactly_as_slack_does() {
             &format!("/challenge resolve {reference}"),
         )
         .await;
-    assert_eq!(resolve["form"]["name"], "resolve");
+    assert_eq!(resolve["form"]["name"], "propose_resolution");
     let (_, withdraw) = sandbox
         .command(
             "sam-patel",
@@ -962,7 +980,7 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
     let (_, reply) = sandbox
         .press("dr-okafor", "propose_resolution", &reference)
         .await;
-    assert_eq!(reply["form"]["name"], "resolve");
+    assert_eq!(reply["form"]["name"], "propose_resolution");
     let fields = json!({
         "rationale": "Both agencies reviewed the discharge plan together.",
         "outcome": "Joint capacity assessment on Friday.",
@@ -971,7 +989,7 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
     let (status, reply) = sandbox
         .submit(
             "dr-okafor",
-            "resolve",
+            "propose_resolution",
             Some(&reference),
             fields,
             &sandbox.submission(),
@@ -983,7 +1001,12 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
     let root = &entries(&state, "norfolk-asc")[0]["post"]["message"];
     assert_eq!(
         button_labels(root),
-        ["Add note", "Confirm resolution", "Reject"]
+        [
+            "Add note",
+            "Confirm resolution",
+            "Reject",
+            "Bring deadline forward"
+        ]
     );
     let (status, reply) = sandbox
         .press("sam-patel", "confirm_resolution", &reference)
@@ -994,9 +1017,10 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
     for channel in ["norfolk-asc", "riverside-gp"] {
         let root = &entries(&state, channel)[0]["post"]["message"];
         assert_eq!(root["status"], "Resolved");
-        assert!(
-            button_labels(root).is_empty(),
-            "a closed challenge has no buttons"
+        assert_eq!(
+            button_labels(root),
+            ["Refer learning"],
+            "a resolved challenge offers only learning for the board"
         );
     }
     let (status, record) = sandbox
@@ -1036,7 +1060,7 @@ async fn proposing_and_confirming_a_resolution_closes_the_threads_and_the_record
         .expect("confirmed");
     assert_eq!(
         confirmed["who"],
-        "Social Worker / Occupational Therapist, Norfolk Adult Social Care"
+        "Sam Patel (Social Worker / Occupational Therapist, Norfolk Adult Social Care)"
     );
     assert!(
         confirmed["what"]
@@ -1106,7 +1130,7 @@ async fn malformed_requests_are_refused_plainly() {
     let (status, reply) = sandbox
         .submit(
             "sam-patel",
-            "note",
+            "add_note",
             None,
             json!({ "note": "no reference" }),
             &sandbox.submission(),
@@ -1161,4 +1185,420 @@ async fn the_boards_channel_gets_the_notices_its_procedure_names() {
             .expect("title")
             .contains("Stage 3 of 4")
     );
+}
+
+/// Every reply in a channel's first thread, as text.
+fn thread_texts(state: &Value, channel: &str) -> Vec<String> {
+    entries(state, channel)
+        .first()
+        .and_then(|e| e["replies"].as_array())
+        .into_iter()
+        .flatten()
+        .map(|r| text_of(&r["message"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sunderland_review_recorded_on_time_starts_the_written_response_clock_and_nothing_is_called_late()
+ {
+    // Sunderland stage 3: the Senior Manager's review within 10 working days of the concern,
+    // the written response "within 5 days of the review". Raised Mon 1 June 2026 at 09:40, so
+    // the stage is due Mon 15 June 17:00.
+    let sandbox = Sandbox::start().await;
+    let channel = "sunderland-asc";
+    let raise = json!({
+        "receiving_agency": "sunderland-community",
+        "other_professional": "sunderland-community-practitioner",
+        "concerns": "adult",
+        "category": "decisions-taken",
+        "summary": "Decision to close the case after one visit although the adult declined support.",
+        "desired_outcome": "A joint review of the decision to close.",
+        "case_reference": "ASC-5512",
+        "immediate_risk": "no",
+    });
+    let (status, reply) = sandbox
+        .submit(
+            "sunderland-asc-practitioner",
+            "raise",
+            None,
+            raise,
+            &sandbox.submission(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let reference = reply["reference"]
+        .as_str()
+        .expect("a reference")
+        .to_string();
+    // The practitioner escalates stage 1; from stage 2 their line manager holds it (Stage Two).
+    for (who, why) in [
+        ("sunderland-asc-practitioner", "No agreement between us."),
+        (
+            "sunderland-asc-line-manager",
+            "The proforma went to the senior manager.",
+        ),
+    ] {
+        let (status, reply) = sandbox
+            .command(
+                who,
+                channel,
+                &format!("@escalation-bot escalate {reference} {why}"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+    }
+    sandbox.deliver().await;
+    let d = sandbox
+        .service
+        .dispute(&Reference::parse(&reference).expect("reference"))
+        .await
+        .expect("loads");
+    assert_eq!(d.stage, 3);
+
+    // Wednesday: the head of service records that the review was held on Tuesday at 10:00.
+    sandbox.clock.set(
+        DateTime::parse_from_rfc3339("2026-06-03T09:30:00+01:00")
+            .expect("time")
+            .with_timezone(&Utc),
+    );
+    let (status, reply) = sandbox
+        .command(
+            "sunderland-asc-head-of-service",
+            channel,
+            &format!(
+                "@escalation-bot done {reference} review 2026-06-02 10:00 Case file and notes read"
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, reply["kind"].as_str()),
+        (StatusCode::OK, Some("recorded")),
+        "{reply}"
+    );
+    sandbox.deliver().await;
+    let state = sandbox.state("sunderland-asc-head-of-service").await;
+    let replies = thread_texts(&state, channel);
+    let done = replies.last().expect("a reply for the step");
+    assert!(
+        done.contains("Senior Manager's review: recorded by")
+            && done.contains("(it happened Tue 2 Jun, 10:00)")
+            && done.contains(
+                "Written response to the professional expressing the concern due Sun 7 Jun, 17:00"
+            )
+            && done.contains("Note: Case file and notes read"),
+        "the written response's clock starts from the review: {done}"
+    );
+
+    // The reminder comes the working day before the written response is due, and names it.
+    sandbox.clock.set(
+        DateTime::parse_from_rfc3339("2026-06-05T09:30:00+01:00")
+            .expect("time")
+            .with_timezone(&Utc),
+    );
+    sandbox.run_schedule().await;
+    let state = sandbox.state("sunderland-asc-head-of-service").await;
+    let replies = thread_texts(&state, channel);
+    assert!(
+        replies
+            .last()
+            .is_some_and(|r| r.contains("Reminder: Written response to the professional expressing the concern is due Sun 7 Jun, 17:00")),
+        "{replies:#?}"
+    );
+
+    // The written response is sent; then the stage's own deadline passes with nothing owed.
+    let (status, reply) = sandbox
+        .command(
+            "sunderland-asc-head-of-service",
+            channel,
+            &format!("@escalation-bot done {reference} written-response"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    sandbox.deliver().await;
+    sandbox.clock.set(
+        DateTime::parse_from_rfc3339("2026-06-17T10:00:00+01:00")
+            .expect("time")
+            .with_timezone(&Utc),
+    );
+    sandbox.run_schedule().await;
+    let state = sandbox.state("sunderland-asc-head-of-service").await;
+    let replies = thread_texts(&state, channel);
+    assert!(
+        replies
+            .iter()
+            .all(|r| !r.contains("Overdue") && !r.contains("escalate to stage 4 now")),
+        "nothing is late, so nothing says so: {replies:#?}"
+    );
+    let events = sandbox
+        .service
+        .store
+        .events(&Reference::parse(&reference).expect("reference"))
+        .await
+        .expect("events");
+    assert!(
+        !events.iter().any(|e| matches!(
+            e.body,
+            EventBody::OverduePrompted { .. } | EventBody::StepPrompted { overdue: true, .. }
+        )),
+        "no overdue prompt was recorded"
+    );
+    // A step recorded twice is refused, in words.
+    let (status, reply) = sandbox
+        .command(
+            "sunderland-asc-head-of-service",
+            channel,
+            &format!("@escalation-bot done {reference} review"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert!(
+        reply["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("already been recorded")),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn the_new_actions_work_from_the_sandbox_by_command_button_and_form() {
+    let sandbox = Sandbox::start().await;
+    let reference = sandbox.raise().await;
+
+    // Bring the deadline forward by typing it (Norfolk 4.1): both threads show the new time.
+    let (status, reply) = sandbox
+        .command(
+            "sam-patel",
+            "norfolk-asc",
+            &format!("/challenge forward {reference} 2026-06-03 12:00 The adult has no carers from Wednesday."),
+        )
+        .await;
+    assert_eq!(
+        (status, reply["kind"].as_str()),
+        (StatusCode::OK, Some("recorded")),
+        "{reply}"
+    );
+    sandbox.deliver().await;
+    let state = sandbox.state("sam-patel").await;
+    for channel in ["norfolk-asc", "riverside-gp"] {
+        let root = &entries(&state, channel)[0]["post"]["message"];
+        assert_eq!(
+            root["status"], "Due Wed 3 Jun, 12:00 (on time)",
+            "{channel}"
+        );
+        let replies = thread_texts(&state, channel);
+        assert!(
+            replies
+                .last()
+                .is_some_and(|r| r.contains("brought the deadline forward to Wed 3 Jun, 12:00")),
+            "{replies:#?}"
+        );
+    }
+    // Later than now is refused, and the form says where.
+    let (status, reply) = sandbox
+        .submit(
+            "sam-patel",
+            "bring_deadline_forward",
+            Some(&reference),
+            json!({ "due": "2026-06-20T12:00", "reason": "Later." }),
+            &sandbox.submission(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert!(
+        reply["errors"]["due"]
+            .as_str()
+            .is_some_and(|e| e.contains("never extended")),
+        "{reply}"
+    );
+
+    // The delay button appears once the stage is late, and records a reason without escalating.
+    sandbox.clock.set(
+        DateTime::parse_from_rfc3339("2026-06-04T10:00:00+01:00")
+            .expect("time")
+            .with_timezone(&Utc),
+    );
+    sandbox.run_schedule().await;
+    let state = sandbox.state("sam-patel").await;
+    let overdue = entries(&state, "norfolk-asc")[0]["replies"]
+        .as_array()
+        .and_then(|r| r.last())
+        .expect("the overdue prompt")["message"]
+        .clone();
+    let said = text_of(&overdue);
+    assert!(said.contains("Overdue"), "{said}");
+    assert!(
+        said.contains("@Sam Patel") && said.contains("@Dr Ade Okafor"),
+        "the prompt names the people who hold the stage: {said}"
+    );
+    assert!(
+        said.contains("Answer it from the first post of this thread: ")
+            && said.contains("Record reason for delay"),
+        "the prompt names the actions that answer it: {said}"
+    );
+    assert!(
+        button_labels(&overdue).is_empty(),
+        "replies carry no buttons to go stale"
+    );
+    let root = &entries(&state, "norfolk-asc")[0]["post"]["message"];
+    assert!(
+        root["status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Overdue by 1 working day (was due Wed 3 Jun, 12:00)")),
+        "the root says it is overdue: {}",
+        root["status"]
+    );
+    assert!(button_labels(root).contains(&"Record reason for delay".to_string()));
+    let (_, form) = sandbox
+        .press("sam-patel", "record_delay_reason", &reference)
+        .await;
+    assert_eq!(form["form"]["name"], "record_delay_reason", "{form}");
+    let (status, reply) = sandbox
+        .submit(
+            "sam-patel",
+            "record_delay_reason",
+            Some(&reference),
+            json!({ "reason": "The GP practice was closed for training." }),
+            &sandbox.submission(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+
+    // Learning for the board: typed, and posted in the board's channel.
+    let (status, reply) = sandbox
+        .command(
+            "sam-patel",
+            "norfolk-asc",
+            &format!(
+                "/challenge learning {reference} Discharge plans should reach the GP the same day."
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    sandbox.deliver().await;
+    let state = sandbox.state("sam-patel").await;
+    let board_posts: Vec<String> = entries(&state, "norfolk-board")
+        .iter()
+        .map(|e| text_of(&e["post"]["message"]))
+        .collect();
+    assert!(
+        board_posts
+            .iter()
+            .any(|t| t.contains("Learning referred to the board") && t.contains("same day")),
+        "{board_posts:#?}"
+    );
+    let kinds: Vec<&str> = sandbox
+        .service
+        .store
+        .events(&Reference::parse(&reference).expect("reference"))
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.body.kind())
+        .collect();
+    for kind in [
+        "deadline_brought_forward",
+        "delay_reason_recorded",
+        "learning_referred",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(
+        !kinds.contains(&"escalated"),
+        "nothing escalated: {kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn each_channel_says_which_platform_it_stands_for_and_takes_its_way_of_typing() {
+    let sandbox = Sandbox::start().await;
+    let (_, dir) = sandbox.get("/sandbox/api/directory").await;
+    let channel_of = |agency: &str| {
+        dir["boards"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|b| b["agencies"].as_array().cloned().unwrap_or_default())
+            .find(|a| a["id"] == agency)
+            .map(|a| a["channel"].clone())
+            .expect("the agency is listed")
+    };
+    assert_eq!(channel_of("riverside-gp")["platform"], "teams");
+    assert_eq!(channel_of("riverside-gp")["command"], "@escalation-bot");
+    assert_eq!(channel_of("norfolk-asc")["platform"], "slack");
+    assert_eq!(channel_of("norfolk-asc")["command"], "/challenge");
+
+    let (status, help) = sandbox
+        .command("dr-okafor", "riverside-gp", "@escalation-bot help")
+        .await;
+    assert_eq!(
+        (status, help["kind"].as_str()),
+        (StatusCode::OK, Some("ephemeral")),
+        "{help}"
+    );
+    assert!(
+        help["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("@escalation-bot note REF"))
+    );
+    let (status, slash) = sandbox
+        .command("dr-okafor", "riverside-gp", "/challenge help")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{slash}");
+    assert!(
+        slash["text"].as_str().is_some_and(|t| t.starts_with(
+            "This channel stands for Teams, where commands start with @escalation-bot."
+        )),
+        "{slash}"
+    );
+}
+
+#[tokio::test]
+async fn a_party_the_service_chose_is_named_on_the_root_and_told_at_once() {
+    let sandbox = Sandbox::start().await;
+    let mut fields = raise_fields(SUMMARY);
+    fields
+        .as_object_mut()
+        .expect("an object")
+        .remove("other_professional");
+    let (status, reply) = sandbox
+        .submit("sam-patel", "raise", None, fields, &sandbox.submission())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    sandbox.deliver().await;
+    let reference = reply["reference"]
+        .as_str()
+        .expect("a reference")
+        .to_string();
+    let d = sandbox
+        .service
+        .dispute(&Reference::parse(&reference).expect("reference"))
+        .await
+        .expect("loads");
+    assert!(d.other_professional.is_none());
+    let chosen: Vec<String> = d.owners_receiving.iter().map(|p| p.0.clone()).collect();
+    assert!(
+        !chosen.is_empty(),
+        "somebody holds the stage at the GP practice"
+    );
+    let state = sandbox.state("sam-patel").await;
+    let root = text_of(&entries(&state, "riverside-gp")[0]["post"]["message"]);
+    assert!(
+        root.contains("chosen by the service as the agency's contact"),
+        "{root}"
+    );
+    for person in &chosen {
+        let theirs = sandbox.state(person).await;
+        let dms: Vec<String> = theirs["private"]
+            .as_array()
+            .expect("private")
+            .iter()
+            .filter(|p| p["kind"] == "direct")
+            .map(|p| text_of(&p["message"]))
+            .collect();
+        assert!(
+            dms.iter()
+                .any(|t| t.contains("has named you as your agency's contact")),
+            "{person} is told at once: {dms:#?}"
+        );
+    }
 }

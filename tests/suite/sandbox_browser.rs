@@ -348,6 +348,59 @@ impl Walk {
         Ok(path)
     }
 
+    /// Runs a script that returns a value, as JSON.
+    async fn js(&self, script: &str) -> Result<Value, String> {
+        self.client
+            .execute(script, vec![])
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The page on a laptop (1366×768): the acting box whole, each channel marked with the
+    /// platform it stands for, and the thread just raised in view.
+    async fn laptop_checks(&self) -> Step {
+        let acting = self
+            .js("const r = document.getElementById('person').getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth && r.width >= 180")
+            .await?;
+        if acting != json!(true) {
+            return Err("the Acting as box is cut off on a laptop screen".into());
+        }
+        self.find("nav .platform.slack").await?;
+        self.find("nav .platform.teams").await?;
+        Ok(())
+    }
+
+    /// The same page on a 390 px phone: one column with nothing wider than the screen, the
+    /// channel readable, and a screenshot saved beside the laptop one.
+    async fn phone(&self) -> Step {
+        self.client
+            .set_window_size(390, 844)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let fits = self
+            .js("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+            .await?;
+        if fits != json!(true) {
+            let widths = self
+                .js("return [document.documentElement.scrollWidth, window.innerWidth]")
+                .await?;
+            return Err(format!("the page is wider than a 390 px phone: {widths}"));
+        }
+        let main = self
+            .js("return Math.round(document.getElementById('feed').getBoundingClientRect().width)")
+            .await?;
+        if main.as_i64().unwrap_or(0) < 300 {
+            return Err(format!("the channel is {main} px wide on a phone"));
+        }
+        self.screenshot("sandbox-phone.png").await?;
+        self.client
+            .set_window_size(1366, 768)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
     async fn run(&self) -> Step {
         let root_of = |reference: &str| format!("#feed article.root[data-reference='{reference}']");
         self.client
@@ -357,6 +410,7 @@ impl Walk {
         self.find("body[data-ready='true']").await?;
         self.text_in("#person-role", "Frontline professional")
             .await?;
+        self.laptop_checks().await?;
 
         // Sam, a social worker, types /challenge in the composer and fills in the raise form.
         self.type_into("#composer-text", "/challenge").await?;
@@ -429,7 +483,7 @@ impl Walk {
         self.press(&reference, "acknowledge").await?;
         self.text_in(
             &root_of(&reference),
-            "Acknowledged by Team Manager, Norfolk Adult Social Care",
+            "Acknowledged by Jordan Reid (Team Manager, Norfolk Adult Social Care)",
         )
         .await?;
 
@@ -498,6 +552,7 @@ impl Walk {
             .await
             .map_err(|e| e.to_string())?;
         self.screenshot("sandbox-final.png").await?;
+        self.phone().await?;
 
         // The record: every step, and the hash chain checks out. Escape closes it.
         self.click(&format!(

@@ -183,11 +183,11 @@ impl Poster for SlowApi {
     ) -> PostFuture<'a> {
         Box::pin(async move {
             tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-            *self.attempts.lock().unwrap() += 1;
+            *self.attempts.lock().expect("the test API's lock") += 1;
             if self.down.load(Ordering::SeqCst) {
                 return Err(PostError::Retry("the request timed out".into()));
             }
-            let mut posted = self.posted.lock().unwrap();
+            let mut posted = self.posted.lock().expect("the test API's lock");
             posted.push((target.key(), message.fallback.clone()));
             let id = format!("p{}", posted.len());
             let thread = matches!(target.delivery, Delivery::Root { .. }).then(|| id.clone());
@@ -258,7 +258,7 @@ async fn a_slow_chat_api_keeps_the_posts_waiting_in_the_outbox_and_never_causes_
     );
     // The background worker races the fast-forwarded clock; a few explicit ticks, each after
     // the clock has passed any backoff, make sure the worker is seen trying again and again.
-    let before = *api.attempts.lock().unwrap();
+    let before = *api.attempts.lock().expect("the test API's lock");
     for _ in 0..4 {
         rig.run_until(&escalation_bot::calendar::format_uk(
             rig.now() + Duration::minutes(10),
@@ -266,7 +266,7 @@ async fn a_slow_chat_api_keeps_the_posts_waiting_in_the_outbox_and_never_causes_
         .await;
         worker.tick().await.expect("the worker claims rows");
     }
-    let attempts = *api.attempts.lock().unwrap();
+    let attempts = *api.attempts.lock().expect("the test API's lock");
     assert!(
         attempts > before + 3,
         "the worker kept trying ({before} then {attempts} attempts)"
@@ -290,7 +290,7 @@ async fn a_slow_chat_api_keeps_the_posts_waiting_in_the_outbox_and_never_causes_
     let rows = rig.outbox(&reference).await;
     let sent = rows.iter().filter(|r| r.status == "sent").count();
     assert_eq!(sent, rows.len(), "nothing parked, nothing left");
-    let posted = api.posted.lock().unwrap().clone();
+    let posted = api.posted.lock().expect("the test API's lock").clone();
     assert_eq!(posted.len(), sent, "one post per row: {posted:?}");
     let directs = rig
         .outbox(&reference)
@@ -315,7 +315,7 @@ async fn escalating_before_the_reminder_cancels_the_old_stages_reminder_and_prom
     let reference = norfolk(&rig).await;
     rig.run_until("2026-03-30T10:00:00+01:00").await;
     rig.act(
-        "sam-patel",
+        &rig.mover(&reference).await,
         &reference,
         escalate("The GP will not discuss it further."),
     )
@@ -428,7 +428,7 @@ async fn a_reminder_in_flight_when_the_dispute_moves_on_is_dropped_as_stale() {
     assert_eq!(rows.len(), 1);
     // While the slow replica holds the reminder, sam escalates.
     rig.act(
-        "sam-patel",
+        &rig.mover(&reference).await,
         &reference,
         escalate("Escalating before the deadline."),
     )

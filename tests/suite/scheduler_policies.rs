@@ -97,14 +97,14 @@ async fn a_norfolk_dispute_reaching_stage_three_gives_the_board_advance_notice_i
     let reference = rig.raise("sam-patel", raise_details("norfolk")).await;
     rig.run_until("2026-10-20T11:00:00+01:00").await;
     rig.act(
-        "sam-patel",
+        &rig.mover(&reference).await,
         &reference,
         escalate("Discussed twice; no agreement on capacity concerns."),
     )
     .await;
     rig.run_until("2026-10-28T10:00:00+00:00").await;
     rig.act(
-        "jordan-reid",
+        &rig.mover(&reference).await,
         &reference,
         escalate("Team managers could not agree a plan."),
     )
@@ -167,7 +167,7 @@ async fn a_cambridgeshire_dispute_has_no_deadline_reminders_at_any_stage_but_its
         }
         let outcome = rig
             .act(
-                "cambs-asc-practitioner",
+                &rig.mover(&reference).await,
                 &reference,
                 escalate("Still no agreement on the housing offer."),
             )
@@ -228,7 +228,7 @@ async fn a_sunderland_dispute_left_alone_at_stage_one_is_reminded_after_the_week
         .await;
     rig.run_until("2026-04-13T10:00:00+01:00").await;
     rig.act(
-        "sunderland-asc-practitioner",
+        &rig.mover(&reference).await,
         &reference,
         escalate("The other team has not replied."),
     )
@@ -293,14 +293,14 @@ async fn a_durham_dispute_asks_each_working_day_for_the_reason_for_delay_records
     .await;
     rig.run_until("2026-04-07T10:00:00+01:00").await;
     rig.act(
-        c.raiser,
+        &rig.mover(&reference).await,
         &reference,
         escalate("No resolve with the decision maker."),
     )
     .await;
     rig.run_until("2026-04-14T10:00:00+01:00").await;
     rig.act(
-        "durham-police-line-manager",
+        &rig.mover(&reference).await,
         &reference,
         escalate_late(
             "Managers could not agree.",
@@ -310,7 +310,7 @@ async fn a_durham_dispute_asks_each_working_day_for_the_reason_for_delay_records
     .await;
     rig.run_until("2026-04-20T10:00:00+01:00").await;
     rig.act(
-        "durham-police-head-of-service",
+        &rig.mover(&reference).await,
         &reference,
         escalate_late(
             "Heads of service could not agree.",
@@ -363,7 +363,10 @@ async fn a_durham_dispute_asks_each_working_day_for_the_reason_for_delay_records
                     "{prompt}"
                 );
             }
-            assert!(prompt.contains("or to record why not"), "{prompt}");
+            assert!(
+                prompt.contains("or to record the reason for the delay"),
+                "{prompt}"
+            );
         }
     }
     // The prompt reaches the threads as posted text, too.
@@ -432,7 +435,7 @@ async fn a_rochdale_manager_who_does_not_acknowledge_has_their_own_manager_told_
         .await;
     rig.run_until("2026-03-26T15:00:00+00:00").await;
     rig.act(
-        "rochdale-asc-practitioner",
+        &rig.mover(&reference).await,
         &reference,
         escalate("No agreement on the care package."),
     )
@@ -497,7 +500,7 @@ async fn a_rochdale_dispute_reaching_heads_of_service_tells_the_business_unit_in
     ] {
         rig.run_until(when).await;
         rig.act(
-            raiser,
+            &rig.mover(&reference).await,
             &reference,
             escalate("Still unresolved at this level."),
         )
@@ -574,7 +577,7 @@ async fn an_urgent_rochdale_dispute_is_prompted_and_nudged_at_once_even_at_a_wee
     .await;
     rig.run_until("2026-03-31T10:00:00+01:00").await;
     rig.act(
-        "rochdale-asc-practitioner",
+        &rig.mover(&reference).await,
         &reference,
         escalate("No agreement before discharge."),
     )
@@ -719,14 +722,14 @@ async fn a_policy_reminding_on_the_day_too_skips_the_day_reminder_when_a_calenda
     let reference = rig.raise(c.raiser, c.details()).await;
     rig.run_until("2026-04-20T10:00:00+01:00").await;
     rig.act(
-        c.raiser,
+        &rig.mover(&reference).await,
         &reference,
         escalate("No resolve with the decision maker."),
     )
     .await;
     rig.run_until("2026-04-21T10:00:00+01:00").await;
     rig.act(
-        "durham-police-line-manager",
+        &rig.mover(&reference).await,
         &reference,
         escalate("Managers could not agree."),
     )

@@ -142,6 +142,20 @@ impl Rig {
     }
 
     /// A dispute's events, in order (event `i` has sequence number `i + 1`).
+    /// Who moves the dispute on the raising side now: the first of the stage's raising owners.
+    pub async fn mover(&self, reference: &Reference) -> String {
+        let d = self
+            .service
+            .dispute(reference)
+            .await
+            .expect("the dispute loads");
+        d.owners_raising
+            .first()
+            .or(d.raised_by.as_ref())
+            .map(|p| p.0.clone())
+            .expect("a raised dispute has someone on the raising side")
+    }
+
     pub async fn events(&self, reference: &Reference) -> Vec<Event> {
         self.service
             .store

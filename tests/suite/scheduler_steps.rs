@@ -17,13 +17,13 @@ async fn a_sunderland_written_response_left_undone_is_reminded_the_working_day_b
     let c = cast("sunderland");
     let reference = rig.raise(c.raiser, c.details()).await;
     rig.act(
-        c.raiser,
+        &rig.mover(&reference).await,
         &reference,
         escalate("No agreement between the practitioners."),
     )
     .await;
     rig.act(
-        c.raiser,
+        &rig.mover(&reference).await,
         &reference,
         escalate("The proforma went to the senior manager."),
     )
@@ -34,6 +34,8 @@ async fn a_sunderland_written_response_left_undone_is_reminded_the_working_day_b
         &reference,
         Command::CompleteStep {
             step: "review".into(),
+            at: None,
+            note: None,
         },
     )
     .await;
@@ -65,13 +67,17 @@ async fn a_sunderland_written_response_left_undone_is_reminded_the_working_day_b
 
     // Recording the step in time stops the prompts: a second dispute does it on Fri 5 June.
     let other = rig.raise(c.raiser, c.details()).await;
-    rig.act(c.raiser, &other, escalate("No agreement.")).await;
-    rig.act(c.raiser, &other, escalate("Proforma sent.")).await;
+    rig.act(&rig.mover(&other).await, &other, escalate("No agreement."))
+        .await;
+    rig.act(&rig.mover(&other).await, &other, escalate("Proforma sent."))
+        .await;
     rig.act(
         c.raiser,
         &other,
         Command::CompleteStep {
             step: "review".into(),
+            at: None,
+            note: None,
         },
     )
     .await;
@@ -80,6 +86,8 @@ async fn a_sunderland_written_response_left_undone_is_reminded_the_working_day_b
         &other,
         Command::CompleteStep {
             step: "written-response".into(),
+            at: None,
+            note: None,
         },
     )
     .await;

@@ -343,3 +343,27 @@ fn a_position_counts_from_the_text_as_typed_including_leading_spaces() {
     );
     assert_refused(&refusal, "note", PersonName, 2, "Patterson");
 }
+
+#[test]
+fn a_name_in_a_completed_steps_note_is_refused() {
+    let mut case = Case::raise_cast("sunderland", "2026-10-19T09:00:00+01:00");
+    for (now, reason) in [
+        ("2026-10-19T10:00:00+01:00", "No agreement at stage one."),
+        ("2026-10-19T11:00:00+01:00", "No agreement at stage two."),
+    ] {
+        let by = case.mover();
+        case.act(&by, now, escalate(reason));
+    }
+    assert_eq!(case.state.stage, 3);
+    let refusal = case.refused(
+        "sunderland-community-head-of-service",
+        "2026-10-22T10:00:00+01:00",
+        Command::CompleteStep {
+            step: "review".into(),
+            at: None,
+            note: Some("Review held with the adult's son Gareth present.".into()),
+        },
+    );
+    assert_refused(&refusal, "note", PersonName, 33, "Gareth");
+    assert!(!case.state.steps_due.contains_key("written-response"));
+}

@@ -19,8 +19,12 @@ async fn projections_written_through_the_service_are_what_a_rebuild_from_events_
         },
     )
     .await;
-    rig.act(c.raiser, &first, escalate("No agreement after two calls."))
-        .await;
+    rig.act(
+        &rig.mover(&first).await,
+        &first,
+        escalate("No agreement after two calls."),
+    )
+    .await;
     let second = rig.raise(c.raiser, c.details()).await;
     rig.act(
         c.raiser,

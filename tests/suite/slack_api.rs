@@ -53,18 +53,22 @@ async fn forged_missing_and_stale_signatures_get_401_and_change_nothing() {
     let command = app.command_body(SOCIAL_WORKER, "", &trigger);
     let note = app.command_body(SOCIAL_WORKER, "note NSAB-2026-0001 called the GP", &trigger);
     // The raise modal as the app builds it, without asking Slack to open it.
-    let policy = app
-        .service
-        .policies
-        .get("norfolk")
-        .expect("norfolk is loaded");
-    let mut view = views::raise_modal(
-        policy,
-        &[("vol".into(), "Norfolk Carers Network".into())],
-        &[(
-            "vol".into(),
-            vec![("vol-staff".into(), "Alex Jones".into())],
-        )],
+    let (policy, calendar) = app.service.policy("norfolk").expect("norfolk is loaded");
+    let spec = escalation_bot::chat::forms::form(
+        escalation_bot::escalation::Verb::Raise,
+        &escalation_bot::chat::forms::FormContext {
+            policy,
+            calendar,
+            directory: &app.service.directory,
+            dispute: None,
+            person: None,
+            now: app.service.now(),
+        },
+    )
+    .expect("raising has a form");
+    let mut view = views::modal(
+        &spec,
+        &Default::default(),
         r#"{"channel":"C0ASCCHAL","reference":null}"#,
     );
     view["id"] = json!("V0000000001");
@@ -263,7 +267,12 @@ async fn the_full_journey(app: &App) {
             .collect();
         assert_eq!(
             actions,
-            ["add_note", "escalate", "propose_resolution"],
+            [
+                "add_note",
+                "escalate",
+                "propose_resolution",
+                "bring_deadline_forward"
+            ],
             "stage 1 buttons"
         );
     }
@@ -363,7 +372,9 @@ async fn the_full_journey(app: &App) {
     assert_eq!(proposed.status, 200, "{proposed:?}");
     let calls = app.slack.take_calls();
     assert_eq!(calls.len(), 1);
-    assert!(lines(&calls)[0].starts_with(&format!("views.open {VOL_TEAM} resolve trigger ")));
+    assert!(lines(&calls)[0].starts_with(&format!(
+        "views.open {VOL_TEAM} propose_resolution trigger "
+    )));
     let view = calls[0].response["view"].clone();
     let reply = app
         .submit(
@@ -428,9 +439,14 @@ async fn the_full_journey(app: &App) {
         (VOL_TEAM, VOL_CHANNEL, &vol_root),
     ] {
         let message = app.slack.message(team, channel, root).expect("root");
-        assert!(
-            buttons(&message["blocks"]).is_empty(),
-            "a resolved root has no buttons: {message}"
+        let actions: Vec<String> = buttons(&message["blocks"])
+            .iter()
+            .filter_map(|b| b["action_id"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(
+            actions,
+            ["refer_learning"],
+            "a resolved root offers only learning for the board: {message}"
         );
     }
 
@@ -545,7 +561,7 @@ async fn an_unknown_subcommand_gets_the_help_never_an_error_page() {
 }
 
 #[tokio::test]
-async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_off() {
+async fn acknowledge_pressed_twice_records_one_acknowledgement_and_says_it_is_done() {
     let app = spawn_app().await;
     let reference = app.raise(SOCIAL_WORKER, SUMMARY).await;
     let escalated = app
@@ -580,8 +596,15 @@ async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_
         .collect();
     assert_eq!(
         to_manager.len(),
-        1,
-        "only the receipt: {:?}",
+        2,
+        "the receipt, and one answer to the second press (not the retry): {:?}",
+        lines(&to_manager)
+    );
+    assert!(
+        to_manager[1]
+            .field("text")
+            .contains("nothing more is needed"),
+        "{:?}",
         lines(&to_manager)
     );
     assert!(
@@ -612,13 +635,13 @@ async fn acknowledge_pressed_twice_records_one_acknowledgement_and_tells_nobody_
         .into_iter()
         .filter(|c| c.method == "chat.postEphemeral" && c.field("user") == SAFEGUARDING_LEAD.user)
         .collect();
+    let line = format!("ephemeral {VOL_TEAM} {dm} to {}", SAFEGUARDING_LEAD.user);
     assert_eq!(
         lines(&to_lead),
-        [format!(
-            "ephemeral {VOL_TEAM} {dm} to {}",
-            SAFEGUARDING_LEAD.user
-        )]
+        [line.clone(), line],
+        "the receipt, then the answer"
     );
+    assert!(to_lead[1].field("text").contains("nothing more is needed"));
 }
 
 #[tokio::test]
@@ -1390,4 +1413,190 @@ async fn readyz_says_503_when_the_database_is_gone() {
         200,
         "the process is still up"
     );
+}
+
+/// The text of a message the test server holds, blocks included.
+fn shown(app: &App, team: &str, channel: &str, ts: &str) -> String {
+    let message = app.slack.message(team, channel, ts).expect("the message");
+    texts(&message["blocks"]).join("\n")
+}
+
+#[tokio::test]
+async fn the_new_actions_work_from_slash_commands_and_modals() {
+    let app = spawn_app().await;
+    let reference = app.raise(SOCIAL_WORKER, SUMMARY).await;
+    app.settle().await;
+    let root = app.thread(&reference, ASC_TEAM, ASC_CHANNEL).await;
+
+    // Bring the deadline forward by typing it: the receipt, then both roots show the new time.
+    let typed = app
+        .command(
+            SOCIAL_WORKER,
+            &format!(
+                "forward {reference} 2026-06-03 12:00 The adult has no carers from Wednesday."
+            ),
+        )
+        .await;
+    assert_eq!(typed.status, 200, "{typed:?}");
+    assert!(typed.text().contains("Recorded on"), "{typed:?}");
+    app.settle().await;
+    assert!(shown(&app, ASC_TEAM, ASC_CHANNEL, &root).contains("Due Wed 3 Jun, 12:00"));
+    let vol_root = app.thread(&reference, VOL_TEAM, VOL_CHANNEL).await;
+    assert!(shown(&app, VOL_TEAM, VOL_CHANNEL, &vol_root).contains("Due Wed 3 Jun, 12:00"));
+
+    // And again from the root's button: the modal, with the date picker.
+    let pressed = app
+        .press(SOCIAL_WORKER, &root, "bring_deadline_forward")
+        .await;
+    assert_eq!(pressed.status, 200, "{pressed:?}");
+    let view = app.last_view();
+    assert_eq!(view["callback_id"], "bring_deadline_forward");
+    let later = app
+        .submit(
+            SOCIAL_WORKER,
+            &view,
+            &[("due", "2026-06-10T12:00"), ("reason", "Later.")],
+        )
+        .await;
+    assert!(
+        later.json()["errors"]["due"]
+            .as_str()
+            .is_some_and(|e| e.contains("never extended")),
+        "a later date is refused on its own input: {later:?}"
+    );
+    let sooner = app
+        .submit(
+            SOCIAL_WORKER,
+            &view,
+            &[
+                ("due", "2026-06-02T17:00"),
+                ("reason", "The GP agreed to see the adult on Tuesday."),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (sooner.status, sooner.body.as_str()),
+        (200, ""),
+        "{sooner:?}"
+    );
+    let d = app.service.dispute(&reference).await.expect("loads");
+    assert_eq!(
+        d.due.map(|t| t.to_rfc3339()),
+        Some("2026-06-02T16:00:00+00:00".to_string())
+    );
+
+    // A proposal from the other side, rejected by typing why.
+    let opened = app
+        .command(SAFEGUARDING_LEAD, &format!("propose {reference}"))
+        .await;
+    assert_eq!(opened.status, 200, "{opened:?}");
+    let view = app.last_view();
+    assert_eq!(view["callback_id"], "propose_resolution");
+    let proposed = app
+        .submit(
+            SAFEGUARDING_LEAD,
+            &view,
+            &[
+                ("rationale", "We met and agreed."),
+                ("outcome", "A carers assessment next week."),
+                ("outstanding", "None."),
+            ],
+        )
+        .await;
+    assert_eq!(proposed.status, 200, "{proposed:?}");
+    let rejected = app
+        .command(
+            SOCIAL_WORKER,
+            &format!(
+                "reject {reference} A carers assessment does not answer the capacity question."
+            ),
+        )
+        .await;
+    assert!(rejected.text().contains("Recorded on"), "{rejected:?}");
+    assert!(
+        app.service
+            .dispute(&reference)
+            .await
+            .expect("loads")
+            .proposal
+            .is_none()
+    );
+
+    // A step the stage does not name is explained, not guessed.
+    let done = app
+        .command(SOCIAL_WORKER, &format!("done {reference} review"))
+        .await;
+    assert!(done.text().contains("has no named steps"), "{done:?}");
+
+    // Past the deadline: the reason for delay, typed, without escalating.
+    app.advance(Duration::from_secs(2 * 24 * 3600));
+    let delay = app
+        .command(
+            SOCIAL_WORKER,
+            &format!("delay {reference} The GP practice was closed for training."),
+        )
+        .await;
+    assert!(delay.text().contains("Recorded on"), "{delay:?}");
+
+    // Learning for the board: the command alone opens the form; the board's channel hears it.
+    app.settle().await;
+    app.slack.take_calls();
+    let opened = app
+        .command(SOCIAL_WORKER, &format!("learning {reference}"))
+        .await;
+    assert_eq!(opened.status, 200, "{opened:?}");
+    let view = app.last_view();
+    assert_eq!(view["callback_id"], "refer_learning");
+    let referred = app
+        .submit(
+            SOCIAL_WORKER,
+            &view,
+            &[(
+                "learning",
+                "Discharge plans should reach the GP the same day.",
+            )],
+        )
+        .await;
+    assert_eq!(
+        (referred.status, referred.body.as_str()),
+        (200, ""),
+        "{referred:?}"
+    );
+    app.settle().await;
+    let to_board: Vec<Call> = app
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            c.method == "chat.postMessage" && c.field("channel") == crate::slack_app::BOARD_CHANNEL
+        })
+        .collect();
+    assert_eq!(to_board.len(), 1, "{:?}", lines(&to_board));
+    assert!(
+        to_board[0].field("text").contains("same day"),
+        "{:?}",
+        to_board[0].body
+    );
+
+    let kinds: Vec<&str> = app
+        .events(&reference)
+        .await
+        .iter()
+        .map(|e| e.body.kind())
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "deadline_brought_forward")
+            .count(),
+        2
+    );
+    for kind in [
+        "resolution_rejected",
+        "delay_reason_recorded",
+        "learning_referred",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(!kinds.contains(&"escalated"), "{kinds:?}");
 }

@@ -889,6 +889,11 @@ pub fn state_values(view: &Value, inputs: &[(&str, &str)]) -> Value {
                     .unwrap_or_else(|| panic!("{block_id} offers no option {value:?}"));
                 json!({ "type": kind, "selected_option": option })
             }
+            "datetimepicker" => {
+                let at = escalation_bot::chat::forms::parse_local(value, None)
+                    .unwrap_or_else(|| panic!("{block_id}: {value:?} is not YYYY-MM-DDTHH:MM"));
+                json!({ "type": kind, "selected_date_time": at.timestamp() })
+            }
             other => panic!("{block_id}: no test support for {other}"),
         };
         values.insert(block_id.to_string(), json!({ action_id: state }));

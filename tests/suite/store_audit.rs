@@ -8,7 +8,7 @@ use escalation_bot::escalation::Reference;
 use escalation_bot::store::Store;
 
 /// Two Norfolk disputes whose events interleave in the log; A's three notes are the events tampered with.
-struct Log {
+pub(crate) struct Log {
     a: Reference,
     b: Reference,
     /// The event numbers of A's notes, oldest first; the last is the newest event in the whole log.
@@ -16,7 +16,7 @@ struct Log {
     events: u64,
 }
 
-async fn workload(store: &Store) -> Log {
+pub(crate) async fn workload(store: &Store) -> Log {
     let a = raise(store, ASC_V_GP, "2026-05-21T09:40:00+01:00").await;
     let b = raise(store, POLICE_V_ACUTE, "2026-05-21T10:00:00+01:00").await;
     let raised = store.load(&a).await.expect("loads").version as i64;

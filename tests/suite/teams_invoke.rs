@@ -82,7 +82,8 @@ async fn every_invoke_gets_a_body_in_the_shape_teams_requires() {
     assert_eq!(body["type"], "application/vnd.microsoft.card.adaptive");
     let card = body["value"].to_string();
     assert!(
-        card.contains("Please fill this in.") && card.contains("add_note.note"),
+        card.contains("Write what was discussed and what was agreed.")
+            && card.contains("add_note.note"),
         "{card}"
     );
     let how = body["value"]["body"]
@@ -111,7 +112,7 @@ async fn every_invoke_gets_a_body_in_the_shape_teams_requires() {
 }
 
 #[tokio::test]
-async fn pressing_acknowledge_twice_shows_the_card_again_rather_than_an_error() {
+async fn pressing_acknowledge_twice_is_answered_with_the_cores_words_and_recorded_once() {
     let app = spawn_app().await;
     let reference = app
         .slack_raise("Disagreement about a discharge plan for case ASC-4471.")
@@ -141,14 +142,23 @@ async fn pressing_acknowledge_twice_shows_the_card_again_rather_than_an_error() 
         .send(&app.execute(LINDQVIST, &conversation, &root, "acknowledge", &[]))
         .await
         .json();
-    for body in [&first, &second] {
-        assert_eq!(body["statusCode"], 200);
-        assert_eq!(body["type"], "application/vnd.microsoft.card.adaptive");
-        assert!(
-            body["value"].to_string().contains("Acknowledged by"),
-            "{body}"
-        );
-    }
+    // The first press replaces the card; the second is answered with what the core says of
+    // it, the same words Slack and the sandbox give, and the card is left as it is.
+    assert_eq!(second["statusCode"], 200);
+    assert_eq!(second["type"], "application/vnd.microsoft.activity.message");
+    assert!(
+        second["value"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("You acknowledged stage")
+                && t.ends_with("nothing more is needed.")),
+        "{second}"
+    );
+    assert_eq!(first["statusCode"], 200);
+    assert_eq!(first["type"], "application/vnd.microsoft.card.adaptive");
+    assert!(
+        first["value"].to_string().contains("Acknowledged by"),
+        "{first}"
+    );
     assert_eq!(app.count(&reference, "acknowledged").await, 1);
     // The same invoke delivered again (same activity id): answered, recorded once.
     let ack = app.execute(LINDQVIST, &conversation, &root, "acknowledge", &[]);
@@ -211,7 +221,7 @@ async fn the_action_submit_fallback_records_the_action_and_answers_problems_in_a
     assert!(
         texts
             .iter()
-            .any(|t| t.contains("Note from GP, Riverside GP Practice")),
+            .any(|t| t.contains("Note from Dr Ade Okafor \\(GP, Riverside GP Practice\\)")),
         "{texts:?}"
     );
     assert!(
@@ -244,4 +254,70 @@ async fn a_teams_user_the_directory_does_not_know_is_told_who_to_ask() {
         text.contains(STRANGER.aad) && text.contains(TENANT),
         "names what the administrator needs: {text}"
     );
+}
+
+#[tokio::test]
+async fn the_new_actions_work_from_cards_and_typed_commands_in_teams() {
+    let app = spawn_app().await;
+    let reference = app
+        .slack_raise("Disagreement about a discharge plan for case ASC-4471.")
+        .await;
+    app.settle().await;
+    let (conversation, root_id) = app.teams_thread(&reference, TENANT, GP_CHANNEL).await;
+    let root = app
+        .connector
+        .conversation(&conversation)
+        .into_iter()
+        .find(|p| p.id == root_id)
+        .expect("root");
+
+    // Bring the deadline forward from the root card's form (Action.Execute), date and time apart.
+    let forward = app.execute(
+        OKAFOR,
+        &conversation,
+        &root,
+        "bring_deadline_forward",
+        &[
+            ("due.date", "2026-06-03"),
+            ("due.time", "12:00"),
+            ("reason", "The adult has no carers from Wednesday."),
+        ],
+    );
+    let body = app.send(&forward).await.json();
+    assert_eq!(
+        body["type"], "application/vnd.microsoft.card.adaptive",
+        "{body}"
+    );
+    assert!(
+        body["value"].to_string().contains("Due Wed 3 Jun, 12:00"),
+        "the fresh root card shows the new deadline: {body}"
+    );
+    assert_eq!(app.count(&reference, "deadline_brought_forward").await, 1);
+
+    // A step typed where the stage names none is explained in a reply.
+    let typed = app.channel_message(OKAFOR, GP_CHANNEL, &format!("done {reference} review"));
+    let typed_id = typed["id"].as_str().unwrap_or_default().to_string();
+    let typed_conversation = typed["conversation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(app.send(&typed).await.status, 200);
+    app.settle().await;
+    let replies = app.replies_to(&typed_conversation, &typed_id);
+    assert_eq!(replies.len(), 1);
+    assert!(card_text(&replies[0].activity).contains("no named steps"));
+
+    // Past the deadline, the reason for delay is typed; then learning is referred.
+    app.advance(chrono::Duration::days(3));
+    for text in [
+        format!("delay {reference} The practice was closed for training."),
+        format!("learning {reference} Discharge plans should reach the GP the same day."),
+    ] {
+        let typed = app.channel_message(OKAFOR, GP_CHANNEL, &text);
+        assert_eq!(app.send(&typed).await.status, 200, "{text}");
+    }
+    app.settle().await;
+    assert_eq!(app.count(&reference, "delay_reason_recorded").await, 1);
+    assert_eq!(app.count(&reference, "learning_referred").await, 1);
+    assert_eq!(app.count(&reference, "escalated").await, 0);
 }

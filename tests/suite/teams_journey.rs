@@ -301,7 +301,10 @@ async fn a_gp_raises_from_the_teams_card_form_which_keeps_their_input_while_they
         .cloned()
         .unwrap_or_default();
     assert_eq!(case["value"], "GP-2231", "input kept");
-    assert!(card.to_string().contains("Please fill this in."));
+    assert!(
+        card.to_string().contains("Say what the disagreement is."),
+        "each empty field says what to do: {card}"
+    );
 
     // Identifiable detail in the summary: refused by the screen, shown on the summary input.
     let mut with_nhs = partial.to_vec();
@@ -398,7 +401,7 @@ async fn status_list_and_help_are_answered_as_replies_in_the_personal_chat() {
         ("help", "@escalation-bot note REF"),
         (&format!("status {reference}") as &str, "Stage 1 of 4"),
         ("list", reference.to_string().as_str()),
-        ("frobnicate", "is not something"),
+        ("frobnicate", "is not a command escalation-bot knows"),
     ] {
         let typed = app.personal_message(OKAFOR, text);
         let conversation = typed["conversation"]["id"]

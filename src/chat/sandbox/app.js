@@ -130,13 +130,19 @@ function threadCount(id) {
   return entries.length;
 }
 
+// Which platform a sandbox channel stands for, as a small badge.
+function platformBadge(channel) {
+  const teams = channel.platform === "teams";
+  return h("span", { class: "platform " + (teams ? "teams" : "slack"), text: teams ? "Teams" : "Slack", title: "Stands for a " + (teams ? "Teams" : "Slack") + " channel" });
+}
+
 function channelLink(id) {
   const c = S.channels.get(id);
   const count = threadCount(id);
   const link = h("a", { href: channelHref(id), dataset: { channel: id } },
     count ? h("span", { class: "count", text: String(count), "aria-label": count + (count === 1 ? " post" : " posts") }) : null,
     h("span", { class: "chan", text: c.agency.name }),
-    h("span", { class: "who", text: c.channel.name }));
+    h("span", { class: "who" }, platformBadge(c.channel), " ", c.channel.name));
   if (id === S.channel) link.setAttribute("aria-current", "page");
   link.addEventListener("click", (e) => {
     e.preventDefault();
@@ -191,7 +197,11 @@ function showChannel(id, focusMain) {
   $("channel-about").textContent = c.agency.is_board
     ? "The board's own channel: notices the procedure sends to the business unit and the chair."
     : "This agency's challenges channel: one thread per challenge it is part of, updated as the delivery worker posts.";
-  $("composer-channel").textContent = c.channel.name;
+  $("composer-channel").replaceChildren(c.channel.name, " ", platformBadge(c.channel));
+  // Each channel takes its platform's way of starting a command.
+  const word = c.channel.command || "/challenge";
+  $("composer-text").placeholder = word;
+  $("composer-hint").replaceChildren("Type ", h("code", { text: word }), " to raise a challenge, or ", h("code", { text: word + " help" }), " for every command.");
   renderNav();
   renderFeed();
   if (focusMain) $("main").focus();
@@ -275,14 +285,17 @@ function renderFeed() {
   const focusKey = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
   if (!entries.length) {
     S.entryKeys.clear();
-    feed.replaceChildren(h("p", { class: "empty", text: "No challenges in this channel yet. Type /challenge below to raise one." }));
+    const word = (S.channels.get(S.channel) && S.channels.get(S.channel).channel.command) || "/challenge";
+    feed.replaceChildren(h("p", { class: "empty", text: "No challenges in this channel yet. Type " + word + " below to raise one." }));
     return;
   }
   const existing = new Map(Array.from(feed.children).filter((el) => el.dataset.entry).map((el) => [el.dataset.entry, el]));
   const wanted = [];
   let added = 0;
+  let newest = null;
   for (const entry of entries) {
     const key = String(entry.post.id);
+    const isNew = !existing.has(key) && existing.size > 0;
     const sig = entry.post.revision + ":" + entry.replies.length + ":" + S.as;
     let el = existing.get(key);
     if (!el || S.entryKeys.get(key) !== sig) {
@@ -290,6 +303,7 @@ function renderFeed() {
       el.dataset.entry = key;
       S.entryKeys.set(key, sig);
       added++;
+      if (isNew) newest = el;
     }
     wanted.push(el);
   }
@@ -302,7 +316,9 @@ function renderFeed() {
     const back = feed.querySelector('[data-key="' + CSS.escape(focusKey) + '"]');
     if (back) back.focus();
   }
-  if (added && nearBottom) feed.scrollTop = feed.scrollHeight;
+  // A thread that has just appeared is brought into view, wherever the reader was.
+  if (newest) newest.scrollIntoView({ block: "nearest" });
+  else if (added && nearBottom) feed.scrollTop = feed.scrollHeight;
 }
 
 function renderPrivate() {
@@ -466,20 +482,33 @@ async function sendCommand(e) {
   if (handleReply(r, { opener: input })) input.value = "";
 }
 
+// "(required)" or "(optional)" after a label, so nobody has to guess.
+function mark(f) {
+  return h("span", { class: f.required ? "req" : "opt", text: f.required ? " (required)" : " (optional)" });
+}
+
 function fieldControl(f) {
   const id = "f-" + f.id;
   const described = [f.hint ? id + "-hint" : null, id + "-error"].filter(Boolean).join(" ");
   const hint = f.hint ? h("p", { class: "hint", id: id + "-hint", text: f.hint }) : null;
   const error = h("p", { class: "error", id: id + "-error" });
+  // What the chosen option means (a category's guidance, a step's prompt), shown once chosen.
+  const detail = h("p", { class: "hint detail", id: id + "-detail", "aria-live": "polite" });
+  const details = {};
+  for (const c of f.choices.concat(...(f.groups || []).map((g) => g.choices))) if (c.detail) details[c.value] = c.detail;
+  const showDetail = (value) => { detail.textContent = details[value] || ""; };
   if (f.kind === "radios") {
-    return h("div", { class: "field", dataset: { field: f.id } },
+    const box = h("div", { class: "field", dataset: { field: f.id } },
       h("fieldset", { "aria-describedby": described },
-        h("legend", { text: f.label }),
+        h("legend", {}, f.label, mark(f)),
         hint,
         f.choices.map((c, i) => h("label", {},
           h("input", { type: "radio", name: f.id, value: c.value, id: i === 0 ? id : id + "-" + i, "aria-required": f.required ? "true" : null }),
           " " + c.label))),
+      detail,
       error);
+    box.addEventListener("change", (e) => showDetail(e.target.value));
+    return box;
   }
   let control;
   if (f.kind === "select") {
@@ -497,7 +526,8 @@ function fieldControl(f) {
   }
   control.setAttribute("aria-describedby", described);
   if (f.required) control.setAttribute("aria-required", "true");
-  return h("div", { class: "field", dataset: { field: f.id } }, h("label", { for: id, text: f.label }), hint, control, error);
+  control.addEventListener("change", () => showDetail(control.value));
+  return h("div", { class: "field", dataset: { field: f.id } }, h("label", { for: id }, f.label, mark(f)), hint, control, detail, error);
 }
 
 function openForm(spec, opener) {
@@ -505,6 +535,7 @@ function openForm(spec, opener) {
   S.opener = opener || document.activeElement;
   $("form-title").textContent = spec.title + (spec.reference ? " · " + spec.reference : "");
   $("form-intro").textContent = spec.intro;
+  $("form-notes").replaceChildren(...(spec.notes || []).map((n) => h("p", { class: "note", text: n })));
   $("form-error").textContent = "";
   $("form-submit").textContent = spec.submit;
   $("form-fields").replaceChildren(...spec.fields.map(fieldControl));
@@ -595,7 +626,7 @@ async function openRecord(reference, opener) {
   }
   S.opener = opener;
   $("record-title").textContent = "The record of " + r.reference;
-  $("record-status").textContent = r.title + " · " + r.status;
+  $("record-status").textContent = r.between + " · " + r.title + " · " + r.status;
   const verified = $("record-verified");
   verified.textContent = r.verified;
   verified.className = r.intact ? "verified-ok" : "verified-broken";

@@ -5,13 +5,14 @@
 //! from the page's id for the submission, so a double click records nothing twice.
 
 use super::clock::{self, Advance};
-use super::forms::{self, FormErrors, FormSpec, Submitted, WHOLE_FORM};
 use super::{SandboxState, page, view};
 use crate::calendar::{Calendar, format_uk_short};
-use crate::chat::grammar::{self, ChatCommand};
-use crate::chat::{ActionKind, Origin, compose};
-use crate::directory::{AgencyId, BOARD_KIND, Directory, Person, PersonId, Platform};
-use crate::escalation::{Command, EventBody, Reference};
+use crate::chat::Origin;
+use crate::chat::forms::{FormErrors, FormSpec, WHOLE_FORM};
+use crate::chat::grammar;
+use crate::chat::interact::{self, Asker, Input};
+use crate::directory::{AgencyId, Directory, Person, PersonId, Platform};
+use crate::escalation::{Reference, Verb};
 use crate::service::{Service, ServiceError};
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -36,7 +37,9 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(30);
 /// The sandbox page and its API, all under `/sandbox`.
 pub fn routes<S>(state: SandboxState) -> Router<S> {
     Router::new()
+        .route("/", get(|| async { Redirect::to("/sandbox/") }))
         .route("/sandbox", get(|| async { Redirect::to("/sandbox/") }))
+        .route("/favicon.ico", get(page::favicon))
         .route("/sandbox/", get(page::index))
         .route("/sandbox/app.js", get(page::script))
         .route("/sandbox/app.css", get(page::style))
@@ -176,7 +179,8 @@ struct AsQuery {
 
 async fn directory(State(state): State<SandboxState>) -> Response {
     let s = &state.service;
-    Json(view::directory(&s.policies, &s.directory)).into_response()
+    let platform_of = |channel: &str| state.platform_of(channel);
+    Json(view::directory(&s.policies, &s.directory, &platform_of)).into_response()
 }
 
 /// The calendar whose working hours the clock is read against: the acting person's board's.
@@ -311,10 +315,10 @@ struct CommandRequest {
     submission: String,
 }
 
-/// The text after `/challenge`, when the text is a `/challenge` command.
-fn after_command(text: &str) -> Option<&str> {
+/// The text after the command word (`/challenge`, or `@escalation-bot` where the channel stands
+/// for Teams), when the text is such a command.
+fn after_command<'t>(text: &'t str, word: &str) -> Option<&'t str> {
     let text = text.trim_start();
-    let word = "/challenge";
     let head = text.get(..word.len())?;
     let rest = &text[word.len()..];
     (head.eq_ignore_ascii_case(word) && (rest.is_empty() || rest.starts_with(char::is_whitespace)))
@@ -338,198 +342,61 @@ async fn command(
         Ok(k) => k,
         Err(r) => return r.into_response(),
     };
-    let Some(rest) = after_command(&req.text) else {
+    // A channel standing for Teams takes a mention, as Teams does; one for Slack a slash command.
+    let platform = state.platform_of(&req.channel);
+    let word = view::command_word(platform);
+    let Some(rest) = after_command(&req.text, word) else {
+        let other = if word == COMMAND {
+            "@escalation-bot"
+        } else {
+            COMMAND
+        };
+        let why = if after_command(&req.text, other).is_some() {
+            let name = if platform == Platform::Teams {
+                "Teams"
+            } else {
+                "Slack"
+            };
+            format!("This channel stands for {name}, where commands start with {word}.")
+        } else {
+            format!(
+                "The sandbox's channels only take {word} commands; conversation belongs in your agency's own systems."
+            )
+        };
         return refused(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "The sandbox's channels only take /challenge commands; conversation belongs in your agency's own systems.\n\n{}",
-                grammar::HELP
-            ),
+            format!("{why}\n\n{}", grammar::help(word)),
         );
     };
-    let parsed = match grammar::parse(rest) {
-        Ok(c) => c,
-        Err(e) => {
-            return refused(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("{}\n\n{}", e.0, grammar::HELP),
-            );
-        }
-    };
     let origin = origin(&service.directory, &person, &req.channel);
-    let challenge_form = |name: &str, reference: &Reference| match forms::for_challenge(
-        name,
-        &reference.to_string(),
-    ) {
-        Some(form) => ok(Reply::Form { form }),
-        None => refused(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "That form is missing from the sandbox.",
-        ),
+    let asker = Asker {
+        person: &person,
+        origin: Some(&origin),
+        command_word: word,
     };
-    match parsed {
-        ChatCommand::Help => ok(Reply::Ephemeral {
-            text: grammar::HELP.to_string(),
-        }),
-        ChatCommand::Raise => match raise_form(service, &person) {
-            Ok(form) => ok(Reply::Form { form }),
-            Err(r) => r.into_response(),
-        },
-        ChatCommand::Status(reference) => ok(Reply::Ephemeral {
-            text: crate::chat::answers::status_text(service, &reference).await,
-        }),
-        ChatCommand::List => match list_text(service, &person).await {
-            Ok(text) => ok(Reply::Ephemeral { text }),
-            Err(r) => r.into_response(),
-        },
-        ChatCommand::Note { reference, text } => {
-            let command = Command::AddNote {
-                text,
-                how: None,
-                held_at: None,
-            };
-            act(&state, &person, &reference, &command, &origin, key).await
-        }
-        ChatCommand::Escalate {
-            reference,
-            reason: Some(reason),
-        } => {
-            let command = Command::Escalate {
-                reason,
-                delay_reason: None,
-            };
-            act(&state, &person, &reference, &command, &origin, key).await
-        }
-        ChatCommand::Escalate {
-            reference,
-            reason: None,
-        } => challenge_form(forms::name::ESCALATE, &reference),
-        ChatCommand::Acknowledge(reference) => {
-            act(
-                &state,
-                &person,
-                &reference,
-                &Command::Acknowledge,
-                &origin,
-                key,
-            )
-            .await
-        }
-        ChatCommand::Resolve(reference) => challenge_form(forms::name::RESOLVE, &reference),
-        ChatCommand::Confirm(reference) => {
-            act(
-                &state,
-                &person,
-                &reference,
-                &Command::ConfirmResolution,
-                &origin,
-                key,
-            )
-            .await
-        }
-        ChatCommand::Withdraw {
-            reference,
-            reason: Some(reason),
-        } => {
-            act(
-                &state,
-                &person,
-                &reference,
-                &Command::Withdraw { reason },
-                &origin,
-                key,
-            )
-            .await
-        }
-        ChatCommand::Withdraw {
-            reference,
-            reason: None,
-        } => challenge_form(forms::name::WITHDRAW, &reference),
-    }
+    let reply = interact::handle(service, asker, Input::Typed(rest.to_string()), Some(key)).await;
+    answer(reply, false)
 }
 
-/// Records a command on a challenge and answers the page; the posts follow through the outbox.
-async fn act(
-    state: &SandboxState,
-    person: &Person,
-    reference: &Reference,
-    command: &Command,
-    origin: &Origin,
-    key: String,
-) -> Response {
-    match state
-        .service
-        .act(&person.id, reference, command, Some(origin), Some(key))
-        .await
-    {
-        Ok(_) | Err(ServiceError::Duplicate) => ok(Reply::Recorded {
-            reference: reference.to_string(),
+/// How a command starts in the sandbox, as on Slack.
+const COMMAND: &str = "/challenge";
+
+/// Tells the page what came of a request; `submitted` is true for a form sent back, whose
+/// problems are shown on the form.
+fn answer(reply: interact::Reply, submitted: bool) -> Response {
+    match reply {
+        interact::Reply::Say(text) => ok(Reply::Ephemeral { text }),
+        interact::Reply::Form(view) if submitted => form_errors(view.errors),
+        interact::Reply::Form(view) => ok(Reply::Form { form: view.spec }),
+        interact::Reply::Recorded(outcome) => ok(Reply::Recorded {
+            reference: outcome.reference.to_string(),
         }),
-        Err(e) => service_refusal(&e),
+        interact::Reply::AlreadyRecorded(reference) => ok(Reply::Recorded {
+            reference: reference.map(|r| r.to_string()).unwrap_or_default(),
+        }),
+        interact::Reply::Refused(text) if submitted => form_errors(whole_form(text)),
+        interact::Reply::Refused(text) => refused(StatusCode::UNPROCESSABLE_ENTITY, text),
     }
-}
-
-/// The raise form for a person: the other agencies of their board and the board's categories.
-fn raise_form(service: &Service, person: &Person) -> Result<FormSpec, Refuse> {
-    let (policy, _) = service.policy_of(&person.id).map_err(|e| refusal_of(&e))?;
-    let dir = &service.directory;
-    let others: Vec<&crate::directory::Agency> = dir
-        .agencies()
-        .filter(|a| a.board == policy.id && a.kind != BOARD_KIND && a.id != person.agency)
-        .collect();
-    let agencies: Vec<(String, String)> = others
-        .iter()
-        .map(|a| (a.id.0.clone(), a.name.clone()))
-        .collect();
-    let people: Vec<(String, Vec<(String, String)>)> = others
-        .iter()
-        .map(|a| {
-            let members = dir
-                .members(&a.id)
-                .map(|p| {
-                    let label = format!(
-                        "{} ({})",
-                        p.name,
-                        compose::role_and_agency(policy, dir, &p.id)
-                    );
-                    (p.id.0.clone(), label)
-                })
-                .collect();
-            (a.id.0.clone(), members)
-        })
-        .collect();
-    Ok(forms::raise(policy, &agencies, &people))
-}
-
-async fn list_text(service: &Service, person: &Person) -> Result<String, Refuse> {
-    let rows = service
-        .store
-        .open_for_person(&person.id.0)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "sandbox: cannot list open challenges");
-            Refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Your challenges cannot be listed just now. Please try again in a moment.".into(),
-            )
-        })?;
-    if rows.is_empty() {
-        return Ok("You have no open challenges.".into());
-    }
-    let lines: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            let due = r.due.map_or_else(
-                || "no fixed limit".to_string(),
-                |d| format!("due {}", format_uk_short(d)),
-            );
-            format!(
-                "• {} · stage {} · {} · {due}",
-                r.reference, r.stage, r.stage_name
-            )
-        })
-        .collect();
-    Ok(format!("Your open challenges:\n{}", lines.join("\n")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -560,72 +427,26 @@ async fn action(
         Ok(k) => k,
         Err(r) => return r.into_response(),
     };
-    let Some(kind) = ActionKind::from_id(&req.action) else {
-        return bad_request(format!(
-            "{:?} is not a button the sandbox knows.",
-            req.action
-        ));
+    let Some(verb) = Verb::from_id(&req.action) else {
+        return bad_request("That is not a button the sandbox knows.");
     };
     let Ok(reference) = Reference::parse(&req.reference) else {
         return bad_request("The button does not carry a challenge reference.");
     };
-    let form = |name: &str| match forms::for_challenge(name, &reference.to_string()) {
-        Some(form) => ok(Reply::Form { form }),
-        None => refused(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "That form is missing from the sandbox.",
-        ),
+    let origin = origin(&service.directory, &person, &req.channel);
+    let asker = Asker {
+        person: &person,
+        origin: Some(&origin),
+        command_word: COMMAND,
     };
-    match kind {
-        ActionKind::AddNote => form(forms::name::NOTE),
-        ActionKind::Escalate => form(forms::name::ESCALATE),
-        ActionKind::ProposeResolution => form(forms::name::RESOLVE),
-        ActionKind::RejectResolution => form(forms::name::REJECT),
-        ActionKind::Acknowledge | ActionKind::ConfirmResolution => {
-            let command = if kind == ActionKind::Acknowledge {
-                Command::Acknowledge
-            } else {
-                Command::ConfirmResolution
-            };
-            let origin = origin(&service.directory, &person, &req.channel);
-            match service
-                .act(&person.id, &reference, &command, Some(&origin), Some(key))
-                .await
-            {
-                Ok(_) | Err(ServiceError::Duplicate) => ok(Reply::Recorded {
-                    reference: reference.to_string(),
-                }),
-                Err(_) if already_done(service, &person.id, &reference, kind).await => {
-                    ok(Reply::Recorded {
-                        reference: reference.to_string(),
-                    })
-                }
-                Err(e) => service_refusal(&e),
-            }
-        }
-    }
-}
-
-/// A second press of the same button is not an error: the person already did it.
-async fn already_done(
-    service: &Service,
-    person: &PersonId,
-    reference: &Reference,
-    kind: ActionKind,
-) -> bool {
-    let Ok(events) = service.store.events(reference).await else {
-        return false;
-    };
-    events.iter().any(|e| {
-        e.actor.as_ref() == Some(person)
-            && match kind {
-                ActionKind::Acknowledge => matches!(e.body, EventBody::Acknowledged { .. }),
-                ActionKind::ConfirmResolution => {
-                    matches!(e.body, EventBody::ResolutionConfirmed { .. })
-                }
-                _ => false,
-            }
-    })
+    let reply = interact::handle(
+        service,
+        asker,
+        Input::Pressed { verb, reference },
+        Some(key),
+    )
+    .await;
+    answer(reply, false)
 }
 
 #[derive(Debug, Deserialize)]
@@ -663,75 +484,47 @@ async fn form(
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
+    let Some(verb) = Verb::from_id(&name) else {
+        return form_errors(whole_form(
+            "This form is not one escalation-bot knows; close it and start again.",
+        ));
+    };
     let key = match submission_key(&format!("form:{name}"), &req.submission) {
         Ok(k) => k,
         Err(r) => return r.into_response(),
     };
-    let submitted = match forms::parse(&name, &req.fields) {
-        Ok(s) => s,
-        Err(errors) => return form_errors(errors),
-    };
-    let origin = origin(&service.directory, &person, &req.channel);
-    let result = match submitted {
-        Submitted::Raise(details) => {
-            service
-                .raise(&person.id, details, Some(&origin), Some(key.clone()))
-                .await
-        }
-        Submitted::Act(command) => {
-            let Some(reference) = req
-                .reference
-                .as_deref()
-                .and_then(|r| Reference::parse(r).ok())
-            else {
+    let reference = match req.reference.as_deref().filter(|r| !r.is_empty()) {
+        Some(r) => match Reference::parse(r) {
+            Ok(r) => Some(r),
+            Err(_) => {
                 return form_errors(whole_form(
                     "This form lost track of its challenge; close it and press the button again.",
                 ));
-            };
-            service
-                .act(
-                    &person.id,
-                    &reference,
-                    &command,
-                    Some(&origin),
-                    Some(key.clone()),
-                )
-                .await
-        }
+            }
+        },
+        None => None,
     };
-    match result {
-        Ok(outcome) => ok(Reply::Recorded {
-            reference: outcome.reference.to_string(),
-        }),
-        Err(ServiceError::Duplicate) => {
-            let reference = service
-                .store
-                .seen_inbound(&key)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            ok(Reply::Recorded { reference })
-        }
-        Err(ServiceError::Refused(r)) => {
-            let at = forms::error_key(&name, r.field());
-            form_errors(FormErrors::from([(at.to_string(), r.to_string())]))
-        }
-        Err(e @ (ServiceError::UnknownDispute(_) | ServiceError::Busy(_))) => {
-            form_errors(whole_form(e.to_string()))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "sandbox: could not record a form");
-            reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Reply::Errors {
-                    errors: whole_form(
-                        "This could not be recorded just now, and nothing was changed. Please try again in a moment.",
-                    ),
-                },
-            )
-        }
-    }
+    let origin = origin(&service.directory, &person, &req.channel);
+    let asker = Asker {
+        person: &person,
+        origin: Some(&origin),
+        command_word: COMMAND,
+    };
+    let values = req
+        .fields
+        .into_iter()
+        .map(|(k, v)| (k, v.trim().to_string()))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let input = Input::Submitted {
+        verb,
+        reference,
+        values,
+    };
+    answer(
+        interact::handle(service, asker, input, Some(key)).await,
+        true,
+    )
 }
 
 async fn record(State(state): State<SandboxState>, Path(reference): Path<String>) -> Response {
@@ -753,20 +546,13 @@ async fn record(State(state): State<SandboxState>, Path(reference): Path<String>
         (Ok(events), Ok(verify)) => (events, verify),
         (Err(e), _) | (_, Err(e)) => return service_refusal(&ServiceError::from(e)),
     };
-    let Ok((policy, _)) = service.policy(&d.policy) else {
+    let Ok(scene) = crate::chat::answers::scene_of(service, &d.policy) else {
         return refused(
             StatusCode::SERVICE_UNAVAILABLE,
             "The challenge's board policy is not loaded.",
         );
     };
-    Json(view::record(
-        policy,
-        &service.directory,
-        &d,
-        &events,
-        &verify,
-    ))
-    .into_response()
+    Json(view::record(&scene, &d, &events, &verify)).into_response()
 }
 
 /// Resolves when the process is asked to stop, so open streams end and shutdown is not held up.
@@ -817,15 +603,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_challenge_commands_are_taken_from_the_composer() {
-        assert_eq!(after_command("/challenge"), Some(""));
+    fn only_commands_are_taken_from_the_composer() {
+        let slash = "/challenge";
+        assert_eq!(after_command("/challenge", slash), Some(""));
         assert_eq!(
-            after_command("  /Challenge note NSAB-2026-0001 hi"),
+            after_command("  /Challenge note NSAB-2026-0001 hi", slash),
             Some(" note NSAB-2026-0001 hi")
         );
-        assert_eq!(after_command("/challenges"), None);
-        assert_eq!(after_command("hello"), None);
-        assert_eq!(after_command("/chall"), None);
+        assert_eq!(after_command("/challenges", slash), None);
+        assert_eq!(after_command("hello", slash), None);
+        assert_eq!(after_command("/chall", slash), None);
+        let mention = "@escalation-bot";
+        assert_eq!(
+            after_command("@escalation-bot help", mention),
+            Some(" help")
+        );
+        assert_eq!(after_command("/challenge help", mention), None);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! around the core. `serve --sandbox` moves every agency's channel here and gives it a demo clock.
 
 pub mod clock;
-pub mod forms;
 mod inbound;
 mod page;
 mod poster;
@@ -44,15 +43,30 @@ impl Changes {
 pub struct SandboxState {
     service: Arc<Service>,
     changes: Changes,
+    /// The platform each agency's channel stands for (agency id → Slack or Teams), so the page
+    /// can say so and take that platform's way of typing a command there.
+    stands_for: Arc<std::collections::HashMap<String, crate::directory::Platform>>,
 }
 
 impl SandboxState {
     /// The sandbox adapter over a service (whose directory should be `Directory::on_sandbox`).
-    pub fn new(service: Arc<Service>) -> SandboxState {
+    pub fn new(
+        service: Arc<Service>,
+        stands_for: std::collections::HashMap<String, crate::directory::Platform>,
+    ) -> SandboxState {
         SandboxState {
             service,
             changes: Changes::new(),
+            stands_for: Arc::new(stands_for),
         }
+    }
+
+    /// The platform an agency's sandbox channel stands for (Slack where it is not known).
+    pub fn platform_of(&self, channel: &str) -> crate::directory::Platform {
+        self.stands_for
+            .get(channel)
+            .copied()
+            .unwrap_or(crate::directory::Platform::Slack)
     }
 
     /// The poster the delivery worker uses for sandbox targets.

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 const INDEX: &str = include_str!("page.html");
 const SCRIPT: &str = include_str!("app.js");
 const STYLE: &str = include_str!("app.css");
+/// The app's own icon (the one the Teams package carries), so the tab shows what it is.
+const ICON: &[u8] = include_bytes!("../../../manifests/teams/color.png");
 
 /// Scripts, styles and requests only from this service: text that reaches the page can never run.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -33,4 +35,16 @@ pub(super) async fn script() -> Response {
 
 pub(super) async fn style() -> Response {
     file("text/css; charset=utf-8", STYLE)
+}
+
+pub(super) async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        ICON,
+    )
+        .into_response()
 }

@@ -39,6 +39,10 @@ pub struct AgencyView {
 pub struct ChannelView {
     pub id: String,
     pub name: String,
+    /// "slack" or "teams": the platform the channel stands for.
+    pub platform: String,
+    /// How a command starts there: `/challenge` or `@escalation-bot`.
+    pub command: String,
 }
 
 /// A person to act as: their job title and the level it sits at (practitioner, manager, …).
@@ -76,7 +80,11 @@ fn role_of(policy: &Policy, dir: &Directory, p: &Person) -> (String, String, usi
 }
 
 /// The directory as the page shows it.
-pub fn directory(policies: &PolicySet, dir: &Directory) -> DirectoryView {
+pub fn directory(
+    policies: &PolicySet,
+    dir: &Directory,
+    platform_of: &dyn Fn(&str) -> crate::directory::Platform,
+) -> DirectoryView {
     let boards = policies
         .iter()
         .map(|policy| {
@@ -104,9 +112,14 @@ pub fn directory(policies: &PolicySet, dir: &Directory) -> DirectoryView {
                         id: a.id.0.clone(),
                         name: a.name.clone(),
                         is_board: a.kind == BOARD_KIND,
-                        channel: a.channels.first().map(|c| ChannelView {
-                            id: c.channel.clone(),
-                            name: c.name.clone(),
+                        channel: a.channels.first().map(|c| {
+                            let platform = platform_of(&c.channel);
+                            ChannelView {
+                                id: c.channel.clone(),
+                                name: c.name.clone(),
+                                platform: platform.to_string(),
+                                command: command_word(platform).to_string(),
+                            }
                         }),
                         people: people.into_iter().map(|(_, p)| p).collect(),
                     }
@@ -233,6 +246,8 @@ pub fn posts(
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordView {
     pub reference: String,
+    /// Who challenged whom: "Norfolk Adult Social Care challenges Riverside GP Practice".
+    pub between: String,
     pub title: String,
     pub status: String,
     pub events: Vec<RecordEvent>,
@@ -255,13 +270,14 @@ fn flatten(spans: &[Span]) -> String {
         .iter()
         .map(|s| match s {
             Span::Text { text } => text.clone(),
-            Span::Mention { name, .. } => format!("@{name}"),
+            Span::Mention { name, .. } => name.clone(),
         })
         .collect()
 }
 
 /// One event in words, mostly as the thread said it.
-fn describe(policy: &Policy, dir: &Directory, d: &Dispute, e: &Event) -> String {
+fn describe(scene: &compose::Scene<'_>, d: &Dispute, e: &Event) -> String {
+    let (policy, dir) = (scene.policy, scene.dir);
     let names = |people: &[PersonId]| -> String {
         people
             .iter()
@@ -326,7 +342,7 @@ fn describe(policy: &Policy, dir: &Directory, d: &Dispute, e: &Event) -> String 
                 prompt.split_whitespace().collect::<Vec<_>>().join(" ")
             )
         }
-        _ => compose::update(policy, dir, d, std::slice::from_ref(e))
+        _ => compose::update(scene, d, std::slice::from_ref(e))
             .map(|m| {
                 m.lines
                     .iter()
@@ -341,8 +357,7 @@ fn describe(policy: &Policy, dir: &Directory, d: &Dispute, e: &Event) -> String 
 
 /// The record of one dispute from its events.
 pub fn record(
-    policy: &Policy,
-    dir: &Directory,
+    scene: &compose::Scene<'_>,
     d: &Dispute,
     events: &[Event],
     verify: &VerifyReport,
@@ -352,13 +367,20 @@ pub fn record(
         .enumerate()
         .map(|(i, e)| RecordEvent {
             n: i + 1,
-            at: format_uk_short(e.at),
+            at: crate::calendar::format_uk_long(e.at),
             who: e.actor.as_ref().map_or_else(
                 || "The service".to_string(),
-                |a| compose::role_and_agency(policy, dir, a),
+                |a| compose::name_and_role(scene.policy, scene.dir, a),
             ),
             kind: e.body.kind().to_string(),
-            what: describe(policy, dir, d, e),
+            what: describe(
+                &compose::Scene {
+                    now: e.at,
+                    ..*scene
+                },
+                d,
+                e,
+            ),
         })
         .collect();
     let (intact, verified) = match &verify.broken {
@@ -380,10 +402,28 @@ pub fn record(
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        title: compose::title(policy, d),
-        status: compose::status(d),
+        between: format!(
+            "{} challenges {}",
+            agency(scene.dir, d.raising_agency.as_ref()),
+            agency(scene.dir, d.receiving_agency.as_ref())
+        ),
+        title: compose::title(scene.policy, d),
+        status: compose::status(scene, d),
         events,
         intact,
         verified,
+    }
+}
+
+fn agency(dir: &Directory, id: Option<&crate::directory::AgencyId>) -> String {
+    id.and_then(|a| dir.agency(a))
+        .map_or_else(|| "An agency".to_string(), |a| a.name.clone())
+}
+
+/// How a command starts on a platform: a slash command on Slack, a mention on Teams.
+pub fn command_word(platform: crate::directory::Platform) -> &'static str {
+    match platform {
+        crate::directory::Platform::Teams => "@escalation-bot",
+        _ => "/challenge",
     }
 }

@@ -5,16 +5,14 @@
 
 use super::client::{SlackClient, SlackError};
 use super::{render, verify, views};
-use crate::chat::answers::user_text;
-use crate::chat::grammar::{self, ChatCommand};
-use crate::chat::{
-    ActionKind, Delivery, Line, Message, MessageKind, Origin, Span, Target, compose,
-};
+use crate::chat::grammar;
+use crate::chat::interact::{self, Asker, Input, Reply};
+use crate::chat::{Delivery, Message, Origin, Target, compose};
 use crate::config::Secret;
 use crate::delivery::{PostError, PostFuture, Posted, Poster};
 use crate::directory::{Person, PersonId, Platform};
-use crate::escalation::{Command, Reference, Refusal, Status};
-use crate::service::{Outcome, Service, ServiceError};
+use crate::escalation::{Reference, Verb};
+use crate::service::Service;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -192,137 +190,53 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
         Ok(p) => p.clone(),
         Err(text) => return ephemeral(&text),
     };
-    let parsed = match grammar::parse(&cmd.text) {
-        Ok(c) => c,
-        Err(e) => return ephemeral(&format!("{}\n\n{}", e.0, grammar::HELP)),
+    let key = Some(if cmd.trigger_id.is_empty() {
+        format!("slack:command:{}", signed_body_key(&body))
+    } else {
+        format!("slack:command:{}", cmd.trigger_id)
+    });
+    let origin = Origin {
+        platform: Platform::Slack,
+        workspace: cmd.team_id.clone(),
+        channel: cmd.channel_id.clone(),
+        user: cmd.user_id.clone(),
     };
-    let key = (!cmd.trigger_id.is_empty()).then(|| format!("slack:command:{}", cmd.trigger_id));
-    let modal_meta = |reference: Option<&Reference>| {
-        json!({ "channel": cmd.channel_id, "reference": reference.map(ToString::to_string) })
-            .to_string()
+    let asker = Asker {
+        person: &person,
+        origin: (!cmd.channel_id.is_empty()).then_some(&origin),
+        command_word: COMMAND,
     };
-    match parsed {
-        ChatCommand::Help => ephemeral(grammar::HELP),
-        ChatCommand::Raise => match raise_modal(&state, &person, &modal_meta(None)) {
-            Ok(view) => open_view(&state, &cmd.team_id, &cmd.trigger_id, view).await,
-            Err(text) => ephemeral(&text),
-        },
-        ChatCommand::Status(reference) => {
-            ephemeral(&crate::chat::answers::status_text(&state.service, &reference).await)
-        }
-        ChatCommand::List => {
-            ephemeral(&crate::chat::answers::list_text(&state.service, &person).await)
-        }
-        ChatCommand::Note { reference, text } => {
-            let command = Command::AddNote {
-                text,
-                how: None,
-                held_at: None,
-            };
-            ephemeral(&act_text(&state, &person, &reference, &command, key).await)
-        }
-        ChatCommand::Escalate {
-            reference,
-            reason: Some(reason),
-        } => {
-            let command = Command::Escalate {
-                reason,
-                delay_reason: None,
-            };
-            ephemeral(&act_text(&state, &person, &reference, &command, key).await)
-        }
-        ChatCommand::Escalate {
-            reference,
-            reason: None,
-        } => {
+    let reply = interact::handle(&service, asker, Input::Typed(cmd.text.clone()), key).await;
+    match reply {
+        Reply::Form(view) => {
+            let meta = modal_meta(&cmd.channel_id, view.spec.reference.as_deref());
             open_view(
                 &state,
                 &cmd.team_id,
                 &cmd.trigger_id,
-                views::escalate_modal(&reference.to_string(), &modal_meta(Some(&reference))),
+                views::modal(&view.spec, &view.values, &meta),
             )
             .await
         }
-        ChatCommand::Acknowledge(reference) => {
-            ephemeral(&act_text(&state, &person, &reference, &Command::Acknowledge, key).await)
-        }
-        ChatCommand::Resolve(reference) => {
-            open_view(
-                &state,
-                &cmd.team_id,
-                &cmd.trigger_id,
-                views::resolution_modal(&reference.to_string(), &modal_meta(Some(&reference))),
-            )
-            .await
-        }
-        ChatCommand::Confirm(reference) => ephemeral(
-            &act_text(
-                &state,
-                &person,
-                &reference,
-                &Command::ConfirmResolution,
-                key,
-            )
-            .await,
-        ),
-        ChatCommand::Withdraw {
-            reference,
-            reason: Some(reason),
-        } => {
-            let command = Command::Withdraw { reason };
-            ephemeral(&act_text(&state, &person, &reference, &command, key).await)
-        }
-        ChatCommand::Withdraw {
-            reference,
-            reason: None,
-        } => {
-            open_view(
-                &state,
-                &cmd.team_id,
-                &cmd.trigger_id,
-                views::withdraw_modal(&reference.to_string(), &modal_meta(Some(&reference))),
-            )
-            .await
-        }
+        Reply::Say(text) | Reply::Refused(text) => ephemeral(&text),
+        Reply::Recorded(outcome) => ephemeral(&interact::receipt_text(&service, &outcome)),
+        Reply::AlreadyRecorded(_) => ephemeral("Already recorded."),
     }
 }
 
-/// The raise form for a person: the other agencies of their board and the board's categories.
-fn raise_modal(state: &SlackState, person: &Person, meta: &str) -> Result<Value, String> {
-    let service = &state.service;
-    let (policy, _) = service.policy_of(&person.id).map_err(|e| e.to_string())?;
-    let others: Vec<&crate::directory::Agency> = service
-        .directory
-        .agencies()
-        .filter(|a| {
-            a.board == policy.id && a.kind != crate::directory::BOARD_KIND && a.id != person.agency
-        })
-        .collect();
-    let agencies: Vec<(String, String)> = others
-        .iter()
-        .map(|a| (a.id.0.clone(), a.name.clone()))
-        .collect();
-    let people: Vec<(String, Vec<(String, String)>)> = others
-        .iter()
-        .map(|a| {
-            let members = service
-                .directory
-                .members(&a.id)
-                .map(|p| {
-                    (
-                        p.id.0.clone(),
-                        format!(
-                            "{} ({})",
-                            p.name,
-                            compose::role_and_agency(policy, &service.directory, &p.id)
-                        ),
-                    )
-                })
-                .collect();
-            (a.id.0.clone(), members)
-        })
-        .collect();
-    Ok(views::raise_modal(policy, &agencies, &people, meta))
+/// How a slash command starts on Slack, for the help text.
+const COMMAND: &str = "/challenge";
+
+/// A key for a signed request Slack sent without a trigger: the body itself, which the
+/// signature covers, so a replay of the same body is recognised.
+fn signed_body_key(body: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(body))
+}
+
+/// The modal's `private_metadata`: where it was opened and on which challenge.
+fn modal_meta(channel: &str, reference: Option<&str>) -> String {
+    json!({ "channel": channel, "reference": reference }).to_string()
 }
 
 async fn open_view(state: &SlackState, team: &str, trigger_id: &str, view: Value) -> Response {
@@ -342,31 +256,6 @@ async fn open_view(state: &SlackState, team: &str, trigger_id: &str, view: Value
             tracing::warn!("slack: views.open timed out");
             ephemeral("Slack took too long to open the form. Please try again.")
         }
-    }
-}
-
-async fn act_text(
-    state: &SlackState,
-    person: &Person,
-    reference: &Reference,
-    command: &Command,
-    key: Option<String>,
-) -> String {
-    match state
-        .service
-        .act(&person.id, reference, command, None, key)
-        .await
-    {
-        Ok(outcome) => done_text(&state.service, &outcome),
-        Err(e) => user_text(&e),
-    }
-}
-
-fn done_text(service: &Service, outcome: &Outcome) -> String {
-    let d = &outcome.dispute;
-    match service.policy(&d.policy) {
-        Ok((policy, _)) => compose::receipt(policy, d, &outcome.events).fallback,
-        Err(_) => format!("Recorded on {}.", outcome.reference),
     }
 }
 
@@ -473,8 +362,8 @@ async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> 
     let Some(action) = payload.actions.first() else {
         return StatusCode::OK.into_response();
     };
-    let (Some(kind), Some(reference)) = (
-        ActionKind::from_id(&action.action_id),
+    let (Some(verb), Some(reference)) = (
+        Verb::from_id(&action.action_id),
         action
             .value
             .as_deref()
@@ -482,7 +371,6 @@ async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> 
     ) else {
         return StatusCode::OK.into_response();
     };
-    let meta = json!({ "channel": channel, "reference": reference.to_string() }).to_string();
     let trigger = payload.trigger_id.clone().unwrap_or_default();
     let key = payload
         .trigger_id
@@ -494,94 +382,35 @@ async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> 
         channel: channel.clone(),
         user: payload.user.id.clone(),
     };
-    match kind {
-        ActionKind::AddNote => {
+    let asker = Asker {
+        person: &person,
+        origin: Some(&origin),
+        command_word: COMMAND,
+    };
+    match interact::handle(
+        &state.service,
+        asker,
+        Input::Pressed { verb, reference },
+        key,
+    )
+    .await
+    {
+        Reply::Form(view) => {
+            let meta = modal_meta(&channel, view.spec.reference.as_deref());
             open_view(
                 state,
                 team,
                 &trigger,
-                views::note_modal(&reference.to_string(), &meta),
+                views::modal(&view.spec, &view.values, &meta),
             )
             .await
         }
-        ActionKind::Escalate => {
-            open_view(
-                state,
-                team,
-                &trigger,
-                views::escalate_modal(&reference.to_string(), &meta),
-            )
-            .await
-        }
-        ActionKind::ProposeResolution => {
-            open_view(
-                state,
-                team,
-                &trigger,
-                views::resolution_modal(&reference.to_string(), &meta),
-            )
-            .await
-        }
-        ActionKind::RejectResolution => {
-            open_view(
-                state,
-                team,
-                &trigger,
-                views::reject_modal(&reference.to_string(), &meta),
-            )
-            .await
-        }
-        ActionKind::Acknowledge | ActionKind::ConfirmResolution => {
-            let command = if kind == ActionKind::Acknowledge {
-                Command::Acknowledge
-            } else {
-                Command::ConfirmResolution
-            };
-            let result = state
-                .service
-                .act(&person.id, &reference, &command, Some(&origin), key)
-                .await;
-            if let Err(e) = result
-                && !already_done(state, &person.id, &reference, kind).await
-            {
-                private_note(state, team, &channel, &payload.user.id, &user_text(&e)).await;
-            }
+        Reply::Say(text) | Reply::Refused(text) => {
+            private_note(state, team, &channel, &payload.user.id, &text).await;
             StatusCode::OK.into_response()
         }
-    }
-}
-
-/// A second press of the same button is not an error: the person already did it.
-async fn already_done(
-    state: &SlackState,
-    person: &PersonId,
-    reference: &Reference,
-    kind: ActionKind,
-) -> bool {
-    let Ok(d) = state.service.dispute(reference).await else {
-        return false;
-    };
-    match kind {
-        ActionKind::Acknowledge => d.acknowledged.iter().any(|a| &a.by == person),
-        ActionKind::ConfirmResolution => {
-            d.status == Status::Resolved
-                && state
-                    .service
-                    .store
-                    .events(reference)
-                    .await
-                    .map(|events| {
-                        events.iter().any(|e| {
-                            e.actor.as_ref() == Some(person)
-                                && matches!(
-                                    e.body,
-                                    crate::escalation::EventBody::ResolutionConfirmed { .. }
-                                )
-                        })
-                    })
-                    .unwrap_or(false)
-        }
-        _ => false,
+        // The receipt goes to the person through the outbox, with the posts.
+        Reply::Recorded(_) | Reply::AlreadyRecorded(_) => StatusCode::OK.into_response(),
     }
 }
 
@@ -598,63 +427,41 @@ async fn private_note(state: &SlackState, team: &str, channel: &str, user: &str,
             user: user.to_string(),
         },
     };
-    let message = plain_message(text);
-    let now = state.service.now();
-    let row = crate::store::NewOutbox {
-        idempotency_key: format!("note:{}:{}", target.key(), uuid::Uuid::new_v4()),
-        lane: target.lane("-"),
-        target: serde_json::to_value(&target).unwrap_or_default(),
-        payload: serde_json::to_value(&message).unwrap_or_default(),
-        available_at: now,
-    };
-    if let Err(e) = state.service.store.enqueue("-", &[row], now).await {
+    let message = compose::plain("", text);
+    let key = format!("note:{}:{}", target.key(), uuid::Uuid::new_v4());
+    if let Err(e) = state
+        .service
+        .reply_privately("-", key, &target, &message)
+        .await
+    {
         tracing::error!(error = %e, "slack: cannot queue a private answer");
     }
 }
 
-/// A plain private message with no dispute behind it.
-fn plain_message(text: &str) -> Message {
-    Message {
-        kind: MessageKind::Receipt,
-        reference: String::new(),
-        title: "escalation-bot".into(),
-        status: String::new(),
-        fallback: text.to_string(),
-        urgent: None,
-        lines: vec![Line {
-            label: None,
-            spans: vec![Span::text(text)],
-        }],
-        prompt: None,
-        footer: Vec::new(),
-        buttons: Vec::new(),
-    }
-}
-
-fn field_errors(callback: &str, refusal: &Refusal) -> Response {
-    let block = views::block_for_field(callback, refusal.field().unwrap_or(""));
-    let mut errors = std::collections::BTreeMap::new();
-    errors.insert(block.to_string(), refusal.to_string());
-    Json(views::errors_response(&errors)).into_response()
-}
-
-fn general_error(callback: &str, text: &str) -> Response {
-    let mut errors = std::collections::BTreeMap::new();
-    errors.insert(
-        views::block_for_field(callback, "").to_string(),
-        text.to_string(),
-    );
-    Json(views::errors_response(&errors)).into_response()
+/// An error on a modal that could not be read as one of our forms: shown on its first input.
+fn general_error(view: &ViewPayload, text: &str) -> Response {
+    let first = view
+        .state
+        .get("values")
+        .and_then(Value::as_object)
+        .and_then(|v| v.keys().next().cloned())
+        .unwrap_or_default();
+    Json(json!({ "response_action": "errors", "errors": { first: text } })).into_response()
 }
 
 async fn view_submission(state: &SlackState, team: &str, payload: &Interaction) -> Response {
     let Some(view) = &payload.view else {
         return StatusCode::OK.into_response();
     };
-    let callback = view.callback_id.as_str();
     let person = match resolve(&state.service, team, &payload.user.id) {
         Ok(p) => p.clone(),
-        Err(text) => return general_error(callback, &text),
+        Err(text) => return general_error(view, &text),
+    };
+    let Some(verb) = Verb::from_id(&view.callback_id) else {
+        return general_error(
+            view,
+            "This form is not one escalation-bot knows; close it and start again.",
+        );
     };
     let meta: Meta = serde_json::from_str(&view.private_metadata).unwrap_or_default();
     let origin = meta
@@ -667,43 +474,26 @@ async fn view_submission(state: &SlackState, team: &str, payload: &Interaction) 
             channel: c.clone(),
             user: payload.user.id.clone(),
         });
-    let key = Some(format!("slack:view:{}", view.id));
-    let reference = meta
-        .reference
-        .as_deref()
-        .and_then(|r| Reference::parse(r).ok());
-    let result = match callback {
-        "raise" => match views::parse_raise(&view.state) {
-            Ok(form) => {
-                let details = form.into_details();
-                state
-                    .service
-                    .raise(&person.id, details, origin.as_ref(), key)
-                    .await
-            }
-            Err(errors) => return Json(views::errors_response(&errors)).into_response(),
-        },
-        other => {
-            let Some(reference) = reference else {
-                return general_error(
-                    other,
-                    "This form lost track of its challenge; close it and press the button again.",
-                );
-            };
-            let command = match views::parse_command(other, &view.state) {
-                Ok(c) => c,
-                Err(errors) => return Json(views::errors_response(&errors)).into_response(),
-            };
-            state
-                .service
-                .act(&person.id, &reference, &command, origin.as_ref(), key)
-                .await
-        }
+    let asker = Asker {
+        person: &person,
+        origin: origin.as_ref(),
+        command_word: COMMAND,
     };
-    match result {
-        Ok(_) | Err(ServiceError::Duplicate) => StatusCode::OK.into_response(),
-        Err(ServiceError::Refused(r)) => field_errors(callback, &r),
-        Err(e) => general_error(callback, &user_text(&e)),
+    let input = Input::Submitted {
+        verb,
+        reference: meta
+            .reference
+            .as_deref()
+            .and_then(|r| Reference::parse(r).ok()),
+        values: views::values(&view.state),
+    };
+    let key = Some(format!("slack:view:{}", view.id));
+    match interact::handle(&state.service, asker, input, key).await {
+        Reply::Recorded(_) | Reply::AlreadyRecorded(_) => StatusCode::OK.into_response(),
+        Reply::Form(shown) => {
+            Json(views::errors_response(&shown.spec, &shown.errors)).into_response()
+        }
+        Reply::Say(text) | Reply::Refused(text) => general_error(view, &text),
     }
 }
 
@@ -792,7 +582,7 @@ async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes
     }
     match event.kind.as_str() {
         "app_mention" | "message" => {
-            private_note(&state, &team, &channel, &user, grammar::HELP).await
+            private_note(&state, &team, &channel, &user, &grammar::help(COMMAND)).await
         }
         _ => {}
     }

@@ -278,7 +278,8 @@ pub fn fallback_text(msg: &Message) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::message::{ActionKind, Button, MessageKind};
+    use crate::chat::message::{Button, MessageKind};
+    use crate::escalation::Verb;
     use std::path::PathBuf;
 
     fn line(label: Option<&str>, text: &str) -> Line {
@@ -288,12 +289,13 @@ mod tests {
         }
     }
 
-    fn button(action: ActionKind, label: &str, primary: bool) -> Button {
+    fn button(action: Verb, label: &str, primary: bool) -> Button {
         Button {
             action,
             label: label.into(),
             reference: "NSAB-2026-0007".into(),
             primary,
+            form: None,
         }
     }
 
@@ -340,10 +342,10 @@ mod tests {
                 "Record this step in your own agency's case record: the chat is not the case record.".into(),
             ],
             buttons: vec![
-                button(ActionKind::Acknowledge, "Acknowledge", true),
-                button(ActionKind::AddNote, "Add note", false),
-                button(ActionKind::Escalate, "Escalate to stage 3", false),
-                button(ActionKind::ProposeResolution, "Propose resolution", false),
+                button(Verb::Acknowledge, "Acknowledge", true),
+                button(Verb::AddNote, "Add note", false),
+                button(Verb::Escalate, "Escalate to stage 3", false),
+                button(Verb::ProposeResolution, "Propose resolution", false),
             ],
         }
     }
@@ -380,8 +382,8 @@ mod tests {
             prompt: Some("Line managers talk to each other within 5 working days.".into()),
             footer: vec!["A formal challenge has been lodged under the Norfolk Safeguarding Adults Board procedure.".into()],
             buttons: vec![
-                button(ActionKind::Acknowledge, "Acknowledge", true),
-                button(ActionKind::AddNote, "Add note", false),
+                button(Verb::Acknowledge, "Acknowledge", true),
+                button(Verb::AddNote, "Add note", false),
             ],
         }
     }
@@ -426,7 +428,7 @@ mod tests {
             )],
             prompt: Some("Line managers talk to each other within 5 working days.".into()),
             footer: vec![],
-            buttons: vec![button(ActionKind::Acknowledge, "Acknowledge", true)],
+            buttons: vec![button(Verb::Acknowledge, "Acknowledge", true)],
         }
     }
 
@@ -612,12 +614,12 @@ mod tests {
         assert_eq!(actions["elements"][0]["style"], "primary");
         assert!(actions["elements"][1].get("style").is_none());
         assert_eq!(
-            ActionKind::from_id(
+            Verb::from_id(
                 actions["elements"][2]["action_id"]
                     .as_str()
                     .unwrap_or_default()
             ),
-            Some(ActionKind::Escalate)
+            Some(Verb::Escalate)
         );
     }
 

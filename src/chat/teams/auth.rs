@@ -17,9 +17,7 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Where the Bot Framework publishes its OpenID metadata (and through it, its signing keys).
-pub const BOT_FRAMEWORK_OPENID_METADATA: &str =
-    "https://login.botframework.com/v1/.well-known/openidconfiguration";
+pub use crate::config::BOT_FRAMEWORK_OPENID_METADATA;
 
 /// The issuer of tokens the Bot Connector sends with channel activities (Teams included).
 pub const BOT_FRAMEWORK_ISSUER: &str = "https://api.botframework.com";

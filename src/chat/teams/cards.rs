@@ -11,8 +11,9 @@
 //! - buttons are `Action.Execute` (Universal Actions) with an `Action.Submit` fallback carrying
 //!   the same data, or `Action.ShowCard` holding the form the action needs.
 
-use super::forms::{self, CardKind, FormKind};
-use crate::chat::message::{ActionKind, Button, Line, Message, MessageKind, Span};
+use super::forms::{self, CardKind};
+use crate::chat::forms::{FormErrors, Values};
+use crate::chat::message::{Button, Line, Message, MessageKind, Span};
 use crate::directory::PersonId;
 use serde_json::{Value, json};
 
@@ -185,21 +186,15 @@ pub fn execute(verb: &str, title: &str, data: Value, primary: bool) -> Value {
 }
 
 fn button(b: &Button, card: CardKind) -> Value {
-    let form = match b.action {
-        ActionKind::AddNote => Some(FormKind::Note),
-        ActionKind::Escalate => Some(FormKind::Escalate),
-        ActionKind::ProposeResolution => Some(FormKind::Resolve),
-        ActionKind::RejectResolution => Some(FormKind::Reject),
-        ActionKind::Acknowledge | ActionKind::ConfirmResolution => None,
-    };
-    match form {
-        Some(form) => json!({
+    match &b.form {
+        // A button that opens a form shows it inside the card.
+        Some(spec) => json!({
             "type": "Action.ShowCard",
             "title": cut(&b.label, 60),
             "card": {
                 "type": "AdaptiveCard",
-                "body": forms::form_inputs(form, &forms::FormValues::default(), &forms::FormErrors::default(), None),
-                "actions": [forms::submit(form, &b.reference, card, None)],
+                "body": forms::inputs(spec, &Values::new(), &FormErrors::new()),
+                "actions": [forms::submit(spec, card, None)],
             },
         }),
         None => execute(
@@ -354,7 +349,8 @@ pub fn invoke_error(status: u16, code: &str, message: &str) -> Value {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::chat::message::{ActionKind, Button, MessageKind};
+    use crate::chat::message::{Button, MessageKind};
+    use crate::escalation::Verb;
     use std::path::PathBuf;
 
     fn line(label: Option<&str>, text: &str) -> Line {
@@ -364,12 +360,33 @@ pub(crate) mod tests {
         }
     }
 
-    fn button(action: ActionKind, label: &str, primary: bool) -> Button {
+    fn button(action: Verb, label: &str, primary: bool) -> Button {
         Button {
             action,
             label: label.into(),
             reference: "NSAB-2026-0007".into(),
             primary,
+            form: (!matches!(action, Verb::Acknowledge | Verb::ConfirmResolution)).then(|| {
+                crate::chat::forms::FormSpec {
+                    name: action.id().into(),
+                    title: label.into(),
+                    submit: label.into(),
+                    intro: "What the form is for.".into(),
+                    notes: vec!["What the procedure says.".into()],
+                    reference: Some("NSAB-2026-0007".into()),
+                    fields: vec![crate::chat::forms::Field {
+                        id: "note".into(),
+                        label: "What was discussed?".into(),
+                        kind: crate::chat::forms::FieldKind::Textarea,
+                        required: true,
+                        hint: Some("No client-identifiable detail.".into()),
+                        choices: Vec::new(),
+                        groups: Vec::new(),
+                        max_length: Some(3000),
+                        missing: None,
+                    }],
+                }
+            }),
         }
     }
 
@@ -417,10 +434,10 @@ pub(crate) mod tests {
                 "Record this step in your own agency's case record: the chat is not the case record.".into(),
             ],
             buttons: vec![
-                button(ActionKind::Acknowledge, "Acknowledge", true),
-                button(ActionKind::AddNote, "Add note", false),
-                button(ActionKind::Escalate, "Escalate to stage 3", false),
-                button(ActionKind::ProposeResolution, "Propose resolution", false),
+                button(Verb::Acknowledge, "Acknowledge", true),
+                button(Verb::AddNote, "Add note", false),
+                button(Verb::Escalate, "Escalate to stage 3", false),
+                button(Verb::ProposeResolution, "Propose resolution", false),
             ],
         }
     }
@@ -448,8 +465,8 @@ pub(crate) mod tests {
             prompt: Some("Line managers talk to each other within 5 working days.".into()),
             footer: vec!["A formal challenge has been lodged under the Norfolk Safeguarding Adults Board procedure.".into()],
             buttons: vec![
-                button(ActionKind::Acknowledge, "Acknowledge", true),
-                button(ActionKind::AddNote, "Add note", false),
+                button(Verb::Acknowledge, "Acknowledge", true),
+                button(Verb::AddNote, "Add note", false),
             ],
         }
     }
@@ -494,7 +511,7 @@ pub(crate) mod tests {
             )],
             prompt: Some("Line managers talk to each other within 5 working days.".into()),
             footer: vec![],
-            buttons: vec![button(ActionKind::Acknowledge, "Acknowledge", true)],
+            buttons: vec![button(Verb::Acknowledge, "Acknowledge", true)],
         }
     }
 

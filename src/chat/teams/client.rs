@@ -18,11 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The Entra ID (Azure AD) token endpoint base; `/{tenant}/oauth2/v2.0/token` is appended.
-pub const DEFAULT_TOKEN_BASE: &str = "https://login.microsoftonline.com";
-
-/// The Connector base to use for a tenant before any of its activities told us one.
-pub const DEFAULT_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
+pub use crate::config::{DEFAULT_SERVICE_URL, DEFAULT_TOKEN_BASE};
 
 /// The scope of Bot Connector tokens.
 pub const BOT_SCOPE: &str = "https://api.botframework.com/.default";

@@ -17,13 +17,14 @@ use super::activity::{ADAPTIVE_CARD_ACTION, Activity, Envelope};
 use super::auth::{AuthError, BotAuth};
 use super::cards;
 use super::client::{ConnectorClient, ConnectorError};
-use super::forms::{self, CardKind, FormErrors, FormKind, FormValues, RaiseChoices};
-use crate::chat::grammar::{self, ChatCommand};
-use crate::chat::{Delivery, Line, Message, MessageKind, Origin, Span, Target, compose};
+use super::forms::{self, CardKind};
+use crate::chat::forms::FormSpec;
+use crate::chat::interact::{self, Asker, FormView, Input, Reply};
+use crate::chat::{Button, Delivery, Message, Origin, Target, compose};
 use crate::delivery::{PostError, PostFuture, Posted, Poster};
 use crate::directory::{Person, PersonId, Platform};
-use crate::escalation::{Command, EventBody, Reference, Status};
-use crate::service::{Outcome, Service, ServiceError};
+use crate::escalation::{Reference, Verb};
+use crate::service::{Outcome, Service};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -248,14 +249,14 @@ async fn messages(State(state): State<TeamsState>, headers: HeaderMap, body: Byt
 pub struct ReplyAddress {
     pub conversation: String,
     pub reply_to: String,
-    pub form: Option<FormKind>,
+    pub form: Option<Verb>,
 }
 
 impl ReplyAddress {
     /// The address as a `Receipt` channel.
     pub fn encode(&self) -> String {
         match self.form {
-            Some(f) => format!("{}|{}|form={}", self.conversation, self.reply_to, f.verb()),
+            Some(f) => format!("{}|{}|form={}", self.conversation, self.reply_to, f.id()),
             None => format!("{}|{}", self.conversation, self.reply_to),
         }
     }
@@ -268,31 +269,12 @@ impl ReplyAddress {
         let form = parts
             .next()
             .and_then(|f| f.strip_prefix("form="))
-            .and_then(FormKind::from_verb);
+            .and_then(Verb::from_id);
         Some(ReplyAddress {
             conversation,
             reply_to,
             form,
         })
-    }
-}
-
-/// A plain message with no dispute behind it (help, a refusal, who to ask).
-fn plain_message(reference: &str, text: &str) -> Message {
-    Message {
-        kind: MessageKind::Receipt,
-        reference: reference.to_string(),
-        title: String::new(),
-        status: String::new(),
-        fallback: text.to_string(),
-        urgent: None,
-        lines: vec![Line {
-            label: None,
-            spans: vec![Span::text(text)],
-        }],
-        prompt: None,
-        footer: Vec::new(),
-        buttons: Vec::new(),
     }
 }
 
@@ -316,6 +298,7 @@ async fn reply(
     address: ReplyAddress,
     reference: &str,
     text: &str,
+    form: Option<FormSpec>,
 ) {
     let Some(tenant) = a.tenant() else {
         tracing::warn!("teams: an activity without a tenant cannot be answered");
@@ -329,17 +312,24 @@ async fn reply(
             user: a.from.aad_object_id.clone().unwrap_or_default(),
         },
     };
-    let message = plain_message(reference, text);
-    let now = state.service.now();
-    let row = crate::store::NewOutbox {
-        idempotency_key: format!("teams:reply:{}:{}", a.id, address.reply_to),
-        lane: target.lane("-"),
-        target: serde_json::to_value(&target).unwrap_or_default(),
-        payload: serde_json::to_value(&message).unwrap_or_default(),
-        available_at: now,
-    };
+    let mut message = compose::plain(reference, text);
+    // A form to show travels as the one button that opens it; the poster draws it as a card.
+    if let Some(spec) = form {
+        message.buttons.push(Button {
+            action: spec.verb().unwrap_or(Verb::Raise),
+            label: spec.submit.clone(),
+            reference: reference.to_string(),
+            primary: true,
+            form: Some(spec),
+        });
+    }
     let owner = if reference.is_empty() { "-" } else { reference };
-    if let Err(e) = state.service.store.enqueue(owner, &[row], now).await {
+    let key = format!("teams:reply:{}:{}", a.id, address.reply_to);
+    if let Err(e) = state
+        .service
+        .reply_privately(owner, key, &target, &message)
+        .await
+    {
         tracing::error!(error = %e, "teams: cannot queue a reply");
     }
 }
@@ -373,18 +363,6 @@ fn resolve<'a>(
             "This Microsoft 365 tenant ({tenant}) is not connected to escalation-bot. Ask your agency's escalation-bot administrator to add your agency, its Teams channel and its people to the directory."
         ))
     }
-}
-
-/// The help text, worded for Teams (`@escalation-bot …` rather than `/challenge …`).
-fn help() -> String {
-    grammar::HELP
-        .replace(
-            "How to use /challenge:",
-            "How to use escalation-bot in Teams (mention it, then type the command):",
-        )
-        .replace("• /challenge —", "• @escalation-bot challenge —")
-        .replace("/challenge ", "@escalation-bot ")
-        .replace("/challenge", "@escalation-bot")
 }
 
 /// The command text after the mention: a leading `challenge` (or `/challenge`) followed by more
@@ -422,131 +400,35 @@ async fn on_message(state: &TeamsState, a: &Activity) {
     }
     let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
         Ok(p) => p.clone(),
-        Err(text) => return reply(state, a, address, "", &text).await,
+        Err(text) => return reply(state, a, address, "", &text, None).await,
     };
     let text = a.text_without_bot_mention();
-    let parsed = match grammar::parse(command_text(&text)) {
-        Ok(c) => c,
-        Err(e) => return reply(state, a, address, "", &format!("{}\n\n{}", e.0, help())).await,
-    };
     let key = Some(format!("teams:activity:{}", a.id));
-    let form = |kind: FormKind| ReplyAddress {
-        form: Some(kind),
-        ..address.clone()
+    let origin = origin(a, &address);
+    let asker = Asker {
+        person: &person,
+        origin: origin.as_ref(),
+        command_word: COMMAND,
     };
-    let act = |reference: Reference, command: Command| {
-        let address = address.clone();
-        let key = key.clone();
-        let person = person.id.clone();
-        async move {
-            let origin = origin(a, &address);
-            match state
-                .service
-                .act(&person, &reference, &command, origin.as_ref(), key)
-                .await
-            {
-                Ok(_) | Err(ServiceError::Duplicate) => {}
-                Err(e) => {
-                    reply(
-                        state,
-                        a,
-                        address,
-                        &reference.to_string(),
-                        &crate::chat::answers::user_text(&e),
-                    )
-                    .await
-                }
-            }
+    let input = Input::Typed(command_text(&text).to_string());
+    match interact::handle(&state.service, asker, input, key).await {
+        Reply::Say(text) | Reply::Refused(text) => reply(state, a, address, "", &text, None).await,
+        Reply::Form(view) => {
+            let reference = view.spec.reference.clone().unwrap_or_default();
+            let address = ReplyAddress {
+                form: view.spec.verb(),
+                ..address
+            };
+            let text = format!("{}: fill in the form.", view.spec.title);
+            reply(state, a, address, &reference, &text, Some(view.spec)).await;
         }
-    };
-    match parsed {
-        ChatCommand::Help => reply(state, a, address, "", &help()).await,
-        ChatCommand::Raise => {
-            reply(
-                state,
-                a,
-                form(FormKind::Raise),
-                "",
-                "Raise a challenge: fill in the form.",
-            )
-            .await
-        }
-        ChatCommand::Status(reference) => {
-            let text = crate::chat::answers::status_text(&state.service, &reference).await;
-            reply(state, a, address, "", &text).await;
-        }
-        ChatCommand::List => {
-            let text = crate::chat::answers::list_text(&state.service, &person).await;
-            reply(state, a, address, "", &text).await;
-        }
-        ChatCommand::Note { reference, text } => {
-            act(
-                reference,
-                Command::AddNote {
-                    text,
-                    how: None,
-                    held_at: None,
-                },
-            )
-            .await;
-        }
-        ChatCommand::Escalate {
-            reference,
-            reason: Some(reason),
-        } => {
-            act(
-                reference,
-                Command::Escalate {
-                    reason,
-                    delay_reason: None,
-                },
-            )
-            .await;
-        }
-        ChatCommand::Escalate {
-            reference,
-            reason: None,
-        } => {
-            reply(
-                state,
-                a,
-                form(FormKind::Escalate),
-                &reference.to_string(),
-                "Escalate: say why in the form.",
-            )
-            .await;
-        }
-        ChatCommand::Acknowledge(reference) => act(reference, Command::Acknowledge).await,
-        ChatCommand::Resolve(reference) => {
-            reply(
-                state,
-                a,
-                form(FormKind::Resolve),
-                &reference.to_string(),
-                "Propose a resolution: fill in the form.",
-            )
-            .await;
-        }
-        ChatCommand::Confirm(reference) => act(reference, Command::ConfirmResolution).await,
-        ChatCommand::Withdraw {
-            reference,
-            reason: Some(reason),
-        } => act(reference, Command::Withdraw { reason }).await,
-        ChatCommand::Withdraw {
-            reference,
-            reason: None,
-        } => {
-            reply(
-                state,
-                a,
-                form(FormKind::Withdraw),
-                &reference.to_string(),
-                "Withdraw: say why in the form.",
-            )
-            .await;
-        }
+        // The receipt goes back through the outbox with the posts.
+        Reply::Recorded(_) | Reply::AlreadyRecorded(_) => {}
     }
 }
+
+/// How a command starts on Teams, for the help text.
+const COMMAND: &str = "@escalation-bot";
 
 // ---- card actions ----
 
@@ -555,56 +437,11 @@ enum Answer {
     /// Replace the card with this one.
     Card(Value),
     /// The form again, with what is wrong (the person's input kept).
-    Form(Value, FormErrors),
+    Form(Value, Box<FormView>),
     /// Leave the card; tell the person this.
     Text(String),
     /// An action we do not support.
     NotSupported(String),
-}
-
-/// The choices the raise form offers a person: the other agencies of their board, the people
-/// who may be named, and the board's categories.
-pub fn raise_choices(service: &Service, person: &Person) -> Result<RaiseChoices, String> {
-    let (policy, _) = service.policy_of(&person.id).map_err(|e| e.to_string())?;
-    let dir = &service.directory;
-    let others: Vec<&crate::directory::Agency> = dir
-        .agencies()
-        .filter(|a| {
-            a.board == policy.id && a.kind != crate::directory::BOARD_KIND && a.id != person.agency
-        })
-        .collect();
-    Ok(RaiseChoices {
-        policy_name: policy.name.clone(),
-        urgent_prompt: policy
-            .urgent
-            .prompt
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
-        agencies: others
-            .iter()
-            .map(|a| (a.id.0.clone(), a.name.clone()))
-            .collect(),
-        people: others
-            .iter()
-            .flat_map(|a| dir.members(&a.id))
-            .map(|p| {
-                (
-                    p.id.0.clone(),
-                    format!(
-                        "{} ({})",
-                        p.name,
-                        compose::role_and_agency(policy, dir, &p.id)
-                    ),
-                )
-            })
-            .collect(),
-        categories: policy
-            .categories
-            .iter()
-            .map(|c| (c.id.clone(), c.name.clone()))
-            .collect(),
-    })
 }
 
 /// How a card names people in a tenant: by their Entra object id there.
@@ -626,17 +463,23 @@ fn lookup_in<'a>(
 /// root card, else a receipt of what was recorded.
 fn card_after(service: &Service, tenant: &str, card: CardKind, outcome: &Outcome) -> Answer {
     let d = &outcome.dispute;
-    let Ok((policy, _)) = service.policy(&d.policy) else {
+    let Ok((policy, calendar)) = service.policy(&d.policy) else {
         return Answer::Text(format!("Recorded on {}.", outcome.reference));
     };
+    let scene = compose::Scene {
+        policy,
+        calendar,
+        dir: &service.directory,
+        now: service.now(),
+    };
     let message = match card {
-        CardKind::Root => compose::root(policy, &service.directory, d),
-        _ => compose::receipt(policy, d, &outcome.events),
+        CardKind::Root => compose::root(&scene, d),
+        _ => compose::receipt(&scene, d, &outcome.events),
     };
     Answer::Card(cards::card(&message, &lookup_in(service, tenant)))
 }
 
-/// The card for a dispute as it is now, after a duplicate or an action already done.
+/// The card for a dispute as it is now, after a duplicate.
 async fn current_card(
     service: &Service,
     tenant: &str,
@@ -646,48 +489,22 @@ async fn current_card(
 ) -> Answer {
     match (card, service.dispute(reference).await) {
         (CardKind::Root, Ok(d)) => match service.policy(&d.policy) {
-            Ok((policy, _)) => Answer::Card(cards::card(
-                &compose::root(policy, &service.directory, &d),
-                &lookup_in(service, tenant),
-            )),
+            Ok((policy, calendar)) => {
+                let scene = compose::Scene {
+                    policy,
+                    calendar,
+                    dir: &service.directory,
+                    now: service.now(),
+                };
+                Answer::Card(cards::card(
+                    &compose::root(&scene, &d),
+                    &lookup_in(service, tenant),
+                ))
+            }
             Err(_) => Answer::Text(note.to_string()),
         },
         _ => Answer::Text(note.to_string()),
     }
-}
-
-/// A second press of the same button is not an error: the person already did it.
-async fn already_done(
-    service: &Service,
-    person: &PersonId,
-    reference: &Reference,
-    verb: &str,
-) -> bool {
-    let Ok(d) = service.dispute(reference).await else {
-        return false;
-    };
-    match verb {
-        "acknowledge" => d.acknowledged.iter().any(|a| &a.by == person),
-        "confirm_resolution" => {
-            d.status == Status::Resolved
-                && service
-                    .store
-                    .events(reference)
-                    .await
-                    .map(|events| {
-                        events.iter().any(|e| {
-                            e.actor.as_ref() == Some(person)
-                                && matches!(e.body, EventBody::ResolutionConfirmed { .. })
-                        })
-                    })
-                    .unwrap_or(false)
-        }
-        _ => false,
-    }
-}
-
-fn form_values(kind: FormKind, data: &Value) -> FormValues {
-    forms::values_from(kind, data)
 }
 
 /// Runs a card action (from `Action.Execute` or the `Action.Submit` fallback). `origin` is
@@ -701,7 +518,7 @@ async fn card_action(
 ) -> Answer {
     let service = &state.service;
     let tenant = a.tenant().unwrap_or("");
-    let verb = data.get("verb").and_then(Value::as_str).unwrap_or("");
+    let verb_id = data.get("verb").and_then(Value::as_str).unwrap_or("");
     let card = CardKind::parse(data.get("card").and_then(Value::as_str).unwrap_or(""));
     let form_id = data
         .get("form_id")
@@ -711,134 +528,58 @@ async fn card_action(
         Some(f) => format!("teams:form:{f}"),
         None => format!("teams:activity:{}", a.id),
     });
-    let reference = data
+    let Some(verb) = Verb::from_id(verb_id) else {
+        return Answer::NotSupported("escalation-bot does not know this action".into());
+    };
+    let reference = match data
         .get("reference")
         .and_then(Value::as_str)
         .filter(|r| !r.is_empty())
-        .map(Reference::parse);
-
-    if verb == FormKind::Raise.verb() {
-        let choices = match raise_choices(service, person) {
-            Ok(c) => c,
-            Err(text) => return Answer::Text(text),
-        };
-        let values = form_values(FormKind::Raise, data);
-        let form = |errors: FormErrors| {
-            let card = forms::form_card(
-                FormKind::Raise,
-                "",
-                None,
-                &values,
-                &errors,
-                Some(&choices),
-                CardKind::Form,
-                form_id,
+        .map(Reference::parse)
+    {
+        Some(Ok(r)) => Some(r),
+        Some(Err(_)) => {
+            return Answer::Text(
+                "This card names a challenge reference escalation-bot cannot read.".into(),
             );
-            Answer::Form(card, errors)
-        };
-        let details = match forms::parse_raise(&values) {
-            Ok(d) => d,
-            Err(errors) => return form(errors),
-        };
-        return match service
-            .raise(&person.id, details, origin, key.clone())
-            .await
-        {
-            Ok(outcome) => card_after(service, tenant, CardKind::Form, &outcome),
-            Err(ServiceError::Duplicate) => {
-                let raised = match &key {
-                    Some(k) => service
-                        .store
-                        .seen_inbound(k)
-                        .await
-                        .ok()
-                        .flatten()
-                        .and_then(|r| Reference::parse(&r).ok()),
-                    None => None,
-                };
-                match raised {
-                    Some(r) => {
-                        current_card(service, tenant, CardKind::Root, &r, "Already raised.").await
-                    }
-                    None => Answer::Text("Already raised.".into()),
-                }
-            }
-            Err(ServiceError::Refused(r)) => form(FormErrors::from([(
-                FormKind::Raise.field_for(r.field()),
-                r.to_string(),
-            )])),
-            Err(e) => form(FormErrors::from([(
-                String::new(),
-                crate::chat::answers::user_text(&e),
-            )])),
-        };
-    }
-
-    let reference = match reference {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => return Answer::Text(e.to_string()),
-        None => return Answer::NotSupported(format!("the action {verb:?} names no challenge")),
+        }
+        None => None,
     };
-    let (command, kind) = match verb {
-        "acknowledge" => (Command::Acknowledge, None),
-        "confirm_resolution" => (Command::ConfirmResolution, None),
-        other => match FormKind::from_verb(other) {
-            Some(kind) => {
-                let values = form_values(kind, data);
-                match forms::parse_command(kind, &values) {
-                    Ok(c) => (c, Some((kind, values))),
-                    Err(errors) => {
-                        let card = forms::form_card(
-                            kind,
-                            &reference.to_string(),
-                            None,
-                            &values,
-                            &errors,
-                            None,
-                            card,
-                            None,
-                        );
-                        return Answer::Form(card, errors);
-                    }
-                }
-            }
-            None => {
-                return Answer::NotSupported(format!(
-                    "escalation-bot does not know the action {other:?}"
-                ));
-            }
+    let values = forms::values_from(verb_id, data);
+    // A press with nothing filled in on a verb without a form (acknowledge, confirm) acts at
+    // once; anything else is a submitted form.
+    let input = match (&reference, values.is_empty(), verb) {
+        (Some(r), true, Verb::Acknowledge | Verb::ConfirmResolution) => Input::Pressed {
+            verb,
+            reference: r.clone(),
+        },
+        _ => Input::Submitted {
+            verb,
+            reference: reference.clone(),
+            values,
         },
     };
-    match service
-        .act(&person.id, &reference, &command, origin, key)
-        .await
-    {
-        Ok(outcome) => card_after(service, tenant, card, &outcome),
-        Err(ServiceError::Duplicate) => {
-            current_card(service, tenant, card, &reference, "Already recorded.").await
+    let asker = Asker {
+        person,
+        origin,
+        command_word: COMMAND,
+    };
+    match interact::handle(service, asker, input, key).await {
+        Reply::Recorded(outcome) => card_after(service, tenant, card, &outcome),
+        Reply::AlreadyRecorded(Some(r)) => {
+            let shown = if verb == Verb::Raise {
+                CardKind::Root
+            } else {
+                card
+            };
+            current_card(service, tenant, shown, &r, "Already recorded.").await
         }
-        Err(e) => {
-            if kind.is_none() && already_done(service, &person.id, &reference, verb).await {
-                return current_card(service, tenant, card, &reference, "Already recorded.").await;
-            }
-            match (kind, &e) {
-                (Some((kind, values)), ServiceError::Refused(r)) => {
-                    let errors = FormErrors::from([(kind.field_for(r.field()), r.to_string())]);
-                    let card = forms::form_card(
-                        kind,
-                        &reference.to_string(),
-                        None,
-                        &values,
-                        &errors,
-                        None,
-                        card,
-                        None,
-                    );
-                    Answer::Form(card, errors)
-                }
-                _ => Answer::Text(crate::chat::answers::user_text(&e)),
-            }
+        Reply::AlreadyRecorded(None) => Answer::Text("Already recorded.".into()),
+        Reply::Form(view) => {
+            let shown = forms::form_card(&view.spec, &view.values, &view.errors, card, form_id);
+            Answer::Form(shown, view)
         }
+        Reply::Say(text) | Reply::Refused(text) => Answer::Text(text),
     }
 }
 
@@ -894,35 +635,34 @@ async fn on_invoke(state: &TeamsState, a: &Activity) -> Response {
 async fn on_submit(state: &TeamsState, a: &Activity, data: &Value, address: ReplyAddress) {
     let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
         Ok(p) => p.clone(),
-        Err(text) => return reply(state, a, address, "", &text).await,
+        Err(text) => return reply(state, a, address, "", &text, None).await,
     };
     let origin = origin(a, &address);
     let reference = data
         .get("reference")
         .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+        .and_then(|r| Reference::parse(r).ok())
+        .map(|r| r.to_string())
+        .unwrap_or_default();
     match card_action(state, a, &person, data, origin.as_ref()).await {
         Answer::Card(_) => {}
-        Answer::Form(_, errors) => {
-            let lines: Vec<String> = errors
+        Answer::Form(_, view) => {
+            let lines: Vec<String> = view
+                .errors
                 .iter()
-                .map(|(field, e)| {
-                    if field.is_empty() {
-                        e.clone()
-                    } else {
-                        format!("{}: {e}", field.replace('_', " "))
-                    }
+                .map(|(field, e)| match view.spec.field(field) {
+                    Some(f) => format!("{}: {e}", f.label),
+                    None => e.clone(),
                 })
                 .collect();
             let text = format!(
                 "Please check the form (what you typed is still in it):\n{}",
                 lines.join("\n")
             );
-            reply(state, a, address, &reference, &text).await;
+            reply(state, a, address, &reference, &text, None).await;
         }
         Answer::Text(text) | Answer::NotSupported(text) => {
-            reply(state, a, address, &reference, &text).await
+            reply(state, a, address, &reference, &text, None).await
         }
     }
 }
@@ -999,39 +739,21 @@ impl TeamsPoster {
         Ok(conversation)
     }
 
-    /// The form card a reply asks for, built for the person it answers.
-    fn form_card(
-        &self,
-        form: FormKind,
-        tenant: &str,
-        user: &str,
-        message: &Message,
-        form_id: &str,
-    ) -> Option<Value> {
-        let service = &self.state.service;
-        if form == FormKind::Raise {
-            let person = service.directory.by_teams(tenant, user)?;
-            let choices = raise_choices(service, person).ok()?;
-            return Some(forms::form_card(
-                form,
-                "",
-                None,
-                &FormValues::new(),
-                &FormErrors::new(),
-                Some(&choices),
-                CardKind::Form,
-                Some(form_id),
-            ));
-        }
+    /// The form card a reply carries (a raise form is tied to the reply's activity, so a
+    /// second submission of the same card is recognised).
+    fn form_card(form: Verb, message: &Message, form_id: &str) -> Option<Value> {
+        let spec = message
+            .buttons
+            .iter()
+            .find(|b| b.action == form)
+            .and_then(|b| b.form.as_ref())?;
+        let id = (form == Verb::Raise).then_some(form_id);
         Some(forms::form_card(
-            form,
-            &message.reference,
-            None,
-            &FormValues::new(),
-            &FormErrors::new(),
-            None,
+            spec,
+            &crate::chat::forms::Values::new(),
+            &crate::chat::forms::FormErrors::new(),
             CardKind::Form,
-            None,
+            id,
         ))
     }
 
@@ -1100,7 +822,7 @@ impl TeamsPoster {
                     .map_err(post_error)?;
                 Ok(Posted { id, thread: None })
             }
-            Delivery::Receipt { channel, user } => {
+            Delivery::Receipt { channel, .. } => {
                 let address = ReplyAddress::decode(channel).ok_or_else(|| {
                     PostError::Permanent(format!(
                         "bad_address: {channel:?} is not a Teams reply address"
@@ -1108,7 +830,7 @@ impl TeamsPoster {
                 })?;
                 let activity = match address
                     .form
-                    .and_then(|f| self.form_card(f, tenant, user, message, &address.reply_to))
+                    .and_then(|f| Self::form_card(f, message, &address.reply_to))
                 {
                     Some(form) => cards::activity(form, &message.fallback),
                     None => activity,
@@ -1157,7 +879,7 @@ mod tests {
         };
         assert_eq!(ReplyAddress::decode(&a.encode()), Some(a.clone()));
         let f = ReplyAddress {
-            form: Some(FormKind::Escalate),
+            form: Some(Verb::Escalate),
             ..a
         };
         assert_eq!(
@@ -1180,18 +902,21 @@ mod tests {
             "status NSAB-2026-0001"
         );
         assert_eq!(command_text("challenges"), "challenges");
-        assert_eq!(
-            grammar::parse(command_text("challenge")),
-            Ok(ChatCommand::Raise)
-        );
+        assert!(matches!(
+            crate::chat::grammar::parse(command_text("challenge")),
+            Ok(crate::chat::Typed::Verb {
+                verb: Verb::Raise,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn the_help_speaks_of_mentions_not_slash_commands() {
-        let h = help();
+        let h = crate::chat::grammar::help(COMMAND);
         assert!(!h.contains("/challenge"), "{h}");
         assert!(h.contains("@escalation-bot note REF"));
-        assert!(h.contains("@escalation-bot challenge — raise a challenge"));
+        assert!(h.contains("@escalation-bot raise — raise a challenge"));
     }
 
     #[test]

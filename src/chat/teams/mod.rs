@@ -12,15 +12,7 @@ pub mod client;
 pub mod forms;
 pub mod inbound;
 pub mod package;
+#[cfg(feature = "bench")]
 pub mod standin;
 
-use crate::config::Secret;
-
-/// One Azure Bot registration (single-tenant: new multi-tenant registrations are no longer
-/// possible): its Microsoft App ID, the tenant it belongs to, and its client secret.
-#[derive(Debug, Clone)]
-pub struct BotRegistration {
-    pub app_id: String,
-    pub tenant_id: String,
-    pub secret: Secret,
-}
+pub use crate::config::BotRegistration;

@@ -70,7 +70,10 @@ pub fn plan(
     let stage_started = has(|b| matches!(b, EventBody::StageStarted { .. }));
     let brought_forward = has(|b| matches!(b, EventBody::DeadlineBroughtForward { .. }));
     let closed = after.status != Status::Open;
-    if stage_started || brought_forward || closed {
+    // Recording the step a stage's deadline times (Sunderland's review) meets that deadline.
+    let met = has(|b| matches!(b, EventBody::StepCompleted { .. }))
+        && crate::escalation::stage_met(policy, after);
+    if stage_started || brought_forward || closed || met {
         plan.cancel.push(REMINDER.into());
         plan.cancel.push(OVERDUE.into());
     }

@@ -6,6 +6,7 @@
 
 use super::compose;
 use super::message::{Delivery, Message, Target};
+use crate::calendar::Calendar;
 use crate::directory::{AgencyId, Directory, Platform};
 use crate::escalation::{Dispute, Event, EventBody};
 use crate::policy::Policy;
@@ -29,11 +30,31 @@ fn row(
     message: &Message,
     at: DateTime<Utc>,
 ) -> NewOutbox {
+    outbox_row(
+        format!("{reference}:{seq}:{}", target.key()),
+        target.lane(reference),
+        &target,
+        message,
+        at,
+    )
+}
+
+/// The outbox row for one message to one target, written once for every place that queues a
+/// post. Both are plain data whose maps all have string keys, so serialising them cannot fail.
+pub fn outbox_row(
+    idempotency_key: String,
+    lane: String,
+    target: &Target,
+    message: &Message,
+    at: DateTime<Utc>,
+) -> NewOutbox {
     NewOutbox {
-        idempotency_key: format!("{reference}:{seq}:{}", target.key()),
-        lane: target.lane(reference),
-        target: serde_json::to_value(&target).unwrap_or_default(),
-        payload: serde_json::to_value(message).unwrap_or_default(),
+        idempotency_key,
+        lane,
+        target: serde_json::to_value(target)
+            .expect("a Target is plain data with string keys, which always serialises"),
+        payload: serde_json::to_value(message)
+            .expect("a Message is plain data with string keys, which always serialises"),
         available_at: at,
     }
 }
@@ -51,6 +72,7 @@ fn channels<'a>(
 /// The outbox rows for events just decided on a dispute (`before` is the state they were decided on).
 pub fn plan(
     policy: &Policy,
+    calendar: &Calendar,
     dir: &Directory,
     before: &Dispute,
     events: &[Event],
@@ -67,6 +89,12 @@ pub fn plan(
         return Vec::new();
     };
     let seq = before.version + 1;
+    let scene = compose::Scene {
+        policy,
+        calendar,
+        dir,
+        now: at,
+    };
     let mut out = Vec::new();
     let raised = events
         .iter()
@@ -77,7 +105,7 @@ pub fn plan(
     ];
 
     if raised {
-        let message = compose::root(policy, dir, &after);
+        let message = compose::root(&scene, &after);
         for agency in agencies {
             for c in channels(dir, agency) {
                 let target = Target {
@@ -90,8 +118,8 @@ pub fn plan(
                 out.push(row(&reference, seq, target, &message, at));
             }
         }
-    } else if let Some(update) = compose::update(policy, dir, &after, events) {
-        let root = compose::root(policy, dir, &after);
+    } else if let Some(update) = compose::update(&scene, &after, events) {
+        let root = compose::root(&scene, &after);
         for agency in agencies {
             for c in channels(dir, agency) {
                 let reply = Target {
@@ -119,7 +147,7 @@ pub fn plan(
             EventBody::BoardNotified {
                 message, source, ..
             } => {
-                let notice = compose::board_notice(policy, dir, &after, message, source);
+                let notice = compose::board_notice(&scene, &after, message, source);
                 for board in dir.board_agencies(&policy.id) {
                     for c in &board.channels {
                         let target = Target {
@@ -136,8 +164,52 @@ pub fn plan(
                     }
                 }
             }
+            EventBody::LearningReferred { text } => {
+                // Learning is for the board: it goes to the board's own channels too.
+                let who = e.actor.as_ref().map_or_else(
+                    || "The service".to_string(),
+                    |a| compose::role_and_agency(policy, dir, a),
+                );
+                let message = format!("Learning referred to the board by {who}: {text}");
+                let notice =
+                    compose::board_notice(&scene, &after, &message, &policy.learning.source);
+                for board in dir.board_agencies(&policy.id) {
+                    for c in &board.channels {
+                        let target = Target {
+                            platform: c.platform,
+                            workspace: c.workspace.clone(),
+                            delivery: Delivery::Notice {
+                                channel: c.channel.clone(),
+                            },
+                        };
+                        let mut r = row(&reference, seq, target, &notice, at);
+                        r.idempotency_key.push_str(":learning");
+                        out.push(r);
+                    }
+                }
+            }
+            EventBody::Raised {
+                other_professional: None,
+                raised_by,
+                ..
+            } => {
+                // The raiser named only the agency: whoever the service chose there is told at
+                // once, not left to find out from a reminder.
+                let text = format!(
+                    "{} has raised {reference} with your agency. The service has named you as your agency's contact for this stage, because no professional was named; reply in the thread, or ask for it to be passed to the right person.",
+                    compose::name_and_role(policy, dir, raised_by)
+                );
+                for person in &after.owners_receiving {
+                    let dm = compose::direct(&scene, &after, &text, false);
+                    if let Some(target) = direct_target(dir, person) {
+                        let mut r = row(&reference, seq, target, &dm, at);
+                        r.idempotency_key.push_str(":chosen");
+                        out.push(r);
+                    }
+                }
+            }
             EventBody::StageStarted { awaiting_ack, .. } => {
-                let dm = compose::asked_to_acknowledge(policy, &after);
+                let dm = compose::asked_to_acknowledge(&scene, &after);
                 for person in awaiting_ack {
                     if let Some(target) = direct_target(dir, person) {
                         out.push(row(&reference, seq, target, &dm, at));
@@ -155,7 +227,7 @@ pub fn plan(
                 );
                 let waiting = |p: &crate::directory::PersonId| after.awaiting_ack.contains(p);
                 for person in recipients {
-                    let dm = compose::direct(policy, &after, &text, waiting(person));
+                    let dm = compose::direct(&scene, &after, &text, waiting(person));
                     if let Some(target) = direct_target(dir, person) {
                         out.push(row(&reference, seq, target, &dm, at));
                     }
@@ -166,7 +238,7 @@ pub fn plan(
                 let text = format!("Overdue: {reference}. {prompt}");
                 let waiting = |p: &crate::directory::PersonId| after.awaiting_ack.contains(p);
                 for person in after.owners() {
-                    let dm = compose::direct(policy, &after, &text, waiting(person));
+                    let dm = compose::direct(&scene, &after, &text, waiting(person));
                     if let Some(target) = direct_target(dir, person) {
                         out.push(row(&reference, seq, target, &dm, at));
                     }
@@ -175,7 +247,7 @@ pub fn plan(
             EventBody::StepPrompted { prompt, .. } => {
                 let text = format!("{reference}: {prompt}");
                 for person in after.owners() {
-                    let dm = compose::direct(policy, &after, &text, false);
+                    let dm = compose::direct(&scene, &after, &text, false);
                     if let Some(target) = direct_target(dir, person) {
                         out.push(row(&reference, seq, target, &dm, at));
                     }
@@ -186,7 +258,7 @@ pub fn plan(
                     "You were asked to take over {} {} of {reference} and have not acknowledged it yet.",
                     policy.stage_word, after.stage
                 );
-                let dm = compose::direct(policy, &after, &text, true);
+                let dm = compose::direct(&scene, &after, &text, true);
                 for person in waiting {
                     if let Some(target) = direct_target(dir, person) {
                         out.push(row(&reference, seq, target, &dm, at));
@@ -203,7 +275,7 @@ pub fn plan(
                     "{} has not acknowledged {reference}. {prompt}",
                     compose::role_and_agency(policy, dir, waiting)
                 );
-                let dm = compose::direct(policy, &after, &text, false);
+                let dm = compose::direct(&scene, &after, &text, false);
                 for person in told {
                     if let Some(target) = direct_target(dir, person) {
                         let mut r = row(&reference, seq, target, &dm, at);
@@ -229,7 +301,7 @@ pub fn plan(
             &reference,
             seq,
             target,
-            &compose::receipt(policy, &after, events),
+            &compose::receipt(&scene, &after, events),
             at,
         ));
     }

@@ -1,10 +1,25 @@
 //! Writes the posts people see from a dispute's state and its new events.
 
-use super::message::{ActionKind, Button, Line, Message, MessageKind, Span};
-use crate::calendar::format_uk_short;
+use super::forms::{self, FormContext};
+use super::grammar::button_label;
+use super::message::{Button, Line, Message, MessageKind, Span};
+use crate::calendar::{Calendar, format_uk_short};
 use crate::directory::{Directory, PersonId};
-use crate::escalation::{Dispute, Event, EventBody, Status};
+use crate::escalation::{
+    Dispute, Event, EventBody, Status, Verb, lateness, offers, side_of, stage_met,
+};
 use crate::policy::{NoticeTarget, Policy};
+use chrono::{DateTime, Utc};
+
+/// What a post is composed from besides the dispute: the board's policy and calendar, the
+/// directory, and the time the post is about (which buttons the core would accept then).
+#[derive(Clone, Copy)]
+pub struct Scene<'a> {
+    pub policy: &'a Policy,
+    pub calendar: &'a Calendar,
+    pub dir: &'a Directory,
+    pub now: DateTime<Utc>,
+}
 
 /// "Team Manager, Norfolk Adult Social Care": how posts name people (role and agency).
 pub fn role_and_agency(policy: &Policy, dir: &Directory, id: &PersonId) -> String {
@@ -28,6 +43,15 @@ pub fn role_and_agency(policy: &Policy, dir: &Directory, id: &PersonId) -> Strin
     match agency {
         Some(a) => format!("{role}, {}", a.name),
         None => role,
+    }
+}
+
+/// "Sam Patel (Social Worker, Norfolk Adult Social Care)": how posts and the record name people,
+/// so nobody is told to talk to a role without learning who holds it.
+pub fn name_and_role(policy: &Policy, dir: &Directory, id: &PersonId) -> String {
+    match dir.person(id) {
+        Some(p) => format!("{} ({})", p.name, role_and_agency(policy, dir, id)),
+        None => id.0.clone(),
     }
 }
 
@@ -66,73 +90,173 @@ pub fn title(policy: &Policy, d: &Dispute) -> String {
     )
 }
 
-/// "Due Mon 8 Jun, 17:00", the procedure's words where it sets no limit, or the outcome.
-pub fn status(d: &Dispute) -> String {
-    match d.status {
-        Status::Resolved => "Resolved".into(),
-        Status::Withdrawn => "Withdrawn".into(),
-        Status::NotRaised => String::new(),
-        Status::Open => match d.due {
-            Some(due) => format!("Due {}", format_uk_short(due)),
-            None if d.timescale.starts_with("no fixed limit") => {
-                let mut s = d.timescale.clone();
-                s.replace_range(..1, "N");
-                s
+/// Where a challenge stands, in words people act on: on time, due today, overdue by how many
+/// working days and what is late, a proposal or acknowledgements waited for, or how it ended.
+pub fn status(scene: &Scene<'_>, d: &Dispute) -> String {
+    let (policy, cal, now) = (scene.policy, scene.calendar, scene.now);
+    let base = match d.status {
+        Status::Resolved => return "Resolved".into(),
+        Status::Withdrawn => return "Withdrawn".into(),
+        Status::NotRaised => return String::new(),
+        Status::Open => {
+            let late = lateness(policy, d, now);
+            match d.due {
+                Some(due) if late.stage_late => {
+                    let what = late
+                        .owed
+                        .map(|s| format!(": {} is late", s.name))
+                        .unwrap_or_default();
+                    format!(
+                        "Overdue by {} (was due {}){what}",
+                        working_days_late(cal, due, now),
+                        format_uk_short(due)
+                    )
+                }
+                _ if !late.late_steps.is_empty() => {
+                    let (step, due) = late.late_steps[0];
+                    format!("Overdue: {} was due {}", step.name, format_uk_short(due))
+                }
+                Some(_) if stage_met(policy, d) => {
+                    "On time: the work this stage's deadline asks for is recorded".into()
+                }
+                Some(due) if cal.local_date(due) == cal.local_date(now) => format!(
+                    "Due today, {}",
+                    due.with_timezone(&chrono_tz::Europe::London)
+                        .format("%H:%M")
+                ),
+                Some(due) => format!("Due {} (on time)", format_uk_short(due)),
+                None if d.timescale.starts_with("no fixed limit") => {
+                    let mut s = d.timescale.clone();
+                    s.replace_range(..1, "N");
+                    s
+                }
+                None => "Waiting for the step its deadline is measured from".into(),
             }
-            None => "Waiting for the step its deadline is measured from".into(),
-        },
+        }
+    };
+    let mut parts = vec![base];
+    if let Some(p) = &d.proposal {
+        let theirs = match side_of(d, scene.dir, &p.by) {
+            Some(crate::escalation::Side::Raising) => d.receiving_agency.as_ref(),
+            _ => d.raising_agency.as_ref(),
+        };
+        parts.push(format!(
+            "proposal awaiting confirmation by {}",
+            agency_name(scene.dir, theirs)
+        ));
+    }
+    if !d.awaiting_ack.is_empty() {
+        let names: Vec<String> = d
+            .awaiting_ack
+            .iter()
+            .map(|p| name_of(scene.dir, p))
+            .collect();
+        parts.push(format!(
+            "awaiting acknowledgement from {}",
+            names.join(" and ")
+        ));
+    }
+    parts.join(" · ")
+}
+
+/// "1 working day", "3 working days": how long past `due` it is at `now`, counting the working
+/// days after the deadline's own, up to today (at least one).
+fn working_days_late(cal: &Calendar, due: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let (mut day, today) = (cal.local_date(due), cal.local_date(now));
+    let mut n = 0u32;
+    while day < today && n < 3650 {
+        day = day.succ_opt().unwrap_or(today);
+        if cal.is_working_day(day).unwrap_or(true) {
+            n += 1;
+        }
+    }
+    let n = n.max(1);
+    if n == 1 {
+        "1 working day".into()
+    } else {
+        format!("{n} working days")
     }
 }
 
-fn buttons(policy: &Policy, d: &Dispute) -> Vec<Button> {
-    if d.status != Status::Open {
-        return Vec::new();
-    }
+/// A person's name, for status lines.
+fn name_of(dir: &Directory, id: &PersonId) -> String {
+    dir.person(id)
+        .map_or_else(|| id.0.clone(), |p| p.name.clone())
+}
+
+/// The buttons of a post: the actions the core would accept from somebody now, each with the
+/// form it opens. Withdrawing is never one press away; it is typed or asked for in words.
+fn buttons(scene: &Scene<'_>, d: &Dispute) -> Vec<Button> {
     let reference = d
         .reference
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let b = |action, label: String, primary| Button {
-        action,
-        label,
-        reference: reference.clone(),
-        primary,
+    let policy = scene.policy;
+    let ctx = FormContext {
+        policy,
+        calendar: scene.calendar,
+        directory: scene.dir,
+        dispute: Some(d),
+        person: None,
+        now: scene.now,
     };
-    let mut out = Vec::new();
-    if !d.awaiting_ack.is_empty() {
-        out.push(b(ActionKind::Acknowledge, "Acknowledge".into(), true));
-    }
-    out.push(b(ActionKind::AddNote, "Add note".into(), false));
-    if d.proposal.is_some() {
-        out.push(b(
-            ActionKind::ConfirmResolution,
-            "Confirm resolution".into(),
-            true,
-        ));
-        out.push(b(ActionKind::RejectResolution, "Reject".into(), false));
+    offers(policy, scene.dir, d, scene.now)
+        .into_iter()
+        .filter(|v| *v != Verb::Withdraw)
+        .map(|verb| Button {
+            action: verb,
+            label: match verb {
+                Verb::Escalate => escalate_label(policy, d),
+                other => button_label(other).to_string(),
+            },
+            reference: reference.clone(),
+            primary: matches!(verb, Verb::Acknowledge | Verb::ConfirmResolution),
+            form: forms::form(verb, &ctx),
+        })
+        .collect()
+}
+
+/// "Escalate to stage 3", or "Escalate to the next tier" within a repeating stage.
+fn escalate_label(policy: &Policy, d: &Dispute) -> String {
+    let repeats = policy.stage(d.stage).is_some_and(|s| s.repeats.is_some());
+    if repeats {
+        "Escalate to the next tier".to_string()
     } else {
-        let stage = policy.stage(d.stage);
-        let repeats = stage.is_some_and(|s| s.repeats.is_some());
-        if d.stage < policy.last_stage() || repeats {
-            let label = if repeats {
-                "Escalate to the next tier".to_string()
-            } else {
-                format!(
-                    "Escalate to {} {}",
-                    policy.stage_word.to_lowercase(),
-                    d.stage + 1
-                )
-            };
-            out.push(b(ActionKind::Escalate, label, false));
-        }
-        out.push(b(
-            ActionKind::ProposeResolution,
-            "Propose resolution".into(),
-            false,
-        ));
+        format!(
+            "Escalate to {} {}",
+            policy.stage_word.to_lowercase(),
+            d.stage + 1
+        )
     }
-    out
+}
+
+/// The prompt a post shows: the stage's while it is open, the board's learning words once it
+/// is resolved.
+fn current_prompt(scene: &Scene<'_>, d: &Dispute) -> Option<String> {
+    let policy = scene.policy;
+    match d.status {
+        Status::Open => match &d.proposal {
+            // While a proposal waits, the next move is the other side's answer to it.
+            Some(p) => {
+                let theirs = match side_of(d, scene.dir, &p.by) {
+                    Some(crate::escalation::Side::Raising) => d.receiving_agency.as_ref(),
+                    _ => d.raising_agency.as_ref(),
+                };
+                Some(format!(
+                    "{} has proposed a resolution. {} confirms it in writing, or rejects it with the reason; until then the challenge stays at this stage.",
+                    name_of(scene.dir, &p.by),
+                    agency_name(scene.dir, theirs)
+                ))
+            }
+            None => Some(flat(&d.prompt)),
+        },
+        Status::Resolved if !policy.learning.prompt.trim().is_empty() => Some(format!(
+            "{} Refer any learning for the board with the Refer learning button.",
+            flat(&policy.learning.prompt)
+        )),
+        _ => None,
+    }
 }
 
 fn footer(policy: &Policy, d: &Dispute) -> Vec<String> {
@@ -143,7 +267,7 @@ fn footer(policy: &Policy, d: &Dispute) -> Vec<String> {
             policy.name
         ));
     }
-    if d.stage >= 2 {
+    if d.status == Status::Open {
         out.push(flat(&policy.record_keeping.prompt));
     }
     if let Some(form) = &d.form {
@@ -158,7 +282,8 @@ fn flat(s: &str) -> String {
 }
 
 /// The dispute's root post: reference, stage, deadline, parties, summary, prompt and buttons.
-pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
+pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
+    let (policy, dir) = (scene.policy, scene.dir);
     let reference = d
         .reference
         .as_ref()
@@ -168,17 +293,41 @@ pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
     if let Some(by) = &d.raised_by {
         lines.push(Line {
             label: Some("Raised by".into()),
-            spans: vec![Span::text(role_and_agency(policy, dir, by))],
+            spans: vec![Span::text(name_and_role(policy, dir, by))],
         });
     }
-    // The other professional is mentioned, so they are told in their own agency's thread.
-    let with = match &d.other_professional {
-        Some(p) => vec![
-            mention(dir, p),
-            Span::text(format!(" ({})", role_and_agency(policy, dir, p))),
-        ],
-        None => vec![Span::text(agency_name(dir, d.receiving_agency.as_ref()))],
-    };
+    // The other professional is mentioned, so they are told in their own agency's thread; where
+    // the raiser named only the agency, whoever holds the stage there is named and mentioned.
+    let mut with = Vec::new();
+    match &d.other_professional {
+        Some(p) => {
+            with.push(mention(dir, p));
+            with.push(Span::text(format!(
+                " ({})",
+                role_and_agency(policy, dir, p)
+            )));
+        }
+        None if !d.owners_receiving.is_empty() => {
+            with.push(Span::text(format!(
+                "{}: ",
+                agency_name(dir, d.receiving_agency.as_ref())
+            )));
+            for (i, p) in d.owners_receiving.iter().enumerate() {
+                if i > 0 {
+                    with.push(Span::text(", "));
+                }
+                with.push(mention(dir, p));
+                with.push(Span::text(format!(
+                    " ({})",
+                    role_and_agency(policy, dir, p)
+                )));
+            }
+            with.push(Span::text(
+                ", chosen by the service as the agency's contact",
+            ));
+        }
+        None => with.push(Span::text(agency_name(dir, d.receiving_agency.as_ref()))),
+    }
     lines.push(Line {
         label: Some("With".into()),
         spans: with,
@@ -188,6 +337,12 @@ pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
             label: Some("Category".into()),
             spans: vec![Span::text(c.name.clone())],
         });
+        if let Some(g) = &c.guidance {
+            lines.push(Line {
+                label: Some("Guidance".into()),
+                spans: vec![Span::text(flat(g))],
+            });
+        }
     }
     lines.push(Line {
         label: Some("Disagreement".into()),
@@ -201,11 +356,8 @@ pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
         label: Some("Case reference".into()),
         spans: vec![Span::text(d.case_reference.clone())],
     });
-    let owners: Vec<String> = d
-        .owners()
-        .map(|p| role_and_agency(policy, dir, p))
-        .collect();
-    if !owners.is_empty() {
+    let owners: Vec<String> = d.owners().map(|p| name_and_role(policy, dir, p)).collect();
+    if !owners.is_empty() && d.status == Status::Open {
         lines.push(Line {
             label: Some("This stage".into()),
             spans: vec![Span::text(owners.join("; "))],
@@ -216,7 +368,7 @@ pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
             label: None,
             spans: vec![Span::text(format!(
                 "Acknowledged by {} at {}",
-                role_and_agency(policy, dir, &a.by),
+                name_and_role(policy, dir, &a.by),
                 format_uk_short(a.at)
             ))],
         });
@@ -232,17 +384,29 @@ pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
         lines.push(Line { label: None, spans });
     }
     if let Some(p) = &d.proposal {
-        lines.push(Line {
-            label: Some("Proposed resolution".into()),
-            spans: vec![Span::text(format!(
-                "{} (by {}). Waiting for the other agency to confirm.",
-                p.outcome,
-                role_and_agency(policy, dir, &p.by)
-            ))],
-        });
+        let line = match (&d.status, &d.resolved_by) {
+            (Status::Resolved, Some(by)) => Line {
+                label: Some("Agreed resolution".into()),
+                spans: vec![Span::text(format!(
+                    "{} (proposed by {}, confirmed by {}).",
+                    p.outcome,
+                    name_and_role(policy, dir, &p.by),
+                    name_and_role(policy, dir, by)
+                ))],
+            },
+            _ => Line {
+                label: Some("Proposed resolution".into()),
+                spans: vec![Span::text(format!(
+                    "{} (by {}). Waiting for the other agency to confirm.",
+                    p.outcome,
+                    name_and_role(policy, dir, &p.by)
+                ))],
+            },
+        };
+        lines.push(line);
     }
     let title = title(policy, d);
-    let status = status(d);
+    let status = status(scene, d);
     Message {
         kind: MessageKind::Root,
         reference,
@@ -251,15 +415,16 @@ pub fn root(policy: &Policy, dir: &Directory, d: &Dispute) -> Message {
         status,
         urgent: d.urgent.then(|| flat(&policy.urgent.prompt)),
         lines,
-        prompt: (d.status == Status::Open).then(|| flat(&d.prompt)),
+        prompt: current_prompt(scene, d),
         footer: footer(policy, d),
-        buttons: buttons(policy, d),
+        buttons: buttons(scene, d),
     }
 }
 
 /// A reply in the thread saying what just happened, with the new prompt and mentions where a
 /// stage has just started.
-pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -> Option<Message> {
+pub fn update(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Option<Message> {
+    let (policy, dir) = (scene.policy, scene.dir);
     let reference = d
         .reference
         .as_ref()
@@ -270,16 +435,26 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
     let who = |e: &Event| {
         e.actor.as_ref().map_or_else(
             || "The service".to_string(),
-            |a| role_and_agency(policy, dir, a),
+            |a| name_and_role(policy, dir, a),
         )
     };
     for e in events {
         let text = match &e.body {
-            EventBody::NoteAdded { text, how, .. } => {
-                let how = how
-                    .map(|h| format!(" ({})", contact_format(h)))
-                    .unwrap_or_default();
-                format!("Note from {}{how}: {text}", who(e))
+            EventBody::NoteAdded { text, how, held_at } => {
+                // How and when the discussion took place, where the note says.
+                let mut about: Vec<String> = Vec::new();
+                if let Some(h) = how {
+                    about.push(contact_format(*h).to_string());
+                }
+                if let Some(t) = held_at {
+                    about.push(format!("on {}", crate::calendar::format_uk_long(*t)));
+                }
+                let about = if about.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", about.join(", "))
+                };
+                format!("Note from {}{about}: {text}", who(e))
             }
             EventBody::Escalated {
                 to_stage,
@@ -319,7 +494,13 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
             EventBody::DelayReasonRecorded { reason, .. } => {
                 format!("Reason for delay recorded by {}: {reason}", who(e))
             }
-            EventBody::StepCompleted { step, then_due, .. } => {
+            EventBody::StepCompleted {
+                step,
+                then_due,
+                happened_at,
+                note,
+                ..
+            } => {
                 let name = policy
                     .step(step)
                     .map_or(step.clone(), |(_, s)| s.name.clone());
@@ -332,10 +513,21 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
                         format!("{n} due {}", format_uk_short(s.due))
                     })
                     .collect();
+                let when = happened_at
+                    .map(|t| format!(" (it happened {})", format_uk_short(t)))
+                    .unwrap_or_default();
+                let note = note
+                    .as_ref()
+                    .map(|n| format!(" Note: {n}"))
+                    .unwrap_or_default();
                 if next.is_empty() {
-                    format!("{name}: recorded by {}", who(e))
+                    format!("{name}: recorded by {}{when}.{note}", who(e))
                 } else {
-                    format!("{name}: recorded by {}. {}", who(e), next.join("; "))
+                    format!(
+                        "{name}: recorded by {}{when}. {}.{note}",
+                        who(e),
+                        next.join("; ")
+                    )
                 }
             }
             EventBody::DeadlineBroughtForward { due, reason, .. } => {
@@ -402,8 +594,49 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
             }
             EventBody::OverduePrompted {
                 prompt: overdue, ..
-            } => format!("Overdue. {overdue}"),
-            EventBody::StepPrompted { prompt: step, .. } => step.clone(),
+            }
+            | EventBody::StepPrompted {
+                prompt: overdue, ..
+            } => {
+                // Late work is put to the people who hold the stage, by name, with the
+                // buttons that answer it (on the thread's first post, kept current there).
+                let lead = if matches!(e.body, EventBody::OverduePrompted { .. }) {
+                    format!("Overdue. {overdue} ")
+                } else {
+                    format!("{overdue} ")
+                };
+                let mut spans = vec![Span::text(lead)];
+                for (i, p) in d.owners().enumerate() {
+                    if i > 0 {
+                        spans.push(Span::text(", "));
+                    }
+                    spans.push(mention(dir, p));
+                }
+                lines.push(Line { label: None, spans });
+                let answers: Vec<String> = buttons(scene, d)
+                    .into_iter()
+                    .filter(|b| {
+                        matches!(
+                            b.action,
+                            Verb::CompleteStep
+                                | Verb::RecordDelayReason
+                                | Verb::Escalate
+                                | Verb::ProposeResolution
+                        )
+                    })
+                    .map(|b| b.label)
+                    .collect();
+                if !answers.is_empty() {
+                    lines.push(Line {
+                        label: None,
+                        spans: vec![Span::text(format!(
+                            "Answer it from the first post of this thread: {}.",
+                            answers.join(", ")
+                        ))],
+                    });
+                }
+                continue;
+            }
             EventBody::AcknowledgementReminded { waiting, .. } => {
                 let mut spans = vec![Span::text("Still waiting for acknowledgement from ")];
                 for (i, p) in waiting.iter().enumerate() {
@@ -447,11 +680,18 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
             spans: vec![Span::text(text)],
         });
     }
+    if prompt.is_none()
+        && events
+            .iter()
+            .any(|e| matches!(e.body, EventBody::ResolutionConfirmed { .. }))
+    {
+        prompt = current_prompt(scene, d);
+    }
     if lines.is_empty() && prompt.is_none() {
         return None;
     }
     let title = title(policy, d);
-    let status = status(d);
+    let status = status(scene, d);
     let first = lines
         .iter()
         .flat_map(|l| &l.spans)
@@ -474,11 +714,9 @@ pub fn update(policy: &Policy, dir: &Directory, d: &Dispute, events: &[Event]) -
         } else {
             Vec::new()
         },
-        buttons: if prompt_present(events) {
-            buttons(policy, d)
-        } else {
-            Vec::new()
-        },
+        // Replies carry no buttons: they are history, and the thread's first post, rewritten
+        // with every change, is the one place the current actions are offered.
+        buttons: Vec::new(),
     })
 }
 
@@ -509,20 +747,15 @@ fn prompt_present(events: &[Event]) -> bool {
 }
 
 /// A notice to the board's channel (Norfolk stage 3 advance notice, Rochdale senior officers, …).
-pub fn board_notice(
-    policy: &Policy,
-    dir: &Directory,
-    d: &Dispute,
-    message: &str,
-    source: &str,
-) -> Message {
+pub fn board_notice(scene: &Scene<'_>, d: &Dispute, message: &str, source: &str) -> Message {
+    let (policy, dir) = (scene.policy, scene.dir);
     let reference = d
         .reference
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
     let title = title(policy, d);
-    let status = status(d);
+    let status = status(scene, d);
     let parties = format!(
         "{} and {}",
         agency_name(dir, d.raising_agency.as_ref()),
@@ -552,14 +785,15 @@ pub fn board_notice(
 }
 
 /// A direct message to one person about the dispute: a reminder, a nudge, what is owed.
-pub fn direct(policy: &Policy, d: &Dispute, text: &str, with_ack_button: bool) -> Message {
+pub fn direct(scene: &Scene<'_>, d: &Dispute, text: &str, with_ack_button: bool) -> Message {
+    let policy = scene.policy;
     let reference = d
         .reference
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
     let title = title(policy, d);
-    let status = status(d);
+    let status = status(scene, d);
     Message {
         kind: MessageKind::Direct,
         fallback: format!("{title}: {text}"),
@@ -575,10 +809,11 @@ pub fn direct(policy: &Policy, d: &Dispute, text: &str, with_ack_button: bool) -
         footer: Vec::new(),
         buttons: if with_ack_button {
             vec![Button {
-                action: ActionKind::Acknowledge,
-                label: "Acknowledge".into(),
+                action: Verb::Acknowledge,
+                label: button_label(Verb::Acknowledge).into(),
                 reference,
                 primary: true,
+                form: None,
             }]
         } else {
             Vec::new()
@@ -587,47 +822,27 @@ pub fn direct(policy: &Policy, d: &Dispute, text: &str, with_ack_button: bool) -
 }
 
 /// A direct message to someone asked to acknowledge a stage.
-pub fn asked_to_acknowledge(policy: &Policy, d: &Dispute) -> Message {
-    let reference = d
-        .reference
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let title = title(policy, d);
-    let status = status(d);
-    Message {
-        kind: MessageKind::Direct,
-        fallback: format!("You are asked to take over {title}. {status}"),
-        reference: reference.clone(),
-        title,
-        status,
-        urgent: d.urgent.then(|| flat(&policy.urgent.prompt)),
-        lines: vec![Line {
-            label: None,
-            spans: vec![Span::text(
-                "You are asked to take over this stage of a professional challenge. Please acknowledge in the thread, or here.",
-            )],
-        }],
-        prompt: Some(flat(&d.prompt)),
-        footer: Vec::new(),
-        buttons: vec![Button {
-            action: ActionKind::Acknowledge,
-            label: "Acknowledge".into(),
-            reference,
-            primary: true,
-        }],
-    }
+pub fn asked_to_acknowledge(scene: &Scene<'_>, d: &Dispute) -> Message {
+    let mut m = direct(
+        scene,
+        d,
+        "You are asked to take over this stage of a professional challenge. Please acknowledge in the thread, or here.",
+        true,
+    );
+    m.fallback = format!("You are asked to take over {}. {}", m.title, m.status);
+    m
 }
 
 /// A private answer to the person who acted: what happened, and the urgent prompt first if any.
-pub fn receipt(policy: &Policy, d: &Dispute, events: &[Event]) -> Message {
+pub fn receipt(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Message {
+    let policy = scene.policy;
     let reference = d
         .reference
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
     let title = title(policy, d);
-    let status = status(d);
+    let status = status(scene, d);
     let raised = events
         .iter()
         .any(|e| matches!(e.body, EventBody::Raised { .. }));
@@ -639,11 +854,14 @@ pub fn receipt(policy: &Policy, d: &Dispute, events: &[Event]) -> Message {
             lower_first(&status)
         )
     } else {
-        let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
-        format!(
-            "Recorded on {reference} ({}). {status}.",
-            kinds.join(", ").replace('_', " ")
-        )
+        let mut kinds: Vec<String> = Vec::new();
+        for e in events {
+            let kind = e.body.kind().replace('_', " ");
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        format!("Recorded on {reference} ({}). {status}.", kinds.join(", "))
     };
     let urgent = events.iter().find_map(|e| match &e.body {
         EventBody::UrgentRoutePrompted { prompt, .. } => Some(flat(prompt)),
@@ -659,6 +877,25 @@ pub fn receipt(policy: &Policy, d: &Dispute, events: &[Event]) -> Message {
         title,
         status,
         urgent,
+        lines: vec![Line {
+            label: None,
+            spans: vec![Span::text(text)],
+        }],
+        prompt: None,
+        footer: Vec::new(),
+        buttons: Vec::new(),
+    }
+}
+
+/// A plain private answer (help, a refusal, who to ask), about a challenge or about none.
+pub fn plain(reference: &str, text: &str) -> Message {
+    Message {
+        kind: MessageKind::Receipt,
+        reference: reference.to_string(),
+        title: "escalation-bot".into(),
+        status: String::new(),
+        fallback: text.to_string(),
+        urgent: None,
         lines: vec![Line {
             label: None,
             spans: vec![Span::text(text)],

@@ -3,7 +3,9 @@
 //! Everything here is plain text. Renderers escape every text span for their platform, so text
 //! people typed can never become a mention, a link or markup; mentions exist only as `Span::Mention`.
 
+use super::forms::FormSpec;
 use crate::directory::{PersonId, Platform};
+use crate::escalation::Verb;
 use serde::{Deserialize, Serialize};
 
 /// What kind of post a message is.
@@ -47,50 +49,14 @@ pub struct Line {
 /// A button, carrying the dispute reference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Button {
-    pub action: ActionKind,
+    pub action: Verb,
     pub label: String,
     pub reference: String,
     pub primary: bool,
-}
-
-/// What a button does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionKind {
-    AddNote,
-    Escalate,
-    Acknowledge,
-    ProposeResolution,
-    ConfirmResolution,
-    RejectResolution,
-}
-
-impl ActionKind {
-    /// The id carried by platform buttons (`action_id` on Slack, `verb` on Teams).
-    pub fn id(self) -> &'static str {
-        match self {
-            ActionKind::AddNote => "add_note",
-            ActionKind::Escalate => "escalate",
-            ActionKind::Acknowledge => "acknowledge",
-            ActionKind::ProposeResolution => "propose_resolution",
-            ActionKind::ConfirmResolution => "confirm_resolution",
-            ActionKind::RejectResolution => "reject_resolution",
-        }
-    }
-
-    /// The action for a platform button id.
-    pub fn from_id(id: &str) -> Option<ActionKind> {
-        [
-            ActionKind::AddNote,
-            ActionKind::Escalate,
-            ActionKind::Acknowledge,
-            ActionKind::ProposeResolution,
-            ActionKind::ConfirmResolution,
-            ActionKind::RejectResolution,
-        ]
-        .into_iter()
-        .find(|a| a.id() == id)
-    }
+    /// The form the button opens, for platforms that draw it inside the post (Teams); the
+    /// others open it fresh when the button is pressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<FormSpec>,
 }
 
 /// A post, platform-neutral.

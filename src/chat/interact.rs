@@ -1,0 +1,463 @@
+//! One mapping from what a person does on any platform to what happens.
+//!
+//! Slack, Teams and the sandbox each verify a request and find the person; then a typed command,
+//! a pressed button or a submitted form becomes an [`Input`], and [`handle`] decides the rest the
+//! same way for all three: answer, open a form, or record a core command. Each platform only
+//! renders the [`Reply`] in its own terms.
+
+use super::forms::{self, FormContext, FormErrors, FormSpec, Submitted, Values, WHOLE_FORM};
+use super::grammar::{self, Typed};
+use super::{Origin, answers, compose};
+use crate::directory::Person;
+use crate::escalation::{Dispute, Reference, Refusal, Status, Verb, can_act};
+use crate::service::{Outcome, Service, ServiceError};
+
+/// What a person did, already verified and tied to a person by their platform's adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Text typed after the command word (`/challenge`, `@escalation-bot`).
+    Typed(String),
+    /// A button pressed on a post about a challenge.
+    Pressed { verb: Verb, reference: Reference },
+    /// A form sent back, with what was filled in.
+    Submitted {
+        verb: Verb,
+        reference: Option<Reference>,
+        values: Values,
+    },
+}
+
+/// A form to show: its definition, what was filled in so far, and what needs changing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormView {
+    pub spec: FormSpec,
+    pub values: Values,
+    pub errors: FormErrors,
+}
+
+/// What happens, for the platform to say in its own terms.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A private answer (help, status, list); nothing was recorded.
+    Say(String),
+    /// Show this form (to open it, or again with what needs changing).
+    Form(Box<FormView>),
+    /// The core recorded it; the posts follow through the outbox.
+    Recorded(Box<Outcome>),
+    /// A retry of a request already recorded (the challenge it was about, where known).
+    AlreadyRecorded(Option<Reference>),
+    /// Nothing was recorded, and this says why and what to do.
+    Refused(String),
+}
+
+/// Who is asking, from where, and the request's de-duplication key.
+#[derive(Debug, Clone, Copy)]
+pub struct Asker<'a> {
+    pub person: &'a Person,
+    /// Where a private receipt goes once the request is recorded.
+    pub origin: Option<&'a Origin>,
+    /// How a command starts on this platform, for the help text.
+    pub command_word: &'a str,
+}
+
+/// Decides what an input comes to, recording it where it asks the core to act.
+pub async fn handle(
+    service: &Service,
+    asker: Asker<'_>,
+    input: Input,
+    key: Option<String>,
+) -> Reply {
+    match input {
+        Input::Typed(text) => typed(service, asker, &text, key).await,
+        Input::Pressed { verb, reference } => {
+            match open(service, asker, verb, Some(&reference)).await {
+                Ok(Some(view)) => Reply::Form(Box::new(view)),
+                Ok(None) => act_direct(service, asker, verb, &reference, key).await,
+                Err(reply) => reply,
+            }
+        }
+        Input::Submitted {
+            verb,
+            reference,
+            values,
+        } => submit(service, asker, verb, reference.as_ref(), values, key).await,
+    }
+}
+
+async fn typed(service: &Service, asker: Asker<'_>, text: &str, key: Option<String>) -> Reply {
+    let parsed = match grammar::parse(text) {
+        Ok(p) => p,
+        Err(e) => {
+            return Reply::Refused(format!("{}\n\n{}", e.0, grammar::help(asker.command_word)));
+        }
+    };
+    match parsed {
+        Typed::Help => Reply::Say(grammar::help(asker.command_word)),
+        Typed::List => Reply::Say(answers::list_text(service, asker.person).await),
+        Typed::Status(reference) => Reply::Say(answers::status_text(service, &reference).await),
+        Typed::Verb {
+            verb,
+            reference,
+            values,
+        } => {
+            let view = match open(service, asker, verb, reference.as_ref()).await {
+                Ok(v) => v,
+                Err(reply) => return reply,
+            };
+            match (view, reference) {
+                // Nothing typed after the reference: the form asks for it.
+                (Some(view), _) if values.is_empty() => Reply::Form(Box::new(view)),
+                (Some(view), reference) => {
+                    match submit_to(service, asker, &view.spec, reference.as_ref(), &values, key)
+                        .await
+                    {
+                        Reply::Form(shown) => {
+                            Reply::Refused(typed_errors(&shown, verb, asker.command_word))
+                        }
+                        other => other,
+                    }
+                }
+                (None, Some(reference)) => act_direct(service, asker, verb, &reference, key).await,
+                (None, None) => Reply::Refused(grammar::help(asker.command_word)),
+            }
+        }
+    }
+}
+
+/// The errors of typed text, as sentences, with how to type the command.
+fn typed_errors(view: &FormView, verb: Verb, command_word: &str) -> String {
+    let lines: Vec<String> = view
+        .errors
+        .iter()
+        .map(|(field, e)| match view.spec.field(field) {
+            Some(f) if field != WHOLE_FORM => format!("{}: {e}", f.label),
+            _ => e.clone(),
+        })
+        .collect();
+    format!(
+        "Nothing was recorded.\n{}\nType it as: {}",
+        lines.join("\n"),
+        grammar::usage(verb, command_word)
+    )
+}
+
+/// The context forms of this person (and challenge) are drawn and read in, or why there is none.
+struct Loaded {
+    dispute: Option<Dispute>,
+}
+
+async fn load(
+    service: &Service,
+    asker: Asker<'_>,
+    verb: Verb,
+    reference: Option<&Reference>,
+) -> Result<Loaded, Reply> {
+    let Some(reference) = reference else {
+        return Ok(Loaded { dispute: None });
+    };
+    let d = service
+        .dispute(reference)
+        .await
+        .map_err(|e| Reply::Refused(sentence(&answers::user_text(&e))))?;
+    let (policy, _) = service
+        .policy(&d.policy)
+        .map_err(|e| Reply::Refused(sentence(&answers::user_text(&e))))?;
+    // Say no before the form is filled in, where the core would refuse anything from this person.
+    if !can_act(policy, &service.directory, &d, &asker.person.id) {
+        return Err(Reply::Refused(sentence(
+            &Refusal::NotPermitted {
+                reference: reference.to_string(),
+            }
+            .to_string(),
+        )));
+    }
+    if d.status != Status::Open && verb != Verb::ReferLearning && verb != Verb::ConfirmResolution {
+        let status = if d.status == Status::Resolved {
+            "resolved"
+        } else {
+            "withdrawn"
+        };
+        return Err(Reply::Refused(sentence(
+            &Refusal::Closed {
+                reference: reference.to_string(),
+                status: status.into(),
+            }
+            .to_string(),
+        )));
+    }
+    // And where the core would refuse this person this action whatever they wrote (a stale
+    // button: the stage moved on, a proposal waits), say so now, in the core's words.
+    let ctx = crate::escalation::Context {
+        policy,
+        calendar: service
+            .policy(&d.policy)
+            .map(|(_, c)| c)
+            .map_err(|e| Reply::Refused(sentence(&answers::user_text(&e))))?,
+        directory: &service.directory,
+        now: service.now(),
+    };
+    let has_form = !matches!(verb, Verb::Acknowledge | Verb::ConfirmResolution);
+    if has_form
+        && let Some(command) = crate::escalation::probe(verb, policy, &d, ctx.now)
+        && let Err(refusal) = crate::escalation::decide(&d, &asker.person.id, &command, &ctx)
+        && !refusal.is_about_content()
+    {
+        return Err(match refusal {
+            Refusal::AlreadyDone { .. } => Reply::Say(sentence(&refusal.to_string())),
+            other => Reply::Refused(sentence(&other.to_string())),
+        });
+    }
+    Ok(Loaded { dispute: Some(d) })
+}
+
+/// The form a verb opens for this person and challenge, or `None` where the verb has no form.
+async fn open(
+    service: &Service,
+    asker: Asker<'_>,
+    verb: Verb,
+    reference: Option<&Reference>,
+) -> Result<Option<FormView>, Reply> {
+    let loaded = load(service, asker, verb, reference).await?;
+    let policy_id = match &loaded.dispute {
+        Some(d) => d.policy.clone(),
+        None => match service.policy_of(&asker.person.id) {
+            Ok((p, _)) => p.id.clone(),
+            Err(e) => return Err(Reply::Refused(sentence(&answers::user_text(&e)))),
+        },
+    };
+    let (policy, calendar) = service
+        .policy(&policy_id)
+        .map_err(|e| Reply::Refused(sentence(&answers::user_text(&e))))?;
+    let ctx = FormContext {
+        policy,
+        calendar,
+        directory: &service.directory,
+        dispute: loaded.dispute.as_ref(),
+        person: Some(asker.person),
+        now: service.now(),
+    };
+    Ok(forms::form(verb, &ctx).map(|spec| FormView {
+        spec,
+        values: Values::new(),
+        errors: FormErrors::new(),
+    }))
+}
+
+async fn submit(
+    service: &Service,
+    asker: Asker<'_>,
+    verb: Verb,
+    reference: Option<&Reference>,
+    values: Values,
+    key: Option<String>,
+) -> Reply {
+    if verb != Verb::Raise && reference.is_none() {
+        return Reply::Refused(
+            "This form lost track of its challenge; close it and press the button again.".into(),
+        );
+    }
+    match open(service, asker, verb, reference).await {
+        Ok(Some(view)) => submit_to(service, asker, &view.spec, reference, &values, key).await,
+        Ok(None) => match reference {
+            Some(r) => act_direct(service, asker, verb, r, key).await,
+            None => Reply::Refused(
+                "This form lost track of its challenge; close it and press the button again."
+                    .into(),
+            ),
+        },
+        Err(reply) => reply,
+    }
+}
+
+/// Reads a filled-in form and records what it asks for; problems come back on the form.
+async fn submit_to(
+    service: &Service,
+    asker: Asker<'_>,
+    spec: &FormSpec,
+    reference: Option<&Reference>,
+    values: &Values,
+    key: Option<String>,
+) -> Reply {
+    let again = |errors: FormErrors| {
+        Reply::Form(Box::new(FormView {
+            spec: spec.clone(),
+            values: values.clone(),
+            errors,
+        }))
+    };
+    let submitted = {
+        let dispute = match reference {
+            Some(r) => match service.dispute(r).await {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    return again(FormErrors::from([(
+                        WHOLE_FORM.into(),
+                        sentence(&answers::user_text(&e)),
+                    )]));
+                }
+            },
+            None => None,
+        };
+        let policy_id = match &dispute {
+            Some(d) => d.policy.clone(),
+            None => match service.policy_of(&asker.person.id) {
+                Ok((p, _)) => p.id.clone(),
+                Err(e) => {
+                    return again(FormErrors::from([(
+                        WHOLE_FORM.into(),
+                        sentence(&answers::user_text(&e)),
+                    )]));
+                }
+            },
+        };
+        let Ok((policy, calendar)) = service.policy(&policy_id) else {
+            return again(FormErrors::from([(
+                WHOLE_FORM.into(),
+                "The challenge's board policy is not loaded.".into(),
+            )]));
+        };
+        let ctx = FormContext {
+            policy,
+            calendar,
+            directory: &service.directory,
+            dispute: dispute.as_ref(),
+            person: Some(asker.person),
+            now: service.now(),
+        };
+        match forms::parse(spec, values, &ctx) {
+            Ok(s) => s,
+            Err(errors) => return again(errors),
+        }
+    };
+    let result = match (submitted, reference) {
+        (Submitted::Raise(details), _) => {
+            service
+                .raise(&asker.person.id, details, asker.origin, key.clone())
+                .await
+        }
+        (Submitted::Act(command), Some(r)) => {
+            service
+                .act(&asker.person.id, r, &command, asker.origin, key.clone())
+                .await
+        }
+        (Submitted::Act(_), None) => {
+            return again(FormErrors::from([(
+                WHOLE_FORM.into(),
+                "This form lost track of its challenge; close it and press the button again."
+                    .into(),
+            )]));
+        }
+    };
+    match result {
+        Ok(outcome) => Reply::Recorded(Box::new(outcome)),
+        Err(ServiceError::Duplicate) => {
+            Reply::AlreadyRecorded(already(service, reference, key.as_deref()).await)
+        }
+        Err(ServiceError::Refused(r @ Refusal::AlreadyDone { .. })) => {
+            repeat(service, &r, reference, key.as_deref()).await
+        }
+        Err(ServiceError::Refused(r)) => again(FormErrors::from([(
+            spec.field_for(r.field()),
+            sentence(&r.to_string()),
+        )])),
+        Err(e) => again(FormErrors::from([(
+            WHOLE_FORM.into(),
+            sentence(&answers::user_text(&e)),
+        )])),
+    }
+}
+
+/// Records a verb that needs no form (acknowledge, confirm).
+async fn act_direct(
+    service: &Service,
+    asker: Asker<'_>,
+    verb: Verb,
+    reference: &Reference,
+    key: Option<String>,
+) -> Reply {
+    let command = match verb {
+        Verb::Acknowledge => crate::escalation::Command::Acknowledge,
+        Verb::ConfirmResolution => crate::escalation::Command::ConfirmResolution,
+        other => {
+            return Reply::Refused(format!(
+                "{} needs a form; press its button or type {}.",
+                grammar::button_label(other),
+                grammar::usage(other, asker.command_word)
+            ));
+        }
+    };
+    match service
+        .act(
+            &asker.person.id,
+            reference,
+            &command,
+            asker.origin,
+            key.clone(),
+        )
+        .await
+    {
+        Ok(outcome) => Reply::Recorded(Box::new(outcome)),
+        Err(ServiceError::Duplicate) => Reply::AlreadyRecorded(Some(reference.clone())),
+        Err(ServiceError::Refused(r @ Refusal::AlreadyDone { .. })) => {
+            repeat(service, &r, Some(reference), key.as_deref()).await
+        }
+        Err(e) => Reply::Refused(sentence(&answers::user_text(&e))),
+    }
+}
+
+/// A second press of the same button: a retry of the very request (its key is on record) is
+/// answered as already recorded; a new press is told, in the core's words, that it is done.
+async fn repeat(
+    service: &Service,
+    refusal: &Refusal,
+    reference: Option<&Reference>,
+    key: Option<&str>,
+) -> Reply {
+    if let Some(key) = key
+        && let Ok(Some(_)) = service.seen(key).await
+    {
+        return Reply::AlreadyRecorded(reference.cloned());
+    }
+    Reply::Say(sentence(&refusal.to_string()))
+}
+
+/// The challenge a duplicate request was about: the one named, or the one its key raised.
+async fn already(
+    service: &Service,
+    reference: Option<&Reference>,
+    key: Option<&str>,
+) -> Option<Reference> {
+    if let Some(r) = reference {
+        return Some(r.clone());
+    }
+    let key = key?;
+    service
+        .seen(key)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| Reference::parse(&r).ok())
+}
+
+/// What a person is told once something is recorded: the receipt in words.
+pub fn receipt_text(service: &Service, outcome: &Outcome) -> String {
+    let d = &outcome.dispute;
+    match answers::scene_of(service, &d.policy) {
+        Ok(scene) => compose::receipt(&scene, d, &outcome.events).fallback,
+        Err(_) => format!("Recorded on {}.", outcome.reference),
+    }
+}
+
+/// A refusal or error as a sentence people read: capital first letter, full stop at the end.
+pub fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let mut out = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}

@@ -1,0 +1,205 @@
+//! What is late on a dispute, and which actions the core would accept from somebody now.
+//!
+//! Posts offer buttons from [`offers`], so a button nobody may press is never shown; the rules
+//! here read the same state and helpers `decide` uses, and a test checks the two agree.
+
+use super::decide::escalation_target;
+use super::{Command, Dispute, Refusal, Status, Verb};
+use crate::directory::Directory;
+use crate::policy::{Anchor, Limit, Policy, Step};
+use chrono::{DateTime, Utc};
+
+/// What is late at a moment: the stage's own work, and named steps past their own clocks.
+#[derive(Debug, Clone)]
+pub struct Lateness<'p> {
+    /// The stage's deadline has passed and the work it times is not done.
+    pub stage_late: bool,
+    /// The step the stage's deadline times and that is still owed (Sunderland's review), if
+    /// the stage names its steps.
+    pub owed: Option<&'p Step>,
+    /// Steps with their own clocks that have passed them and are not recorded, with when each
+    /// was due.
+    pub late_steps: Vec<(&'p Step, DateTime<Utc>)>,
+}
+
+impl Lateness<'_> {
+    /// Whether anything the procedure timed is late.
+    pub fn any(&self) -> bool {
+        self.stage_late || !self.late_steps.is_empty()
+    }
+}
+
+/// Steps of the current stage that the stage's own deadline times (those without a clock of
+/// their own).
+fn stage_timed_steps<'p>(policy: &'p Policy, d: &Dispute) -> Vec<&'p Step> {
+    policy
+        .stage(d.stage)
+        .map(|s| s.steps.iter().filter(|st| st.limit.is_none()).collect())
+        .unwrap_or_default()
+}
+
+/// Whether the work the stage's deadline times is done: a stage that names its steps is met
+/// once every step without a clock of its own is recorded (Sunderland stage 3's review). A
+/// stage without named steps is met only by moving on.
+pub fn stage_met(policy: &Policy, d: &Dispute) -> bool {
+    let timed = stage_timed_steps(policy, d);
+    !timed.is_empty() && timed.iter().all(|s| d.steps_done.contains_key(&s.id))
+}
+
+/// What is late on `d` at `now`.
+pub fn lateness<'p>(policy: &'p Policy, d: &Dispute, now: DateTime<Utc>) -> Lateness<'p> {
+    if d.status != Status::Open {
+        return Lateness {
+            stage_late: false,
+            owed: None,
+            late_steps: Vec::new(),
+        };
+    }
+    let owed = stage_timed_steps(policy, d)
+        .into_iter()
+        .find(|s| !d.steps_done.contains_key(&s.id));
+    let stage_late = d.due.is_some_and(|due| now > due) && !stage_met(policy, d);
+    let late_steps = policy
+        .stage(d.stage)
+        .map(|stage| {
+            stage
+                .steps
+                .iter()
+                .filter(|s| !d.steps_done.contains_key(&s.id))
+                .filter_map(|s| {
+                    d.steps_due
+                        .get(&s.id)
+                        .filter(|due| now > **due)
+                        .map(|due| (s, *due))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Lateness {
+        stage_late,
+        owed,
+        late_steps,
+    }
+}
+
+/// The steps of the current stage that can be recorded now: not yet recorded, and any step
+/// they are timed from already recorded.
+pub fn open_steps<'p>(policy: &'p Policy, d: &Dispute) -> Vec<&'p Step> {
+    let Some(stage) = policy.stage(d.stage) else {
+        return Vec::new();
+    };
+    stage
+        .steps
+        .iter()
+        .filter(|s| !d.steps_done.contains_key(&s.id))
+        .filter(|s| match &s.limit {
+            Some(Limit {
+                from: Anchor::Step(before),
+                ..
+            }) => d.steps_done.contains_key(before),
+            _ => true,
+        })
+        .collect()
+}
+
+/// The actions the core would accept from at least one person at `now`, in display order.
+/// Raising is not among them: it starts a new dispute.
+pub fn offers(policy: &Policy, dir: &Directory, d: &Dispute, now: DateTime<Utc>) -> Vec<Verb> {
+    let mut out = Vec::new();
+    match d.status {
+        Status::NotRaised => return out,
+        Status::Resolved | Status::Withdrawn => {
+            out.push(Verb::ReferLearning);
+            return out;
+        }
+        Status::Open => {}
+    }
+    if !d.awaiting_ack.is_empty() {
+        out.push(Verb::Acknowledge);
+    }
+    out.push(Verb::AddNote);
+    if !open_steps(policy, d).is_empty() {
+        out.push(Verb::CompleteStep);
+    }
+    if lateness(policy, d, now).any() && !d.delay_reason_recorded {
+        out.push(Verb::RecordDelayReason);
+    }
+    if d.proposal.is_some() {
+        out.push(Verb::ConfirmResolution);
+        out.push(Verb::RejectResolution);
+    } else {
+        if escalation_target(policy, dir, d).is_some() {
+            out.push(Verb::Escalate);
+        }
+        out.push(Verb::ProposeResolution);
+    }
+    let brings_forward = policy
+        .stage(d.stage)
+        .is_some_and(|s| s.bring_forward_source.is_some());
+    if brings_forward && d.due.is_some_and(|due| due > now) {
+        out.push(Verb::BringDeadlineForward);
+    }
+    out.push(Verb::Withdraw);
+    // Learning can be referred at any time; it is offered where the procedures ask for it: at
+    // the final stage (Rochdale 14.3.1 stage 6) and once the challenge closes (Norfolk 9.1).
+    if d.stage >= policy.last_stage() {
+        out.push(Verb::ReferLearning);
+    }
+    out
+}
+
+/// A command of `verb` with placeholder content, to ask the core whether a person may do it
+/// at all before they fill in its form (raising has none: it needs no dispute).
+pub fn probe(verb: Verb, policy: &Policy, d: &Dispute, now: DateTime<Utc>) -> Option<Command> {
+    let text = || "A placeholder to ask whether this may be done.".to_string();
+    Some(match verb {
+        Verb::Raise => return None,
+        Verb::AddNote => Command::AddNote {
+            text: text(),
+            how: None,
+            held_at: None,
+        },
+        Verb::Acknowledge => Command::Acknowledge,
+        Verb::Escalate => Command::Escalate {
+            reason: text(),
+            delay_reason: Some(text()),
+        },
+        Verb::ProposeResolution => Command::ProposeResolution {
+            rationale: text(),
+            outcome: text(),
+            outstanding: text(),
+            delay_reason: Some(text()),
+        },
+        Verb::ConfirmResolution => Command::ConfirmResolution,
+        Verb::RejectResolution => Command::RejectResolution { reason: text() },
+        Verb::RecordDelayReason => Command::RecordDelayReason { reason: text() },
+        Verb::CompleteStep => Command::CompleteStep {
+            step: open_steps(policy, d).first().map(|s| s.id.clone())?,
+            at: None,
+            note: None,
+        },
+        Verb::BringDeadlineForward => Command::BringDeadlineForward {
+            due: match d.due {
+                Some(due) if due > now => now + (due - now) / 2,
+                _ => now + chrono::Duration::hours(1),
+            },
+            reason: text(),
+        },
+        Verb::Withdraw => Command::Withdraw { reason: text() },
+        Verb::ReferLearning => Command::ReferLearning { text: text() },
+    })
+}
+
+impl Refusal {
+    /// Whether the refusal is about what was written in a form (so a form is worth opening),
+    /// rather than about who is asking or where the challenge stands.
+    pub fn is_about_content(&self) -> bool {
+        matches!(
+            self,
+            Refusal::Invalid { .. }
+                | Refusal::Identifiable { .. }
+                | Refusal::DelayReasonRequired { .. }
+                | Refusal::Calendar(_)
+        )
+    }
+}

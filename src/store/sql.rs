@@ -1,0 +1,1025 @@
+//! The store's operations, written once for SQLite and PostgreSQL: every statement and row mapping.
+//!
+//! Statements use numbered placeholders (`$1`, `$2`, …), which both drivers bind by number, and
+//! only the types both schemas share (64-bit integers, text), so one text serves both. What
+//! truly differs between the backends is a [`Dialect`]: how a write transaction takes its lock
+//! and how concurrent claimers skip each other's rows. Opening, migrations and the few
+//! operations that use a backend's own features live in `sqlite.rs` and `postgres.rs`.
+
+use super::chain::{self, StoredEvent, Verifier};
+use super::projection::{self, DisputeRow, Projection};
+use super::{
+    Batch, NewOutbox, NewSandboxPost, OutboxDepth, OutboxRow, SandboxPost, ScheduleRow, StoreError,
+    VerifyReport, from_micros, micros,
+};
+use crate::escalation::{Dispute, Event, Reference};
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::query::Query;
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Transaction, Type,
+};
+use std::time::Duration;
+
+/// Claims ready outbox rows in id order, skipping a lane while an earlier row of it is pending
+/// (a lane is delivered strictly in order). `$lock` is the backend's way of letting concurrent
+/// claimers skip rows another is claiming.
+macro_rules! claim_outbox_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE outbox SET lease_owner = $1, lease_until_us = $2, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE status = 'pending' AND available_us <= $3
+                            AND (lease_until_us IS NULL OR lease_until_us < $4)
+                            AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                                            WHERE earlier.lane = outbox.lane AND earlier.status = 'pending'
+                                              AND earlier.id < outbox.id)
+                          ORDER BY id LIMIT $5",
+            $lock,
+            ")
+             RETURNING id, idempotency_key, reference, target, payload, attempts, created_us"
+        )
+    };
+}
+pub(super) use claim_outbox_sql;
+
+/// Claims due schedule rows: the oldest first, through the `(status, due_us, id)` index, so the
+/// cost grows with the rows due, never with the rows waiting for later.
+macro_rules! claim_schedule_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE schedule SET lease_owner = $1, lease_until_us = $2, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM schedule
+                          WHERE status = 'pending' AND due_us <= $3
+                            AND (lease_until_us IS NULL OR lease_until_us < $4)
+                          ORDER BY due_us, id LIMIT $5",
+            $lock,
+            ")
+             RETURNING id, idempotency_key, reference, kind, due_us, payload"
+        )
+    };
+}
+pub(super) use claim_schedule_sql;
+
+/// What differs between the backends in the shared operations.
+pub trait Dialect: Database {
+    /// The statement that opens a write transaction (None: the driver's plain `BEGIN`).
+    const BEGIN_WRITE: Option<&'static str>;
+    /// Run first in a transaction that appends, so appends serialise and the log has one order
+    /// (None where opening the write transaction already serialises writers).
+    const LOCK_CHAIN_HEAD: Option<&'static str>;
+    /// [`claim_outbox_sql`] with the backend's row locking.
+    const CLAIM_OUTBOX: &'static str;
+    /// [`claim_schedule_sql`] with the backend's row locking.
+    const CLAIM_SCHEDULE: &'static str;
+    /// How many rows a statement changed.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+/// The record on one backend: a connection pool and the operations both backends share.
+#[derive(Debug)]
+pub struct Db<DB: Database> {
+    pub(super) pool: Pool<DB>,
+}
+
+impl<DB: Database> Clone for Db<DB> {
+    fn clone(&self) -> Self {
+        Db {
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+pub(super) fn err(e: sqlx::Error) -> StoreError {
+    StoreError::from_sqlx(e)
+}
+
+/// A column that is missing or of the wrong type: the stored record is not what we wrote.
+fn corrupt(e: sqlx::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn json(text: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn lease_until(now: DateTime<Utc>, lease: Duration) -> i64 {
+    micros(now) + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2)
+}
+
+impl<DB> Db<DB>
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// A claim statement ([`claim_outbox_sql`], [`claim_schedule_sql`], or a backend's `EXPLAIN`
+    /// of one) with its parameters: who claims, until when, as of when, and how many at most.
+    pub(super) fn claim_query<'q>(
+        sql: &'static str,
+        owner: &'q str,
+        until_us: i64,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Query<'q, DB, DB::Arguments> {
+        sqlx::query(sql)
+            .bind(owner)
+            .bind(until_us)
+            .bind(micros(now))
+            .bind(micros(now))
+            .bind(limit)
+    }
+
+    /// Opens a transaction that writes, holding the backend's write lock from its first statement.
+    async fn begin_write(&self) -> Result<Transaction<'static, DB>, StoreError> {
+        match DB::BEGIN_WRITE {
+            Some(begin) => self.pool.begin_with(begin).await,
+            None => self.pool.begin().await,
+        }
+        .map_err(err)
+    }
+
+    /// A write transaction that also holds the chain head: nothing else appends until it ends.
+    async fn begin_append(&self) -> Result<Transaction<'static, DB>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if let Some(lock) = DB::LOCK_CHAIN_HEAD {
+            sqlx::query(lock).execute(&mut *tx).await.map_err(err)?;
+        }
+        Ok(tx)
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    pub(super) async fn events(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        Self::load_events(&mut conn, reference).await
+    }
+
+    pub(super) async fn seen_inbound(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT reference FROM inbound_keys WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok(row.map(|(r,)| r.unwrap_or_default()))
+    }
+
+    pub(super) async fn append(
+        &self,
+        reference: &Reference,
+        expected: u64,
+        batch: &Batch,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_append().await?;
+        Self::append_in(&mut tx, &reference.to_string(), expected, batch).await?;
+        tx.commit().await.map_err(err)
+    }
+
+    pub(super) async fn create<E>(
+        &self,
+        prefix: &str,
+        year: i32,
+        build: impl FnOnce(&Reference) -> Result<Batch, E>,
+    ) -> Result<Result<(Reference, Batch), E>, StoreError> {
+        let mut tx = self.begin_append().await?;
+        let number: i64 = sqlx::query_scalar(
+            "INSERT INTO reference_counters (prefix, year, last) VALUES ($1, $2, 1)
+             ON CONFLICT (prefix, year) DO UPDATE SET last = reference_counters.last + 1
+             RETURNING last",
+        )
+        .bind(prefix)
+        .bind(i64::from(year))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(err)?;
+        let reference = Reference::new(prefix, year, u32::try_from(number).unwrap_or(u32::MAX));
+        let batch = match build(&reference) {
+            Ok(b) => b,
+            Err(e) => {
+                tx.rollback().await.map_err(err)?;
+                return Ok(Err(e));
+            }
+        };
+        Self::append_in(&mut tx, &reference.to_string(), 0, &batch).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(Ok((reference, batch)))
+    }
+
+    pub(super) async fn claim_outbox(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = Self::claim_query(DB::CLAIM_OUTBOX, owner, lease_until(now, lease), now, limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let mut out = rows
+            .iter()
+            .map(Self::outbox_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    pub(super) async fn outbox_finish(
+        &self,
+        id: i64,
+        owner: &str,
+        status: &str,
+        result: Option<&str>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET status = $1, result = $2, last_error = coalesce($3, last_error), done_us = $4,
+                               lease_owner = NULL, lease_until_us = NULL
+             WHERE id = $5 AND lease_owner = $6 AND status = 'pending'",
+        )
+        .bind(status)
+        .bind(result)
+        .bind(error)
+        .bind(micros(now))
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    pub(super) async fn outbox_retry(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL
+             WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
+        )
+        .bind(micros(retry_at))
+        .bind(error)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    pub(super) async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
+        let (pending, parked, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
+            "SELECT count(CASE WHEN status = 'pending' THEN 1 END),
+                    count(CASE WHEN status = 'parked' THEN 1 END),
+                    min(CASE WHEN status = 'pending' THEN created_us END)
+             FROM outbox",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(OutboxDepth {
+            pending,
+            parked,
+            oldest_pending: oldest.map(from_micros),
+        })
+    }
+
+    pub(super) async fn claim_schedule(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<ScheduleRow>, StoreError> {
+        let rows = Self::claim_query(
+            DB::CLAIM_SCHEDULE,
+            owner,
+            lease_until(now, lease),
+            now,
+            limit,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        let mut out = rows
+            .iter()
+            .map(Self::schedule_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|r| (r.due_at, r.id));
+        Ok(out)
+    }
+
+    pub(super) async fn schedule_done(
+        &self,
+        id: i64,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE schedule SET status = 'done', done_us = $1, lease_owner = NULL, lease_until_us = NULL
+             WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
+        )
+        .bind(micros(now))
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    pub(super) async fn dispute_row(
+        &self,
+        reference: &str,
+    ) -> Result<Option<DisputeRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM disputes WHERE reference = $1")
+            .bind(reference)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        row.as_ref().map(Self::dispute_row_of).transpose()
+    }
+
+    pub(super) async fn open_for_person(
+        &self,
+        person: &str,
+    ) -> Result<Vec<DisputeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT d.* FROM disputes d JOIN dispute_people p ON p.reference = d.reference
+             WHERE p.person = $1 AND d.status = 'open' ORDER BY d.reference",
+        )
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(Self::dispute_row_of).collect()
+    }
+
+    pub(super) async fn open_for_agency(
+        &self,
+        agency: &str,
+    ) -> Result<Vec<DisputeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.* FROM disputes d JOIN dispute_agencies a ON a.reference = d.reference
+             WHERE a.agency = $1 AND d.status = 'open' ORDER BY d.reference",
+        )
+        .bind(agency)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(Self::dispute_row_of).collect()
+    }
+
+    pub(super) async fn projection_snapshot(&self) -> Result<Projection, StoreError> {
+        let disputes = sqlx::query("SELECT * FROM disputes")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?
+            .iter()
+            .map(Self::dispute_row_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        let people = sqlx::query_as("SELECT reference, person, relation FROM dispute_people")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let agencies = sqlx::query_as("SELECT reference, agency, side FROM dispute_agencies")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let threads =
+            sqlx::query_as("SELECT reference, platform, workspace, channel, thread FROM threads")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err)?;
+        let mut p = Projection {
+            disputes,
+            people,
+            agencies,
+            threads,
+        };
+        p.sort();
+        Ok(p)
+    }
+
+    pub(super) async fn rebuild_projections(&self) -> Result<u64, StoreError> {
+        let mut tx = self.begin_append().await?;
+        for table in [
+            "DELETE FROM disputes",
+            "DELETE FROM dispute_people",
+            "DELETE FROM dispute_agencies",
+            "DELETE FROM threads",
+        ] {
+            sqlx::query(table).execute(&mut *tx).await.map_err(err)?;
+        }
+        let refs: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT reference FROM events ORDER BY reference")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(err)?;
+        for (reference,) in &refs {
+            let events = Self::load_events(&mut tx, reference).await?;
+            Self::write_projection(&mut tx, reference, &Dispute::from_events(&events)).await?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(refs.len() as u64)
+    }
+
+    pub(super) async fn thread(
+        &self,
+        reference: &str,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT thread FROM threads WHERE reference = $1 AND platform = $2 AND workspace = $3 AND channel = $4",
+        )
+        .bind(reference)
+        .bind(platform)
+        .bind(workspace)
+        .bind(channel)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    pub(super) async fn record_directory(
+        &self,
+        sha256: &str,
+        content: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO directory_versions (sha256, loaded_us, content) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(micros(at))
+        .bind(content)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    pub(super) async fn claim_inbound(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO inbound_keys (key, reference, at_us) VALUES ($1, NULL, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(micros(at))
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    pub(super) async fn enqueue(
+        &self,
+        reference: &str,
+        rows: &[NewOutbox],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for o in rows {
+            Self::insert_outbox(&mut tx, reference, o, micros(at)).await?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    pub(super) async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let rows = sqlx::query("SELECT * FROM events ORDER BY global_seq")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let mut v = Verifier::default();
+        let mut broken = None;
+        for row in &rows {
+            if let Err(b) = v.check(&Self::stored_event(row)?) {
+                broken = Some(b);
+                break;
+            }
+        }
+        let (seq, hash, reference, event): (i64, String, String, i64) =
+            sqlx::query_as("SELECT global_seq, hash, reference, seq FROM chain_head WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok(v.finish(seq, &hash, (reference, event), broken))
+    }
+
+    pub(super) async fn teams_service_url(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT service_url FROM teams_tenants WHERE tenant = $1")
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)
+    }
+
+    pub(super) async fn remember_teams_service_url(
+        &self,
+        tenant: &str,
+        url: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO teams_tenants (tenant, service_url, updated_us) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant) DO UPDATE SET service_url = excluded.service_url, updated_us = excluded.updated_us",
+        )
+        .bind(tenant)
+        .bind(url)
+        .bind(micros(at))
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    pub(super) async fn teams_user_id(
+        &self,
+        tenant: &str,
+        aad_object_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT user_id FROM teams_users WHERE tenant = $1 AND aad_object_id = $2",
+        )
+        .bind(tenant)
+        .bind(aad_object_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    pub(super) async fn remember_teams_user(
+        &self,
+        tenant: &str,
+        aad_object_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO teams_users (tenant, aad_object_id, user_id, updated_us) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant, aad_object_id) DO UPDATE SET user_id = excluded.user_id, updated_us = excluded.updated_us",
+        )
+        .bind(tenant)
+        .bind(aad_object_id)
+        .bind(user_id)
+        .bind(micros(at))
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    // ---- the sandbox adapter's posts and demo clock ----
+
+    pub(super) async fn sandbox_post(&self, post: &NewSandboxPost) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO sandbox_posts (kind, reference, channel, thread, person, message, posted_us, updated_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(&post.kind)
+        .bind(&post.reference)
+        .bind(post.channel.as_deref())
+        .bind(post.thread)
+        .bind(post.person.as_deref())
+        .bind(post.message.to_string())
+        .bind(micros(post.at))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    pub(super) async fn sandbox_update_root(
+        &self,
+        id: i64,
+        message: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sandbox_posts SET message = $1, updated_us = $2, revision = revision + 1
+             WHERE id = $3 AND kind = 'root'",
+        )
+        .bind(message.to_string())
+        .bind(micros(at))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    pub(super) async fn sandbox_posts(&self) -> Result<Vec<SandboxPost>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM sandbox_posts ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        rows.iter().map(Self::sandbox_post_row).collect()
+    }
+
+    pub(super) async fn sandbox_clock_offset(&self) -> Result<i64, StoreError> {
+        let offset: Option<i64> =
+            sqlx::query_scalar("SELECT offset_us FROM sandbox_clock WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok(offset.unwrap_or(0))
+    }
+
+    pub(super) async fn set_sandbox_clock_offset(&self, offset_us: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sandbox_clock (id, offset_us) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET offset_us = excluded.offset_us",
+        )
+        .bind(offset_us)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    // ---- inside a transaction ----
+
+    async fn load_events(
+        conn: &mut DB::Connection,
+        reference: &str,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM events WHERE reference = $1 ORDER BY seq")
+            .bind(reference)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(err)?;
+        rows.iter()
+            .map(|r| Self::stored_event(r)?.event())
+            .collect()
+    }
+
+    async fn insert_outbox(
+        conn: &mut DB::Connection,
+        reference: &str,
+        o: &NewOutbox,
+        created_us: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&o.idempotency_key)
+        .bind(reference)
+        .bind(&o.lane)
+        .bind(o.target.to_string())
+        .bind(o.payload.to_string())
+        .bind(created_us)
+        .bind(micros(o.available_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Writes a batch in the caller's write transaction, which holds the chain head.
+    async fn append_in(
+        conn: &mut DB::Connection,
+        reference: &str,
+        expected: u64,
+        batch: &Batch,
+    ) -> Result<(), StoreError> {
+        let now_us = batch.events.first().map_or(0, |e| micros(e.at));
+        if let Some(key) = &batch.inbound_key {
+            let inserted = sqlx::query(
+                "INSERT INTO inbound_keys (key, reference, at_us) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(reference)
+            .bind(now_us)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+            if DB::rows_affected(&inserted) == 0 {
+                return Err(StoreError::Duplicate);
+            }
+        }
+        // Check the version cheaply before decoding anything: a losing racer fails fast.
+        let found: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events WHERE reference = $1")
+                .bind(reference)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(err)?;
+        let found = found as u64;
+        if found != expected {
+            return Err(StoreError::Conflict {
+                reference: reference.to_string(),
+                expected,
+                found,
+            });
+        }
+        let last_hash: String = sqlx::query_scalar(
+            "SELECT hash FROM events WHERE reference = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(reference)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(err)?
+        .unwrap_or_default();
+        let (_, head_hash): (i64, String) =
+            sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(err)?;
+        let rows = chain::link(
+            reference,
+            expected as i64 + 1,
+            last_hash,
+            head_hash,
+            &batch.events,
+        )?;
+        let mut head = None;
+        for r in &rows {
+            let global_seq: i64 = sqlx::query_scalar(
+                "INSERT INTO events (reference, seq, at_us, actor, kind, body, prev_hash, prev_global_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING global_seq",
+            )
+            .bind(&r.reference)
+            .bind(r.seq)
+            .bind(r.at_us)
+            .bind(r.actor.as_deref())
+            .bind(&r.kind)
+            .bind(&r.body)
+            .bind(&r.prev_hash)
+            .bind(&r.prev_global_hash)
+            .bind(&r.hash)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| {
+                // (reference, seq) is unique: another writer recorded this event number first.
+                if is_unique_violation(&e) {
+                    StoreError::Conflict {
+                        reference: reference.to_string(),
+                        expected,
+                        found: expected + 1,
+                    }
+                } else {
+                    err(e)
+                }
+            })?;
+            head = Some((global_seq, r.hash.as_str(), r.seq));
+        }
+        if let Some((global_seq, hash, seq)) = head {
+            sqlx::query(
+                "UPDATE chain_head SET global_seq = $1, hash = $2, reference = $3, seq = $4 WHERE id = 1",
+            )
+            .bind(global_seq)
+            .bind(hash)
+            .bind(reference)
+            .bind(seq)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+        }
+        for kind in &batch.cancel_schedule_kinds {
+            sqlx::query(
+                "UPDATE schedule SET status = 'cancelled', done_us = $1
+                 WHERE reference = $2 AND kind = $3 AND status = 'pending'",
+            )
+            .bind(now_us)
+            .bind(reference)
+            .bind(kind)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+        }
+        for o in &batch.outbox {
+            Self::insert_outbox(conn, reference, o, now_us).await?;
+        }
+        for s in &batch.schedule {
+            sqlx::query(
+                "INSERT INTO schedule (idempotency_key, reference, kind, due_us, payload)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(&s.idempotency_key)
+            .bind(reference)
+            .bind(&s.kind)
+            .bind(micros(s.due_at))
+            .bind(s.payload.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+        }
+        let state = match &batch.after {
+            Some(after) if after.version == expected + batch.events.len() as u64 => after.clone(),
+            // The new events are already inserted: folding what is stored gives the state after.
+            _ => Dispute::from_events(&Self::load_events(conn, reference).await?),
+        };
+        Self::write_projection(conn, reference, &state).await
+    }
+
+    async fn write_projection(
+        conn: &mut DB::Connection,
+        reference: &str,
+        d: &Dispute,
+    ) -> Result<(), StoreError> {
+        for table in [
+            "DELETE FROM disputes WHERE reference = $1",
+            "DELETE FROM dispute_people WHERE reference = $1",
+            "DELETE FROM dispute_agencies WHERE reference = $1",
+            "DELETE FROM threads WHERE reference = $1",
+        ] {
+            sqlx::query(table)
+                .bind(reference)
+                .execute(&mut *conn)
+                .await
+                .map_err(err)?;
+        }
+        let Some(p) = projection::rows_for(d) else {
+            return Ok(());
+        };
+        for r in &p.disputes {
+            sqlx::query(
+                "INSERT INTO disputes (reference, policy, status, stage, tier, stage_name, due_us, urgent, raised_by,
+                                       raising_agency, receiving_agency, first_raised_us, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(&r.reference)
+            .bind(&r.policy)
+            .bind(&r.status)
+            .bind(r.stage)
+            .bind(r.tier)
+            .bind(&r.stage_name)
+            .bind(r.due.map(micros))
+            .bind(i64::from(r.urgent))
+            .bind(&r.raised_by)
+            .bind(&r.raising_agency)
+            .bind(&r.receiving_agency)
+            .bind(micros(r.first_raised))
+            .bind(r.version)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+        }
+        for (reference, person, relation) in &p.people {
+            sqlx::query(
+                "INSERT INTO dispute_people (reference, person, relation) VALUES ($1, $2, $3)",
+            )
+            .bind(reference)
+            .bind(person)
+            .bind(relation)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+        }
+        for (reference, agency, side) in &p.agencies {
+            sqlx::query(
+                "INSERT INTO dispute_agencies (reference, agency, side) VALUES ($1, $2, $3)",
+            )
+            .bind(reference)
+            .bind(agency)
+            .bind(side)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+        }
+        for (reference, platform, workspace, channel, thread) in &p.threads {
+            sqlx::query(
+                "INSERT INTO threads (reference, platform, workspace, channel, thread) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(reference)
+            .bind(platform)
+            .bind(workspace)
+            .bind(channel)
+            .bind(thread)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    // ---- rows ----
+
+    fn stored_event(r: &DB::Row) -> Result<StoredEvent, StoreError> {
+        Ok(StoredEvent {
+            global_seq: r.try_get("global_seq").map_err(corrupt)?,
+            reference: r.try_get("reference").map_err(corrupt)?,
+            seq: r.try_get("seq").map_err(corrupt)?,
+            at_us: r.try_get("at_us").map_err(corrupt)?,
+            actor: r.try_get("actor").map_err(corrupt)?,
+            kind: r.try_get("kind").map_err(corrupt)?,
+            body: r.try_get("body").map_err(corrupt)?,
+            prev_hash: r.try_get("prev_hash").map_err(corrupt)?,
+            prev_global_hash: r.try_get("prev_global_hash").map_err(corrupt)?,
+            hash: r.try_get("hash").map_err(corrupt)?,
+        })
+    }
+
+    fn outbox_row(r: &DB::Row) -> Result<OutboxRow, StoreError> {
+        Ok(OutboxRow {
+            id: r.try_get("id").map_err(corrupt)?,
+            idempotency_key: r.try_get("idempotency_key").map_err(corrupt)?,
+            reference: r.try_get("reference").map_err(corrupt)?,
+            target: json(r.try_get("target").map_err(corrupt)?)?,
+            payload: json(r.try_get("payload").map_err(corrupt)?)?,
+            attempts: r.try_get("attempts").map_err(corrupt)?,
+            created_at: from_micros(r.try_get("created_us").map_err(corrupt)?),
+        })
+    }
+
+    fn schedule_row(r: &DB::Row) -> Result<ScheduleRow, StoreError> {
+        Ok(ScheduleRow {
+            id: r.try_get("id").map_err(corrupt)?,
+            idempotency_key: r.try_get("idempotency_key").map_err(corrupt)?,
+            reference: r.try_get("reference").map_err(corrupt)?,
+            kind: r.try_get("kind").map_err(corrupt)?,
+            due_at: from_micros(r.try_get("due_us").map_err(corrupt)?),
+            payload: json(r.try_get("payload").map_err(corrupt)?)?,
+        })
+    }
+
+    fn dispute_row_of(r: &DB::Row) -> Result<DisputeRow, StoreError> {
+        let due: Option<i64> = r.try_get("due_us").map_err(corrupt)?;
+        let urgent: i64 = r.try_get("urgent").map_err(corrupt)?;
+        Ok(DisputeRow {
+            reference: r.try_get("reference").map_err(corrupt)?,
+            policy: r.try_get("policy").map_err(corrupt)?,
+            status: r.try_get("status").map_err(corrupt)?,
+            stage: r.try_get("stage").map_err(corrupt)?,
+            tier: r.try_get("tier").map_err(corrupt)?,
+            stage_name: r.try_get("stage_name").map_err(corrupt)?,
+            due: due.map(from_micros),
+            urgent: urgent != 0,
+            raised_by: r.try_get("raised_by").map_err(corrupt)?,
+            raising_agency: r.try_get("raising_agency").map_err(corrupt)?,
+            receiving_agency: r.try_get("receiving_agency").map_err(corrupt)?,
+            first_raised: from_micros(r.try_get("first_raised_us").map_err(corrupt)?),
+            version: r.try_get("version").map_err(corrupt)?,
+        })
+    }
+
+    fn sandbox_post_row(r: &DB::Row) -> Result<SandboxPost, StoreError> {
+        Ok(SandboxPost {
+            id: r.try_get("id").map_err(corrupt)?,
+            kind: r.try_get("kind").map_err(corrupt)?,
+            reference: r.try_get("reference").map_err(corrupt)?,
+            channel: r.try_get("channel").map_err(corrupt)?,
+            thread: r.try_get("thread").map_err(corrupt)?,
+            person: r.try_get("person").map_err(corrupt)?,
+            message: json(r.try_get("message").map_err(corrupt)?)?,
+            posted_at: from_micros(r.try_get("posted_us").map_err(corrupt)?),
+            updated_at: from_micros(r.try_get("updated_us").map_err(corrupt)?),
+            revision: r.try_get("revision").map_err(corrupt)?,
+        })
+    }
+}
+
+/// Refuses a database whose schema is newer than `migrator` knows: an older binary must not
+/// write to it.
+pub(super) async fn refuse_newer_schema<'c, DB, E>(
+    executor: E,
+    migrator: &Migrator,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    E: Executor<'c, Database = DB>,
+    (Option<i64>,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let found: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
+        .fetch_one(executor)
+        .await
+        .map_err(err)?;
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match found.filter(|f| *f > known) {
+        Some(found) => Err(StoreError::NewerSchema { found, known }),
+        None => Ok(()),
+    }
+}
+
+/// Whether a statement failed on a unique or primary key, as the driver classifies the error.
+pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
