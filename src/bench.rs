@@ -9,6 +9,7 @@
 //! `trigger_id`, as Slack's would.
 
 mod scheduler;
+mod screen;
 mod teams;
 
 use clap::{Args, Subcommand};
@@ -29,6 +30,8 @@ pub enum BenchCommand {
     Scheduler(scheduler::SchedulerArgs),
     /// Send Teams activities with Bot Framework JWTs (from the bench's own keys) to `/api/messages`.
     Teams(teams::TeamsArgs),
+    /// Time the privacy screen (µs per KB) and measure it on the labelled corpus.
+    Screen(screen::ScreenArgs),
 }
 
 #[derive(Args)]
@@ -154,6 +157,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
         BenchCommand::Slack(args) => args,
         BenchCommand::Scheduler(args) => return scheduler::run(args),
         BenchCommand::Teams(args) => return teams::run(args),
+        BenchCommand::Screen(args) => return screen::run(args),
     };
     if args.rate == 0 || args.seconds == 0 {
         return Err("--rate and --seconds must be more than 0".into());

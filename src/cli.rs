@@ -149,13 +149,27 @@ pub fn deadline(args: &DeadlineArgs<'_>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The directory `screen` uses when none is named: the one `serve` uses by default.
+const DEFAULT_DIRECTORY: &str = "policies/demo/directory.toml";
+
 /// `screen`: `ok`, or one line per kind of identifiable detail found (kind and position only).
-pub fn screen() -> anyhow::Result<ExitCode> {
+/// The directory's professionals and agencies pass, exactly as in the service; without
+/// `--directory`, the default one is used when it exists, and none otherwise.
+pub fn screen(directory: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let allow = match directory {
+        Some(path) => {
+            crate::privacy::Allow::from_directory(&crate::directory::Directory::load(path)?)
+        }
+        None => match crate::directory::Directory::load(Path::new(DEFAULT_DIRECTORY)) {
+            Ok(dir) => crate::privacy::Allow::from_directory(&dir),
+            Err(_) => crate::privacy::Allow::new(),
+        },
+    };
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)
         .context("cannot read standard input as UTF-8 text")?;
-    let findings = crate::privacy::screen(&text);
+    let findings = crate::privacy::screen_with(&text, &allow);
     if findings.is_empty() {
         println!("ok");
         return Ok(ExitCode::SUCCESS);

@@ -50,7 +50,12 @@ enum Command {
         policies: PathBuf,
     },
     /// Check text for client-identifiable detail before posting it (reads standard input).
-    Screen,
+    Screen {
+        /// The directory whose professionals' and agencies' names pass, as in `serve`
+        /// (default `policies/demo/directory.toml` when it exists).
+        #[arg(long, env = "DIRECTORY")]
+        directory: Option<PathBuf>,
+    },
     /// Run a scripted scenario through the escalation core and print its timeline.
     Simulate {
         /// The scenario file, e.g. `policies/demo/norfolk-scenario.toml`.
@@ -181,7 +186,7 @@ fn main() -> ExitCode {
             first_raised: first_raised.as_deref(),
             steps: &steps,
         }),
-        Command::Screen => cli::screen(),
+        Command::Screen { directory } => cli::screen(directory.as_deref()),
         Command::Simulate {
             scenario,
             json,

@@ -68,7 +68,7 @@ pub fn decide(
         return Err(Refusal::NotPermitted { reference });
     }
     if let Command::ReferLearning { text } = command {
-        let text = screened("learning", text, true)?;
+        let text = screened(ctx, "learning", text, true)?;
         return Ok(vec![EventBody::LearningReferred { text }]);
     }
     if let (Command::ConfirmResolution, Status::Resolved, Some(by)) =
@@ -106,7 +106,7 @@ pub fn decide(
     match command {
         Command::Raise { .. } | Command::ReferLearning { .. } => Err(Refusal::AlreadyRaised),
         Command::AddNote { text, how, held_at } => Ok(vec![EventBody::NoteAdded {
-            text: screened("note", text, true)?,
+            text: screened(ctx, "note", text, true)?,
             how: *how,
             held_at: *held_at,
         }]),
@@ -133,9 +133,9 @@ pub fn decide(
             }
             let mut events = d.delay_check(delay_reason.as_deref())?;
             events.push(EventBody::ResolutionProposed {
-                rationale: screened("rationale", rationale, true)?,
-                outcome: screened("outcome", outcome, true)?,
-                outstanding: screened("outstanding", outstanding, true)?,
+                rationale: screened(ctx, "rationale", rationale, true)?,
+                outcome: screened(ctx, "outcome", outcome, true)?,
+                outstanding: screened(ctx, "outstanding", outstanding, true)?,
             });
             Ok(events)
         }
@@ -150,7 +150,7 @@ pub fn decide(
         Command::RejectResolution { reason } => {
             d.other_sides_proposal("reject")?;
             Ok(vec![EventBody::ResolutionRejected {
-                reason: screened("reason", reason, true)?,
+                reason: screened(ctx, "reason", reason, true)?,
             }])
         }
         Command::RecordDelayReason { reason } => {
@@ -161,7 +161,7 @@ pub fn decide(
             }
             Ok(vec![EventBody::DelayReasonRecorded {
                 stage: dispute.stage,
-                reason: screened("delay_reason", reason, true)?,
+                reason: screened(ctx, "delay_reason", reason, true)?,
             }])
         }
         Command::CompleteStep { step, at, note } => d.complete_step(step, *at, note),
@@ -177,24 +177,26 @@ pub fn decide(
                 });
             }
             Ok(vec![EventBody::Withdrawn {
-                reason: screened("reason", reason, true)?,
+                reason: screened(ctx, "reason", reason, true)?,
             }])
         }
     }
 }
 
-/// Screens free text for client-identifiable detail; `required` refuses empty text.
-fn screened(field: &str, text: &str, required: bool) -> Result<String, Refusal> {
-    let text = text.trim();
-    if required && text.is_empty() {
+/// Screens free text for client-identifiable detail, letting the directory's professionals
+/// and agencies pass; `required` refuses empty text. Positions in the refusal count from the
+/// start of the text as typed, as `escalation-bot screen` prints them.
+fn screened(ctx: &Context<'_>, field: &str, text: &str, required: bool) -> Result<String, Refusal> {
+    let trimmed = text.trim();
+    if required && trimmed.is_empty() {
         return Err(Refusal::Invalid {
             field: field.to_string(),
             message: "this cannot be empty".into(),
         });
     }
-    let findings = privacy::screen(text);
+    let findings = privacy::screen_with(text, &privacy::Allow::for_directory(ctx.directory));
     if findings.is_empty() {
-        return Ok(text.to_string());
+        return Ok(trimmed.to_string());
     }
     let mut kinds: Vec<_> = findings.iter().map(|f| f.kind).collect();
     kinds.sort();
@@ -206,10 +208,15 @@ fn screened(field: &str, text: &str, required: bool) -> Result<String, Refusal> 
     })
 }
 
-fn screened_opt(field: &str, text: &Option<String>) -> Result<Option<String>, Refusal> {
-    match text.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => screened(field, t, false).map(Some),
+fn screened_opt(
+    ctx: &Context<'_>,
+    field: &str,
+    text: &Option<String>,
+) -> Result<Option<String>, Refusal> {
+    match text.as_deref() {
+        None => Ok(None),
+        Some(t) if t.trim().is_empty() => Ok(None),
+        Some(t) => screened(ctx, field, t, false).map(Some),
     }
 }
 
@@ -317,11 +324,11 @@ fn raise(
             ),
         ));
     }
-    let summary = screened("summary", &details.summary, true)?;
-    let desired_outcome = screened("desired_outcome", &details.desired_outcome, true)?;
-    let possible_cause = screened_opt("possible_cause", &details.possible_cause)?;
-    let adults_views = screened_opt("adults_views", &details.adults_views)?;
-    let case_reference = screened("case_reference", &details.case_reference, true)?;
+    let summary = screened(ctx, "summary", &details.summary, true)?;
+    let desired_outcome = screened(ctx, "desired_outcome", &details.desired_outcome, true)?;
+    let possible_cause = screened_opt(ctx, "possible_cause", &details.possible_cause)?;
+    let adults_views = screened_opt(ctx, "adults_views", &details.adults_views)?;
+    let case_reference = screened(ctx, "case_reference", &details.case_reference, true)?;
     if case_reference.chars().count() > 40 {
         return Err(invalid(
             "case_reference",
@@ -330,7 +337,7 @@ fn raise(
     }
     let concerns = match &details.concerns {
         super::Concerns::Organisation { name } => super::Concerns::Organisation {
-            name: screened("concerns", name, true)?,
+            name: screened(ctx, "concerns", name, true)?,
         },
         adult => adult.clone(),
     };
@@ -664,7 +671,7 @@ impl Decider<'_> {
         match (late, given) {
             (true, Some(reason)) => Ok(vec![EventBody::DelayReasonRecorded {
                 stage: self.dispute.stage,
-                reason: screened("delay_reason", reason, true)?,
+                reason: screened(self.ctx, "delay_reason", reason, true)?,
             }]),
             (true, None)
                 if self.ctx.policy.delay_reason.required && !self.dispute.delay_reason_recorded =>
@@ -683,7 +690,7 @@ impl Decider<'_> {
         delay_reason: Option<&str>,
     ) -> Result<Vec<EventBody>, Refusal> {
         let (policy, dir) = (self.ctx.policy, self.ctx.directory);
-        let reason = screened("reason", reason, true)?;
+        let reason = screened(self.ctx, "reason", reason, true)?;
         let stage = self.current_stage()?;
         if self.dispute.raising_agency.is_none() || self.dispute.receiving_agency.is_none() {
             return Err(Refusal::NotRaised);
@@ -820,7 +827,7 @@ impl Decider<'_> {
                 ),
             });
         }
-        let note = screened_opt("note", note)?;
+        let note = screened_opt(self.ctx, "note", note)?;
         let Some(st) = stage.steps.iter().find(|s| s.id == step) else {
             let ids: Vec<&str> = stage.steps.iter().map(|s| s.id.as_str()).collect();
             return Err(Refusal::Invalid {
@@ -909,7 +916,7 @@ impl Decider<'_> {
         Ok(vec![EventBody::DeadlineBroughtForward {
             stage: stage.number,
             due,
-            reason: screened("reason", reason, true)?,
+            reason: screened(self.ctx, "reason", reason, true)?,
         }])
     }
 }

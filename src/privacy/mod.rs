@@ -1,15 +1,34 @@
 //! Privacy screen: finds client-identifiable detail in free text, because chat channels are not case records.
 //!
-//! [`screen`] is a pure function: it takes the text someone typed and returns where
-//! identifiable detail appears, as char offsets, without copying the matched text
-//! anywhere. [`refusal_message`] turns the findings into a message that names the
-//! kinds of detail found (never the detail itself) and says what to write instead.
+//! [`screen_with`] is a pure function: it takes the text someone typed and the professionals
+//! and agencies whose names may appear ([`Allow`], built once from the directory), and
+//! returns where identifiable detail appears, as char offsets, without copying the matched
+//! text anywhere. [`screen`] is the same with no directory. [`refusal_message`] turns the
+//! findings into a message that names the kinds of detail found and where (never the detail
+//! itself) and says what to write instead.
+//!
+//! The screen works like a set of recognisers, each with its own context words: numbers
+//! with their check digits (and, next to a cue such as `NHS no`, without), dates that the
+//! text presents as a birth date, postcodes, phones and emails however they are spaced,
+//! people's names (after a title, a relationship or role word, a naming word, or a given
+//! name from the shipped list followed by a surname), and where someone lives or is placed.
+//! The word lists are in `data/` (sources, licences and the refresh command in its README).
 //!
 //! Precision matters as much as recall: ordinary safeguarding text (case references
-//! like `ASC-4471`, meeting dates, times, counts) must pass, so every detector is
-//! deliberately narrow and documented on its own function.
+//! like `ASC-4471`, meeting dates, times, counts, professionals' and agencies' names) must
+//! pass, so every detector is deliberately narrow and documented on its own function.
+//! `tests/screen-corpus.tsv` is the labelled corpus it is measured on
+//! (`escalation-bot bench screen`).
 //!
 //! Judgement calls, in one place:
+//! - **Names.** Directory people pass in full or in part ("Dr Okafor", "Ade"); so does any
+//!   name after a professional's title or role ("Dr Smith", "the social worker Jo"): the
+//!   screen protects clients and their families, not staff. "Mr X" and other single-letter
+//!   placeholders pass: that is how notes anonymise.
+//! - **Addresses.** A town, a hospital or an agency on its own passes; a house or flat number
+//!   with a street, someone's room, or a named home after "lives at" / "placed in" does not.
+//! - **Cued numbers.** Ten digits right after `NHS` or `CHI` are refused even with a wrong
+//!   check digit (a mistyped number is still nearly someone's); uncued, the check digit decides.
 //! - **CHI vs NHS.** Both use the same modulus-11 check digit, so one ten-digit
 //!   number can be valid as both. It is reported once: as a CHI number when its
 //!   first six digits are a valid `DDMMYY` date, otherwise as an NHS number.
@@ -38,6 +57,13 @@ use std::sync::LazyLock;
 use chrono::NaiveDate;
 use regex::{Captures, Regex};
 
+pub mod evaluate;
+mod lexicon;
+mod names;
+mod places;
+
+pub use names::Allow;
+
 /// How many chars may separate the end of a birth cue from the date it introduces.
 const DOB_CUE_WINDOW: usize = 20;
 
@@ -58,6 +84,10 @@ pub enum IdentifiableKind {
     PhoneNumber,
     /// Email address: names or reaches a specific person.
     EmailAddress,
+    /// A client's, relative's or carer's name.
+    PersonName,
+    /// Where someone lives or is placed: house and street, flat, room, a named home.
+    Address,
 }
 
 impl IdentifiableKind {
@@ -71,6 +101,8 @@ impl IdentifiableKind {
             Self::DateOfBirth => "date of birth",
             Self::PhoneNumber => "phone number",
             Self::EmailAddress => "email address",
+            Self::PersonName => "person's name",
+            Self::Address => "address",
         }
     }
 
@@ -84,6 +116,8 @@ impl IdentifiableKind {
             Self::DateOfBirth => "date_of_birth",
             Self::PhoneNumber => "phone_number",
             Self::EmailAddress => "email_address",
+            Self::PersonName => "person_name",
+            Self::Address => "address",
         }
     }
 
@@ -97,6 +131,8 @@ impl IdentifiableKind {
             Self::DateOfBirth => "a date of birth",
             Self::PhoneNumber => "a phone number",
             Self::EmailAddress => "an email address",
+            Self::PersonName => "a person's name",
+            Self::Address => "an address",
         }
     }
 }
@@ -112,17 +148,29 @@ pub struct Finding {
     pub end: usize,
 }
 
-/// Finds client-identifiable detail in free text so it can be refused before it reaches chat.
+/// Finds client-identifiable detail in free text so it can be refused before it reaches chat,
+/// knowing no professionals: the same as [`screen_with`] and an empty [`Allow`].
 ///
 /// Returns non-overlapping findings sorted by `start`, with char offsets. Never panics.
 pub fn screen(text: &str) -> Vec<Finding> {
+    static NOBODY: LazyLock<Allow> = LazyLock::new(Allow::new);
+    screen_with(text, &NOBODY)
+}
+
+/// Finds client-identifiable detail in free text, letting the names of the professionals and
+/// agencies in `allow` pass.
+///
+/// Returns non-overlapping findings sorted by `start`, with char offsets. Never panics.
+pub fn screen_with(text: &str, allow: &Allow) -> Vec<Finding> {
     let mut raw: Vec<RawFinding> = Vec::new();
     find_health_numbers(text, &mut raw);
     find_national_insurance_numbers(text, &mut raw);
     find_postcodes(text, &mut raw);
     find_dates_of_birth(text, &mut raw);
     find_phone_numbers(text, &mut raw);
-    find_email_addresses(text, &mut raw);
+    find_email_addresses(text, allow, &mut raw);
+    names::find_names(text, allow, &mut raw);
+    places::find_addresses(text, allow, &mut raw);
 
     // Earliest first, then longest, then by kind declaration order.
     raw.sort_by(|a, b| {
@@ -151,26 +199,50 @@ pub fn screen(text: &str) -> Vec<Finding> {
     findings
 }
 
-/// Explains a refusal by naming the kinds found (never the text) and what to write instead.
+/// Explains a refusal by naming the kinds found and where (never the text), and what to
+/// write instead. Positions are char offsets from the start of the text, as `screen` prints.
 pub fn refusal_message(findings: &[Finding]) -> String {
-    let mut kinds: Vec<IdentifiableKind> = Vec::new();
+    let mut kinds: Vec<(IdentifiableKind, Vec<usize>)> = Vec::new();
     for finding in findings {
-        if !kinds.contains(&finding.kind) {
-            kinds.push(finding.kind);
+        match kinds.iter_mut().find(|(kind, _)| *kind == finding.kind) {
+            Some((_, starts)) => starts.push(finding.start),
+            None => kinds.push((finding.kind, vec![finding.start])),
         }
     }
-    let what = match kinds.as_slice() {
+    let described: Vec<String> = kinds
+        .iter()
+        .map(|(kind, starts)| {
+            let at: Vec<String> = starts.iter().map(ToString::to_string).collect();
+            let at = match at.as_slice() {
+                [only] => format!("character {only}"),
+                [init @ .., last] => format!("characters {} and {last}", init.join(", ")),
+                [] => String::new(),
+            };
+            format!("{} (at {at})", kind.with_article())
+        })
+        .collect();
+    let what = match described.as_slice() {
         [] => "client-identifiable detail".to_string(),
-        [only] => only.with_article().to_string(),
-        [init @ .., last] => {
-            let init: Vec<&str> = init.iter().map(|kind| kind.with_article()).collect();
-            format!("{} and {}", init.join(", "), last.with_article())
-        }
+        [only] => only.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     };
+    let mut instead =
+        String::from("refer to the client by your agency's case reference (for example ASC-4471)");
+    if kinds
+        .iter()
+        .any(|(kind, _)| *kind == IdentifiableKind::PersonName)
+    {
+        instead.push_str(" and to other people by their role (the adult's daughter, the carer)");
+    }
+    if kinds
+        .iter()
+        .any(|(kind, _)| *kind == IdentifiableKind::Address)
+    {
+        instead.push_str(", and to where they live in general terms (at home, a care home)");
+    }
     format!(
         "This text looks like it contains {what}. Chat is not the case record: remove \
-         client-identifiable detail and refer to the client by your agency's case reference \
-         (for example ASC-4471)."
+         client-identifiable detail and {instead}."
     )
 }
 
@@ -247,43 +319,102 @@ fn number_ends_cleanly(text: &str, at: usize) -> bool {
 
 // ---------------------------------------------------------------- NHS / CHI
 
-/// Ten digits: contiguous, 3-3-4 or 6-4 with spaces or hyphens.
-static HEALTH_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    compile(r"[0-9]{3}[ \-][0-9]{3}[ \-][0-9]{4}|[0-9]{6}[ \-][0-9]{4}|[0-9]{10}")
+/// Runs of digits joined by spaces, dots, dashes or slashes, however they are grouped:
+/// `943 476 5919`, `943.476.5919`, `943 4765 919`, `943  476  5919`, `9434765919`.
+static DIGIT_GROUPS: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"[0-9]+(?:(?:[ \t]{1,2}|[ \t]?[.\-/][ \t]?)[0-9]+)*"));
+
+/// `NHS`, `NHS no.`, `CHI number:` just before a number: the text says what the number is.
+static HEALTH_CUE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r"(?i)\b(nhs|chi)(?:\s*(?:no\b\.?|number|num\b|nbr|#))?\s*(?:is\s+)?[:\-]?\s*$")
 });
 
 /// NHS and CHI numbers: ten digits with a valid modulus-11 check digit, not part of a
-/// longer run. CHI when the first six digits are a valid `DDMMYY`; otherwise NHS,
-/// unless it starts with `0` (never issued as an NHS number; see module docs).
+/// longer run, grouped any way with one kind of separator. CHI when the first six digits
+/// are a valid `DDMMYY`; otherwise NHS, unless it starts with `0` (never issued as an NHS
+/// number; see module docs). Right after an `NHS`/`CHI` cue the check digit is not needed.
 fn find_health_numbers(text: &str, out: &mut Vec<RawFinding>) {
-    scan(&HEALTH_NUMBER, text, |caps| {
+    scan(&DIGIT_GROUPS, text, |caps| {
         let Some(m) = caps.get(0) else {
             return false;
         };
-        if !number_starts_cleanly(text, m.start()) || !number_ends_cleanly(text, m.end()) {
+        if !number_starts_cleanly(text, m.start()) {
             return false;
         }
-        let digits: Vec<u32> = m.as_str().chars().filter_map(|c| c.to_digit(10)).collect();
+        let Some(end) = ten_digits_end(m.as_str()).map(|len| m.start() + len) else {
+            return false;
+        };
+        if !number_ends_cleanly(text, end) {
+            return false;
+        }
+        let digits: Vec<u32> = text
+            .get(m.start()..end)
+            .unwrap_or("")
+            .chars()
+            .filter_map(|c| c.to_digit(10))
+            .collect();
         let Ok(digits) = <[u32; 10]>::try_from(digits) else {
             return false;
         };
-        if !modulus_11_valid(&digits) {
-            return false;
-        }
-        let kind = if starts_with_ddmmyy(&digits) {
-            IdentifiableKind::ChiNumber
-        } else if digits[0] == 0 {
-            return false;
+        let before = text.get(..m.start()).unwrap_or("");
+        let cue = before
+            .char_indices()
+            .rev()
+            .nth(24)
+            .map_or(before, |(at, _)| before.get(at..).unwrap_or(""));
+        let cued = HEALTH_CUE
+            .captures(cue)
+            .and_then(|c| c.get(1))
+            .map(|c| c.as_str().to_ascii_lowercase());
+        let kind = if modulus_11_valid(&digits) {
+            if starts_with_ddmmyy(&digits) {
+                IdentifiableKind::ChiNumber
+            } else if digits[0] == 0 && cued.is_none() {
+                return false;
+            } else {
+                IdentifiableKind::NhsNumber
+            }
         } else {
-            IdentifiableKind::NhsNumber
+            match cued.as_deref() {
+                Some("chi") => IdentifiableKind::ChiNumber,
+                Some(_) => IdentifiableKind::NhsNumber,
+                None => return false,
+            }
         };
         out.push(RawFinding {
             kind,
             start: m.start(),
-            end: m.end(),
+            end,
         });
         true
     });
+}
+
+/// The byte length of the first ten digits of a run of digit groups, when they end a group
+/// and every separator is of one kind (so `12/05/2026 10` is not read as ten digits).
+fn ten_digits_end(run: &str) -> Option<usize> {
+    let mut digits = 0;
+    // The separator between each pair of groups: its one non-space char, or a space.
+    let mut style: Option<char> = None;
+    let mut separator: Option<char> = None;
+    for (at, c) in run.char_indices() {
+        if c.is_ascii_digit() {
+            if let Some(sep) = separator.take() {
+                if style.is_some_and(|s| s != sep) {
+                    return None;
+                }
+                style = Some(sep);
+            }
+            digits += 1;
+            if digits == 10 {
+                let next = run.get(at + 1..).and_then(|r| r.chars().next());
+                return (!next.is_some_and(|n| n.is_ascii_digit())).then_some(at + 1);
+            }
+        } else if !c.is_whitespace() || separator.is_none() {
+            separator = Some(if c.is_whitespace() { ' ' } else { c });
+        }
+    }
+    None
 }
 
 /// NHS/CHI check digit: weights 10..2 on the first nine digits, check = 11 - (sum mod 11),
@@ -316,12 +447,34 @@ fn starts_with_ddmmyy(digits: &[u32; 10]) -> bool {
 
 // ---------------------------------------------------------------- NI number
 
-/// Two letters, six digits (optionally spaced in pairs), suffix A-D.
-static NATIONAL_INSURANCE: LazyLock<Regex> =
-    LazyLock::new(|| compile(r"(?i)\b([a-z])([a-z]) ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[a-d]\b"));
+/// Two letters, six digits (in pairs or not, joined by spaces, dashes or dots), and the
+/// suffix A-D, which people often leave off.
+static NATIONAL_INSURANCE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r"(?i)\b([a-z])[ .\-]?([a-z])[ .\-]{0,2}[0-9]{2}[ .\-]{0,2}[0-9]{2}[ .\-]{0,2}[0-9]{2}(?:[ .\-]{0,2}([a-d]))?\b",
+    )
+});
+
+/// `NI`, `NI no`, `NINO`, `national insurance` shortly before a number.
+static NI_CUE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r"(?i)\b(?:n\.?\s?i\.?(?:\s*(?:no\b\.?|number|num\b|#))?|nino|national\s+insurance(?:\s+(?:no\b\.?|number))?)\s*(?:is\s+)?[:\-]?\s*$",
+    )
+});
+
+/// The 30 chars before byte `at`, where an NI cue would be.
+fn ni_cue_window(text: &str, at: usize) -> &str {
+    let before = text.get(..at).unwrap_or("");
+    before
+        .char_indices()
+        .rev()
+        .nth(30)
+        .map_or(before, |(start, _)| before.get(start..).unwrap_or(""))
+}
 
 /// National Insurance numbers whose prefix follows the official allocation rules;
-/// the standard example `QQ123456C` therefore passes.
+/// the standard example `QQ123456C` therefore passes. Without the suffix letter, only
+/// right after an NI cue (two letters and six digits are also other references).
 fn find_national_insurance_numbers(text: &str, out: &mut Vec<RawFinding>) {
     scan(&NATIONAL_INSURANCE, text, |caps| {
         let (Some(m), Some(first), Some(second)) = (caps.get(0), caps.get(1), caps.get(2)) else {
@@ -330,15 +483,21 @@ fn find_national_insurance_numbers(text: &str, out: &mut Vec<RawFinding>) {
         if !m.as_str().is_ascii() {
             return false;
         }
+        if caps.get(3).is_none() && !NI_CUE.is_match(ni_cue_window(text, m.start())) {
+            return false;
+        }
         let first = first.as_str().to_ascii_uppercase();
         let second = second.as_str().to_ascii_uppercase();
         let prefix = format!("{first}{second}");
-        let allocated = !matches!(first.as_str(), "D" | "F" | "I" | "Q" | "U" | "V")
-            && !matches!(second.as_str(), "D" | "F" | "I" | "O" | "Q" | "U" | "V")
-            && !matches!(
-                prefix.as_str(),
-                "BG" | "GB" | "KN" | "NK" | "NT" | "TN" | "ZZ"
-            );
+        // Next to an NI cue, the text says what it is, whatever the prefix.
+        let cued = NI_CUE.is_match(ni_cue_window(text, m.start()));
+        let allocated = cued
+            || !matches!(first.as_str(), "D" | "F" | "I" | "Q" | "U" | "V")
+                && !matches!(second.as_str(), "D" | "F" | "I" | "O" | "Q" | "U" | "V")
+                && !matches!(
+                    prefix.as_str(),
+                    "BG" | "GB" | "KN" | "NK" | "NT" | "TN" | "ZZ"
+                );
         if allocated {
             out.push(RawFinding {
                 kind: IdentifiableKind::NationalInsuranceNumber,
@@ -363,8 +522,9 @@ static POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
               | [A-PR-UWYZ][0-9][A-HJKPSTUW]      # A9A
               | [A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRVWXY]  # AA9A
             )
-            \x20?[0-9][ABD-HJLNP-UW-Z]{2}         # inward, always required
-          | GIR\x20?0AA
+            (?:[\x20\t]{0,2}|\x20?[-.]\x20?)      # any spacing, or a dash
+            [0-9][ABD-HJLNP-UW-Z]{2}              # inward, always required
+          | GIR\x20{0,2}0AA
         )\b",
     )
 });
@@ -420,17 +580,29 @@ static NUMERIC_DMY: LazyLock<Regex> =
 static NUMERIC_YMD: LazyLock<Regex> =
     LazyLock::new(|| compile(r"\b([0-9]{4})[/.\-]([0-9]{1,2})[/.\-]([0-9]{1,2})\b"));
 
-/// `3 April 1941`, `3rd of Apr. 1941`.
+/// `3 April 1941`, `3rd of Apr. 1941`, `3-Apr-1951`, `3 Apr 51`.
 static DAY_MONTH_YEAR: LazyLock<Regex> = LazyLock::new(|| {
     compile(&format!(
-        r"(?i)\b([0-9]{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTHS})\.?,?\s+([0-9]{{4}})\b"
+        r"(?i)\b([0-9]{{1,2}})(?:st|nd|rd|th)?(?:\s+|\s*[\-/.]\s*)(?:of\s+)?({MONTHS})\.?,?(?:\s+|\s*[\-/.]\s*)'?([0-9]{{4}}|[0-9]{{2}})\b"
     ))
 });
 
-/// `April 3 1941`, `Apr 3rd, 1941`.
+/// `April 3 1941`, `Apr 3rd, 1941`, `Apr-3-51`.
 static MONTH_DAY_YEAR: LazyLock<Regex> = LazyLock::new(|| {
     compile(&format!(
-        r"(?i)\b({MONTHS})\.?\s+([0-9]{{1,2}})(?:st|nd|rd|th)?,?\s+([0-9]{{4}})\b"
+        r"(?i)\b({MONTHS})\.?(?:\s+|\s*[\-/.]\s*)([0-9]{{1,2}})(?:st|nd|rd|th)?,?(?:\s+|\s*[\-/.]\s*)'?([0-9]{{4}}|[0-9]{{2}})\b"
+    ))
+});
+
+/// `03041951` or `030451` right after a birth cue: a date written without separators.
+static COMPACT_DATE: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"^[\s:.\-=]*([0-9]{2})([0-9]{2})([0-9]{4}|[0-9]{2})\b"));
+
+/// A month and year right after a birth cue: `DOB 04/1951`, `born April 1951`. A year alone
+/// says no more than an age, so it passes.
+static MONTH_YEAR: LazyLock<Regex> = LazyLock::new(|| {
+    compile(&format!(
+        r"(?i)^[\s:.\-=]*(?:on\s+|in\s+)?((?:0?[1-9]|1[0-2])[/.\-](?:19|20)[0-9]{{2}}|(?:{MONTHS})\.?,?\s+(?:19|20)[0-9]{{2}})\b"
     ))
 });
 
@@ -438,7 +610,7 @@ static MONTH_DAY_YEAR: LazyLock<Regex> = LazyLock::new(|| {
 /// so "Appendix B. 12/05/2026" is not read as a birth date.
 static BIRTH_CUE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
     compile(
-        r"(?i)\b(?:d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|birth\s*date|born(?:\s+on)?\b)|(?-i:\bb\.)",
+        r"(?i)\b(?:d\.?\s?o\.?\s?b(?:\b\.?|([0-9]))|date\s+of\s+birth|birth\s*date|birthday|b'?day|b/day|born(?:\s+on)?\b)|(?-i:\bb\.)",
     )
 });
 
@@ -466,21 +638,27 @@ static SEPARATORS_ONLY: LazyLock<Regex> =
 /// Dates the text presents as a birth date (see the module docs for the cue rules).
 fn find_dates_of_birth(text: &str, out: &mut Vec<RawFinding>) {
     let dates = find_dates(text);
-    if dates.is_empty() {
-        return;
-    }
+    let mut extra: Vec<(usize, usize)> = Vec::new();
     let mut birth_dates: BTreeSet<usize> = BTreeSet::new();
     // Index of the first date starting at or after byte `at` (dates are sorted).
     let first_date_after = |at: usize| dates.partition_point(|&(start, _)| start < at);
     let gap = |from: usize, to: usize| text.get(from..to).unwrap_or("");
 
-    for cue in BIRTH_CUE_BEFORE.find_iter(text) {
-        let index = first_date_after(cue.end());
-        if let Some(&(start, _)) = dates.get(index)
-            && within_cue_window(gap(cue.end(), start))
-            && !OTHER_EVENT.is_match(gap(cue.end(), start))
+    for caps in BIRTH_CUE_BEFORE.captures_iter(text) {
+        // The date may be glued to the cue ("dob3/4/51") or have no separators ("dob
+        // 03041951"), so the text after the cue is searched on its own.
+        let Some(whole) = caps.get(0) else { continue };
+        let cue_end = caps.get(1).map_or(whole.end(), |digit| digit.start());
+        let after = text.get(cue_end..).unwrap_or("");
+        let after = after
+            .char_indices()
+            .nth(DOB_CUE_WINDOW + 40)
+            .map_or(after, |(at, _)| after.get(..at).unwrap_or(after));
+        if let Some((start, end)) = first_date_in(after)
+            && within_cue_window(&after[..start])
+            && !OTHER_EVENT.is_match(&after[..start])
         {
-            birth_dates.insert(index);
+            extra.push((cue_end + start, cue_end + end));
         }
     }
     for cue in AGE_CUE.find_iter(text) {
@@ -493,11 +671,18 @@ fn find_dates_of_birth(text: &str, out: &mut Vec<RawFinding>) {
         }
     }
     for (index, &(_, end)) in dates.iter().enumerate() {
-        if BIRTH_CUE_AFTER.is_match(text.get(end..).unwrap_or("")) {
+        if BIRTH_CUE_AFTER.is_match(prefix(text.get(end..).unwrap_or(""), 40)) {
             birth_dates.insert(index);
         }
     }
 
+    for (start, end) in extra {
+        out.push(RawFinding {
+            kind: IdentifiableKind::DateOfBirth,
+            start,
+            end,
+        });
+    }
     for index in birth_dates {
         if let Some(&(start, end)) = dates.get(index) {
             out.push(RawFinding {
@@ -507,6 +692,33 @@ fn find_dates_of_birth(text: &str, out: &mut Vec<RawFinding>) {
             });
         }
     }
+}
+
+/// The first date in `text` (as after a birth cue): a written date, or digits without
+/// separators (`03041951`, `030451`) right at the start.
+fn first_date_in(text: &str) -> Option<(usize, usize)> {
+    if let Some(caps) = COMPACT_DATE.captures(text)
+        && let (Some(day), Some(month), Some(year)) = (caps.get(1), caps.get(2), caps.get(3))
+        && let (Ok(d), Ok(m)) = (day.as_str().parse::<u32>(), month.as_str().parse::<u32>())
+        && plausible_date(d, m, year.as_str())
+    {
+        return Some((day.start(), year.end()));
+    }
+    let full = find_dates(text).first().copied();
+    if let Some(caps) = MONTH_YEAR.captures(text)
+        && let Some(m) = caps.get(1)
+        && full.is_none_or(|(start, _)| m.start() < start)
+    {
+        return Some((m.start(), m.end()));
+    }
+    full
+}
+
+/// The first `chars` chars of `text`, so a check right after a match never reads on.
+pub(crate) fn prefix(text: &str, chars: usize) -> &str {
+    text.char_indices()
+        .nth(chars)
+        .map_or(text, |(at, _)| text.get(..at).unwrap_or(text))
 }
 
 /// True when `gap` is at most [`DOB_CUE_WINDOW`] chars, without counting a long gap to its end.
@@ -617,7 +829,16 @@ fn phone_end(text: &str, start: usize) -> Option<usize> {
             rest.iter().take_while(|b| b.is_ascii_digit()).count()
         })
     };
-    let is_separator = |i: usize| matches!(byte(i), Some(b' ' | b'-'));
+    // One space, dash or dot between groups, or two spaces, or a dash or dot with spaces.
+    let separator = |i: usize| -> usize {
+        match (byte(i), byte(i + 1), byte(i + 2)) {
+            (Some(b' '), Some(b'-' | b'.'), Some(b' ')) => 3,
+            (Some(b' '), Some(b' '), _) => 2,
+            (Some(b' ' | b'-' | b'.'), _, _) => 1,
+            _ => 0,
+        }
+    };
+    let is_separator = |i: usize| separator(i) > 0;
 
     let mut i = start;
     let mut digits;
@@ -682,11 +903,12 @@ fn phone_end(text: &str, start: usize) -> Option<usize> {
 
     let mut ends = vec![(i, digits)];
     while digits < 11 && is_separator(i) {
-        let run = digit_run(i + 1);
+        let gap = separator(i);
+        let run = digit_run(i + gap);
         if run < 2 {
             break;
         }
-        i += 1 + run;
+        i += gap + run;
         digits += run;
         ends.push((i, digits));
     }
@@ -698,21 +920,126 @@ fn phone_end(text: &str, start: usize) -> Option<usize> {
 
 // ---------------------------------------------------------------- email
 
-/// `user@domain.tld`: a local part, `@`, dot-separated labels and an alphabetic TLD.
+/// `user@domain.tld`: a local part, `@`, dot-separated labels and an alphabetic TLD; also
+/// written with spaces round the `@` or a dot, or as `(at)` / `[at]` and `(dot)` / `[dot]`.
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     compile(
-        r"(?i)\b[a-z0-9][a-z0-9._%+\-]*@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,}\b",
+        r"(?i)\b[a-z0-9][a-z0-9._%+\-]*(?:[ \t]{0,2}@[ \t]{0,2}|[ \t]*[(\[{]\s*at\s*[)\]}][ \t]*)[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:(?:\x20?\.\x20?|[ \t]*[(\[{]\s*dot\s*[)\]}][ \t]*)[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*(?:\x20?\.\x20?|[ \t]*[(\[{]\s*dot\s*[)\]}][ \t]*)[a-z]{2,}\b",
     )
 });
 
-/// Email addresses, which name or reach a specific person.
-fn find_email_addresses(text: &str, out: &mut Vec<RawFinding>) {
+/// `jane.doe at example dot org`: an address spelled out in words, which needs the word
+/// `dot` (a plain "at" is ordinary English).
+static EMAIL_IN_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r"(?i)\b[a-z0-9][a-z0-9._%+\-]*\s+at\s+[a-z0-9][a-z0-9\-]*(?:\s+dot\s+[a-z0-9][a-z0-9\-]*)*\s+dot\s+[a-z]{2,}\b",
+    )
+});
+
+/// `jane.doe at gmail.com`: an address with " at " for the `@`, whose local part has a dot,
+/// underscore or digit and whose domain ends in a common suffix, so "met at home" is not one.
+static EMAIL_WITH_AT_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r"(?i)\b[a-z0-9]*[._0-9][a-z0-9._%+\-]*\s+at\s+[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*)*\.(?:com|net|org|co\.uk|org\.uk|gov\.uk|nhs\.uk|ac\.uk|uk|me|io|info)\b",
+    )
+});
+
+/// Words of a shared mailbox's name: `safeguarding.adults@`, `duty-team@`, `mash@`.
+const MAILBOX_WORDS: &[&str] = &[
+    "safeguarding",
+    "adults",
+    "adult",
+    "children",
+    "duty",
+    "team",
+    "mash",
+    "referrals",
+    "referral",
+    "enquiries",
+    "enquiry",
+    "admin",
+    "info",
+    "contact",
+    "hub",
+    "desk",
+    "business",
+    "unit",
+    "board",
+    "sab",
+    "nsab",
+    "dsab",
+    "ssab",
+    "rbsab",
+    "cpsab",
+    "social",
+    "care",
+    "asc",
+    "front",
+    "door",
+    "access",
+    "triage",
+    "reception",
+    "office",
+    "services",
+    "service",
+    "ops",
+    "control",
+    "room",
+    "incidents",
+    "concerns",
+    "complaints",
+    "quality",
+    "clinical",
+    "nursing",
+    "discharge",
+    "hospital",
+    "ward",
+    "practice",
+    "surgery",
+    "general",
+    "generic",
+    "secure",
+];
+
+/// A shared mailbox (`safeguarding.adults@norfolk.gov.uk`, `referrals@…`): it names a team,
+/// not a client, so it passes.
+fn is_team_mailbox(address: &str) -> bool {
+    let lower = address.to_ascii_lowercase();
+    let Some((local, domain)) = lower.split_once('@') else {
+        return false;
+    };
+    !domain.trim().is_empty()
+        && local
+            .trim()
+            .split(['.', '_', '-', '+'])
+            .all(|part| MAILBOX_WORDS.contains(&part))
+}
+
+/// Email addresses, which name or reach a specific person; a team's mailbox and a directory
+/// professional's own address (`sam.patel@…`, `a.okafor@…`) pass.
+fn find_email_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
+    for re in [&EMAIL_IN_WORDS, &EMAIL_WITH_AT_WORD] {
+        scan(re, text, |caps| {
+            let Some(m) = caps.get(0) else {
+                return false;
+            };
+            out.push(RawFinding {
+                kind: IdentifiableKind::EmailAddress,
+                start: m.start(),
+                end: m.end(),
+            });
+            true
+        });
+    }
     scan(&EMAIL, text, |caps| {
         let Some(m) = caps.get(0) else {
             return false;
         };
         if !m.as_str().is_ascii() {
             return false;
+        }
+        if is_team_mailbox(m.as_str()) || allow.is_professionals_email(m.as_str()) {
+            return true;
         }
         out.push(RawFinding {
             kind: IdentifiableKind::EmailAddress,
@@ -820,7 +1147,33 @@ mod tests {
     #[test]
     fn chi_shaped_number_with_wrong_check_digit_passes() {
         assert_passes("3112990006");
-        assert_passes("CHI 150641 0120");
+        assert_passes("ref 150641 0120");
+    }
+
+    #[test]
+    fn ten_digits_right_after_an_nhs_or_chi_cue_are_caught_whatever_the_check_digit() {
+        assert_caught("CHI 150641 0120", "150641 0120", ChiNumber);
+        assert_caught("NHS no: 943 476 5918", "943 476 5918", NhsNumber);
+        assert_caught("nhs number is 123-456-7890", "123-456-7890", NhsNumber);
+    }
+
+    #[test]
+    fn nhs_numbers_grouped_or_separated_loosely_are_caught() {
+        for written in [
+            "943.476.5919",
+            "943/476/5919",
+            "943  476  5919",
+            "943 4765 919",
+            "943 - 476 - 5919",
+        ] {
+            assert_caught(&format!("ref {written} on file"), written, NhsNumber);
+        }
+    }
+
+    #[test]
+    fn ten_digits_across_a_date_and_a_count_are_not_a_health_number() {
+        assert_passes("met 12/05/2026 10 people attended");
+        assert_passes("escalated 2026-06-08 14 30");
     }
 
     #[test]
@@ -1130,6 +1483,22 @@ mod tests {
             "b.",
             "ſ",
             "0044",
+            "Mrs ",
+            "mr ",
+            "her son ",
+            "Karen ",
+            "smith",
+            "Road",
+            "flat ",
+            "lives at ",
+            "Care Home",
+            "(at)",
+            "NHS no ",
+            "NI ",
+            "'s",
+            "’",
+            "-",
+            "Zoë ",
         ];
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut next = move || {
@@ -1167,6 +1536,208 @@ mod tests {
         }
     }
 
+    // ------------------------------------------------------------ names
+
+    /// The demo directory's kind of professionals and agencies.
+    fn directory() -> Allow {
+        let mut allow = Allow::new();
+        allow
+            .person("Dr Ade Okafor")
+            .person("Jordan Reid")
+            .person("DS Kate Morgan")
+            .agency("Norfolk Constabulary")
+            .agency("Riverside GP Practice");
+        allow
+    }
+
+    fn found_with(text: &str, allow: &Allow) -> Vec<(IdentifiableKind, usize, usize)> {
+        screen_with(text, allow)
+            .into_iter()
+            .map(|f| (f.kind, f.start, f.end))
+            .collect()
+    }
+
+    #[test]
+    fn names_after_a_client_title_are_caught_in_any_case() {
+        assert_caught("Mrs Jane Smith has no carers", "Mrs Jane Smith", PersonName);
+        assert_caught("seen: mr h dobson, confused", "mr h dobson", PersonName);
+        assert_caught("The tenant, Miss Clarke, hoards", "Miss Clarke", PersonName);
+        assert_caught("MRS JANE SMITH has no carers", "MRS JANE SMITH", PersonName);
+    }
+
+    #[test]
+    fn placeholders_and_the_verb_miss_are_not_names() {
+        assert_passes("Mr X and Mrs Y were seen together");
+        assert_passes("we will miss Friday's meeting");
+        assert_passes("diagnosed with MS in 2019");
+    }
+
+    #[test]
+    fn names_after_a_relationship_or_role_word_are_caught() {
+        assert_caught("spoke to her daughter Karen today", "Karen", PersonName);
+        assert_caught(
+            "the adult, John Williams, was discharged",
+            "John Williams",
+            PersonName,
+        );
+        assert_caught("her son jason keeps visiting", "jason", PersonName);
+        assert_caught("a man called Kieran comes at night", "Kieran", PersonName);
+    }
+
+    #[test]
+    fn a_listed_given_name_with_a_surname_or_an_age_is_caught() {
+        assert_caught(
+            "Brenda Castle was left in wet pads",
+            "Brenda Castle",
+            PersonName,
+        );
+        assert_caught("spoke with jean mcdonald", "jean mcdonald", PersonName);
+        assert_caught("Rajesh Kumar lives alone", "Rajesh Kumar", PersonName);
+        assert_caught("Margaret (88) lives alone", "Margaret", PersonName);
+    }
+
+    #[test]
+    fn professionals_in_the_directory_pass_in_full_or_in_part() {
+        let allow = directory();
+        for text in [
+            "Dr Okafor disagrees",
+            "spoke to Ade and Jordan Reid",
+            "DS Kate Morgan will attend",
+            "Norfolk Constabulary and Riverside GP Practice agree",
+        ] {
+            assert_eq!(found_with(text, &allow), vec![], "{text}");
+        }
+        // A client title with a lone surname is how clients are written about.
+        assert_eq!(
+            found_with("Ms Reid refused", &allow),
+            vec![(PersonName, 0, 7)]
+        );
+        // Anyone named with a professional's role is a professional.
+        assert_passes("Mrs Hughes the practice manager will send it");
+        assert_passes("Peter from the housing team called");
+    }
+
+    #[test]
+    fn days_months_places_and_agencies_are_not_names() {
+        assert_passes("Met on 14 May with the ward manager");
+        assert_passes("Victoria Ward at the acute trust has no side rooms");
+        assert_passes("Will Norfolk Community Health attend on Tuesday?");
+        assert_passes("James Paget University Hospital did the discharge");
+        assert_passes("the adult is 87 and lives alone");
+    }
+
+    // ------------------------------------------------------------ addresses
+
+    #[test]
+    fn house_and_flat_numbers_with_a_street_are_addresses() {
+        assert_caught(
+            "left at 14 Acacia Avenue alone",
+            "14 Acacia Avenue",
+            Address,
+        );
+        assert_caught(
+            "Flat 3, 41 Victoria Road",
+            "Flat 3, 41 Victoria Road",
+            Address,
+        );
+        assert_caught("59 st benedicts st", "59 st benedicts st", Address);
+        assert_caught("flat 7b above the shop", "flat 7b", Address);
+    }
+
+    #[test]
+    fn a_named_home_where_someone_is_placed_is_an_address() {
+        assert_caught(
+            "moved into Meadowbank Care Home last week",
+            "Meadowbank Care Home",
+            Address,
+        );
+        assert_caught("he lives at The Willows now", "Willows", Address);
+        assert_caught("her room 6 has no call bell", "her room 6", Address);
+    }
+
+    #[test]
+    fn counts_courts_meeting_rooms_and_homes_named_alone_are_not_addresses() {
+        assert_passes("2 visits a day in a row");
+        assert_passes("listed at 2 Crown Court");
+        assert_passes("The meeting is in Room 3 at County Hall");
+        assert_passes("Meadowbank Care Home has a new manager");
+        assert_passes("she lives at home with her husband");
+    }
+
+    // ------------------------------------------------------------ loosely written
+
+    #[test]
+    fn loosely_written_dates_of_birth_are_caught() {
+        assert_caught("DOB 3-Apr-1951", "3-Apr-1951", DateOfBirth);
+        assert_caught("dob: 03041951", "03041951", DateOfBirth);
+        assert_caught("dob3/4/51", "3/4/51", DateOfBirth);
+        assert_caught("birthday 3/4/51", "3/4/51", DateOfBirth);
+        assert_caught("he was born on 4th July 1949", "4th July 1949", DateOfBirth);
+    }
+
+    #[test]
+    fn loosely_written_ni_numbers_postcodes_phones_and_emails_are_caught() {
+        assert_caught("NI AB-12-34-56-C", "AB-12-34-56-C", NationalInsuranceNumber);
+        assert_caught("NI no JH123456", "JH123456", NationalInsuranceNumber);
+        assert_caught("at NR1-2DH", "NR1-2DH", Postcode);
+        assert_caught("at nr1  2dh", "nr1  2dh", Postcode);
+        assert_caught("ring 07700.900.123", "07700.900.123", PhoneNumber);
+        assert_caught(
+            "email karen.jones @ gmail.com",
+            "karen.jones @ gmail.com",
+            EmailAddress,
+        );
+        assert_caught(
+            "sarahb(at)hotmail.co.uk",
+            "sarahb(at)hotmail.co.uk",
+            EmailAddress,
+        );
+        assert_passes("safeguarding.adults@norfolk.gov.uk");
+    }
+
+    #[test]
+    fn a_directory_professionals_own_email_passes_and_anyone_elses_is_caught() {
+        let allow = directory();
+        assert_eq!(found_with("email a.okafor@nhs.net", &allow), vec![]);
+        assert_eq!(
+            found_with("email jordan.reid@norfolk.gov.uk", &allow),
+            vec![]
+        );
+        // A lone surname shared with a professional is not their address.
+        assert_eq!(
+            found_with("email k.reid@gmail.com", &allow),
+            vec![(EmailAddress, 6, 22)]
+        );
+        assert_eq!(
+            found_with("email karen.jones@gmail.com", &allow),
+            vec![(EmailAddress, 6, 27)]
+        );
+    }
+
+    #[test]
+    fn a_month_and_year_of_birth_is_caught_and_a_year_alone_passes() {
+        assert_caught("DOB 04/1951", "04/1951", DateOfBirth);
+        assert_caught("born in April 1951", "April 1951", DateOfBirth);
+        assert_passes("born in 1951, lives alone");
+        assert_passes("DOB is on the record; reviewed in April 2026 and 05/2026");
+    }
+
+    #[test]
+    fn an_email_with_the_word_at_is_caught_but_meeting_at_a_place_is_not() {
+        assert_caught(
+            "email jane.doe at gmail.com",
+            "jane.doe at gmail.com",
+            EmailAddress,
+        );
+        assert_passes("we met at home.");
+        assert_passes("team 2 at Norfolk.");
+    }
+
+    #[test]
+    fn six_letters_and_digits_without_an_ni_cue_or_suffix_pass() {
+        assert_passes("order AB123456 was placed");
+    }
+
     // ------------------------------------------------------------ refusal message
 
     #[test]
@@ -1174,16 +1745,20 @@ mod tests {
         let message = refusal_message(&screen("NHS 943 476 5919"));
         assert_eq!(
             message,
-            "This text looks like it contains an NHS number. Chat is not the case record: \
-             remove client-identifiable detail and refer to the client by your agency's case \
-             reference (for example ASC-4471)."
+            "This text looks like it contains an NHS number (at character 4). Chat is not the \
+             case record: remove client-identifiable detail and refer to the client by your \
+             agency's case reference (for example ASC-4471)."
         );
     }
 
     #[test]
     fn refusal_message_joins_two_kinds_with_and() {
         let message = refusal_message(&screen("943 476 5919 at NR1 2DH"));
-        assert!(message.contains("contains an NHS number and a postcode."));
+        assert!(
+            message.contains(
+                "contains an NHS number (at character 0) and a postcode (at character 16)."
+            )
+        );
     }
 
     #[test]
@@ -1191,7 +1766,10 @@ mod tests {
         let message = refusal_message(&screen(
             "NR1 2DH, 07700 900123, jane@example.org, 01603 223456, M1 1AE",
         ));
-        assert!(message.contains("contains a postcode, a phone number and an email address."));
+        assert!(message.contains(
+            "contains a postcode (at characters 0 and 55), a phone number (at characters 9 and \
+             41) and an email address (at character 23)."
+        ));
     }
 
     #[test]

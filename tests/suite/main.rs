@@ -10,6 +10,8 @@ mod properties_calendar;
 mod properties_core;
 mod properties_grammar;
 mod screen_cli;
+mod screen_corpus;
+mod screen_paths;
 mod simulate_cli;
 
 mod databases;

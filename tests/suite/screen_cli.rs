@@ -256,3 +256,102 @@ fn every_valid_nhs_number_is_caught_spaced_or_not_and_every_invalid_one_passes()
         }
     }
 }
+
+/// Screens `text`: must exit 1 listing exactly `lines` (kind and positions), echoing no `secrets`.
+fn refused_as(text: &str, lines: &[&str], secrets: &[&str]) {
+    let out = run_bin(&["screen"], Some(text));
+    assert_eq!(out.code, Some(1), "{text:?} is refused: {}", out.stdout);
+    let got: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(got, lines, "{text:?}");
+    for secret in secrets {
+        assert!(
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
+            "never echoes {secret:?}: {} {}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    assert!(out.stderr.contains("case reference"), "{}", out.stderr);
+}
+
+#[test]
+fn a_named_client_and_their_address_are_refused_with_both_positions() {
+    refused_as(
+        "Mrs Jane Smith of 14 Acacia Avenue has been left without carers",
+        &["person_name at character 0", "address at character 18"],
+        &["Jane", "Smith", "Acacia"],
+    );
+}
+
+#[test]
+fn relatives_named_after_a_relationship_word_are_refused() {
+    refused_as(
+        "spoke to her daughter Karen",
+        &["person_name at character 22"],
+        &["Karen"],
+    );
+    refused_as(
+        "the adult, John Williams, was discharged",
+        &["person_name at character 11"],
+        &["John", "Williams"],
+    );
+}
+
+#[test]
+fn a_flat_and_a_numbered_street_are_one_address() {
+    refused_as(
+        "Flat 3, 41 Victoria Road",
+        &["address at character 0"],
+        &["Victoria"],
+    );
+}
+
+#[test]
+fn loosely_written_identifiers_are_refused() {
+    for (text, line) in [
+        (
+            "he was born on 4th July 1949",
+            "date_of_birth at character 15",
+        ),
+        ("DOB 3-Apr-1951", "date_of_birth at character 4"),
+        ("dob: 03041951", "date_of_birth at character 5"),
+        ("dob3/4/51", "date_of_birth at character 3"),
+        ("birthday 3/4/51", "date_of_birth at character 9"),
+        ("NHS 943.476.5919", "nhs_number at character 4"),
+        ("nhs 943 4765 919", "nhs_number at character 4"),
+        (
+            "NI AB-12-34-56-C",
+            "national_insurance_number at character 3",
+        ),
+        ("NI no AB123456", "national_insurance_number at character 6"),
+        ("postcode NR1-2DH", "postcode at character 9"),
+        ("postcode nr1  2dh", "postcode at character 9"),
+        ("ring 07700.900.123", "phone_number at character 5"),
+        (
+            "email karen.jones @gmail.com",
+            "email_address at character 6",
+        ),
+        (
+            "email karen.jones(at)gmail.com",
+            "email_address at character 6",
+        ),
+    ] {
+        refused_as(text, &[line], &[]);
+    }
+}
+
+#[test]
+fn professionals_in_the_directory_agencies_meeting_dates_and_ages_pass_as_in_the_service() {
+    passes("Dr Okafor and Jordan Reid met on 14 May; Norfolk Constabulary agree.");
+    passes("DS Kate Morgan will attend. The adult is 87 and lives alone, ref ASC-4471.");
+    passes("Spoke to the social worker on Tuesday 2 June about Stage 2.");
+}
+
+#[test]
+fn a_professional_passes_only_with_the_directory_that_names_them() {
+    let text = "Spoke to Sarah Hughes about the referral.";
+    passes(text);
+    let out = run_bin(&["screen", "--directory", "/dev/null"], Some(text));
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert_eq!(out.stdout, "person_name at character 9\n");
+}
