@@ -1550,6 +1550,18 @@ mod tests {
         allow
     }
 
+    #[test]
+    fn a_relative_named_by_a_first_name_a_professional_shares_is_still_refused() {
+        let mut allow = directory();
+        allow.person("Tom Baker");
+        assert_eq!(
+            found_with("her son Tom visits on Sundays", &allow),
+            vec![(IdentifiableKind::PersonName, 8, 11)]
+        );
+        assert!(found_with("Tom Baker visited with the adult", &allow).is_empty());
+        assert!(found_with("the social worker spoke to Jordan Reid", &allow).is_empty());
+    }
+
     fn found_with(text: &str, allow: &Allow) -> Vec<(IdentifiableKind, usize, usize)> {
         screen_with(text, allow)
             .into_iter()

@@ -434,7 +434,11 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
                 && let Some(last) = name_run(text, &words, from, cue, allow)
             {
                 if !words[from..=last].iter().all(Word::initial) {
-                    push(from, from, last, false, &mut covered_to);
+                    // A relative or client named by one word is refused even when a professional
+                    // shares that first name ("her son Tom" while Tom Baker is in the
+                    // directory); a whole professional's name still passes.
+                    let lone = words[from..=last].iter().filter(|w| !w.initial()).count() == 1;
+                    push(from, from, last, lone, &mut covered_to);
                 }
                 continue;
             }
