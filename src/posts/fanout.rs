@@ -148,20 +148,11 @@ pub fn plan(
                 message, source, ..
             } => {
                 let notice = compose::board_notice(&scene, &after, message, source);
-                for board in dir.board_agencies(&policy.id) {
-                    for c in &board.channels {
-                        let target = Target {
-                            platform: c.platform,
-                            workspace: c.workspace.clone(),
-                            delivery: Delivery::Notice {
-                                channel: c.channel.clone(),
-                            },
-                        };
-                        let mut r = row(&reference, seq, target, &notice, at);
-                        // Two notices in one batch (unit and chair) share a channel: keep both.
-                        r.idempotency_key.push_str(&format!(":{}", notice_slot(e)));
-                        out.push(r);
-                    }
+                for target in board_channels(dir, &policy.id) {
+                    let mut r = row(&reference, seq, target, &notice, at);
+                    // Two notices in one batch (unit and chair) share a channel: keep both.
+                    r.idempotency_key.push_str(&format!(":{}", notice_slot(e)));
+                    out.push(r);
                 }
             }
             EventBody::LearningReferred { text } => {
@@ -173,19 +164,10 @@ pub fn plan(
                 let message = format!("Learning referred to the board by {who}: {text}");
                 let notice =
                     compose::board_notice(&scene, &after, &message, &policy.learning.source);
-                for board in dir.board_agencies(&policy.id) {
-                    for c in &board.channels {
-                        let target = Target {
-                            platform: c.platform,
-                            workspace: c.workspace.clone(),
-                            delivery: Delivery::Notice {
-                                channel: c.channel.clone(),
-                            },
-                        };
-                        let mut r = row(&reference, seq, target, &notice, at);
-                        r.idempotency_key.push_str(":learning");
-                        out.push(r);
-                    }
+                for target in board_channels(dir, &policy.id) {
+                    let mut r = row(&reference, seq, target, &notice, at);
+                    r.idempotency_key.push_str(":learning");
+                    out.push(r);
                 }
             }
             EventBody::Raised {
@@ -306,6 +288,19 @@ pub fn plan(
         ));
     }
     out
+}
+
+/// A notice in each of the board's own channels.
+fn board_channels<'a>(dir: &'a Directory, board: &'a str) -> impl Iterator<Item = Target> + 'a {
+    dir.board_agencies(board)
+        .flat_map(|b| b.channels.iter())
+        .map(|c| Target {
+            platform: c.platform,
+            workspace: c.workspace.clone(),
+            delivery: Delivery::Notice {
+                channel: c.channel.clone(),
+            },
+        })
 }
 
 fn notice_slot(e: &Event) -> String {
