@@ -50,8 +50,8 @@ pub(super) static NAMES: LazyLock<Names> = LazyLock::new(|| Names {
 /// those introduce professionals.
 pub(super) const CLIENT_TITLES: &[&str] = &["mr", "mrs", "ms", "miss", "mx", "master", "mister"];
 
-/// Titles and role words that introduce a professional, whose name is not client detail.
-pub(super) const PROFESSIONAL_TITLES: &[&str] = &[
+/// Honorifics of professionals (Dr, PC, Sgt, Cllr, Nurse …): never part of a client's name.
+pub(super) const PROFESSIONAL_HONORIFICS: &[&str] = &[
     "dr",
     "doctor",
     "prof",
@@ -76,6 +76,10 @@ pub(super) const PROFESSIONAL_TITLES: &[&str] = &[
     "revd",
     "nurse",
     "matron",
+];
+
+/// Role words that, before a name, say it is a professional's.
+pub(super) const PROFESSIONAL_ROLE_WORDS: &[&str] = &[
     "gp",
     "sw",
     "worker",
@@ -105,6 +109,11 @@ pub(super) const PROFESSIONAL_TITLES: &[&str] = &[
     "dsl",
     "named",
 ];
+
+/// Whether a word introduces a professional: an honorific or a professional role word.
+pub(super) fn professional_title(word: &str) -> bool {
+    PROFESSIONAL_HONORIFICS.contains(&word) || PROFESSIONAL_ROLE_WORDS.contains(&word)
+}
 
 /// Words that, just before a name, say it is a client, a relative or someone in their life.
 pub(super) const PERSON_ROLES: &[&str] = &[
@@ -776,31 +785,7 @@ pub(super) static NOT_NAMES: LazyLock<std::collections::HashSet<&'static str>> =
             "gdpr",
             "dpa",
             "caldicott",
-            // professional titles
-            "dr",
-            "doctor",
-            "prof",
-            "professor",
-            "pc",
-            "wpc",
-            "ds",
-            "dc",
-            "dci",
-            "di",
-            "dsu",
-            "sgt",
-            "sergeant",
-            "insp",
-            "inspector",
-            "supt",
-            "superintendent",
-            "det",
-            "cllr",
-            "councillor",
-            "rev",
-            "revd",
-            "nurse",
-            "matron",
+            // professional titles beside the honorifics, which are chained in below
             "sister",
             // the UK's nations, regions and the places the seed boards cover
             "uk",
@@ -926,7 +911,11 @@ pub(super) static NOT_NAMES: LazyLock<std::collections::HashSet<&'static str>> =
             "paget",
             "hellesdon",
         ];
-        words.iter().copied().collect()
+        words
+            .iter()
+            .chain(PROFESSIONAL_HONORIFICS)
+            .copied()
+            .collect()
     });
 
 /// Street words (the last word of a UK street name). `true` marks a word that is also an

@@ -9,8 +9,8 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use regex::Regex;
 
 use super::lexicon::{
-    CLIENT_TITLES, NAMES, NAMING_WORDS, NOT_NAMES, NameWord, PERSON_ROLES, PROFESSIONAL_TITLES,
-    RESIDENCE_WORDS, street_word,
+    CLIENT_TITLES, NAMES, NAMING_WORDS, NOT_NAMES, NameWord, PERSON_ROLES, RESIDENCE_WORDS,
+    professional_title, street_word,
 };
 use super::{IdentifiableKind, RawFinding, compile};
 
@@ -37,7 +37,7 @@ impl Allow {
         let parts: Vec<String> = words(name)
             .into_iter()
             .map(|w| w.lower)
-            .filter(|w| !PROFESSIONAL_TITLES.contains(&w.as_str()) && w.len() > 1)
+            .filter(|w| !professional_title(w.as_str()) && w.len() > 1)
             .collect();
         if parts.is_empty() {
             return self;
@@ -370,7 +370,7 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
         let w = &words[i];
         let next = words.get(i + 1);
         let after_professional = i > 0
-            && PROFESSIONAL_TITLES.contains(&words[i - 1].lower.as_str())
+            && professional_title(&words[i - 1].lower)
             && joins_a_name(gap(text, &words[i - 1], w));
 
         // 1. A client title: "Mrs Jane Smith", "mr smith", "Miss K Jones".
@@ -747,5 +747,5 @@ fn role_within(words: &[Word<'_>]) -> bool {
         .iter()
         .skip_while(|w| matches!(w.lower.as_str(), "the" | "a" | "an" | "our" | "their"))
         .take(3)
-        .any(|w| PROFESSIONAL_TITLES.contains(&w.lower.as_str()) && w.lower != "named")
+        .any(|w| professional_title(&w.lower) && w.lower != "named")
 }
