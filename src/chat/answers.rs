@@ -20,21 +20,13 @@ pub fn user_text(e: &ServiceError) -> String {
     }
 }
 
-/// What posts about a board's challenge are composed from, at the service's time now.
-pub fn scene_of<'a>(
-    service: &'a Service,
-    policy: &str,
-) -> Result<compose::Scene<'a>, ServiceError> {
-    service.scene(policy)
-}
-
 /// `status REF`: stage, deadline, who holds the stage, who has still to acknowledge, any proposal.
 pub async fn status_text(service: &Service, reference: &Reference) -> String {
     let d = match service.dispute(reference).await {
         Ok(d) => d,
         Err(e) => return user_text(&e),
     };
-    let scene = match scene_of(service, &d.policy) {
+    let scene = match service.scene(&d.policy) {
         Ok(s) => s,
         Err(e) => return user_text(&e),
     };
@@ -81,7 +73,8 @@ pub async fn list_text(service: &Service, person: &Person) -> String {
                 // Each challenge's state in words (overdue, awaiting whom), read from its record.
                 let state = match Reference::parse(&r.reference) {
                     Ok(reference) => match service.dispute(&reference).await {
-                        Ok(d) => scene_of(service, &d.policy)
+                        Ok(d) => service
+                            .scene(&d.policy)
                             .map(|scene| compose::status(&scene, &d))
                             .ok(),
                         Err(_) => None,

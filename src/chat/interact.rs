@@ -71,8 +71,12 @@ pub async fn handle(
         Input::Typed(text) => typed(service, asker, &text, key).await,
         Input::Pressed { verb, reference } => {
             match open(service, asker, verb, Some(&reference)).await {
-                Ok(Some(view)) => Reply::Form(Box::new(view)),
-                Ok(None) => act_direct(service, asker, verb, &reference, key).await,
+                Ok(Opened {
+                    view: Some(view), ..
+                }) => Reply::Form(Box::new(view)),
+                Ok(Opened { view: None, .. }) => {
+                    act_direct(service, asker, verb, &reference, key).await
+                }
                 Err(reply) => reply,
             }
         }
@@ -100,16 +104,25 @@ async fn typed(service: &Service, asker: Asker<'_>, text: &str, key: Option<Stri
             reference,
             values,
         } => {
-            let view = match open(service, asker, verb, reference.as_ref()).await {
-                Ok(v) => v,
+            let opened = match open(service, asker, verb, reference.as_ref()).await {
+                Ok(o) => o,
                 Err(reply) => return reply,
             };
-            match (view, reference) {
+            match (opened.view, reference) {
                 // Nothing typed after the reference: the form asks for it.
                 (Some(view), _) if values.is_empty() => Reply::Form(Box::new(view)),
                 (Some(view), reference) => {
-                    match submit_to(service, asker, &view.spec, reference.as_ref(), &values, key)
-                        .await
+                    let dispute = opened.dispute.as_ref();
+                    match submit_to(
+                        service,
+                        asker,
+                        &view.spec,
+                        reference.as_ref(),
+                        dispute,
+                        &values,
+                        key,
+                    )
+                    .await
                     {
                         Reply::Form(shown) => {
                             Reply::Refused(typed_errors(&shown, verb, asker.command_word))
@@ -141,19 +154,16 @@ fn typed_errors(view: &FormView, verb: Verb, command_word: &str) -> String {
     )
 }
 
-/// The context forms of this person (and challenge) are drawn and read in, or why there is none.
-struct Loaded {
-    dispute: Option<Dispute>,
-}
-
+/// The challenge a form acts on (none for raising), once this person may act on it with this
+/// verb at all; or the answer saying why not.
 async fn load(
     service: &Service,
     asker: Asker<'_>,
     verb: Verb,
     reference: Option<&Reference>,
-) -> Result<Loaded, Reply> {
+) -> Result<Option<Dispute>, Reply> {
     let Some(reference) = reference else {
-        return Ok(Loaded { dispute: None });
+        return Ok(None);
     };
     let d = service
         .dispute(reference)
@@ -204,7 +214,7 @@ async fn load(
             other => Reply::Refused(sentence(&other.to_string())),
         });
     }
-    Ok(Loaded { dispute: Some(d) })
+    Ok(Some(d))
 }
 
 /// The form context for this person and challenge: the challenge's board (or the person's own,
@@ -234,20 +244,28 @@ fn form_context<'a>(
     })
 }
 
-/// The form a verb opens for this person and challenge, or `None` where the verb has no form.
+/// The form a verb opens (`None` where the verb has no form), with the challenge it was drawn
+/// for, so reading the form back needs no second load.
+struct Opened {
+    view: Option<FormView>,
+    dispute: Option<Dispute>,
+}
+
+/// The form a verb opens for this person and challenge.
 async fn open(
     service: &Service,
     asker: Asker<'_>,
     verb: Verb,
     reference: Option<&Reference>,
-) -> Result<Option<FormView>, Reply> {
-    let loaded = load(service, asker, verb, reference).await?;
-    let ctx = form_context(service, asker, loaded.dispute.as_ref()).map_err(Reply::Refused)?;
-    Ok(forms::form(verb, &ctx).map(|spec| FormView {
+) -> Result<Opened, Reply> {
+    let dispute = load(service, asker, verb, reference).await?;
+    let ctx = form_context(service, asker, dispute.as_ref()).map_err(Reply::Refused)?;
+    let view = forms::form(verb, &ctx).map(|spec| FormView {
         spec,
         values: Values::new(),
         errors: FormErrors::new(),
-    }))
+    });
+    Ok(Opened { view, dispute })
 }
 
 async fn submit(
@@ -262,8 +280,22 @@ async fn submit(
         return Reply::Refused(LOST_TRACK.into());
     }
     match open(service, asker, verb, reference).await {
-        Ok(Some(view)) => submit_to(service, asker, &view.spec, reference, &values, key).await,
-        Ok(None) => match reference {
+        Ok(Opened {
+            view: Some(view),
+            dispute,
+        }) => {
+            submit_to(
+                service,
+                asker,
+                &view.spec,
+                reference,
+                dispute.as_ref(),
+                &values,
+                key,
+            )
+            .await
+        }
+        Ok(Opened { view: None, .. }) => match reference {
             Some(r) => act_direct(service, asker, verb, r, key).await,
             None => Reply::Refused(LOST_TRACK.into()),
         },
@@ -286,6 +318,7 @@ async fn submit_to(
     asker: Asker<'_>,
     spec: &FormSpec,
     reference: Option<&Reference>,
+    dispute: Option<&Dispute>,
     values: &Values,
     key: Option<String>,
 ) -> Reply {
@@ -297,14 +330,7 @@ async fn submit_to(
         }))
     };
     let submitted = {
-        let dispute = match reference {
-            Some(r) => match service.dispute(r).await {
-                Ok(d) => Some(d),
-                Err(e) => return again(whole(sentence(&answers::user_text(&e)))),
-            },
-            None => None,
-        };
-        let ctx = match form_context(service, asker, dispute.as_ref()) {
+        let ctx = match form_context(service, asker, dispute) {
             Ok(ctx) => ctx,
             Err(why) => return again(whole(why)),
         };
@@ -419,7 +445,7 @@ async fn already(
 /// What a person is told once something is recorded: the receipt in words.
 pub fn receipt_text(service: &Service, outcome: &Outcome) -> String {
     let d = &outcome.dispute;
-    match answers::scene_of(service, &d.policy) {
+    match service.scene(&d.policy) {
         Ok(scene) => compose::receipt(&scene, d, &outcome.events).fallback,
         Err(_) => format!("Recorded on {}.", outcome.reference),
     }

@@ -546,7 +546,7 @@ async fn record(State(state): State<SandboxState>, Path(reference): Path<String>
         (Ok(events), Ok(verify)) => (events, verify),
         (Err(e), _) | (_, Err(e)) => return service_refusal(&ServiceError::from(e)),
     };
-    let Ok(scene) = crate::chat::answers::scene_of(service, &d.policy) else {
+    let Ok(scene) = service.scene(&d.policy) else {
         return refused(
             StatusCode::SERVICE_UNAVAILABLE,
             "The challenge's board policy is not loaded.",
