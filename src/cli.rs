@@ -195,7 +195,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// `simulate`: runs a scenario in memory, or through the store at `db`, and prints its timeline.
+/// `simulate`: runs a scenario on the real service (on a temporary database, or the one at `db`)
+/// and prints its timeline.
 pub fn simulate(
     policies: &Path,
     scenario: &Path,
@@ -220,21 +221,7 @@ pub fn simulate(
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     };
-    let outcome = runtime()?.block_on(async {
-        match db {
-            None => {
-                let mut ledger = crate::simulate::MemoryLedger::default();
-                crate::simulate::run_each(&scenario, &set, &mut ledger, print).await
-            }
-            Some(url) => {
-                let store = crate::store::Store::open(url)
-                    .await
-                    .map_err(|e| crate::simulate::SimulationError::Ledger(e.to_string()))?;
-                let mut ledger = crate::simulate::StoreLedger(&store);
-                crate::simulate::run_each(&scenario, &set, &mut ledger, print).await
-            }
-        }
-    });
+    let outcome = runtime()?.block_on(crate::simulate::run_each(&scenario, &set, db, print));
     outcome?;
     Ok(ExitCode::SUCCESS)
 }

@@ -56,7 +56,7 @@ enum Command {
         #[arg(long, env = "DIRECTORY")]
         directory: Option<PathBuf>,
     },
-    /// Run a scripted scenario through the escalation core and print its timeline.
+    /// Run a scripted scenario through the service and scheduler and print its timeline.
     Simulate {
         /// The scenario file, e.g. `policies/demo/norfolk-scenario.toml`.
         scenario: PathBuf,
@@ -66,7 +66,8 @@ enum Command {
         /// Folder of policy files.
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
-        /// Run through the store at this database URL instead of in memory.
+        /// Record it in this database (a SQLite file or `postgres://` URL of its own) instead of a
+        /// temporary SQLite file.
         #[arg(long)]
         db: Option<String>,
     },

@@ -59,31 +59,40 @@ impl Scheduler {
 
     /// Claims and handles the work due now; returns how many rows were handled.
     pub async fn tick(&self) -> Result<usize, StoreError> {
-        let now = self.service.now();
-        let rows = self
-            .service
-            .store
-            .claim_schedule(&self.owner, now, self.lease, self.batch)
-            .await?;
-        let n = rows.len();
-        for row in rows {
-            self.handle(row).await?;
-        }
-        Ok(n)
+        Ok(self.work_due().await?.handled)
     }
 
-    async fn handle(&self, row: ScheduleRow) -> Result<(), StoreError> {
-        let now = self.service.now();
+    /// Claims and handles the work due now, saying which rows could not be recorded: the
+    /// running loop leaves them leased to be retried, a simulation stops on them.
+    pub async fn work_due(&self) -> Result<Tick, StoreError> {
+        let rows = self
+            .service
+            .claim_scheduled(&self.owner, self.lease, self.batch)
+            .await?;
+        let mut tick = Tick {
+            handled: rows.len(),
+            failed: Vec::new(),
+        };
+        for row in rows {
+            if let Some(error) = self.handle(&row).await? {
+                tick.failed.push(Failed {
+                    key: row.idempotency_key,
+                    error,
+                });
+            }
+        }
+        Ok(tick)
+    }
+
+    /// Records one due row; the service's error when it could not, leaving the row leased.
+    async fn handle(&self, row: &ScheduleRow) -> Result<Option<ServiceError>, StoreError> {
         let (Ok(reference), Ok(command)) = (
             Reference::parse(&row.reference),
             serde_json::from_value::<SystemCommand>(row.payload.clone()),
         ) else {
             tracing::error!(key = %row.idempotency_key, "scheduler: unreadable schedule row; marking it done");
-            self.service
-                .store
-                .schedule_done(row.id, &self.owner, now)
-                .await?;
-            return Ok(());
+            self.service.scheduled_done(row.id, &self.owner).await?;
+            return Ok(None);
         };
         match self
             .service
@@ -97,23 +106,36 @@ impl Scheduler {
                     "stale"
                 };
                 tracing::debug!(key = %row.idempotency_key, owner = %self.owner, outcome, "scheduler: handled a due row");
-                self.service
-                    .store
-                    .schedule_done(row.id, &self.owner, now)
-                    .await?;
+                self.service.scheduled_done(row.id, &self.owner).await?;
+                Ok(None)
             }
             Err(ServiceError::Duplicate) | Err(ServiceError::UnknownDispute(_)) => {
                 tracing::debug!(key = %row.idempotency_key, owner = %self.owner, outcome = "already recorded", "scheduler: handled a due row");
-                self.service
-                    .store
-                    .schedule_done(row.id, &self.owner, now)
-                    .await?;
+                self.service.scheduled_done(row.id, &self.owner).await?;
+                Ok(None)
             }
             Err(e) => {
                 // Leave the row leased: it is retried when the lease runs out.
                 tracing::warn!(error = %e, key = %row.idempotency_key, "scheduler: could not record due work; will retry");
+                Ok(Some(e))
             }
         }
-        Ok(())
     }
+}
+
+/// What one pass over the due work did.
+#[derive(Debug, Default)]
+pub struct Tick {
+    /// Rows claimed and handled (recorded, stale, or failed).
+    pub handled: usize,
+    /// Rows the service could not record, left leased for a retry.
+    pub failed: Vec<Failed>,
+}
+
+/// A due row that could not be recorded, and why.
+#[derive(Debug)]
+pub struct Failed {
+    /// The row's key (also the request id of what it records).
+    pub key: String,
+    pub error: ServiceError,
 }

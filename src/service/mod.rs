@@ -5,8 +5,10 @@
 //! sandbox and the scheduler all come through here.
 
 mod clock;
+mod workers;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use workers::Outbox;
 
 use crate::calendar::{Calendar, CalendarError, local_year};
 use crate::directory::{Directory, PersonId};
@@ -384,6 +386,11 @@ impl Service {
         })
         .await
         .map(|_| ())
+    }
+
+    /// A dispute's events in order, as the record holds them.
+    pub async fn events(&self, reference: &Reference) -> Result<Vec<Event>, ServiceError> {
+        Ok(self.store.events(reference).await?)
     }
 
     /// A dispute's current state, or `UnknownDispute`.

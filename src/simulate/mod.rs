@@ -1,7 +1,11 @@
-//! Scripted scenarios: a directory and timestamped commands, run through the core, printed as a timeline.
+//! Scripted scenarios run on the real service and scheduler, printed as a timeline.
 //!
-//! The same scenario gives the same timeline whichever ledger keeps the events (memory, SQLite,
-//! PostgreSQL): the runner only decides and appends, the ledger only stores.
+//! A simulation is the production path with a hand-moved clock: it opens a `Service` on a
+//! temporary SQLite file (or the database it is given), and for each step moves the clock on,
+//! lets the real scheduler record everything that falls due before the step (reminders, overdue
+//! prompts, nudges, at their due times), and then submits the step's command through the
+//! service as an adapter would. The timeline is read back from the record, so a scenario that
+//! passes here passes in production.
 
 mod scenario;
 mod timeline;
@@ -9,135 +13,14 @@ mod timeline;
 pub use scenario::{Action, Scenario, ScenarioError, ScenarioStep};
 pub use timeline::{Entry, render_json, render_text};
 
-use crate::calendar::Calendar;
 use crate::directory::Directory;
-use crate::escalation::{
-    self, Command, Context, Dispute, Event, Reference, Refusal, SystemCommand,
-};
+use crate::escalation::{Dispute, Reference, Refusal};
 use crate::policy::{Policy, PolicySet};
-use crate::store::{Batch, NewSchedule, Store, StoreError};
+use crate::scheduler::Scheduler;
+use crate::service::{ManualClock, Service, ServiceError};
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
-
-/// Where a simulation keeps its events: in memory, or in the store for `--db`.
-#[allow(async_fn_in_trait)]
-pub trait Ledger {
-    /// The error the ledger reports (a database error, say).
-    type Error: std::fmt::Display;
-    /// Allocates the next reference for a board and year and records the events `build` makes
-    /// with it, or records nothing (and allocates nothing) when `build` refuses.
-    async fn raise(
-        &mut self,
-        prefix: &str,
-        year: i32,
-        build: impl FnOnce(&Reference) -> Result<Vec<Event>, Refusal>,
-    ) -> Result<Result<(Reference, Vec<Event>), Refusal>, Self::Error>;
-    /// The dispute's state as the ledger holds it.
-    async fn load(&mut self, reference: &Reference) -> Result<Dispute, Self::Error>;
-    /// Appends events at the expected version.
-    async fn append(
-        &mut self,
-        reference: &Reference,
-        expected_version: u64,
-        events: &[Event],
-    ) -> Result<(), Self::Error>;
-}
-
-/// A ledger in memory, for simulations and tests.
-#[derive(Debug, Default)]
-pub struct MemoryLedger {
-    disputes: BTreeMap<Reference, Vec<Event>>,
-    counters: BTreeMap<(String, i32), u32>,
-}
-
-impl Ledger for MemoryLedger {
-    type Error = std::convert::Infallible;
-
-    async fn raise(
-        &mut self,
-        prefix: &str,
-        year: i32,
-        build: impl FnOnce(&Reference) -> Result<Vec<Event>, Refusal>,
-    ) -> Result<Result<(Reference, Vec<Event>), Refusal>, Self::Error> {
-        let next = self
-            .counters
-            .get(&(prefix.to_string(), year))
-            .copied()
-            .unwrap_or(0)
-            + 1;
-        let reference = Reference::new(prefix, year, next);
-        match build(&reference) {
-            Ok(events) => {
-                self.counters.insert((prefix.to_string(), year), next);
-                self.disputes.insert(reference.clone(), events.clone());
-                Ok(Ok((reference, events)))
-            }
-            Err(refusal) => Ok(Err(refusal)),
-        }
-    }
-
-    async fn load(&mut self, reference: &Reference) -> Result<Dispute, Self::Error> {
-        Ok(Dispute::from_events(
-            self.disputes.get(reference).into_iter().flatten(),
-        ))
-    }
-
-    async fn append(
-        &mut self,
-        reference: &Reference,
-        _expected_version: u64,
-        events: &[Event],
-    ) -> Result<(), Self::Error> {
-        self.disputes
-            .entry(reference.clone())
-            .or_default()
-            .extend_from_slice(events);
-        Ok(())
-    }
-}
-
-/// A ledger on the real store, so a scenario runs exactly as the service would record it.
-#[derive(Debug)]
-pub struct StoreLedger<'a>(pub &'a Store);
-
-impl Ledger for StoreLedger<'_> {
-    type Error = StoreError;
-
-    async fn raise(
-        &mut self,
-        prefix: &str,
-        year: i32,
-        build: impl FnOnce(&Reference) -> Result<Vec<Event>, Refusal>,
-    ) -> Result<Result<(Reference, Vec<Event>), Refusal>, Self::Error> {
-        let made = self
-            .0
-            .create(prefix, year, |r| {
-                build(r).map(|events| Batch {
-                    events,
-                    ..Batch::default()
-                })
-            })
-            .await?;
-        Ok(made.map(|(r, batch)| (r, batch.events)))
-    }
-
-    async fn load(&mut self, reference: &Reference) -> Result<Dispute, Self::Error> {
-        self.0.load(reference).await
-    }
-
-    async fn append(
-        &mut self,
-        reference: &Reference,
-        expected_version: u64,
-        events: &[Event],
-    ) -> Result<(), Self::Error> {
-        let batch = Batch {
-            events: events.to_vec(),
-            ..Batch::default()
-        };
-        self.0.append(reference, expected_version, &batch).await
-    }
-}
+use std::sync::Arc;
 
 /// Why a simulation stopped.
 #[derive(Debug, thiserror::Error)]
@@ -150,219 +33,237 @@ pub enum SimulationError {
         at: String,
         message: String,
     },
-    #[error("the ledger failed: {0}")]
-    Ledger(String),
+    #[error("cannot make a temporary database for the simulation")]
+    TemporaryDatabase(#[source] std::io::Error),
+    #[error("the simulation's database failed")]
+    Database(#[from] StoreError),
+    #[error("the service could not record the scenario")]
+    Service(#[from] ServiceError),
+    #[error("the scheduler could not record {key} due at {at}")]
+    Scheduled {
+        key: String,
+        at: String,
+        #[source]
+        source: ServiceError,
+    },
 }
 
-/// Runs a scenario through the core into a ledger, returning the timeline.
-pub async fn run<L: Ledger>(
+/// Runs a scenario and returns its whole timeline. `db` is the database to record it in (a
+/// `Store::open` URL); without one, a temporary SQLite file that is deleted afterwards.
+pub async fn run(
     scenario: &Scenario,
     policies: &PolicySet,
-    ledger: &mut L,
+    db: Option<&str>,
 ) -> Result<Vec<Entry>, SimulationError> {
     let mut entries = Vec::new();
-    run_each(scenario, policies, ledger, |e| entries.push(e)).await?;
+    run_each(scenario, policies, db, |e| entries.push(e)).await?;
     Ok(entries)
 }
 
-/// Scheduled work waiting in a simulation, in time order.
-#[derive(Default)]
-struct Queue {
-    rows: BTreeMap<(DateTime<Utc>, String), (Reference, NewSchedule)>,
-}
-
-impl Queue {
-    fn apply(&mut self, reference: &Reference, plan: crate::reminders::Plan) {
-        self.rows
-            .retain(|_, (r, row)| !(r == reference && plan.cancel.contains(&row.kind)));
-        for row in plan.add {
-            self.rows.insert(
-                (row.due_at, row.idempotency_key.clone()),
-                (reference.clone(), row),
-            );
-        }
-    }
-
-    fn pop_until(&mut self, until: DateTime<Utc>) -> Option<(Reference, NewSchedule)> {
-        let first = self.rows.keys().next().cloned()?;
-        if first.0 > until {
-            return None;
-        }
-        self.rows.remove(&first)
-    }
-}
-
-/// Runs a scenario like `run`, handing each timeline entry to `on_entry` as soon as the ledger
-/// has recorded its events, so a caller can print what is already on record. The scheduler's
-/// work (reminders, overdue prompts, nudges) runs as the scenario's time passes.
-pub async fn run_each<L: Ledger>(
+/// Runs a scenario like `run`, handing each timeline entry to `on_entry` as soon as its event is
+/// on record, so a caller can print what is already stored even if it is stopped half-way.
+pub async fn run_each(
     scenario: &Scenario,
     policies: &PolicySet,
-    ledger: &mut L,
-    mut on_entry: impl FnMut(Entry),
+    db: Option<&str>,
+    on_entry: impl FnMut(Entry),
 ) -> Result<(), SimulationError> {
     let policy = scenario.policy(policies)?;
     let directory = scenario.directory()?;
-    let calendar = calendar_for(policy).map_err(SimulationError::Scenario)?;
-    let mut current: Option<Reference> = None;
-    let mut queue = Queue::default();
-    let ledger_err = |e: L::Error| SimulationError::Ledger(e.to_string());
-    let last = scenario.steps.last().map(|s| s.at);
-    let until = scenario.until.or(last);
-    let mut times: Vec<Option<&ScenarioStep>> = scenario.steps.iter().map(Some).collect();
-    times.push(None);
-    for (i, step) in times.into_iter().enumerate() {
-        let horizon = match step {
-            Some(s) => s.at,
-            None => match until {
-                Some(u) => u,
-                None => break,
-            },
-        };
-        // First, everything the scheduler would have done before this step.
-        while let Some((reference, row)) = queue.pop_until(horizon) {
-            let Ok(command) = serde_json::from_value::<SystemCommand>(row.payload.clone()) else {
-                continue;
-            };
-            let state = ledger.load(&reference).await.map_err(ledger_err)?;
-            let ctx = Context {
-                policy,
-                calendar: &calendar,
-                directory: &directory,
-                now: row.due_at,
-            };
-            let events: Vec<Event> = escalation::decide_system(&state, &command, &ctx)
-                .into_iter()
-                .map(|body| Event {
-                    at: row.due_at,
-                    actor: None,
-                    body,
-                })
-                .collect();
-            if events.is_empty() {
-                continue;
-            }
-            ledger
-                .append(&reference, state.version, &events)
-                .await
-                .map_err(ledger_err)?;
-            let mut after = state;
-            for e in &events {
-                after.apply(e);
-                on_entry(Entry::from_event(
-                    &reference,
-                    &after,
-                    e,
-                    &directory,
-                    &policy.stage_word,
-                ));
-            }
-            queue.apply(
-                &reference,
-                crate::reminders::plan(policy, &calendar, &after, &events, row.due_at),
-            );
+    let Some(first) = scenario.steps.first() else {
+        return Ok(());
+    };
+    let (store, _temporary) = match db {
+        Some(url) => (Store::open(url).await?, None),
+        None => {
+            let folder = tempfile::tempdir().map_err(SimulationError::TemporaryDatabase)?;
+            let file = folder.path().join("simulation.db");
+            let store = Store::open(&file.to_string_lossy()).await?;
+            (store, Some(folder))
         }
-        let Some(step) = step else { break };
-        let fail = |message: String| SimulationError::Step {
-            step: i + 1,
-            at: crate::calendar::format_uk(step.at),
-            message,
-        };
-        let ctx = Context {
-            policy,
-            calendar: &calendar,
-            directory: &directory,
-            now: step.at,
-        };
-        let outcome = if let Action::Raise(details) = &step.action {
-            let year = crate::calendar::local_year(step.at);
-            let raised = ledger
-                .raise(&policy.reference_prefix, year, |reference| {
-                    let command = Command::Raise {
-                        reference: reference.clone(),
-                        details: details.clone(),
-                    };
-                    escalation::handle(&Dispute::default(), &step.by, &command, &ctx)
-                })
-                .await
-                .map_err(ledger_err)?;
-            match raised {
-                Ok((reference, events)) => Ok((reference, Dispute::default(), events)),
-                Err(refusal) => Err((None, Dispute::default(), refusal)),
+    };
+    let clock = Arc::new(ManualClock::frozen_at(first.at));
+    let service = Arc::new(Service::new(
+        store,
+        Arc::new(policies.clone()),
+        Arc::new(directory),
+        clock.clone(),
+    )?);
+    let mut run = Run {
+        scheduler: Scheduler::new(service.clone(), "simulate".into()),
+        service,
+        clock,
+        policy,
+        disputes: Vec::new(),
+        on_entry,
+    };
+    run.scenario(scenario).await
+}
+
+/// One simulation in progress: the service, its clock, and what has been reported so far.
+struct Run<'a, F> {
+    service: Arc<Service>,
+    clock: Arc<ManualClock>,
+    scheduler: Scheduler,
+    policy: &'a Policy,
+    /// The disputes this scenario raised, with their state as far as it has been reported.
+    disputes: Vec<(Reference, Dispute)>,
+    on_entry: F,
+}
+
+impl<F: FnMut(Entry)> Run<'_, F> {
+    async fn scenario(&mut self, scenario: &Scenario) -> Result<(), SimulationError> {
+        let mut previous: Option<DateTime<Utc>> = None;
+        for (i, step) in scenario.steps.iter().enumerate() {
+            let fail = |message: String| SimulationError::Step {
+                step: i + 1,
+                at: crate::calendar::format_uk(step.at),
+                message,
+            };
+            if let Some(previous) = previous.filter(|p| step.at < *p) {
+                return Err(fail(format!(
+                    "the steps must be in the order they happen, but this one comes before the step above it ({}); move it up or correct its time",
+                    crate::calendar::format_uk(previous)
+                )));
             }
-        } else {
-            let reference = current.clone().ok_or_else(|| {
-                fail("the first step of a scenario must raise the challenge".into())
-            })?;
-            let state = ledger.load(&reference).await.map_err(ledger_err)?;
-            let command = step.action.to_command(|| reference.clone());
-            match escalation::handle(&state, &step.by, &command, &ctx) {
-                Ok(events) => {
-                    ledger
-                        .append(&reference, state.version, &events)
-                        .await
-                        .map_err(ledger_err)?;
-                    Ok((reference, state, events))
+            previous = Some(step.at);
+            self.scheduled_until(step.at).await?;
+            self.clock.set(step.at);
+            self.step(step, fail).await?;
+        }
+        if let Some(until) = scenario.until {
+            self.scheduled_until(until).await?;
+        }
+        Ok(())
+    }
+
+    /// Lets the scheduler record everything due up to `horizon`, moving the clock from one due
+    /// row to the next so each is recorded at its own time.
+    async fn scheduled_until(&mut self, horizon: DateTime<Utc>) -> Result<(), SimulationError> {
+        while let Some(due) = self.service.next_scheduled().await?
+            && due <= horizon
+        {
+            self.clock.set(due);
+            let tick = self.scheduler.work_due().await?;
+            if let Some(failed) = tick.failed.into_iter().next() {
+                return Err(SimulationError::Scheduled {
+                    key: failed.key,
+                    at: crate::calendar::format_uk(due),
+                    source: failed.error,
+                });
+            }
+            if tick.handled == 0 {
+                // Due work this scheduler cannot claim: another process holds it.
+                return Err(SimulationError::Step {
+                    step: 0,
+                    at: crate::calendar::format_uk(due),
+                    message: "scheduled work is held by another process using this database; run the simulation on a database of its own".into(),
+                });
+            }
+            self.report().await?;
+        }
+        Ok(())
+    }
+
+    /// Submits one step through the service and reports what it recorded or why it was refused.
+    async fn step(
+        &mut self,
+        step: &ScenarioStep,
+        fail: impl Fn(String) -> SimulationError,
+    ) -> Result<(), SimulationError> {
+        let outcome = match &step.action {
+            Action::Raise(details) => {
+                if let Ok((board, _)) = self.service.policy_of(&step.by)
+                    && board.id != self.policy.id
+                {
+                    return Err(fail(format!(
+                        "{} works under the {} procedure, but the scenario names {}; raise as someone from one of {}'s agencies or change the scenario's policy",
+                        step.by.0, board.id, self.policy.id, self.policy.id
+                    )));
                 }
-                Err(refusal) => Err((Some(reference), state, refusal)),
+                let raised = self
+                    .service
+                    .raise(&step.by, details.clone(), None, None)
+                    .await;
+                if let Ok(outcome) = &raised {
+                    self.disputes
+                        .push((outcome.reference.clone(), Dispute::default()));
+                }
+                raised.map(|_| ()).map_err(|e| (None, e))
+            }
+            _ => {
+                let Some(reference) = self.disputes.last().map(|(r, _)| r.clone()) else {
+                    return Err(fail(
+                        "the first step of a scenario must raise the challenge".into(),
+                    ));
+                };
+                let command = step.action.to_command(|| reference.clone());
+                self.service
+                    .act(&step.by, &reference, &command, None, None)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| (Some(reference), e))
             }
         };
         match (outcome, &step.expect_refusal) {
-            (Ok(_), Some(_)) => {
-                return Err(fail(format!(
-                    "the scenario expects this step to be refused, but it was accepted ({})",
-                    step.action.name()
-                )));
-            }
-            (Ok((reference, mut state, events)), None) => {
-                for e in &events {
-                    state.apply(e);
-                    on_entry(Entry::from_event(
-                        &reference,
-                        &state,
-                        e,
-                        &directory,
-                        &policy.stage_word,
-                    ));
-                }
-                queue.apply(
-                    &reference,
-                    crate::reminders::plan(policy, &calendar, &state, &events, step.at),
-                );
-                current = Some(reference);
-            }
-            (Err((reference, state, refusal)), Some(expected))
+            (Ok(()), Some(_)) => Err(fail(format!(
+                "the scenario expects this step to be refused, but it was accepted ({})",
+                step.action.name()
+            ))),
+            (Ok(()), None) => self.report().await,
+            (Err((reference, ServiceError::Refused(refusal))), Some(expected))
                 if refusal.to_string().contains(expected.as_str()) =>
             {
-                let label = reference.map(|r| r.to_string()).unwrap_or_default();
-                on_entry(Entry::refused(
-                    &label,
-                    &state,
-                    step,
-                    &refusal,
-                    &directory,
-                    &policy.stage_word,
-                ));
+                self.refused(reference, step, &refusal);
+                Ok(())
             }
-            (Err((_, _, refusal)), Some(expected)) => {
-                return Err(fail(format!(
-                    "expected a refusal containing {expected:?}, but the refusal was: {refusal}"
-                )));
-            }
-            (Err((_, _, refusal)), None) => {
-                return Err(fail(format!(
-                    "{} was refused: {refusal}",
-                    step.action.name()
-                )));
-            }
+            (Err((_, ServiceError::Refused(refusal))), Some(expected)) => Err(fail(format!(
+                "expected a refusal containing {expected:?}, but the refusal was: {refusal}"
+            ))),
+            (Err((_, ServiceError::Refused(refusal))), None) => Err(fail(format!(
+                "{} was refused: {refusal}",
+                step.action.name()
+            ))),
+            (Err((_, e)), _) => Err(e.into()),
         }
     }
-    Ok(())
-}
 
-/// The working-day calendar a policy names.
-pub fn calendar_for(policy: &Policy) -> Result<Calendar, ScenarioError> {
-    policy.calendar().map_err(ScenarioError::Invalid)
+    /// Reports every event recorded on this scenario's disputes since the last report, in the
+    /// order the record holds them.
+    async fn report(&mut self) -> Result<(), SimulationError> {
+        for (reference, state) in &mut self.disputes {
+            let events = self.service.events(reference).await?;
+            let reported = usize::try_from(state.version).unwrap_or(usize::MAX);
+            for event in events.iter().skip(reported) {
+                state.apply(event);
+                (self.on_entry)(Entry::from_event(
+                    reference,
+                    state,
+                    event,
+                    &self.service.directory,
+                    &self.policy.stage_word,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn refused(&mut self, reference: Option<Reference>, step: &ScenarioStep, refusal: &Refusal) {
+        let state = reference
+            .as_ref()
+            .and_then(|r| self.disputes.iter().find(|(d, _)| d == r))
+            .map(|(_, state)| state.clone())
+            .unwrap_or_default();
+        let label = reference.map(|r| r.to_string()).unwrap_or_default();
+        (self.on_entry)(Entry::refused(
+            &label,
+            &state,
+            step,
+            refusal,
+            &self.service.directory,
+            &self.policy.stage_word,
+        ));
+    }
 }
 
 /// Loads a directory for a scenario (shared with other commands that need one).

@@ -344,6 +344,11 @@ impl Store {
         dispatch!(self, s => s.claim_schedule(owner, now, lease, limit).await)
     }
 
+    /// When the earliest pending schedule row falls due (a simulation steps its clock to it).
+    pub async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        dispatch!(self, s => s.next_schedule_due().await)
+    }
+
     /// Adds schedule rows in one transaction (bulk loads such as `bench scheduler`); rows whose
     /// key exists are skipped. Returns how many were added.
     pub async fn insert_schedule(&self, rows: &[BulkSchedule]) -> Result<u64, StoreError> {

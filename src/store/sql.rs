@@ -328,6 +328,15 @@ where
         Ok(out)
     }
 
+    pub(super) async fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let due: Option<i64> =
+            sqlx::query_scalar("SELECT min(due_us) FROM schedule WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok(due.map(from_micros))
+    }
+
     pub(super) async fn schedule_done(
         &self,
         id: i64,

@@ -279,7 +279,8 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
     let directory = Directory::load(&demo_directory())
         .unwrap_or_else(|e| panic!("the demo directory loads: {e}"));
     let norfolk = policies.get("norfolk").expect("norfolk is shipped");
-    let calendar = escalation_bot::simulate::calendar_for(norfolk)
+    let calendar = norfolk
+        .calendar()
         .unwrap_or_else(|e| panic!("Norfolk's calendar exists: {e}"));
     World {
         policies,

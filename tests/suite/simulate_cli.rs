@@ -221,15 +221,15 @@ fn a_scenario_runs_the_same_through_the_library_as_through_the_binary() {
     // The binary's JSON and the library's run agree on the number of entries and their kinds.
     for path in scenarios() {
         let scenario = Scenario::load(&path).expect("loads");
-        let mut ledger = escalation_bot::simulate::MemoryLedger::default();
         let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
             .expect("a runtime for the simulation");
         let entries = runtime
             .block_on(escalation_bot::simulate::run(
                 &scenario,
                 &fixture().policies,
-                &mut ledger,
+                None,
             ))
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let lines = timeline(&path);
@@ -237,4 +237,120 @@ fn a_scenario_runs_the_same_through_the_library_as_through_the_binary() {
         let from_bin: Vec<&str> = lines.iter().filter_map(|l| l["kind"].as_str()).collect();
         assert_eq!(from_lib, from_bin, "{}", path.display());
     }
+}
+
+/// A scenario file in a temporary folder, using the demo directory by absolute path.
+fn scenario_file(folder: &tempfile::TempDir, policy: &str, steps: &str) -> String {
+    let path = folder.path().join("scenario.toml");
+    let text = format!(
+        "title = \"A test\"\npolicy = {policy:?}\ndirectory = {:?}\n{steps}",
+        demo_dir()
+            .join("directory.toml")
+            .to_str()
+            .expect("UTF-8 path")
+    );
+    std::fs::write(&path, text).expect("scenario written");
+    path.to_str().expect("UTF-8 path").to_string()
+}
+
+const NORFOLK_RAISE: &str = r#"
+[[step]]
+at = "2026-05-21T09:40:00+01:00"
+by = "sam-patel"
+do = "raise"
+receiving_agency = "riverside-gp"
+other_professional = "dr-okafor"
+concerns = { type = "adult" }
+category = "outcomes-of-assessments"
+summary = "Decision not to refer for a mental capacity assessment after discharge."
+desired_outcome = "A joint review of the discharge plan."
+case_reference = "ASC-4471"
+immediate_risk = false
+"#;
+
+#[test]
+fn a_step_earlier_than_the_one_above_it_is_refused_with_both_times_and_what_to_do() {
+    let folder = tempfile::tempdir().expect("temp folder");
+    let steps = format!(
+        "{NORFOLK_RAISE}\n[[step]]\nat = \"2026-05-22T11:00:00+01:00\"\nby = \"dr-okafor\"\ndo = \"note\"\ntext = \"Called back.\"\n\n[[step]]\nat = \"2026-05-22T10:00:00+01:00\"\nby = \"sam-patel\"\ndo = \"note\"\ntext = \"Earlier call.\"\n"
+    );
+    let file = scenario_file(&folder, "norfolk", &steps);
+    let out = run_bin(&["simulate", &file, "--json"], None);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("step 3 (2026-05-22T10:00:00+01:00)")
+            && out.stderr.contains("must be in the order they happen")
+            && out.stderr.contains("2026-05-22T11:00:00+01:00")
+            && out.stderr.contains("move it up or correct its time"),
+        "{}",
+        out.stderr
+    );
+    // What came before the bad step was recorded and printed: the raise, its stage and the note.
+    let kinds: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON")["kind"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("note_added"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn a_raise_by_someone_under_another_boards_procedure_is_refused_naming_both_boards() {
+    let folder = tempfile::tempdir().expect("temp folder");
+    let file = scenario_file(&folder, "durham", NORFOLK_RAISE);
+    let out = run_bin(&["simulate", &file], None);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("step 1")
+            && out
+                .stderr
+                .contains("sam-patel works under the norfolk procedure")
+            && out.stderr.contains("the scenario names durham")
+            && out.stderr.contains("change the scenario's policy"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.lines().count() <= 2,
+        "nothing was recorded: {}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_database_that_is_not_ours_is_refused_before_the_scenario_runs() {
+    let folder = tempfile::tempdir().expect("temp folder");
+    let not_ours = folder.path().join("notes.txt");
+    std::fs::write(&not_ours, "these are somebody's notes, not a database\n").expect("written");
+    let path = demo_dir().join("norfolk-scenario.toml");
+    let out = run_bin(
+        &[
+            "simulate",
+            &arg(&path),
+            "--db",
+            not_ours.to_str().expect("UTF-8"),
+        ],
+        None,
+    );
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not an escalation-bot database"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert_eq!(
+        std::fs::read_to_string(&not_ours).expect("still there"),
+        "these are somebody's notes, not a database\n",
+        "the file is left as it was"
+    );
 }

@@ -1,11 +1,10 @@
-//! Scenarios through the real store: the same timeline as in memory on both backends, and a
-//! simulation killed mid-run keeps every event it reported and an intact chain.
+//! Scenarios on the real service and store: the same timeline on a temporary file and on both
+//! backends, read back from the record; a simulation killed mid-run keeps every event it
+//! reported and an intact chain.
 
 use crate::databases::{Backend, TestDb, demo_directory, on_both_backends, run_cli, world};
 use escalation_bot::escalation::Reference;
-use escalation_bot::simulate::{self, MemoryLedger, Scenario, StoreLedger};
-use escalation_bot::store::Store;
-use std::collections::HashSet;
+use escalation_bot::simulate::{self, Scenario};
 use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::io::AsyncBufReadExt;
@@ -31,89 +30,92 @@ fn demo_scenarios() -> Vec<PathBuf> {
     found
 }
 
-/// A pair of databases (one for the library run, one for the CLI run) shared by scenarios of
-/// different boards: each board's references start at 1, as in memory.
-struct Pair {
-    /// Kept so the database lives as long as the store on it.
-    _library: TestDb,
-    store: Store,
-    cli: TestDb,
-    boards: HashSet<String>,
-}
-
-async fn same_timeline_as_memory(backend: Backend) {
-    let mut pairs: Vec<Pair> = Vec::new();
+/// Runs every demo scenario on the real service recording into a fresh database of `backend`,
+/// and checks it against the default run on a temporary file: the same timeline, read back from
+/// a record that holds exactly those events with an intact chain, and the posts and schedule the
+/// production path writes alongside them.
+async fn same_timeline_on(backend: Backend) {
     for path in demo_scenarios() {
         let shown = path.display().to_string();
         let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{shown} loads: {e}"));
-        let memory = simulate::run(&scenario, &world().policies, &mut MemoryLedger::default())
+        let temporary = simulate::run(&scenario, &world().policies, None)
             .await
-            .unwrap_or_else(|e| panic!("{shown} runs in memory: {e}"));
-        let pair = match pairs
-            .iter()
-            .position(|p| !p.boards.contains(&scenario.policy))
-        {
-            Some(i) => &mut pairs[i],
-            None => {
-                let library = TestDb::new(backend).await;
-                let store = library.open().await;
-                let cli = TestDb::new(backend).await;
-                pairs.push(Pair {
-                    _library: library,
-                    store,
-                    cli,
-                    boards: HashSet::new(),
-                });
-                pairs.last_mut().expect("just pushed")
-            }
-        };
-        pair.boards.insert(scenario.policy.clone());
+            .unwrap_or_else(|e| panic!("{shown} runs on a temporary file: {e}"));
 
-        // Through the library.
-        let stored = simulate::run(&scenario, &world().policies, &mut StoreLedger(&pair.store))
+        // Through the library, into a database the test can read afterwards.
+        let db = TestDb::new(backend).await;
+        let stored = simulate::run(&scenario, &world().policies, Some(&db.url))
             .await
             .unwrap_or_else(|e| panic!("{shown} runs on {backend:?}: {e}"));
         assert_eq!(
-            stored, memory,
-            "{shown}: the {backend:?} timeline equals the memory one"
+            stored, temporary,
+            "{shown}: the {backend:?} timeline equals the one on a temporary file"
         );
-        let report = pair.store.verify().await.expect("verify runs");
+        let store = db.open().await;
+        let report = store.verify().await.expect("verify runs");
         assert_eq!(report.broken, None, "{shown}");
-        let reference = Reference::parse(&memory[0].reference).expect("a reference");
-        let recorded = memory.iter().filter(|e| e.kind != "refused").count();
+        let reference = Reference::parse(&temporary[0].reference).expect("a reference");
+        let recorded: Vec<String> = store
+            .events(&reference)
+            .await
+            .expect("events load")
+            .iter()
+            .map(|e| e.body.kind().to_string())
+            .collect();
+        let shown_kinds: Vec<String> = temporary
+            .iter()
+            .filter(|e| e.kind != "refused")
+            .map(|e| e.kind.clone())
+            .collect();
         assert_eq!(
-            pair.store
-                .events(&reference)
-                .await
-                .expect("events load")
-                .len(),
-            recorded,
-            "{shown}: every timeline event is stored once"
+            recorded, shown_kinds,
+            "{shown}: the timeline is the record, event for event"
         );
+        // The production path planned the posts: every thread's root at least, none delivered.
+        let raw = db.raw().await;
+        let posts = raw
+            .int("SELECT count(*) FROM outbox WHERE status = 'pending'")
+            .await;
+        assert!(
+            posts >= 2,
+            "{shown}: the service queued the posts its events cause ({posts})"
+        );
+        // The scheduler did everything due by the scenario's end: nothing earlier is pending.
+        let end = scenario
+            .until
+            .unwrap_or_else(|| scenario.steps.last().expect("a step").at);
+        let overdue = raw
+            .int(&format!(
+                "SELECT count(*) FROM schedule WHERE status = 'pending' AND due_us <= {}",
+                end.timestamp_micros()
+            ))
+            .await;
+        assert_eq!(overdue, 0, "{shown}: no scheduled work left behind");
+        raw.close().await;
 
         // Through the binary: `--json` output is byte for byte the same.
         let file = path.to_str().expect("UTF-8 path");
-        let (code, in_memory, err) = run_cli(&["simulate", file, "--json"]).await;
-        assert_eq!(code, Some(0), "{shown} in memory: {err}");
-        let (code, on_db, err) =
-            run_cli(&["simulate", file, "--json", "--db", &pair.cli.url]).await;
+        let (code, on_temporary, err) = run_cli(&["simulate", file, "--json"]).await;
+        assert_eq!(code, Some(0), "{shown} on a temporary file: {err}");
+        let cli = TestDb::new(backend).await;
+        let (code, on_db, err) = run_cli(&["simulate", file, "--json", "--db", &cli.url]).await;
         assert_eq!(code, Some(0), "{shown} on {backend:?}: {err}");
         assert_eq!(
-            on_db, in_memory,
+            on_db, on_temporary,
             "{shown}: the CLI prints the same timeline on {backend:?}"
         );
-        assert_eq!(on_db.lines().count(), memory.len());
+        assert_eq!(on_db.lines().count(), temporary.len());
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_demo_scenario_gives_the_same_timeline_in_memory_and_on_sqlite() {
-    same_timeline_as_memory(Backend::Sqlite).await;
+async fn every_demo_scenario_gives_the_same_timeline_on_a_temporary_file_and_on_sqlite() {
+    same_timeline_on(Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_demo_scenario_gives_the_same_timeline_in_memory_and_on_postgres() {
-    same_timeline_as_memory(Backend::Postgres).await;
+async fn every_demo_scenario_gives_the_same_timeline_on_a_temporary_file_and_on_postgres() {
+    same_timeline_on(Backend::Postgres).await;
 }
 
 const NOTES: usize = 300;

@@ -1,0 +1,124 @@
+//! What the scheduler and the delivery worker need from the record, and nothing more.
+//!
+//! The scheduler claims due schedule rows here and records what they cause through
+//! `Service::system`, like any request. The delivery worker's whole job is the outbox's
+//! lifecycle (claim, sent, retry, park) and the thread a reply goes into; it gets an [`Outbox`]
+//! handle for exactly that, so the posting side can never append to the record except through
+//! `Service::record`.
+
+use super::Service;
+use crate::store::{NewOutbox, OutboxDepth, OutboxRow, ScheduleRow, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+impl Service {
+    /// Claims up to `limit` schedule rows due now for `lease`, skipping rows others hold.
+    pub async fn claim_scheduled(
+        &self,
+        owner: &str,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<ScheduleRow>, StoreError> {
+        self.store
+            .claim_schedule(owner, self.now(), lease, limit)
+            .await
+    }
+
+    /// Marks a claimed schedule row done.
+    pub async fn scheduled_done(&self, id: i64, owner: &str) -> Result<bool, StoreError> {
+        self.store.schedule_done(id, owner, self.now()).await
+    }
+
+    /// When the earliest pending scheduled work falls due, if any is pending.
+    pub async fn next_scheduled(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.store.next_schedule_due().await
+    }
+
+    /// The outbox, for the delivery worker.
+    pub fn outbox(&self) -> Outbox {
+        Outbox {
+            store: self.store.clone(),
+        }
+    }
+}
+
+/// The delivery worker's handle on the outbox: the rows waiting to be posted and the threads
+/// they go into. Times are passed in, from the service's clock, as the worker reads it.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    store: Store,
+}
+
+impl Outbox {
+    /// Claims up to `limit` rows ready at `now` for `lease`, skipping rows others hold.
+    pub async fn claim(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.store.claim_outbox(owner, now, lease, limit).await
+    }
+
+    /// Marks a claimed row sent, with the platform's id for the post.
+    pub async fn sent(
+        &self,
+        id: i64,
+        owner: &str,
+        result: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.store.outbox_sent(id, owner, result, now).await
+    }
+
+    /// Puts a claimed row back to be tried again at `retry_at`, saying why.
+    pub async fn retry(
+        &self,
+        id: i64,
+        owner: &str,
+        why: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.store.outbox_retry(id, owner, why, retry_at).await
+    }
+
+    /// Sets aside a row that can never be posted, so it is reported instead of retried.
+    pub async fn park(
+        &self,
+        id: i64,
+        owner: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.store.outbox_park(id, owner, why, now).await
+    }
+
+    /// Queues posts no event causes (a notice that another post was parked).
+    pub async fn add(
+        &self,
+        reference: &str,
+        rows: &[NewOutbox],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.store.enqueue(reference, rows, now).await
+    }
+
+    /// The platform's id of a dispute's thread in one channel, once its root was posted.
+    pub async fn thread(
+        &self,
+        reference: &str,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.store
+            .thread(reference, platform, workspace, channel)
+            .await
+    }
+
+    /// How many rows wait and how old the oldest is.
+    pub async fn depth(&self) -> Result<OutboxDepth, StoreError> {
+        self.store.outbox_depth().await
+    }
+}
