@@ -65,7 +65,7 @@ pub async fn status_text(service: &Service, reference: &Reference) -> String {
 
 /// `list`: the person's open challenges with their stage and deadline.
 pub async fn list_text(service: &Service, person: &Person) -> String {
-    match service.store.open_for_person(&person.id.0).await {
+    match service.open_for(&person.id).await {
         Ok(rows) if rows.is_empty() => "You have no open challenges.".to_string(),
         Ok(rows) => {
             let mut lines = Vec::new();

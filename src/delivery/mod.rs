@@ -12,7 +12,7 @@ pub use backoff::backoff;
 use crate::directory::Platform;
 use crate::escalation::{EventBody, Reference, ThreadRef};
 use crate::posts::{Delivery, Message, Target};
-use crate::service::Service;
+use crate::service::{Outbox, Service};
 use crate::store::OutboxRow;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -119,6 +119,9 @@ impl Default for WorkerConfig {
 /// The delivery worker.
 pub struct Worker {
     service: Arc<Service>,
+    /// The outbox rows this worker claims and settles; the record is written only through
+    /// `service` (a root's thread, a notice about a parked post).
+    outbox: Outbox,
     posters: HashMap<Platform, Arc<dyn Poster>>,
     observer: Arc<dyn DeliveryObserver>,
     config: WorkerConfig,
@@ -137,6 +140,7 @@ impl Worker {
         config: WorkerConfig,
     ) -> Worker {
         Worker {
+            outbox: service.outbox(),
             service,
             posters,
             observer,
@@ -172,9 +176,8 @@ impl Worker {
     pub async fn tick(&self) -> Result<usize, crate::store::StoreError> {
         let now = self.service.now();
         let rows = self
-            .service
-            .store
-            .claim_outbox(
+            .outbox
+            .claim(
                 &self.config.owner,
                 now,
                 self.config.lease,
@@ -194,9 +197,8 @@ impl Worker {
             let at = self.service.now();
             if i > 0 && at >= hand_back_from {
                 if let Err(e) = self
-                    .service
-                    .store
-                    .outbox_retry(
+                    .outbox
+                    .retry(
                         row.id,
                         &self.config.owner,
                         "handed back before its lease ran out",
@@ -216,7 +218,7 @@ impl Worker {
     }
 
     async fn handle(&self, row: OutboxRow) -> Result<(), crate::store::StoreError> {
-        let store = &self.service.store;
+        let outbox = &self.outbox;
         let owner = &self.config.owner;
         let now = self.service.now();
         let (target, message) = match (
@@ -225,8 +227,8 @@ impl Worker {
         ) {
             (Ok(t), Ok(m)) => (t, m),
             _ => {
-                store
-                    .outbox_park(row.id, owner, "unreadable outbox row", now)
+                outbox
+                    .park(row.id, owner, "unreadable outbox row", now)
                     .await?;
                 return Ok(());
             }
@@ -235,12 +237,12 @@ impl Worker {
         let Some(poster) = self.posters.get(&platform).cloned() else {
             let why = format!("no {platform} connection is configured for this service");
             self.observer.failed(platform, "not_configured", true);
-            store.outbox_park(row.id, owner, &why, now).await?;
+            outbox.park(row.id, owner, &why, now).await?;
             return Ok(());
         };
         if let Some(until) = self.paused_until(platform, &target.workspace, now) {
-            store
-                .outbox_retry(row.id, owner, "waiting out a rate limit", until)
+            outbox
+                .retry(row.id, owner, "waiting out a rate limit", until)
                 .await?;
             return Ok(());
         }
@@ -254,8 +256,8 @@ impl Worker {
         if let Some(channel) = &channel
             && let Some(slot) = self.slot(platform, &target.workspace, channel, now)
         {
-            store
-                .outbox_retry(row.id, owner, "pacing posts to this channel", slot)
+            outbox
+                .retry(row.id, owner, "pacing posts to this channel", slot)
                 .await?;
             return Ok(());
         }
@@ -264,7 +266,7 @@ impl Worker {
                 Delivery::Root { .. } | Delivery::Reply { .. } | Delivery::UpdateRoot { .. },
                 Some(channel),
             ) => {
-                store
+                outbox
                     .thread(
                         &row.reference,
                         &platform.to_string(),
@@ -278,14 +280,14 @@ impl Worker {
         match (&target.delivery, &thread) {
             (Delivery::Root { .. }, Some(existing)) => {
                 // Posted before a crash, or by another worker: never post the root twice.
-                store.outbox_sent(row.id, owner, existing, now).await?;
+                outbox.sent(row.id, owner, existing, now).await?;
                 return Ok(());
             }
             (Delivery::Reply { .. } | Delivery::UpdateRoot { .. }, None) => {
                 // The lane keeps replies behind their root; a missing thread means the root was parked.
                 let why = "the dispute's root post in this channel could not be made, so there is no thread to reply in";
                 self.observer.failed(platform, "no_thread", true);
-                store.outbox_park(row.id, owner, why, now).await?;
+                outbox.park(row.id, owner, why, now).await?;
                 return Ok(());
             }
             _ => {}
@@ -309,8 +311,8 @@ impl Worker {
                     }
                 }
                 self.observer.sent(platform);
-                store
-                    .outbox_sent(row.id, owner, &posted.id, self.service.now())
+                outbox
+                    .sent(row.id, owner, &posted.id, self.service.now())
                     .await?;
             }
             Err(PostError::RateLimited(after)) => {
@@ -319,8 +321,8 @@ impl Worker {
                         .unwrap_or_else(|_| chrono::Duration::seconds(1));
                 self.pause(platform, &target.workspace, until);
                 self.observer.failed(platform, "rate_limited", false);
-                store
-                    .outbox_retry(row.id, owner, "rate limited by the platform", until)
+                outbox
+                    .retry(row.id, owner, "rate limited by the platform", until)
                     .await?;
             }
             Err(PostError::Retry(why)) => {
@@ -329,14 +331,12 @@ impl Worker {
                     + chrono::Duration::from_std(wait)
                         .unwrap_or_else(|_| chrono::Duration::seconds(5));
                 self.observer.failed(platform, "transient", false);
-                store.outbox_retry(row.id, owner, &why, at).await?;
+                outbox.retry(row.id, owner, &why, at).await?;
             }
             Err(e @ PostError::Permanent(_)) => {
                 self.observer.failed(platform, &e.label(), true);
                 tracing::error!(reference = %row.reference, target = %target.key(), error = %e, "delivery: parked a post that cannot succeed");
-                store
-                    .outbox_park(row.id, owner, &e.to_string(), now)
-                    .await?;
+                outbox.park(row.id, owner, &e.to_string(), now).await?;
                 self.report_parked(&row, &target, &e.label(), now).await;
             }
         }
@@ -416,16 +416,16 @@ impl Worker {
                         channel: c.channel.clone(),
                     },
                 };
-                crate::store::NewOutbox {
-                    idempotency_key: format!("parked:{}:{}", row.idempotency_key, notice.key()),
-                    lane: notice.lane(&row.reference),
-                    target: serde_json::to_value(&notice).unwrap_or_default(),
-                    payload: serde_json::to_value(&message).unwrap_or_default(),
-                    available_at: now,
-                }
+                crate::posts::fanout::outbox_row(
+                    format!("parked:{}:{}", row.idempotency_key, notice.key()),
+                    notice.lane(&row.reference),
+                    &notice,
+                    &message,
+                    now,
+                )
             })
             .collect();
-        if let Err(e) = self.service.store.enqueue(&row.reference, &rows, now).await {
+        if let Err(e) = self.outbox.add(&row.reference, &rows, now).await {
             tracing::warn!(error = %e, reference = %row.reference, "delivery: cannot tell the board about a parked post");
         }
     }

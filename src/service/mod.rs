@@ -4,9 +4,12 @@
 //! events and outbox rows in one transaction, retrying on a concurrent change. Slack, Teams, the
 //! sandbox and the scheduler all come through here.
 
+mod adapters;
 mod clock;
+mod queries;
 mod workers;
 
+pub use adapters::AdapterState;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use workers::Outbox;
 
@@ -59,7 +62,7 @@ pub struct Outcome {
 
 /// The policies, calendars, directory, store and clock the service works with.
 pub struct Service {
-    pub store: Store,
+    store: Store,
     pub policies: Arc<PolicySet>,
     pub directory: Arc<Directory>,
     pub clock: Arc<dyn Clock>,

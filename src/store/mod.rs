@@ -5,6 +5,8 @@
 //! on one dispute fail cleanly instead of losing an update. Every operation's SQL and row mapping
 //! is written once, in `sql.rs`; `sqlite.rs` and `postgres.rs` hold only what differs (opening,
 //! the write lock, `FOR UPDATE SKIP LOCKED`, a bulk load, query plans); migrations are per backend.
+//! Platforms' own state (Teams addresses, the sandbox's posts and clock) is not the record's: the
+//! store keeps it for them in one generic table, by adapter and key, without knowing what it is.
 
 mod chain;
 mod postgres;
@@ -169,39 +171,12 @@ pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
     Utc.timestamp_micros(us).single().unwrap_or_default()
 }
 
-/// A post the sandbox adapter stored: one message as the delivery worker posted it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SandboxPost {
-    /// Its id, in posting order; also the thread id of a root post.
-    pub id: i64,
-    /// `root`, `reply`, `notice`, `direct` or `receipt`.
-    pub kind: String,
-    pub reference: String,
-    /// The agency id whose sandbox channel it is in (none for a direct message).
-    pub channel: Option<String>,
-    /// For a reply, the id of its root post.
-    pub thread: Option<i64>,
-    /// For a direct message or a receipt, the only person who sees it.
-    pub person: Option<String>,
-    /// The platform-neutral message, as posted (a root's latest version).
-    pub message: serde_json::Value,
-    pub posted_at: DateTime<Utc>,
-    /// When a root was last rewritten in place (the posting time otherwise).
+/// One value a chat adapter keeps for itself (a platform address, a demo clock, a post).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterEntry {
+    pub key: String,
+    pub value: serde_json::Value,
     pub updated_at: DateTime<Utc>,
-    /// How many versions a root has had (1 until updated).
-    pub revision: i64,
-}
-
-/// A post for the sandbox to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewSandboxPost {
-    pub kind: String,
-    pub reference: String,
-    pub channel: Option<String>,
-    pub thread: Option<i64>,
-    pub person: Option<String>,
-    pub message: serde_json::Value,
-    pub at: DateTime<Utc>,
 }
 
 /// The record, on one of its two backends.
@@ -447,68 +422,43 @@ impl Store {
         dispatch!(self, s => s.verify().await)
     }
 
-    /// The Bot Connector base URL last seen in a Teams tenant's activities (`serviceUrl`).
-    pub async fn teams_service_url(&self, tenant: &str) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.teams_service_url(tenant).await)
+    /// What an adapter keeps under a key, if anything.
+    pub async fn adapter_get(
+        &self,
+        adapter: &str,
+        key: &str,
+    ) -> Result<Option<AdapterEntry>, StoreError> {
+        dispatch!(self, s => s.adapter_get(adapter, key).await)
     }
 
-    /// Records a tenant's `serviceUrl`, so outbound posts use the Connector region Teams named.
-    pub async fn remember_teams_service_url(
+    /// Keeps a value for an adapter under a key, replacing what was there.
+    pub async fn adapter_put(
         &self,
-        tenant: &str,
-        url: &str,
+        adapter: &str,
+        key: &str,
+        value: &serde_json::Value,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.remember_teams_service_url(tenant, url, at).await)
+        dispatch!(self, s => s.adapter_put(adapter, key, value, at).await)
     }
 
-    /// A Teams user's id (`29:…`) behind their Entra object id, once seen in an activity.
-    pub async fn teams_user_id(
+    /// Everything an adapter keeps under keys starting with `prefix`, in key order.
+    pub async fn adapter_list(
         &self,
-        tenant: &str,
-        aad_object_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.teams_user_id(tenant, aad_object_id).await)
+        adapter: &str,
+        prefix: &str,
+    ) -> Result<Vec<AdapterEntry>, StoreError> {
+        dispatch!(self, s => s.adapter_list(adapter, prefix).await)
     }
 
-    /// Records a Teams user's id, for starting direct messages with them.
-    pub async fn remember_teams_user(
+    /// Adds one to an adapter's counter (from 0) and returns the new value, atomically, so
+    /// concurrent callers never get the same number.
+    pub async fn adapter_next(
         &self,
-        tenant: &str,
-        aad_object_id: &str,
-        user_id: &str,
+        adapter: &str,
+        counter: &str,
         at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.remember_teams_user(tenant, aad_object_id, user_id, at).await)
-    }
-
-    /// Stores a sandbox post and returns its id (the sandbox adapter's "platform" post id).
-    pub async fn sandbox_post(&self, post: &NewSandboxPost) -> Result<i64, StoreError> {
-        dispatch!(self, s => s.sandbox_post(post).await)
-    }
-
-    /// Rewrites a sandbox root post in place; false when there is no such root.
-    pub async fn sandbox_update_root(
-        &self,
-        id: i64,
-        message: &serde_json::Value,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.sandbox_update_root(id, message, at).await)
-    }
-
-    /// Every sandbox post, in posting order.
-    pub async fn sandbox_posts(&self) -> Result<Vec<SandboxPost>, StoreError> {
-        dispatch!(self, s => s.sandbox_posts().await)
-    }
-
-    /// How far the sandbox's demo clock was moved ahead of real time, in microseconds (0 if never).
-    pub async fn sandbox_clock_offset(&self) -> Result<i64, StoreError> {
-        dispatch!(self, s => s.sandbox_clock_offset().await)
-    }
-
-    /// Keeps the sandbox's demo clock offset, so a restart resumes at the same demo time.
-    pub async fn set_sandbox_clock_offset(&self, offset_us: i64) -> Result<(), StoreError> {
-        dispatch!(self, s => s.set_sandbox_clock_offset(offset_us).await)
+    ) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.adapter_next(adapter, counter, at).await)
     }
 }

@@ -9,8 +9,8 @@
 use super::chain::{self, StoredEvent, Verifier};
 use super::projection::{self, DisputeRow, Projection};
 use super::{
-    Batch, NewOutbox, NewSandboxPost, OutboxDepth, OutboxRow, SandboxPost, ScheduleRow, StoreError,
-    VerifyReport, from_micros, micros,
+    AdapterEntry, Batch, NewOutbox, OutboxDepth, OutboxRow, ScheduleRow, StoreError, VerifyReport,
+    from_micros, micros,
 };
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
@@ -539,29 +539,36 @@ where
         Ok(v.finish(seq, &hash, (reference, event), broken))
     }
 
-    pub(super) async fn teams_service_url(
+    // ---- what adapters keep for themselves ----
+
+    pub(super) async fn adapter_get(
         &self,
-        tenant: &str,
-    ) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT service_url FROM teams_tenants WHERE tenant = $1")
-            .bind(tenant)
+        adapter: &str,
+        key: &str,
+    ) -> Result<Option<AdapterEntry>, StoreError> {
+        let row = sqlx::query("SELECT * FROM adapter_state WHERE adapter = $1 AND key = $2")
+            .bind(adapter)
+            .bind(key)
             .fetch_optional(&self.pool)
             .await
-            .map_err(err)
+            .map_err(err)?;
+        row.as_ref().map(Self::adapter_entry).transpose()
     }
 
-    pub(super) async fn remember_teams_service_url(
+    pub(super) async fn adapter_put(
         &self,
-        tenant: &str,
-        url: &str,
+        adapter: &str,
+        key: &str,
+        value: &serde_json::Value,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO teams_tenants (tenant, service_url, updated_us) VALUES ($1, $2, $3)
-             ON CONFLICT (tenant) DO UPDATE SET service_url = excluded.service_url, updated_us = excluded.updated_us",
+            "INSERT INTO adapter_state (adapter, key, value, updated_us) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (adapter, key) DO UPDATE SET value = excluded.value, updated_us = excluded.updated_us",
         )
-        .bind(tenant)
-        .bind(url)
+        .bind(adapter)
+        .bind(key)
+        .bind(value.to_string())
         .bind(micros(at))
         .execute(&self.pool)
         .await
@@ -569,107 +576,43 @@ where
         Ok(())
     }
 
-    pub(super) async fn teams_user_id(
+    pub(super) async fn adapter_list(
         &self,
-        tenant: &str,
-        aad_object_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar(
-            "SELECT user_id FROM teams_users WHERE tenant = $1 AND aad_object_id = $2",
+        adapter: &str,
+        prefix: &str,
+    ) -> Result<Vec<AdapterEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM adapter_state WHERE adapter = $1 AND substr(key, 1, length($2)) = $2 ORDER BY key",
         )
-        .bind(tenant)
-        .bind(aad_object_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(err)
-    }
-
-    pub(super) async fn remember_teams_user(
-        &self,
-        tenant: &str,
-        aad_object_id: &str,
-        user_id: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO teams_users (tenant, aad_object_id, user_id, updated_us) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (tenant, aad_object_id) DO UPDATE SET user_id = excluded.user_id, updated_us = excluded.updated_us",
-        )
-        .bind(tenant)
-        .bind(aad_object_id)
-        .bind(user_id)
-        .bind(micros(at))
-        .execute(&self.pool)
+        .bind(adapter)
+        .bind(prefix)
+        .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        Ok(())
+        rows.iter().map(Self::adapter_entry).collect()
     }
 
-    // ---- the sandbox adapter's posts and demo clock ----
-
-    pub(super) async fn sandbox_post(&self, post: &NewSandboxPost) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
-            "INSERT INTO sandbox_posts (kind, reference, channel, thread, person, message, posted_us, updated_us)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    pub(super) async fn adapter_next(
+        &self,
+        adapter: &str,
+        counter: &str,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let value: String = sqlx::query_scalar(
+            "INSERT INTO adapter_state (adapter, key, value, updated_us) VALUES ($1, $2, '1', $3)
+             ON CONFLICT (adapter, key) DO UPDATE
+                 SET value = CAST(CAST(adapter_state.value AS BIGINT) + 1 AS TEXT), updated_us = excluded.updated_us
+             RETURNING value",
         )
-        .bind(&post.kind)
-        .bind(&post.reference)
-        .bind(post.channel.as_deref())
-        .bind(post.thread)
-        .bind(post.person.as_deref())
-        .bind(post.message.to_string())
-        .bind(micros(post.at))
+        .bind(adapter)
+        .bind(counter)
+        .bind(micros(at))
         .fetch_one(&self.pool)
         .await
-        .map_err(err)
-    }
-
-    pub(super) async fn sandbox_update_root(
-        &self,
-        id: i64,
-        message: &serde_json::Value,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sandbox_posts SET message = $1, updated_us = $2, revision = revision + 1
-             WHERE id = $3 AND kind = 'root'",
-        )
-        .bind(message.to_string())
-        .bind(micros(at))
-        .bind(id)
-        .execute(&self.pool)
-        .await
         .map_err(err)?;
-        Ok(DB::rows_affected(&done) == 1)
-    }
-
-    pub(super) async fn sandbox_posts(&self) -> Result<Vec<SandboxPost>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM sandbox_posts ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
-        rows.iter().map(Self::sandbox_post_row).collect()
-    }
-
-    pub(super) async fn sandbox_clock_offset(&self) -> Result<i64, StoreError> {
-        let offset: Option<i64> =
-            sqlx::query_scalar("SELECT offset_us FROM sandbox_clock WHERE id = 1")
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(err)?;
-        Ok(offset.unwrap_or(0))
-    }
-
-    pub(super) async fn set_sandbox_clock_offset(&self, offset_us: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sandbox_clock (id, offset_us) VALUES (1, $1)
-             ON CONFLICT (id) DO UPDATE SET offset_us = excluded.offset_us",
-        )
-        .bind(offset_us)
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(())
+        value
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("{adapter}'s counter {counter} is {value:?}")))
     }
 
     // ---- inside a transaction ----
@@ -989,18 +932,11 @@ where
         })
     }
 
-    fn sandbox_post_row(r: &DB::Row) -> Result<SandboxPost, StoreError> {
-        Ok(SandboxPost {
-            id: r.try_get("id").map_err(corrupt)?,
-            kind: r.try_get("kind").map_err(corrupt)?,
-            reference: r.try_get("reference").map_err(corrupt)?,
-            channel: r.try_get("channel").map_err(corrupt)?,
-            thread: r.try_get("thread").map_err(corrupt)?,
-            person: r.try_get("person").map_err(corrupt)?,
-            message: json(r.try_get("message").map_err(corrupt)?)?,
-            posted_at: from_micros(r.try_get("posted_us").map_err(corrupt)?),
+    fn adapter_entry(r: &DB::Row) -> Result<AdapterEntry, StoreError> {
+        Ok(AdapterEntry {
+            key: r.try_get("key").map_err(corrupt)?,
+            value: json(r.try_get("value").map_err(corrupt)?)?,
             updated_at: from_micros(r.try_get("updated_us").map_err(corrupt)?),
-            revision: r.try_get("revision").map_err(corrupt)?,
         })
     }
 }

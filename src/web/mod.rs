@@ -209,12 +209,8 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.service.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            format!("ok: {} reachable", state.service.store.backend()),
-        )
-            .into_response(),
+    match state.service.health().await {
+        Ok(backend) => (StatusCode::OK, format!("ok: {backend} reachable")).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readyz: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
@@ -223,7 +219,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_page(State(state): State<AppState>) -> Response {
-    if let Ok(depth) = state.service.store.outbox_depth().await {
+    if let Ok(depth) = state.service.outbox().depth().await {
         state.metrics.outbox_pending.set(depth.pending);
         state.metrics.outbox_parked.set(depth.parked);
         let age = depth
@@ -280,7 +276,7 @@ pub async fn serve(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<(), Str
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(%addr, store = built.service.store.backend(), "escalation-bot is serving");
+    tracing::info!(%addr, store = built.service.backend(), "escalation-bot is serving");
     println!("escalation-bot is serving on http://{addr}");
     if config.sandbox {
         println!("The sandbox: open http://{addr}/sandbox/ in a browser");

@@ -2,6 +2,7 @@
 
 mod helpers;
 mod interaction;
+mod module_graph;
 
 mod core_rules;
 mod deadlines;
@@ -28,13 +29,13 @@ mod slack_api;
 mod slack_app;
 mod slack_manifest;
 mod slack_server;
+mod store_adapter_state;
 mod store_audit;
 mod store_concurrency;
 mod store_directory;
 mod store_faults;
 mod store_outbox;
 mod store_projections;
-mod store_sandbox;
 mod store_simulate;
 mod teams_app;
 mod teams_auth;

@@ -80,6 +80,15 @@ impl Sandbox {
         }
     }
 
+    /// The record as an operator's tool sees it: another handle on the sandbox's database.
+    async fn store(&self) -> escalation_bot::store::Store {
+        escalation_bot::store::Store::open(
+            &self._dir.path().join("sandbox.db").display().to_string(),
+        )
+        .await
+        .expect("the sandbox's database opens")
+    }
+
     /// A fresh id for one submission or button press, as the page makes them.
     fn submission(&self) -> String {
         let n = self
@@ -485,7 +494,6 @@ async fn a_raise_posts_a_root_in_both_agencies_channels_and_a_private_receipt_to
     );
     let events = sandbox
         .service
-        .store
         .events(&Reference::parse(&reference).expect("a reference"))
         .await
         .expect("events");
@@ -592,7 +600,7 @@ async fn a_refused_form_names_the_input_to_change_and_records_nothing() {
         "nothing was posted"
     );
     assert_eq!(
-        sandbox.service.store.verify().await.expect("verify").events,
+        sandbox.store().await.verify().await.expect("verify").events,
         0,
         "nothing was recorded"
     );
@@ -945,10 +953,8 @@ async fn the_demo_clock_moves_by_hours_and_working_days_and_overdue_prompts_foll
         sandbox.service.now(),
         "the service reads the demo clock"
     );
-    let kept = sandbox
-        .service
-        .store
-        .sandbox_clock_offset()
+    let kept = escalation_bot::chat::sandbox::kept::SandboxKept::of(&sandbox.service)
+        .clock_offset()
         .await
         .expect("the offset is kept");
     assert_eq!(
@@ -1331,7 +1337,6 @@ async fn a_sunderland_review_recorded_on_time_starts_the_written_response_clock_
     );
     let events = sandbox
         .service
-        .store
         .events(&Reference::parse(&reference).expect("reference"))
         .await
         .expect("events");
@@ -1488,7 +1493,6 @@ async fn the_new_actions_work_from_the_sandbox_by_command_button_and_form() {
     );
     let kinds: Vec<&str> = sandbox
         .service
-        .store
         .events(&Reference::parse(&reference).expect("reference"))
         .await
         .expect("events")

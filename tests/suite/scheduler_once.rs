@@ -74,8 +74,9 @@ async fn a_row_claimed_by_a_process_that_died_is_picked_up_once_its_lease_runs_o
     rig.clock.set(at("2026-03-31T09:00:00+01:00"));
     // Another process claims the reminder and dies before doing anything with it.
     let claimed = rig
-        .service
-        .store
+        .db
+        .open()
+        .await
         .claim_schedule("died", rig.now(), std::time::Duration::from_secs(60), 100)
         .await
         .expect("claim");
@@ -96,7 +97,8 @@ async fn a_row_claimed_by_a_process_that_died_is_picked_up_once_its_lease_runs_o
 async fn a_crash_between_the_append_and_marking_the_row_done_sends_nothing_twice(backend: Backend) {
     let rig = Rig::on(TestDb::new(backend).await, NORFOLK_START).await;
     let reference = norfolk(&rig).await;
-    let store = &rig.service.store;
+    // The crashing process is another process on the same database: its own store.
+    let store = rig.db.open().await;
     let lease = std::time::Duration::from_secs(60);
     rig.run_until("2026-03-31T08:45:00+01:00").await;
 
@@ -415,7 +417,7 @@ async fn a_reminder_in_flight_when_the_dispute_moves_on_is_dropped_as_stale() {
     let reference = norfolk(&rig).await;
     rig.run_until("2026-03-31T08:45:00+01:00").await;
     rig.clock.set(at("2026-03-31T09:00:00+01:00"));
-    let store = &rig.service.store;
+    let store = rig.db.open().await;
     let rows = store
         .claim_schedule(
             "slow-replica",

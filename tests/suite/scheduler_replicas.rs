@@ -235,7 +235,7 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut rows_expected = 0;
     let mut check = async |reference: &Reference, want: &[&str]| {
-        let events = service.store.events(reference).await.expect("events");
+        let events = service.events(reference).await.expect("events");
         let outbox = outbox_of(&db, &reference.to_string()).await;
         let mut mine = Vec::new();
         for (i, e) in events.iter().enumerate() {
@@ -316,6 +316,6 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
         .await;
     assert_eq!(total, distinct);
     raw.close().await;
-    let report = service.store.verify().await.expect("the record verifies");
+    let report = db.open().await.verify().await.expect("the record verifies");
     assert!(report.broken.is_none(), "the hash chain is whole");
 }

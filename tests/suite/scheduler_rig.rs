@@ -158,7 +158,6 @@ impl Rig {
 
     pub async fn events(&self, reference: &Reference) -> Vec<Event> {
         self.service
-            .store
             .events(reference)
             .await
             .unwrap_or_else(|e| panic!("the events of {reference} load: {e}"))

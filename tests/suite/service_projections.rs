@@ -36,7 +36,7 @@ async fn projections_written_through_the_service_are_what_a_rebuild_from_events_
     .await;
     rig.run_until("2026-06-10T17:00:00+01:00").await;
 
-    let store = &rig.service.store;
+    let store = rig.db.open().await;
     let live = store.projection_snapshot().await.expect("reads");
     assert_eq!(live.disputes.len(), 2);
     store.rebuild_projections().await.expect("rebuilds");

@@ -223,8 +223,9 @@ async fn the_full_journey(app: &App) {
     );
     let open = app
         .service
-        .store
-        .open_for_person(SOCIAL_WORKER.person)
+        .open_for(&escalation_bot::directory::PersonId(
+            SOCIAL_WORKER.person.to_string(),
+        ))
         .await
         .expect("open list");
     assert_eq!(open.len(), 1);
@@ -525,8 +526,9 @@ async fn a_raise_form_submitted_twice_records_one_challenge() {
     }
     let open = app
         .service
-        .store
-        .open_for_person(SOCIAL_WORKER.person)
+        .open_for(&escalation_bot::directory::PersonId(
+            SOCIAL_WORKER.person.to_string(),
+        ))
         .await
         .expect("open list");
     assert_eq!(open.len(), 1, "one challenge: {open:?}");

@@ -699,8 +699,7 @@ impl App {
         );
         let open = self
             .service
-            .store
-            .open_for_person(who.person)
+            .open_for(&escalation_bot::directory::PersonId(who.person.to_string()))
             .await
             .expect("open challenges list");
         let latest = open
@@ -741,20 +740,12 @@ impl App {
     }
 
     pub async fn depth(&self) -> OutboxDepth {
-        self.service
-            .store
-            .outbox_depth()
-            .await
-            .expect("outbox depth")
+        self.service.outbox().depth().await.expect("outbox depth")
     }
 
     /// Every event of a dispute.
     pub async fn events(&self, reference: &Reference) -> Vec<Event> {
-        self.service
-            .store
-            .events(reference)
-            .await
-            .expect("events load")
+        self.service.events(reference).await.expect("events load")
     }
 
     /// How many events of a kind a dispute has.
@@ -768,7 +759,13 @@ impl App {
 
     /// Every event in the whole log, and every outbox row: what a refused request must not change.
     pub async fn footprint(&self) -> (u64, i64, i64) {
-        let report = self.service.store.verify().await.expect("the log verifies");
+        let report = self
+            .db
+            .open()
+            .await
+            .verify()
+            .await
+            .expect("the log verifies");
         let raw = self.db.raw().await;
         let outbox = raw.int("SELECT count(*) FROM outbox").await;
         let inbound = raw.int("SELECT count(*) FROM inbound_keys").await;
@@ -779,7 +776,7 @@ impl App {
     /// The thread (root `ts`) of a dispute in a channel, as the app recorded it.
     pub async fn thread(&self, reference: &Reference, team: &str, channel: &str) -> String {
         self.service
-            .store
+            .outbox()
             .thread(&reference.to_string(), "slack", team, channel)
             .await
             .expect("threads load")

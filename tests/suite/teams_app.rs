@@ -655,19 +655,11 @@ impl App {
     }
 
     pub async fn depth(&self) -> OutboxDepth {
-        self.service
-            .store
-            .outbox_depth()
-            .await
-            .expect("outbox depth")
+        self.service.outbox().depth().await.expect("outbox depth")
     }
 
     pub async fn events(&self, reference: &Reference) -> Vec<Event> {
-        self.service
-            .store
-            .events(reference)
-            .await
-            .expect("events load")
+        self.service.events(reference).await.expect("events load")
     }
 
     pub async fn count(&self, reference: &Reference, kind: &str) -> usize {
@@ -680,7 +672,13 @@ impl App {
 
     /// Events in the whole log, outbox rows, inbound keys: what a refused request must not change.
     pub async fn footprint(&self) -> (u64, i64, i64) {
-        let report = self.service.store.verify().await.expect("the log verifies");
+        let report = self
+            .db
+            .open()
+            .await
+            .verify()
+            .await
+            .expect("the log verifies");
         let raw = self.db.raw().await;
         let outbox = raw.int("SELECT count(*) FROM outbox").await;
         let inbound = raw.int("SELECT count(*) FROM inbound_keys").await;
@@ -697,7 +695,7 @@ impl App {
     ) -> (String, String) {
         let t = self
             .service
-            .store
+            .outbox()
             .thread(&reference.to_string(), "teams", tenant, channel)
             .await
             .expect("threads load")
@@ -809,8 +807,7 @@ impl App {
         assert!(reply.body.is_empty(), "the raise is accepted: {reply:?}");
         let open = self
             .service
-            .store
-            .open_for_person("asc-sw")
+            .open_for(&escalation_bot::directory::PersonId("asc-sw".to_string()))
             .await
             .expect("open list");
         let latest = open
@@ -826,7 +823,7 @@ impl App {
     pub async fn slack_thread(&self, reference: &Reference) -> (String, Vec<String>) {
         let root = self
             .service
-            .store
+            .outbox()
             .thread(&reference.to_string(), "slack", "T0ASC", "C0ASCCHAL")
             .await
             .expect("threads load")

@@ -238,14 +238,14 @@ async fn on_postgres_a_tenants_service_url_and_a_users_teams_id_are_kept_and_use
     // The GP lead writes to the bot once: their Teams id and the tenant's serviceUrl are learnt.
     let hello = app.personal_message(crate::teams_app::LINDQVIST, "help");
     assert_eq!(app.send(&hello).await.status, 200);
-    let store = &app.service.store;
+    let known = escalation_bot::chat::teams::known::KnownAddresses::of(&app.service);
     assert_eq!(
-        store.teams_service_url(TENANT).await.expect("read"),
+        known.service_url(TENANT).await.expect("read"),
         Some(app.connector.service_url())
     );
     assert_eq!(
-        store
-            .teams_user_id(TENANT, crate::teams_app::LINDQVIST.aad)
+        known
+            .user_id(TENANT, crate::teams_app::LINDQVIST.aad)
             .await
             .expect("read")
             .as_deref(),

@@ -234,8 +234,9 @@ async fn journey_one_has_a_thread_in_slack_and_in_teams_with_every_update_in_bot
         card_text(&root.activity)
     );
     let report = app
-        .service
-        .store
+        .db
+        .open()
+        .await
         .verify()
         .await
         .expect("the record verifies");
@@ -332,8 +333,9 @@ async fn a_gp_raises_from_the_teams_card_form_which_keeps_their_input_while_they
     );
     assert_eq!(
         app.service
-            .store
-            .open_for_person("dr-okafor")
+            .open_for(&escalation_bot::directory::PersonId(
+                "dr-okafor".to_string()
+            ))
             .await
             .expect("list")
             .len(),
@@ -359,8 +361,9 @@ async fn a_gp_raises_from_the_teams_card_form_which_keeps_their_input_while_they
     assert_eq!(app.count(&reference, "raised").await, 1);
     assert_eq!(
         app.service
-            .store
-            .open_for_person(OKAFOR.person)
+            .open_for(&escalation_bot::directory::PersonId(
+                OKAFOR.person.to_string()
+            ))
             .await
             .expect("list")
             .len(),
@@ -381,9 +384,8 @@ async fn a_gp_raises_from_the_teams_card_form_which_keeps_their_input_while_they
         "a Slack thread exists too, with no replies yet"
     );
     assert_eq!(
-        app.service
-            .store
-            .teams_service_url(TENANT)
+        escalation_bot::chat::teams::known::KnownAddresses::of(&app.service)
+            .service_url(TENANT)
             .await
             .expect("read"),
         Some(app.connector.service_url()),

@@ -225,7 +225,7 @@ async fn state_view(State(state): State<SandboxState>, Query(q): Query<AsQuery>)
         .person
         .map(PersonId)
         .filter(|p| service.directory.person(p).is_some());
-    let posts = match service.store.sandbox_posts().await {
+    let posts = match super::kept::SandboxKept::of(service).posts().await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "sandbox: cannot read the posts");
@@ -296,7 +296,9 @@ async fn clock_post(
     };
     manual.set(to);
     if let Some(us) = manual.offset().num_microseconds()
-        && let Err(e) = service.store.set_sandbox_clock_offset(us).await
+        && let Err(e) = super::kept::SandboxKept::of(service)
+            .set_clock_offset(us)
+            .await
     {
         tracing::warn!(error = %e, "sandbox: the demo clock moved but could not be kept for a restart");
     }
@@ -539,12 +541,9 @@ async fn record(State(state): State<SandboxState>, Path(reference): Path<String>
         Ok(d) => d,
         Err(e) => return service_refusal(&e),
     };
-    let (events, verify) = match (
-        service.store.events(&reference).await,
-        service.store.verify().await,
-    ) {
-        (Ok(events), Ok(verify)) => (events, verify),
-        (Err(e), _) | (_, Err(e)) => return service_refusal(&ServiceError::from(e)),
+    let (events, verify) = match service.audit_trail(&reference).await {
+        Ok(trail) => trail,
+        Err(e) => return service_refusal(&e),
     };
     let Ok(scene) = service.scene(&d.policy) else {
         return refused(

@@ -1,12 +1,13 @@
 //! The sandbox: a third chat adapter whose platform is a web page, for demos, training and tests.
 //!
 //! It sits on the same path as Slack and Teams: the page's requests become core commands through
-//! `Service` (inbound), the delivery worker posts through `SandboxPoster` into the store's
-//! `sandbox_posts` table (poster), and the page shows that table, so nothing it shows is made up
-//! around the core. `serve --sandbox` moves every agency's channel here and gives it a demo clock.
+//! `Service` (inbound), the delivery worker posts through `SandboxPoster` into the sandbox's
+//! kept posts (poster, kept), and the page shows those, so nothing it shows is made up around the
+//! core. `serve --sandbox` moves every agency's channel here and gives it a demo clock.
 
 pub mod clock;
 mod inbound;
+pub mod kept;
 mod page;
 mod poster;
 pub mod view;
@@ -80,10 +81,8 @@ impl SandboxState {
         let Some(manual) = self.service.clock.as_manual() else {
             return Ok(());
         };
-        let kept = self
-            .service
-            .store
-            .sandbox_clock_offset()
+        let kept = kept::SandboxKept::of(&self.service)
+            .clock_offset()
             .await
             .map_err(|e| format!("cannot read the sandbox's demo clock: {e}"))?;
         let kept = chrono::Duration::microseconds(kept);

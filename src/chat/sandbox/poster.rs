@@ -1,24 +1,30 @@
 //! The sandbox's "platform API": the delivery worker posts here, and the posts are kept in the store.
 
 use super::Changes;
+use super::kept::{NewPost, SandboxKept};
 use crate::chat::{Delivery, Message, MessageKind, Target};
 use crate::delivery::{PostError, PostFuture, Posted, Poster};
 use crate::directory::Directory;
 use crate::service::Service;
-use crate::store::{NewSandboxPost, StoreError};
+use crate::store::StoreError;
 use std::sync::Arc;
 
-/// Posts for the delivery worker into the `sandbox_posts` table, the way Slack or Teams would
+/// Posts for the delivery worker into the sandbox's kept posts, the way Slack or Teams would
 /// show them: a root starts a thread, replies follow it in order, an update rewrites the root.
 #[derive(Clone)]
 pub struct SandboxPoster {
     service: Arc<Service>,
+    kept: SandboxKept,
     changes: Changes,
 }
 
 impl SandboxPoster {
     pub(super) fn new(service: Arc<Service>, changes: Changes) -> SandboxPoster {
-        SandboxPoster { service, changes }
+        SandboxPoster {
+            kept: SandboxKept::of(&service),
+            service,
+            changes,
+        }
     }
 
     async fn deliver(
@@ -34,14 +40,14 @@ impl SandboxPoster {
                 target.workspace
             )));
         }
-        let store = &self.service.store;
+        let store = &self.kept;
         let payload = serde_json::to_value(message)
             .map_err(|e| PostError::Permanent(format!("unreadable_message: {e}")))?;
         let now = self.service.now();
         let post = |kind: MessageKind,
                     channel: Option<&str>,
                     thread: Option<i64>,
-                    person: Option<&str>| NewSandboxPost {
+                    person: Option<&str>| NewPost {
             kind: kind_name(kind).to_string(),
             reference: message.reference.clone(),
             channel: channel.map(str::to_string),
@@ -58,7 +64,7 @@ impl SandboxPoster {
         let posted = match &target.delivery {
             Delivery::Root { channel } => {
                 let id = store
-                    .sandbox_post(&post(MessageKind::Root, Some(channel), None, None))
+                    .add(&post(MessageKind::Root, Some(channel), None, None))
                     .await
                     .map_err(retry)?;
                 Posted {
@@ -69,7 +75,7 @@ impl SandboxPoster {
             Delivery::Reply { channel } => {
                 let root = root_of(thread)?;
                 let id = store
-                    .sandbox_post(&post(MessageKind::Update, Some(channel), Some(root), None))
+                    .add(&post(MessageKind::Update, Some(channel), Some(root), None))
                     .await
                     .map_err(retry)?;
                 Posted {
@@ -80,7 +86,7 @@ impl SandboxPoster {
             Delivery::UpdateRoot { .. } => {
                 let root = root_of(thread)?;
                 if !store
-                    .sandbox_update_root(root, &payload, now)
+                    .update_root(root, &payload, now)
                     .await
                     .map_err(retry)?
                 {
@@ -95,7 +101,7 @@ impl SandboxPoster {
             }
             Delivery::Notice { channel } => {
                 let id = store
-                    .sandbox_post(&post(MessageKind::Notice, Some(channel), None, None))
+                    .add(&post(MessageKind::Notice, Some(channel), None, None))
                     .await
                     .map_err(retry)?;
                 Posted {
@@ -105,7 +111,7 @@ impl SandboxPoster {
             }
             Delivery::Direct { user, .. } => {
                 let id = store
-                    .sandbox_post(&post(MessageKind::Direct, None, None, Some(user)))
+                    .add(&post(MessageKind::Direct, None, None, Some(user)))
                     .await
                     .map_err(retry)?;
                 Posted {
@@ -115,7 +121,7 @@ impl SandboxPoster {
             }
             Delivery::Receipt { channel, user } => {
                 let id = store
-                    .sandbox_post(&post(MessageKind::Receipt, Some(channel), None, Some(user)))
+                    .add(&post(MessageKind::Receipt, Some(channel), None, Some(user)))
                     .await
                     .map_err(retry)?;
                 Posted {

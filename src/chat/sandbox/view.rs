@@ -1,11 +1,12 @@
 //! What the sandbox page reads: people to act as, channels as delivered, the clock, a record.
 
+use super::kept::SandboxPost;
 use crate::calendar::format_uk_short;
 use crate::chat::{Span, compose};
 use crate::directory::{BOARD_KIND, Directory, Person, PersonId};
 use crate::escalation::{Dispute, Event, EventBody};
 use crate::policy::{BoardRole, Policy, PolicySet};
-use crate::store::{SandboxPost, VerifyReport};
+use crate::store::VerifyReport;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;

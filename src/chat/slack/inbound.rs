@@ -546,11 +546,9 @@ async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes
     if event.bot_id.is_some() || event.subtype.is_some() {
         return StatusCode::OK.into_response();
     }
-    let now = state.service.now();
     match state
         .service
-        .store
-        .claim_inbound(&format!("slack:event:{event_id}"), now)
+        .first_time(&format!("slack:event:{event_id}"))
         .await
     {
         Ok(true) => {}
@@ -568,8 +566,7 @@ async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes
     if let Some(ts) = &event.ts {
         match state
             .service
-            .store
-            .claim_inbound(&format!("slack:message:{team}:{channel}:{ts}"), now)
+            .first_time(&format!("slack:message:{team}:{channel}:{ts}"))
             .await
         {
             Ok(true) => {}

@@ -104,8 +104,7 @@ impl TeamsState {
     /// Records the tenant's `serviceUrl` and the sender's Teams id, when they are new to us.
     async fn remember(&self, a: &Activity) {
         let Some(tenant) = a.tenant() else { return };
-        let now = self.service.now();
-        let store = &self.service.store;
+        let addresses = super::known::KnownAddresses::of(&self.service);
         if !a.service_url.is_empty() {
             let known = self
                 .addresses
@@ -115,10 +114,7 @@ impl TeamsState {
                 .get(tenant)
                 .cloned();
             if known.as_deref() != Some(a.service_url.as_str()) {
-                match store
-                    .remember_teams_service_url(tenant, &a.service_url, now)
-                    .await
-                {
+                match addresses.remember_service_url(tenant, &a.service_url).await {
                     Ok(()) => {
                         self.addresses
                             .service_urls
@@ -143,10 +139,7 @@ impl TeamsState {
                 .unwrap_or_else(|p| p.into_inner())
                 .contains(&key);
             if new {
-                match store
-                    .remember_teams_user(tenant, aad, &a.from.id, now)
-                    .await
-                {
+                match addresses.remember_user(tenant, aad, &a.from.id).await {
                     Ok(()) => {
                         self.addresses
                             .users
@@ -171,7 +164,10 @@ impl TeamsState {
         {
             return url;
         }
-        match self.service.store.teams_service_url(tenant).await {
+        match super::known::KnownAddresses::of(&self.service)
+            .service_url(tenant)
+            .await
+        {
             Ok(Some(url)) => {
                 self.addresses
                     .service_urls
@@ -717,7 +713,10 @@ impl TeamsPoster {
         {
             return Ok(c);
         }
-        let user = match self.state.service.store.teams_user_id(tenant, aad).await {
+        let user = match super::known::KnownAddresses::of(&self.state.service)
+            .user_id(tenant, aad)
+            .await
+        {
             Ok(Some(id)) => id,
             Ok(None) => aad.to_string(),
             Err(e) => {

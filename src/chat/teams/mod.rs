@@ -11,6 +11,7 @@ pub mod cards;
 pub mod client;
 pub mod forms;
 pub mod inbound;
+pub mod known;
 pub mod package;
 #[cfg(feature = "bench")]
 pub mod standin;
