@@ -231,23 +231,24 @@ async fn an_upgraded_database_keeps_its_teams_addresses_sandbox_posts_and_clock(
     let kept = SandboxKept::of(&service);
     assert_eq!(kept.clock_offset().await.expect("offset"), 7_200_000_000);
     let posts = kept.posts().await.expect("posts");
-    let shown: Vec<(i64, &str, Option<i64>, i64, Option<&str>)> = posts
+    let shown: Vec<String> = posts
         .iter()
         .map(|p| {
-            (
+            format!(
+                "{} {} thread {:?} revision {} {}",
                 p.id,
-                p.kind.as_str(),
+                p.kind,
                 p.thread,
                 p.revision,
-                p.message["title"].as_str(),
+                p.message["title"].as_str().unwrap_or("")
             )
         })
         .collect();
     assert_eq!(
         shown,
         [
-            (1, "root", None, 2, Some("v2")),
-            (2, "reply", Some(1), 1, Some("escalated"))
+            "1 root thread None revision 2 v2",
+            "2 reply thread Some(1) revision 1 escalated"
         ]
     );
     assert_eq!(posts[0].updated_at.timestamp_micros(), 20);
