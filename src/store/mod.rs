@@ -7,6 +7,8 @@
 //! the write lock, `FOR UPDATE SKIP LOCKED`, a bulk load, query plans); migrations are per backend.
 
 mod chain;
+pub mod checkpoint;
+mod crosscheck;
 mod postgres;
 mod projection;
 mod sql;
@@ -437,9 +439,24 @@ impl Store {
         dispatch!(self, s => s.enqueue(reference, rows, at).await)
     }
 
-    /// Walks the whole log and checks every hash link.
+    /// Walks the whole log and checks every hash link, then the counters, projections and
+    /// request keys against it.
     pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
         dispatch!(self, s => s.verify().await)
+    }
+
+    /// The sealed head (newest event's position in the log, its hash), which checkpoints sign.
+    pub async fn head(&self) -> Result<(i64, String), StoreError> {
+        dispatch!(self, s => s.head().await)
+    }
+
+    /// Whether the log still holds a signed checkpoint (its signature checked with `public_key`).
+    pub async fn check_checkpoint(
+        &self,
+        checkpoint: &checkpoint::Checkpoint,
+        public_key: &[u8],
+    ) -> Result<checkpoint::CheckpointFinding, StoreError> {
+        dispatch!(self, s => s.check_checkpoint(checkpoint, public_key).await)
     }
 
     /// The Bot Connector base URL last seen in a Teams tenant's activities (`serviceUrl`).

@@ -29,6 +29,7 @@ mod slack_app;
 mod slack_manifest;
 mod slack_server;
 mod store_audit;
+mod store_checkpoints;
 mod store_concurrency;
 mod store_directory;
 mod store_faults;
