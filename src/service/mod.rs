@@ -4,7 +4,10 @@
 //! events and outbox rows in one transaction, retrying on a concurrent change. Slack, Teams, the
 //! sandbox and the scheduler all come through here.
 
+mod checkpoints;
 mod clock;
+
+pub use checkpoints::CheckpointPublisher;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 
