@@ -196,7 +196,7 @@ impl Worker {
                 if let Err(e) = self
                     .service
                     .store
-                    .outbox_retry(
+                    .outbox_wait(
                         row.id,
                         &self.config.owner,
                         "handed back before its lease ran out",
@@ -240,7 +240,7 @@ impl Worker {
         };
         if let Some(until) = self.paused_until(platform, &target.workspace, now) {
             store
-                .outbox_retry(row.id, owner, "waiting out a rate limit", until)
+                .outbox_wait(row.id, owner, "waiting out a rate limit", until)
                 .await?;
             return Ok(());
         }
@@ -255,7 +255,7 @@ impl Worker {
             && let Some(slot) = self.slot(platform, &target.workspace, channel, now)
         {
             store
-                .outbox_retry(row.id, owner, "pacing posts to this channel", slot)
+                .outbox_wait(row.id, owner, "pacing posts to this channel", slot)
                 .await?;
             return Ok(());
         }
@@ -320,7 +320,7 @@ impl Worker {
                 self.pause(platform, &target.workspace, until);
                 self.observer.failed(platform, "rate_limited", false);
                 store
-                    .outbox_retry(row.id, owner, "rate limited by the platform", until)
+                    .outbox_wait(row.id, owner, "rate limited by the platform", until)
                     .await?;
             }
             Err(PostError::Retry(why)) => {

@@ -319,6 +319,18 @@ impl Store {
         dispatch!(self, s => s.outbox_retry(id, owner, error, retry_at).await)
     }
 
+    /// Hands a claimed row back unposted until `until` (pacing, a rate-limit pause): it was not
+    /// tried, so it does not count as an attempt and adds nothing to the back-off of a later failure.
+    pub async fn outbox_wait(
+        &self,
+        id: i64,
+        owner: &str,
+        why: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.outbox_wait(id, owner, why, until).await)
+    }
+
     /// Parks a row that will never succeed (e.g. `channel_not_found`) so it is reported, not retried.
     pub async fn outbox_park(
         &self,

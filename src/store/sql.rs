@@ -288,6 +288,29 @@ where
         Ok(DB::rows_affected(&done) == 1)
     }
 
+    pub(super) async fn outbox_wait(
+        &self,
+        id: i64,
+        owner: &str,
+        why: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // The claim counted an attempt; handing back unposted takes it off again.
+        let done = sqlx::query(
+            "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL,
+                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+             WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
+        )
+        .bind(micros(until))
+        .bind(why)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
     pub(super) async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
         let (pending, parked, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
             "SELECT count(CASE WHEN status = 'pending' THEN 1 END),
