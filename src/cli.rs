@@ -226,29 +226,101 @@ pub fn simulate(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `audit verify`: walks the log; exit 0 with a count when intact, exit 1 naming the first broken link.
-pub fn audit_verify(db: &str) -> anyhow::Result<ExitCode> {
+/// `audit verify`: walks the log and cross-checks the database and any checkpoints; exit 0
+/// with a count when all is intact, exit 1 naming every problem found.
+pub fn audit_verify(
+    db: &str,
+    checkpoints: Option<&Path>,
+    public_key: Option<&str>,
+    signing_key: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    use crate::store::checkpoint::{CheckpointFinding, CheckpointKey, read_lines};
+    let checkpoints = match checkpoints {
+        None => Vec::new(),
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the checkpoints file {}", file.display()))?;
+            read_lines(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+        }
+    };
+    let public_key = match (public_key, signing_key) {
+        _ if checkpoints.is_empty() => Vec::new(),
+        (Some(hex_key), _) => hex::decode(hex_key.trim())
+            .ok()
+            .filter(|k| k.len() == 32)
+            .context(
+                "--public-key must be 64 hexadecimal characters, as `audit new-key` printed it",
+            )?,
+        (None, Some(seed)) => CheckpointKey::from_hex(seed)?.public_key(),
+        (None, None) => anyhow::bail!(
+            "checking checkpoints needs the public key that signed them: give --public-key (kept with the board) or set AUDIT_SIGNING_KEY"
+        ),
+    };
     runtime()?.block_on(async {
         let store = crate::store::Store::open(db).await?;
         let report = store.verify().await?;
-        match report.broken {
-            None => {
-                println!(
-                    "ok: {} events in {} disputes, every link intact",
-                    report.events, report.disputes
-                );
-                Ok(ExitCode::SUCCESS)
-            }
+        let mut failed = false;
+        match &report.broken {
+            None => println!(
+                "ok: {} events in {} disputes, every link intact",
+                report.events, report.disputes
+            ),
             Some(b) => {
+                failed = true;
                 println!("broken: {b}");
-                println!(
-                    "{} events were checked before it. The record has been altered outside the service; keep this database as evidence and tell the board business unit.",
-                    report.events
-                );
-                Ok(ExitCode::from(1))
+                println!("{} events were checked before it.", report.events);
             }
         }
+        for problem in &report.inconsistencies {
+            failed = true;
+            println!("inconsistent: {problem}");
+        }
+        for c in &checkpoints {
+            let finding = store.check_checkpoint(c, &public_key).await?;
+            failed |= finding != CheckpointFinding::Held;
+            println!(
+                "checkpoint of {} at position {}: {finding}",
+                c.at.format("%Y-%m-%d %H:%M UTC"),
+                c.position
+            );
+        }
+        if failed {
+            println!(
+                "The record has been altered outside the service; keep this database as evidence and tell the board business unit."
+            );
+            return Ok(ExitCode::from(1));
+        }
+        if !checkpoints.is_empty() {
+            println!("ok: the log holds all {} checkpoints", checkpoints.len());
+        }
+        Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `audit checkpoint`: signs the record's head now and prints it as one line.
+pub fn audit_checkpoint(db: &str, signing_key: &str) -> anyhow::Result<ExitCode> {
+    let key = crate::store::checkpoint::CheckpointKey::from_hex(signing_key)?;
+    runtime()?.block_on(async {
+        let store = crate::store::Store::open(db).await?;
+        let (position, head) = store.head().await?;
+        println!(
+            "{}",
+            key.sign(position, &head, chrono::Utc::now()).to_line()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `audit new-key`: a new signing key and its public half.
+pub fn audit_new_key() -> anyhow::Result<ExitCode> {
+    let seed = crate::store::checkpoint::CheckpointKey::generate_seed_hex()?;
+    let key = crate::store::checkpoint::CheckpointKey::from_hex(&seed)?;
+    println!("AUDIT_SIGNING_KEY={seed}");
+    println!("public key: {}", key.public_key_hex());
+    println!(
+        "Set AUDIT_SIGNING_KEY in the service's environment (a secret, like the Slack signing secret) and give the public key to the board: `audit verify --public-key` checks checkpoints with it."
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `db rebuild-projections`: recomputes every projection from the events.

@@ -141,6 +141,14 @@ pub struct ServeConfig {
     /// Run the sandbox: a web page standing in for Slack and Teams, with a demo clock.
     #[arg(long)]
     pub sandbox: bool,
+    /// The record's checkpoint signing key (64 hex characters, from `audit new-key`): with it
+    /// the service posts a signed checkpoint of the record to each board's channel daily.
+    #[arg(
+        long = "audit-signing-key",
+        env = "AUDIT_SIGNING_KEY",
+        hide_env_values = true
+    )]
+    pub audit_signing_key: Option<Secret>,
 }
 
 impl ServeConfig {

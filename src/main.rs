@@ -117,12 +117,45 @@ enum TeamsCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Walk the whole log and check every hash link; exit 1 naming the first broken one.
+    /// Walk the whole log and check every hash link, the reference counters, the summaries and
+    /// the request keys against it, and any signed checkpoints given; exit 1 naming each problem.
     Verify {
         /// Database URL (`postgres://…` or a SQLite file).
         #[arg(long, env = "DATABASE_URL", default_value = cli::DEFAULT_DATABASE)]
         db: String,
+        /// A file of checkpoints (one per line, as `audit checkpoint` prints them or the board's
+        /// channel shows them): the log must still hold each one.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        /// The public key that signed the checkpoints (hex, as `audit new-key` printed it);
+        /// taken from AUDIT_SIGNING_KEY when that is set instead.
+        #[arg(long = "public-key")]
+        public_key: Option<String>,
+        #[arg(
+            long = "signing-key",
+            env = "AUDIT_SIGNING_KEY",
+            hide = true,
+            hide_env_values = true
+        )]
+        signing_key: Option<String>,
     },
+    /// Sign the record's head now and print it as one line: keep these lines outside the database
+    /// (append them to a file) to prove later that nothing up to them was rewritten.
+    Checkpoint {
+        /// Database URL (`postgres://…` or a SQLite file).
+        #[arg(long, env = "DATABASE_URL", default_value = cli::DEFAULT_DATABASE)]
+        db: String,
+        /// The checkpoint signing key (64 hex characters), as `audit new-key` made it.
+        #[arg(
+            long = "signing-key",
+            env = "AUDIT_SIGNING_KEY",
+            hide_env_values = true
+        )]
+        signing_key: String,
+    },
+    /// Make a new checkpoint signing key: set it as AUDIT_SIGNING_KEY and keep its public half
+    /// with the board, away from the database.
+    NewKey,
 }
 
 #[derive(Subcommand)]
@@ -194,9 +227,23 @@ fn main() -> ExitCode {
             policies,
             db,
         } => cli::simulate(&policies, &scenario, json, db.as_deref()),
-        Command::Audit {
-            command: AuditCommand::Verify { db },
-        } => cli::audit_verify(&db),
+        Command::Audit { command } => match command {
+            AuditCommand::Verify {
+                db,
+                checkpoints,
+                public_key,
+                signing_key,
+            } => cli::audit_verify(
+                &db,
+                checkpoints.as_deref(),
+                public_key.as_deref(),
+                signing_key.as_deref(),
+            ),
+            AuditCommand::Checkpoint { db, signing_key } => {
+                cli::audit_checkpoint(&db, &signing_key)
+            }
+            AuditCommand::NewKey => cli::audit_new_key(),
+        },
         Command::Db {
             command: DbCommand::RebuildProjections { db },
         } => cli::rebuild_projections(&db),

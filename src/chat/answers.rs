@@ -2,14 +2,19 @@
 //! and what to say when a request could not be recorded.
 
 use crate::chat::compose;
-use crate::directory::Person;
-use crate::escalation::{Reference, Status};
+use crate::directory::{Person, PersonId};
+use crate::escalation::{Reference, Refusal, Status, can_act};
 use crate::service::{Service, ServiceError};
 
 /// What a person sees for a service error: their refusal, or a safe message for ours (the cause
 /// goes to the log, never to chat).
 pub fn user_text(e: &ServiceError) -> String {
     match e {
+        // Someone who may not act on a challenge learns nothing about it, not even that it
+        // exists: references are sequential, so "not yours" would confirm a guess.
+        ServiceError::Refused(Refusal::NotPermitted { reference }) => {
+            ServiceError::UnknownDispute(reference.clone()).to_string()
+        }
         ServiceError::Refused(r) => r.to_string(),
         ServiceError::UnknownDispute(_) | ServiceError::Busy(_) => e.to_string(),
         ServiceError::Duplicate => "Already recorded.".to_string(),
@@ -20,17 +25,23 @@ pub fn user_text(e: &ServiceError) -> String {
     }
 }
 
-/// `status REF`: stage, deadline, who holds the stage, who has still to acknowledge, any proposal.
-pub async fn status_text(service: &Service, reference: &Reference) -> String {
+/// `status REF`: stage, deadline, who holds the stage, who has still to acknowledge, any
+/// proposal — for those who may act on it; anyone else hears what an unknown reference gets.
+pub async fn status_text(service: &Service, asker: &PersonId, reference: &Reference) -> String {
     let d = match service.dispute(reference).await {
         Ok(d) => d,
-        Err(e) => return user_text(&e),
+        Err(e) => return sentence(&user_text(&e)),
     };
     let scene = match service.scene(&d.policy) {
         Ok(s) => s,
-        Err(e) => return user_text(&e),
+        Err(e) => return sentence(&user_text(&e)),
     };
     let (policy, dir) = (scene.policy, scene.dir);
+    if !can_act(policy, dir, &d, asker) {
+        return sentence(&user_text(&ServiceError::UnknownDispute(
+            reference.to_string(),
+        )));
+    }
     let mut text = format!(
         "{} · {}",
         compose::title(policy, &d),
@@ -99,4 +110,18 @@ pub async fn list_text(service: &Service, person: &Person) -> String {
             "Your challenges cannot be listed just now. Please try again in a moment.".to_string()
         }
     }
+}
+
+/// A refusal or error as a sentence people read: capital first letter, full stop at the end.
+pub fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let mut out = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }

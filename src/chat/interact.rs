@@ -11,6 +11,7 @@ use super::{Origin, answers, compose};
 use crate::directory::Person;
 use crate::escalation::{Dispute, Reference, Refusal, Status, Verb, can_act};
 use crate::service::{Outcome, Service, ServiceError};
+pub use answers::sentence;
 
 /// What a person did, already verified and tied to a person by their platform's adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +99,9 @@ async fn typed(service: &Service, asker: Asker<'_>, text: &str, key: Option<Stri
     match parsed {
         Typed::Help => Reply::Say(grammar::help(asker.command_word)),
         Typed::List => Reply::Say(answers::list_text(service, asker.person).await),
-        Typed::Status(reference) => Reply::Say(answers::status_text(service, &reference).await),
+        Typed::Status(reference) => {
+            Reply::Say(answers::status_text(service, &asker.person.id, &reference).await)
+        }
         Typed::Verb {
             verb,
             reference,
@@ -174,12 +177,9 @@ async fn load(
         .map_err(|e| Reply::Refused(sentence(&answers::user_text(&e))))?;
     // Say no before the form is filled in, where the core would refuse anything from this person.
     if !can_act(policy, &service.directory, &d, &asker.person.id) {
-        return Err(Reply::Refused(sentence(
-            &Refusal::NotPermitted {
-                reference: reference.to_string(),
-            }
-            .to_string(),
-        )));
+        return Err(Reply::Refused(sentence(&answers::user_text(
+            &ServiceError::UnknownDispute(reference.to_string()),
+        ))));
     }
     if d.status != Status::Open && verb != Verb::ReferLearning && verb != Verb::ConfirmResolution {
         let status = if d.status == Status::Resolved {
@@ -449,18 +449,4 @@ pub fn receipt_text(service: &Service, outcome: &Outcome) -> String {
         Ok(scene) => compose::receipt(&scene, d, &outcome.events).fallback,
         Err(_) => format!("Recorded on {}.", outcome.reference),
     }
-}
-
-/// A refusal or error as a sentence people read: capital first letter, full stop at the end.
-pub fn sentence(text: &str) -> String {
-    let text = text.trim();
-    let mut chars = text.chars();
-    let mut out = match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
-        None => return String::new(),
-    };
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
 }

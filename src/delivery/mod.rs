@@ -198,7 +198,7 @@ impl Worker {
             if i > 0 && at >= hand_back_from {
                 if let Err(e) = self
                     .outbox
-                    .retry(
+                    .wait(
                         row.id,
                         &self.config.owner,
                         "handed back before its lease ran out",
@@ -242,7 +242,7 @@ impl Worker {
         };
         if let Some(until) = self.paused_until(platform, &target.workspace, now) {
             outbox
-                .retry(row.id, owner, "waiting out a rate limit", until)
+                .wait(row.id, owner, "waiting out a rate limit", until)
                 .await?;
             return Ok(());
         }
@@ -257,7 +257,7 @@ impl Worker {
             && let Some(slot) = self.slot(platform, &target.workspace, channel, now)
         {
             outbox
-                .retry(row.id, owner, "pacing posts to this channel", slot)
+                .wait(row.id, owner, "pacing posts to this channel", slot)
                 .await?;
             return Ok(());
         }
@@ -322,7 +322,7 @@ impl Worker {
                 self.pause(platform, &target.workspace, until);
                 self.observer.failed(platform, "rate_limited", false);
                 outbox
-                    .retry(row.id, owner, "rate limited by the platform", until)
+                    .wait(row.id, owner, "rate limited by the platform", until)
                     .await?;
             }
             Err(PostError::Retry(why)) => {

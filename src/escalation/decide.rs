@@ -256,10 +256,8 @@ fn raise(
     let receiving = dir.agency(&details.receiving_agency).ok_or_else(|| {
         invalid(
             "receiving_agency",
-            format!(
-                "there is no agency {:?} in the directory; pick the other agency from the list",
-                details.receiving_agency.0
-            ),
+            "the agency chosen is not in the directory; pick the other agency from the list"
+                .to_string(),
         )
     })?;
     if receiving.id == raising.id {
@@ -295,10 +293,8 @@ fn raise(
             None => {
                 return Err(invalid(
                     "other_professional",
-                    format!(
-                        "{:?} is not in the directory; leave it empty if they are not listed",
-                        other.0
-                    ),
+                    "the professional chosen is not in the directory; leave it empty if they are not listed"
+                        .to_string(),
                 ));
             }
         }
@@ -308,8 +304,7 @@ fn raise(
         return Err(invalid(
             "category",
             format!(
-                "{:?} is not one of the {} procedure's categories: {}",
-                details.category,
+                "that is not one of the {} procedure's categories: {}",
                 policy.id,
                 names.join(", ")
             ),
@@ -836,7 +831,7 @@ impl Decider<'_> {
                     format!("stage {} has no named steps", stage.number)
                 } else {
                     format!(
-                        "stage {} has the steps {}; {step:?} is not one of them",
+                        "stage {} has the steps {}; give one of them",
                         stage.number,
                         ids.join(", ")
                     )

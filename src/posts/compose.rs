@@ -905,3 +905,35 @@ pub fn plain(reference: &str, text: &str) -> Message {
         buttons: Vec::new(),
     }
 }
+
+/// The daily checkpoint notice in a board's channel: the record's signed head, kept where
+/// someone with only the database cannot change it. `line` is the checkpoint as one line of
+/// JSON, which `audit verify --checkpoints` reads back when pasted into a file.
+pub fn checkpoint(board: &str, position: i64, at_local: &str, line: &str) -> Message {
+    let said = format!(
+        "The record as it stood at {at_local}: its newest entry is number {position} in the log. Keep this post: with it the board can prove later that nothing recorded up to now was changed or removed."
+    );
+    Message {
+        kind: MessageKind::Notice,
+        reference: String::new(),
+        title: format!("Record checkpoint · {board}"),
+        status: String::new(),
+        fallback: format!("Record checkpoint: {said}"),
+        urgent: None,
+        lines: vec![
+            Line {
+                label: None,
+                spans: vec![Span::text(said)],
+            },
+            Line {
+                label: Some("Checkpoint".into()),
+                spans: vec![Span::text(line)],
+            },
+        ],
+        prompt: None,
+        footer: vec![
+            "Copy the checkpoint line into the board's checkpoints file; `escalation-bot audit verify --checkpoints FILE --public-key KEY` checks the record against every line.".into(),
+        ],
+        buttons: Vec::new(),
+    }
+}

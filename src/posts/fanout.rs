@@ -291,7 +291,8 @@ pub fn plan(
 }
 
 /// A notice in each of the board's own channels.
-fn board_channels<'a>(dir: &'a Directory, board: &'a str) -> impl Iterator<Item = Target> + 'a {
+/// Every channel of a board's own agency entries (business unit, chair), as notice targets.
+pub fn board_channels<'a>(dir: &'a Directory, board: &'a str) -> impl Iterator<Item = Target> + 'a {
     dir.board_agencies(board)
         .flat_map(|b| b.channels.iter())
         .map(|c| Target {

@@ -16,6 +16,8 @@ use tokio::sync::watch;
 /// Runs scheduled work for one process.
 pub struct Scheduler {
     service: Arc<Service>,
+    /// Signs and posts the record's checkpoint daily, where a signing key is configured.
+    checkpoints: Option<crate::service::CheckpointPublisher>,
     owner: String,
     lease: Duration,
     batch: i64,
@@ -27,12 +29,19 @@ impl Scheduler {
     pub fn new(service: Arc<Service>, owner: String) -> Scheduler {
         Scheduler {
             service,
+            checkpoints: None,
             owner,
             lease: Duration::from_secs(60),
             // A batch of this size keeps a busy tick within 50 ms of durable appends.
             batch: 25,
             idle: Duration::from_millis(500),
         }
+    }
+
+    /// Also publishes the record's signed checkpoint to every board's channel once a day.
+    pub fn with_checkpoints(mut self, publisher: crate::service::CheckpointPublisher) -> Scheduler {
+        self.checkpoints = Some(publisher);
+        self
     }
 
     /// Runs until `shutdown` turns true.
@@ -59,6 +68,12 @@ impl Scheduler {
 
     /// Claims and handles the work due now; returns how many rows were handled.
     pub async fn tick(&self) -> Result<usize, StoreError> {
+        let now = self.service.now();
+        if let Some(publisher) = &self.checkpoints
+            && let Err(e) = publisher.tick(&self.service, now).await
+        {
+            tracing::warn!(error = %e, "scheduler: cannot publish the record's checkpoint; will retry");
+        }
         Ok(self.work_due().await?.handled)
     }
 

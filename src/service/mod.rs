@@ -5,11 +5,13 @@
 //! sandbox and the scheduler all come through here.
 
 mod adapters;
+mod checkpoints;
 mod clock;
 mod queries;
 mod workers;
 
 pub use adapters::AdapterState;
+pub use checkpoints::CheckpointPublisher;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use workers::Outbox;
 

@@ -83,6 +83,18 @@ impl Outbox {
         self.store.outbox_retry(id, owner, why, retry_at).await
     }
 
+    /// Hands a claimed row back untried until `until` (pacing a channel, a rate-limit pause,
+    /// a lease about to run out): not an attempt, so it adds nothing to a later back-off.
+    pub async fn wait(
+        &self,
+        id: i64,
+        owner: &str,
+        why: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.store.outbox_wait(id, owner, why, until).await
+    }
+
     /// Sets aside a row that can never be posted, so it is reported instead of retried.
     pub async fn park(
         &self,

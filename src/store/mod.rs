@@ -9,6 +9,8 @@
 //! store keeps it for them in one generic table, by adapter and key, without knowing what it is.
 
 mod chain;
+pub mod checkpoint;
+mod crosscheck;
 mod postgres;
 mod projection;
 mod sql;
@@ -292,6 +294,18 @@ impl Store {
         dispatch!(self, s => s.outbox_retry(id, owner, error, retry_at).await)
     }
 
+    /// Hands a claimed row back unposted until `until` (pacing, a rate-limit pause): it was not
+    /// tried, so it does not count as an attempt and adds nothing to the back-off of a later failure.
+    pub async fn outbox_wait(
+        &self,
+        id: i64,
+        owner: &str,
+        why: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.outbox_wait(id, owner, why, until).await)
+    }
+
     /// Parks a row that will never succeed (e.g. `channel_not_found`) so it is reported, not retried.
     pub async fn outbox_park(
         &self,
@@ -417,9 +431,24 @@ impl Store {
         dispatch!(self, s => s.enqueue(reference, rows, at).await)
     }
 
-    /// Walks the whole log and checks every hash link.
+    /// Walks the whole log and checks every hash link, then the counters, projections and
+    /// request keys against it.
     pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
         dispatch!(self, s => s.verify().await)
+    }
+
+    /// The sealed head (newest event's position in the log, its hash), which checkpoints sign.
+    pub async fn head(&self) -> Result<(i64, String), StoreError> {
+        dispatch!(self, s => s.head().await)
+    }
+
+    /// Whether the log still holds a signed checkpoint (its signature checked with `public_key`).
+    pub async fn check_checkpoint(
+        &self,
+        checkpoint: &checkpoint::Checkpoint,
+        public_key: &[u8],
+    ) -> Result<checkpoint::CheckpointFinding, StoreError> {
+        dispatch!(self, s => s.check_checkpoint(checkpoint, public_key).await)
     }
 
     /// What an adapter keeps under a key, if anything.

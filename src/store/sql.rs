@@ -7,6 +7,8 @@
 //! operations that use a backend's own features live in `sqlite.rs` and `postgres.rs`.
 
 use super::chain::{self, StoredEvent, Verifier};
+use super::checkpoint::{Checkpoint, CheckpointFinding};
+use super::crosscheck::{Outside, cross_check};
 use super::projection::{self, DisputeRow, Projection};
 use super::{
     AdapterEntry, Batch, NewOutbox, OutboxDepth, OutboxRow, ScheduleRow, StoreError, VerifyReport,
@@ -286,6 +288,29 @@ where
         Ok(DB::rows_affected(&done) == 1)
     }
 
+    pub(super) async fn outbox_wait(
+        &self,
+        id: i64,
+        owner: &str,
+        why: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // The claim counted an attempt; handing back unposted takes it off again.
+        let done = sqlx::query(
+            "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL,
+                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+             WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
+        )
+        .bind(micros(until))
+        .bind(why)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
     pub(super) async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
         let (pending, parked, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
             "SELECT count(CASE WHEN status = 'pending' THEN 1 END),
@@ -523,10 +548,14 @@ where
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
+        let rows = rows
+            .iter()
+            .map(Self::stored_event)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut v = Verifier::default();
         let mut broken = None;
         for row in &rows {
-            if let Err(b) = v.check(&Self::stored_event(row)?) {
+            if let Err(b) = v.check(row) {
                 broken = Some(b);
                 break;
             }
@@ -536,7 +565,66 @@ where
                 .fetch_one(&self.pool)
                 .await
                 .map_err(err)?;
-        Ok(v.finish(seq, &hash, (reference, event), broken))
+        let mut report = v.finish(seq, &hash, (reference, event), broken);
+        if report.broken.is_none() {
+            let outside = Outside {
+                counters: sqlx::query_as("SELECT prefix, year, last FROM reference_counters")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(err)?,
+                inbound: sqlx::query_as("SELECT key, reference, at_us FROM inbound_keys")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(err)?,
+                live: self.projection_snapshot().await?,
+            };
+            report.inconsistencies = cross_check(&rows, &outside);
+        }
+        Ok(report)
+    }
+
+    /// The sealed head: the newest event's position in the log and its hash (0 and "" when empty).
+    pub(super) async fn head(&self) -> Result<(i64, String), StoreError> {
+        sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(err)
+    }
+
+    /// Checks one signed checkpoint against the log (its signature with `public_key` first).
+    pub(super) async fn check_checkpoint(
+        &self,
+        checkpoint: &Checkpoint,
+        public_key: &[u8],
+    ) -> Result<CheckpointFinding, StoreError> {
+        if !checkpoint.signed_by(public_key) {
+            return Ok(CheckpointFinding::BadSignature);
+        }
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT hash FROM events WHERE global_seq = $1")
+                .bind(checkpoint.position)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok(match found {
+            Some(h) if h == checkpoint.head => CheckpointFinding::Held,
+            Some(found) => CheckpointFinding::Rewritten { found },
+            None => {
+                let newest: Option<i64> = sqlx::query_scalar("SELECT max(global_seq) FROM events")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(err)?;
+                let newest = newest.unwrap_or(0);
+                if newest >= checkpoint.position {
+                    // The position is inside the log but its event is gone: removed and renumbered.
+                    CheckpointFinding::Rewritten {
+                        found: String::new(),
+                    }
+                } else {
+                    CheckpointFinding::Missing { newest }
+                }
+            }
+        })
     }
 
     // ---- what adapters keep for themselves ----

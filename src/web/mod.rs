@@ -15,8 +15,10 @@ use crate::delivery::{Poster, Worker, WorkerConfig};
 use crate::directory::{Directory, Platform};
 use crate::policy::PolicySet;
 use crate::scheduler::Scheduler;
+use crate::service::CheckpointPublisher;
 use crate::service::{Clock, Service};
 use crate::store::Store;
+use crate::store::checkpoint::CheckpointKey;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, StatusCode};
@@ -144,7 +146,19 @@ pub async fn build(
         None
     };
 
-    let scheduler = Arc::new(Scheduler::new(service.clone(), worker.owner.clone()));
+    let mut scheduler = Scheduler::new(service.clone(), worker.owner.clone());
+    match &config.audit_signing_key {
+        Some(seed) => {
+            let key = CheckpointKey::from_hex(seed.expose()).map_err(|e| e.to_string())?;
+            tracing::info!(public_key = %key.public_key_hex(), "posting a signed checkpoint of the record to each board's channel daily");
+            scheduler = scheduler.with_checkpoints(CheckpointPublisher::new(key));
+        }
+        None if !config.sandbox => tracing::warn!(
+            "AUDIT_SIGNING_KEY is not set: no signed checkpoints are posted, so a rewrite of the whole record by someone with the database would go unseen; make a key with `escalation-bot audit new-key`"
+        ),
+        None => {}
+    }
+    let scheduler = Arc::new(scheduler);
     let worker = Arc::new(Worker::new(
         service.clone(),
         posters,

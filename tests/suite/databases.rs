@@ -453,6 +453,7 @@ pub async fn run_cli(args: &[&str]) -> (Option<i32>, String, String) {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("DATABASE_URL")
+        .env_remove("AUDIT_SIGNING_KEY")
         .output()
         .await
         .expect("the escalation-bot binary runs");

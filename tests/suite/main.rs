@@ -31,6 +31,7 @@ mod slack_manifest;
 mod slack_server;
 mod store_adapter_state;
 mod store_audit;
+mod store_checkpoints;
 mod store_concurrency;
 mod store_directory;
 mod store_faults;

@@ -7,12 +7,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use escalation_bot::config::ServeConfig;
+use escalation_bot::config::{Secret, ServeConfig};
 use escalation_bot::delivery::{Worker, WorkerConfig};
 use escalation_bot::directory::Platform;
 use escalation_bot::escalation::{EventBody, Reference};
 use escalation_bot::scheduler::Scheduler;
 use escalation_bot::service::{Clock, ManualClock, Service, SystemClock};
+use escalation_bot::store::checkpoint::CheckpointKey;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -38,7 +39,7 @@ struct Sandbox {
     submissions: std::sync::atomic::AtomicU32,
 }
 
-fn config(db: &std::path::Path, sandbox: bool) -> ServeConfig {
+fn config(db: &std::path::Path, sandbox: bool, audit_key: Option<&str>) -> ServeConfig {
     let root = crate::helpers::crate_root();
     let mut config = Flags::try_parse_from(["escalation-bot"])
         .expect("serve's defaults parse")
@@ -47,6 +48,7 @@ fn config(db: &std::path::Path, sandbox: bool) -> ServeConfig {
     config.directory = root.join("policies/demo/directory.toml");
     config.policies = root.join("policies");
     config.sandbox = sandbox;
+    config.audit_signing_key = audit_key.map(Secret::new);
     config
 }
 
@@ -56,16 +58,17 @@ impl Sandbox {
             .expect("START is RFC 3339")
             .with_timezone(&Utc);
         let clock = Arc::new(ManualClock::frozen_at(at));
-        Sandbox::start_with(clock.clone(), clock, true).await
+        Sandbox::start_with(clock.clone(), clock, true, None).await
     }
 
     async fn start_with(
         clock: Arc<ManualClock>,
         app_clock: Arc<dyn Clock>,
         sandbox: bool,
+        audit_key: Option<&str>,
     ) -> Sandbox {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let config = config(&dir.path().join("sandbox.db"), sandbox);
+        let config = config(&dir.path().join("sandbox.db"), sandbox, audit_key);
         let built = escalation_bot::web::build(&config, app_clock, WorkerConfig::default())
             .await
             .unwrap_or_else(|e| panic!("the sandbox app builds: {e}"));
@@ -307,7 +310,7 @@ async fn the_page_and_its_files_are_served_from_the_binary_with_a_strict_content
 #[tokio::test]
 async fn without_the_sandbox_flag_there_is_no_sandbox_page() {
     let clock = Arc::new(ManualClock::running());
-    let app = Sandbox::start_with(clock, Arc::new(SystemClock), false).await;
+    let app = Sandbox::start_with(clock, Arc::new(SystemClock), false, None).await;
     let (status, _) = app.get("/sandbox/api/directory").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -968,7 +971,7 @@ async fn the_demo_clock_moves_by_hours_and_working_days_and_overdue_prompts_foll
 #[tokio::test]
 async fn a_real_time_clock_cannot_be_moved_from_the_page() {
     let clock = Arc::new(ManualClock::running());
-    let app = Sandbox::start_with(clock, Arc::new(SystemClock), true).await;
+    let app = Sandbox::start_with(clock, Arc::new(SystemClock), true, None).await;
     let (status, reply) = app.post("/sandbox/api/clock", json!({ "hours": 1 })).await;
     assert_eq!(
         (status, reply["kind"].as_str()),
@@ -1605,4 +1608,65 @@ async fn a_party_the_service_chose_is_named_on_the_root_and_told_at_once() {
             "{person} is told at once: {dms:#?}"
         );
     }
+}
+
+/// A signed checkpoint of the record is posted to every board's channel once a day, and the
+/// line it carries is what `audit verify --checkpoints` checks the log against.
+#[tokio::test]
+async fn a_signed_checkpoint_of_the_record_is_posted_to_each_boards_channel_once_a_day() {
+    let seed = "5a".repeat(32);
+    let key = CheckpointKey::from_hex(&seed).expect("a valid seed");
+    let start = DateTime::parse_from_rfc3339(START)
+        .expect("START is RFC 3339")
+        .with_timezone(&Utc);
+    let clock = Arc::new(ManualClock::frozen_at(start));
+    let app = Sandbox::start_with(clock.clone(), clock.clone(), true, Some(&seed)).await;
+    let checkpoints = |state: &Value, channel: &str| -> Vec<String> {
+        entries(state, channel)
+            .iter()
+            .map(|e| text_of(&e["post"]["message"]))
+            .filter(|t| t.starts_with("Record checkpoint"))
+            .collect()
+    };
+
+    app.run_schedule().await;
+    let state = app.state("nsab-unit").await;
+    assert!(
+        checkpoints(&state, "norfolk-board").is_empty(),
+        "an empty record has nothing to anchor"
+    );
+
+    app.raise().await;
+    app.run_schedule().await;
+    app.run_schedule().await;
+    let state = app.state("nsab-unit").await;
+    let posted = checkpoints(&state, "norfolk-board");
+    assert_eq!(posted.len(), 1, "one checkpoint today: {posted:?}");
+    assert!(
+        !checkpoints(&state, "sunderland-board").is_empty(),
+        "every board's channel has it"
+    );
+    let line = posted[0]
+        .lines()
+        .find_map(|l| l.strip_prefix("Checkpoint: "))
+        .expect("the checkpoint line is in the post");
+    let read =
+        escalation_bot::store::checkpoint::read_lines(line).expect("the posted line reads back");
+    assert_eq!(
+        app.service
+            .check_checkpoint(&read[0], &key.public_key())
+            .await
+            .expect("checks"),
+        escalation_bot::store::checkpoint::CheckpointFinding::Held,
+        "the posted checkpoint is the record's head, signed with the configured key"
+    );
+
+    clock.advance(chrono::Duration::days(1));
+    app.run_schedule().await;
+    let state = app.state("nsab-unit").await;
+    assert_eq!(
+        checkpoints(&state, "norfolk-board").len(),
+        2,
+        "the next day has its own checkpoint"
+    );
 }

@@ -3,9 +3,9 @@
 
 use crate::databases::{Backend, admin_url, run_cli};
 use crate::slack_app::{
-    ASC_CHANNEL, ASC_TEAM, App, Delivery, FORM, JSON, OLD_SECRET, Options, SAFEGUARDING_LEAD,
-    SOCIAL_WORKER, Signing, TEAM_MANAGER, VOL_CHANNEL, VOL_TEAM, Who, buttons, line, raise_inputs,
-    sign, spawn_app, spawn_with, texts, unix_now,
+    ASC_CHANNEL, ASC_TEAM, App, COLLEAGUE, Delivery, FORM, JSON, OLD_SECRET, Options,
+    SAFEGUARDING_LEAD, SOCIAL_WORKER, Signing, TEAM_MANAGER, VOL_CHANNEL, VOL_TEAM, Who, buttons,
+    line, raise_inputs, sign, spawn_app, spawn_with, texts, unix_now,
 };
 use crate::slack_server::{Call, Down, RateLimit};
 use escalation_bot::chat::slack::views;
@@ -1267,6 +1267,66 @@ fn texts_objects(v: &Value) -> Vec<Value> {
         _ => {}
     }
     out
+}
+
+// ---- who may read a challenge ----
+
+/// References are sequential, so a colleague who is no party must learn nothing from one: not its
+/// stage, owners or proposal, and not even that it exists.
+#[tokio::test]
+async fn someone_who_is_no_party_hears_what_a_reference_that_does_not_exist_gets() {
+    let app = spawn_app().await;
+    let reference = app.raise(SOCIAL_WORKER, SUMMARY).await;
+    let party = app
+        .command(SOCIAL_WORKER, &format!("status {reference}"))
+        .await;
+    assert!(party.text().contains("Stage 1"), "{party:?}");
+
+    let nowhere = app.command(COLLEAGUE, "status NSAB-2026-9999").await;
+    for typed in [
+        format!("status {reference}"),
+        format!("note {reference} Any news?"),
+        format!("ack {reference}"),
+    ] {
+        let outsider = app.command(COLLEAGUE, &typed).await;
+        assert_eq!(
+            outsider.text().replace(&reference.to_string(), "REF"),
+            nowhere.text().replace("NSAB-2026-9999", "REF"),
+            "`{typed}` from a colleague reads as for no challenge at all"
+        );
+        assert!(!outsider.text().contains("Stage"), "{outsider:?}");
+    }
+}
+
+/// A refused button press is answered privately once, however often Slack delivers it.
+#[tokio::test]
+async fn a_refused_press_delivered_twice_is_answered_once_and_says_nothing_of_the_challenge() {
+    let app = spawn_app().await;
+    let reference = app.raise(SOCIAL_WORKER, SUMMARY).await;
+    app.settle().await;
+    let root = app.thread(&reference, ASC_TEAM, ASC_CHANNEL).await;
+    app.slack.take_calls();
+    let button = app.button(ASC_TEAM, ASC_CHANNEL, &root, "add_note");
+    let trigger = app.slack.issue_trigger();
+    let payload = App::interaction_body(&app.button_payload(COLLEAGUE, &root, &button, &trigger));
+    for _ in 0..2 {
+        let r = app.post("/slack/interactions", FORM, &payload).await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    app.settle().await;
+    let answers: Vec<Call> = app
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "chat.postEphemeral" && c.field("user") == COLLEAGUE.user)
+        .collect();
+    assert_eq!(answers.len(), 1, "{:?}", lines(&answers));
+    assert!(
+        answers[0].field("text").contains("no challenge")
+            || answers[0].field("text").contains("there is no challenge"),
+        "{}",
+        answers[0].field("text")
+    );
 }
 
 // ---- a slow Web API ----

@@ -57,6 +57,13 @@ pub const SOCIAL_WORKER: Who = Who {
     user: "U0ASCSW1",
     channel: ASC_CHANNEL,
 };
+/// Another social worker in the same team: in the directory, but no party to the challenge.
+pub const COLLEAGUE: Who = Who {
+    person: "asc-sw2",
+    team: ASC_TEAM,
+    user: "U0ASCSW2",
+    channel: ASC_CHANNEL,
+};
 /// The social worker's team manager.
 pub const TEAM_MANAGER: Who = Who {
     person: "asc-tm",
@@ -91,6 +98,14 @@ agency = "asc"
 role = "social-worker"
 reports_to = "asc-tm"
 slack = { workspace = "T0ASC", user = "U0ASCSW1" }
+
+[[person]]
+id = "asc-sw2"
+name = "Lee Grant"
+agency = "asc"
+role = "social-worker"
+reports_to = "asc-tm"
+slack = { workspace = "T0ASC", user = "U0ASCSW2" }
 
 [[person]]
 id = "asc-tm"
@@ -190,7 +205,14 @@ fn workspaces(unknown_channels: &[&str]) -> Vec<Workspace> {
             ASC_TEAM,
             &token(ASC_TEAM),
             &known(ASC_CHANNEL),
-            &["U0ASCSW1", "U0ASCTM1", "U0ASCHS1", "U0ASCOD1", "U0NEWSTART"],
+            &[
+                "U0ASCSW1",
+                "U0ASCSW2",
+                "U0ASCTM1",
+                "U0ASCHS1",
+                "U0ASCOD1",
+                "U0NEWSTART",
+            ],
         ),
         Workspace::new(
             VOL_TEAM,

@@ -9,11 +9,11 @@ use escalation_bot::store::Store;
 
 /// Two Norfolk disputes whose events interleave in the log; A's three notes are the events tampered with.
 pub(crate) struct Log {
-    a: Reference,
-    b: Reference,
+    pub(crate) a: Reference,
+    pub(crate) b: Reference,
     /// The event numbers of A's notes, oldest first; the last is the newest event in the whole log.
-    a_notes: [i64; 3],
-    events: u64,
+    pub(crate) a_notes: [i64; 3],
+    pub(crate) events: u64,
 }
 
 pub(crate) async fn workload(store: &Store) -> Log {

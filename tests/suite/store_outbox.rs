@@ -561,3 +561,54 @@ async fn rows_are_written_with_their_events_and_deduplicated(db: &TestDb) {
 on_both_backends!(rows_are_written_with_their_events_and_deduplicated:
     outbox_and_schedule_rows_are_written_only_with_their_events_and_deduplicated_by_key_on_sqlite,
     outbox_and_schedule_rows_are_written_only_with_their_events_and_deduplicated_by_key_on_postgres);
+
+/// Pacing and rate-limit pauses hand a row back untried: only real failures count towards the
+/// back-off, so one failure after a long paced wait is not followed by a back-off of minutes.
+async fn waiting_is_not_an_attempt(db: &TestDb) {
+    let store = db.open().await;
+    seeded(&store, 1, 1).await;
+    let t0 = now();
+    let lease = Duration::from_secs(30);
+    for i in 0..5 {
+        let at = t0 + chrono::Duration::seconds(i);
+        let rows = store
+            .claim_outbox("worker-a", at, lease, 1)
+            .await
+            .expect("claims");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].attempts, 1, "pacing hand-backs are not attempts");
+        assert!(
+            store
+                .outbox_wait(rows[0].id, "worker-a", "pacing posts to this channel", at)
+                .await
+                .expect("runs")
+        );
+    }
+    let at = t0 + chrono::Duration::seconds(10);
+    let rows = store
+        .claim_outbox("worker-a", at, lease, 1)
+        .await
+        .expect("claims");
+    assert!(
+        store
+            .outbox_retry(rows[0].id, "worker-a", "timeout", at)
+            .await
+            .expect("runs")
+    );
+    let rows = store
+        .claim_outbox("worker-a", at, lease, 1)
+        .await
+        .expect("claims");
+    assert_eq!(rows[0].attempts, 2, "a real failure is counted");
+    assert!(
+        !store
+            .outbox_wait(rows[0].id, "worker-b", "pacing", at)
+            .await
+            .expect("runs"),
+        "only the row's owner can hand it back"
+    );
+}
+
+on_both_backends!(waiting_is_not_an_attempt:
+    pacing_and_rate_limit_hand_backs_are_not_counted_as_attempts_on_sqlite,
+    pacing_and_rate_limit_hand_backs_are_not_counted_as_attempts_on_postgres);

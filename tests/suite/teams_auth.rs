@@ -205,3 +205,54 @@ async fn a_token_for_one_tenants_bot_is_accepted_only_for_that_bots_app_id() {
         .await;
     assert_eq!(reply.status, 401);
 }
+
+#[tokio::test]
+async fn a_token_for_one_tenants_bot_is_refused_on_an_activity_from_another_tenant() {
+    let app = spawn_app().await;
+    // Evans is in the police tenant; the token is genuine but issued for the Riverside bot.
+    let activity = app.personal_message(crate::teams_app::EVANS, "status NSAB-2026-0001");
+    let riverside = standin::claims(crate::teams_app::APP_ID, &app.connector.service_url(), 3600);
+    let reply = app
+        .send_with(
+            &activity,
+            Some(format!("Bearer {}", KEYS.current.sign(&riverside))),
+        )
+        .await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(
+        escalation_bot::chat::teams::known::KnownAddresses::of(&app.service)
+            .user_id(crate::teams_app::POLICE_TENANT, crate::teams_app::EVANS.aad)
+            .await
+            .expect("reads"),
+        None,
+        "nothing is stored from an activity refused for its tenant"
+    );
+    // The police bot's own token is accepted for the same activity.
+    assert_eq!(app.send(&activity).await.status, 200);
+}
+
+#[tokio::test]
+async fn nothing_is_stored_for_someone_the_directory_does_not_know() {
+    let app = spawn_app().await;
+    let activity = app.personal_message(crate::teams_app::STRANGER, "help");
+    assert_eq!(app.send(&activity).await.status, 200);
+    assert_eq!(
+        escalation_bot::chat::teams::known::KnownAddresses::of(&app.service)
+            .user_id(crate::teams_app::TENANT, crate::teams_app::STRANGER.aad)
+            .await
+            .expect("reads"),
+        None,
+        "a stranger's Teams id is not recorded"
+    );
+    let known = app.personal_message(crate::teams_app::OKAFOR, "help");
+    assert_eq!(app.send(&known).await.status, 200);
+    assert_eq!(
+        escalation_bot::chat::teams::known::KnownAddresses::of(&app.service)
+            .user_id(crate::teams_app::TENANT, crate::teams_app::OKAFOR.aad)
+            .await
+            .expect("reads")
+            .as_deref(),
+        Some(crate::teams_app::OKAFOR.id),
+        "a known person's Teams id is recorded"
+    );
+}

@@ -40,6 +40,17 @@ async fn teams_thread(app: &App, reference: &Reference) -> (String, Posted, Vec<
     (conversation, root_post, replies)
 }
 
+/// The text of an invoke answered with a message instead of a card.
+fn invoke_message(reply: &teams_app::Reply) -> String {
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let body = reply.json();
+    assert_eq!(
+        body["type"], "application/vnd.microsoft.activity.message",
+        "{body:#}"
+    );
+    body["value"].as_str().unwrap_or_default().to_string()
+}
+
 fn invoke_card(reply: &teams_app::Reply) -> Value {
     assert_eq!(reply.status, 200, "{reply:?}");
     let body = reply.json();
@@ -354,10 +365,13 @@ async fn a_gp_raises_from_the_teams_card_form_which_keeps_their_input_while_they
     let reference = Reference::parse("NSAB-2026-0001").expect("a reference");
     assert!(card.to_string().contains("NSAB-2026-0001 raised"), "{card}");
     // Teams delivers the same invoke again, and the same form is submitted again: nothing new.
-    let again = invoke_card(&app.send(&submit).await);
-    assert!(again.to_string().contains("NSAB-2026-0001"), "{again}");
+    let again = invoke_message(&app.send(&submit).await);
+    assert!(
+        again.contains("Already recorded: you raised NSAB-2026-0001"),
+        "{again}"
+    );
     let resubmit = app.execute(OKAFOR, &conversation, &form, "raise", &good);
-    invoke_card(&app.send(&resubmit).await);
+    invoke_message(&app.send(&resubmit).await);
     assert_eq!(app.count(&reference, "raised").await, 1);
     assert_eq!(
         app.service
@@ -417,5 +431,62 @@ async fn status_list_and_help_are_answered_as_replies_in_the_personal_chat() {
         assert_eq!(replies.len(), 1, "{text}: one reply");
         let shown = card_text(&replies[0].activity);
         assert!(shown.contains(expect), "{text}: {shown}");
+    }
+}
+
+/// A raise form card in a channel can be filled in by anyone who sees it: a colleague sending
+/// the same card raises their own challenge instead of being taken for a retry and losing it.
+#[tokio::test]
+async fn a_colleague_sending_the_same_raise_form_card_raises_their_own_challenge() {
+    let app = spawn_app().await;
+    let typed = app.channel_message(OKAFOR, GP_CHANNEL, "challenge");
+    let conversation = typed["conversation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let message_id = typed["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(app.send(&typed).await.status, 200);
+    app.settle().await;
+    let form = last(&app.replies_to(&conversation, &message_id));
+    let filled = [
+        ("receiving_agency", "asc"),
+        ("concerns", "adult"),
+        ("category", "outcomes-of-assessments"),
+        (
+            "summary",
+            "Disagreement about the social care assessment after discharge.",
+        ),
+        ("desired_outcome", "A joint capacity assessment."),
+        ("case_reference", "GP-2231"),
+        ("immediate_risk", "no"),
+    ];
+    let first = invoke_card(
+        &app.send(&app.execute(OKAFOR, &conversation, &form, "raise", &filled))
+            .await,
+    );
+    assert!(
+        first.to_string().contains("NSAB-2026-0001 raised"),
+        "{first}"
+    );
+    let second = invoke_card(
+        &app.send(&app.execute(LINDQVIST, &conversation, &form, "raise", &filled))
+            .await,
+    );
+    assert!(
+        second.to_string().contains("NSAB-2026-0002 raised"),
+        "the colleague's challenge is recorded as their own: {second}"
+    );
+    // The same person sending the same card again is a retry, and is told it is already recorded.
+    let again = invoke_message(
+        &app.send(&app.execute(LINDQVIST, &conversation, &form, "raise", &filled))
+            .await,
+    );
+    assert!(
+        again.contains("Already recorded: you raised NSAB-2026-0002"),
+        "{again}"
+    );
+    for reference in ["NSAB-2026-0001", "NSAB-2026-0002"] {
+        let reference = Reference::parse(reference).expect("a reference");
+        assert_eq!(app.count(&reference, "raised").await, 1);
     }
 }

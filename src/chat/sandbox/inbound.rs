@@ -133,9 +133,8 @@ fn acting(service: &Service, id: &str) -> Result<Person, Refuse> {
         .ok_or_else(|| {
             Refuse(
                 StatusCode::BAD_REQUEST,
-                format!(
-                    "{id:?} is not in the demo directory; choose someone from the list of people."
-                ),
+                "That person is not in the demo directory; choose someone from the list of people."
+                    .to_string(),
             )
         })
 }
@@ -534,7 +533,7 @@ async fn record(State(state): State<SandboxState>, Path(reference): Path<String>
     let Ok(reference) = Reference::parse(&reference) else {
         return refused(
             StatusCode::NOT_FOUND,
-            format!("{reference:?} is not a challenge reference."),
+            "That is not a challenge reference; write it like NSAB-2026-0007.".to_string(),
         );
     };
     let d = match service.dispute(&reference).await {

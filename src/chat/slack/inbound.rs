@@ -340,13 +340,20 @@ async fn interactions(
         .or_else(|| payload.user.team_id.clone())
         .unwrap_or_default();
     match payload.kind.as_str() {
-        "block_actions" => block_action(&state, &team, &payload).await,
+        "block_actions" => block_action(&state, &team, &payload, &signed_body_key(&body)).await,
         "view_submission" => view_submission(&state, &team, &payload).await,
         _ => StatusCode::OK.into_response(),
     }
 }
 
-async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> Response {
+/// `request` names this request (its signed body's hash), so an answer queued for it is queued
+/// once however often Slack delivers it.
+async fn block_action(
+    state: &SlackState,
+    team: &str,
+    payload: &Interaction,
+    request: &str,
+) -> Response {
     let channel = payload
         .channel
         .as_ref()
@@ -355,7 +362,7 @@ async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> 
     let person = match resolve(&state.service, team, &payload.user.id) {
         Ok(p) => p.clone(),
         Err(text) => {
-            private_note(state, team, &channel, &payload.user.id, &text).await;
+            private_note(state, team, &channel, &payload.user.id, request, &text).await;
             return StatusCode::OK.into_response();
         }
     };
@@ -406,7 +413,7 @@ async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> 
             .await
         }
         Reply::Say(text) | Reply::Refused(text) => {
-            private_note(state, team, &channel, &payload.user.id, &text).await;
+            private_note(state, team, &channel, &payload.user.id, request, &text).await;
             StatusCode::OK.into_response()
         }
         // The receipt goes to the person through the outbox, with the posts.
@@ -414,8 +421,16 @@ async fn block_action(state: &SlackState, team: &str, payload: &Interaction) -> 
     }
 }
 
-/// Queues a private line to a Slack user (a refused button press has no other way back).
-async fn private_note(state: &SlackState, team: &str, channel: &str, user: &str, text: &str) {
+/// Queues a private line to a Slack user (a refused button press has no other way back), keyed
+/// by the request it answers so a redelivered request is answered once.
+async fn private_note(
+    state: &SlackState,
+    team: &str,
+    channel: &str,
+    user: &str,
+    request: &str,
+    text: &str,
+) {
     if channel.is_empty() {
         return;
     }
@@ -428,7 +443,7 @@ async fn private_note(state: &SlackState, team: &str, channel: &str, user: &str,
         },
     };
     let message = compose::plain("", text);
-    let key = format!("note:{}:{}", target.key(), uuid::Uuid::new_v4());
+    let key = format!("note:{}:{request}", target.key());
     if let Err(e) = state
         .service
         .reply_privately("-", key, &target, &message)
@@ -579,7 +594,15 @@ async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes
     }
     match event.kind.as_str() {
         "app_mention" | "message" => {
-            private_note(&state, &team, &channel, &user, &grammar::help(COMMAND)).await
+            private_note(
+                &state,
+                &team,
+                &channel,
+                &user,
+                &format!("event:{event_id}"),
+                &grammar::help(COMMAND),
+            )
+            .await
         }
         _ => {}
     }

@@ -33,6 +33,16 @@ pub const KEYS_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 pub const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(10);
 
 /// Why a request was not accepted as coming from the Bot Connector.
+/// A value from a request as it may appear in an error or a log line: at most 64 characters, so
+/// a caller cannot fill the log through a header they choose (the `{:?}` that shows it quotes it).
+fn bounded(value: &str) -> String {
+    const MAX: usize = 64;
+    match value.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}… ({} characters)", &value[..cut], value.chars().count()),
+        None => value.to_string(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("no bearer token")]
@@ -45,6 +55,8 @@ pub enum AuthError {
     Invalid(String),
     #[error("the token's serviceurl claim does not match the activity's serviceUrl")]
     ServiceUrlMismatch,
+    #[error("the token was issued for another tenant's bot than the activity's")]
+    WrongTenant,
     #[error("the signing key is not endorsed for channel {0:?}")]
     NotEndorsed(String),
     #[error("the Bot Framework signing keys cannot be fetched: {0}")]
@@ -67,10 +79,34 @@ impl AuthError {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Claims {
     pub iss: String,
+    /// The bot (Microsoft App ID) the token was issued for; checked against the activity's tenant.
+    #[serde(default)]
+    pub aud: Audience,
     #[serde(default)]
     pub serviceurl: Option<String>,
     #[serde(default)]
     pub exp: u64,
+}
+
+/// A token's `aud`: one app id, or (rarely) several.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+    #[default]
+    None,
+}
+
+impl Audience {
+    /// Whether the token was issued for this app id.
+    pub fn names(&self, app_id: &str) -> bool {
+        match self {
+            Audience::One(a) => a == app_id,
+            Audience::Many(all) => all.iter().any(|a| a == app_id),
+            Audience::None => false,
+        }
+    }
 }
 
 /// A token whose signature, issuer, audience and lifetime are good; what remains to check needs
@@ -90,7 +126,7 @@ impl VerifiedToken {
             _ => return Err(AuthError::ServiceUrlMismatch),
         }
         if channel_id.is_empty() || !self.endorsements.iter().any(|e| e == channel_id) {
-            return Err(AuthError::NotEndorsed(channel_id.to_string()));
+            return Err(AuthError::NotEndorsed(bounded(channel_id)));
         }
         Ok(())
     }
@@ -241,7 +277,7 @@ impl BotAuth {
                 }
                 self.cached(kid)
                     .0
-                    .ok_or_else(|| AuthError::UnknownKey(kid.to_string()))
+                    .ok_or_else(|| AuthError::UnknownKey(bounded(kid)))
             }
             (None, true) => {
                 // An unknown kid on fresh keys: Microsoft may have rotated; look once more.
@@ -250,7 +286,7 @@ impl BotAuth {
                 }
                 self.cached(kid)
                     .0
-                    .ok_or_else(|| AuthError::UnknownKey(kid.to_string()))
+                    .ok_or_else(|| AuthError::UnknownKey(bounded(kid)))
             }
         }
     }
@@ -347,11 +383,26 @@ mod tests {
         VerifiedToken {
             claims: Claims {
                 iss: BOT_FRAMEWORK_ISSUER.into(),
+                aud: Audience::One("app".into()),
                 serviceurl: serviceurl.map(str::to_string),
                 exp: 0,
             },
             endorsements: endorsements.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn a_key_id_or_channel_chosen_by_a_caller_is_bounded_in_errors_and_logs() {
+        let long = "k".repeat(10_000);
+        let said = AuthError::UnknownKey(bounded(&long)).to_string();
+        assert!(said.len() < 200, "{said}");
+        assert!(said.contains("(10000 characters)"), "{said}");
+        assert_eq!(bounded("abc"), "abc");
+        let quoted = AuthError::UnknownKey(bounded("a\nb\u{1b}[31m")).to_string();
+        assert!(
+            !quoted.contains('\u{1b}') && !quoted.contains('\n'),
+            "{quoted}"
+        );
     }
 
     #[test]

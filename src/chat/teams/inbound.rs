@@ -225,7 +225,21 @@ async fn messages(State(state): State<TeamsState>, headers: HeaderMap, body: Byt
     let Ok(activity) = serde_json::from_slice::<Activity>(&body) else {
         return (StatusCode::BAD_REQUEST, "malformed activity").into_response();
     };
-    state.remember(&activity).await;
+    // A token for one tenant's bot speaks only for that tenant.
+    let tenant_bot = activity.tenant().and_then(|t| state.bot_for(t));
+    if !tenant_bot.is_some_and(|bot| token.claims.aud.names(&bot.app_id)) {
+        return refuse(&AuthError::WrongTenant);
+    }
+    // Addresses are kept only for people the directory knows: nothing is stored for anyone else.
+    if resolve(
+        &state.service,
+        activity.tenant(),
+        activity.from.aad_object_id.as_deref(),
+    )
+    .is_ok()
+    {
+        state.remember(&activity).await;
+    }
     match activity.kind.as_str() {
         "message" => {
             on_message(&state, &activity).await;
@@ -520,8 +534,10 @@ async fn card_action(
         .get("form_id")
         .and_then(Value::as_str)
         .filter(|f| !f.is_empty());
+    // A form card can be filled in by anyone who sees it (a raise form in a channel): the
+    // key names the person, so only the same person sending the same form twice is a retry.
     let key = Some(match form_id {
-        Some(f) => format!("teams:form:{f}"),
+        Some(f) => format!("teams:form:{f}:{}", person.id.0),
         None => format!("teams:activity:{}", a.id),
     });
     let Some(verb) = Verb::from_id(verb_id) else {
@@ -562,13 +578,12 @@ async fn card_action(
     };
     match interact::handle(service, asker, input, key).await {
         Reply::Recorded(outcome) => card_after(service, tenant, card, &outcome),
+        // The same person sending the same raise form again: say what it already did.
+        Reply::AlreadyRecorded(Some(r)) if verb == Verb::Raise => Answer::Text(format!(
+            "Already recorded: you raised {r} with this form. Its thread is in your agency's channel."
+        )),
         Reply::AlreadyRecorded(Some(r)) => {
-            let shown = if verb == Verb::Raise {
-                CardKind::Root
-            } else {
-                card
-            };
-            current_card(service, tenant, shown, &r, "Already recorded.").await
+            current_card(service, tenant, card, &r, "Already recorded.").await
         }
         Reply::AlreadyRecorded(None) => Answer::Text("Already recorded.".into()),
         Reply::Form(view) => {
