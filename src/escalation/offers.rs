@@ -148,6 +148,34 @@ pub fn offers(policy: &Policy, dir: &Directory, d: &Dispute, now: DateTime<Utc>)
     out
 }
 
+/// The one or two actions the stage expects of the people reading a post now, chosen from
+/// [`offers`] so every platform puts the same ones up front (the rest stay one step away, in
+/// an overflow menu or further along): a closed challenge asks only for learning; a proposal
+/// waits for its answer; otherwise acknowledging a stage comes first, then a late stage's
+/// reason for delay, a named step that can be recorded, and the discussion note.
+pub fn expected(policy: &Policy, dir: &Directory, d: &Dispute, now: DateTime<Utc>) -> Vec<Verb> {
+    let offered = offers(policy, dir, d, now);
+    let priority: &[Verb] = if d.proposal.is_some() && d.status == Status::Open {
+        &[Verb::ConfirmResolution, Verb::RejectResolution]
+    } else {
+        &[
+            Verb::ReferLearning,
+            Verb::Acknowledge,
+            Verb::RecordDelayReason,
+            Verb::CompleteStep,
+            Verb::AddNote,
+        ]
+    };
+    priority
+        .iter()
+        .copied()
+        .filter(|v| offered.contains(v))
+        // Learning is up front only once the challenge has closed.
+        .filter(|v| *v != Verb::ReferLearning || d.status != Status::Open)
+        .take(2)
+        .collect()
+}
+
 /// A command of `verb` with placeholder content, to ask the core whether a person may do it
 /// at all before they fill in its form (raising has none: it needs no dispute).
 pub fn probe(verb: Verb, policy: &Policy, d: &Dispute, now: DateTime<Utc>) -> Option<Command> {
