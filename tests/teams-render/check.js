@@ -72,7 +72,8 @@ AdaptiveCards.AdaptiveCard.onProcessMarkdown = (text, result) => {
 function cutShort(root) {
   const cut = [];
   root.querySelectorAll("*").forEach((el) => {
-    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflow === "hidden") {
+    const style = getComputedStyle(el);
+    if (el.scrollWidth > el.clientWidth + 1 && (style.overflowX === "hidden" || style.textOverflow === "ellipsis")) {
       cut.push(el);
     }
   });
@@ -120,6 +121,13 @@ window.drawCard = function (card, width, shows, holds, typed) {
       if (!titles.includes(a.title)) {
         current.problems.push(`the action ${JSON.stringify(a.title)} is not shown whole (buttons: ${JSON.stringify(titles)})`);
       }
+    });
+
+  // No other text is cut short either (a choice's label, a heading).
+  cutShort(element)
+    .filter((el) => !buttons.some((b) => b.contains(el)))
+    .forEach((el) => {
+      current.problems.push(`text is cut short: ${JSON.stringify(el.innerText.trim())} in ${el.clientWidth} px`);
     });
 
   // The card is no wider than the screen.

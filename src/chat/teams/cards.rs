@@ -139,11 +139,9 @@ fn markdown_inert(text: &str) -> bool {
         '\\', '*', '_', '[', ']', '`', '~', '<', '>', '#', '|', '{', '}', '\n', '\r', '=',
     ];
     let lower = text.to_lowercase();
-    !text.contains(ACTIVE)
-        && !(text.contains('&') && text.contains(';'))
-        && !lower.contains("://")
-        && !lower.contains("www.")
-        && !lower.contains('@')
+    let entity = text.contains('&') && text.contains(';');
+    let address = ["://", "www.", "@"].iter().any(|a| lower.contains(a));
+    !(text.contains(ACTIVE) || entity || address)
 }
 
 /// Whether a line may start with this text in a `TextBlock`: nothing that opens a list.
@@ -778,15 +776,9 @@ pub(crate) mod tests {
     fn texts(v: &Value, out: &mut Vec<(String, String)>) {
         match v {
             Value::Object(o) => {
-                match o.get("type").and_then(Value::as_str) {
-                    Some(t @ ("TextBlock" | "TextRun")) => out.push((
-                        t.to_string(),
-                        o.get("text")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string(),
-                    )),
-                    _ => {}
+                if let Some(t @ ("TextBlock" | "TextRun")) = o.get("type").and_then(Value::as_str) {
+                    let text = o.get("text").and_then(Value::as_str).unwrap_or("");
+                    out.push((t.to_string(), text.to_string()));
                 }
                 for (k, x) in o {
                     if k != "msteams" {

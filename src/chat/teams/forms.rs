@@ -117,6 +117,8 @@ fn field_inputs(
                 "type": "Input.ChoiceSet",
                 "id": id,
                 "style": if f.kind == FieldKind::Radios { "expanded" } else { "compact" },
+                // A long choice (a step's name) wraps rather than being cut short on a phone.
+                "wrap": true,
                 "choices": choices,
             });
             if let Some(v) = value {
