@@ -19,7 +19,7 @@ mod verb;
 pub use command::{Command, Concerns, ContactFormat, RaiseDetails};
 pub use decide::{Context, decide, handle};
 pub use event::{Event, EventBody, StepDue, ThreadRef};
-pub use offers::{Lateness, lateness, offers, open_steps, probe, stage_met};
+pub use offers::{Lateness, expected, lateness, offers, open_steps, probe, stage_met};
 pub use people::{Side, can_act, owners_for, side_of};
 pub use reference::{Reference, ReferenceError};
 pub use refusal::Refusal;

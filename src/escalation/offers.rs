@@ -148,6 +148,28 @@ pub fn offers(policy: &Policy, dir: &Directory, d: &Dispute, now: DateTime<Utc>)
     out
 }
 
+/// The one or two actions the stage expects of the people reading a post now, chosen from
+/// [`offers`] so every platform puts the same ones up front (the rest stay one step away, in
+/// an overflow menu or further along): a closed challenge asks only for learning; a proposal
+/// waits for its answer; a late stage asks for its reason for delay, on its own; otherwise
+/// acknowledging a new stage comes first, then a named step that can be recorded, then the
+/// note of the discussion the stage is for.
+pub fn expected(policy: &Policy, dir: &Directory, d: &Dispute, now: DateTime<Utc>) -> Vec<Verb> {
+    let offered = offers(policy, dir, d, now);
+    let priority: &[Verb] = match d.status {
+        Status::Open if d.proposal.is_some() => &[Verb::ConfirmResolution, Verb::RejectResolution],
+        Status::Open if offered.contains(&Verb::RecordDelayReason) => &[Verb::RecordDelayReason],
+        Status::Open => &[Verb::Acknowledge, Verb::CompleteStep, Verb::AddNote],
+        _ => &[Verb::ReferLearning],
+    };
+    priority
+        .iter()
+        .copied()
+        .filter(|v| offered.contains(v))
+        .take(2)
+        .collect()
+}
+
 /// A command of `verb` with placeholder content, to ask the core whether a person may do it
 /// at all before they fill in its form (raising has none: it needs no dispute).
 pub fn probe(verb: Verb, policy: &Policy, d: &Dispute, now: DateTime<Utc>) -> Option<Command> {

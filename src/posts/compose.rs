@@ -6,7 +6,7 @@ use super::message::{Button, Line, Message, MessageKind, Span};
 use crate::calendar::{Calendar, format_uk_short};
 use crate::directory::{Directory, PersonId};
 use crate::escalation::{
-    Dispute, Event, EventBody, Status, Verb, lateness, offers, side_of, stage_met,
+    Dispute, Event, EventBody, Status, Verb, expected, lateness, offers, side_of, stage_met,
 };
 use crate::policy::{NoticeTarget, Policy};
 use chrono::{DateTime, Utc};
@@ -185,7 +185,8 @@ fn name_of(dir: &Directory, id: &PersonId) -> String {
 }
 
 /// The buttons of a post: the actions the core would accept from somebody now, each with the
-/// form it opens. Withdrawing is never one press away; it is typed or asked for in words.
+/// form it opens, the ones the stage expects now marked primary. Withdrawing is never one press
+/// away; it is typed or asked for in words.
 fn buttons(scene: &Scene<'_>, d: &Dispute) -> Vec<Button> {
     let reference = d
         .reference
@@ -201,6 +202,7 @@ fn buttons(scene: &Scene<'_>, d: &Dispute) -> Vec<Button> {
         person: None,
         now: scene.now,
     };
+    let up_front = expected(policy, scene.dir, d, scene.now);
     offers(policy, scene.dir, d, scene.now)
         .into_iter()
         .filter(|v| *v != Verb::Withdraw)
@@ -211,7 +213,7 @@ fn buttons(scene: &Scene<'_>, d: &Dispute) -> Vec<Button> {
                 other => button_label(other).to_string(),
             },
             reference: reference.clone(),
-            primary: matches!(verb, Verb::Acknowledge | Verb::ConfirmResolution),
+            primary: up_front.contains(&verb),
             form: forms::form(verb, &ctx),
         })
         .collect()

@@ -1,7 +1,8 @@
 //! The platform-neutral message: what a post says, before Slack, Teams or the sandbox render it.
 //!
-//! Everything here is plain text. Renderers escape every text span for their platform, so text
-//! people typed can never become a mention, a link or markup; mentions exist only as `Span::Mention`.
+//! Everything here is plain text. Renderers carry every text span so that it shows as written
+//! on their platform (escaped for Slack's mrkdwn, in literal text runs on Teams), so text people
+//! typed can never become a mention, a link or markup; mentions exist only as `Span::Mention`.
 
 use super::forms::FormSpec;
 use crate::directory::{PersonId, Platform};
@@ -52,6 +53,9 @@ pub struct Button {
     pub action: Verb,
     pub label: String,
     pub reference: String,
+    /// One of the one or two actions the stage expects now ([`crate::escalation::expected`]):
+    /// shown up front on every platform; the first is styled as the main action, and the rest
+    /// may go behind an overflow menu where space is short.
     pub primary: bool,
     /// The form the button opens, for platforms that draw it inside the post (Teams); the
     /// others open it fresh when the button is pressed.

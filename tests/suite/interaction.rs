@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 
 /// A Sunderland dispute at stage 3 (the Senior Manager's review, which names its steps).
-fn sunderland_at_stage_three() -> Case {
+pub(crate) fn sunderland_at_stage_three() -> Case {
     let mut case = Case::raise_cast("sunderland", "2026-06-01T10:00:00+01:00");
     case.act(
         &case.mover(),
@@ -54,7 +54,7 @@ fn card_validator() -> jsonschema::Validator {
 
 /// Every form of the core's verbs, drawn for the Sunderland dispute at stage 3 (the raise form
 /// for its raiser).
-fn all_forms(case: &Case, now: DateTime<Utc>) -> Vec<FormSpec> {
+pub(crate) fn all_forms(case: &Case, now: DateTime<Utc>) -> Vec<FormSpec> {
     let f = fixture();
     let raiser = f
         .directory

@@ -1,5 +1,6 @@
 //! The integration test suite: one test binary, one module per area.
 
+mod browser;
 mod helpers;
 mod interaction;
 mod module_graph;
@@ -45,3 +46,4 @@ mod teams_delivery;
 mod teams_invoke;
 mod teams_journey;
 mod teams_package;
+mod teams_render;

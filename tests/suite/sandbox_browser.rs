@@ -2,13 +2,14 @@
 //! temporary SQLite file, driven through Debian's headless Chromium and ChromeDriver over
 //! WebDriver, the way a trainer would walk a dispute through by hand.
 
+use crate::browser::{Running, browser, connect, start_driver};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -16,46 +17,6 @@ use std::time::{Duration, Instant};
 const WAIT: Duration = Duration::from_secs(25);
 
 const SUMMARY: &str = "Decision not to refer for a mental capacity assessment after the hospital discharge; adult lives alone. <b>not markup</b>";
-
-/// A program on the PATH or at one of the usual Debian places.
-fn tool(names: &[&str]) -> Option<PathBuf> {
-    let dirs = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    names.iter().find_map(|name| {
-        let path = Path::new(name);
-        if path.is_absolute() {
-            return path.is_file().then(|| path.to_path_buf());
-        }
-        dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())
-    })
-}
-
-/// Debian's Chromium and ChromeDriver, or a failure that says how to install them: a browser
-/// test that cannot run must never pass by skipping.
-fn browser() -> (PathBuf, PathBuf) {
-    let chromium = tool(&["/usr/bin/chromium", "chromium", "chromium-browser"]);
-    let driver = tool(&["/usr/bin/chromedriver", "chromedriver"]);
-    match (chromium, driver) {
-        (Some(c), Some(d)) => (c, d),
-        (c, d) => panic!(
-            "the sandbox's browser tests need Chromium and ChromeDriver (found chromium: {}, chromedriver: {}); \
-             install Debian's packages with `apt-get install chromium chromium-driver` (`.ci/run` does this when they are missing)",
-            c.map_or("no".into(), |p| p.display().to_string()),
-            d.map_or("no".into(), |p| p.display().to_string()),
-        ),
-    }
-}
-
-/// A child process that is killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `escalation-bot serve --sandbox` on 127.0.0.1:0; its URL is read from what it prints.
 struct Server {
@@ -119,56 +80,6 @@ fn start_server(dir: &Path) -> Server {
             ),
         }
     }
-}
-
-/// ChromeDriver on a free loopback port.
-async fn start_driver(driver: &Path, dir: &Path) -> (Running, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let log = std::fs::File::create(dir.join("chromedriver.log")).expect("a log file");
-    let child = Command::new(driver)
-        .arg(format!("--port={port}"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("a log file"))
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("chromedriver ({}) starts: {e}", driver.display()));
-    let process = Running(child);
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{url}/status")).send().await
-            && r.status().is_success()
-        {
-            return (process, url);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("chromedriver did not answer on {url} within 30 seconds");
-}
-
-async fn connect(driver_url: &str, chromium: &Path, profile: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1366,768",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(driver_url)
-        .await
-        .unwrap_or_else(|e| panic!("a headless Chromium session starts through chromedriver: {e}"))
 }
 
 /// Moves the demo clock through the sandbox's API to the opening of the next working day, so

@@ -221,7 +221,7 @@ async fn the_action_submit_fallback_records_the_action_and_answers_problems_in_a
     assert!(
         texts
             .iter()
-            .any(|t| t.contains("Note from Dr Ade Okafor \\(GP, Riverside GP Practice\\)")),
+            .any(|t| t.contains("Note from Dr Ade Okafor (GP, Riverside GP Practice)")),
         "{texts:?}"
     );
     assert!(

@@ -226,18 +226,21 @@ pub fn blocks(msg: &Message, mention: &dyn Fn(&PersonId) -> Option<String>) -> V
         tail.push(json!({ "type": "context", "elements": elements }));
     }
     if !msg.buttons.is_empty() {
+        // Slack styles one button as the main one: the first the stage expects.
+        let main = msg.buttons.iter().position(|b| b.primary);
         let elements: Vec<Value> = msg
             .buttons
             .iter()
             .take(limits::ACTIONS)
-            .map(|b| {
+            .enumerate()
+            .map(|(i, b)| {
                 let mut button = json!({
                     "type": "button",
                     "action_id": b.action.id(),
                     "text": plain(&b.label, limits::BUTTON_TEXT),
                     "value": truncate_plain(&b.reference, limits::BUTTON_VALUE),
                 });
-                if b.primary {
+                if main == Some(i) {
                     button["style"] = json!("primary");
                 }
                 button

@@ -145,22 +145,31 @@ impl Activity {
 
     /// The message text with the bot's own @mention removed, found by its mention entity
     /// (`mentioned.id` equal to the recipient's id) and never by guessing at the text; what
-    /// remains is trimmed. Teams' non-breaking spaces become ordinary ones.
+    /// remains is trimmed. Anyone else mentioned is left as the name the person saw as they
+    /// typed (`<at>Dr Okafor</at>` becomes `Dr Okafor`), so the tag never reaches the record or
+    /// shows on a card. Teams' non-breaking spaces become ordinary ones.
     pub fn text_without_bot_mention(&self) -> String {
         let mut text = self.text.clone().unwrap_or_default();
         for entity in &self.entities {
             if entity.kind != "mention" {
                 continue;
             }
+            let Some(mention) = entity.text.as_deref().filter(|m| !m.is_empty()) else {
+                continue;
+            };
             let is_bot = entity
                 .mentioned
                 .as_ref()
                 .is_some_and(|m| !m.id.is_empty() && m.id == self.recipient.id);
-            if let (true, Some(mention)) = (is_bot, entity.text.as_deref())
-                && !mention.is_empty()
-            {
-                text = text.replace(mention, "");
-            }
+            let shown = if is_bot {
+                ""
+            } else {
+                mention
+                    .strip_prefix("<at>")
+                    .and_then(|m| m.strip_suffix("</at>"))
+                    .unwrap_or(mention)
+            };
+            text = text.replace(mention, shown);
         }
         text.replace('\u{a0}', " ")
             .replace("&nbsp;", " ")
@@ -209,7 +218,7 @@ mod tests {
     }
 
     #[test]
-    fn a_mention_of_someone_else_is_kept() {
+    fn a_mention_of_someone_else_is_kept_as_their_name() {
         let mut a = v4();
         a.text = Some("<at>ridotest</at> note <at>Dr Okafor</at> agreed".into());
         a.entities.push(Entity {
@@ -220,10 +229,7 @@ mod tests {
             }),
             text: Some("<at>Dr Okafor</at>".into()),
         });
-        assert_eq!(
-            a.text_without_bot_mention(),
-            "note <at>Dr Okafor</at> agreed"
-        );
+        assert_eq!(a.text_without_bot_mention(), "note Dr Okafor agreed");
     }
 
     #[test]

@@ -1,15 +1,19 @@
 //! Renders the platform-neutral `Message` as an Adaptive Card (version 1.5, the most Teams shows),
 //! and builds the invoke responses Teams requires for `Action.Execute`.
 //!
-//! Safety rules, enforced here rather than trusted to callers:
-//! - every text span goes through [`escape`]: Markdown punctuation is backslash-escaped (so
-//!   `[click](https://…)` or `**` typed into a summary stays text) and `<`/`>` become their
-//!   full-width forms, so typed `<at>Name</at>` can never match a mention entity and notify anyone;
-//! - mentions exist only as `Span::Mention`, rendered `<at>Name</at>` with a matching entity in the
-//!   card's `msteams.entities`, and only for a person whose Teams identity is in the tenant the
-//!   card goes to; anyone else is named in plain (escaped) text;
-//! - buttons are `Action.Execute` (Universal Actions) with an `Action.Submit` fallback carrying
-//!   the same data, or `Action.ShowCard` holding the form the action needs.
+//! Rules, enforced here rather than trusted to callers:
+//! - every text span is carried in a `RichTextBlock` of `TextRun`s, which Adaptive Cards shows as
+//!   written (no Markdown, no links, no mentions), so a summary, a note or a name appears exactly
+//!   as typed on every Teams client, with no escaping characters to show through on some of them;
+//! - a `TextBlock` (which Teams reads as Markdown) carries only the service's own words: fixed
+//!   headings, and lines that mention people, whose words are checked to be Markdown-inert first;
+//! - mentions exist only as `Span::Mention`, rendered `<at>Name</at>` inside a `TextBlock` with a
+//!   matching entity in the card's `msteams.entities`, and only for a person whose Teams identity
+//!   is in the tenant the card goes to; anyone else is named in plain text;
+//! - the actions the stage expects (`Button::primary`, decided once in the posts layer) are
+//!   buttons; the rest go to the overflow menu (`"mode": "secondary"`), so titles never truncate
+//!   in a channel or on a phone. Buttons are `Action.Execute` (Universal Actions) with an
+//!   `Action.Submit` fallback carrying the same data, or `Action.ShowCard` holding their form.
 
 use super::forms::{self, CardKind};
 use crate::chat::forms::{FormErrors, Values};
@@ -32,62 +36,118 @@ pub const MESSAGE_RESPONSE_TYPE: &str = "application/vnd.microsoft.activity.mess
 /// The invoke response type of an error.
 pub const ERROR_RESPONSE_TYPE: &str = "application/vnd.microsoft.error";
 
-/// Longest text we put in one text block; a card has a 28 KB ceiling in Teams.
+/// Longest text we put in one text element; a card has a 28 KB ceiling in Teams.
 const TEXT_MAX: usize = 3000;
 
-/// Escapes text a person typed (or any text we did not write as markup) for an Adaptive Card
-/// `TextBlock`: Markdown punctuation gets a backslash, a line-leading list, heading or quote
-/// marker is escaped, and `<`/`>` become `＜`/`＞` so nothing typed can form an `<at>` mention.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut line_start = true;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '<' => out.push('＜'),
-            '>' => out.push('＞'),
-            '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '`' | '~' | '|' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '#' | '-' | '+' if line_start => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if line_start && c.is_ascii_digit() => {
-                // "1. " at a line start is an ordered list: escape the dot after the digits.
-                out.push(c);
-                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-                    out.push(d);
-                    chars.next();
-                }
-                if chars.peek() == Some(&'.') {
-                    chars.next();
-                    out.push_str("\\.");
-                }
-            }
-            c => out.push(c),
-        }
-        line_start = c == '\n' || (line_start && c == ' ');
-    }
-    out
-}
+/// Most actions a card carries (Teams shows at most six).
+const ACTIONS_MAX: usize = 6;
 
 fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }
     let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
-    // Never end on a lone escaping backslash.
-    if s.ends_with('\\') && !s.ends_with("\\\\") {
-        s.pop();
-    }
     s.push('…');
     s
 }
 
-fn text_block(text: String) -> Value {
-    json!({ "type": "TextBlock", "text": cut(&text, TEXT_MAX), "wrap": true })
+/// Text for a `TextRun`, shown as written. The one thing Adaptive Cards still reads inside a run
+/// is its date functions (`{{DATE(…)}}`, `{{TIME(…)}}`), so an invisible word joiner goes
+/// between the opening braces of one: the text looks the same and stays text.
+pub fn literal(text: &str) -> String {
+    let text = cut(text, TEXT_MAX);
+    if !text.contains("{{") {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 6);
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("{{") {
+        let after = &rest[i + 2..];
+        out.push_str(&rest[..i]);
+        if after.starts_with("DATE(") || after.starts_with("TIME(") {
+            out.push_str("{\u{2060}{");
+        } else {
+            out.push_str("{{");
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// How a run of text looks; the default is ordinary body text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Look {
+    pub bold: bool,
+    pub subtle: bool,
+    /// `small`, `medium`, … (Adaptive Cards font sizes); `None` is the default size.
+    pub size: Option<&'static str>,
+    /// `attention`, `good`, … (Adaptive Cards colours); `None` is the default colour.
+    pub color: Option<&'static str>,
+}
+
+impl Look {
+    /// Bold body text.
+    pub const BOLD: Look = Look {
+        bold: true,
+        subtle: false,
+        size: None,
+        color: None,
+    };
+    /// Small, toned-down text: hints and small print.
+    pub const SMALL: Look = Look {
+        bold: false,
+        subtle: true,
+        size: Some("small"),
+        color: None,
+    };
+}
+
+/// A `TextRun`: text shown exactly as written, in the given look.
+pub fn run(text: &str, look: Look) -> Value {
+    let mut r = json!({ "type": "TextRun", "text": literal(text) });
+    if look.bold {
+        r["weight"] = json!("bolder");
+    }
+    if look.subtle {
+        r["isSubtle"] = json!(true);
+    }
+    if let Some(size) = look.size {
+        r["size"] = json!(size);
+    }
+    if let Some(color) = look.color {
+        r["color"] = json!(color);
+    }
+    r
+}
+
+/// A paragraph of runs (`RichTextBlock`, which always wraps).
+pub fn rich(inlines: Vec<Value>) -> Value {
+    json!({ "type": "RichTextBlock", "inlines": inlines })
+}
+
+/// A paragraph of one run of text shown exactly as written.
+pub fn plain(text: &str, look: Look) -> Value {
+    rich(vec![run(text, look)])
+}
+
+/// Whether text means the same read as Markdown or as plain text on every Teams client, so it
+/// can share a `TextBlock` with a mention: no emphasis, code, link, list, heading, quote, HTML,
+/// entity or escape can start in it, and no web address for a client to turn into a link.
+fn markdown_inert(text: &str) -> bool {
+    const ACTIVE: &[char] = &[
+        '\\', '*', '_', '[', ']', '`', '~', '<', '>', '#', '|', '{', '}', '\n', '\r', '=',
+    ];
+    let lower = text.to_lowercase();
+    let entity = text.contains('&') && text.contains(';');
+    let address = ["://", "www.", "@"].iter().any(|a| lower.contains(a));
+    !(text.contains(ACTIVE) || entity || address)
+}
+
+/// Whether a line may start with this text in a `TextBlock`: nothing that opens a list.
+fn safe_start(text: &str) -> bool {
+    let t = text.trim_start();
+    !(t.starts_with(['-', '+']) || t.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// Who a mention names, as the card addresses them: their Entra object id in this tenant.
@@ -125,13 +185,13 @@ fn is_mention_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '_' | '@'))
 }
 
-/// A display name safe inside `<at>…</at>`: no angle brackets, no Markdown.
+/// A display name safe inside `<at>…</at>`: only what stays text read as Markdown.
 fn mention_name(name: &str) -> String {
     let clean: String = name
         .chars()
-        .filter(|c| !matches!(c, '<' | '>' | '\\' | '*' | '_' | '[' | ']' | '`'))
+        .filter(|c| markdown_inert(c.encode_utf8(&mut [0; 4])))
         .collect();
-    let clean = clean.trim().to_string();
+    let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
     if clean.is_empty() {
         "someone".into()
     } else {
@@ -139,18 +199,86 @@ fn mention_name(name: &str) -> String {
     }
 }
 
-fn spans(spans: &[Span], lookup: MentionLookup<'_>, mentions: &mut Mentions) -> String {
-    let mut out = String::new();
-    for span in spans {
+/// A labelled or plain line as literal runs: the label in bold, then each span as written
+/// (a mentioned person by name).
+fn literal_line(line: &Line) -> Value {
+    let mut inlines = Vec::new();
+    if let Some(label) = &line.label {
+        inlines.push(run(&format!("{label}: "), Look::BOLD));
+    }
+    let mut text = String::new();
+    for span in &line.spans {
         match span {
-            Span::Text { text } => out.push_str(&escape(text)),
-            Span::Mention { person, name } => match lookup(person).filter(|id| is_mention_id(id)) {
-                Some(id) => out.push_str(&mentions.add(&id, &mention_name(name))),
-                None => out.push_str(&escape(name)),
-            },
+            Span::Text { text: t } => text.push_str(t),
+            Span::Mention { name, .. } => text.push_str(name),
         }
     }
-    out
+    inlines.push(run(&text, Look::default()));
+    rich(inlines)
+}
+
+/// A line that names people: where they can be mentioned in this tenant, a `TextBlock` with the
+/// mentions in place, if every other word in it is Markdown-inert; otherwise the line as literal
+/// text and, under it, the mentions on their own.
+fn mention_line(line: &Line, lookup: MentionLookup<'_>, mentions: &mut Mentions) -> Vec<Value> {
+    let ids: Vec<Option<String>> = line
+        .spans
+        .iter()
+        .map(|s| match s {
+            Span::Mention { person, .. } => lookup(person).filter(|id| is_mention_id(id)),
+            Span::Text { .. } => None,
+        })
+        .collect();
+    if ids.iter().all(Option::is_none) {
+        return vec![literal_line(line)];
+    }
+    let words_inert = line.label.as_deref().is_none_or(markdown_inert)
+        && line.spans.iter().zip(&ids).all(|(s, id)| match (s, id) {
+            (Span::Text { text }, _) => markdown_inert(text),
+            // A mentioned name is written inside `<at>`; anyone else is named in the text.
+            (Span::Mention { name, .. }, Some(_)) => mention_name(name) == name.trim(),
+            (Span::Mention { name, .. }, None) => markdown_inert(name),
+        });
+    let first_words = match line.spans.first() {
+        Some(Span::Text { text }) => text.as_str(),
+        _ => "",
+    };
+    if words_inert && (line.label.is_some() || safe_start(first_words)) {
+        let mut text = match &line.label {
+            Some(label) => format!("**{label}:** "),
+            None => String::new(),
+        };
+        for (span, id) in line.spans.iter().zip(&ids) {
+            match (span, id) {
+                (Span::Text { text: t }, _) => text.push_str(t),
+                (Span::Mention { name, .. }, Some(id)) => {
+                    text.push_str(&mentions.add(id, &mention_name(name)));
+                }
+                (Span::Mention { name, .. }, None) => text.push_str(name),
+            }
+        }
+        return vec![json!({ "type": "TextBlock", "text": cut(&text, TEXT_MAX), "wrap": true })];
+    }
+    let tags: Vec<String> = line
+        .spans
+        .iter()
+        .zip(&ids)
+        .filter_map(|(s, id)| match (s, id) {
+            (Span::Mention { name, .. }, Some(id)) => Some(mentions.add(id, &mention_name(name))),
+            _ => None,
+        })
+        .collect();
+    vec![
+        literal_line(line),
+        json!({
+            "type": "TextBlock",
+            "text": format!("Mentioned: {}", tags.join(", ")),
+            "wrap": true,
+            "spacing": "none",
+            "size": "small",
+            "isSubtle": true,
+        }),
+    ]
 }
 
 fn card_kind(kind: MessageKind) -> CardKind {
@@ -170,8 +298,8 @@ pub fn action_data(verb: &str, reference: &str, card: CardKind) -> Value {
 }
 
 /// `Action.Execute` with an `Action.Submit` fallback carrying the same data, for clients
-/// without Universal Actions.
-pub fn execute(verb: &str, title: &str, data: Value, primary: bool) -> Value {
+/// without Universal Actions; `main` styles it as the card's main action.
+pub fn execute(verb: &str, title: &str, data: Value, main: bool) -> Value {
     let mut action = json!({
         "type": "Action.Execute",
         "verb": verb,
@@ -179,14 +307,14 @@ pub fn execute(verb: &str, title: &str, data: Value, primary: bool) -> Value {
         "data": data.clone(),
         "fallback": { "type": "Action.Submit", "title": title, "data": data },
     });
-    if primary {
+    if main {
         action["style"] = json!("positive");
     }
     action
 }
 
-fn button(b: &Button, card: CardKind) -> Value {
-    match &b.form {
+fn button(b: &Button, card: CardKind, main: bool) -> Value {
+    let mut action = match &b.form {
         // A button that opens a form shows it inside the card.
         Some(spec) => json!({
             "type": "Action.ShowCard",
@@ -201,46 +329,70 @@ fn button(b: &Button, card: CardKind) -> Value {
             b.action.id(),
             &cut(&b.label, 60),
             action_data(b.action.id(), &b.reference, card),
-            b.primary,
+            main,
         ),
+    };
+    if !b.primary {
+        action["mode"] = json!("secondary");
     }
+    action
+}
+
+/// The card's actions: the ones the stage expects as buttons (the first styled as the main
+/// one), the others in the overflow menu.
+fn actions(buttons: &[Button], card: CardKind) -> Vec<Value> {
+    let shown: Vec<&Button> = buttons.iter().take(ACTIONS_MAX).collect();
+    let main = shown.iter().position(|b| b.primary);
+    shown
+        .iter()
+        .enumerate()
+        .map(|(i, b)| button(b, card, main == Some(i)))
+        .collect()
 }
 
 fn body(lines: &[Line], lookup: MentionLookup<'_>, mentions: &mut Mentions) -> Vec<Value> {
     let mut out = Vec::new();
-    let mut facts: Vec<Value> = Vec::new();
     for line in lines {
-        let value = spans(&line.spans, lookup, mentions);
-        let has_mention = line.spans.iter().any(|s| matches!(s, Span::Mention { .. }));
-        match &line.label {
-            Some(label)
-                if !has_mention && value.chars().count() <= 120 && !value.contains('\n') =>
-            {
-                facts.push(json!({ "title": escape(label), "value": value }));
-            }
-            Some(label) => {
-                if !facts.is_empty() {
-                    out.push(json!({ "type": "FactSet", "facts": std::mem::take(&mut facts) }));
-                }
-                out.push(text_block(format!("**{}**  \n{value}", escape(label))));
-            }
-            None => {
-                if !facts.is_empty() {
-                    out.push(json!({ "type": "FactSet", "facts": std::mem::take(&mut facts) }));
-                }
-                out.push(text_block(value));
-            }
+        if line.spans.iter().any(|s| matches!(s, Span::Mention { .. })) {
+            out.extend(mention_line(line, lookup, mentions));
+        } else {
+            out.push(literal_line(line));
         }
-    }
-    if !facts.is_empty() {
-        out.push(json!({ "type": "FactSet", "facts": facts }));
     }
     out
 }
 
+/// Text for the places Teams shows without the card (`fallbackText`, which may be read as
+/// Markdown, and the notification `summary`): Markdown and HTML characters are swapped for their
+/// full-width look-alikes, so nothing in it is taken as formatting, a link or a mention.
+pub fn plain_summary(text: &str, max: usize) -> String {
+    let swapped: String = text
+        .chars()
+        .map(|c| match c {
+            '\\' => '＼',
+            '*' => '＊',
+            '_' => '＿',
+            '[' => '［',
+            ']' => '］',
+            '`' => '｀',
+            '~' => '～',
+            '<' => '＜',
+            '>' => '＞',
+            '#' => '＃',
+            '|' => '｜',
+            '&' => '＆',
+            '{' => '｛',
+            '}' => '｝',
+            '\n' | '\r' => ' ',
+            c => c,
+        })
+        .collect();
+    cut(&swapped, max)
+}
+
 /// The Adaptive Card for a message. `lookup` gives the Entra object id of a person in the tenant
 /// the card goes to. Order: the urgent prompt first (immediate risk always comes first), then the
-/// title (reference and stage), the status, the lines, the stage prompt, the footer, the buttons.
+/// title (reference and stage), the status, the lines, the stage prompt, the footer, the actions.
 pub fn card(msg: &Message, lookup: MentionLookup<'_>) -> Value {
     let mut mentions = Mentions::default();
     let mut items = Vec::new();
@@ -248,31 +400,33 @@ pub fn card(msg: &Message, lookup: MentionLookup<'_>) -> Value {
         items.push(json!({
             "type": "Container",
             "style": "attention",
-            "items": [{
-                "type": "TextBlock",
-                "text": cut(&format!("⚠️ **{}**", escape(urgent)), TEXT_MAX),
-                "wrap": true,
-                "color": "attention",
-            }],
+            "items": [rich(vec![run(
+                &format!("⚠️ {urgent}"),
+                Look { bold: true, color: Some("attention"), ..Look::default() },
+            )])],
         }));
     }
     if !msg.title.is_empty() {
-        items.push(json!({
-            "type": "TextBlock",
-            "text": cut(&escape(&msg.title), 300),
-            "wrap": true,
-            "size": "medium",
-            "weight": "bolder",
-        }));
+        items.push(plain(
+            &cut(&msg.title, 300),
+            Look {
+                bold: true,
+                size: Some("medium"),
+                ..Look::default()
+            },
+        ));
     }
     if !msg.status.is_empty() {
-        items.push(json!({
-            "type": "TextBlock",
-            "text": cut(&format!("📅 **{}**", escape(&msg.status)), 300),
-            "wrap": true,
-            "spacing": "none",
-            "isSubtle": true,
-        }));
+        let mut status = plain(
+            &format!("📅 {}", cut(&msg.status, 300)),
+            Look {
+                bold: true,
+                subtle: true,
+                ..Look::default()
+            },
+        );
+        status["spacing"] = json!("none");
+        items.push(status);
     }
     items.extend(body(&msg.lines, lookup, &mut mentions));
     if let Some(prompt) = &msg.prompt {
@@ -280,32 +434,20 @@ pub fn card(msg: &Message, lookup: MentionLookup<'_>) -> Value {
             "type": "Container",
             "style": "emphasis",
             "items": [
-                { "type": "TextBlock", "text": "**What to do now**", "wrap": true },
-                text_block(escape(prompt)),
+                { "type": "TextBlock", "text": "What to do now", "wrap": true, "weight": "bolder" },
+                plain(prompt, Look::default()),
             ],
         }));
     }
     for f in &msg.footer {
-        items.push(json!({
-            "type": "TextBlock",
-            "text": cut(&escape(f), TEXT_MAX),
-            "wrap": true,
-            "size": "small",
-            "isSubtle": true,
-        }));
+        items.push(plain(f, Look::SMALL));
     }
-    let kind = card_kind(msg.kind);
-    let actions: Vec<Value> = msg
-        .buttons
-        .iter()
-        .take(6)
-        .map(|b| button(b, kind))
-        .collect();
+    let actions = actions(&msg.buttons, card_kind(msg.kind));
     let mut card = json!({
         "type": "AdaptiveCard",
         "$schema": CARD_SCHEMA,
         "version": CARD_VERSION,
-        "fallbackText": cut(&msg.fallback, TEXT_MAX),
+        "fallbackText": plain_summary(&msg.fallback, TEXT_MAX),
         "body": items,
     });
     if !actions.is_empty() {
@@ -322,11 +464,12 @@ pub fn attachment(card: Value) -> Value {
     json!({ "contentType": CARD_CONTENT_TYPE, "content": card })
 }
 
-/// The message activity that carries a card; `summary` is what notifications show.
+/// The message activity that carries a card; `summary` is what notifications show, as plain
+/// text.
 pub fn activity(card: Value, summary: &str) -> Value {
     json!({
         "type": "message",
-        "summary": cut(summary, 300),
+        "summary": plain_summary(summary, 300),
         "attachments": [attachment(card)],
     })
 }
@@ -435,7 +578,7 @@ pub(crate) mod tests {
             ],
             buttons: vec![
                 button(Verb::Acknowledge, "Acknowledge", true),
-                button(Verb::AddNote, "Add note", false),
+                button(Verb::AddNote, "Add note", true),
                 button(Verb::Escalate, "Escalate to stage 3", false),
                 button(Verb::ProposeResolution, "Propose resolution", false),
             ],
@@ -629,16 +772,37 @@ pub(crate) mod tests {
         }
     }
 
+    /// Every text a card shows, element by element: `(element type, text)`.
+    fn texts(v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(t @ ("TextBlock" | "TextRun")) = o.get("type").and_then(Value::as_str) {
+                    let text = o.get("text").and_then(Value::as_str).unwrap_or("");
+                    out.push((t.to_string(), text.to_string()));
+                }
+                for (k, x) in o {
+                    if k != "msteams" {
+                        texts(x, out);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| texts(x, out)),
+            _ => {}
+        }
+    }
+
     #[test]
     fn the_urgent_prompt_comes_first() {
         let c = card(&root_urgent(), &lookup);
         assert_eq!(c["body"][0]["style"], "attention");
+        let urgent = &c["body"][0]["items"][0]["inlines"][0];
+        assert_eq!(urgent["type"], "TextRun");
         assert!(
-            c["body"][0]["items"][0]["text"]
+            urgent["text"]
                 .as_str()
                 .is_some_and(|t| t.contains("act now"))
         );
-        assert_eq!(c["body"][1]["weight"], "bolder");
+        assert_eq!(c["body"][1]["inlines"][0]["weight"], "bolder");
     }
 
     #[test]
@@ -652,43 +816,119 @@ pub(crate) mod tests {
         );
         assert!(text.contains("Jordan Reid") && !text.contains("<at>Jordan Reid</at>"));
         assert_eq!(c["msteams"]["entities"].as_array().map(Vec::len), Some(1));
+        // The mention sits in a TextBlock, the only element Teams looks for mentions in.
+        let mut all = Vec::new();
+        texts(&c, &mut all);
+        assert!(
+            all.iter()
+                .any(|(t, x)| t == "TextBlock" && x.contains("<at>Dr Lindqvist</at>"))
+        );
     }
 
+    const EVIL: &str = "<at>Dr Lindqvist</at> [click](https://evil.example) **bold** _x_ `code` @here \\(4.3\\) # not a heading {{DATE(2026-06-08T17:00:00Z, SHORT)}} 🙂";
+
     #[test]
-    fn typed_markup_and_mentions_in_a_summary_are_shown_as_text() {
-        let evil = "<at>Dr Lindqvist</at> [click](https://evil.example) **bold** _x_ `code` @here";
+    fn typed_markup_and_mentions_in_a_summary_are_shown_exactly_as_typed() {
         let mut msg = root_urgent();
-        msg.lines[3] = line(Some("Disagreement"), evil);
-        msg.lines.push(line(None, evil));
-        msg.prompt = Some(evil.into());
-        msg.footer.push(evil.into());
+        msg.lines[3] = line(Some("Disagreement"), EVIL);
+        msg.lines.push(line(None, EVIL));
+        msg.prompt = Some(EVIL.into());
+        msg.footer.push(EVIL.into());
+        msg.title = EVIL.into();
+        msg.status = EVIL.into();
         let c = card(&msg, &lookup);
         assert_valid_card(&c);
-        let text = c.to_string();
-        assert_eq!(
-            text.matches("<at>").count(),
-            2,
-            "only the real mention and its entity: {text}"
-        );
-        assert!(text.contains("＜at＞Dr Lindqvist＜/at＞"));
+        let mut all = Vec::new();
+        texts(&c, &mut all);
+        let shown: Vec<&(String, String)> = all
+            .iter()
+            .filter(|(_, x)| x.replace('\u{2060}', "").contains(EVIL))
+            .collect();
+        assert_eq!(shown.len(), 6, "every place shows the text: {all:?}");
         assert!(
-            text.contains(r"\\[click\\]\\(https://evil.example\\)"),
-            "{text}"
+            shown.iter().all(|(t, _)| t == "TextRun"),
+            "typed text is only ever in text runs: {shown:?}"
         );
-        assert!(text.contains(r"\\*\\*bold\\*\\*"));
+        // The date function is broken by an invisible joiner, so it stays text.
+        assert!(shown.iter().all(|(_, x)| x.contains("{\u{2060}{DATE(")));
+        assert_eq!(c["msteams"]["entities"].as_array().map(Vec::len), Some(1));
+        // Nothing the service wrote in Markdown carries a backslash.
+        assert!(
+            all.iter()
+                .filter(|(t, _)| t == "TextBlock")
+                .all(|(_, x)| !x.contains('\\')),
+            "{all:?}"
+        );
     }
 
     #[test]
-    fn escaping_covers_line_leading_markers_and_leaves_plain_text_alone() {
-        assert_eq!(
-            escape("# heading\n- item\n1. first"),
-            "\\# heading\n\\- item\n1\\. first"
+    fn a_mention_line_with_markdown_in_its_words_is_shown_literally_and_mentions_apart() {
+        let msg = Message {
+            lines: vec![Line {
+                label: Some("With".into()),
+                spans: vec![
+                    mention("dr-lindqvist", "Dr *Maria* Lindqvist"),
+                    Span::text(" (GP_lead, [Riverside])"),
+                ],
+            }],
+            ..update_with_mention()
+        };
+        let c = card(&msg, &lookup);
+        assert_valid_card(&c);
+        let mut all = Vec::new();
+        texts(&c, &mut all);
+        assert!(
+            all.iter()
+                .any(|(t, x)| t == "TextRun" && x == "Dr *Maria* Lindqvist (GP_lead, [Riverside])")
         );
-        assert_eq!(
-            escape("NSAB-2026-0007 due 8 Jun."),
-            "NSAB-2026-0007 due 8 Jun."
+        assert!(
+            all.iter()
+                .any(|(t, x)| t == "TextBlock" && x == "Mentioned: <at>Dr Maria Lindqvist</at>")
         );
-        assert_eq!(escape(r"a\b"), r"a\\b");
+    }
+
+    #[test]
+    fn text_runs_keep_text_and_break_only_date_functions() {
+        assert_eq!(literal("a {{b}} c"), "a {{b}} c");
+        assert_eq!(
+            literal("{{TIME(2026-06-08T17:00:00Z)}}"),
+            "{\u{2060}{TIME(2026-06-08T17:00:00Z)}}"
+        );
+        assert_eq!(literal(r"C:\cases *x*"), r"C:\cases *x*");
+        assert!(markdown_inert("Waiting for acknowledgement from "));
+        assert!(markdown_inert(" (GP, Riverside GP Practice)"));
+        assert!(!markdown_inert("see https://example.org"));
+        assert!(!markdown_inert("a_b"));
+        assert!(!markdown_inert("Tom &amp; Jerry"));
+    }
+
+    #[test]
+    fn fallback_text_and_summary_carry_nothing_teams_would_read_as_markup() {
+        let mut msg = update_with_mention();
+        msg.fallback = EVIL.into();
+        let c = card(&msg, &lookup);
+        let a = activity(c.clone(), &msg.fallback);
+        for text in [&c["fallbackText"], &a["summary"]] {
+            let text = text.as_str().unwrap_or_default();
+            assert!(
+                !text.contains(['<', '>', '*', '_', '[', ']', '`', '\\', '#', '{']),
+                "{text}"
+            );
+            assert!(text.contains("Dr Lindqvist") && text.contains("🙂"));
+        }
+    }
+
+    #[test]
+    fn the_actions_the_stage_expects_are_buttons_and_the_rest_overflow() {
+        let c = card(&root_urgent(), &lookup);
+        let actions = c["actions"].as_array().cloned().unwrap_or_default();
+        let modes: Vec<&str> = actions
+            .iter()
+            .map(|a| a["mode"].as_str().unwrap_or("primary"))
+            .collect();
+        assert_eq!(modes, ["primary", "primary", "secondary", "secondary"]);
+        assert_eq!(actions[0]["style"], "positive");
+        assert!(actions[1].get("style").is_none());
     }
 
     #[test]

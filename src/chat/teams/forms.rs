@@ -3,10 +3,10 @@
 //! The forms themselves are defined once in [`crate::chat::forms`]; this file only draws them as
 //! card inputs and reads the submitted data back. Every input's id is `{verb}.{field}`, unique
 //! across a card that holds several forms in `Action.ShowCard`s. A form shown again with errors
-//! keeps what the person typed (each input's `value`), and every text shown on it goes through
-//! the card escaper.
+//! keeps what the person typed (each input's `value`), and every text shown on it is a literal
+//! text run (see [`cards`]), so it shows as written.
 
-use super::cards::{self, escape};
+use super::cards::{self, Look};
 use crate::chat::forms::{
     Field, FieldKind, FormErrors, FormSpec, Values, WHOLE_FORM, join_date_time,
 };
@@ -56,11 +56,18 @@ pub fn input_id(form: &str, field: &str) -> String {
 }
 
 fn small_text(text: &str) -> Value {
-    json!({ "type": "TextBlock", "text": escape(text), "wrap": true, "size": "small", "isSubtle": true })
+    cards::plain(text, Look::SMALL)
 }
 
 fn error_text(text: &str) -> Value {
-    json!({ "type": "TextBlock", "text": escape(text), "wrap": true, "color": "attention", "size": "small" })
+    cards::plain(
+        text,
+        Look {
+            color: Some("attention"),
+            size: Some("small"),
+            ..Look::default()
+        },
+    )
 }
 
 /// The card inputs of one field, with what was typed and any error under it.
@@ -110,6 +117,8 @@ fn field_inputs(
                 "type": "Input.ChoiceSet",
                 "id": id,
                 "style": if f.kind == FieldKind::Radios { "expanded" } else { "compact" },
+                // A long choice (a step's name) wraps rather than being cut short on a phone.
+                "wrap": true,
                 "choices": choices,
             });
             if let Some(v) = value {
@@ -190,7 +199,14 @@ pub fn form_card(
         None => spec.title.clone(),
     };
     let mut body = vec![
-        json!({ "type": "TextBlock", "text": escape(&heading), "wrap": true, "size": "medium", "weight": "bolder" }),
+        cards::plain(
+            &heading,
+            Look {
+                bold: true,
+                size: Some("medium"),
+                ..Look::default()
+            },
+        ),
         small_text(&spec.intro),
     ];
     if !errors.is_empty() {
@@ -203,7 +219,10 @@ pub fn form_card(
         "type": "AdaptiveCard",
         "$schema": cards::CARD_SCHEMA,
         "version": cards::CARD_VERSION,
-        "fallbackText": format!("{}: this form needs a newer Teams client.", spec.title),
+        "fallbackText": cards::plain_summary(
+            &format!("{}: this form needs a newer Teams client.", spec.title),
+            300,
+        ),
         "body": body,
         "actions": [submit(spec, card, form_id)],
     })
