@@ -181,7 +181,13 @@ async fn load(
             .to_string(),
         )));
     }
-    if d.status != Status::Open && verb != Verb::ReferLearning && verb != Verb::ConfirmResolution {
+    // A determination closes a challenge, yet the parties may still add their view as a note.
+    let noted_after_determination = verb == Verb::AddNote && d.determination.is_some();
+    if d.status != Status::Open
+        && verb != Verb::ReferLearning
+        && verb != Verb::ConfirmResolution
+        && !noted_after_determination
+    {
         let status = if d.status == Status::Resolved {
             "resolved"
         } else {

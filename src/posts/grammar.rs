@@ -138,6 +138,12 @@ const TABLE: &[Word] = &[
         does: "reject the other side's proposed resolution",
     },
     Word {
+        words: &["determine", "determination"],
+        what: What::Verb(Verb::RecordDetermination, Tail::Nothing),
+        usage: "REF",
+        does: "record the board's determination at a stage the board decides (opens the form)",
+    },
+    Word {
         words: &["withdraw"],
         what: What::Verb(Verb::Withdraw, Tail::Field("reason")),
         usage: "REF [why]",
@@ -210,6 +216,7 @@ pub fn button_label(verb: Verb) -> &'static str {
         Verb::BringDeadlineForward => "Bring deadline forward",
         Verb::Withdraw => "Withdraw",
         Verb::ReferLearning => "Refer learning",
+        Verb::RecordDetermination => "Record determination",
     }
 }
 

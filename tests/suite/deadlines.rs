@@ -5,7 +5,7 @@ use crate::helpers::{SEED_POLICIES, at, crate_root, fixture, run_bin};
 use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::London;
 use escalation_bot::calendar::DayUnit;
-use escalation_bot::policy::{Anchor, Policy, Timescale};
+use escalation_bot::policy::{Anchor, Limit, Policy, Span, Timescale};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
@@ -62,8 +62,20 @@ static BANK_HOLIDAYS: LazyLock<BTreeMap<String, BTreeSet<NaiveDate>>> = LazyLock
 /// end at close of business on day 0 + N.
 fn expected_due(policy: &Policy, days: u32, unit: DayUnit, from: DateTime<Utc>) -> String {
     let holidays = &BANK_HOLIDAYS[&policy.calendar];
+    let working = |d: NaiveDate| {
+        !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !holidays.contains(&d)
+    };
     let day0 = from.with_timezone(&London).date_naive();
     let end = match unit {
+        // A policy may move a calendar-day deadline that ends on a day nobody works to the next
+        // working day.
+        DayUnit::Calendar if policy.calendar_days.next_working_day => {
+            let mut end = day0 + Days::new(u64::from(days));
+            while !working(end) {
+                end = end.succ_opt().expect("a next day");
+            }
+            end
+        }
         DayUnit::Calendar => day0 + Days::new(u64::from(days)),
         DayUnit::Working => {
             let mut date = day0;
@@ -138,7 +150,7 @@ fn deadline_answers_for_every_stage_of_every_seed_policy() {
             .stages
             .iter()
             .flat_map(|s| &s.steps)
-            .map(|st| format!("--step={}=2026-06-10T10:00:00+01:00", st.id))
+            .map(|st| format!("--done={}=2026-06-10T10:00:00+01:00", st.id))
             .collect();
         for stage in &policy.stages {
             for started in STARTS {
@@ -147,26 +159,42 @@ fn deadline_answers_for_every_stage_of_every_seed_policy() {
                 let first_raised_text = first_raised.to_rfc3339();
                 let mut extra = vec!["--first-raised", first_raised_text.as_str()];
                 extra.extend(step_args.iter().map(String::as_str));
-                let line = deadline(id, stage.number, started, &extra);
+                let check = |line: String, limit: &Limit| {
+                    assert_uk_rfc3339(&line);
+                    let from = match &limit.from {
+                        Anchor::StageStart | Anchor::PreviousStageEnd => at(started),
+                        Anchor::FirstRaised | Anchor::Arose => first_raised,
+                        Anchor::Step(_) => at("2026-06-10T10:00:00+01:00"),
+                    };
+                    let Span::Days { n, unit } = limit.span else {
+                        panic!("the seed policies count days")
+                    };
+                    assert_eq!(
+                        line,
+                        expected_due(policy, n, unit, from),
+                        "{id} stage {} ({n} {unit} days) from {started}",
+                        stage.number,
+                    );
+                };
                 match &stage.timescale {
                     Timescale::NoLimit { .. } => {
+                        let line = deadline(id, stage.number, started, &extra);
                         assert_eq!(line, "none", "{id} stage {} from {started}", stage.number)
                     }
+                    Timescale::NotStated { .. } => {
+                        let line = deadline(id, stage.number, started, &extra);
+                        assert_eq!(line, "not stated", "{id} stage {}", stage.number)
+                    }
                     Timescale::Limit(limit) => {
-                        assert_uk_rfc3339(&line);
-                        let from = match &limit.from {
-                            Anchor::StageStart => at(started),
-                            Anchor::FirstRaised => first_raised,
-                            Anchor::Step(_) => at("2026-06-10T10:00:00+01:00"),
-                        };
-                        assert_eq!(
-                            line,
-                            expected_due(policy, limit.days, limit.unit, from),
-                            "{id} stage {} ({} {} days) from {started}",
-                            stage.number,
-                            limit.days,
-                            limit.unit
-                        );
+                        check(deadline(id, stage.number, started, &extra), limit)
+                    }
+                    Timescale::OnSteps => {
+                        for st in &stage.steps {
+                            let Some(limit) = &st.limit else { continue };
+                            let mut with_step = extra.clone();
+                            with_step.extend(["--step", st.id.as_str()]);
+                            check(deadline(id, stage.number, started, &with_step), limit);
+                        }
                     }
                 }
             }
@@ -403,7 +431,7 @@ fn the_calendar_agrees_with_the_counting_rule_on_every_day_from_2018_to_2030() {
             .iter()
             .filter_map(|s| match &s.timescale {
                 Timescale::Limit(l) => Some(l),
-                Timescale::NoLimit { .. } => None,
+                _ => None,
             })
             .chain(
                 policy
@@ -413,13 +441,13 @@ fn the_calendar_agrees_with_the_counting_rule_on_every_day_from_2018_to_2030() {
                     .filter_map(|st| st.limit.as_ref()),
             );
         for l in all {
+            let Span::Days { n, unit } = l.span else {
+                continue;
+            };
             if !limits.iter().any(|(p, d, u)| {
-                p.calendar == policy.calendar
-                    && p.hours == policy.hours
-                    && *d == l.days
-                    && *u == l.unit
+                p.calendar == policy.calendar && p.hours == policy.hours && *d == n && *u == unit
             }) {
-                limits.push((policy, l.days, l.unit));
+                limits.push((policy, n, unit));
             }
         }
     }

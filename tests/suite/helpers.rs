@@ -122,6 +122,9 @@ pub fn details(receiving: &str, other: Option<&str>, category: &str) -> RaiseDet
         adults_views: Some("Wants to stay at home.".to_string()),
         case_reference: "ASC-4471".to_string(),
         immediate_risk: false,
+        arose_at: None,
+        delay_reason: None,
+        notices: Default::default(),
     }
 }
 
@@ -298,6 +301,7 @@ pub fn escalate(reason: &str) -> Command {
     Command::Escalate {
         reason: reason.to_string(),
         delay_reason: None,
+        notices: Default::default(),
     }
 }
 
@@ -306,6 +310,7 @@ pub fn escalate_late(reason: &str, delay: &str) -> Command {
     Command::Escalate {
         reason: reason.to_string(),
         delay_reason: Some(delay.to_string()),
+        notices: Default::default(),
     }
 }
 

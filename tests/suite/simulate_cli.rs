@@ -161,15 +161,16 @@ fn every_stage_start_shows_the_policys_prompt_and_due_instant() {
             );
             let started = uk_instant(line, "at").to_utc();
             let expected = match &stage.timescale {
-                Timescale::NoLimit { .. } => None,
                 Timescale::Limit(l) => {
                     let from = match &l.from {
-                        Anchor::StageStart => Some(started),
-                        Anchor::FirstRaised => Some(first_raised),
+                        Anchor::StageStart | Anchor::PreviousStageEnd => Some(started),
+                        // The demo scenarios raise each challenge when it arose.
+                        Anchor::FirstRaised | Anchor::Arose => Some(first_raised),
                         Anchor::Step(_) => None,
                     };
-                    from.map(|f| cal.due(f, l.days, l.unit).expect("in range"))
+                    from.map(|f| l.due(f, cal, &policy.calendar_days).expect("in range"))
                 }
+                _ => None,
             };
             let shown = line
                 .get("due")
