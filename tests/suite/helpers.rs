@@ -124,7 +124,7 @@ pub fn details(receiving: &str, other: Option<&str>, category: &str) -> RaiseDet
         immediate_risk: false,
         arose_at: None,
         delay_reason: None,
-        notices: Default::default(),
+        notices: answers(false),
     }
 }
 
@@ -282,6 +282,23 @@ impl Case {
     }
 }
 
+/// The same answer to every notice any seed policy offers (the core reads only those it asks):
+/// tests that are about a notice answer it themselves.
+pub fn answers(answer: bool) -> escalation_bot::escalation::Answers {
+    let f = fixture();
+    f.policies
+        .iter()
+        .flat_map(|p| {
+            p.stages
+                .iter()
+                .flat_map(|s| &s.notify)
+                .chain(&p.urgent.notify)
+        })
+        .filter_map(|n| n.offered.as_ref())
+        .map(|o| (o.id.clone(), answer))
+        .collect()
+}
+
 /// The kinds of a list of events, in order.
 pub fn kinds(events: &[Event]) -> Vec<&'static str> {
     events.iter().map(|e| e.body.kind()).collect()
@@ -301,7 +318,7 @@ pub fn escalate(reason: &str) -> Command {
     Command::Escalate {
         reason: reason.to_string(),
         delay_reason: None,
-        notices: Default::default(),
+        notices: answers(false),
     }
 }
 
@@ -310,7 +327,7 @@ pub fn escalate_late(reason: &str, delay: &str) -> Command {
     Command::Escalate {
         reason: reason.to_string(),
         delay_reason: Some(delay.to_string()),
-        notices: Default::default(),
+        notices: answers(false),
     }
 }
 

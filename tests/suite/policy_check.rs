@@ -190,15 +190,15 @@ fn a_syntax_error_names_its_line() {
 fn a_misspelt_field_names_its_line() {
     let text = norfolk_text();
     let stage3 = stage_line(&text, 3);
-    let line = line_of(&text, "formal_challenge = true", stage3);
+    let line = line_of(&text, "acknowledge = true", stage3);
     let broken = write_broken(&replace_once(
         &text,
-        "formal_challenge = true",
-        "formal_challange = true",
+        "acknowledge = true",
+        "acknowlege = true",
         stage3,
     ));
     let problem = check_fails_at(&broken, line);
-    assert!(problem.contains("formal_challange"), "{problem}");
+    assert!(problem.contains("acknowlege"), "{problem}");
 }
 
 #[test]

@@ -204,17 +204,20 @@ fn the_norfolk_scenario_is_due_on_the_friday_after_the_spring_bank_holiday() {
         "escalated",
         "acknowledged",
         "board_notified",
-        "resolution_confirmed",
+        "notice_answered",
+        "determination_recorded",
     ] {
         assert!(
             kinds.contains(&kind),
             "the Norfolk timeline has {kind}: {kinds:?}"
         );
     }
-    // Raised comes before its stage starts; the resolution is confirmed after it was proposed.
+    // Raised comes before its stage starts; the panel's determination closes it, so nothing of
+    // the kind a party answers follows it.
     let pos = |k: &str| kinds.iter().position(|x| *x == k).expect(k);
     assert!(pos("raised") < pos("stage_started"));
-    assert!(pos("resolution_proposed") < pos("resolution_confirmed"));
+    assert_eq!(kinds[kinds.len() - 2], "determination_recorded");
+    assert!(!kinds.contains(&"resolution_confirmed"));
 }
 
 #[test]
