@@ -735,14 +735,20 @@ fn enter_stage(
     Ok(events)
 }
 
-/// The people of the two agencies who have been involved in the case: everyone who raised it,
-/// was named in it, held a stage or acted on it. The board's own people are never among them.
+/// The people who have been involved in the case: everyone who raised it, was named in it, held
+/// a stage (for either agency, or for one through another agency) or acted on it. The board's own
+/// people are never among them.
 fn involved_in_case(dispute: &Dispute, dir: &Directory) -> Vec<PersonId> {
+    let board = |p: &PersonId| {
+        dir.person(p)
+            .and_then(|p| dir.agency(&p.agency))
+            .is_none_or(|a| a.kind == BOARD_KIND)
+    };
     let mut all: Vec<PersonId> = dispute
         .involved
         .iter()
         .chain(&dispute.excluded)
-        .filter(|p| side_of(dispute, dir, p).is_some())
+        .filter(|p| !board(p))
         .cloned()
         .collect();
     all.sort();

@@ -12,8 +12,15 @@ pub enum Side {
     Receiving,
 }
 
-/// The side a person is on, by their agency; `None` for the board and for outsiders.
+/// The side a person is on, by their agency, or by holding the stage for a side through another
+/// agency (a GP practice's ICB); `None` for the board and for outsiders.
 pub fn side_of(dispute: &Dispute, dir: &Directory, person: &PersonId) -> Option<Side> {
+    if dispute.owners_raising.contains(person) {
+        return Some(Side::Raising);
+    }
+    if dispute.owners_receiving.contains(person) {
+        return Some(Side::Receiving);
+    }
     let agency = &dir.person(person)?.agency;
     if Some(agency) == dispute.raising_agency.as_ref() {
         Some(Side::Raising)

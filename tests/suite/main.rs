@@ -6,6 +6,7 @@ mod interaction;
 mod core_rules;
 mod deadlines;
 mod policy_check;
+mod procedures;
 mod properties_calendar;
 mod properties_core;
 mod properties_grammar;
