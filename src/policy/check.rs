@@ -815,8 +815,12 @@ impl Checker<'_> {
                         source: String::new(),
                     }
                 }
-                _ => {
-                    self.problem(&s_span, format!("stage {expected} has more than one of `limit`, `no_limit` and `limit_not_stated`: keep one"));
+                (_, n, ns) => {
+                    let at = ns
+                        .map(|x| S::new(x.span(), ()))
+                        .or(n.map(|x| S::new(x.span(), ())))
+                        .unwrap_or(s_span);
+                    self.problem(&at, format!("stage {expected} has more than one of `limit`, `no_limit` and `limit_not_stated`: keep one"));
                     Timescale::NoLimit {
                         words: String::new(),
                         source: String::new(),
@@ -944,8 +948,8 @@ impl Checker<'_> {
                 if kind == via_kind {
                     self.problem(&t.via_kind, "through.via_kind is the agency kind the stage goes through: it must differ from through.kind");
                 }
-                if !ladder_kinds.contains(&via_kind) && !ladder_kinds.contains(ANY_KIND) {
-                    self.problem(&t.via_kind, format!("no [[ladder]] for the agency kind {via_kind:?}: add one, so the stage can find its people"));
+                if !ladder_kinds.contains(&via_kind) {
+                    self.problem(&t.via_kind, format!("no [[ladder]] for the agency kind {via_kind:?}: the agency a stage goes through needs its own ladder, so the stage can find its people"));
                 }
                 through.push(Through {
                     kind,
