@@ -414,7 +414,8 @@ async fn slash_challenge_opens_the_raise_form_with_the_slack_modals_fields() {
             "desired_outcome",
             "adults_views",
             "case_reference",
-            "immediate_risk"
+            "immediate_risk",
+            "arose_at"
         ]
     );
     assert!(
