@@ -139,7 +139,23 @@ pub fn status(scene: &Scene<'_>, d: &Dispute) -> String {
                     s.replace_range(..1, "N");
                     s
                 }
-                None => "Waiting for the step its deadline is measured from".into(),
+                None if d.timescale == crate::policy::NOT_STATED => {
+                    "The procedure's time limit for this stage is not stated in it".into()
+                }
+                // A stage whose limits belong to its steps: the next step due, by name.
+                None => match d
+                    .steps_due
+                    .iter()
+                    .filter(|(k, _)| !d.steps_done.contains_key(*k))
+                    .min_by_key(|(_, due)| **due)
+                {
+                    Some((key, due)) => {
+                        let id = crate::escalation::split_duty(key).0;
+                        let name = policy.step(id).map_or(id, |(_, st)| st.name.as_str());
+                        format!("{name} due {} (on time)", format_uk_short(*due))
+                    }
+                    None => "Waiting for the step its deadline is measured from".into(),
+                },
             }
         }
     };

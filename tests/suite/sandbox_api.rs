@@ -1284,7 +1284,7 @@ async fn a_sunderland_review_recorded_on_time_starts_the_written_response_clock_
         done.contains("Senior Manager's review: recorded by")
             && done.contains("(it happened Tue 2 Jun, 10:00)")
             && done.contains(
-                "Written response to the professional expressing the concern due Sun 7 Jun, 17:00"
+                "Written response to the professional expressing the concern due Mon 8 Jun, 17:00"
             )
             && done.contains("Note: Case file and notes read"),
         "the written response's clock starts from the review: {done}"
