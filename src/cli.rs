@@ -83,7 +83,11 @@ pub struct DeadlineArgs<'a> {
     pub stage: u32,
     pub started: &'a str,
     pub first_raised: Option<&'a str>,
-    pub steps: &'a [String],
+    pub arose: Option<&'a str>,
+    /// The named step whose deadline to print, instead of the stage's.
+    pub step: Option<&'a str>,
+    /// When named steps happened: `ID=RFC3339`.
+    pub done: &'a [String],
 }
 
 fn instant(value: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
@@ -94,7 +98,30 @@ fn instant(value: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
         })
 }
 
-/// `deadline`: the due instant of a stage, or `none`.
+/// Prints lines to standard output; a reader that stops early (`| head -1`) ends the output
+/// quietly instead of failing.
+fn print_lines(lines: &[String]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for line in lines {
+        match writeln!(out, "{line}") {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e).context("cannot write to standard output"),
+        }
+    }
+    match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write to standard output")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `deadline`: the due instant of a stage or of one of its named steps; `none` where the
+/// procedure sets no limit, `not stated` where it has one its text does not state. A limit
+/// whose starting point was not given is refused, never guessed.
 pub fn deadline(args: &DeadlineArgs<'_>) -> anyhow::Result<ExitCode> {
     let set = load_policies(args.policies)?;
     let policy = find_policy(&set, args.policy)?;
@@ -110,42 +137,107 @@ pub fn deadline(args: &DeadlineArgs<'_>) -> anyhow::Result<ExitCode> {
     let first_raised = args
         .first_raised
         .map(|f| instant(f, "--first-raised"))
-        .transpose()?
-        .unwrap_or(started);
-    let mut steps = BTreeMap::new();
-    for s in args.steps {
-        let (id, at) = s
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--step {s:?} must be ID=RFC3339"))?;
-        steps.insert(id.to_string(), instant(at, "--step")?);
-    }
-    let limit = match &stage.timescale {
-        Timescale::NoLimit { .. } => {
-            println!("none");
-            return Ok(ExitCode::SUCCESS);
+        .transpose()?;
+    let arose = args.arose.map(|f| instant(f, "--arose")).transpose()?;
+    let mut done = BTreeMap::new();
+    for s in args.done {
+        let (id, at) = s.split_once('=').ok_or_else(|| {
+            anyhow!("--done {s:?} must be ID=RFC3339, the step's id and when it happened")
+        })?;
+        if policy.step(id).is_none() {
+            return Err(anyhow!(
+                "--done names {id:?}, which is not a step of the {} policy",
+                policy.id
+            ));
         }
-        Timescale::Limit(l) => l,
+        done.insert(id.to_string(), instant(at, "--done")?);
+    }
+    let step_ids = || {
+        stage
+            .steps
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (what, limit) = match args.step {
+        Some(id) if id.contains('=') => {
+            return Err(anyhow!(
+                "--step names the step whose deadline to print; give when a step happened with --done ID=RFC3339"
+            ));
+        }
+        Some(id) => {
+            let step = stage.steps.iter().find(|s| s.id == id).ok_or_else(|| {
+                if stage.steps.is_empty() {
+                    anyhow!("{} {} has no named steps", policy.stage_word, stage.number)
+                } else {
+                    anyhow!(
+                        "{} {} has the steps {}; {id:?} is not one of them",
+                        policy.stage_word,
+                        stage.number,
+                        step_ids()
+                    )
+                }
+            })?;
+            match &step.limit {
+                Some(l) => (format!("{} ({})", step.name, step.id), l),
+                None => match &stage.timescale {
+                    Timescale::Limit(l) => (format!("{} (within the stage's limit)", step.name), l),
+                    other => return print_none(other),
+                },
+            }
+        }
+        None => match &stage.timescale {
+            Timescale::Limit(l) => (
+                format!("{} {} ({})", policy.stage_word, stage.number, stage.name),
+                l,
+            ),
+            Timescale::OnSteps => {
+                return Err(anyhow!(
+                    "{} {}'s limits belong to its steps ({}): name one with --step ID",
+                    policy.stage_word,
+                    stage.number,
+                    step_ids()
+                ));
+            }
+            other => return print_none(other),
+        },
+    };
+    let raised = match (first_raised, stage.number) {
+        (Some(t), _) => Some(t),
+        // At stage 1 the stage starts when the challenge is raised.
+        (None, 1) => Some(started),
+        (None, _) => None,
     };
     let from = match &limit.from {
-        Anchor::StageStart => started,
-        Anchor::FirstRaised => first_raised,
-        Anchor::Step(id) => *steps.get(id).ok_or_else(|| {
-            anyhow!(
-                "stage {} is measured from step {id:?}: give its time with --step {id}=RFC3339",
-                stage.number
-            )
+        Anchor::StageStart | Anchor::PreviousStageEnd => started,
+        Anchor::FirstRaised => raised.ok_or_else(|| {
+            anyhow!("this limit runs from when the challenge was first raised: give --first-raised RFC3339")
+        })?,
+        Anchor::Arose => arose.or(raised).ok_or_else(|| {
+            anyhow!("this limit runs from when the disagreement arose: give --arose RFC3339 (or --first-raised, where it arose when it was raised)")
+        })?,
+        Anchor::Step(id) => *done.get(id).ok_or_else(|| {
+            anyhow!("this limit runs from step {id:?}: give when it happened with --done {id}=RFC3339")
         })?,
     };
     let cal = BankHolidays::embedded().calendar(&policy.calendar, policy.hours)?;
-    let due = cal.due(from, limit.days, limit.unit)?;
-    println!("{}", calendar::format_uk(due));
-    println!(
-        "{} {} ({}): {}",
-        policy.stage_word,
-        stage.number,
-        stage.name,
-        policy::describe_limit(limit)
-    );
+    let due = limit.due(from, &cal, &policy.calendar_days)?;
+    print_lines(&[
+        calendar::format_uk(due),
+        format!("{what}: {}", policy::describe_limit(limit)),
+    ])?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first line for a stage without a numeric limit: `none` where the procedure sets none,
+/// `not stated` where it has one its text does not state.
+fn print_none(t: &Timescale) -> anyhow::Result<ExitCode> {
+    let first = match t {
+        Timescale::NotStated { .. } => "not stated",
+        _ => "none",
+    };
+    print_lines(&[first.to_string(), policy::describe_timescale(t)])?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -28,7 +28,8 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// Print when a stage is due: RFC 3339 with the UK offset, or `none` where the stage has no limit.
+    /// Print when a stage (or one of its named steps) is due: RFC 3339 with the UK offset, `none`
+    /// where the procedure sets no limit, `not stated` where its text does not state one.
     Deadline {
         /// Policy id, e.g. `norfolk`.
         #[arg(long)]
@@ -39,12 +40,20 @@ enum Command {
         /// When the stage started (RFC 3339).
         #[arg(long)]
         started: String,
-        /// When the disagreement was first raised (RFC 3339); defaults to --started.
+        /// When the disagreement was first raised (RFC 3339); needed for limits measured from it
+        /// beyond stage 1.
         #[arg(long)]
         first_raised: Option<String>,
-        /// When a named step happened, for limits measured from it: `--step review=2026-06-10T10:00:00+01:00`.
-        #[arg(long = "step", value_name = "ID=RFC3339")]
-        steps: Vec<String>,
+        /// When the disagreement arose (RFC 3339), for limits measured from arising; defaults to
+        /// --first-raised.
+        #[arg(long)]
+        arose: Option<String>,
+        /// Print this named step's deadline instead of the stage's: `--step written-response`.
+        #[arg(long, value_name = "ID")]
+        step: Option<String>,
+        /// When a named step happened, for limits measured from it: `--done review=2026-06-10T10:00:00+01:00`.
+        #[arg(long = "done", value_name = "ID=RFC3339")]
+        done: Vec<String>,
         /// Folder of policy files.
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
@@ -210,7 +219,9 @@ fn main() -> ExitCode {
             stage,
             started,
             first_raised,
-            steps,
+            arose,
+            step,
+            done,
             policies,
         } => cli::deadline(&cli::DeadlineArgs {
             policies: &policies,
@@ -218,7 +229,9 @@ fn main() -> ExitCode {
             stage,
             started: &started,
             first_raised: first_raised.as_deref(),
-            steps: &steps,
+            arose: arose.as_deref(),
+            step: step.as_deref(),
+            done: &done,
         }),
         Command::Screen { directory } => cli::screen(directory.as_deref()),
         Command::Simulate {

@@ -266,6 +266,9 @@ async fn bench(args: &SchedulerArgs, url: &str) -> Result<ExitCode, String> {
             adults_views: None,
             case_reference: "ASC-4471".into(),
             immediate_risk: false,
+            arose_at: None,
+            delay_reason: None,
+            notices: Default::default(),
         };
         service
             .raise(&raiser, details, None, None)

@@ -214,6 +214,33 @@ impl Calendar {
         }
     }
 
+    /// The instant `hours` working hours after `start`, counting only time inside working hours
+    /// on working days ("within 4 working hours").
+    pub fn add_working_hours(
+        &self,
+        start: DateTime<Utc>,
+        hours: u32,
+    ) -> Result<DateTime<Utc>, CalendarError> {
+        let mut at = self.next_working_time(start)?;
+        let mut left = chrono::Duration::hours(i64::from(hours));
+        loop {
+            let close = self.close_of(self.local_date(at));
+            let today = close - at;
+            if left <= today {
+                return Ok(at + left);
+            }
+            left -= today;
+            at = self.next_working_time(close)?;
+        }
+    }
+
+    /// The close of working hours on the day of `start`, or of the next working day when
+    /// `start` is after hours or on a day nobody works ("the same working day").
+    pub fn same_working_day(&self, start: DateTime<Utc>) -> Result<DateTime<Utc>, CalendarError> {
+        let at = self.next_working_time(start)?;
+        Ok(self.close_of(self.local_date(at)))
+    }
+
     /// The working day `n` working days before `date` (used for "one working day before" reminders).
     pub fn working_days_before(&self, date: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {
         let mut day = date;

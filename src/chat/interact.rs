@@ -127,6 +127,17 @@ async fn typed(service: &Service, asker: Asker<'_>, text: &str, key: Option<Stri
                     )
                     .await
                     {
+                        // What was typed is fine, but the form asks something no typed
+                        // command can say (a yes/no question of this stage): open the form
+                        // with what was typed in it.
+                        Reply::Form(shown)
+                            if shown.errors.keys().all(|f| {
+                                f != WHOLE_FORM
+                                    && !grammar::typed_fields(verb).contains(&f.as_str())
+                            }) =>
+                        {
+                            Reply::Form(shown)
+                        }
                         Reply::Form(shown) => {
                             Reply::Refused(typed_errors(&shown, verb, asker.command_word))
                         }
@@ -181,7 +192,13 @@ async fn load(
             &ServiceError::UnknownDispute(reference.to_string()),
         ))));
     }
-    if d.status != Status::Open && verb != Verb::ReferLearning && verb != Verb::ConfirmResolution {
+    // A determination closes a challenge, yet the parties may still add their view as a note.
+    let noted_after_determination = verb == Verb::AddNote && d.determination.is_some();
+    if d.status != Status::Open
+        && verb != Verb::ReferLearning
+        && verb != Verb::ConfirmResolution
+        && !noted_after_determination
+    {
         let status = if d.status == Status::Resolved {
             "resolved"
         } else {

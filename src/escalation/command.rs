@@ -2,15 +2,40 @@
 
 use super::Reference;
 use crate::directory::{AgencyId, PersonId};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-/// Whether the disagreement concerns an adult or an organisation (Durham's form asks).
+/// Whether the disagreement concerns an adult, a child (where the procedure covers children) or
+/// an organisation (Durham's form asks).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Concerns {
     Adult,
+    Child,
     Organisation { name: String },
+}
+
+impl Concerns {
+    /// The word a policy's `serves.concerns` uses for this.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Concerns::Adult => "adult",
+            Concerns::Child => "child",
+            Concerns::Organisation { .. } => "organisation",
+        }
+    }
+}
+
+/// The answers to offered notices' yes/no questions, by notice id.
+pub type Answers = BTreeMap<String, bool>;
+
+/// One action a board's determination sets: who does what, by when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeterminedAction {
+    pub who: String,
+    pub what: String,
+    pub by: NaiveDate,
 }
 
 /// How a discussion took place (Durham's form asks for date, time and format).
@@ -45,9 +70,23 @@ pub struct RaiseDetails {
     /// The raising agency's own case reference: how the record points at the client without naming them.
     pub case_reference: String,
     pub immediate_risk: bool,
+    /// When the disagreement arose, where earlier than raising it here: limits measured "from
+    /// arising" (Durham step 1, Sunderland stage 1) run from it.
+    #[serde(default)]
+    pub arose_at: Option<DateTime<Utc>>,
+    /// Why it is raised after the first limit has run out, where the policy asks (Durham).
+    #[serde(default)]
+    pub delay_reason: Option<String>,
+    /// Answers to the notices the raise form offers.
+    #[serde(default)]
+    pub notices: Answers,
 }
 
 /// A request to change a dispute.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a command lives for one request; boxing the raise form's details would only add noise at every call site"
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "command")]
 pub enum Command {
@@ -66,6 +105,9 @@ pub enum Command {
         reason: String,
         #[serde(default)]
         delay_reason: Option<String>,
+        /// Answers to the notices the procedure offers on escalating into the next stage.
+        #[serde(default)]
+        notices: Answers,
     },
     Acknowledge,
     ProposeResolution {
@@ -101,6 +143,15 @@ pub enum Command {
     ReferLearning {
         text: String,
     },
+    /// The board's determination at a stage it decides: who sat, when it met, the outcome and
+    /// the actions. `members` are directory ids, emails or names as typed.
+    RecordDetermination {
+        members: Vec<String>,
+        met_at: DateTime<Utc>,
+        outcome: String,
+        #[serde(default)]
+        actions: Vec<DeterminedAction>,
+    },
 }
 
 impl Command {
@@ -119,6 +170,7 @@ impl Command {
             Command::BringDeadlineForward { .. } => "bring deadline forward",
             Command::Withdraw { .. } => "withdraw",
             Command::ReferLearning { .. } => "refer learning",
+            Command::RecordDetermination { .. } => "record determination",
         }
     }
 }

@@ -1,14 +1,19 @@
 //! The rules: what a command does to a dispute under its board's policy, or why it is refused.
 
+use super::offers::{duties, duty_key, step_time};
 use super::people::{
-    Side, base_rung, board_people, can_act, holds_stage, owners_for, side_of, top_rung,
+    Side, base_rung, board_people, board_people_for, can_act, holds_stage, owners_for, side_of,
+    top_rung,
 };
-use super::{Command, Dispute, Event, EventBody, RaiseDetails, Refusal, Status, StepDue};
+use super::{
+    Answers, Command, Concerns, DeterminedAction, Dispute, Event, EventBody, RaiseDetails, Refusal,
+    Status, StepDue,
+};
 use crate::calendar::{Calendar, format_uk_short};
 use crate::directory::{AgencyId, BOARD_KIND, Directory, PersonId};
 use crate::policy::{
-    Anchor, BoardRole, ExclusionRule, Limit, NoticeTarget, NoticeWhen, Policy, Stage, Timescale,
-    describe_limit,
+    Anchor, BoardRole, ExclusionRule, Limit, Notice, NoticeTarget, NoticeWhen, Policy, Stage,
+    StepBy, Timescale, describe_limit,
 };
 use crate::privacy;
 use chrono::{DateTime, Utc};
@@ -71,6 +76,30 @@ pub fn decide(
         let text = screened(ctx, "learning", text, true)?;
         return Ok(vec![EventBody::LearningReferred { text }]);
     }
+    // A determination closes the dispute: the parties may add their view as a note, but it is
+    // not a proposal anyone confirms or rejects.
+    if let (Status::Resolved, Some(det)) = (dispute.status, &dispute.determination) {
+        let action = match command {
+            Command::AddNote { text, how, held_at } => {
+                return Ok(vec![EventBody::NoteAdded {
+                    text: screened(ctx, "note", text, true)?,
+                    how: *how,
+                    held_at: *held_at,
+                }]);
+            }
+            Command::RejectResolution { .. } => Some("reject"),
+            Command::ConfirmResolution => Some("confirm"),
+            Command::ProposeResolution { .. } => Some("answer with another proposal"),
+            _ => None,
+        };
+        if let Some(action) = action {
+            return Err(Refusal::Determined {
+                reference,
+                body: det.body.clone(),
+                action: action.to_string(),
+            });
+        }
+    }
     if let (Command::ConfirmResolution, Status::Resolved, Some(by)) =
         (command, dispute.status, &dispute.resolved_by)
         && by == actor
@@ -113,14 +142,21 @@ pub fn decide(
         Command::Escalate {
             reason,
             delay_reason,
+            notices,
         } => {
             // A proposal waiting for the other side is answered first: confirmed, or rejected
             // and then escalated.
             if let Some(p) = &dispute.proposal {
                 return Err(Refusal::ProposalPending { by: d.name(&p.by) });
             }
-            d.escalate(reason, delay_reason.as_deref())
+            d.escalate(reason, delay_reason.as_deref(), notices)
         }
+        Command::RecordDetermination {
+            members,
+            met_at,
+            outcome,
+            actions,
+        } => d.determine(members, *met_at, outcome, actions),
         Command::Acknowledge => d.acknowledge(),
         Command::ProposeResolution {
             rationale,
@@ -331,10 +367,38 @@ fn raise(
         ));
     }
     let concerns = match &details.concerns {
-        super::Concerns::Organisation { name } => super::Concerns::Organisation {
+        Concerns::Organisation { name } => Concerns::Organisation {
             name: screened(ctx, "concerns", name, true)?,
         },
-        adult => adult.clone(),
+        Concerns::Child if !policy.covers.children => {
+            return Err(invalid(
+                "concerns",
+                format!(
+                    "the {} procedure covers adults, not children: raise a disagreement about a child under the local children's safeguarding partnership's procedure",
+                    policy.name
+                ),
+            ));
+        }
+        Concerns::Adult if !policy.covers.adults => {
+            return Err(invalid(
+                "concerns",
+                format!(
+                    "the {} procedure covers children, not adults ({})",
+                    policy.name, policy.covers.source
+                ),
+            ));
+        }
+        other => other.clone(),
+    };
+    let arose_at = match details.arose_at {
+        Some(t) if t > ctx.now => {
+            return Err(invalid(
+                "arose_at",
+                "when the disagreement arose cannot be in the future: give when it arose, or leave it empty for now".into(),
+            ));
+        }
+        Some(t) if t < ctx.now => Some(t),
+        _ => None,
     };
 
     let mut events = Vec::new();
@@ -359,6 +423,7 @@ fn raise(
         adults_views,
         case_reference,
         immediate_risk: details.immediate_risk,
+        arose_at,
     });
     // Fold what we have so far so the stage start sees the parties.
     let mut draft = Dispute::default();
@@ -370,26 +435,90 @@ fn raise(
         });
     }
     if details.immediate_risk {
-        for n in policy
+        let urgent = policy
             .urgent
             .notify
             .iter()
-            .filter(|n| n.when == NoticeWhen::OnUrgent)
-        {
-            events.extend(notice_event(
-                policy,
-                dir,
-                draft.receiving_agency.as_ref(),
-                n.who,
-                &n.message,
-                &n.source,
-            ));
-        }
+            .filter(|n| n.when == NoticeWhen::OnUrgent);
+        events.extend(notices(
+            urgent,
+            &details.notices,
+            &draft,
+            draft.receiving_agency.as_ref(),
+            ctx,
+        )?);
     }
     let stage = policy
         .stage(1)
         .ok_or_else(|| Refusal::Calendar(format!("the {} policy has no stage 1", policy.id)))?;
-    events.extend(enter_stage(&draft, stage, 0, &person.id, ctx)?);
+    let entered = enter_stage(&draft, stage, 0, &person.id, &details.notices, ctx)?;
+    // Raised after the first limit ran out (measured from when it arose): the procedure may ask
+    // for the reason for the delay in raising it (Durham 7, Step 1).
+    let late = entered.iter().find_map(|e| match e {
+        EventBody::StageStarted { due: Some(due), .. } if *due < ctx.now => Some(*due),
+        _ => None,
+    });
+    events.extend(entered);
+    let given = details
+        .delay_reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    match (late, given) {
+        (Some(_), Some(reason)) => events.push(EventBody::DelayReasonRecorded {
+            stage: 1,
+            reason: screened(ctx, "delay_reason", reason, true)?,
+        }),
+        (Some(due), None) if policy.delay_reason.required => {
+            return Err(Refusal::DelayReasonRequired {
+                due: format_uk_short(due),
+            });
+        }
+        _ => {}
+    }
+    Ok(events)
+}
+
+/// The events of a stage's or route's notices: automatic ones are sent; an offered one is sent
+/// only when its question was answered yes, and the answer is recorded either way. An offered
+/// notice nobody answered is refused, so nothing the procedure makes conditional is guessed.
+fn notices<'n>(
+    list: impl Iterator<Item = &'n Notice>,
+    answers: &Answers,
+    dispute: &Dispute,
+    other_agency: Option<&AgencyId>,
+    ctx: &Context<'_>,
+) -> Result<Vec<EventBody>, Refusal> {
+    let mut events = Vec::new();
+    for n in list {
+        if let Some(offer) = &n.offered {
+            let Some(answer) = answers.get(&offer.id).copied() else {
+                return Err(Refusal::Invalid {
+                    field: format!("notice_{}", offer.id),
+                    message: format!("answer yes or no: {}", offer.question),
+                });
+            };
+            events.push(EventBody::NoticeAnswered {
+                id: offer.id.clone(),
+                who: n.who,
+                question: offer.question.clone(),
+                answer,
+                source: n.source.clone(),
+            });
+            if !answer {
+                continue;
+            }
+        }
+        events.extend(notice_event(
+            ctx.policy,
+            ctx.directory,
+            dispute,
+            other_agency,
+            n.who,
+            &n.message,
+            &n.source,
+        ));
+    }
     Ok(events)
 }
 
@@ -397,6 +526,7 @@ fn raise(
 fn notice_event(
     policy: &Policy,
     dir: &Directory,
+    dispute: &Dispute,
     other_agency: Option<&AgencyId>,
     who: NoticeTarget,
     message: &str,
@@ -411,7 +541,7 @@ fn notice_event(
             };
             Some(EventBody::BoardNotified {
                 who,
-                recipients: board_people(policy, dir, role),
+                recipients: board_people_for(policy, dir, role, dispute),
                 message: message.to_string(),
                 source: source.to_string(),
             })
@@ -424,21 +554,47 @@ fn notice_event(
     }
 }
 
+/// The clocks of the stage a limit belongs to: when it (or its tier) started, and when the
+/// dispute entered it (the end of the previous stage).
+#[derive(Debug, Clone, Copy)]
+struct Clocks {
+    stage_start: DateTime<Utc>,
+    entered: DateTime<Utc>,
+}
+
 /// The deadline of a limit given the dispute's clocks, or None while its anchor step is pending.
 fn due_of(
     limit: &Limit,
     dispute: &Dispute,
-    stage_start: DateTime<Utc>,
+    clocks: Clocks,
+    policy: &Policy,
     cal: &Calendar,
 ) -> Result<Option<DateTime<Utc>>, Refusal> {
+    let raised = dispute.first_raised_at.unwrap_or(clocks.stage_start);
     let from = match &limit.from {
-        Anchor::StageStart => Some(stage_start),
-        Anchor::FirstRaised => Some(dispute.first_raised_at.unwrap_or(stage_start)),
-        Anchor::Step(step) => dispute.steps_done.get(step).copied(),
+        Anchor::StageStart => Some(clocks.stage_start),
+        Anchor::FirstRaised => Some(raised),
+        Anchor::Arose => Some(dispute.arose_at.unwrap_or(raised)),
+        Anchor::PreviousStageEnd => Some(clocks.entered),
+        Anchor::Step(step) => step_time(dispute, policy, step),
     };
-    from.map(|f| cal.due(f, limit.days, limit.unit))
+    from.map(|f| limit.due(f, cal, &policy.calendar_days))
         .transpose()
         .map_err(|e| Refusal::Calendar(e.to_string()))
+}
+
+/// The agency whose people take a stage for `agency`: an agency of another kind where the stage
+/// says this kind goes through it (a GP practice through its ICB), else the agency itself.
+fn taken_through<'a>(stage: &Stage, dir: &'a Directory, agency: &'a AgencyId) -> &'a AgencyId {
+    let Some(a) = dir.agency(agency) else {
+        return agency;
+    };
+    let Some(rule) = stage.through.iter().find(|t| t.kind == a.kind) else {
+        return agency;
+    };
+    dir.agencies()
+        .find(|v| v.kind == rule.via_kind && v.board == a.board)
+        .map_or(agency, |v| &v.id)
 }
 
 /// The events of reaching a stage (or a higher tier of a repeating stage) now.
@@ -448,6 +604,7 @@ fn enter_stage(
     stage: &Stage,
     tier: u32,
     actor: &PersonId,
+    answers: &Answers,
     ctx: &Context<'_>,
 ) -> Result<Vec<EventBody>, Refusal> {
     let (policy, dir, now) = (ctx.policy, ctx.directory, ctx.now);
@@ -455,22 +612,27 @@ fn enter_stage(
     else {
         return Err(Refusal::NotRaised);
     };
-    let owners_raising = owners_for(
-        policy,
-        dir,
-        raising,
-        dispute.raised_by.as_ref(),
-        stage.raising_level,
-        tier,
-    );
-    let owners_receiving = owners_for(
-        policy,
-        dir,
+    // An agency kind that takes this stage through another agency has its people found there,
+    // from the top of that agency's ladder rung the stage asks for (no anchor in that agency).
+    let side_owners = |agency: &AgencyId, anchor: Option<&PersonId>, level: usize| {
+        let via = taken_through(stage, dir, agency);
+        let anchor = if via == agency { anchor } else { None };
+        owners_for(policy, dir, via, anchor, level, tier)
+    };
+    let owners_raising = side_owners(raising, dispute.raised_by.as_ref(), stage.raising_level);
+    let owners_receiving = side_owners(
         receiving,
         dispute.other_professional.as_ref(),
         stage.receiving_level,
-        tier,
     );
+    let clocks = Clocks {
+        stage_start: now,
+        entered: if dispute.stage == stage.number && tier > 0 {
+            dispute.entered_stage_at.unwrap_or(now)
+        } else {
+            now
+        },
+    };
     let awaiting_ack = if stage.acknowledge {
         owners_raising
             .iter()
@@ -482,18 +644,40 @@ fn enter_stage(
         Vec::new()
     };
     let (due, timescale) = match &stage.timescale {
-        Timescale::Limit(l) => (due_of(l, dispute, now, ctx.calendar)?, describe_limit(l)),
+        Timescale::Limit(l) => (
+            due_of(l, dispute, clocks, policy, ctx.calendar)?,
+            describe_limit(l),
+        ),
         Timescale::NoLimit { words, .. } => (None, format!("no fixed limit: \"{words}\"")),
+        Timescale::NotStated { .. } => (None, crate::policy::NOT_STATED.to_string()),
+        Timescale::OnSteps => (
+            None,
+            format!(
+                "limits on its steps: {}",
+                stage
+                    .steps
+                    .iter()
+                    .filter_map(|st| st.limit.as_ref().map(|l| format!(
+                        "{} within {}",
+                        st.name,
+                        describe_limit(l)
+                    )))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ),
     };
     let mut steps_due = Vec::new();
     for st in &stage.steps {
         if let Some(l) = &st.limit
-            && let Some(due) = due_of(l, dispute, now, ctx.calendar)?
+            && let Some(due) = due_of(l, dispute, clocks, policy, ctx.calendar)?
         {
-            steps_due.push(StepDue {
-                step: st.id.clone(),
-                due,
-            });
+            for side in duties(st) {
+                steps_due.push(StepDue {
+                    step: duty_key(&st.id, side),
+                    due,
+                });
+            }
         }
     }
     let excluded = if stage
@@ -501,21 +685,15 @@ fn enter_stage(
         .iter()
         .any(|e| e.who == ExclusionRule::InvolvedInCase)
     {
-        // The board's own people run the panel; only people of the two agencies are excluded.
-        let mut all: Vec<PersonId> = dispute
-            .involved
-            .iter()
-            .filter(|p| side_of(dispute, dir, p).is_some())
-            .cloned()
-            .collect();
-        all.extend(owners_raising.iter().cloned());
-        all.extend(owners_receiving.iter().cloned());
-        all.sort();
-        all.dedup();
-        all
+        involved_in_case(dispute, dir)
     } else {
         Vec::new()
     };
+    let deciders = stage
+        .decision
+        .as_ref()
+        .map(|dec| board_people_for(policy, dir, dec.owner, dispute))
+        .unwrap_or_default();
     let mut events = vec![EventBody::StageStarted {
         stage: stage.number,
         tier,
@@ -533,29 +711,49 @@ fn enter_stage(
             (Some(repeat), t) if t > 0 => repeat.prompt.clone(),
             _ => stage.prompt.clone(),
         },
+        decided_by: stage.decision.as_ref().map(|dec| dec.name.clone()),
+        deciders,
     }];
     if tier == 0 {
-        for n in stage
+        let on_entry = stage
             .notify
             .iter()
-            .filter(|n| n.when == NoticeWhen::OnEntry)
-        {
-            events.extend(notice_event(
-                policy,
-                dir,
-                dispute.receiving_agency.as_ref(),
-                n.who,
-                &n.message,
-                &n.source,
-            ));
-        }
+            .filter(|n| n.when == NoticeWhen::OnEntry);
+        events.extend(notices(
+            on_entry,
+            answers,
+            dispute,
+            dispute.receiving_agency.as_ref(),
+            ctx,
+        )?);
     }
     Ok(events)
 }
 
+/// The people who have been involved in the case: everyone who raised it, was named in it, held
+/// a stage (for either agency, or for one through another agency) or acted on it. The board's own
+/// people are never among them.
+fn involved_in_case(dispute: &Dispute, dir: &Directory) -> Vec<PersonId> {
+    let board = |p: &PersonId| {
+        dir.person(p)
+            .and_then(|p| dir.agency(&p.agency))
+            .is_none_or(|a| a.kind == BOARD_KIND)
+    };
+    let mut all: Vec<PersonId> = dispute
+        .involved
+        .iter()
+        .chain(&dispute.excluded)
+        .filter(|p| !board(p))
+        .cloned()
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
 /// Where an escalation of `d` goes: the next management tier of a repeating stage while either
 /// side has a higher rung, else the next stage; `None` at the final stage.
-pub(super) fn escalation_target<'p>(
+pub fn escalation_target<'p>(
     policy: &'p Policy,
     dir: &Directory,
     d: &Dispute,
@@ -683,6 +881,7 @@ impl Decider<'_> {
         &self,
         reason: &str,
         delay_reason: Option<&str>,
+        answers: &Answers,
     ) -> Result<Vec<EventBody>, Refusal> {
         let (policy, dir) = (self.ctx.policy, self.ctx.directory);
         let reason = screened(self.ctx, "reason", reason, true)?;
@@ -698,20 +897,17 @@ impl Decider<'_> {
         };
         let mut events = self.delay_check(delay_reason)?;
         if to_tier == 0 {
-            for n in to_stage
+            let before = to_stage
                 .notify
                 .iter()
-                .filter(|n| n.when == NoticeWhen::BeforeEscalating)
-            {
-                events.extend(notice_event(
-                    policy,
-                    dir,
-                    self.other_agency(),
-                    n.who,
-                    &n.message,
-                    &n.source,
-                ));
-            }
+                .filter(|n| n.when == NoticeWhen::BeforeEscalating);
+            events.extend(notices(
+                before,
+                answers,
+                self.dispute,
+                self.other_agency(),
+                self.ctx,
+            )?);
         }
         events.push(EventBody::Escalated {
             from_stage: stage.number,
@@ -725,7 +921,7 @@ impl Decider<'_> {
         let mut involved = self.dispute.clone();
         involved.involved.insert(self.actor.clone());
         events.extend(enter_stage(
-            &involved, to_stage, to_tier, self.actor, self.ctx,
+            &involved, to_stage, to_tier, self.actor, answers, self.ctx,
         )?);
         Ok(events)
     }
@@ -842,7 +1038,7 @@ impl Decider<'_> {
             from: Anchor::Step(before),
             ..
         }) = &st.limit
-            && !self.dispute.steps_done.contains_key(before)
+            && step_time(self.dispute, self.ctx.policy, before).is_none()
         {
             let name = self
                 .ctx
@@ -854,37 +1050,210 @@ impl Decider<'_> {
                 message: format!("{} comes after {name}: record that first", st.name),
             });
         }
-        if self.dispute.steps_done.contains_key(&st.id) {
+        let side = self.duty_side(st)?;
+        let key = duty_key(&st.id, side);
+        if self.dispute.steps_done.contains_key(&key) {
             return Err(Refusal::Invalid {
                 field: "step".into(),
-                message: format!("{} has already been recorded", st.name),
+                message: match side {
+                    Some(_) => format!("{} has already been recorded for your side", st.name),
+                    None => format!("{} has already been recorded", st.name),
+                },
             });
         }
         let mut after = self.dispute.clone();
-        after.steps_done.insert(st.id.clone(), happened);
+        after.steps_done.insert(key.clone(), happened);
+        let clocks = Clocks {
+            stage_start: self.dispute.stage_started_at.unwrap_or(now),
+            entered: self.dispute.entered_stage_at.unwrap_or(now),
+        };
         let mut then_due = Vec::new();
         for later in &stage.steps {
             if let Some(l) = &later.limit
                 && l.from == Anchor::Step(st.id.clone())
-                && let Some(due) = due_of(
-                    l,
-                    &after,
-                    self.dispute.stage_started_at.unwrap_or(now),
-                    self.ctx.calendar,
-                )?
+                && let Some(due) = due_of(l, &after, clocks, self.ctx.policy, self.ctx.calendar)?
             {
-                then_due.push(StepDue {
-                    step: later.id.clone(),
-                    due,
-                });
+                for later_side in duties(later) {
+                    then_due.push(StepDue {
+                        step: duty_key(&later.id, later_side),
+                        due,
+                    });
+                }
             }
         }
         Ok(vec![EventBody::StepCompleted {
-            step: st.id.clone(),
+            step: key,
             stage: stage.number,
             then_due,
             happened_at: at.filter(|t| *t < now),
             note,
+        }])
+    }
+
+    /// Whose duty a step is, checked against who records it: the side it is owed by for a duty
+    /// of each side (or of one side), none for a step anyone may record.
+    fn duty_side(&self, st: &crate::policy::Step) -> Result<Option<Side>, Refusal> {
+        let dir = self.ctx.directory;
+        let mine = side_of(self.dispute, dir, self.actor);
+        let refuse = |whose: &str| Refusal::Invalid {
+            field: "step".into(),
+            message: format!("{} is {whose} to record, not yours", st.name),
+        };
+        match st.by {
+            None => Ok(None),
+            Some(StepBy::EachSide) => match mine {
+                Some(side) => Ok(Some(side)),
+                None => Err(refuse("each agency's own")),
+            },
+            Some(StepBy::Raising) if mine == Some(Side::Raising) => Ok(None),
+            Some(StepBy::Raising) => Err(refuse("the raising agency's")),
+            Some(StepBy::Receiving) if mine == Some(Side::Receiving) => Ok(None),
+            Some(StepBy::Receiving) => Err(refuse("the other agency's")),
+            Some(StepBy::Board) => {
+                let p = self.ctx.policy;
+                let board = board_people(p, dir, BoardRole::BusinessUnit)
+                    .into_iter()
+                    .chain(board_people(p, dir, BoardRole::Chair))
+                    .any(|b| &b == self.actor);
+                if board {
+                    Ok(None)
+                } else {
+                    Err(refuse("the board's"))
+                }
+            }
+        }
+    }
+
+    /// The board's determination at a stage it decides: members (none the procedure excludes),
+    /// when it met, the outcome and the actions. It closes the dispute.
+    fn determine(
+        &self,
+        members: &[String],
+        met_at: DateTime<Utc>,
+        outcome: &str,
+        actions: &[DeterminedAction],
+    ) -> Result<Vec<EventBody>, Refusal> {
+        let (policy, dir) = (self.ctx.policy, self.ctx.directory);
+        let stage = self.current_stage()?;
+        let stage_words = format!("{} {}", policy.stage_word.to_lowercase(), stage.number);
+        let Some(decision) = &stage.decision else {
+            return Err(Refusal::NotDecidedByBoard { stage: stage_words });
+        };
+        let board: Vec<PersonId> = board_people(policy, dir, BoardRole::BusinessUnit)
+            .into_iter()
+            .chain(board_people(policy, dir, BoardRole::Chair))
+            .collect();
+        if !board.contains(self.actor) {
+            let holders: Vec<String> = if self.dispute.deciders.is_empty() {
+                board.iter().map(|p| self.name(p)).collect()
+            } else {
+                self.dispute.deciders.iter().map(|p| self.name(p)).collect()
+            };
+            return Err(Refusal::BoardRecords {
+                body: decision.name.clone(),
+                holders: if holders.is_empty() {
+                    "the board business unit".into()
+                } else {
+                    holders.join(", ")
+                },
+            });
+        }
+        let invalid = |field: &str, message: String| Refusal::Invalid {
+            field: field.to_string(),
+            message,
+        };
+        let mut resolved: Vec<PersonId> = Vec::new();
+        for typed in members.iter().map(|m| m.trim()).filter(|m| !m.is_empty()) {
+            let found = dir.person(&PersonId(typed.to_string())).or_else(|| {
+                dir.people().find(|p| {
+                    p.name.eq_ignore_ascii_case(typed) || p.id.0.eq_ignore_ascii_case(typed)
+                })
+            });
+            let Some(person) = found else {
+                return Err(invalid(
+                    "members",
+                    format!(
+                        "{typed:?} is not in the directory: give each member's name or directory id, separated by commas"
+                    ),
+                ));
+            };
+            if !resolved.contains(&person.id) {
+                resolved.push(person.id.clone());
+            }
+        }
+        if resolved.is_empty() {
+            return Err(invalid(
+                "members",
+                format!(
+                    "name the members of the {} who took part, separated by commas",
+                    decision.name
+                ),
+            ));
+        }
+        if let Some(rule) = stage
+            .exclude
+            .iter()
+            .find(|e| e.who == ExclusionRule::InvolvedInCase)
+        {
+            let involved = involved_in_case(self.dispute, dir);
+            if let Some(p) = resolved.iter().find(|p| involved.contains(p)) {
+                return Err(Refusal::Excluded {
+                    name: self.name(p),
+                    body: decision.name.clone(),
+                    reason: "they have been involved in the case".into(),
+                    section: rule.source.clone(),
+                });
+            }
+        }
+        if met_at > self.ctx.now {
+            return Err(invalid(
+                "met_at",
+                format!(
+                    "that is in the future: record the determination once the {} has met",
+                    decision.name
+                ),
+            ));
+        }
+        if let Some(started) = self.dispute.stage_started_at
+            && self.ctx.calendar.local_date(met_at) < self.ctx.calendar.local_date(started)
+        {
+            return Err(invalid(
+                "met_at",
+                format!(
+                    "the challenge reached the {} on {}; it cannot have met about it before then",
+                    decision.name,
+                    format_uk_short(started)
+                ),
+            ));
+        }
+        let outcome = screened(self.ctx, "outcome", outcome, true)?;
+        let met_day = self.ctx.calendar.local_date(met_at);
+        let mut checked = Vec::new();
+        for a in actions {
+            if a.by < met_day {
+                return Err(invalid(
+                    "actions",
+                    format!(
+                        "an action is due {} but the {} met on {}: give a date on or after the meeting",
+                        a.by.format("%-d %B %Y"),
+                        decision.name,
+                        met_day.format("%-d %B %Y")
+                    ),
+                ));
+            }
+            checked.push(DeterminedAction {
+                who: screened(self.ctx, "actions", &a.who, true)?,
+                what: screened(self.ctx, "actions", &a.what, true)?,
+                by: a.by,
+            });
+        }
+        Ok(vec![EventBody::DeterminationRecorded {
+            stage: stage.number,
+            body: decision.name.clone(),
+            members: resolved,
+            met_at,
+            outcome,
+            actions: checked,
         }])
     }
 

@@ -1,7 +1,7 @@
 //! What happened to a dispute: the record. Events carry every computed fact (deadlines, owners)
 //! so that state can be rebuilt from them without the policy or the directory.
 
-use super::{Concerns, ContactFormat, Reference};
+use super::{Concerns, ContactFormat, DeterminedAction, Reference};
 use crate::directory::{AgencyId, PersonId, Platform};
 use crate::policy::NoticeTarget;
 use chrono::{DateTime, Utc};
@@ -47,6 +47,9 @@ pub enum EventBody {
         adults_views: Option<String>,
         case_reference: String,
         immediate_risk: bool,
+        /// When the disagreement arose, where the raiser said it was earlier than raising it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        arose_at: Option<DateTime<Utc>>,
     },
     StageStarted {
         stage: u32,
@@ -65,6 +68,11 @@ pub enum EventBody {
         excluded: Vec<PersonId>,
         steps_due: Vec<StepDue>,
         prompt: String,
+        /// At a stage the board decides: the body's name, and the board's people who own it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decided_by: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        deciders: Vec<PersonId>,
     },
     BoardNotified {
         who: NoticeTarget,
@@ -129,6 +137,25 @@ pub enum EventBody {
     },
     LearningReferred {
         text: String,
+    },
+    /// A notice the procedure makes conditional was asked about: the answer, either way. A
+    /// "yes" is followed by the notice itself.
+    NoticeAnswered {
+        id: String,
+        who: NoticeTarget,
+        question: String,
+        answer: bool,
+        source: String,
+    },
+    /// The board's determination at a stage it decides: it closes the dispute.
+    DeterminationRecorded {
+        stage: u32,
+        /// The body as the procedure names it, e.g. "NSAB resolution panel".
+        body: String,
+        members: Vec<PersonId>,
+        met_at: DateTime<Utc>,
+        outcome: String,
+        actions: Vec<DeterminedAction>,
     },
     /// The scheduler reminded the owners that the stage falls due.
     ReminderSent {
@@ -204,6 +231,8 @@ impl EventBody {
             EventBody::ResolutionRejected { .. } => "resolution_rejected",
             EventBody::Withdrawn { .. } => "withdrawn",
             EventBody::LearningReferred { .. } => "learning_referred",
+            EventBody::NoticeAnswered { .. } => "notice_answered",
+            EventBody::DeterminationRecorded { .. } => "determination_recorded",
             EventBody::ThreadOpened { .. } => "thread_opened",
             EventBody::ReminderSent { .. } => "reminder_sent",
             EventBody::OverduePrompted { .. } => "overdue_prompted",

@@ -16,13 +16,16 @@ mod state;
 mod system;
 mod verb;
 
-pub use command::{Command, Concerns, ContactFormat, RaiseDetails};
-pub use decide::{Context, decide, handle};
+pub use command::{Answers, Command, Concerns, ContactFormat, DeterminedAction, RaiseDetails};
+pub use decide::{Context, decide, escalation_target, handle};
 pub use event::{Event, EventBody, StepDue, ThreadRef};
-pub use offers::{Lateness, expected, lateness, offers, open_steps, probe, stage_met};
-pub use people::{Side, can_act, owners_for, side_of};
+pub use offers::{
+    LateStep, Lateness, duty_key, expected, lateness, offers, open_steps, probe, split_duty,
+    stage_met,
+};
+pub use people::{Side, board_people, board_people_for, can_act, owners_for, side_of};
 pub use reference::{Reference, ReferenceError};
 pub use refusal::Refusal;
-pub use state::{Acknowledgement, Dispute, Proposal, Status};
+pub use state::{Acknowledgement, Determination, Dispute, Proposal, Status};
 pub use system::{SystemCommand, decide_system};
 pub use verb::Verb;

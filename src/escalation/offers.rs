@@ -4,10 +4,66 @@
 //! here read the same state and helpers `decide` uses, and a test checks the two agree.
 
 use super::decide::escalation_target;
-use super::{Command, Dispute, Refusal, Status, Verb};
+use super::{Command, Dispute, Refusal, Side, Status, Verb};
 use crate::directory::Directory;
-use crate::policy::{Anchor, Limit, Policy, Step};
+use crate::policy::{Anchor, Limit, Policy, Step, StepBy};
 use chrono::{DateTime, Utc};
+
+/// The key a step is recorded and timed under: its id, or `id@raising` / `id@receiving` for a
+/// duty each side owes on its own (each side's senior officer tells the chair).
+pub fn duty_key(id: &str, side: Option<Side>) -> String {
+    match side {
+        None => id.to_string(),
+        Some(Side::Raising) => format!("{id}@raising"),
+        Some(Side::Receiving) => format!("{id}@receiving"),
+    }
+}
+
+/// A step key's step id and, for a duty of one side, that side.
+pub fn split_duty(key: &str) -> (&str, Option<Side>) {
+    match key.split_once('@') {
+        Some((id, "raising")) => (id, Some(Side::Raising)),
+        Some((id, "receiving")) => (id, Some(Side::Receiving)),
+        _ => (key, None),
+    }
+}
+
+/// The duties a step makes: one for each side where each side owes it, else one.
+pub(super) fn duties(step: &Step) -> Vec<Option<Side>> {
+    if step.by == Some(StepBy::EachSide) {
+        vec![Some(Side::Raising), Some(Side::Receiving)]
+    } else {
+        vec![None]
+    }
+}
+
+/// Whether every duty of a step is recorded.
+fn step_done(d: &Dispute, step: &Step) -> bool {
+    duties(step)
+        .into_iter()
+        .all(|side| d.steps_done.contains_key(&duty_key(&step.id, side)))
+}
+
+/// When a step was done, once all its duties are: the clock of any step timed from it.
+pub(super) fn step_time(d: &Dispute, policy: &Policy, id: &str) -> Option<DateTime<Utc>> {
+    if let Some(at) = d.steps_done.get(id) {
+        return Some(*at);
+    }
+    let (_, step) = policy.step(id)?;
+    duties(step)
+        .into_iter()
+        .map(|side| d.steps_done.get(&duty_key(id, side)).copied())
+        .collect::<Option<Vec<_>>>()
+        .and_then(|times| times.into_iter().max())
+}
+
+/// A step (or one side's duty) past its own deadline and not recorded.
+#[derive(Debug, Clone)]
+pub struct LateStep<'p> {
+    pub step: &'p Step,
+    pub side: Option<Side>,
+    pub due: DateTime<Utc>,
+}
 
 /// What is late at a moment: the stage's own work, and named steps past their own clocks.
 #[derive(Debug, Clone)]
@@ -18,8 +74,8 @@ pub struct Lateness<'p> {
     /// the stage names its steps.
     pub owed: Option<&'p Step>,
     /// Steps with their own clocks that have passed them and are not recorded, with when each
-    /// was due.
-    pub late_steps: Vec<(&'p Step, DateTime<Utc>)>,
+    /// was due (one entry per side for a duty each side owes).
+    pub late_steps: Vec<LateStep<'p>>,
 }
 
 impl Lateness<'_> {
@@ -43,7 +99,7 @@ fn stage_timed_steps<'p>(policy: &'p Policy, d: &Dispute) -> Vec<&'p Step> {
 /// stage without named steps is met only by moving on.
 pub fn stage_met(policy: &Policy, d: &Dispute) -> bool {
     let timed = stage_timed_steps(policy, d);
-    !timed.is_empty() && timed.iter().all(|s| d.steps_done.contains_key(&s.id))
+    !timed.is_empty() && timed.iter().all(|s| step_done(d, s))
 }
 
 /// What is late on `d` at `now`.
@@ -57,7 +113,7 @@ pub fn lateness<'p>(policy: &'p Policy, d: &Dispute, now: DateTime<Utc>) -> Late
     }
     let owed = stage_timed_steps(policy, d)
         .into_iter()
-        .find(|s| !d.steps_done.contains_key(&s.id));
+        .find(|s| !step_done(d, s));
     let stage_late = d.due.is_some_and(|due| now > due) && !stage_met(policy, d);
     let late_steps = policy
         .stage(d.stage)
@@ -65,12 +121,20 @@ pub fn lateness<'p>(policy: &'p Policy, d: &Dispute, now: DateTime<Utc>) -> Late
             stage
                 .steps
                 .iter()
-                .filter(|s| !d.steps_done.contains_key(&s.id))
-                .filter_map(|s| {
+                .flat_map(|s| duties(s).into_iter().map(move |side| (s, side)))
+                .filter_map(|(s, side)| {
+                    let key = duty_key(&s.id, side);
+                    if d.steps_done.contains_key(&key) {
+                        return None;
+                    }
                     d.steps_due
-                        .get(&s.id)
+                        .get(&key)
                         .filter(|due| now > **due)
-                        .map(|due| (s, *due))
+                        .map(|due| LateStep {
+                            step: s,
+                            side,
+                            due: *due,
+                        })
                 })
                 .collect()
         })
@@ -91,12 +155,12 @@ pub fn open_steps<'p>(policy: &'p Policy, d: &Dispute) -> Vec<&'p Step> {
     stage
         .steps
         .iter()
-        .filter(|s| !d.steps_done.contains_key(&s.id))
+        .filter(|s| !step_done(d, s))
         .filter(|s| match &s.limit {
             Some(Limit {
                 from: Anchor::Step(before),
                 ..
-            }) => d.steps_done.contains_key(before),
+            }) => step_time(d, policy, before).is_some(),
             _ => true,
         })
         .collect()
@@ -108,6 +172,12 @@ pub fn offers(policy: &Policy, dir: &Directory, d: &Dispute, now: DateTime<Utc>)
     let mut out = Vec::new();
     match d.status {
         Status::NotRaised => return out,
+        // The parties may add their view of the board's determination as a note.
+        Status::Resolved if d.determination.is_some() => {
+            out.push(Verb::AddNote);
+            out.push(Verb::ReferLearning);
+            return out;
+        }
         Status::Resolved | Status::Withdrawn => {
             out.push(Verb::ReferLearning);
             return out;
@@ -132,6 +202,9 @@ pub fn offers(policy: &Policy, dir: &Directory, d: &Dispute, now: DateTime<Utc>)
             out.push(Verb::Escalate);
         }
         out.push(Verb::ProposeResolution);
+    }
+    if d.decided_by.is_some() {
+        out.push(Verb::RecordDetermination);
     }
     let brings_forward = policy
         .stage(d.stage)
@@ -185,6 +258,7 @@ pub fn probe(verb: Verb, policy: &Policy, d: &Dispute, now: DateTime<Utc>) -> Op
         Verb::Escalate => Command::Escalate {
             reason: text(),
             delay_reason: Some(text()),
+            notices: Default::default(),
         },
         Verb::ProposeResolution => Command::ProposeResolution {
             rationale: text(),
@@ -209,6 +283,12 @@ pub fn probe(verb: Verb, policy: &Policy, d: &Dispute, now: DateTime<Utc>) -> Op
         },
         Verb::Withdraw => Command::Withdraw { reason: text() },
         Verb::ReferLearning => Command::ReferLearning { text: text() },
+        Verb::RecordDetermination => Command::RecordDetermination {
+            members: Vec::new(),
+            met_at: now,
+            outcome: text(),
+            actions: Vec::new(),
+        },
     })
 }
 
@@ -220,6 +300,7 @@ impl Refusal {
             self,
             Refusal::Invalid { .. }
                 | Refusal::Identifiable { .. }
+                | Refusal::Excluded { .. }
                 | Refusal::DelayReasonRequired { .. }
                 | Refusal::Calendar(_)
         )

@@ -12,8 +12,15 @@ pub enum Side {
     Receiving,
 }
 
-/// The side a person is on, by their agency; `None` for the board and for outsiders.
+/// The side a person is on, by their agency, or by holding the stage for a side through another
+/// agency (a GP practice's ICB); `None` for the board and for outsiders.
 pub fn side_of(dispute: &Dispute, dir: &Directory, person: &PersonId) -> Option<Side> {
+    if dispute.owners_raising.contains(person) {
+        return Some(Side::Raising);
+    }
+    if dispute.owners_receiving.contains(person) {
+        return Some(Side::Receiving);
+    }
     let agency = &dir.person(person)?.agency;
     if Some(agency) == dispute.raising_agency.as_ref() {
         Some(Side::Raising)
@@ -112,6 +119,50 @@ pub fn board_people(policy: &Policy, dir: &Directory, role: BoardRole) -> Vec<Pe
         .filter(|a| a.kind == BOARD_KIND && a.board == policy.id)
         .flat_map(|a| dir.members(&a.id))
         .filter(|p| rungs.contains(&p.role.as_str()))
+        .map(|p| p.id.clone())
+        .collect()
+}
+
+/// The board's people holding a role for this dispute: where the board has several chairs or
+/// business units, the rungs whose `serves` match the dispute (who it concerns, its category),
+/// else the rungs that serve every dispute.
+pub fn board_people_for(
+    policy: &Policy,
+    dir: &Directory,
+    role: BoardRole,
+    dispute: &Dispute,
+) -> Vec<PersonId> {
+    let of_role: Vec<&crate::policy::BoardRung> = policy
+        .board
+        .rungs
+        .iter()
+        .filter(|r| r.role == role)
+        .collect();
+    let matches = |sv: &crate::policy::Serves| {
+        let concerns = dispute.concerns.as_ref().map(|c| c.word());
+        (sv.concerns.is_empty() || concerns.is_some_and(|c| sv.concerns.iter().any(|x| x == c)))
+            && (sv.categories.is_empty() || sv.categories.contains(&dispute.category))
+    };
+    let chosen: Vec<&str> = {
+        let served: Vec<&str> = of_role
+            .iter()
+            .filter(|r| r.serves.as_ref().is_some_and(matches))
+            .map(|r| r.id.as_str())
+            .collect();
+        if served.is_empty() {
+            of_role
+                .iter()
+                .filter(|r| r.serves.is_none())
+                .map(|r| r.id.as_str())
+                .collect()
+        } else {
+            served
+        }
+    };
+    dir.agencies()
+        .filter(|a| a.kind == BOARD_KIND && a.board == policy.id)
+        .flat_map(|a| dir.members(&a.id))
+        .filter(|p| chosen.contains(&p.role.as_str()))
         .map(|p| p.id.clone())
         .collect()
 }

@@ -66,6 +66,35 @@ pub enum Refusal {
     /// this same answer, and nothing new is recorded.
     #[error("{what}; nothing more is needed")]
     AlreadyDone { what: String },
+    /// Someone the procedure keeps off the board's panel was named as a member.
+    #[error(
+        "{name} cannot sit on the {body}: {reason} ({section}); name members who have not been involved in the case"
+    )]
+    Excluded {
+        name: String,
+        body: String,
+        reason: String,
+        section: String,
+    },
+    /// A determination asked for at a stage the parties settle between them.
+    #[error(
+        "{stage} is settled between the parties, not decided by the board; propose a resolution instead"
+    )]
+    NotDecidedByBoard { stage: String },
+    /// A determination recorded by someone who is not one of the board's people.
+    #[error(
+        "the {body}'s determination is recorded by the board's people ({holders}), not you; you can add a note to the record"
+    )]
+    BoardRecords { body: String, holders: String },
+    /// A party tried to answer a determination as if it were a proposal.
+    #[error(
+        "{reference} was decided by the {body}; a determination is final, not a proposal to {action}: add your view as a note"
+    )]
+    Determined {
+        reference: String,
+        body: String,
+        action: String,
+    },
     #[error("{0}")]
     Calendar(String),
 }
@@ -76,6 +105,7 @@ impl Refusal {
         match self {
             Refusal::Invalid { field, .. } | Refusal::Identifiable { field, .. } => Some(field),
             Refusal::DelayReasonRequired { .. } => Some("delay_reason"),
+            Refusal::Excluded { .. } => Some("members"),
             _ => None,
         }
     }

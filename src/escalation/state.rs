@@ -1,6 +1,6 @@
 //! A dispute's current state, folded from its events and nothing else.
 
-use super::{Concerns, Event, EventBody, Reference, StepDue, ThreadRef};
+use super::{Concerns, DeterminedAction, Event, EventBody, Reference, StepDue, ThreadRef};
 use crate::directory::{AgencyId, PersonId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -25,6 +25,17 @@ pub struct Proposal {
     pub rationale: String,
     pub outcome: String,
     pub outstanding: String,
+}
+
+/// The board's determination that closed a dispute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Determination {
+    pub body: String,
+    pub by: Option<PersonId>,
+    pub members: Vec<PersonId>,
+    pub met_at: DateTime<Utc>,
+    pub outcome: String,
+    pub actions: Vec<DeterminedAction>,
 }
 
 /// Who acknowledged the current stage, and when.
@@ -53,6 +64,11 @@ pub struct Dispute {
     pub desired_outcome: String,
     pub case_reference: String,
     pub first_raised_at: Option<DateTime<Utc>>,
+    /// When the disagreement arose (the raising, where the raiser did not say).
+    pub arose_at: Option<DateTime<Utc>>,
+    /// When the dispute entered its current stage: the end of the previous one (a repeating
+    /// stage's tiers do not move it).
+    pub entered_stage_at: Option<DateTime<Utc>>,
     pub stage: u32,
     pub tier: u32,
     pub stage_name: String,
@@ -62,6 +78,11 @@ pub struct Dispute {
     pub prompt: String,
     pub owners_raising: Vec<PersonId>,
     pub owners_receiving: Vec<PersonId>,
+    /// At a stage the board decides: the body's name and the board's people who own it.
+    pub decided_by: Option<String>,
+    pub deciders: Vec<PersonId>,
+    /// The board's determination, once recorded: it closes the dispute.
+    pub determination: Option<Determination>,
     pub awaiting_ack: Vec<PersonId>,
     pub acknowledged: Vec<Acknowledgement>,
     /// Everyone who has owned a stage or acted on the dispute: those Sunderland stage 4 excludes.
@@ -114,6 +135,7 @@ impl Dispute {
                 desired_outcome,
                 case_reference,
                 immediate_risk,
+                arose_at,
                 ..
             } => {
                 self.status = Status::Open;
@@ -130,6 +152,7 @@ impl Dispute {
                 self.case_reference = case_reference.clone();
                 self.urgent |= *immediate_risk;
                 self.first_raised_at = Some(event.at);
+                self.arose_at = Some(arose_at.unwrap_or(event.at));
                 self.involved.insert(raised_by.clone());
                 if let Some(o) = other_professional {
                     self.involved.insert(o.clone());
@@ -149,7 +172,14 @@ impl Dispute {
                 excluded,
                 steps_due,
                 prompt,
+                decided_by,
+                deciders,
             } => {
+                if self.stage != *stage || *tier == 0 {
+                    self.entered_stage_at = Some(event.at);
+                }
+                self.decided_by = decided_by.clone();
+                self.deciders = deciders.clone();
                 self.stage = *stage;
                 self.tier = *tier;
                 self.stage_name = name.clone();
@@ -221,7 +251,29 @@ impl Dispute {
                 self.awaiting_ack.clear();
                 self.proposal = None;
             }
+            EventBody::DeterminationRecorded {
+                body,
+                members,
+                met_at,
+                outcome,
+                actions,
+                ..
+            } => {
+                self.status = Status::Resolved;
+                self.closed_at = Some(event.at);
+                self.awaiting_ack.clear();
+                self.proposal = None;
+                self.determination = Some(Determination {
+                    body: body.clone(),
+                    by: event.actor.clone(),
+                    members: members.clone(),
+                    met_at: *met_at,
+                    outcome: outcome.clone(),
+                    actions: actions.clone(),
+                });
+            }
             EventBody::Escalated { .. }
+            | EventBody::NoticeAnswered { .. }
             | EventBody::BoardNotified { .. }
             | EventBody::OtherAgencyNotified { .. }
             | EventBody::LearningReferred { .. }

@@ -128,9 +128,20 @@ pub fn decide_system(d: &Dispute, command: &SystemCommand, ctx: &Context<'_>) ->
             if *overdue != (ctx.now >= *due) {
                 return Vec::new();
             }
+            // A duty each side owes is named with the agency that owes it.
+            let (id, side) = super::split_duty(step);
             let name = policy
-                .step(step)
-                .map_or_else(|| step.clone(), |(_, s)| s.name.clone());
+                .step(id)
+                .map_or_else(|| id.to_string(), |(_, s)| s.name.clone());
+            let owing = match side {
+                Some(super::Side::Raising) => d.raising_agency.as_ref(),
+                Some(super::Side::Receiving) => d.receiving_agency.as_ref(),
+                None => None,
+            };
+            let name = match owing.and_then(|a| ctx.directory.agency(a)) {
+                Some(agency) => format!("{name} ({})", agency.name),
+                None => name,
+            };
             let prompt = if *overdue {
                 format!(
                     "{name} was due {}. Record it when it is done, or record why it is late.",

@@ -20,11 +20,12 @@ pub enum Verb {
     BringDeadlineForward,
     Withdraw,
     ReferLearning,
+    RecordDetermination,
 }
 
 impl Verb {
     /// Every verb, in the order buttons and help list them.
-    pub const ALL: [Verb; 12] = [
+    pub const ALL: [Verb; 13] = [
         Verb::Raise,
         Verb::Acknowledge,
         Verb::AddNote,
@@ -35,6 +36,7 @@ impl Verb {
         Verb::ProposeResolution,
         Verb::ConfirmResolution,
         Verb::RejectResolution,
+        Verb::RecordDetermination,
         Verb::Withdraw,
         Verb::ReferLearning,
     ];
@@ -55,6 +57,7 @@ impl Verb {
             Verb::BringDeadlineForward => "bring_deadline_forward",
             Verb::Withdraw => "withdraw",
             Verb::ReferLearning => "refer_learning",
+            Verb::RecordDetermination => "record_determination",
         }
     }
 
@@ -80,6 +83,7 @@ impl Command {
             Command::BringDeadlineForward { .. } => Verb::BringDeadlineForward,
             Command::Withdraw { .. } => Verb::Withdraw,
             Command::ReferLearning { .. } => Verb::ReferLearning,
+            Command::RecordDetermination { .. } => Verb::RecordDetermination,
         }
     }
 }

@@ -55,6 +55,8 @@ pub(super) fn parse(file_name: &str, text: &str) -> Result<Policy, Vec<Problem>>
         file: file_name,
         text,
         problems: Vec::new(),
+        calendar_day_limit: None,
+        notice_ids: BTreeSet::new(),
     };
     let policy = c.policy(raw);
     if c.problems.is_empty() {
@@ -74,9 +76,14 @@ struct Checker<'a> {
     file: &'a str,
     text: &'a str,
     problems: Vec<Problem>,
+    /// Where the first calendar-day limit is, so a policy that has one must say what happens
+    /// when it ends on a day nobody works.
+    calendar_day_limit: Option<S<()>>,
+    notice_ids: BTreeSet<String>,
 }
 
-const ANCHORS: &str = "\"stage_start\", \"first_raised\" or the id of a step";
+const ANCHORS: &str =
+    "\"stage_start\", \"first_raised\", \"arising\", \"previous_stage_end\" or the id of a step";
 
 impl Checker<'_> {
     fn problem<T>(&mut self, at: &S<T>, message: impl Into<String>) {
@@ -149,6 +156,50 @@ impl Checker<'_> {
             None => WorkingHours::default(),
             Some(h) => self.hours(h),
         };
+        let calendar_days = raw.calendar_days.map_or_else(CalendarDays::default, |c| {
+            let c = c.into_inner();
+            let next_working_day = match c.on_non_working_day.get_ref().as_str() {
+                "next_working_day" => true,
+                "stays" => false,
+                other => {
+                    self.problem(&c.on_non_working_day, format!("unknown calendar_days.on_non_working_day {other:?}: use \"next_working_day\" (the deadline moves to the close of the next working day) or \"stays\" (it ends on that day as counted)"));
+                    false
+                }
+            };
+            CalendarDays {
+                next_working_day,
+                source: self.source(&c.source),
+            }
+        });
+        let calendar_days_said = !calendar_days.source.is_empty();
+        let covers = raw.covers.map_or_else(Covers::default, |c| {
+            let c = c.into_inner();
+            let mut covers = Covers {
+                adults: false,
+                children: false,
+                source: self.source(&c.source),
+            };
+            for w in &c.who {
+                match w.get_ref().as_str() {
+                    "adults" => covers.adults = true,
+                    "children" => covers.children = true,
+                    other => self.problem(
+                        w,
+                        format!(
+                            "unknown covers.who {other:?}: use \"adults\", \"children\" or both"
+                        ),
+                    ),
+                }
+            }
+            if c.who.is_empty() {
+                self.problem(
+                    &c.source,
+                    "covers.who is empty: list \"adults\", \"children\" or both",
+                );
+                covers.adults = true;
+            }
+            covers
+        });
         let levels = self.levels(&raw.levels);
         let level_ids: HashMap<String, usize> = levels
             .iter()
@@ -156,7 +207,8 @@ impl Checker<'_> {
             .map(|(i, l)| (l.id.clone(), i))
             .collect();
         let categories = self.categories(raw.categories);
-        let board = self.board(raw.board);
+        let category_ids: BTreeSet<String> = categories.iter().map(|c| c.id.clone()).collect();
+        let board = self.board(raw.board, &category_ids, covers.children);
         let has_chair = board.rungs.iter().any(|r| r.role == BoardRole::Chair);
         let ladders = self.ladders(raw.ladders, &level_ids);
 
@@ -175,12 +227,22 @@ impl Checker<'_> {
             let a = a.into_inner();
             let window_span = S::new(a.window.span(), ());
             let window = a.window.into_inner();
-            let unit = self.unit(&window.unit);
+            let unit = match &window.unit {
+                Some(u) => self.unit(u),
+                None => {
+                    self.problem(&window_span, "an acknowledgement window needs unit = \"working\" or \"calendar\"");
+                    DayUnit::Working
+                }
+            };
             if window.from.get_ref() != "stage_start" {
                 self.problem(&window.from, "an acknowledgement window is measured from when people are asked: write from = \"stage_start\"");
             }
-            if *window.days.get_ref() == 0 {
-                self.problem(&window_span, "an acknowledgement window of 0 days leaves nobody time to answer: use 1 or more");
+            let days = window.days.as_ref().map_or(0, |d| *d.get_ref());
+            if window.hours.is_some() || window.same_working_day.is_some() {
+                self.problem(&window_span, "an acknowledgement window is counted in days: write days = N");
+            }
+            if days == 0 {
+                self.problem(&window_span, "an acknowledgement window of 0 days leaves nobody time to answer: use days = 1 or more");
             }
             let nudge_levels = a
                 .nudge_levels
@@ -188,7 +250,7 @@ impl Checker<'_> {
                 .filter_map(|l| self.level_ref(l, &level_ids))
                 .collect();
             Acknowledgement {
-                days: *window.days.get_ref(),
+                days,
                 unit,
                 window_source: self.source(&window.source),
                 nudge_levels,
@@ -222,7 +284,11 @@ impl Checker<'_> {
         let resolution = self.rule(raw.resolution, "resolution");
         let learning = self.rule(raw.learning, "learning");
 
-        let stages = self.stages(raw.stages, &level_ids, has_chair);
+        let ladder_kinds: BTreeSet<String> = ladders.iter().map(|l| l.kind.clone()).collect();
+        let stages = self.stages(raw.stages, &level_ids, &board, &ladder_kinds);
+        if !calendar_days_said && let Some(span) = self.calendar_day_limit.take() {
+            self.problem(&span, "this policy has a calendar-day limit: say whether one that ends on a weekend or bank holiday moves to the next working day, with [calendar_days] on_non_working_day = \"next_working_day\" or \"stays\" and the source (see policies/README.md)");
+        }
 
         Policy {
             id,
@@ -232,6 +298,8 @@ impl Checker<'_> {
             stage_word: raw.stage_word.unwrap_or_else(|| "Stage".to_string()),
             calendar,
             hours,
+            calendar_days,
+            covers,
             levels,
             categories,
             urgent,
@@ -363,11 +431,45 @@ impl Checker<'_> {
         out
     }
 
-    fn board(&mut self, raw: file::BoardFile) -> Board {
+    fn board(
+        &mut self,
+        raw: file::BoardFile,
+        categories: &BTreeSet<String>,
+        children: bool,
+    ) -> Board {
         let name = self.text(&raw.name, "board.name");
         let mut rungs = Vec::new();
         for r in raw.rungs {
             let r = r.into_inner();
+            let serves = r.serves.map(|sv| {
+                let sv_span = S::new(sv.span(), ());
+                let sv = sv.into_inner();
+                let mut concerns = Vec::new();
+                for c in &sv.concerns {
+                    match c.get_ref().as_str() {
+                        "adult" | "organisation" => concerns.push(c.get_ref().clone()),
+                        "child" if children => concerns.push(c.get_ref().clone()),
+                        "child" => self.problem(c, "serves.concerns names \"child\", but the policy does not cover children: add covers = { who = [\"adults\", \"children\"], source = .. }"),
+                        other => self.problem(c, format!("unknown serves.concerns {other:?}: use \"adult\", \"child\" or \"organisation\"")),
+                    }
+                }
+                let mut cats = Vec::new();
+                for c in &sv.categories {
+                    if categories.contains(c.get_ref()) {
+                        cats.push(c.get_ref().clone());
+                    } else {
+                        self.problem(c, format!("serves.categories names {:?}, which is not one of the policy's categories", c.get_ref()));
+                    }
+                }
+                if sv.concerns.is_empty() && sv.categories.is_empty() {
+                    self.problem(&sv_span, "serves says nothing: give concerns = [..] and/or categories = [..] for the disputes this rung takes");
+                }
+                Serves {
+                    concerns,
+                    categories: cats,
+                    source: self.source(&sv.source),
+                }
+            });
             let role = match r.role.get_ref().as_str() {
                 "business_unit" => Some(BoardRole::BusinessUnit),
                 "chair" => Some(BoardRole::Chair),
@@ -382,7 +484,12 @@ impl Checker<'_> {
             let id = self.text(&r.id, "a board rung id");
             let title = self.text(&r.title, "a board rung title");
             if let Some(role) = role {
-                rungs.push(BoardRung { id, title, role });
+                rungs.push(BoardRung {
+                    id,
+                    title,
+                    role,
+                    serves,
+                });
             }
         }
         if !rungs.iter().any(|r| r.role == BoardRole::BusinessUnit) {
@@ -461,29 +568,95 @@ impl Checker<'_> {
         }
     }
 
-    fn limit(&mut self, l: S<LimitFile>) -> (Limit, S<()>) {
+    fn limit(&mut self, l: S<LimitFile>, stage: u32) -> (Limit, S<()>) {
+        let l_span = S::new(l.span(), ());
         let l = l.into_inner();
-        let unit = self.unit(&l.unit);
         let from_span = S::new(l.from.span(), ());
         let from = match l.from.get_ref().as_str() {
             "stage_start" => Anchor::StageStart,
             "first_raised" => Anchor::FirstRaised,
+            "arising" => Anchor::Arose,
+            "previous_stage_end" => {
+                if stage == 1 {
+                    self.problem(&l.from, "stage 1 has no previous stage: measure it from \"stage_start\", \"first_raised\" or \"arising\"");
+                }
+                Anchor::PreviousStageEnd
+            }
             "" => {
                 self.problem(&l.from, format!("`from` is empty: use {ANCHORS}"));
                 Anchor::StageStart
             }
             step => Anchor::Step(step.to_string()),
         };
-        if *l.days.get_ref() == 0 {
-            self.problem(&l.days, "a limit of 0 days cannot be met: use 1 or more, or no_limit with the procedure's words");
-        }
+        let same_day = l.same_working_day.as_ref().is_some_and(|b| *b.get_ref());
+        let span = match (&l.days, &l.hours, same_day) {
+            (Some(d), None, false) => {
+                if *d.get_ref() == 0 {
+                    self.problem(d, "a limit of 0 days cannot be met: use 1 or more, same_working_day = true for \"the same working day\", or no_limit with the procedure's words");
+                }
+                let unit = self.limit_unit(&l.unit, &l_span, "days");
+                if unit == DayUnit::Calendar && self.calendar_day_limit.is_none() {
+                    self.calendar_day_limit = Some(S::new(d.span(), ()));
+                }
+                Span::Days {
+                    n: *d.get_ref(),
+                    unit,
+                }
+            }
+            (None, Some(h), false) => {
+                if *h.get_ref() == 0 {
+                    self.problem(h, "a limit of 0 hours cannot be met: use 1 or more (\"immediately\" is a few working hours), or same_working_day = true");
+                }
+                let unit = self.limit_unit(&l.unit, &l_span, "hours");
+                Span::Hours {
+                    n: *h.get_ref(),
+                    unit,
+                }
+            }
+            (None, None, true) => {
+                if let Some(u) = &l.unit {
+                    self.problem(
+                        u,
+                        "same_working_day ends at the close of working hours: leave out unit",
+                    );
+                }
+                Span::SameWorkingDay
+            }
+            (None, None, false) => {
+                if let Some(b) = &l.same_working_day {
+                    self.problem(
+                        b,
+                        "same_working_day = false says nothing: give days = N or hours = N instead",
+                    );
+                } else {
+                    self.problem(
+                        &l_span,
+                        "a limit needs its length: days = N, hours = N, or same_working_day = true",
+                    );
+                }
+                Span::SameWorkingDay
+            }
+            _ => {
+                self.problem(&l_span, "a limit has one length: days = N, hours = N or same_working_day = true, not more than one");
+                Span::SameWorkingDay
+            }
+        };
         let limit = Limit {
-            days: *l.days.get_ref(),
-            unit,
+            span,
             from,
             source: self.source(&l.source),
         };
         (limit, from_span)
+    }
+
+    fn limit_unit(&mut self, unit: &Option<S<String>>, at: &S<()>, what: &str) -> DayUnit {
+        match unit {
+            Some(u) => self.unit(u),
+            None => {
+                self.problem(at, format!("a limit in {what} needs unit = \"working\" (only working time counts) or \"calendar\" (every {} counts)", if what == "days" { "day" } else { "hour" }));
+                DayUnit::Working
+            }
+        }
     }
 
     fn notice(&mut self, n: S<NoticeFile>, urgent: bool, has_chair: bool) -> Option<Notice> {
@@ -520,11 +693,39 @@ impl Checker<'_> {
         };
         let message = self.text(&n.message, "the notice message");
         let source = self.source(&n.source);
+        let offered = match (&n.id, &n.ask) {
+            (Some(id), Some(ask)) => {
+                let id_text = id.get_ref().trim().to_string();
+                if !is_slug(&id_text) {
+                    self.problem(id, format!("notice id {id_text:?} must be lowercase letters, digits and hyphens, like \"advance-notice\""));
+                } else if !self.notice_ids.insert(id_text.clone()) {
+                    self.problem(id, format!("notice id {id_text:?} is used twice: each offered notice has its own id"));
+                }
+                let question = self.text(ask, "the notice's question (ask)");
+                if !question.ends_with('?') {
+                    self.problem(ask, "ask is the yes/no question people answer, in the procedure's words: end it with a question mark");
+                }
+                Some(Offer {
+                    id: id_text,
+                    question,
+                })
+            }
+            (Some(id), None) => {
+                self.problem(id, "a notice with an id is offered, not automatic: add ask = \"...?\", the yes/no question in the procedure's words (or remove id)");
+                None
+            }
+            (None, Some(ask)) => {
+                self.problem(ask, "an offered notice needs an id too (lowercase, hyphens), so the answer can be recorded against it");
+                None
+            }
+            (None, None) => None,
+        };
         Some(Notice {
             who: who?,
             when: when?,
             message,
             source,
+            offered,
         })
     }
 
@@ -532,8 +733,11 @@ impl Checker<'_> {
         &mut self,
         raw: Vec<S<file::StageFile>>,
         levels: &HashMap<String, usize>,
-        has_chair: bool,
+        board: &Board,
+        ladder_kinds: &BTreeSet<String>,
     ) -> Vec<Stage> {
+        let has_chair = board.rungs.iter().any(|r| r.role == BoardRole::Chair);
+        let stage_count = raw.len() as u32;
         if raw.is_empty() {
             self.problems.push(Problem {
                 file: self.file.to_string(),
@@ -584,30 +788,39 @@ impl Checker<'_> {
                     (0, 0)
                 }
             };
-            let timescale = match (s.limit, s.no_limit) {
-                (Some(l), None) => {
-                    let (limit, from_span) = self.limit(l);
+            let steps_timed = s.steps.iter().any(|st| st.get_ref().limit.is_some());
+            let timescale = match (s.limit, s.no_limit, s.limit_not_stated) {
+                (Some(l), None, None) => {
+                    let (limit, from_span) = self.limit(l, expected);
                     if let Anchor::Step(step) = &limit.from {
                         pending_anchors.push((expected, step.clone(), from_span, None));
                     }
                     Timescale::Limit(limit)
                 }
-                (None, Some(n)) => {
+                (None, Some(n), None) => {
                     let n = n.into_inner();
                     Timescale::NoLimit {
                         words: self.text(&n.words, "no_limit.words (the procedure's own words, e.g. \"as soon as possible\")"),
                         source: self.source(&n.source),
                     }
                 }
-                (Some(l), Some(_)) => {
-                    self.problem(&l, "a stage has either `limit` or `no_limit`, not both");
+                (None, None, Some(n)) => Timescale::NotStated {
+                    source: self.source(&n.get_ref().source),
+                },
+                (None, None, None) if steps_timed => Timescale::OnSteps,
+                (None, None, None) => {
+                    self.problem(&s_span, format!("stage {expected} has no time limit: add `limit = {{ days = .., unit = .., from = .., source = .. }}`, put the limit on the step it times (`[[stage.step]] limit = ..`), write `no_limit = {{ words = \"as soon as possible\", source = .. }}` where the procedure sets no number, or `limit_not_stated = {{ source = .. }}` where it has one the source does not state (never invent one)"));
                     Timescale::NoLimit {
                         words: String::new(),
                         source: String::new(),
                     }
                 }
-                (None, None) => {
-                    self.problem(&s_span, format!("stage {expected} has no time limit: add `limit = {{ days = .., unit = .., from = .., source = .. }}`, or `no_limit = {{ words = \"as soon as possible\", source = .. }}` where the procedure sets no number (never invent one)"));
+                (_, n, ns) => {
+                    let at = ns
+                        .map(|x| S::new(x.span(), ()))
+                        .or(n.map(|x| S::new(x.span(), ())))
+                        .unwrap_or(s_span);
+                    self.problem(&at, format!("stage {expected} has more than one of `limit`, `no_limit` and `limit_not_stated`: keep one"));
                     Timescale::NoLimit {
                         words: String::new(),
                         source: String::new(),
@@ -618,7 +831,7 @@ impl Checker<'_> {
             for st in s.steps {
                 let st = st.into_inner();
                 let limit = st.limit.map(|l| {
-                    let (limit, from_span) = self.limit(l);
+                    let (limit, from_span) = self.limit(l, expected);
                     if let Anchor::Step(step) = &limit.from {
                         pending_anchors.push((
                             expected,
@@ -629,11 +842,31 @@ impl Checker<'_> {
                     }
                     limit
                 });
+                let by = st.by.as_ref().and_then(|b| match b.get_ref().as_str() {
+                    "each_side" => Some(StepBy::EachSide),
+                    "raising" => Some(StepBy::Raising),
+                    "receiving" => Some(StepBy::Receiving),
+                    "board" => Some(StepBy::Board),
+                    other => {
+                        self.problem(b, format!("unknown step `by` {other:?}: use \"each_side\" (one duty per side, each done by that side's people), \"raising\", \"receiving\" or \"board\""));
+                        None
+                    }
+                });
+                let id = self.text(&st.id, "a step id");
+                if id.contains('@') {
+                    self.problem(
+                        &st.id,
+                        format!(
+                            "step id {id:?} must not contain @: use letters, digits and hyphens"
+                        ),
+                    );
+                }
                 steps.push(Step {
-                    id: self.text(&st.id, "a step id"),
+                    id,
                     name: self.text(&st.name, "a step name"),
                     source: self.source(&st.source),
                     limit,
+                    by,
                     prompt: self.text(&st.prompt, "a step prompt"),
                 });
             }
@@ -671,6 +904,59 @@ impl Checker<'_> {
                     source: self.source(&f.source),
                 }
             });
+            let decision = s.decided_by.map(|d| {
+                let d_span = S::new(d.span(), ());
+                let d = d.into_inner();
+                let body = match d.body.get_ref().as_str() {
+                    "chair" => DecisionBody::Chair,
+                    "panel" => DecisionBody::Panel,
+                    "sub_committee" => DecisionBody::SubCommittee,
+                    other => {
+                        self.problem(&d.body, format!("unknown decided_by.body {other:?}: use \"chair\", \"panel\" or \"sub_committee\""));
+                        DecisionBody::Panel
+                    }
+                };
+                let owner = match d.owner.get_ref().as_str() {
+                    "chair" => BoardRole::Chair,
+                    "business_unit" => BoardRole::BusinessUnit,
+                    other => {
+                        self.problem(&d.owner, format!("unknown decided_by.owner {other:?}: use \"chair\" or \"business_unit\", the board role whose people own the stage and record the determination"));
+                        BoardRole::Chair
+                    }
+                };
+                if !board.rungs.iter().any(|r| r.role == owner) {
+                    self.problem(&d.owner, "decided_by.owner names a board role no rung of [board] holds: add the rung");
+                }
+                if expected != stage_count {
+                    self.problem(&d_span, format!("stage {expected} is decided by the board, and a determination closes the dispute: it must be the last stage (this policy has {stage_count})"));
+                }
+                Decision {
+                    body,
+                    name: self.text(&d.name, "decided_by.name (the body as the procedure names it)"),
+                    owner,
+                    source: self.source(&d.source),
+                }
+            });
+            if let (Some(_), Some(r)) = (&decision, &s.repeats) {
+                self.problem(r, "a stage the board decides does not repeat up the management tiers: remove repeats or decided_by");
+            }
+            let mut through = Vec::new();
+            for t in s.through {
+                let t = t.into_inner();
+                let kind = self.text(&t.kind, "through.kind");
+                let via_kind = self.text(&t.via_kind, "through.via_kind");
+                if kind == via_kind {
+                    self.problem(&t.via_kind, "through.via_kind is the agency kind the stage goes through: it must differ from through.kind");
+                }
+                if !ladder_kinds.contains(&via_kind) {
+                    self.problem(&t.via_kind, format!("no [[ladder]] for the agency kind {via_kind:?}: the agency a stage goes through needs its own ladder, so the stage can find its people"));
+                }
+                through.push(Through {
+                    kind,
+                    via_kind,
+                    source: self.source(&t.source),
+                });
+            }
             let repeats = s.repeats.map(|r| self.rule(r, "repeat"));
             let bring_forward_source = s.bring_forward.map(|b| self.source(&b.get_ref().source));
             let owners_move_source = s.owners_move.map(|b| self.source(&b.get_ref().source));
@@ -690,6 +976,8 @@ impl Checker<'_> {
                 notify,
                 exclude,
                 steps,
+                decision,
+                through,
                 prompt: self.text(&s.prompt, "the stage prompt"),
             });
         }

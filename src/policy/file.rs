@@ -17,6 +17,10 @@ pub(super) struct PolicyFile {
     pub calendar: S<String>,
     #[serde(default)]
     pub working_hours: Option<HoursFile>,
+    #[serde(default)]
+    pub calendar_days: Option<S<CalendarDaysFile>>,
+    #[serde(default)]
+    pub covers: Option<S<CoversFile>>,
     pub levels: Vec<LevelFile>,
     pub categories: Vec<CategoryFile>,
     pub urgent: S<UrgentFile>,
@@ -41,6 +45,20 @@ pub(super) struct PolicyFile {
 pub(super) struct HoursFile {
     pub open: S<String>,
     pub close: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CalendarDaysFile {
+    pub on_non_working_day: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CoversFile {
+    pub who: Vec<S<String>>,
     pub source: S<String>,
 }
 
@@ -108,6 +126,18 @@ pub(super) struct BoardRungFile {
     pub id: S<String>,
     pub title: S<String>,
     pub role: S<String>,
+    #[serde(default)]
+    pub serves: Option<S<ServesFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ServesFile {
+    #[serde(default)]
+    pub concerns: Vec<S<String>>,
+    #[serde(default)]
+    pub categories: Vec<S<String>>,
+    pub source: S<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +178,12 @@ pub(super) struct StageFile {
     #[serde(default)]
     pub no_limit: Option<S<NoLimitFile>>,
     #[serde(default)]
+    pub limit_not_stated: Option<S<SourceOnly>>,
+    #[serde(default)]
+    pub decided_by: Option<S<DecisionFile>>,
+    #[serde(default)]
+    pub through: Vec<S<ThroughFile>>,
+    #[serde(default)]
     pub bring_forward: Option<S<SourceOnly>>,
     #[serde(default)]
     pub owners_move: Option<S<SourceOnly>>,
@@ -167,9 +203,32 @@ pub(super) struct StageFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct LimitFile {
-    pub days: S<u32>,
-    pub unit: S<String>,
+    #[serde(default)]
+    pub days: Option<S<u32>>,
+    #[serde(default)]
+    pub hours: Option<S<u32>>,
+    #[serde(default)]
+    pub same_working_day: Option<S<bool>>,
+    #[serde(default)]
+    pub unit: Option<S<String>>,
     pub from: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DecisionFile {
+    pub body: S<String>,
+    pub name: S<String>,
+    pub owner: S<String>,
+    pub source: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ThroughFile {
+    pub kind: S<String>,
+    pub via_kind: S<String>,
     pub source: S<String>,
 }
 
@@ -201,6 +260,10 @@ pub(super) struct NoticeFile {
     pub when: S<String>,
     pub message: S<String>,
     pub source: S<String>,
+    #[serde(default)]
+    pub id: Option<S<String>>,
+    #[serde(default)]
+    pub ask: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -218,6 +281,8 @@ pub(super) struct StepFile {
     pub source: S<String>,
     #[serde(default)]
     pub limit: Option<S<LimitFile>>,
+    #[serde(default)]
+    pub by: Option<S<String>>,
     pub prompt: S<String>,
 }
 

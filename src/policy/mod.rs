@@ -9,9 +9,10 @@ mod file;
 mod show;
 
 pub use check::{Problem, check_file, check_text};
-pub use show::{describe_limit, describe_timescale, render_table};
+pub use show::{NOT_STATED, describe_limit, describe_span, describe_timescale, render_table};
 
-use crate::calendar::{DayUnit, WorkingHours};
+use crate::calendar::{Calendar, CalendarError, DayUnit, WorkingHours};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,11 @@ pub struct Policy {
     /// The GOV.UK bank-holiday division the procedure's working days follow.
     pub calendar: String,
     pub hours: WorkingHours,
+    /// Whether a calendar-day limit that ends on a weekend or bank holiday moves to the close of
+    /// the next working day.
+    pub calendar_days: CalendarDays,
+    /// Who the procedure is about: adults, children, or both (the raise form offers these).
+    pub covers: Covers,
     pub levels: Vec<Level>,
     pub categories: Vec<Category>,
     pub urgent: Urgent,
@@ -44,6 +50,31 @@ pub struct Policy {
     pub board: Board,
     pub ladders: Vec<Ladder>,
     pub stages: Vec<Stage>,
+}
+
+/// What happens to a calendar-day limit that ends on a day nobody works, and why.
+#[derive(Debug, Clone, Default)]
+pub struct CalendarDays {
+    pub next_working_day: bool,
+    pub source: String,
+}
+
+/// The people a procedure covers: adults at risk, children, or both.
+#[derive(Debug, Clone)]
+pub struct Covers {
+    pub adults: bool,
+    pub children: bool,
+    pub source: String,
+}
+
+impl Default for Covers {
+    fn default() -> Self {
+        Covers {
+            adults: true,
+            children: false,
+            source: String::new(),
+        }
+    }
 }
 
 /// A role level on the agencies' ladders, lowest first (its index is its rank).
@@ -127,6 +158,18 @@ pub struct BoardRung {
     pub id: String,
     pub title: String,
     pub role: BoardRole,
+    /// Where a board has several chairs or business units, which disputes this one takes.
+    pub serves: Option<Serves>,
+}
+
+/// A property of a dispute that chooses between a board's chairs or business units.
+#[derive(Debug, Clone, Default)]
+pub struct Serves {
+    /// Who the dispute concerns: "adult", "child" or "organisation".
+    pub concerns: Vec<String>,
+    /// Category ids.
+    pub categories: Vec<String>,
+    pub source: String,
 }
 
 /// What a board rung is for: told of disputes, or chairing panels.
@@ -178,32 +221,128 @@ pub struct Stage {
     pub notify: Vec<Notice>,
     pub exclude: Vec<Exclusion>,
     pub steps: Vec<Step>,
+    /// Set where the board decides the stage (its chair, a panel, a sub-committee) rather than
+    /// the parties agreeing: its determination closes the dispute.
+    pub decision: Option<Decision>,
+    /// Agency kinds that take this stage through another agency (a GP practice through its
+    /// ICB's designated safeguarding team).
+    pub through: Vec<Through>,
     pub prompt: String,
+}
+
+/// Who decides a stage the board decides, and where the procedure says so.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub body: DecisionBody,
+    /// The body's name as the procedure gives it, e.g. "NSAB resolution panel".
+    pub name: String,
+    /// The board role whose holders own the stage and record the determination.
+    pub owner: BoardRole,
+    pub source: String,
+}
+
+/// What kind of body makes a determination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionBody {
+    Chair,
+    Panel,
+    SubCommittee,
+}
+
+/// An agency kind that escalates through an agency of another kind at a stage.
+#[derive(Debug, Clone)]
+pub struct Through {
+    pub kind: String,
+    pub via_kind: String,
+    pub source: String,
 }
 
 /// A stage's time limit, or the procedure's own words where it sets no number.
 #[derive(Debug, Clone)]
 pub enum Timescale {
     Limit(Limit),
-    NoLimit { words: String, source: String },
+    /// The procedure sets no limit; its own words say how soon.
+    NoLimit {
+        words: String,
+        source: String,
+    },
+    /// The procedure has a limit, but the source does not state it: shown as "not stated in
+    /// the procedure", never as "no limit".
+    NotStated {
+        source: String,
+    },
+    /// The stage's limits belong to the named steps they time, not to the stage as a whole.
+    OnSteps,
 }
 
-/// A time limit: N working or calendar days from an anchor.
+/// A time limit: a span from an anchor.
 #[derive(Debug, Clone)]
 pub struct Limit {
-    pub days: u32,
-    pub unit: DayUnit,
+    pub span: Span,
     pub from: Anchor,
     pub source: String,
+}
+
+/// How long a limit runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// N working or calendar days, ending at the close of working hours.
+    Days { n: u32, unit: DayUnit },
+    /// N hours: working hours only (`Working`) or hours on the clock (`Calendar`).
+    Hours { n: u32, unit: DayUnit },
+    /// By the close of working hours on the day it starts (the next working day, if it starts
+    /// after hours or on a day nobody works).
+    SameWorkingDay,
 }
 
 /// What a time limit is measured from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Anchor {
+    /// When this stage (or this tier of a repeating stage) started.
     StageStart,
+    /// When the challenge was raised.
     FirstRaised,
+    /// When the disagreement arose, as the raise form records it (the raising, where not given).
+    Arose,
+    /// When the previous stage ended: the escalation into this stage (not restarted by a
+    /// repeating stage's tiers).
+    PreviousStageEnd,
     /// Another named step, e.g. Sunderland's written response "within 5 days of the review".
     Step(String),
+}
+
+impl Limit {
+    /// When this limit runs out, started at `from`, under the policy's calendar rules.
+    pub fn due(
+        &self,
+        from: DateTime<Utc>,
+        cal: &Calendar,
+        calendar_days: &CalendarDays,
+    ) -> Result<DateTime<Utc>, CalendarError> {
+        match self.span {
+            Span::Days { n, unit } => {
+                let due = cal.due(from, n, unit)?;
+                let day = cal.local_date(due);
+                if unit == DayUnit::Calendar
+                    && calendar_days.next_working_day
+                    && !cal.is_working_day(day)?
+                {
+                    Ok(cal.close_of(cal.add_working_days(day, 1)?))
+                } else {
+                    Ok(due)
+                }
+            }
+            Span::Hours {
+                n,
+                unit: DayUnit::Calendar,
+            } => Ok(from + chrono::Duration::hours(i64::from(n))),
+            Span::Hours {
+                n,
+                unit: DayUnit::Working,
+            } => cal.add_working_hours(from, n),
+            Span::SameWorkingDay => cal.same_working_day(from),
+        }
+    }
 }
 
 /// A named duty inside a stage that has its own clock (Sunderland's review and written response).
@@ -213,7 +352,19 @@ pub struct Step {
     pub name: String,
     pub source: String,
     pub limit: Option<Limit>,
+    /// Whose duty the step is, where the procedure names it; `EachSide` makes it one duty per
+    /// side, each done by that side's own people.
+    pub by: Option<StepBy>,
     pub prompt: String,
+}
+
+/// Who owes a named step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepBy {
+    EachSide,
+    Raising,
+    Receiving,
+    Board,
 }
 
 /// A mandatory form or written account.
@@ -231,6 +382,16 @@ pub struct Notice {
     pub when: NoticeWhen,
     pub message: String,
     pub source: String,
+    /// Set for a notice the procedure makes conditional: its id and the yes/no question, in the
+    /// procedure's own words, asked in the form that sends it. Only "yes" sends it.
+    pub offered: Option<Offer>,
+}
+
+/// The question that decides whether an offered notice is sent.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub id: String,
+    pub question: String,
 }
 
 /// Who a notice goes to.
@@ -304,6 +465,24 @@ impl Policy {
         self.stages
             .iter()
             .find_map(|s| s.steps.iter().find(|st| st.id == id).map(|st| (s, st)))
+    }
+
+    /// The notices offered (asked as yes/no questions) when escalating into `stage`, tier 0.
+    pub fn offered_on_escalation(&self, stage: u32) -> Vec<&Notice> {
+        self.stage(stage)
+            .map(|s| s.notify.iter().filter(|n| n.offered.is_some()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The notices offered (asked as yes/no questions) in the raise form: the urgent route's
+    /// and stage 1's.
+    pub fn offered_on_raise(&self) -> Vec<&Notice> {
+        self.urgent
+            .notify
+            .iter()
+            .chain(self.stage(1).into_iter().flat_map(|s| &s.notify))
+            .filter(|n| n.offered.is_some())
+            .collect()
     }
 
     /// A level's display name.

@@ -7,15 +7,41 @@ pub fn describe_limit(limit: &Limit) -> String {
     let from = match &limit.from {
         Anchor::StageStart => "the stage start".to_string(),
         Anchor::FirstRaised => "first raising".to_string(),
+        Anchor::Arose => "when the disagreement arose".to_string(),
+        Anchor::PreviousStageEnd => "the end of the previous stage".to_string(),
         Anchor::Step(s) => format!("step {s:?}"),
     };
-    let unit = match limit.unit {
-        DayUnit::Working if limit.days == 1 => "working day",
-        DayUnit::Working => "working days",
-        DayUnit::Calendar if limit.days == 1 => "day",
-        DayUnit::Calendar => "days",
+    format!("{} from {from}", describe_span(limit.span))
+}
+
+/// Describes how long a limit runs, e.g. "5 working days", "4 working hours".
+pub fn describe_span(span: Span) -> String {
+    let plural = |n: u32, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
     };
-    format!("{} {unit} from {from}", limit.days)
+    match span {
+        Span::Days {
+            n,
+            unit: DayUnit::Working,
+        } => plural(n, "working day", "working days"),
+        Span::Days {
+            n,
+            unit: DayUnit::Calendar,
+        } => plural(n, "day", "days"),
+        Span::Hours {
+            n,
+            unit: DayUnit::Working,
+        } => plural(n, "working hour", "working hours"),
+        Span::Hours {
+            n,
+            unit: DayUnit::Calendar,
+        } => plural(n, "hour", "hours"),
+        Span::SameWorkingDay => "the same working day".to_string(),
+    }
 }
 
 /// Describes a stage's timescale, quoting the procedure where it sets no number.
@@ -23,8 +49,13 @@ pub fn describe_timescale(t: &Timescale) -> String {
     match t {
         Timescale::Limit(l) => describe_limit(l),
         Timescale::NoLimit { words, .. } => format!("no fixed limit (\"{words}\")"),
+        Timescale::NotStated { .. } => NOT_STATED.to_string(),
+        Timescale::OnSteps => "on its steps".to_string(),
     }
 }
+
+/// How a limit the source does not state is shown: never as "no limit".
+pub const NOT_STATED: &str = "a time limit not stated in the procedure";
 
 /// Renders the policy's stages as a plain-text table, with steps, notices and ladders below.
 pub fn render_table(p: &Policy) -> String {
@@ -62,7 +93,18 @@ pub fn render_table(p: &Policy) -> String {
                 NoticeWhen::BeforeEscalating => "before escalating",
                 NoticeWhen::OnUrgent => "at once",
             };
-            also.push(format!("notify {} {when}", target_name(n.who)));
+            let offered = if n.offered.is_some() {
+                " if asked for"
+            } else {
+                ""
+            };
+            also.push(format!("notify {} {when}{offered}", target_name(n.who)));
+        }
+        if let Some(d) = &s.decision {
+            also.push(format!("decided by {}", d.name));
+        }
+        for t in &s.through {
+            also.push(format!("{} through {}", t.kind, t.via_kind));
         }
         if !s.exclude.is_empty() {
             also.push("excludes anyone involved in the case".into());
@@ -110,23 +152,25 @@ pub fn render_table(p: &Policy) -> String {
         }
     }
     out.push_str(&format!(
-        "\nCalendar: {}, working hours {}–{}. Urgent route ({}): {}\n",
+        "\nCalendar: {}, working hours {}–{}{}. Urgent route ({}): {}\n",
         p.calendar,
         p.hours.open.format("%H:%M"),
         p.hours.close.format("%H:%M"),
+        if p.calendar_days.next_working_day {
+            "; a calendar-day limit ending on a non-working day moves to the next working day"
+        } else {
+            ""
+        },
         p.urgent.source,
         first_line(&p.urgent.prompt)
     ));
     if let Some(a) = &p.acknowledgement {
-        let limit = Limit {
-            days: a.days,
-            unit: a.unit,
-            from: Anchor::StageStart,
-            source: String::new(),
-        };
         out.push_str(&format!(
             "Acknowledgement: within {} of being asked, else the next level up is told ({}).\n",
-            describe_limit(&limit).trim_end_matches(" from the stage start"),
+            describe_span(Span::Days {
+                n: a.days,
+                unit: a.unit
+            }),
             a.source
         ));
     }

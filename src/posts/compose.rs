@@ -95,7 +95,12 @@ pub fn title(policy: &Policy, d: &Dispute) -> String {
 pub fn status(scene: &Scene<'_>, d: &Dispute) -> String {
     let (policy, cal, now) = (scene.policy, scene.calendar, scene.now);
     let base = match d.status {
-        Status::Resolved => return "Resolved".into(),
+        Status::Resolved => {
+            return match &d.determination {
+                Some(det) => format!("Decided by the {}", det.body),
+                None => "Resolved".into(),
+            };
+        }
         Status::Withdrawn => return "Withdrawn".into(),
         Status::NotRaised => return String::new(),
         Status::Open => {
@@ -113,8 +118,12 @@ pub fn status(scene: &Scene<'_>, d: &Dispute) -> String {
                     )
                 }
                 _ if !late.late_steps.is_empty() => {
-                    let (step, due) = late.late_steps[0];
-                    format!("Overdue: {} was due {}", step.name, format_uk_short(due))
+                    let l = &late.late_steps[0];
+                    format!(
+                        "Overdue: {} was due {}",
+                        l.step.name,
+                        format_uk_short(l.due)
+                    )
                 }
                 Some(_) if stage_met(policy, d) => {
                     "On time: the work this stage's deadline asks for is recorded".into()
@@ -130,7 +139,23 @@ pub fn status(scene: &Scene<'_>, d: &Dispute) -> String {
                     s.replace_range(..1, "N");
                     s
                 }
-                None => "Waiting for the step its deadline is measured from".into(),
+                None if d.timescale == crate::policy::NOT_STATED => {
+                    "The procedure's time limit for this stage is not stated in it".into()
+                }
+                // A stage whose limits belong to its steps: the next step due, by name.
+                None => match d
+                    .steps_due
+                    .iter()
+                    .filter(|(k, _)| !d.steps_done.contains_key(*k))
+                    .min_by_key(|(_, due)| **due)
+                {
+                    Some((key, due)) => {
+                        let id = crate::escalation::split_duty(key).0;
+                        let name = policy.step(id).map_or(id, |(_, st)| st.name.as_str());
+                        format!("{name} due {} (on time)", format_uk_short(*due))
+                    }
+                    None => "Waiting for the step its deadline is measured from".into(),
+                },
             }
         }
     };
@@ -564,6 +589,43 @@ pub fn update(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Option<Messag
             EventBody::LearningReferred { text } => {
                 format!("{} referred learning to the board: {text}", who(e))
             }
+            EventBody::NoticeAnswered {
+                question, answer, ..
+            } => format!(
+                "{} answered {}: {question}{}",
+                who(e),
+                if *answer { "yes" } else { "no" },
+                if *answer {
+                    " The notice is sent."
+                } else {
+                    " No notice is sent."
+                }
+            ),
+            EventBody::DeterminationRecorded {
+                body,
+                members,
+                met_at,
+                outcome,
+                actions,
+                ..
+            } => {
+                let sat: Vec<String> = members.iter().map(|m| name_of(dir, m)).collect();
+                let todo: Vec<String> = actions
+                    .iter()
+                    .map(|a| format!("{}: {} by {}", a.who, a.what, a.by.format("%-d %B %Y")))
+                    .collect();
+                format!(
+                    "The {body} met on {} ({}) and determined: {outcome}{} Recorded by {}. The determination closes the challenge; the parties can add their view as a note.",
+                    crate::calendar::format_uk_long(*met_at),
+                    sat.join(", "),
+                    if todo.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" Actions: {}.", todo.join("; "))
+                    },
+                    who(e)
+                )
+            }
             EventBody::OtherAgencyNotified {
                 agency, message, ..
             } => {
@@ -683,9 +745,12 @@ pub fn update(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Option<Messag
         });
     }
     if prompt.is_none()
-        && events
-            .iter()
-            .any(|e| matches!(e.body, EventBody::ResolutionConfirmed { .. }))
+        && events.iter().any(|e| {
+            matches!(
+                e.body,
+                EventBody::ResolutionConfirmed { .. } | EventBody::DeterminationRecorded { .. }
+            )
+        })
     {
         prompt = current_prompt(scene, d);
     }

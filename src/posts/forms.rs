@@ -8,8 +8,10 @@
 
 use crate::calendar::{Calendar, format_uk_short, london_instant};
 use crate::directory::{AgencyId, BOARD_KIND, Directory, Person, PersonId};
-use crate::escalation::{Command, Concerns, ContactFormat, Dispute, RaiseDetails, Verb};
-use crate::policy::Policy;
+use crate::escalation::{
+    Answers, Command, Concerns, ContactFormat, DeterminedAction, Dispute, RaiseDetails, Verb,
+};
+use crate::policy::{Notice, NoticeWhen, Policy};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -235,6 +237,9 @@ fn missing(verb: Verb, field: &str) -> Option<&'static str> {
         (Verb::Withdraw, "reason") => "Say why the challenge is withdrawn.",
         (Verb::RecordDelayReason, "reason") => "Say why the deadline was not met.",
         (Verb::BringDeadlineForward, "reason") => "Say why the adult needs it sooner.",
+        (_, "members") => "Name the members who took part.",
+        (_, "met_at") => "Give the date and time it met.",
+        (Verb::RecordDetermination, "outcome") => "Give the outcome it determined.",
         (_, "rationale") => "Give the rationale for the decision.",
         (_, "outcome") => "Give the agreed outcome.",
         (_, "outstanding") => {
@@ -271,10 +276,16 @@ fn draw(verb: Verb, ctx: &FormContext<'_>) -> Option<FormSpec> {
         Verb::AddNote => spec(
             "Add a note",
             "Add note",
-            "The note is added to the record and a short line is shown in every agency's thread.".into(),
+            "The note is added to the record and a short line is shown in every agency's thread."
+                .into(),
             vec![
-                Field::new("note", "What was discussed, and what was agreed?", FieldKind::Textarea, true)
-                    .hint(NO_IDENTIFIABLE),
+                Field::new(
+                    "note",
+                    "What was discussed, and what was agreed?",
+                    FieldKind::Textarea,
+                    true,
+                )
+                .hint(NO_IDENTIFIABLE),
                 Field::new("how", "How did it take place?", FieldKind::Select, false).choices(&[
                     ("phone", "Phone call"),
                     ("meeting", "Meeting"),
@@ -285,21 +296,109 @@ fn draw(verb: Verb, ctx: &FormContext<'_>) -> Option<FormSpec> {
                 Field::new("held_at", "When? (UK time)", FieldKind::DateTime, false),
             ],
         ),
-        Verb::Escalate => spec(
-            "Escalate",
-            "Escalate",
-            "Escalating asks the next people on each side to take over. From stage 2 on, it lodges a formal challenge under the board's procedure.".into(),
-            vec![reason("Why escalate? What was tried, and why is it unresolved?"), delay_reason()],
-        ),
+        Verb::Escalate => {
+            // Where the escalation goes, so the form says what the procedure says of it: a formal
+            // challenge (only where the procedure uses the term) and the notices it offers.
+            let target = ctx
+                .dispute
+                .and_then(|d| crate::escalation::escalation_target(policy, ctx.directory, d));
+            let formal = target.is_some_and(|(s, _)| s.formal_challenge);
+            let mut fields = vec![
+                reason("Why escalate? What was tried, and why is it unresolved?"),
+                delay_reason(),
+            ];
+            if let Some((stage, 0)) = target {
+                fields.extend(
+                    stage
+                        .notify
+                        .iter()
+                        .filter(|n| n.when != NoticeWhen::OnUrgent)
+                        .filter_map(|n| notice_question(n, true)),
+                );
+            }
+            spec(
+                "Escalate",
+                "Escalate",
+                format!(
+                    "Escalating asks the next people on each side to take over.{}",
+                    if formal {
+                        format!(
+                            " It lodges a formal challenge under the {} procedure.",
+                            policy.name
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+                fields,
+            )
+        }
+        Verb::RecordDetermination => {
+            let decision = ctx
+                .dispute
+                .and_then(|d| policy.stage(d.stage))
+                .and_then(|s| s.decision.as_ref().map(|dec| (s, dec)));
+            let (name, source) = decision.map_or_else(
+                || ("board".to_string(), String::new()),
+                |(_, dec)| (dec.name.clone(), format!(" ({})", dec.source)),
+            );
+            let mut s = spec(
+                "Record determination",
+                "Record",
+                format!(
+                    "Record the {name}'s determination{source}. It closes the challenge: the parties can add their view as a note, but it is not a proposal they confirm or reject."
+                ),
+                vec![
+                    Field::new(
+                        "members",
+                        "Who sat on it? (names, separated by commas)",
+                        FieldKind::Textarea,
+                        true,
+                    )
+                    .hint("Names or directory ids as the directory has them."),
+                    Field::new(
+                        "met_at",
+                        "When did it meet? (UK time)",
+                        FieldKind::DateTime,
+                        true,
+                    )
+                    .hint("A date alone means the opening of working hours that day."),
+                    Field::new("outcome", "Outcome determined", FieldKind::Textarea, true)
+                        .hint(NO_IDENTIFIABLE),
+                    Field::new(
+                        "actions",
+                        "Actions: who does what by when, one a line",
+                        FieldKind::Textarea,
+                        false,
+                    )
+                    .hint(ACTIONS_HINT),
+                ],
+            );
+            if let Some((stage, _)) = decision
+                && let Some(rule) = stage.exclude.first()
+            {
+                s.notes.push(format!(
+                    "Anyone involved in the case must not sit on it ({}).",
+                    rule.source
+                ));
+            }
+            s
+        }
         Verb::ProposeResolution => {
             let mut s = spec(
                 "Propose a resolution",
                 "Propose",
                 "The other agency confirms or rejects your proposal in writing.".into(),
                 vec![
-                    Field::new("rationale", "Rationale", FieldKind::Textarea, true).hint(NO_IDENTIFIABLE),
+                    Field::new("rationale", "Rationale", FieldKind::Textarea, true)
+                        .hint(NO_IDENTIFIABLE),
                     Field::new("outcome", "Agreed outcome", FieldKind::Textarea, true),
-                    Field::new("outstanding", "How will any outstanding issues be pursued?", FieldKind::Textarea, true),
+                    Field::new(
+                        "outstanding",
+                        "How will any outstanding issues be pursued?",
+                        FieldKind::Textarea,
+                        true,
+                    ),
                     delay_reason(),
                 ],
             );
@@ -325,7 +424,11 @@ fn draw(verb: Verb, ctx: &FormContext<'_>) -> Option<FormSpec> {
                 "Record why the procedure's deadline was not met, without escalating. It goes in the record and every agency's thread.".into(),
                 vec![reason("Why is it late?")],
             );
-            if let Some(late) = ctx.dispute.map(|d| late_words(policy, d, ctx.now)).filter(|w| !w.is_empty()) {
+            if let Some(late) = ctx
+                .dispute
+                .map(|d| late_words(policy, d, ctx.now))
+                .filter(|w| !w.is_empty())
+            {
                 s.notes.push(late);
             }
             if !policy.delay_reason.prompt.trim().is_empty() {
@@ -408,6 +511,77 @@ fn draw(verb: Verb, ctx: &FormContext<'_>) -> Option<FormSpec> {
     })
 }
 
+/// How the actions of a determination are written, one a line.
+const ACTIONS_HINT: &str = "One action a line: who | what | by when (YYYY-MM-DD), for example: Adult Social Care team manager | Convene a joint review | 2026-07-01";
+
+/// The yes/no question of an offered notice, in the procedure's words; `required` where the
+/// form cannot go on without the answer.
+fn notice_question(n: &Notice, required: bool) -> Option<Field> {
+    let offer = n.offered.as_ref()?;
+    Some(
+        Field::new(
+            &format!("notice_{}", offer.id),
+            &offer.question,
+            FieldKind::Radios,
+            required,
+        )
+        .choices(&[("yes", "Yes"), ("no", "No")])
+        .hint(format!(
+            "Only a yes sends the notice; the answer is recorded either way ({}).",
+            n.source
+        )),
+    )
+}
+
+/// Reads a determination's actions: one a line, `who | what | YYYY-MM-DD`.
+fn read_actions(text: &str) -> Result<Vec<DeterminedAction>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [who, what, by] = parts.as_slice() else {
+            return Err(format!(
+                "Line {}: write each action as who | what | by when, like Team manager | Convene a joint review | 2026-07-01.",
+                i + 1
+            ));
+        };
+        let by = by.trim_start_matches("by ").trim();
+        let Ok(by) = NaiveDate::parse_from_str(by, "%Y-%m-%d") else {
+            return Err(format!(
+                "Line {}: give the date the action is due as YYYY-MM-DD, like 2026-07-01.",
+                i + 1
+            ));
+        };
+        if who.is_empty() || what.is_empty() {
+            return Err(format!("Line {}: say who does it and what they do.", i + 1));
+        }
+        out.push(DeterminedAction {
+            who: who.to_string(),
+            what: what.to_string(),
+            by,
+        });
+    }
+    Ok(out)
+}
+
+/// The answers to offered notices' questions among submitted values.
+fn answers(values: &Values) -> Answers {
+    values
+        .iter()
+        .filter_map(|(k, v)| {
+            let id = k.strip_prefix("notice_")?;
+            match v.trim() {
+                "yes" => Some((id.to_string(), true)),
+                "no" => Some((id.to_string(), false)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 fn delay_reason() -> Field {
     Field::new(
         "delay_reason",
@@ -431,8 +605,12 @@ fn late_words(policy: &Policy, d: &Dispute, now: DateTime<Utc>) -> String {
             parts.push(format!("{what} was due {}.", format_uk_short(due)));
         }
     }
-    for (step, due) in &late.late_steps {
-        parts.push(format!("{} was due {}.", step.name, format_uk_short(*due)));
+    for l in &late.late_steps {
+        parts.push(format!(
+            "{} was due {}.",
+            l.step.name,
+            format_uk_short(l.due)
+        ));
     }
     parts.join(" ")
 }
@@ -489,21 +667,23 @@ fn raise(ctx: &FormContext<'_>) -> FormSpec {
         other.groups = groups;
         fields.push(other);
     }
-    fields.push(
-        Field::new(
-            "concerns",
-            "Does the disagreement concern an adult or an organisation?",
-            FieldKind::Radios,
-            true,
-        )
-        .choices(&[
-            ("adult", "An adult"),
-            (
-                "organisation",
-                "An organisation (for example a care provider)",
-            ),
-        ]),
-    );
+    let mut who: Vec<(&str, &str)> = Vec::new();
+    if policy.covers.adults {
+        who.push(("adult", "An adult"));
+    }
+    if policy.covers.children {
+        who.push(("child", "A child"));
+    }
+    who.push((
+        "organisation",
+        "An organisation (for example a care provider)",
+    ));
+    let question = match (policy.covers.adults, policy.covers.children) {
+        (true, true) => "Does the disagreement concern an adult, a child or an organisation?",
+        (false, true) => "Does the disagreement concern a child or an organisation?",
+        _ => "Does the disagreement concern an adult or an organisation?",
+    };
+    fields.push(Field::new("concerns", question, FieldKind::Radios, true).choices(&who));
     fields.push(
         Field::new(
             "organisation",
@@ -569,6 +749,40 @@ fn raise(ctx: &FormContext<'_>) -> FormSpec {
         .choices(&[("yes", "Yes"), ("no", "No")])
         .hint(format!("If yes: {}", flat(&policy.urgent.prompt))),
     );
+    fields.push(
+        Field::new(
+            "arose_at",
+            "When did the disagreement arise? (UK time; leave empty for now)",
+            FieldKind::DateTime,
+            false,
+        )
+        .hint("The procedure's first time limit may run from when it arose, not from when it is raised here."),
+    );
+    if policy.delay_reason.required {
+        fields.push(
+            Field::new(
+                "delay_reason",
+                "Reason for any delay in raising it (only if the first time limit has passed)",
+                FieldKind::Textarea,
+                false,
+            )
+            .hint(flat(&policy.delay_reason.prompt)),
+        );
+    }
+    // Notices the procedure makes conditional on the raise: the urgent route's are answered
+    // only when an adult is at immediate risk; stage 1's always.
+    for n in policy.offered_on_raise() {
+        let urgent = n.when == NoticeWhen::OnUrgent;
+        if let Some(mut f) = notice_question(n, !urgent) {
+            if urgent {
+                f.hint = Some(format!(
+                    "Answer if an adult is at immediate risk of harm. {}",
+                    f.hint.unwrap_or_default()
+                ));
+            }
+            fields.push(f);
+        }
+    }
     FormSpec {
         name: Verb::Raise.id().to_string(),
         title: "Raise a challenge".into(),
@@ -648,6 +862,7 @@ pub fn parse(
     };
     let mut dates: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
     let close = |d: NaiveDate| ctx.calendar.close_of(d);
+    let open = |d: NaiveDate| ctx.calendar.open_of(d);
     for f in &spec.fields {
         let Some(v) = get(&f.id) else {
             if f.required {
@@ -676,8 +891,11 @@ pub fn parse(
                 "That is not one of the choices offered; choose one from the list.".into(),
             );
         } else if f.kind == FieldKind::DateTime {
-            let date_alone: Option<&dyn Fn(NaiveDate) -> DateTime<Utc>> =
-                (f.id == "due").then_some(&close as &dyn Fn(NaiveDate) -> DateTime<Utc>);
+            let date_alone: Option<&dyn Fn(NaiveDate) -> DateTime<Utc>> = match f.id.as_str() {
+                "due" => Some(&close),
+                "met_at" => Some(&open),
+                _ => None,
+            };
             match parse_local(&v, date_alone) {
                 Some(t) => {
                     dates.insert(f.id.clone(), t);
@@ -710,6 +928,29 @@ pub fn parse(
             "That is in the future: give when the discussion took place.".into(),
         );
     }
+    for (id, what) in [
+        (
+            "arose_at",
+            "give when the disagreement arose, or leave it empty for now",
+        ),
+        ("met_at", "record the determination once it has met"),
+    ] {
+        if let Some(at) = dates.get(id)
+            && *at > ctx.now
+        {
+            errors.insert(id.into(), format!("That is in the future: {what}."));
+        }
+    }
+    let actions = match get("actions") {
+        Some(text) if verb == Some(Verb::RecordDetermination) => match read_actions(&text) {
+            Ok(a) => a,
+            Err(e) => {
+                errors.insert("actions".into(), e);
+                Vec::new()
+            }
+        },
+        _ => Vec::new(),
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -723,6 +964,7 @@ pub fn parse(
                 Some("organisation") => Concerns::Organisation {
                     name: text("organisation"),
                 },
+                Some("child") => Concerns::Child,
                 _ => Concerns::Adult,
             },
             category: text("category"),
@@ -732,6 +974,9 @@ pub fn parse(
             adults_views: get("adults_views"),
             case_reference: text("case_reference"),
             immediate_risk: get("immediate_risk").as_deref() == Some("yes"),
+            arose_at: dates.get("arose_at").copied(),
+            delay_reason: get("delay_reason"),
+            notices: answers(values),
         }),
         Some(Verb::AddNote) => act(Command::AddNote {
             text: text("note"),
@@ -748,7 +993,26 @@ pub fn parse(
         Some(Verb::Escalate) => act(Command::Escalate {
             reason: text("reason"),
             delay_reason: get("delay_reason"),
+            notices: answers(values),
         }),
+        Some(Verb::RecordDetermination) => match dates.get("met_at") {
+            Some(met_at) => act(Command::RecordDetermination {
+                members: text("members")
+                    .split([',', '\n', ';'])
+                    .map(|m| m.trim().to_string())
+                    .filter(|m| !m.is_empty())
+                    .collect(),
+                met_at: *met_at,
+                outcome: text("outcome"),
+                actions,
+            }),
+            None => {
+                return Err(FormErrors::from([(
+                    "met_at".to_string(),
+                    "Give the date and time it met.".to_string(),
+                )]));
+            }
+        },
         Some(Verb::ProposeResolution) => act(Command::ProposeResolution {
             rationale: text("rationale"),
             outcome: text("outcome"),

@@ -138,6 +138,12 @@ const TABLE: &[Word] = &[
         does: "reject the other side's proposed resolution",
     },
     Word {
+        words: &["determine", "determination"],
+        what: What::Verb(Verb::RecordDetermination, Tail::Nothing),
+        usage: "REF",
+        does: "record the board's determination at a stage the board decides (opens the form)",
+    },
+    Word {
         words: &["withdraw"],
         what: What::Verb(Verb::Withdraw, Tail::Field("reason")),
         usage: "REF [why]",
@@ -210,6 +216,7 @@ pub fn button_label(verb: Verb) -> &'static str {
         Verb::BringDeadlineForward => "Bring deadline forward",
         Verb::Withdraw => "Withdraw",
         Verb::ReferLearning => "Refer learning",
+        Verb::RecordDetermination => "Record determination",
     }
 }
 
@@ -262,6 +269,21 @@ pub fn parse(text: &str) -> Result<Typed, GrammarError> {
                 values: read_tail(tail, &rest),
             })
         }
+    }
+}
+
+/// The form fields a typed command can fill for a verb: a form field outside these (a yes/no
+/// question a stage asks, say) can only be answered in the form.
+pub fn typed_fields(verb: Verb) -> Vec<&'static str> {
+    let tail = TABLE.iter().find_map(|w| match w.what {
+        What::Verb(v, tail) if v == verb => Some(tail),
+        _ => None,
+    });
+    match tail {
+        Some(Tail::Field(id)) => vec![id],
+        Some(Tail::Deadline) => vec!["due", "reason"],
+        Some(Tail::Step) => vec!["step", "at", "note"],
+        Some(Tail::Nothing) | None => Vec::new(),
     }
 }
 

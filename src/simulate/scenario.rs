@@ -1,7 +1,9 @@
 //! The scenario file: which policy, which directory, then who does what and when.
 
 use crate::directory::{Directory, PersonId};
-use crate::escalation::{Command, ContactFormat, RaiseDetails, Reference};
+use crate::escalation::{
+    Answers, Command, ContactFormat, DeterminedAction, RaiseDetails, Reference,
+};
 use crate::policy::{Policy, PolicySet};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -68,6 +70,8 @@ pub enum Action {
         reason: String,
         #[serde(default)]
         delay_reason: Option<String>,
+        #[serde(default)]
+        notices: Answers,
     },
     Acknowledge,
     ProposeResolution {
@@ -102,6 +106,13 @@ pub enum Action {
     ReferLearning {
         text: String,
     },
+    RecordDetermination {
+        members: Vec<String>,
+        met_at: DateTime<Utc>,
+        outcome: String,
+        #[serde(default)]
+        actions: Vec<DeterminedAction>,
+    },
 }
 
 impl Action {
@@ -120,6 +131,7 @@ impl Action {
             Action::BringDeadlineForward { .. } => "bring_deadline_forward",
             Action::Withdraw { .. } => "withdraw",
             Action::ReferLearning { .. } => "refer_learning",
+            Action::RecordDetermination { .. } => "record_determination",
         }
     }
 
@@ -134,9 +146,11 @@ impl Action {
             Action::Escalate {
                 reason,
                 delay_reason,
+                notices,
             } => Command::Escalate {
                 reason,
                 delay_reason,
+                notices,
             },
             Action::Acknowledge => Command::Acknowledge,
             Action::ProposeResolution {
@@ -159,6 +173,17 @@ impl Action {
             }
             Action::Withdraw { reason } => Command::Withdraw { reason },
             Action::ReferLearning { text } => Command::ReferLearning { text },
+            Action::RecordDetermination {
+                members,
+                met_at,
+                outcome,
+                actions,
+            } => Command::RecordDetermination {
+                members,
+                met_at,
+                outcome,
+                actions,
+            },
         }
     }
 }

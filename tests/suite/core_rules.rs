@@ -573,21 +573,26 @@ fn an_urgent_dispute_shows_the_immediate_risk_prompt_first_under_every_policy() 
 }
 
 #[test]
-fn rochdale_tells_its_business_unit_at_once_about_an_urgent_dispute() {
+fn rochdale_tells_its_business_unit_at_once_about_an_urgent_dispute_only_where_an_agency_stands_apart()
+ {
+    // 14.3.2: the business unit is informed "where certain agencies maintain a position of
+    // non-involvement and other agencies disagree"; the raise form asks, and only yes sends it.
     let c = cast("rochdale");
     let mut d = c.details();
     d.immediate_risk = true;
-    let case = Case::raise("rochdale", c.raiser, d, "2026-06-01T09:00:00+01:00");
+    d.notices = [("non-involvement".to_string(), true)].into();
+    let case = Case::raise("rochdale", c.raiser, d.clone(), "2026-06-01T09:00:00+01:00");
     assert_eq!(
         kinds(&case.events),
         [
             "urgent_route_prompted",
             "raised",
+            "notice_answered",
             "board_notified",
             "stage_started"
         ]
     );
-    match &case.events[2].body {
+    match &case.events[3].body {
         EventBody::BoardNotified {
             who, recipients, ..
         } => {
@@ -596,6 +601,34 @@ fn rochdale_tells_its_business_unit_at_once_about_an_urgent_dispute() {
         }
         other => panic!("expected board_notified, got {other:?}"),
     }
+    d.notices = [("non-involvement".to_string(), false)].into();
+    let no = Case::raise("rochdale", c.raiser, d.clone(), "2026-06-01T09:00:00+01:00");
+    assert_eq!(
+        kinds(&no.events),
+        [
+            "urgent_route_prompted",
+            "raised",
+            "notice_answered",
+            "stage_started"
+        ],
+        "answered no: recorded, not sent"
+    );
+    assert!(matches!(
+        &no.events[2].body,
+        EventBody::NoticeAnswered { answer: false, .. }
+    ));
+    // Unanswered, nothing is guessed: the raise is refused at the question.
+    d.notices.clear();
+    let mut unanswered = Case::new("rochdale");
+    let r = unanswered.refused(
+        c.raiser,
+        "2026-06-01T09:00:00+01:00",
+        Command::Raise {
+            reference: crate::helpers::reference_for("rochdale"),
+            details: d,
+        },
+    );
+    assert_eq!(r.field(), Some("notice_non-involvement"), "{r}");
 }
 
 #[test]
@@ -1080,10 +1113,15 @@ fn sunderland_at_stage_three() -> Case {
 }
 
 #[test]
-fn sunderland_stage_three_is_measured_from_the_first_raising() {
+fn sunderland_stage_three_review_is_measured_from_the_first_raising() {
     let case = sunderland_at_stage_three();
-    // 10 working days from Monday 19 October: Monday 2 November, after the clocks go back.
-    assert_eq!(case.state.due, Some(at("2026-11-02T17:00:00+00:00")));
+    // The limit belongs to the review, not the stage: 10 working days from Monday 19 October is
+    // Monday 2 November, after the clocks go back.
+    assert_eq!(case.state.due, None, "the stage itself has no clock");
+    assert_eq!(
+        case.state.steps_due.get("review"),
+        Some(&at("2026-11-02T17:00:00+00:00"))
+    );
 }
 
 #[test]

@@ -370,6 +370,9 @@ pub fn details(p: Parties) -> RaiseDetails {
         adults_views: Some("Wants to stay at home.".to_string()),
         case_reference: "ASC-4471".to_string(),
         immediate_risk: false,
+        arose_at: None,
+        delay_reason: None,
+        notices: Default::default(),
     }
 }
 
@@ -444,6 +447,7 @@ pub fn escalate(reason: &str) -> Command {
     Command::Escalate {
         reason: reason.to_string(),
         delay_reason: None,
+        notices: Default::default(),
     }
 }
 

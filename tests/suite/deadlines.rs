@@ -5,7 +5,7 @@ use crate::helpers::{SEED_POLICIES, at, crate_root, fixture, run_bin};
 use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::London;
 use escalation_bot::calendar::DayUnit;
-use escalation_bot::policy::{Anchor, Policy, Timescale};
+use escalation_bot::policy::{Anchor, Limit, Policy, Span, Timescale};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
@@ -61,9 +61,38 @@ static BANK_HOLIDAYS: LazyLock<BTreeMap<String, BTreeSet<NaiveDate>>> = LazyLock
 /// start; N working days end at close of business on the Nth working day after; N calendar days
 /// end at close of business on day 0 + N.
 fn expected_due(policy: &Policy, days: u32, unit: DayUnit, from: DateTime<Utc>) -> String {
+    expected_due_rolled(
+        policy,
+        days,
+        unit,
+        from,
+        policy.calendar_days.next_working_day,
+    )
+}
+
+/// The counting rule, with or without moving a calendar-day deadline off a non-working day.
+fn expected_due_rolled(
+    policy: &Policy,
+    days: u32,
+    unit: DayUnit,
+    from: DateTime<Utc>,
+    roll: bool,
+) -> String {
     let holidays = &BANK_HOLIDAYS[&policy.calendar];
+    let working = |d: NaiveDate| {
+        !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !holidays.contains(&d)
+    };
     let day0 = from.with_timezone(&London).date_naive();
     let end = match unit {
+        // A policy may move a calendar-day deadline that ends on a day nobody works to the next
+        // working day.
+        DayUnit::Calendar if roll => {
+            let mut end = day0 + Days::new(u64::from(days));
+            while !working(end) {
+                end = end.succ_opt().expect("a next day");
+            }
+            end
+        }
         DayUnit::Calendar => day0 + Days::new(u64::from(days)),
         DayUnit::Working => {
             let mut date = day0;
@@ -138,7 +167,7 @@ fn deadline_answers_for_every_stage_of_every_seed_policy() {
             .stages
             .iter()
             .flat_map(|s| &s.steps)
-            .map(|st| format!("--step={}=2026-06-10T10:00:00+01:00", st.id))
+            .map(|st| format!("--done={}=2026-06-10T10:00:00+01:00", st.id))
             .collect();
         for stage in &policy.stages {
             for started in STARTS {
@@ -147,26 +176,42 @@ fn deadline_answers_for_every_stage_of_every_seed_policy() {
                 let first_raised_text = first_raised.to_rfc3339();
                 let mut extra = vec!["--first-raised", first_raised_text.as_str()];
                 extra.extend(step_args.iter().map(String::as_str));
-                let line = deadline(id, stage.number, started, &extra);
+                let check = |line: String, limit: &Limit| {
+                    assert_uk_rfc3339(&line);
+                    let from = match &limit.from {
+                        Anchor::StageStart | Anchor::PreviousStageEnd => at(started),
+                        Anchor::FirstRaised | Anchor::Arose => first_raised,
+                        Anchor::Step(_) => at("2026-06-10T10:00:00+01:00"),
+                    };
+                    let Span::Days { n, unit } = limit.span else {
+                        panic!("the seed policies count days")
+                    };
+                    assert_eq!(
+                        line,
+                        expected_due(policy, n, unit, from),
+                        "{id} stage {} ({n} {unit} days) from {started}",
+                        stage.number,
+                    );
+                };
                 match &stage.timescale {
                     Timescale::NoLimit { .. } => {
+                        let line = deadline(id, stage.number, started, &extra);
                         assert_eq!(line, "none", "{id} stage {} from {started}", stage.number)
                     }
+                    Timescale::NotStated { .. } => {
+                        let line = deadline(id, stage.number, started, &extra);
+                        assert_eq!(line, "not stated", "{id} stage {}", stage.number)
+                    }
                     Timescale::Limit(limit) => {
-                        assert_uk_rfc3339(&line);
-                        let from = match &limit.from {
-                            Anchor::StageStart => at(started),
-                            Anchor::FirstRaised => first_raised,
-                            Anchor::Step(_) => at("2026-06-10T10:00:00+01:00"),
-                        };
-                        assert_eq!(
-                            line,
-                            expected_due(policy, limit.days, limit.unit, from),
-                            "{id} stage {} ({} {} days) from {started}",
-                            stage.number,
-                            limit.days,
-                            limit.unit
-                        );
+                        check(deadline(id, stage.number, started, &extra), limit)
+                    }
+                    Timescale::OnSteps => {
+                        for st in &stage.steps {
+                            let Some(limit) = &st.limit else { continue };
+                            let mut with_step = extra.clone();
+                            with_step.extend(["--step", st.id.as_str()]);
+                            check(deadline(id, stage.number, started, &with_step), limit);
+                        }
                     }
                 }
             }
@@ -264,11 +309,108 @@ fn durham_step_three_counts_21_calendar_days_from_the_first_raising() {
         &["--first-raised", "2026-06-01T09:00:00+01:00"],
     );
     assert_eq!(from_first_raised, "2026-06-22T17:00:00+01:00");
-    // Without --first-raised the step start stands in for it: 10 June + 21 days.
-    assert_eq!(
-        deadline("durham", 3, "2026-06-10T10:00:00+01:00", &[]),
-        "2026-07-01T17:00:00+01:00"
+    // Without --first-raised nothing is guessed: the step start is not the first raising.
+    let out = run_bin(
+        &[
+            "deadline",
+            "--policy",
+            "durham",
+            "--stage",
+            "3",
+            "--started",
+            "2026-06-10T10:00:00+01:00",
+        ],
+        None,
     );
+    assert_ne!(out.code, Some(0), "{}", out.stdout);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(out.stderr.contains("--first-raised"), "{}", out.stderr);
+}
+
+#[test]
+fn a_calendar_day_deadline_ending_on_a_saturday_moves_to_the_monday_where_the_policy_says() {
+    // Durham step 3: 21 days from Saturday 6 June 2026 is Saturday 27 June; Durham's policy moves
+    // it to the close of Monday 29 June (calendar_days.on_non_working_day = "next_working_day").
+    assert_eq!(
+        deadline(
+            "durham",
+            3,
+            "2026-06-20T10:00:00+01:00",
+            &["--first-raised", "2026-06-06T09:00:00+01:00"]
+        ),
+        "2026-06-29T17:00:00+01:00"
+    );
+}
+
+#[test]
+fn deadline_prints_a_named_steps_deadline_and_refuses_a_step_time_it_was_not_given() {
+    // Sunderland's written response: 5 days after the review (Thu 11 June) is Tue 16 June.
+    assert_eq!(
+        deadline(
+            "sunderland",
+            3,
+            "2026-06-08T10:00:00+01:00",
+            &[
+                "--first-raised",
+                "2026-06-01T09:00:00+01:00",
+                "--step",
+                "written-response",
+                "--done",
+                "review=2026-06-11T15:00:00+01:00"
+            ]
+        ),
+        "2026-06-16T17:00:00+01:00"
+    );
+    let base = [
+        "deadline",
+        "--policy",
+        "sunderland",
+        "--stage",
+        "3",
+        "--started",
+        "2026-06-08T10:00:00+01:00",
+        "--first-raised",
+        "2026-06-01T09:00:00+01:00",
+    ];
+    let refused = |extra: &[&str], says: &str| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        let out = run_bin(&args, None);
+        assert_ne!(out.code, Some(0), "{args:?}: {}", out.stdout);
+        assert!(out.stdout.is_empty(), "{args:?} prints no deadline");
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    };
+    refused(&["--step", "written-response"], "--done review=");
+    // The stage's limits belong to its steps: which one must be said.
+    refused(&[], "--step");
+    refused(&["--step", "appeal"], "review, written-response");
+    refused(&["--step", "review=2026-06-11T15:00:00+01:00"], "--done");
+}
+
+#[test]
+fn deadline_stops_quietly_when_its_reader_closes_early() {
+    use std::process::{Command, Stdio};
+    // `deadline ... | head -1`: the reader goes away before the second line is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_escalation-bot"))
+        .current_dir(crate_root())
+        .args([
+            "deadline",
+            "--policy",
+            "norfolk",
+            "--stage",
+            "1",
+            "--started",
+            "2026-06-01T10:00:00+01:00",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("it finishes");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
 
 #[test]
@@ -286,14 +428,19 @@ fn durham_step_four_counts_calendar_days_through_christmas() {
 }
 
 #[test]
-fn sunderland_stage_three_is_anchored_on_the_first_raising() {
+fn sunderland_stage_three_review_is_anchored_on_the_first_raising() {
     // 10 working days from Mon 1 June 2026 is Mon 15 June; from the stage start (15 June) it would be 29 June.
     assert_eq!(
         deadline(
             "sunderland",
             3,
             "2026-06-15T10:00:00+01:00",
-            &["--first-raised", "2026-06-01T09:00:00+01:00"]
+            &[
+                "--first-raised",
+                "2026-06-01T09:00:00+01:00",
+                "--step",
+                "review"
+            ]
         ),
         "2026-06-15T17:00:00+01:00"
     );
@@ -403,7 +550,7 @@ fn the_calendar_agrees_with_the_counting_rule_on_every_day_from_2018_to_2030() {
             .iter()
             .filter_map(|s| match &s.timescale {
                 Timescale::Limit(l) => Some(l),
-                Timescale::NoLimit { .. } => None,
+                _ => None,
             })
             .chain(
                 policy
@@ -413,13 +560,13 @@ fn the_calendar_agrees_with_the_counting_rule_on_every_day_from_2018_to_2030() {
                     .filter_map(|st| st.limit.as_ref()),
             );
         for l in all {
+            let Span::Days { n, unit } = l.span else {
+                continue;
+            };
             if !limits.iter().any(|(p, d, u)| {
-                p.calendar == policy.calendar
-                    && p.hours == policy.hours
-                    && *d == l.days
-                    && *u == l.unit
+                p.calendar == policy.calendar && p.hours == policy.hours && *d == n && *u == unit
             }) {
-                limits.push((policy, l.days, l.unit));
+                limits.push((policy, n, unit));
             }
         }
     }
@@ -446,7 +593,7 @@ fn the_calendar_agrees_with_the_counting_rule_on_every_day_from_2018_to_2030() {
                 let got = escalation_bot::calendar::format_uk(due);
                 assert_eq!(
                     got,
-                    expected_due(policy, *days, *unit, start),
+                    expected_due_rolled(policy, *days, *unit, start, false),
                     "{} days ({unit}) under {} from {local} UK",
                     days,
                     policy.id

@@ -122,6 +122,9 @@ pub fn details(receiving: &str, other: Option<&str>, category: &str) -> RaiseDet
         adults_views: Some("Wants to stay at home.".to_string()),
         case_reference: "ASC-4471".to_string(),
         immediate_risk: false,
+        arose_at: None,
+        delay_reason: None,
+        notices: answers(false),
     }
 }
 
@@ -279,6 +282,23 @@ impl Case {
     }
 }
 
+/// The same answer to every notice any seed policy offers (the core reads only those it asks):
+/// tests that are about a notice answer it themselves.
+pub fn answers(answer: bool) -> escalation_bot::escalation::Answers {
+    let f = fixture();
+    f.policies
+        .iter()
+        .flat_map(|p| {
+            p.stages
+                .iter()
+                .flat_map(|s| &s.notify)
+                .chain(&p.urgent.notify)
+        })
+        .filter_map(|n| n.offered.as_ref())
+        .map(|o| (o.id.clone(), answer))
+        .collect()
+}
+
 /// The kinds of a list of events, in order.
 pub fn kinds(events: &[Event]) -> Vec<&'static str> {
     events.iter().map(|e| e.body.kind()).collect()
@@ -298,6 +318,7 @@ pub fn escalate(reason: &str) -> Command {
     Command::Escalate {
         reason: reason.to_string(),
         delay_reason: None,
+        notices: answers(false),
     }
 }
 
@@ -306,6 +327,7 @@ pub fn escalate_late(reason: &str, delay: &str) -> Command {
     Command::Escalate {
         reason: reason.to_string(),
         delay_reason: Some(delay.to_string()),
+        notices: answers(false),
     }
 }
 

@@ -8,7 +8,10 @@ use escalation_bot::chat::forms::{self, FieldKind, FormContext, FormSpec, Values
 use escalation_bot::chat::grammar;
 use escalation_bot::chat::slack::views;
 use escalation_bot::chat::teams::forms::{self as teams_forms, CardKind};
-use escalation_bot::escalation::{self, Command, Dispute, Status, Verb, offers, open_steps};
+use escalation_bot::escalation::{
+    self, Command, Dispute, Status, Verb, board_people, offers, open_steps,
+};
+use escalation_bot::policy::BoardRole;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -213,6 +216,9 @@ fn complete(spec: &FormSpec) -> Values {
             FieldKind::Text | FieldKind::Textarea if f.id == "case_reference" => {
                 "ASC-4471".to_string()
             }
+            FieldKind::Textarea if f.id == "actions" => {
+                "Team manager | Convene a joint review | 2026-07-01".to_string()
+            }
             FieldKind::Text | FieldKind::Textarea => {
                 "Discussed by phone; the next steps are agreed.".to_string()
             }
@@ -322,6 +328,7 @@ fn sample(verb: Verb, d: &Dispute, policy: &str, now: DateTime<Utc>) -> Option<C
         Verb::Escalate => Command::Escalate {
             reason: text(),
             delay_reason: Some("Staff absence.".into()),
+            notices: all_answered(policy, false),
         },
         Verb::ProposeResolution => Command::ProposeResolution {
             rationale: text(),
@@ -350,7 +357,53 @@ fn sample(verb: Verb, d: &Dispute, policy: &str, now: DateTime<Utc>) -> Option<C
         },
         Verb::Withdraw => Command::Withdraw { reason: text() },
         Verb::ReferLearning => Command::ReferLearning { text: text() },
+        Verb::RecordDetermination => Command::RecordDetermination {
+            members: board_people(
+                fixture().policy(policy),
+                &fixture().directory,
+                BoardRole::Chair,
+            )
+            .into_iter()
+            .map(|p| p.0)
+            .collect(),
+            met_at: now,
+            outcome: text(),
+            actions: Vec::new(),
+        },
     })
+}
+
+/// An answer to every notice the policy offers anywhere (the core reads those it asks).
+fn all_answered(policy: &str, answer: bool) -> escalation::Answers {
+    let p = fixture().policy(policy);
+    p.stages
+        .iter()
+        .flat_map(|s| &s.notify)
+        .chain(&p.urgent.notify)
+        .filter_map(|n| n.offered.as_ref())
+        .map(|o| (o.id.clone(), answer))
+        .collect()
+}
+
+/// The usual cast's dispute carried to the policy's last stage, which the board decides.
+fn at_last_stage(policy: &str) -> Case {
+    let mut case = Case::raise_cast(policy, "2026-06-01T10:00:00+01:00");
+    let last = fixture().policy(policy).last_stage();
+    let mut minute = 5;
+    while case.state.stage < last {
+        let now = format!("2026-06-01T10:{minute:02}:00+01:00");
+        case.act(
+            &case.mover(),
+            &now,
+            Command::Escalate {
+                reason: "No agreement at this level.".into(),
+                delay_reason: None,
+                notices: all_answered(policy, false),
+            },
+        );
+        minute += 5;
+    }
+    case
 }
 
 /// Disputes in the states people meet, under every board: just raised, a stage later, with a
@@ -435,6 +488,44 @@ fn states() -> Vec<(String, Dispute, DateTime<Utc>)> {
                 at("2026-06-01T13:30:00+01:00"),
             ));
         }
+    }
+    // At the last stage, which the board decides; and once its determination closes it.
+    for policy in [
+        "norfolk",
+        "cambridgeshire-peterborough",
+        "sunderland",
+        "durham",
+        "rochdale",
+    ] {
+        let last = at_last_stage(policy);
+        out.push((
+            policy.to_string(),
+            last.state.clone(),
+            at("2026-06-02T10:00:00+01:00"),
+        ));
+        let mut determined = last;
+        let chair = board_people(
+            fixture().policy(policy),
+            &fixture().directory,
+            BoardRole::Chair,
+        );
+        determined.act(
+            &chair[0].0,
+            "2026-06-02T11:00:00+01:00",
+            sample(
+                Verb::RecordDetermination,
+                &determined.state,
+                policy,
+                at("2026-06-02T11:00:00+01:00"),
+            )
+            .expect("a determination"),
+        );
+        assert!(determined.state.determination.is_some());
+        out.push((
+            policy.to_string(),
+            determined.state.clone(),
+            at("2026-06-02T12:00:00+01:00"),
+        ));
     }
     let stage_three = sunderland_at_stage_three();
     out.push((

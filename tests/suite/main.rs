@@ -8,6 +8,7 @@ mod module_graph;
 mod core_rules;
 mod deadlines;
 mod policy_check;
+mod procedures;
 mod properties_calendar;
 mod properties_core;
 mod properties_grammar;

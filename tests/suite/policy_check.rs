@@ -190,15 +190,15 @@ fn a_syntax_error_names_its_line() {
 fn a_misspelt_field_names_its_line() {
     let text = norfolk_text();
     let stage3 = stage_line(&text, 3);
-    let line = line_of(&text, "formal_challenge = true", stage3);
+    let line = line_of(&text, "acknowledge = true", stage3);
     let broken = write_broken(&replace_once(
         &text,
-        "formal_challenge = true",
-        "formal_challange = true",
+        "acknowledge = true",
+        "acknowlege = true",
         stage3,
     ));
     let problem = check_fails_at(&broken, line);
-    assert!(problem.contains("formal_challange"), "{problem}");
+    assert!(problem.contains("acknowlege"), "{problem}");
 }
 
 #[test]
@@ -410,5 +410,151 @@ role = "business-unit"
     assert_eq!(
         state.due,
         Some(crate::helpers::at("2026-06-08T17:00:00+01:00"))
+    );
+}
+
+/// The shipped test policy that uses every rule kind.
+fn testshire_text() -> String {
+    std::fs::read_to_string(crate_root().join("policies/test/testshire.toml"))
+        .expect("policies/test/testshire.toml is shipped")
+}
+
+#[test]
+fn the_test_policy_of_every_rule_kind_passes_the_check() {
+    let out = run_bin(&["policy", "check", "policies/test/testshire.toml"], None);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn each_rule_kind_misused_names_its_line_and_what_to_write() {
+    // (text to replace, its replacement, what the problem says). The problem names the line of
+    // the replaced text.
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "hours = 4, unit = \"working\"",
+            "hours = 4",
+            "a limit in hours needs unit = \"working\" (only working time counts)",
+        ),
+        (
+            "hours = 4, unit = \"working\"",
+            "hours = 4, days = 1, unit = \"working\"",
+            "a limit has one length",
+        ),
+        (
+            "same_working_day = true,",
+            "same_working_day = true, unit = \"working\",",
+            "same_working_day ends at the close of working hours: leave out unit",
+        ),
+        (
+            "from = \"arising\"",
+            "from = \"previous_stage_end\"",
+            "stage 1 has no previous stage",
+        ),
+        (
+            "by = \"each_side\"",
+            "by = \"both\"",
+            "unknown step `by` \"both\"",
+        ),
+        (
+            "limit_not_stated = {",
+            "limit = { days = 5, unit = \"working\", from = \"stage_start\", source = \"x\" }\nlimit_not_stated = {",
+            "more than one of `limit`, `no_limit` and `limit_not_stated`",
+        ),
+        (
+            "who = [\"adults\", \"children\"]",
+            "who = [\"adults\", \"elders\"]",
+            "unknown covers.who \"elders\"",
+        ),
+        (
+            "via_kind = \"icb\"",
+            "via_kind = \"ccg\"",
+            "no [[ladder]] for the agency kind \"ccg\"",
+        ),
+        (
+            "via_kind = \"icb\"",
+            "via_kind = \"gp-practice\"",
+            "it must differ from through.kind",
+        ),
+        (
+            "covers = { who = [\"adults\", \"children\"]",
+            "covers = { who = [\"adults\"]",
+            "serves.concerns names \"child\", but the policy does not cover children",
+        ),
+        (
+            "owner = \"chair\"",
+            "owner = \"secretary\"",
+            "unknown decided_by.owner \"secretary\"",
+        ),
+        (
+            "body = \"panel\"",
+            "body = \"jury\"",
+            "unknown decided_by.body \"jury\"",
+        ),
+        (
+            "id = \"early-warning\"\n",
+            "",
+            "an offered notice needs an id too",
+        ),
+        (
+            "ask = \"Might this need the partnership panel, so the business unit should be warned now?\"\n",
+            "",
+            "a notice with an id is offered, not automatic: add ask",
+        ),
+        (
+            "should be warned now?\"",
+            "should be warned now\"",
+            "end it with a question mark",
+        ),
+        (
+            "on_non_working_day = \"next_working_day\"",
+            "on_non_working_day = \"monday\"",
+            "unknown calendar_days.on_non_working_day \"monday\"",
+        ),
+    ];
+    for (from, to, says) in cases {
+        let text = testshire_text();
+        let changed = replace_once(&text, from, to, 1);
+        // The problem names the line where the change ends up: the replacement's last line, or
+        // for a removed line, the notice's other half (`ask` or `id`) next to it.
+        let needle = match (to.lines().last(), *from) {
+            // The rung that serves children is what no longer fits.
+            (Some(_), f) if f.starts_with("covers") => {
+                "serves = { concerns = [\"child\"]".to_string()
+            }
+            (Some(last), _) => last.to_string(),
+            (None, f) if f.starts_with("id =") => "ask = \"Might this".to_string(),
+            (None, _) => "id = \"early-warning\"".to_string(),
+        };
+        let line = line_of(&changed, &needle, 1);
+        let problem = check_fails_at(&write_broken(&changed), line);
+        assert!(problem.contains(says), "{from:?} -> {to:?}: {problem}");
+    }
+}
+
+#[test]
+fn a_decided_stage_that_is_not_the_last_and_a_calendar_day_limit_without_its_rule_are_refused() {
+    let text = testshire_text();
+    // Stage 4 decided by the board, but stage 5 follows it.
+    let stage4 = line_of(&text, "number = 4", 1);
+    let decided = replace_once(
+        &text,
+        "limit_not_stated = {",
+        "decided_by = { body = \"chair\", name = \"Chair\", owner = \"chair\", source = \"x\" }\nlimit_not_stated = {",
+        stage4,
+    );
+    let line = line_of(&decided, "decided_by = { body = \"chair\"", stage4);
+    let problem = check_fails_at(&write_broken(&decided), line);
+    assert!(problem.contains("it must be the last stage"), "{problem}");
+    // A calendar-day limit, and nothing said about a deadline on a day nobody works.
+    let silent = text
+        .lines()
+        .filter(|l| !l.starts_with("calendar_days = "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let line = line_of(&silent, "days = 6, unit = \"calendar\"", 1);
+    let problem = check_fails_at(&write_broken(&silent), line);
+    assert!(
+        problem.contains("say whether one that ends on a weekend"),
+        "{problem}"
     );
 }

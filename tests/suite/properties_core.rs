@@ -110,6 +110,7 @@ fn command(t: &Try, policy: &str, reference: &Reference, now: DateTime<Utc>) -> 
         Try::Escalate { late } => Command::Escalate {
             reason: text("No agreement at this stage."),
             delay_reason: late.then(|| text("Staff absence.")),
+            notices: Default::default(),
         },
         Try::Propose => Command::ProposeResolution {
             rationale: text("Both agencies reviewed the plan together."),

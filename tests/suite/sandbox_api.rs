@@ -426,7 +426,8 @@ async fn slash_challenge_opens_the_raise_form_with_the_slack_modals_fields() {
             "desired_outcome",
             "adults_views",
             "case_reference",
-            "immediate_risk"
+            "immediate_risk",
+            "arose_at"
         ]
     );
     assert!(
@@ -655,8 +656,8 @@ async fn escalating_by_button_and_form_updates_the_root_in_place_and_replies_in_
             "{reply_text}"
         );
         assert!(
-            reply_text.contains("A formal challenge has been lodged"),
-            "{reply_text}"
+            !reply_text.contains("formal challenge"),
+            "Norfolk's procedure never speaks of a formal challenge: {reply_text}"
         );
     }
     let dms: Vec<&Value> = state["private"]
@@ -1177,6 +1178,32 @@ async fn the_boards_channel_gets_the_notices_its_procedure_names() {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{who}: {reply}");
+        // Into stage 3 Norfolk asks whether to advise the board manager now (7.2): no typed
+        // command can answer that, so the form opens with the reason typed in it.
+        if reply["kind"] == "form" {
+            assert_eq!(reply["form"]["name"], "escalate", "{reply}");
+            let question = reply["form"]["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["id"].as_str())
+                .find(|id| id.starts_with("notice_"))
+                .unwrap_or_else(|| panic!("the form asks the notice question: {reply}"))
+                .to_string();
+            let mut fields = serde_json::Map::new();
+            fields.insert("reason".into(), json!(why));
+            fields.insert(question, json!("yes"));
+            let (status, reply) = sandbox
+                .submit(
+                    who,
+                    "escalate",
+                    Some(&reference),
+                    Value::Object(fields),
+                    &sandbox.submission(),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{who}: {reply}");
+        }
         sandbox.deliver().await;
     }
     let state = sandbox.state("nsab-unit").await;
@@ -1292,7 +1319,7 @@ async fn a_sunderland_review_recorded_on_time_starts_the_written_response_clock_
         done.contains("Senior Manager's review: recorded by")
             && done.contains("(it happened Tue 2 Jun, 10:00)")
             && done.contains(
-                "Written response to the professional expressing the concern due Sun 7 Jun, 17:00"
+                "Written response to the professional expressing the concern due Mon 8 Jun, 17:00"
             )
             && done.contains("Note: Case file and notes read"),
         "the written response's clock starts from the review: {done}"
@@ -1310,7 +1337,7 @@ async fn a_sunderland_review_recorded_on_time_starts_the_written_response_clock_
     assert!(
         replies
             .last()
-            .is_some_and(|r| r.contains("Reminder: Written response to the professional expressing the concern is due Sun 7 Jun, 17:00")),
+            .is_some_and(|r| r.contains("Reminder: Written response to the professional expressing the concern is due Mon 8 Jun, 17:00")),
         "{replies:#?}"
     );
 

@@ -103,10 +103,16 @@ async fn a_norfolk_dispute_reaching_stage_three_gives_the_board_advance_notice_i
     )
     .await;
     rig.run_until("2026-10-28T10:00:00+00:00").await;
+    // 7.2: the board manager "may be advised ... if there is potential for the matter to escalate
+    // to stage four": the escalate form asks, and this escalation answers yes.
     rig.act(
         &rig.mover(&reference).await,
         &reference,
-        escalate("Team managers could not agree a plan."),
+        Command::Escalate {
+            reason: "Team managers could not agree a plan.".into(),
+            delay_reason: None,
+            notices: crate::helpers::answers(true),
+        },
     )
     .await;
     rig.run_until("2026-11-06T12:00:00+00:00").await;
@@ -556,8 +562,10 @@ async fn an_urgent_rochdale_dispute_is_prompted_and_nudged_at_once_even_at_a_wee
     // [Easter] Tue 7, Wed 8, Thu 9 April 17:00; reminder Wed 8 09:00; overdue at once Thu 9
     // 17:00, then Fri 10 09:00.
     let rig = Rig::new("2026-03-28T11:00:00+00:00").await;
+    // An agency maintains a position of non-involvement, so the raiser answers yes (14.3.2).
     let urgent = RaiseDetails {
         immediate_risk: true,
+        notices: crate::helpers::answers(true),
         ..details(
             "rochdale-mh",
             Some("rochdale-mh-practitioner"),
@@ -678,7 +686,8 @@ fn simulate_shows_the_scheduler_s_prompts_reminders_and_notices_in_the_scenario_
             "2026-04-13T12:00:00+01:00 board_notified",
             "2026-04-21T09:30:00+01:00 board_notified",
             "2026-04-21T09:30:00+01:00 board_notified",
-            "2026-04-29T09:00:00+01:00 reminder_sent",
+            // The Independent Chair's determination (28 April) closes it before step 4's
+            // reminder falls due.
         ]
     );
     let overdue = out
@@ -708,6 +717,12 @@ async fn a_policy_reminding_on_the_day_too_skips_the_day_reminder_when_a_calenda
         if path.extension().is_some_and(|e| e == "toml") {
             let mut text = std::fs::read_to_string(&path).expect("a policy file");
             if path.file_stem().is_some_and(|s| s == "durham") {
+                // A deadline that stays on the Saturday it is counted to, as a policy may say.
+                text = text.replacen(
+                    "on_non_working_day = \"next_working_day\"",
+                    "on_non_working_day = \"stays\"",
+                    1,
+                );
                 text.push_str(
                     "\n[reminders]\nworking_days_before = [1, 0]\nsource = \"Test setting: the working day before, and on the day\"\n",
                 );

@@ -104,6 +104,7 @@ async fn three_serve_processes_on_one_postgres_database_record_each_reminder_pro
                 &Command::Escalate {
                     reason: "No agreement on the care package.".into(),
                     delay_reason: None,
+                    notices: Default::default(),
                 },
                 None,
                 None,

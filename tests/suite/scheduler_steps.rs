@@ -60,8 +60,10 @@ async fn a_sunderland_written_response_left_undone_is_reminded_the_working_day_b
     assert_eq!(
         prompts,
         [
-            "2026-06-05T09:00:00+01:00 written-response due 2026-06-07T17:00:00+01:00 reminder",
-            "2026-06-08T09:00:00+01:00 written-response due 2026-06-07T17:00:00+01:00 overdue",
+            // 5 days after the review (Tue 2 June) is Sunday 7 June: Sunderland's policy moves a
+            // calendar-day deadline off a day nobody works, to the close of Monday 8 June.
+            "2026-06-05T09:00:00+01:00 written-response due 2026-06-08T17:00:00+01:00 reminder",
+            "2026-06-09T09:00:00+01:00 written-response due 2026-06-08T17:00:00+01:00 overdue",
         ]
     );
 

@@ -161,15 +161,16 @@ fn every_stage_start_shows_the_policys_prompt_and_due_instant() {
             );
             let started = uk_instant(line, "at").to_utc();
             let expected = match &stage.timescale {
-                Timescale::NoLimit { .. } => None,
                 Timescale::Limit(l) => {
                     let from = match &l.from {
-                        Anchor::StageStart => Some(started),
-                        Anchor::FirstRaised => Some(first_raised),
+                        Anchor::StageStart | Anchor::PreviousStageEnd => Some(started),
+                        // The demo scenarios raise each challenge when it arose.
+                        Anchor::FirstRaised | Anchor::Arose => Some(first_raised),
                         Anchor::Step(_) => None,
                     };
-                    from.map(|f| cal.due(f, l.days, l.unit).expect("in range"))
+                    from.map(|f| l.due(f, cal, &policy.calendar_days).expect("in range"))
                 }
+                _ => None,
             };
             let shown = line
                 .get("due")
@@ -203,17 +204,20 @@ fn the_norfolk_scenario_is_due_on_the_friday_after_the_spring_bank_holiday() {
         "escalated",
         "acknowledged",
         "board_notified",
-        "resolution_confirmed",
+        "notice_answered",
+        "determination_recorded",
     ] {
         assert!(
             kinds.contains(&kind),
             "the Norfolk timeline has {kind}: {kinds:?}"
         );
     }
-    // Raised comes before its stage starts; the resolution is confirmed after it was proposed.
+    // Raised comes before its stage starts; the panel's determination closes it, so nothing of
+    // the kind a party answers follows it.
     let pos = |k: &str| kinds.iter().position(|x| *x == k).expect(k);
     assert!(pos("raised") < pos("stage_started"));
-    assert!(pos("resolution_proposed") < pos("resolution_confirmed"));
+    assert_eq!(kinds[kinds.len() - 2], "determination_recorded");
+    assert!(!kinds.contains(&"resolution_confirmed"));
 }
 
 #[test]

@@ -321,6 +321,7 @@ fn every_card() -> Vec<Drawn> {
         Command::Escalate {
             reason: REASON.into(),
             delay_reason: None,
+            notices: Default::default(),
         },
     );
     let m = compose::update(&scene(at(escalated_at)), &case.state, &escalated)
