@@ -16,6 +16,7 @@ mod simulate_cli;
 
 mod databases;
 mod properties_chain;
+mod report_log;
 mod sandbox_api;
 mod sandbox_browser;
 mod scheduler_once;
