@@ -98,6 +98,10 @@ async fn typed(service: &Service, asker: Asker<'_>, text: &str, key: Option<Stri
     match parsed {
         Typed::Help => Reply::Say(grammar::help(asker.command_word)),
         Typed::List => Reply::Say(answers::list_text(service, asker.person).await),
+        Typed::Board => match service.send_board_link(&asker.person.id).await {
+            Ok(text) => Reply::Say(text),
+            Err(e) => Reply::Refused(answers::user_text(&e)),
+        },
         Typed::Status(reference) => Reply::Say(answers::status_text(service, &reference).await),
         Typed::Verb {
             verb,

@@ -4,6 +4,7 @@
 //! A pure read model: the store hands over a board's events (one query for both databases), and
 //! the functions here fold them into lines, figures and documents. Nothing here writes events.
 
+pub mod access;
 pub mod chart;
 pub mod log;
 pub mod page;

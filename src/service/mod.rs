@@ -4,7 +4,10 @@
 //! events and outbox rows in one transaction, retrying on a concurrent change. Slack, Teams, the
 //! sandbox and the scheduler all come through here.
 
+mod board;
 mod clock;
+
+pub use board::{LINK_MINUTES, SESSION_HOURS, Session, token_hash};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 
@@ -65,6 +68,8 @@ pub struct Service {
     /// One gate per dispute in this process: requests on one dispute take turns instead of
     /// racing and retrying (other processes are still held off by the expected version).
     gates: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    /// The address links in chat point at, set once at start-up.
+    public_url: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Service {
@@ -98,6 +103,7 @@ impl Service {
             clock,
             calendars,
             gates: Mutex::new(HashMap::new()),
+            public_url: std::sync::OnceLock::new(),
         })
     }
 
