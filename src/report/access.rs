@@ -31,10 +31,7 @@ impl Access {
 
     /// Whether a dispute between these agencies of this board is visible.
     pub fn sees(&self, board: &str, raising: &str, receiving: &str) -> bool {
-        self.board() == board
-            && self
-                .agency()
-                .is_none_or(|a| a == raising || a == receiving)
+        self.board() == board && self.agency().is_none_or(|a| a == raising || a == receiving)
     }
 }
 

@@ -113,7 +113,8 @@ impl Service {
         };
         let key = format!("board-link:{}", token_hash(&token));
         let owner = format!("board-view:{}", person.0);
-        let row = crate::posts::fanout::outbox_row(key, target.lane(&owner), &target, &message, now);
+        let row =
+            crate::posts::fanout::outbox_row(key, target.lane(&owner), &target, &message, now);
         self.store.enqueue(&owner, &[row], now).await?;
         Ok(format!(
             "A sign-in link to the Board's view has been sent to you by direct message. It works once, within {LINK_MINUTES} minutes."
@@ -150,7 +151,10 @@ impl Service {
 
     /// The person of a live session and what they may see now.
     pub async fn session(&self, token: &str) -> Result<Option<(PersonId, Access)>, ServiceError> {
-        let person = self.store.board_session(&token_hash(token), self.now()).await?;
+        let person = self
+            .store
+            .board_session(&token_hash(token), self.now())
+            .await?;
         Ok(person.map(PersonId).and_then(|p| {
             let access = self.board_access(&p)?;
             Some((p, access))
@@ -159,7 +163,10 @@ impl Service {
 
     /// Ends a session (sign-out).
     pub async fn sign_out(&self, token: &str) -> Result<(), ServiceError> {
-        Ok(self.store.end_board_session(&token_hash(token), self.now()).await?)
+        Ok(self
+            .store
+            .end_board_session(&token_hash(token), self.now())
+            .await?)
     }
 
     /// Records that a person viewed (or exported) a dispute's record.

@@ -522,6 +522,19 @@ impl Store {
         dispatch!(self, s => s.dispute_record(&reference.to_string()).await)
     }
 
+    /// Records many new disputes' first batches in one transaction, each at version 0 (bulk
+    /// loads such as `bench report`); any failure leaves none of them recorded.
+    pub async fn append_new_many(
+        &self,
+        batches: Vec<(Reference, Batch)>,
+    ) -> Result<(), StoreError> {
+        let batches: Vec<(String, Batch)> = batches
+            .into_iter()
+            .map(|(r, b)| (r.to_string(), b))
+            .collect();
+        dispatch!(self, s => s.append_new_many(&batches).await)
+    }
+
     /// Records that someone looked at a dispute's record (kept apart from the dispute's events).
     pub async fn record_view(&self, view: &RecordView) -> Result<(), StoreError> {
         dispatch!(self, s => s.record_view(view).await)

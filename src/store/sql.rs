@@ -1111,6 +1111,17 @@ where
         }))
     }
 
+    pub(super) async fn append_new_many(
+        &self,
+        batches: &[(String, Batch)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_append().await?;
+        for (reference, batch) in batches {
+            Self::append_in(&mut tx, reference, 0, batch).await?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
     pub(super) async fn record_view(&self, view: &RecordView) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO record_views (reference, person, what, at_us) VALUES ($1, $2, $3, $4)",

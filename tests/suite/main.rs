@@ -14,6 +14,7 @@ mod screen_corpus;
 mod screen_paths;
 mod simulate_cli;
 
+mod board_view;
 mod databases;
 mod properties_chain;
 mod report_log;

@@ -86,7 +86,7 @@ fn drive(policy: &str, n: u32) -> Vec<Event> {
 }
 
 /// Seeds every board with six disputes; returns each dispute's events by reference.
-async fn seed(store: &Store) -> BTreeMap<String, (String, Vec<Event>)> {
+pub(crate) async fn seed(store: &Store) -> BTreeMap<String, (String, Vec<Event>)> {
     let mut all = BTreeMap::new();
     for policy in SEED_POLICIES {
         let prefix = fixture().policy(policy).reference_prefix.clone();
@@ -462,4 +462,42 @@ async fn the_report_commands_print_the_log_figures_and_record_and_refuse_bad_inp
         assert_eq!(out.code, Some(2), "{args:?}");
         assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
     }
+}
+
+#[tokio::test]
+async fn a_disputes_record_prints_to_a_pdf_whose_text_holds_its_events_and_chain_check() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    seed(&store).await;
+    drop(store);
+    let url = db.path().to_str().expect("utf-8").to_string();
+    let pdf = db.folder().join("record.pdf");
+    let pdf_path = pdf.to_str().expect("utf-8");
+    let out = run_bin(
+        &[
+            "report",
+            "dispute",
+            "DSAP-2026-0005",
+            "--format",
+            "pdf",
+            "--out",
+            pdf_path,
+            "--db",
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", pdf_path, "-"])
+        .output()
+        .expect("pdftotext runs (Debian's poppler-utils; .ci/run installs it)");
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains("Record of DSAP-2026-0005"), "{text}");
+    assert!(text.contains("Hash chain: intact"), "{text}");
+    assert!(text.contains("The decision maker was on leave."), "{text}");
 }

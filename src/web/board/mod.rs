@@ -14,11 +14,11 @@ use crate::report::access::Access;
 use crate::report::log::{self, LogFilter, SortKey};
 use crate::report::{Period, ReportError, pdf};
 use crate::service::SESSION_HOURS;
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 /// The session cookie's name.
@@ -69,7 +69,9 @@ fn ours(e: impl std::fmt::Display) -> Response {
 
 fn report_error(e: ReportError) -> Response {
     match e {
-        ReportError::UnknownDispute(_) => problem(StatusCode::NOT_FOUND, "No such challenge", &e.to_string()),
+        ReportError::UnknownDispute(_) => {
+            problem(StatusCode::NOT_FOUND, "No such challenge", &e.to_string())
+        }
         other => ours(other),
     }
 }
@@ -163,7 +165,11 @@ struct PersonQuery {
 
 /// The sandbox's acting person opens the Board view directly, without a link.
 async fn sandbox_sign_in(State(state): State<AppState>, Query(q): Query<PersonQuery>) -> Response {
-    match state.service.start_session(&PersonId(q.person.clone())).await {
+    match state
+        .service
+        .start_session(&PersonId(q.person.clone()))
+        .await
+    {
         Ok(Some(session)) => signed_in(session),
         Ok(None) => problem(
             StatusCode::FORBIDDEN,
@@ -202,8 +208,13 @@ pub(crate) struct LogQuery {
 
 impl LogQuery {
     fn period(&self) -> Result<Period, Response> {
-        Period::parse(Some(&self.from), Some(&self.to))
-            .map_err(|e| problem(StatusCode::BAD_REQUEST, "Check the dates", &format!("The {e}.")))
+        Period::parse(Some(&self.from), Some(&self.to)).map_err(|e| {
+            problem(
+                StatusCode::BAD_REQUEST,
+                "Check the dates",
+                &format!("The {e}."),
+            )
+        })
     }
 
     fn filter(&self) -> LogFilter {
@@ -451,11 +462,18 @@ async fn record_page(
         return ours(e);
     }
     match format {
-        "json" => download("application/json", &format!("{reference}.json"), doc.to_json()),
+        "json" => download(
+            "application/json",
+            &format!("{reference}.json"),
+            doc.to_json(),
+        ),
         "pdf" => match pdf::print(&doc.to_html()).await {
             Ok(bytes) => (
                 [
-                    (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/pdf"),
+                    ),
                     (
                         header::CONTENT_DISPOSITION,
                         HeaderValue::from_str(&format!("inline; filename=\"{reference}.pdf\""))

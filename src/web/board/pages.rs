@@ -34,8 +34,8 @@ pub(super) fn sign_in(token: &str) -> Html<String> {
 
 /// The links along the top of every page, keeping the period chosen.
 pub(super) fn nav(q: &LogQuery, active: &str) -> String {
-    let period = serde_urlencoded::to_string([("from", q.from.as_str()), ("to", &q.to)])
-        .unwrap_or_default();
+    let period =
+        serde_urlencoded::to_string([("from", q.from.as_str()), ("to", &q.to)]).unwrap_or_default();
     let link = |href: &str, label: &str, name: &str| {
         if name == active {
             format!("<strong>{label}</strong>")
@@ -52,7 +52,9 @@ pub(super) fn nav(q: &LogQuery, active: &str) -> String {
 }
 
 fn select(name: &str, label: &str, chosen: &str, options: &[(String, String)]) -> String {
-    let mut s = format!("<label>{label} <select name=\"{name}\" id=\"filter-{name}\"><option value=\"\">any</option>");
+    let mut s = format!(
+        "<label>{label} <select name=\"{name}\" id=\"filter-{name}\"><option value=\"\">any</option>"
+    );
     for (value, text) in options {
         let selected = if value == chosen { " selected" } else { "" };
         s.push_str(&format!(
@@ -75,7 +77,9 @@ pub(super) fn log(
     rows: &[LogRow],
 ) -> Html<String> {
     let dir = &service.directory;
-    let who = dir.person(person).map_or(person.0.as_str(), |p| p.name.as_str());
+    let who = dir
+        .person(person)
+        .map_or(person.0.as_str(), |p| p.name.as_str());
     let scope = match access.agency() {
         None => format!("every dispute of {}", policy.name),
         Some(a) => format!(
@@ -127,7 +131,11 @@ pub(super) fn log(
         rows.len()
     ));
     let head = |key: &str, label: &str| {
-        let order = if q.sort == key && q.order != "asc" { "asc" } else { "desc" };
+        let order = if q.sort == key && q.order != "asc" {
+            "asc"
+        } else {
+            "desc"
+        };
         format!(
             "<th><a href=\"/board/log?{}\">{label}</a></th>",
             q.encoded(Some((key, order)))
