@@ -21,6 +21,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+/// The page to send instead of what was asked for (boxed: a response is large).
+type Refusal = Box<Response>;
+
 /// The session cookie's name.
 const COOKIE: &str = "board_session";
 
@@ -88,14 +91,14 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The signed-in person and what they may see, or the response to send instead.
-async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<(PersonId, Access), Response> {
+async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<(PersonId, Access), Refusal> {
     let Some(token) = cookie_value(headers) else {
-        return Err(not_signed_in());
+        return Err(Box::new(not_signed_in()));
     };
     match state.service.session(&token).await {
         Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(not_signed_in()),
-        Err(e) => Err(ours(e)),
+        Ok(None) => Err(Box::new(not_signed_in())),
+        Err(e) => Err(Box::new(ours(e))),
     }
 }
 
@@ -183,7 +186,7 @@ async fn sandbox_sign_in(State(state): State<AppState>, Query(q): Query<PersonQu
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match viewer(&state, &headers).await {
         Ok(_) => Redirect::to("/board/log").into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -207,13 +210,13 @@ pub(crate) struct LogQuery {
 }
 
 impl LogQuery {
-    fn period(&self) -> Result<Period, Response> {
+    fn period(&self) -> Result<Period, Refusal> {
         Period::parse(Some(&self.from), Some(&self.to)).map_err(|e| {
-            problem(
+            Box::new(problem(
                 StatusCode::BAD_REQUEST,
                 "Check the dates",
                 &format!("The {e}."),
-            )
+            ))
         })
     }
 
@@ -247,14 +250,14 @@ async fn rows(
     state: &AppState,
     access: &Access,
     q: &LogQuery,
-) -> Result<Vec<log::LogRow>, Response> {
+) -> Result<Vec<log::LogRow>, Refusal> {
     let period = q.period()?;
     let service = &state.service;
     let mut rows = service
         .reports()
         .log(access.board(), period, access.agency(), service.now())
         .await
-        .map_err(report_error)?;
+        .map_err(|e| Box::new(report_error(e)))?;
     let filter = q.filter();
     rows.retain(|r| filter.keep(r));
     let key = SortKey::parse(&q.sort).unwrap_or_default();
@@ -269,11 +272,11 @@ async fn log_page(
 ) -> Response {
     let (person, access) = match viewer(&state, &headers).await {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let rows = match rows(&state, &access, &q).await {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok((policy, _)) = state.service.policy(access.board()) else {
         return ours("the signed-in person's board has no policy loaded");
@@ -303,7 +306,7 @@ async fn log_csv(
 ) -> Response {
     let (_, access) = match viewer(&state, &headers).await {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match rows(&state, &access, &q).await {
         Ok(rows) => {
@@ -314,7 +317,7 @@ async fn log_csv(
             let name = format!("{}-challenge-log.csv", access.board());
             download("text/csv; charset=utf-8", &name, log::to_csv(&rows, &word))
         }
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -325,7 +328,7 @@ async fn log_json(
 ) -> Response {
     let (_, access) = match viewer(&state, &headers).await {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match rows(&state, &access, &q).await {
         Ok(rows) => {
@@ -336,7 +339,7 @@ async fn log_json(
                 serde_json::to_string_pretty(&rows).unwrap_or_default(),
             )
         }
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -344,7 +347,7 @@ async fn stats_for(
     state: &AppState,
     headers: &HeaderMap,
     q: &LogQuery,
-) -> Result<(Access, crate::report::stats::Stats, Period), Response> {
+) -> Result<(Access, crate::report::stats::Stats, Period), Refusal> {
     let (_, access) = viewer(state, headers).await?;
     let period = q.period()?;
     let service = &state.service;
@@ -352,7 +355,7 @@ async fn stats_for(
         .reports()
         .log(access.board(), period, access.agency(), service.now())
         .await
-        .map_err(report_error)?;
+        .map_err(|e| Box::new(report_error(e)))?;
     let word = service
         .policy(access.board())
         .map_or("Stage".to_string(), |(p, _)| p.stage_word.clone());
@@ -379,7 +382,7 @@ async fn stats_page(
             ))
             .into_response()
         }
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -397,7 +400,7 @@ async fn stats_csv(
             let name = format!("{}-statistics.csv", access.board());
             download("text/csv; charset=utf-8", &name, stats.to_csv(&word))
         }
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -412,7 +415,7 @@ async fn stats_json(
             &format!("{}-statistics.json", access.board()),
             serde_json::to_string_pretty(&stats).unwrap_or_default(),
         ),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -425,7 +428,7 @@ async fn record_page(
 ) -> Response {
     let (person, access) = match viewer(&state, &headers).await {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (text, format) = match name.rsplit_once('.') {
         Some((r, f @ ("json" | "pdf" | "html"))) => (r.to_string(), f),
