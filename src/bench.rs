@@ -8,6 +8,7 @@
 //! is signed at the moment it is sent (Slack's v0 HMAC over the raw body) and carries a fresh
 //! `trigger_id`, as Slack's would.
 
+mod report;
 mod scheduler;
 mod screen;
 mod teams;
@@ -32,6 +33,8 @@ pub enum BenchCommand {
     Teams(teams::TeamsArgs),
     /// Time the privacy screen (µs per KB) and measure it on the labelled corpus.
     Screen(screen::ScreenArgs),
+    /// Time the Board's view (log page, CSV export, a year's statistics) at 100,000 disputes.
+    Report(report::ReportArgs),
 }
 
 #[derive(Args)]
@@ -158,6 +161,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
         BenchCommand::Scheduler(args) => return scheduler::run(args),
         BenchCommand::Teams(args) => return teams::run(args),
         BenchCommand::Screen(args) => return screen::run(args),
+        BenchCommand::Report(args) => return report::run(args),
     };
     if args.rate == 0 || args.seconds == 0 {
         return Err("--rate and --seconds must be more than 0".into());

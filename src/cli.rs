@@ -9,6 +9,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+pub mod report;
+
 /// `policy check`: prints every problem with file and line; exit 1 if any.
 pub fn policy_check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let files = if files.is_empty() {

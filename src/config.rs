@@ -138,6 +138,10 @@ pub struct ServeConfig {
     /// Largest request body accepted, in bytes.
     #[arg(long = "max-body-bytes", env = "MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
+    /// The address people reach the service at, for links sent in chat (the Board view's
+    /// sign-in links), e.g. `https://escalation.example.org`; the listening address otherwise.
+    #[arg(long = "public-url", env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Run the sandbox: a web page standing in for Slack and Teams, with a demo clock.
     #[arg(long)]
     pub sandbox: bool,

@@ -15,6 +15,7 @@ pub mod policy;
 pub mod posts;
 pub mod privacy;
 pub mod reminders;
+pub mod report;
 pub mod scheduler;
 pub mod service;
 pub mod simulate;

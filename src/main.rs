@@ -100,11 +100,85 @@ enum Command {
         #[command(subcommand)]
         command: TeamsCommand,
     },
+    /// The Board's view: the challenge log, annual statistics, a dispute's record as a document.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Load-test a running `serve`: signed requests at a steady rate, latency and throughput out.
     #[cfg(feature = "bench")]
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
+    },
+}
+
+/// Where the report commands read from.
+#[derive(clap::Args)]
+struct ReportSources {
+    /// The database: a SQLite file path or a postgres:// URL.
+    #[arg(long, env = "DATABASE_URL", default_value = cli::DEFAULT_DATABASE)]
+    db: String,
+    /// The folder of board policies.
+    #[arg(long, default_value = "policies")]
+    policies: PathBuf,
+    /// The directory of agencies and people the service runs with (names in the reports).
+    #[arg(
+        long,
+        env = "DIRECTORY",
+        default_value = "policies/demo/directory.toml"
+    )]
+    directory: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// A board's challenge log: one line per dispute raised in the period, to standard output.
+    Log {
+        /// The board's policy id, e.g. `durham`.
+        #[arg(long)]
+        board: String,
+        /// First day of the period (raised on or after), e.g. 2026-04-01.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day of the period (raised on or before), e.g. 2027-03-31.
+        #[arg(long)]
+        to: Option<String>,
+        /// `csv` or `json`.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[command(flatten)]
+        sources: ReportSources,
+    },
+    /// A board's statistics for a period: every figure as CSV or JSON, or a page with charts.
+    Stats {
+        #[arg(long)]
+        board: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// `csv`, `json` or `html` (the page with its SVG charts).
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        sources: ReportSources,
+    },
+    /// A dispute's complete record: every event with who, when and what, and the hash-chain check.
+    Dispute {
+        /// The dispute's reference, e.g. DSAP-2026-0001.
+        reference: String,
+        /// `html`, `json` or `pdf`.
+        #[arg(long, default_value = "html")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        sources: ReportSources,
     },
 }
 
@@ -272,6 +346,7 @@ fn main() -> ExitCode {
                 },
         } => escalation_bot::chat::teams::package::run(&app_id, &domain, &out)
             .map_err(anyhow::Error::msg),
+        Command::Report { command } => report(command),
         #[cfg(feature = "bench")]
         Command::Bench { command } => bench::run(command).map_err(anyhow::Error::msg),
     };
@@ -280,6 +355,75 @@ fn main() -> ExitCode {
         Err(error) => {
             eprintln!("escalation-bot: {}", cli::report(&error));
             ExitCode::from(2)
+        }
+    }
+}
+
+fn report(command: ReportCommand) -> anyhow::Result<ExitCode> {
+    use cli::report::{self, Sources};
+    let sources = |s: &ReportSources| -> (String, PathBuf, PathBuf) {
+        (s.db.clone(), s.policies.clone(), s.directory.clone())
+    };
+    match command {
+        ReportCommand::Log {
+            board,
+            from,
+            to,
+            format,
+            sources: s,
+        } => {
+            let (db, policies, directory) = sources(&s);
+            report::log(
+                &Sources {
+                    db: &db,
+                    policies: &policies,
+                    directory: &directory,
+                },
+                &board,
+                from.as_deref(),
+                to.as_deref(),
+                &format,
+            )
+        }
+        ReportCommand::Stats {
+            board,
+            from,
+            to,
+            format,
+            out,
+            sources: s,
+        } => {
+            let (db, policies, directory) = sources(&s);
+            report::stats(
+                &Sources {
+                    db: &db,
+                    policies: &policies,
+                    directory: &directory,
+                },
+                &board,
+                from.as_deref(),
+                to.as_deref(),
+                &format,
+                out.as_deref(),
+            )
+        }
+        ReportCommand::Dispute {
+            reference,
+            format,
+            out,
+            sources: s,
+        } => {
+            let (db, policies, directory) = sources(&s);
+            report::dispute(
+                &Sources {
+                    db: &db,
+                    policies: &policies,
+                    directory: &directory,
+                },
+                &reference,
+                &format,
+                out.as_ref(),
+            )
         }
     }
 }

@@ -102,6 +102,10 @@ async fn typed(service: &Service, asker: Asker<'_>, text: &str, key: Option<Stri
         Typed::Status(reference) => {
             Reply::Say(answers::status_text(service, &asker.person.id, &reference).await)
         }
+        Typed::Board => match service.send_board_link(&asker.person.id).await {
+            Ok(text) => Reply::Say(text),
+            Err(e) => Reply::Refused(answers::user_text(&e)),
+        },
         Typed::Verb {
             verb,
             reference,

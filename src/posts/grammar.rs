@@ -18,6 +18,8 @@ pub enum Typed {
     List,
     /// `status REF`: where a challenge is now.
     Status(Reference),
+    /// `board`: a one-time sign-in link to the Board's view, by direct message.
+    Board,
     /// A verb, on a challenge (every verb but raise), with what was typed for its form's
     /// fields. Empty values open the form instead.
     Verb {
@@ -59,6 +61,7 @@ enum What {
     Help,
     List,
     Status,
+    Board,
     Verb(Verb, Tail),
 }
 
@@ -154,6 +157,12 @@ const TABLE: &[Word] = &[
         what: What::Verb(Verb::ReferLearning, Tail::Field("learning")),
         usage: "REF what the board should learn",
         does: "refer learning to the board",
+    },
+    Word {
+        words: &["board"],
+        what: What::Board,
+        usage: "",
+        does: "a sign-in link to the Board's view (challenge log, statistics, records), by direct message",
     },
     Word {
         words: &["help", "?"],
@@ -255,6 +264,7 @@ pub fn parse(text: &str) -> Result<Typed, GrammarError> {
     match entry.what {
         What::Help => Ok(Typed::Help),
         What::List => Ok(Typed::List),
+        What::Board => Ok(Typed::Board),
         What::Status => reference(rest).map(|(r, _)| Typed::Status(r)),
         What::Verb(Verb::Raise, _) => Ok(Typed::Verb {
             verb: Verb::Raise,

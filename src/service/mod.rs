@@ -5,12 +5,14 @@
 //! sandbox and the scheduler all come through here.
 
 mod adapters;
+mod board;
 mod checkpoints;
 mod clock;
 mod queries;
 mod workers;
 
 pub use adapters::AdapterState;
+pub use board::{LINK_MINUTES, SESSION_HOURS, Session, token_hash};
 pub use checkpoints::CheckpointPublisher;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use workers::Outbox;
@@ -72,6 +74,8 @@ pub struct Service {
     /// One gate per dispute in this process: requests on one dispute take turns instead of
     /// racing and retrying (other processes are still held off by the expected version).
     gates: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    /// The address links in chat point at, set once at start-up.
+    public_url: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Service {
@@ -105,6 +109,7 @@ impl Service {
             clock,
             calendars,
             gates: Mutex::new(HashMap::new()),
+            public_url: std::sync::OnceLock::new(),
         })
     }
 

@@ -8,6 +8,7 @@
 //! Platforms' own state (Teams addresses, the sandbox's posts and clock) is not the record's: the
 //! store keeps it for them in one generic table, by adapter and key, without knowing what it is.
 
+mod board;
 mod chain;
 pub mod checkpoint;
 mod crosscheck;
@@ -16,7 +17,8 @@ mod projection;
 mod sql;
 mod sqlite;
 
-pub use chain::{GENESIS, VerifyReport, event_hash};
+pub use board::{DisputeRecord, LOG_KINDS, LogScope, RecordView, RecordedEvent};
+pub use chain::{BrokenLink, GENESIS, VerifyReport, event_hash};
 pub use projection::{DisputeRow, Projection};
 
 use crate::escalation::{Dispute, Event, Reference};
@@ -489,5 +491,90 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         dispatch!(self, s => s.adapter_next(adapter, counter, at).await)
+    }
+    /// The log events ([`LOG_KINDS`]) of a board's disputes raised in the scope, grouped by
+    /// dispute in reference order and in record order within each.
+    pub async fn log_events(&self, scope: &LogScope) -> Result<Vec<(String, Event)>, StoreError> {
+        dispatch!(self, s => s.log_events(scope).await)
+    }
+
+    /// A dispute's whole record with its own hash chain checked; None when there is no such dispute.
+    pub async fn dispute_record(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<DisputeRecord>, StoreError> {
+        dispatch!(self, s => s.dispute_record(&reference.to_string()).await)
+    }
+
+    /// Records many new disputes' first batches in one transaction, each at version 0 (bulk
+    /// loads such as `bench report`); any failure leaves none of them recorded.
+    pub async fn append_new_many(
+        &self,
+        batches: Vec<(Reference, Batch)>,
+    ) -> Result<(), StoreError> {
+        let batches: Vec<(String, Batch)> = batches
+            .into_iter()
+            .map(|(r, b)| (r.to_string(), b))
+            .collect();
+        dispatch!(self, s => s.append_new_many(&batches).await)
+    }
+
+    /// Records that someone looked at a dispute's record (kept apart from the dispute's events).
+    pub async fn record_view(&self, view: &RecordView) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_view(view).await)
+    }
+
+    /// Who looked at a dispute's record, oldest first.
+    pub async fn record_views(&self, reference: &str) -> Result<Vec<RecordView>, StoreError> {
+        dispatch!(self, s => s.record_views(reference).await)
+    }
+
+    /// Keeps a one-time sign-in link (by its token's hash) for a person until `expires`.
+    pub async fn add_sign_in_link(
+        &self,
+        token_hash: &str,
+        person: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_sign_in_link(token_hash, person, now, expires).await)
+    }
+
+    /// Uses a sign-in link once: the person it was for, or None when it is unknown, used or expired.
+    pub async fn use_sign_in_link(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.use_sign_in_link(token_hash, now).await)
+    }
+
+    /// Starts a Board view session (by its token's hash) for a person until `expires`.
+    pub async fn add_board_session(
+        &self,
+        token_hash: &str,
+        person: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_board_session(token_hash, person, now, expires).await)
+    }
+
+    /// The person of a live session, or None when it is unknown, ended or expired.
+    pub async fn board_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.board_session(token_hash, now).await)
+    }
+
+    /// Ends a session (sign-out).
+    pub async fn end_board_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.end_board_session(token_hash, now).await)
     }
 }

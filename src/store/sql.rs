@@ -6,13 +6,14 @@
 //! and how concurrent claimers skip each other's rows. Opening, migrations and the few
 //! operations that use a backend's own features live in `sqlite.rs` and `postgres.rs`.
 
+use super::chain::BrokenLink;
 use super::chain::{self, StoredEvent, Verifier};
 use super::checkpoint::{Checkpoint, CheckpointFinding};
 use super::crosscheck::{Outside, cross_check};
 use super::projection::{self, DisputeRow, Projection};
 use super::{
-    AdapterEntry, Batch, NewOutbox, OutboxDepth, OutboxRow, ScheduleRow, StoreError, VerifyReport,
-    from_micros, micros,
+    AdapterEntry, Batch, DisputeRecord, LOG_KINDS, LogScope, NewOutbox, OutboxDepth, OutboxRow,
+    RecordView, RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
 };
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
@@ -21,6 +22,7 @@ use sqlx::query::Query;
 use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Transaction, Type,
 };
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// Claims ready outbox rows in id order, skipping a lane while an earlier row of it is pending
@@ -1026,6 +1028,258 @@ where
             value: json(r.try_get("value").map_err(corrupt)?)?,
             updated_at: from_micros(r.try_get("updated_us").map_err(corrupt)?),
         })
+    }
+}
+
+/// [`LOG_KINDS`] as an SQL list, built once from the one list.
+static LOG_SQL: LazyLock<String> = LazyLock::new(|| {
+    let kinds: Vec<String> = LOG_KINDS.iter().map(|k| format!("'{k}'")).collect();
+    format!(
+        "SELECT e.reference, e.body FROM disputes d JOIN events e ON e.reference = d.reference
+         WHERE d.policy = $1 AND d.first_raised_us >= $2 AND d.first_raised_us < $3
+           AND ($4 = '' OR EXISTS (SELECT 1 FROM dispute_agencies a
+                                   WHERE a.reference = d.reference AND a.agency = $4))
+           AND e.kind IN ({})
+         ORDER BY e.reference, e.seq",
+        kinds.join(", ")
+    )
+});
+
+/// The Board's view: the challenge log's reads, a dispute's checked record, sign-in and views.
+impl<DB> Db<DB>
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    pub(super) async fn log_events(
+        &self,
+        scope: &LogScope,
+    ) -> Result<Vec<(String, Event)>, StoreError> {
+        let rows = sqlx::query(LOG_SQL.as_str())
+            .bind(scope.board.as_str())
+            .bind(scope.from.map_or(i64::MIN, micros))
+            .bind(scope.to.map_or(i64::MAX, micros))
+            .bind(scope.agency.as_deref().unwrap_or(""))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                let reference: String = r.try_get(0usize).map_err(corrupt)?;
+                let body: &str = r.try_get(1usize).map_err(corrupt)?;
+                let event = serde_json::from_str(body).map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "an event of {reference} cannot be read ({e}); run `escalation-bot audit verify`"
+                    ))
+                })?;
+                Ok((reference, event))
+            })
+            .collect()
+    }
+
+    pub(super) async fn dispute_record(
+        &self,
+        reference: &str,
+    ) -> Result<Option<DisputeRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM events WHERE reference = $1 ORDER BY seq")
+            .bind(reference)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM disputes WHERE reference = $1")
+                .bind(reference)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
+        if rows.is_empty() && version.is_none() {
+            return Ok(None);
+        }
+        let mut verifier = Verifier::default();
+        let mut broken = None;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let stored = Self::stored_event(row)?;
+            if broken.is_none()
+                && let Err(b) = verifier.check(&stored)
+            {
+                broken = Some(b);
+            }
+            match stored.event() {
+                Ok(event) => events.push(RecordedEvent {
+                    seq: stored.seq,
+                    event,
+                    hash: stored.hash.clone(),
+                }),
+                Err(e) if broken.is_some() => tracing::warn!("{e}"),
+                Err(e) => return Err(e),
+            }
+        }
+        let last = rows.len() as i64;
+        if broken.is_none()
+            && let Some(version) = version.filter(|v| *v > last)
+        {
+            broken = Some(BrokenLink {
+                reference: reference.to_string(),
+                seq: last + 1,
+                problem: format!(
+                    "the dispute's state was built from {version} events but only {last} are in the record: the newest were removed"
+                ),
+            });
+        }
+        Ok(Some(DisputeRecord {
+            reference: reference.to_string(),
+            events,
+            broken,
+        }))
+    }
+
+    pub(super) async fn append_new_many(
+        &self,
+        batches: &[(String, Batch)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_append().await?;
+        for (reference, batch) in batches {
+            Self::append_in(&mut tx, reference, 0, batch).await?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    pub(super) async fn record_view(&self, view: &RecordView) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO record_views (reference, person, what, at_us) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(view.reference.as_str())
+        .bind(view.person.as_str())
+        .bind(view.what.as_str())
+        .bind(micros(view.at))
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    pub(super) async fn record_views(
+        &self,
+        reference: &str,
+    ) -> Result<Vec<RecordView>, StoreError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT person, what, at_us FROM record_views WHERE reference = $1 ORDER BY id",
+        )
+        .bind(reference)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(person, what, at)| RecordView {
+                reference: reference.to_string(),
+                person,
+                what,
+                at: from_micros(at),
+            })
+            .collect())
+    }
+
+    pub(super) async fn add_sign_in_link(
+        &self,
+        token_hash: &str,
+        person: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO board_links (token_hash, person, created_us, expires_us) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(person)
+        .bind(micros(now))
+        .bind(micros(expires))
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    pub(super) async fn use_sign_in_link(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        // One statement marks the link used and returns its person only when it was still
+        // unused and unexpired: two racing uses of one link cannot both sign in.
+        sqlx::query_scalar(
+            "UPDATE board_links SET used_us = $1
+             WHERE token_hash = $2 AND used_us IS NULL AND expires_us > $3
+             RETURNING person",
+        )
+        .bind(micros(now))
+        .bind(token_hash)
+        .bind(micros(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    pub(super) async fn add_board_session(
+        &self,
+        token_hash: &str,
+        person: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO board_sessions (token_hash, person, created_us, expires_us) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(person)
+        .bind(micros(now))
+        .bind(micros(expires))
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    pub(super) async fn board_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT person FROM board_sessions
+             WHERE token_hash = $1 AND ended_us IS NULL AND expires_us > $2",
+        )
+        .bind(token_hash)
+        .bind(micros(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    pub(super) async fn end_board_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE board_sessions SET ended_us = $1 WHERE token_hash = $2 AND ended_us IS NULL",
+        )
+        .bind(micros(now))
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
     }
 }
 

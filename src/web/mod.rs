@@ -3,6 +3,7 @@
 //! Middleware, outermost first: request id (set, then propagated to the response), trace span,
 //! metrics by route, body-size limit, timeout, catch-panic. A 5xx body never carries internals.
 
+mod board;
 pub mod metrics;
 
 pub use metrics::Metrics;
@@ -188,6 +189,7 @@ pub fn router(
     max_body: usize,
 ) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let board = board::routes(sandbox.is_some());
     let sandbox = sandbox
         .map(crate::chat::sandbox::routes)
         .unwrap_or_default();
@@ -198,6 +200,7 @@ pub fn router(
         .merge(crate::chat::slack::inbound::routes(slack))
         .merge(crate::chat::teams::inbound::routes(teams))
         .merge(sandbox)
+        .merge(board)
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(|_| {
             (
@@ -291,6 +294,12 @@ pub async fn serve(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<(), Str
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, store = built.service.backend(), "escalation-bot is serving");
+    built.service.set_public_url(
+        config
+            .public_url
+            .as_deref()
+            .unwrap_or(&format!("http://{addr}")),
+    );
     println!("escalation-bot is serving on http://{addr}");
     if config.sandbox {
         println!("The sandbox: open http://{addr}/sandbox/ in a browser");

@@ -17,8 +17,10 @@ mod screen_corpus;
 mod screen_paths;
 mod simulate_cli;
 
+mod board_view;
 mod databases;
 mod properties_chain;
+mod report_log;
 mod sandbox_api;
 mod sandbox_browser;
 mod scheduler_once;

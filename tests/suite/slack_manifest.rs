@@ -99,8 +99,8 @@ fn the_manifest_points_slack_at_our_three_routes_with_placeholders() {
     // The hint names every word the grammar takes.
     let hint = command["usage_hint"].as_str().unwrap_or_default();
     for word in [
-        "help", "list", "status", "ack", "note", "done", "delay", "escalate", "forward", "resolve",
-        "confirm", "reject", "withdraw", "learning",
+        "help", "list", "board", "status", "ack", "note", "done", "delay", "escalate", "forward",
+        "resolve", "confirm", "reject", "withdraw", "learning",
     ] {
         assert!(hint.contains(word), "the usage hint names {word}: {hint}");
         assert!(
