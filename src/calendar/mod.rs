@@ -150,7 +150,7 @@ impl Calendar {
 
     /// The UK local date of an instant: the day 0 of any clock started then.
     pub fn local_date(&self, instant: DateTime<Utc>) -> NaiveDate {
-        instant.with_timezone(&London).date_naive()
+        local_date(instant)
     }
 
     /// The instant working hours close on a date, in UK local time (DST-correct).
@@ -274,6 +274,11 @@ pub fn london_instant(local: NaiveDateTime) -> DateTime<Utc> {
                 .unwrap_or_else(|| Utc.from_utc_datetime(&local))
         }
     }
+}
+
+/// The UK calendar day of an instant, for what happens once a day whatever the board.
+pub fn local_date(instant: DateTime<Utc>) -> NaiveDate {
+    instant.with_timezone(&London).date_naive()
 }
 
 /// The UK local year of an instant: the year in a dispute reference.

@@ -69,13 +69,17 @@ fn agency_name(dir: &Directory, id: Option<&crate::directory::AgencyId>) -> Stri
         .map_or_else(String::new, |a| a.name.clone())
 }
 
-/// "NSAB-2026-0012 · Stage 1 of 4 · Professional to professional"
-pub fn title(policy: &Policy, d: &Dispute) -> String {
-    let reference = d
-        .reference
+/// The dispute's reference as posts print it (empty before it is raised).
+fn reference_text(d: &Dispute) -> String {
+    d.reference
         .as_ref()
         .map(ToString::to_string)
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// "NSAB-2026-0012 · Stage 1 of 4 · Professional to professional"
+pub fn title(policy: &Policy, d: &Dispute) -> String {
+    let reference = reference_text(d);
     let tier = if d.tier > 0 {
         format!(" (tier {})", d.tier + 1)
     } else {
@@ -213,11 +217,7 @@ fn name_of(dir: &Directory, id: &PersonId) -> String {
 /// form it opens, the ones the stage expects now marked primary. Withdrawing is never one press
 /// away; it is typed or asked for in words.
 fn buttons(scene: &Scene<'_>, d: &Dispute) -> Vec<Button> {
-    let reference = d
-        .reference
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let reference = reference_text(d);
     let policy = scene.policy;
     let ctx = FormContext {
         policy,
@@ -311,11 +311,7 @@ fn flat(s: &str) -> String {
 /// The dispute's root post: reference, stage, deadline, parties, summary, prompt and buttons.
 pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
     let (policy, dir) = (scene.policy, scene.dir);
-    let reference = d
-        .reference
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let reference = reference_text(d);
     let mut lines = Vec::new();
     if let Some(by) = &d.raised_by {
         lines.push(Line {
@@ -452,11 +448,7 @@ pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
 /// stage has just started.
 pub fn update(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Option<Message> {
     let (policy, dir) = (scene.policy, scene.dir);
-    let reference = d
-        .reference
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let reference = reference_text(d);
     let mut lines = Vec::new();
     let mut prompt = None;
     let who = |e: &Event| {
@@ -816,11 +808,7 @@ fn prompt_present(events: &[Event]) -> bool {
 /// A notice to the board's channel (Norfolk stage 3 advance notice, Rochdale senior officers, …).
 pub fn board_notice(scene: &Scene<'_>, d: &Dispute, message: &str, source: &str) -> Message {
     let (policy, dir) = (scene.policy, scene.dir);
-    let reference = d
-        .reference
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let reference = reference_text(d);
     let title = title(policy, d);
     let status = status(scene, d);
     let parties = format!(
@@ -854,11 +842,7 @@ pub fn board_notice(scene: &Scene<'_>, d: &Dispute, message: &str, source: &str)
 /// A direct message to one person about the dispute: a reminder, a nudge, what is owed.
 pub fn direct(scene: &Scene<'_>, d: &Dispute, text: &str, with_ack_button: bool) -> Message {
     let policy = scene.policy;
-    let reference = d
-        .reference
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let reference = reference_text(d);
     let title = title(policy, d);
     let status = status(scene, d);
     Message {
@@ -903,11 +887,7 @@ pub fn asked_to_acknowledge(scene: &Scene<'_>, d: &Dispute) -> Message {
 /// A private answer to the person who acted: what happened, and the urgent prompt first if any.
 pub fn receipt(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Message {
     let policy = scene.policy;
-    let reference = d
-        .reference
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let reference = reference_text(d);
     let title = title(policy, d);
     let status = status(scene, d);
     let raised = events

@@ -2,7 +2,7 @@
 //! database cannot reach exists for `audit verify --checkpoints` to check the log against.
 
 use super::{Service, ServiceError};
-use crate::calendar::format_uk_long;
+use crate::calendar::{format_uk_long, local_date};
 use crate::posts::{compose, fanout};
 use crate::store::checkpoint::{Checkpoint, CheckpointFinding, CheckpointKey};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -30,7 +30,7 @@ impl Service {
     /// day whichever replica tries (the outbox key names the board and the day). Returns how
     /// many posts were queued anew.
     pub async fn publish_checkpoint(&self, checkpoint: &Checkpoint) -> Result<usize, ServiceError> {
-        let day = uk_date(checkpoint.at);
+        let day = local_date(checkpoint.at);
         let mut queued = 0;
         for policy in self.policies.iter() {
             let message = compose::checkpoint(
@@ -77,7 +77,7 @@ impl CheckpointPublisher {
     /// Publishes today's checkpoint unless this process already did; a failure is retried on
     /// the next tick.
     pub async fn tick(&self, service: &Service, now: DateTime<Utc>) -> Result<(), ServiceError> {
-        let today = uk_date(now);
+        let today = local_date(now);
         if *self.last.lock().unwrap_or_else(|p| p.into_inner()) == Some(today) {
             return Ok(());
         }
@@ -94,11 +94,4 @@ impl CheckpointPublisher {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(today);
         Ok(())
     }
-}
-
-/// The UK calendar day of an instant: every board's day, and the unit of "once a day".
-fn uk_date(instant: DateTime<Utc>) -> NaiveDate {
-    instant
-        .with_timezone(&chrono_tz::Europe::London)
-        .date_naive()
 }

@@ -277,6 +277,25 @@ on_both_backends!(a_removed_request_is_caught_by_its_key:
     a_removed_request_is_caught_by_its_inbound_key_on_sqlite,
     a_removed_request_is_caught_by_its_inbound_key_on_postgres);
 
+/// `audit verify` with a checkpoints file and the public key to check it with.
+async fn verify_against(
+    db: &TestDb,
+    file: &str,
+    public_key: &str,
+) -> (Option<i32>, String, String) {
+    run_cli(&[
+        "audit",
+        "verify",
+        "--db",
+        &db.url,
+        "--checkpoints",
+        file,
+        "--public-key",
+        public_key,
+    ])
+    .await
+}
+
 async fn the_command_line(db: &TestDb) {
     let store = db.open().await;
     workload(&store).await;
@@ -302,17 +321,7 @@ async fn the_command_line(db: &TestDb) {
     .expect("written");
     let file = file.to_string_lossy().to_string();
 
-    let (code, stdout, stderr) = run_cli(&[
-        "audit",
-        "verify",
-        "--db",
-        &db.url,
-        "--checkpoints",
-        &file,
-        "--public-key",
-        &public,
-    ])
-    .await;
+    let (code, stdout, stderr) = verify_against(db, &file, &public).await;
     assert_eq!(code, Some(0), "{stdout} {stderr}");
     assert!(
         stdout.contains("ok: the log holds all 1 checkpoints"),
@@ -330,17 +339,7 @@ async fn the_command_line(db: &TestDb) {
     let other = CheckpointKey::from_hex(&"6b".repeat(32))
         .expect("seed")
         .public_key_hex();
-    let (code, stdout, _) = run_cli(&[
-        "audit",
-        "verify",
-        "--db",
-        &db.url,
-        "--checkpoints",
-        &file,
-        "--public-key",
-        &other,
-    ])
-    .await;
+    let (code, stdout, _) = verify_against(db, &file, &other).await;
     assert_eq!(code, Some(1));
     assert!(stdout.contains("signature does not verify"), "{stdout}");
 
@@ -348,17 +347,7 @@ async fn the_command_line(db: &TestDb) {
     raw.exec("DELETE FROM events").await;
     cover_tracks(&store, &raw).await;
     raw.close().await;
-    let (code, stdout, _) = run_cli(&[
-        "audit",
-        "verify",
-        "--db",
-        &db.url,
-        "--checkpoints",
-        &file,
-        "--public-key",
-        &public,
-    ])
-    .await;
+    let (code, stdout, _) = verify_against(db, &file, &public).await;
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains("ok: 0 events"),
