@@ -1048,8 +1048,7 @@ impl Checker<'_> {
             let Some(form) = policy.stages[stage].form.clone() else {
                 continue;
             };
-            let path = named
-                .unwrap_or_else(|| format!("{}/forms/{}.html.j2", policy.id, form.id));
+            let path = named.unwrap_or_else(|| format!("{}/forms/{}.html.j2", policy.id, form.id));
             let relative = Path::new(&path);
             if relative.is_absolute()
                 || relative

@@ -270,8 +270,18 @@ fn person(name: &str, role: &str, agency: &str, side: &str) -> Person {
 /// that renders with it reaches no field the record does not have.
 pub fn sample(policy: &super::Policy, form: &super::Form) -> FormData {
     let word = &policy.stage_word;
-    let a = person("A. Practitioner", "Practitioner", "Raising Agency", "raising");
-    let b = person("B. Professional", "Professional", "Receiving Agency", "receiving");
+    let a = person(
+        "A. Practitioner",
+        "Practitioner",
+        "Raising Agency",
+        "raising",
+    );
+    let b = person(
+        "B. Professional",
+        "Professional",
+        "Receiving Agency",
+        "receiving",
+    );
     let when = "Thu 2 Apr 2026, 10:00".to_string();
     let date = "2 Apr 2026".to_string();
     let attempt = |kind: &str, words: &str, who: &Person| Attempt {

@@ -315,19 +315,16 @@ pub fn form_links(
     for e in events {
         let EventBody::StageStarted {
             stage,
-            form: Some(id),
+            form: Some(_),
             ..
         } = &e.body
         else {
             continue;
         };
-        let Some(form) = policy
-            .stage(*stage)
-            .and_then(|s| s.form.as_ref())
-            .filter(|f| &f.id == id)
-        else {
+        let Some(form) = policy.stage(*stage).and_then(|s| s.form.as_ref()) else {
             continue;
         };
+        let id = &form.id;
         let page = format!("{base_url}/board/form/{reference}/{id}");
         let text = format!(
             "The {} for {reference} ({} {stage}) is generated from the record. Open it in the Board's view (sign in with /challenge board): {page} — or as a PDF: {page}.pdf",

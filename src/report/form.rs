@@ -85,7 +85,10 @@ impl Folder<'_> {
             .map(|r| r.title.clone())
             .or_else(|| {
                 let rungs = &self.policy.board.rungs;
-                rungs.iter().find(|r| r.id == p.role).map(|r| r.title.clone())
+                rungs
+                    .iter()
+                    .find(|r| r.id == p.role)
+                    .map(|r| r.title.clone())
             })
             .unwrap_or_else(|| p.role.clone());
         let side = if p.agency.0 == self.raising {
@@ -119,18 +122,16 @@ impl Folder<'_> {
 }
 
 fn push_unique(list: &mut Vec<t::Person>, p: t::Person) {
-    if !list.iter().any(|q| q.name == p.name && q.agency == p.agency) {
+    if !list
+        .iter()
+        .any(|q| q.name == p.name && q.agency == p.agency)
+    {
         list.push(p);
     }
 }
 
 /// Builds a form's data from one dispute's events (in record order).
-pub fn data(
-    reference: &str,
-    events: &[Event],
-    form: &Form,
-    lens: &Lens<'_>,
-) -> Option<FormData> {
+pub fn data(reference: &str, events: &[Event], form: &Form, lens: &Lens<'_>) -> Option<FormData> {
     let policy = lens.policy;
     let row: LogRow = log::fold(reference, events, lens)?;
     let word = &policy.stage_word;
@@ -313,14 +314,12 @@ pub fn data(
                 reason.clone(),
                 *from_stage,
             )),
-            EventBody::DeadlineBroughtForward { stage, due, reason } => {
-                d.attempts.push(attempt(
-                    "deadline_brought_forward",
-                    format!("Deadline brought forward to {}", format_uk_long(*due)),
-                    reason.clone(),
-                    *stage,
-                ))
-            }
+            EventBody::DeadlineBroughtForward { stage, due, reason } => d.attempts.push(attempt(
+                "deadline_brought_forward",
+                format!("Deadline brought forward to {}", format_uk_long(*due)),
+                reason.clone(),
+                *stage,
+            )),
             EventBody::DelayReasonRecorded { stage, reason } => d.delays.push(t::Delay {
                 stage: *stage,
                 stage_name: policy
@@ -348,9 +347,8 @@ pub fn data(
                     outcome: outcome.clone(),
                     outstanding: outstanding.clone(),
                 };
-                let text = format!(
-                    "Rationale: {rationale} Outcome: {outcome} Outstanding: {outstanding}"
-                );
+                let text =
+                    format!("Rationale: {rationale} Outcome: {outcome} Outstanding: {outstanding}");
                 if confirmed {
                     d.attempts.push(attempt(
                         "confirmed",

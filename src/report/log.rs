@@ -6,8 +6,8 @@
 use crate::calendar::Calendar;
 use crate::directory::{AgencyId, Directory};
 use crate::escalation::Event;
-use crate::store::LogLine;
 use crate::policy::Policy;
+use crate::store::LogLine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 

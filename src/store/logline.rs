@@ -14,9 +14,13 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Outcome {
     /// Both sides confirmed a resolution at this stage.
-    ResolvedAtStage { stage: u32 },
+    ResolvedAtStage {
+        stage: u32,
+    },
     /// The board (its chair, panel or sub-committee) determined it at this stage.
-    DeterminedAtStage { stage: u32 },
+    DeterminedAtStage {
+        stage: u32,
+    },
     Withdrawn,
 }
 

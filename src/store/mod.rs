@@ -19,8 +19,8 @@ mod sql;
 mod sqlite;
 
 pub use board::{DisputeRecord, LogScope, RecordView, RecordedEvent};
-pub use logline::{LogLine, Outcome};
 pub use chain::{BrokenLink, GENESIS, VerifyReport, event_hash};
+pub use logline::{LogLine, Outcome};
 pub use projection::{DisputeRow, Projection};
 
 use crate::escalation::{Dispute, Event, Reference};

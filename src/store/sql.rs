@@ -10,11 +10,11 @@ use super::chain::BrokenLink;
 use super::chain::{self, StoredEvent, Verifier};
 use super::checkpoint::{Checkpoint, CheckpointFinding};
 use super::crosscheck::{Outside, cross_check};
-use super::projection::{self, DisputeRow, Projection};
 use super::logline::LogLine;
+use super::projection::{self, DisputeRow, Projection};
 use super::{
-    AdapterEntry, Batch, DisputeRecord, LogScope, NewOutbox, OutboxDepth, OutboxRow,
-    RecordView, RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
+    AdapterEntry, Batch, DisputeRecord, LogScope, NewOutbox, OutboxDepth, OutboxRow, RecordView,
+    RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
 };
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
@@ -475,8 +475,12 @@ where
         for (reference,) in &refs {
             let events = Self::load_events(&mut tx, reference).await?;
             Self::write_projection(&mut tx, reference, &Dispute::from_events(&events)).await?;
-            Self::put_log_line(&mut tx, reference, LogLine::fold(reference, &events).as_ref())
-                .await?;
+            Self::put_log_line(
+                &mut tx,
+                reference,
+                LogLine::fold(reference, &events).as_ref(),
+            )
+            .await?;
         }
         tx.commit().await.map_err(err)?;
         Ok(refs.len() as u64)
@@ -1157,8 +1161,12 @@ where
         let mut tx = self.begin_append().await?;
         for (reference,) in &missing {
             let events = Self::load_events(&mut tx, reference).await?;
-            Self::put_log_line(&mut tx, reference, LogLine::fold(reference, &events).as_ref())
-                .await?;
+            Self::put_log_line(
+                &mut tx,
+                reference,
+                LogLine::fold(reference, &events).as_ref(),
+            )
+            .await?;
         }
         tx.commit().await.map_err(err)?;
         Ok(missing.len() as u64)

@@ -502,7 +502,9 @@ async fn pdf_response(page: &str, name: &str, what: &str) -> Response {
             problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "PDF not available",
-                &format!("The PDF could not be made just now; print the {what} page from the browser instead."),
+                &format!(
+                    "The PDF could not be made just now; print the {what} page from the browser instead."
+                ),
             )
         }
     }
@@ -552,7 +554,11 @@ async fn form_page(
     };
     if let Err(e) = state
         .service
-        .record_viewed(&reference.to_string(), &person, &format!("form {form} {format}"))
+        .record_viewed(
+            &reference.to_string(),
+            &person,
+            &format!("form {form} {format}"),
+        )
         .await
     {
         return ours(e);

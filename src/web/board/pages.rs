@@ -191,7 +191,10 @@ pub(super) fn record(doc: &Document, policy: Option<&Policy>) -> String {
     let page = doc.to_html();
     let r = escape(&doc.reference);
     let mut forms = String::new();
-    for (form, stages) in policy.map(crate::report::form::forms_of).unwrap_or_default() {
+    for (form, stages) in policy
+        .map(crate::report::form::forms_of)
+        .unwrap_or_default()
+    {
         let at: Vec<String> = stages.iter().map(ToString::to_string).collect();
         let word = policy.map_or("Stage", |p| p.stage_word.as_str());
         forms.push_str(&format!(
