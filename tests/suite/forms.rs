@@ -25,7 +25,7 @@ fn person(id: &str) -> PersonId {
 /// Journey 2: police raise with adult social care on the Thursday before Easter (2027: the
 /// sandbox app's clock starts in December 2026 and only moves on); step 1 runs late and the
 /// reason is recorded; step 2 runs late too; the dispute reaches step 3.
-async fn durham_to_step_three(app: &App) -> Reference {
+pub(crate) async fn durham_to_step_three(app: &App) -> Reference {
     let s = &app.service;
     app.clock.set(at("2027-03-25T10:00:00+00:00"));
     let raised = s

@@ -17,6 +17,7 @@ mod screen_corpus;
 mod screen_paths;
 mod simulate_cli;
 
+mod board_browser;
 mod board_view;
 mod databases;
 mod forms;
