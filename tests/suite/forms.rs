@@ -328,3 +328,35 @@ async fn a_form_is_refused_to_other_boards_to_nobody_signed_in_and_for_a_form_th
         assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_form_of_every_board_renders_from_every_seeded_record() {
+    let app = App::start().await;
+    let reports = app.service.reports();
+    let now = app.service.now();
+    let mut rendered = 0;
+    for policy in app.service.policies.iter() {
+        let forms = escalation_bot::report::form::forms_of(policy);
+        let rows = reports
+            .log(&policy.id, Default::default(), None, now)
+            .await
+            .expect("the log reads");
+        for row in &rows {
+            let reference = Reference::parse(&row.reference).expect("a reference");
+            for (form, stages) in &forms {
+                let generated = reports
+                    .form(&reference, &form.id, now)
+                    .await
+                    .unwrap_or_else(|e| panic!("{} {}: {e}", row.reference, form.id));
+                let html = readable(&generated.html);
+                assert!(html.contains(&row.reference), "{html}");
+                assert!(html.contains(&row.raising.name), "{html}");
+                // The stage requiring it is named once the dispute has reached it.
+                let reached = row.stages.iter().any(|s| stages.contains(&s.stage));
+                assert_eq!(generated.data.stage.is_some(), reached, "{}", row.reference);
+                rendered += 1;
+            }
+        }
+    }
+    assert!(rendered >= 12, "forms rendered from {rendered} records");
+}
