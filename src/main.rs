@@ -180,6 +180,22 @@ enum ReportCommand {
         #[command(flatten)]
         sources: ReportSources,
     },
+    /// A form or written account of one dispute, generated from its record (e.g. Durham's
+    /// `managing-professional-differences`), as a printable page or a PDF.
+    Form {
+        /// The dispute's reference, e.g. DSAP-2026-0001.
+        reference: String,
+        /// The form's id, as the board's policy names it.
+        form: String,
+        /// `html` or `pdf`.
+        #[arg(long, default_value = "html")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        sources: ReportSources,
+    },
 }
 
 #[derive(Subcommand)]
@@ -423,6 +439,26 @@ fn report(command: ReportCommand) -> anyhow::Result<ExitCode> {
                 &reference,
                 &format,
                 out.as_ref(),
+            )
+        }
+        ReportCommand::Form {
+            reference,
+            form,
+            format,
+            out,
+            sources: s,
+        } => {
+            let (db, policies, directory) = sources(&s);
+            report::form(
+                &Sources {
+                    db: &db,
+                    policies: &policies,
+                    directory: &directory,
+                },
+                &reference,
+                &form,
+                &format,
+                out.as_deref(),
             )
         }
     }

@@ -109,6 +109,54 @@ pub fn stats(
     })
 }
 
+/// `report form REF FORM --format html|pdf [--out FILE]`: generated from the record now; the
+/// export is recorded as a view of the dispute.
+pub fn form(
+    src: &Sources<'_>,
+    reference: &str,
+    form: &str,
+    format: &str,
+    out: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    if !matches!(format, "html" | "pdf") {
+        return Err(anyhow!("--format {format:?} is not one of html, pdf"));
+    }
+    let reference = Reference::parse(reference).map_err(|e| {
+        anyhow!("{reference:?} is not a dispute reference like DSAP-2026-0001 ({e})")
+    })?;
+    if format == "pdf" && out.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(anyhow!(
+            "a PDF is not readable in a terminal; give --out FILE.pdf or redirect the output"
+        ));
+    }
+    let policies = load_policies(src.policies)?;
+    let dir = directory(src.directory)?;
+    runtime()?.block_on(async {
+        let store = Store::open(src.db).await?;
+        let reports = Reports {
+            store: &store,
+            policies: &policies,
+            directory: &dir,
+        };
+        let generated = reports.form(&reference, form, chrono::Utc::now()).await?;
+        let bytes = match format {
+            "pdf" => pdf::print(&generated.html).await?,
+            _ => generated.html.into_bytes(),
+        };
+        let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        store
+            .record_view(&RecordView {
+                reference: reference.to_string(),
+                person: format!("command line ({who})"),
+                what: format!("form {form} {format}"),
+                at: chrono::Utc::now(),
+            })
+            .await?;
+        write_out(out, &bytes)?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 /// `report dispute REF --format html|json|pdf [--out FILE]`; the export is recorded as a view.
 pub fn dispute(
     src: &Sources<'_>,

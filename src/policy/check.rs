@@ -24,7 +24,7 @@ impl fmt::Display for Problem {
 /// Checks one policy file on disk; an unreadable file is itself a problem.
 pub fn check_file(path: &Path) -> Result<Policy, Vec<Problem>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => check_text(&path.display().to_string(), &text),
+        Ok(text) => parse(&path.display().to_string(), &text, path.parent()),
         Err(e) => Err(vec![Problem {
             file: path.display().to_string(),
             line: 0,
@@ -33,12 +33,18 @@ pub fn check_file(path: &Path) -> Result<Policy, Vec<Problem>> {
     }
 }
 
-/// Checks policy text, naming `file` in problems.
+/// Checks policy text, naming `file` in problems. Without a folder, form templates are not read.
 pub fn check_text(file: &str, text: &str) -> Result<Policy, Vec<Problem>> {
-    parse(file, text)
+    parse(file, text, None)
 }
 
-pub(super) fn parse(file_name: &str, text: &str) -> Result<Policy, Vec<Problem>> {
+/// Parses and checks a policy; with the folder it sits in, every form's template is read and
+/// rendered against a sample, so a missing template or a misspelt field is found here.
+pub(super) fn parse(
+    file_name: &str,
+    text: &str,
+    folder: Option<&Path>,
+) -> Result<Policy, Vec<Problem>> {
     let raw: PolicyFile = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
@@ -57,8 +63,10 @@ pub(super) fn parse(file_name: &str, text: &str) -> Result<Policy, Vec<Problem>>
         problems: Vec::new(),
         calendar_day_limit: None,
         notice_ids: BTreeSet::new(),
+        forms: Vec::new(),
     };
-    let policy = c.policy(raw);
+    let mut policy = c.policy(raw);
+    c.templates(&mut policy, folder);
     if c.problems.is_empty() {
         Ok(policy)
     } else {
@@ -80,6 +88,8 @@ struct Checker<'a> {
     /// when it ends on a day nobody works.
     calendar_day_limit: Option<S<()>>,
     notice_ids: BTreeSet<String>,
+    /// Where each stage's form is written, with the template it names, in stage order.
+    forms: Vec<(u32, S<()>, Option<String>)>,
 }
 
 const ANCHORS: &str =
@@ -897,11 +907,16 @@ impl Checker<'_> {
                 })
                 .collect();
             let form = s.form.map(|f| {
+                let span = S::new(f.span(), ());
                 let f = f.into_inner();
+                let template = f.template.as_ref().map(|t| self.text(t, "form.template"));
+                self.forms.push((expected, span, template.clone()));
                 Form {
                     id: self.text(&f.id, "form.id"),
                     name: self.text(&f.name, "form.name"),
                     source: self.source(&f.source),
+                    template: template.unwrap_or_default(),
+                    template_text: None,
                 }
             });
             let decision = s.decided_by.map(|d| {
@@ -1018,4 +1033,46 @@ fn is_slug(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.starts_with('-')
+}
+
+impl Checker<'_> {
+    /// Fills in each form's template path, and with the policy's folder reads the template and
+    /// renders it against a sample: a missing template, or one that names a field the record
+    /// does not have, is a problem at the stage's `form` line.
+    fn templates(&mut self, policy: &mut Policy, folder: Option<&Path>) {
+        let forms = std::mem::take(&mut self.forms);
+        for (number, span, named) in forms {
+            let Some(stage) = policy.stages.iter().position(|s| s.number == number) else {
+                continue;
+            };
+            let Some(form) = policy.stages[stage].form.clone() else {
+                continue;
+            };
+            let path = named.unwrap_or_else(|| format!("{}/forms/{}.html.j2", policy.id, form.id));
+            let relative = Path::new(&path);
+            if relative.is_absolute()
+                || relative
+                    .components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                self.problem(&span, format!("form.template {path:?} must be a path inside the policies folder, like \"{}/forms/{}.html.j2\"", policy.id, form.id));
+                continue;
+            }
+            let mut form = form;
+            form.template = path.clone();
+            if let Some(folder) = folder {
+                match std::fs::read_to_string(folder.join(relative)) {
+                    Ok(text) => {
+                        let sample = template::sample(policy, &form);
+                        if let Err(e) = template::render(&path, &text, &sample) {
+                            self.problem(&span, format!("the template {path} of the {:?} form does not render: {e}; it may use only the fields listed in policies/README.md (Forms)", form.id));
+                        }
+                        form.template_text = Some(text);
+                    }
+                    Err(e) => self.problem(&span, format!("the {:?} form needs its template {path} beside the policy ({e}): write it, or name another with form.template (see policies/README.md, Forms)", form.id)),
+                }
+            }
+            policy.stages[stage].form = Some(form);
+        }
+    }
 }

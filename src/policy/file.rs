@@ -251,6 +251,8 @@ pub(super) struct FormFile {
     pub id: S<String>,
     pub name: S<String>,
     pub source: S<String>,
+    #[serde(default)]
+    pub template: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,6 +7,7 @@
 mod check;
 mod file;
 mod show;
+pub mod template;
 
 pub use check::{Problem, check_file, check_text};
 pub use show::{NOT_STATED, describe_limit, describe_span, describe_timescale, render_table};
@@ -373,6 +374,11 @@ pub struct Form {
     pub id: String,
     pub name: String,
     pub source: String,
+    /// Its template, relative to the policies folder: `<board>/forms/<form id>.html.j2` unless
+    /// the policy names another.
+    pub template: String,
+    /// The template's text, read when the policy was loaded from its folder.
+    pub template_text: Option<String>,
 }
 
 /// Someone the procedure says must be told, and when.
@@ -589,7 +595,7 @@ pub fn load_file(path: &Path) -> Result<Policy, LoadError> {
         path: path.to_path_buf(),
         source,
     })?;
-    check::parse(&path.display().to_string(), &text).map_err(LoadError::Invalid)
+    check::parse(&path.display().to_string(), &text, path.parent()).map_err(LoadError::Invalid)
 }
 
 /// The policies shipped in the repository's `policies/` folder, for tests and defaults.

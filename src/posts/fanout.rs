@@ -290,7 +290,57 @@ pub fn plan(
     out
 }
 
-/// A notice in each of the board's own channels.
+/// When a stage that requires a form or written account is entered, a link to it in each of the
+/// board's own channels: the form is generated from the record in the Board's view (page and
+/// PDF), and its content stays out of chat. `base_url` is where people reach the service.
+pub fn form_links(
+    scene: &compose::Scene<'_>,
+    before: &Dispute,
+    events: &[Event],
+    base_url: &str,
+) -> Vec<NewOutbox> {
+    let mut after = before.clone();
+    for e in events {
+        after.apply(e);
+    }
+    let (Some(reference), Some(at)) = (
+        after.reference.as_ref().map(ToString::to_string),
+        events.first().map(|e| e.at),
+    ) else {
+        return Vec::new();
+    };
+    let policy = scene.policy;
+    let seq = before.version + 1;
+    let mut out = Vec::new();
+    for e in events {
+        let EventBody::StageStarted {
+            stage,
+            form: Some(_),
+            ..
+        } = &e.body
+        else {
+            continue;
+        };
+        let Some(form) = policy.stage(*stage).and_then(|s| s.form.as_ref()) else {
+            continue;
+        };
+        let id = &form.id;
+        let page = format!("{base_url}/board/form/{reference}/{id}");
+        let text = format!(
+            "The {} for {reference} ({} {stage}) is generated from the record. Open it in the Board's view (sign in with /challenge board): {page} — or as a PDF: {page}.pdf",
+            form.name, policy.stage_word
+        );
+        let mut notice = compose::board_notice(scene, &after, &text, &form.source);
+        notice.title = format!("{reference} · {}", form.name);
+        for target in board_channels(scene.dir, &policy.id) {
+            let mut r = row(&reference, seq, target, &notice, at);
+            r.idempotency_key.push_str(&format!(":form:{id}"));
+            out.push(r);
+        }
+    }
+    out
+}
+
 /// Every channel of a board's own agency entries (business unit, chair), as notice targets.
 pub fn board_channels<'a>(dir: &'a Directory, board: &'a str) -> impl Iterator<Item = Target> + 'a {
     dir.board_agencies(board)

@@ -5,8 +5,9 @@
 
 use crate::calendar::Calendar;
 use crate::directory::{AgencyId, Directory};
-use crate::escalation::{Concerns, Event, EventBody};
+use crate::escalation::Event;
 use crate::policy::Policy;
+use crate::store::LogLine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -69,33 +70,7 @@ pub struct DelayReason {
     pub at: DateTime<Utc>,
 }
 
-/// How a dispute ended, as far as the record says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum Outcome {
-    /// Both sides confirmed a resolution at this stage.
-    ResolvedAtStage {
-        stage: u32,
-    },
-    /// The board (its chair, panel or sub-committee) determined it at this stage.
-    DeterminedAtStage {
-        stage: u32,
-    },
-    Withdrawn,
-}
-
-impl Outcome {
-    /// The words the log uses, e.g. `resolved at Step 2`.
-    pub fn words(self, stage_word: &str) -> String {
-        match self {
-            Outcome::ResolvedAtStage { stage } => format!("resolved at {stage_word} {stage}"),
-            Outcome::DeterminedAtStage { stage } => {
-                format!("determined by the board at {stage_word} {stage}")
-            }
-            Outcome::Withdrawn => "withdrawn".to_string(),
-        }
-    }
-}
+pub use crate::store::Outcome;
 
 /// One dispute's line in the challenge log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -171,152 +146,70 @@ pub fn working_days_between(cal: &Calendar, start: NaiveDate, end: NaiveDate) ->
     Some(count)
 }
 
-/// Folds one dispute's log events (in record order) into its line; None before it was raised.
+/// Folds one dispute's events (in record order) into its line; None before it was raised.
 pub fn fold<'e>(
     reference: &str,
     events: impl IntoIterator<Item = &'e Event>,
     lens: &Lens<'_>,
 ) -> Option<LogRow> {
-    let mut row: Option<LogRow> = None;
-    for e in events {
-        if let EventBody::Raised {
-            raising_agency,
-            receiving_agency,
-            concerns,
-            category,
-            immediate_risk,
-            ..
-        } = &e.body
-        {
-            row = Some(LogRow {
-                reference: reference.to_string(),
-                board: lens.policy.id.clone(),
-                raising: lens.agency(raising_agency),
-                receiving: lens.agency(receiving_agency),
-                category: category.clone(),
-                category_name: lens
-                    .policy
-                    .category(category)
-                    .map_or_else(|| category.clone(), |c| c.name.clone()),
-                concerns: match concerns {
-                    Concerns::Adult => "adult".into(),
-                    Concerns::Child => "child".into(),
-                    Concerns::Organisation { .. } => "organisation".into(),
+    LogLine::fold(reference, events).map(|l| row(&l, lens))
+}
+
+/// A stored line as the log shows it: agencies and category named, each stage's timeliness and
+/// working days worked out as of `lens.now`.
+pub fn row(line: &LogLine, lens: &Lens<'_>) -> LogRow {
+    let stages = line
+        .stages
+        .iter()
+        .map(|s| {
+            let until = s.left.unwrap_or(lens.now);
+            StageEntry {
+                stage: s.stage,
+                tier: s.tier,
+                name: s.name.clone(),
+                entered: s.entered,
+                due: s.due,
+                left: s.left,
+                timeliness: match (s.due, s.left) {
+                    (None, _) => Timeliness::NoLimit,
+                    (Some(due), _) if until > due => Timeliness::Late,
+                    (Some(_), Some(_)) => Timeliness::OnTime,
+                    (Some(_), None) => Timeliness::Running,
                 },
-                urgent: *immediate_risk,
-                raised: e.at,
-                stages: Vec::new(),
-                delay_reasons: Vec::new(),
-                state: "open".into(),
-                outcome: None,
-                highest_stage: 0,
-                closed: None,
-                working_days_open: None,
-                learning_referred: 0,
-            });
-            continue;
-        }
-        let Some(r) = row.as_mut() else {
-            continue;
-        };
-        match &e.body {
-            EventBody::UrgentRoutePrompted { .. } => r.urgent = true,
-            EventBody::StageStarted {
-                stage,
-                tier,
-                name,
-                due,
-                ..
-            } => {
-                leave(r, e.at);
-                r.highest_stage = r.highest_stage.max(*stage);
-                r.stages.push(StageEntry {
-                    stage: *stage,
-                    tier: *tier,
-                    name: name.clone(),
-                    entered: e.at,
-                    due: *due,
-                    left: None,
-                    timeliness: Timeliness::Running,
-                    working_days: None,
-                });
+                working_days: lens.working_days(s.entered, until),
             }
-            EventBody::DeadlineBroughtForward { stage, due, .. } => {
-                if let Some(s) = r.stages.last_mut().filter(|s| s.stage == *stage) {
-                    s.due = Some(*due);
-                }
-            }
-            EventBody::DelayReasonRecorded { stage, reason } => {
-                r.delay_reasons.push(DelayReason {
-                    stage: *stage,
-                    reason: reason.clone(),
-                    at: e.at,
-                });
-            }
-            EventBody::ResolutionConfirmed { .. } => {
-                leave(r, e.at);
-                r.state = "resolved".into();
-                r.outcome = Some(Outcome::ResolvedAtStage {
-                    stage: r.stages.last().map_or(r.highest_stage, |s| s.stage),
-                });
-                r.closed = Some(e.at);
-            }
-            EventBody::DeterminationRecorded { stage, .. } => {
-                leave(r, e.at);
-                r.state = "resolved".into();
-                r.outcome = Some(Outcome::DeterminedAtStage { stage: *stage });
-                r.closed = Some(e.at);
-            }
-            EventBody::Withdrawn { .. } => {
-                leave(r, e.at);
-                r.state = "withdrawn".into();
-                r.outcome = Some(Outcome::Withdrawn);
-                r.closed = Some(e.at);
-            }
-            EventBody::LearningReferred { .. } => r.learning_referred += 1,
-            _ => {}
-        }
-    }
-    let mut r = row?;
-    for s in &mut r.stages {
-        let until = s.left.unwrap_or(lens.now);
-        s.timeliness = match (s.due, s.left) {
-            (None, _) => Timeliness::NoLimit,
-            (Some(due), _) if until > due => Timeliness::Late,
-            (Some(_), Some(_)) => Timeliness::OnTime,
-            (Some(_), None) => Timeliness::Running,
-        };
-        s.working_days = lens.working_days(s.entered, until);
-    }
-    r.working_days_open = lens.working_days(r.raised, r.closed.unwrap_or(lens.now));
-    Some(r)
-}
-
-/// Marks the running stage left at `at`.
-fn leave(r: &mut LogRow, at: DateTime<Utc>) {
-    if let Some(s) = r.stages.last_mut().filter(|s| s.left.is_none()) {
-        s.left = Some(at);
-    }
-}
-
-/// Folds the store's log events, grouped by dispute in order, into lines.
-pub fn fold_all(events: &[(String, Event)], lens: &Lens<'_>) -> Vec<LogRow> {
-    let mut rows = Vec::new();
-    let mut start = 0;
-    while start < events.len() {
-        let reference = &events[start].0;
-        let end = events[start..]
+        })
+        .collect();
+    LogRow {
+        reference: line.reference.clone(),
+        board: lens.policy.id.clone(),
+        raising: lens.agency(&AgencyId(line.raising.clone())),
+        receiving: lens.agency(&AgencyId(line.receiving.clone())),
+        category: line.category.clone(),
+        category_name: lens
+            .policy
+            .category(&line.category)
+            .map_or_else(|| line.category.clone(), |c| c.name.clone()),
+        concerns: line.concerns.clone(),
+        urgent: line.urgent,
+        raised: line.raised,
+        stages,
+        delay_reasons: line
+            .delay_reasons
             .iter()
-            .position(|(r, _)| r != reference)
-            .map_or(events.len(), |n| start + n);
-        rows.extend(fold(
-            reference,
-            events[start..end].iter().map(|(_, e)| e),
-            lens,
-        ));
-        start = end;
+            .map(|d| DelayReason {
+                stage: d.stage,
+                reason: d.reason.clone(),
+                at: d.at,
+            })
+            .collect(),
+        state: line.state.clone(),
+        outcome: line.outcome,
+        highest_stage: line.highest_stage,
+        closed: line.closed,
+        working_days_open: lens.working_days(line.raised, line.closed.unwrap_or(lens.now)),
+        learning_referred: line.learning_referred,
     }
-    rows
 }
 
 /// What a person narrows the log to; every part is optional.

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod chart;
+pub mod form;
 pub mod log;
 pub mod page;
 pub mod pdf;
@@ -30,6 +31,10 @@ pub enum ReportError {
     UnknownDispute(String),
     #[error("{0}")]
     Calendar(String),
+    #[error("the {board} policy has no form by that name; its forms are: {known}")]
+    UnknownForm { board: String, known: String },
+    #[error("the form could not be generated: {0}")]
+    Template(String),
     #[error("the record could not be read: {0}")]
     Store(#[from] StoreError),
 }
@@ -129,9 +134,9 @@ impl<'a> Reports<'a> {
     ) -> Result<Vec<LogRow>, ReportError> {
         let book = self.board(board)?;
         let (from, to) = period.instants();
-        let events = self
+        let lines = self
             .store
-            .log_events(&LogScope {
+            .log_lines(&LogScope {
                 board: board.to_string(),
                 from,
                 to,
@@ -144,7 +149,7 @@ impl<'a> Reports<'a> {
             directory: self.directory,
             now,
         };
-        Ok(log::fold_all(&events, &lens))
+        Ok(lines.iter().map(|l| log::row(l, &lens)).collect())
     }
 
     /// Every figure of a board's period.
@@ -157,6 +162,49 @@ impl<'a> Reports<'a> {
         let rows = self.log(board, period, None, now).await?;
         let book = self.board(board)?;
         Ok(stats::compute(board, &book.policy.stage_word, &rows))
+    }
+
+    /// A form or written account of one dispute, generated from its record as it stands now.
+    pub async fn form(
+        &self,
+        reference: &Reference,
+        form_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<form::Generated, ReportError> {
+        let events = self.store.events(reference).await?;
+        let board = events
+            .iter()
+            .find_map(|e| match &e.body {
+                crate::escalation::EventBody::Raised { policy, .. } => Some(policy.clone()),
+                _ => None,
+            })
+            .ok_or_else(|| ReportError::UnknownDispute(reference.to_string()))?;
+        let book = self.board(&board)?;
+        let forms = form::forms_of(book.policy);
+        let Some((spec, _)) = forms.iter().find(|(f, _)| f.id == form_id) else {
+            return Err(ReportError::UnknownForm {
+                board,
+                known: if forms.is_empty() {
+                    "none".into()
+                } else {
+                    forms
+                        .iter()
+                        .map(|(f, _)| f.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            });
+        };
+        let lens = Lens {
+            policy: book.policy,
+            calendar: &book.calendar,
+            directory: self.directory,
+            now,
+        };
+        let data = form::data(&reference.to_string(), &events, spec, &lens)
+            .ok_or_else(|| ReportError::UnknownDispute(reference.to_string()))?;
+        let html = form::render(spec, &data).map_err(ReportError::Template)?;
+        Ok(form::Generated { data, html })
     }
 
     /// A dispute's record as a document, its hash chain checked.

@@ -6,7 +6,8 @@ use super::chart::escape;
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#111}table{border-collapse:collapse;width:100%}\
 th,td{border:1px solid #bbb;padding:4px 6px;text-align:left;vertical-align:top;font-size:13px}\
 th{background:#eef}.chain.ok{color:#185c18}.chain.broken{color:#a00;font-weight:bold}\
-nav a{margin-right:1em}form.filters label{margin-right:1em}.missing{color:#8a4b00;font-style:italic}\
+nav a{margin-right:1em}table.form>tbody>tr>th{width:35%;background:#f4f4fa}.small{font-size:11px}\
+.generated{font-size:11px;color:#444;margin-top:2em}form.filters label{margin-right:1em}.missing{color:#8a4b00;font-style:italic}\
 @media print{nav,form.filters,.noprint{display:none}}";
 
 /// A whole HTML page with a title and a body.

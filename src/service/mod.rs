@@ -316,8 +316,21 @@ impl Service {
             after.apply(e);
         }
         let schedule = crate::reminders::plan(policy, calendar, &after, &events, now);
+        let mut outbox = fanout::plan(policy, calendar, &self.directory, before, &events, origin);
+        let scene = crate::posts::compose::Scene {
+            policy,
+            calendar,
+            dir: &self.directory,
+            now,
+        };
+        outbox.extend(fanout::form_links(
+            &scene,
+            before,
+            &events,
+            &self.public_url(),
+        ));
         Batch {
-            outbox: fanout::plan(policy, calendar, &self.directory, before, &events, origin),
+            outbox,
             events,
             schedule: schedule.add,
             cancel_schedule_kinds: schedule.cancel,

@@ -1,23 +1,9 @@
-//! What the Board's view reads and writes: a board's disputes' events for the challenge log, a
+//! What the Board's view reads and writes: which disputes the challenge log reads, a
 //! dispute's whole record with its chain checked, sign-in links and sessions, and who viewed what.
 
 use super::chain::BrokenLink;
 use crate::escalation::Event;
 use chrono::{DateTime, Utc};
-
-/// The event kinds the challenge log and the statistics are folded from; the rest (notes,
-/// reminders, threads) are left in the database so a year's log reads a fraction of the record.
-pub const LOG_KINDS: &[&str] = &[
-    "urgent_route_prompted",
-    "raised",
-    "stage_started",
-    "escalated",
-    "delay_reason_recorded",
-    "deadline_brought_forward",
-    "resolution_confirmed",
-    "withdrawn",
-    "learning_referred",
-];
 
 /// Which disputes a log reads: one board's, raised in `[from, to)`, optionally only those an
 /// agency is part of (an agency's safeguarding lead sees no others).

@@ -12,13 +12,15 @@ mod board;
 mod chain;
 pub mod checkpoint;
 mod crosscheck;
+pub mod logline;
 mod postgres;
 mod projection;
 mod sql;
 mod sqlite;
 
-pub use board::{DisputeRecord, LOG_KINDS, LogScope, RecordView, RecordedEvent};
+pub use board::{DisputeRecord, LogScope, RecordView, RecordedEvent};
 pub use chain::{BrokenLink, GENESIS, VerifyReport, event_hash};
+pub use logline::{LogLine, Outcome};
 pub use projection::{DisputeRow, Projection};
 
 use crate::escalation::{Dispute, Event, Reference};
@@ -203,15 +205,22 @@ impl Store {
     /// Opens (creating where needed) and migrates the database named by a URL: `postgres://…`
     /// for PostgreSQL, `sqlite://path`, `sqlite:path` or a plain file path for SQLite.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store::Postgres(postgres::PgStore::open(url).await?))
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Store::Postgres(postgres::PgStore::open(url).await?)
         } else {
             let path = url
                 .strip_prefix("sqlite://")
                 .or_else(|| url.strip_prefix("sqlite:"))
                 .unwrap_or(url);
-            Ok(Store::Sqlite(sqlite::SqliteStore::open(path).await?))
+            Store::Sqlite(sqlite::SqliteStore::open(path).await?)
+        };
+        // A database from before the challenge log's lines were kept gets them now, once.
+        let opened = &store;
+        let added = dispatch!(opened, s => s.backfill_log_lines().await)?;
+        if added > 0 {
+            tracing::info!(added, "challenge log lines built from the record");
         }
+        Ok(store)
     }
 
     /// Which backend this is, for logs and `/readyz`.
@@ -492,10 +501,10 @@ impl Store {
     ) -> Result<i64, StoreError> {
         dispatch!(self, s => s.adapter_next(adapter, counter, at).await)
     }
-    /// The log events ([`LOG_KINDS`]) of a board's disputes raised in the scope, grouped by
-    /// dispute in reference order and in record order within each.
-    pub async fn log_events(&self, scope: &LogScope) -> Result<Vec<(String, Event)>, StoreError> {
-        dispatch!(self, s => s.log_events(scope).await)
+    /// The challenge log's lines of a board's disputes raised in the scope, in reference order:
+    /// one stored row per dispute, kept current by every append.
+    pub async fn log_lines(&self, scope: &LogScope) -> Result<Vec<LogLine>, StoreError> {
+        dispatch!(self, s => s.log_lines(scope).await)
     }
 
     /// A dispute's whole record with its own hash chain checked; None when there is no such dispute.

@@ -10,10 +10,11 @@ use super::chain::BrokenLink;
 use super::chain::{self, StoredEvent, Verifier};
 use super::checkpoint::{Checkpoint, CheckpointFinding};
 use super::crosscheck::{Outside, cross_check};
+use super::logline::LogLine;
 use super::projection::{self, DisputeRow, Projection};
 use super::{
-    AdapterEntry, Batch, DisputeRecord, LOG_KINDS, LogScope, NewOutbox, OutboxDepth, OutboxRow,
-    RecordView, RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
+    AdapterEntry, Batch, DisputeRecord, LogScope, NewOutbox, OutboxDepth, OutboxRow, RecordView,
+    RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
 };
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
@@ -22,7 +23,6 @@ use sqlx::query::Query;
 use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Transaction, Type,
 };
-use std::sync::LazyLock;
 use std::time::Duration;
 
 /// Claims ready outbox rows in id order, skipping a lane while an earlier row of it is pending
@@ -463,6 +463,7 @@ where
             "DELETE FROM dispute_people",
             "DELETE FROM dispute_agencies",
             "DELETE FROM threads",
+            "DELETE FROM dispute_log",
         ] {
             sqlx::query(table).execute(&mut *tx).await.map_err(err)?;
         }
@@ -474,6 +475,12 @@ where
         for (reference,) in &refs {
             let events = Self::load_events(&mut tx, reference).await?;
             Self::write_projection(&mut tx, reference, &Dispute::from_events(&events)).await?;
+            Self::put_log_line(
+                &mut tx,
+                reference,
+                LogLine::fold(reference, &events).as_ref(),
+            )
+            .await?;
         }
         tx.commit().await.map_err(err)?;
         Ok(refs.len() as u64)
@@ -878,7 +885,72 @@ where
             // The new events are already inserted: folding what is stored gives the state after.
             _ => Dispute::from_events(&Self::load_events(conn, reference).await?),
         };
-        Self::write_projection(conn, reference, &state).await
+        Self::write_projection(conn, reference, &state).await?;
+        Self::write_log_line(conn, reference, expected, &batch.events).await
+    }
+
+    /// Brings the dispute's log line up to date with the events just appended: the stored line
+    /// plus these events when it is current, else a fold of the whole record.
+    async fn write_log_line(
+        conn: &mut DB::Connection,
+        reference: &str,
+        expected: u64,
+        events: &[Event],
+    ) -> Result<(), StoreError> {
+        let stored: Option<String> = if expected == 0 {
+            None
+        } else {
+            sqlx::query_scalar("SELECT line FROM dispute_log WHERE reference = $1")
+                .bind(reference)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(err)?
+        };
+        let current = stored
+            .and_then(|t| serde_json::from_str::<LogLine>(&t).ok())
+            .filter(|l| l.version == expected);
+        let line = match current {
+            Some(mut l) => {
+                for e in events {
+                    l.apply(e);
+                }
+                Some(l)
+            }
+            None if expected == 0 => LogLine::fold(reference, events),
+            None => LogLine::fold(reference, &Self::load_events(conn, reference).await?),
+        };
+        Self::put_log_line(conn, reference, line.as_ref()).await
+    }
+
+    async fn put_log_line(
+        conn: &mut DB::Connection,
+        reference: &str,
+        line: Option<&LogLine>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM dispute_log WHERE reference = $1")
+            .bind(reference)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+        let Some(l) = line else {
+            return Ok(());
+        };
+        let text = serde_json::to_string(l)
+            .map_err(|e| StoreError::Corrupt(format!("the log line of {reference}: {e}")))?;
+        sqlx::query(
+            "INSERT INTO dispute_log (reference, board, raised_us, raising, receiving, line)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(reference)
+        .bind(&l.board)
+        .bind(micros(l.raised))
+        .bind(&l.raising)
+        .bind(&l.receiving)
+        .bind(text)
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+        Ok(())
     }
 
     async fn write_projection(
@@ -1031,20 +1103,6 @@ where
     }
 }
 
-/// [`LOG_KINDS`] as an SQL list, built once from the one list.
-static LOG_SQL: LazyLock<String> = LazyLock::new(|| {
-    let kinds: Vec<String> = LOG_KINDS.iter().map(|k| format!("'{k}'")).collect();
-    format!(
-        "SELECT e.reference, e.body FROM disputes d JOIN events e ON e.reference = d.reference
-         WHERE d.policy = $1 AND d.first_raised_us >= $2 AND d.first_raised_us < $3
-           AND ($4 = '' OR EXISTS (SELECT 1 FROM dispute_agencies a
-                                   WHERE a.reference = d.reference AND a.agency = $4))
-           AND e.kind IN ({})
-         ORDER BY e.reference, e.seq",
-        kinds.join(", ")
-    )
-});
-
 /// The Board's view: the challenge log's reads, a dispute's checked record, sign-in and views.
 impl<DB> Db<DB>
 where
@@ -1060,30 +1118,58 @@ where
     for<'a> &'a str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
-    pub(super) async fn log_events(
-        &self,
-        scope: &LogScope,
-    ) -> Result<Vec<(String, Event)>, StoreError> {
-        let rows = sqlx::query(LOG_SQL.as_str())
-            .bind(scope.board.as_str())
-            .bind(scope.from.map_or(i64::MIN, micros))
-            .bind(scope.to.map_or(i64::MAX, micros))
-            .bind(scope.agency.as_deref().unwrap_or(""))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+    pub(super) async fn log_lines(&self, scope: &LogScope) -> Result<Vec<LogLine>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT reference, line FROM dispute_log
+             WHERE board = $1 AND raised_us >= $2 AND raised_us < $3
+               AND ($4 = '' OR raising = $4 OR receiving = $4)
+             ORDER BY reference",
+        )
+        .bind(scope.board.as_str())
+        .bind(scope.from.map_or(i64::MIN, micros))
+        .bind(scope.to.map_or(i64::MAX, micros))
+        .bind(scope.agency.as_deref().unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
         rows.iter()
             .map(|r| {
-                let reference: String = r.try_get(0usize).map_err(corrupt)?;
-                let body: &str = r.try_get(1usize).map_err(corrupt)?;
-                let event = serde_json::from_str(body).map_err(|e| {
+                let reference: &str = r.try_get(0usize).map_err(corrupt)?;
+                let line: &str = r.try_get(1usize).map_err(corrupt)?;
+                serde_json::from_str(line).map_err(|e| {
                     StoreError::Corrupt(format!(
-                        "an event of {reference} cannot be read ({e}); run `escalation-bot audit verify`"
+                        "the log line of {reference} cannot be read ({e}); run `escalation-bot db rebuild-projections` to build it again from the record"
                     ))
-                })?;
-                Ok((reference, event))
+                })
             })
             .collect()
+    }
+
+    /// Gives every dispute without a log line (a database from before the lines were kept) its
+    /// line, folded from its record; how many were added.
+    pub(super) async fn backfill_log_lines(&self) -> Result<u64, StoreError> {
+        let missing: Vec<(String,)> = sqlx::query_as(
+            "SELECT d.reference FROM disputes d LEFT JOIN dispute_log l ON l.reference = d.reference
+             WHERE l.reference IS NULL ORDER BY d.reference",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        if missing.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_append().await?;
+        for (reference,) in &missing {
+            let events = Self::load_events(&mut tx, reference).await?;
+            Self::put_log_line(
+                &mut tx,
+                reference,
+                LogLine::fold(reference, &events).as_ref(),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(missing.len() as u64)
     }
 
     pub(super) async fn dispute_record(

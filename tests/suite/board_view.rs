@@ -98,6 +98,32 @@ impl App {
         reply.json().await.expect("JSON")
     }
 
+    /// Lets the delivery worker post everything queued.
+    pub(crate) async fn deliver(&self) {
+        for _ in 0..50 {
+            if self.worker.tick().await.expect("the worker claims rows") == 0 {
+                break;
+            }
+        }
+    }
+
+    /// The SQLite file the app runs on, for the command line to read.
+    pub(crate) fn db_path(&self) -> String {
+        self._dir.path().join("board.db").display().to_string()
+    }
+
+    /// The sandbox page's state as a person sees it: channels, threads and their private posts.
+    pub(crate) async fn sandbox_state(&self, person: &str) -> Value {
+        self.http
+            .get(format!("{}/sandbox/api/state?as={person}", self.base))
+            .send()
+            .await
+            .expect("state")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
     /// The newest sign-in link sent to a person by direct message, as the sandbox shows it.
     pub(crate) async fn link_for(&self, person: &str) -> String {
         let state: Value = self

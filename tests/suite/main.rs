@@ -17,8 +17,10 @@ mod screen_corpus;
 mod screen_paths;
 mod simulate_cli;
 
+mod board_browser;
 mod board_view;
 mod databases;
+mod forms;
 mod properties_chain;
 mod report_log;
 mod sandbox_api;

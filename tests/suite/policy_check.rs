@@ -44,7 +44,56 @@ fn write_broken(text: &str) -> Broken {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = dir.path().join("norfolk.toml");
     std::fs::write(&path, text).expect("the broken copy is written");
+    // The copy keeps its stage-4 written account beside it, so only the deliberate mistake fails.
+    let forms = dir.path().join("norfolk/forms");
+    std::fs::create_dir_all(&forms).expect("a forms folder");
+    std::fs::copy(
+        crate_root().join("policies/norfolk/forms/written-account.html.j2"),
+        forms.join("written-account.html.j2"),
+    )
+    .expect("the template is copied");
     Broken { _dir: dir, path }
+}
+
+#[test]
+fn a_form_whose_template_is_missing_or_names_a_field_the_record_lacks_is_refused_at_its_line() {
+    let text = norfolk_text();
+    let line = line_of(&text, "form = { id = \"written-account\"", 1);
+    let broken = write_broken(&text);
+    let template = broken
+        .path
+        .parent()
+        .expect("a folder")
+        .join("norfolk/forms/written-account.html.j2");
+
+    std::fs::write(&template, "<p>{{ raised.summry }}</p>").expect("written");
+    let problem = check_fails_at(&broken, line);
+    assert!(
+        problem.contains("norfolk/forms/written-account.html.j2")
+            && problem.contains("does not render")
+            && problem.contains("line 1"),
+        "{problem}"
+    );
+
+    std::fs::remove_file(&template).expect("removed");
+    let problem = check_fails_at(&broken, line);
+    assert!(
+        problem.contains("needs its template norfolk/forms/written-account.html.j2"),
+        "{problem}"
+    );
+
+    let escaping = replace_once(
+        &text,
+        "form = { id = \"written-account\",",
+        "form = { template = \"../elsewhere.html.j2\", id = \"written-account\",",
+        line,
+    );
+    let broken = write_broken(&escaping);
+    let problem = check_fails_at(&broken, line);
+    assert!(
+        problem.contains("must be a path inside the policies folder"),
+        "{problem}"
+    );
 }
 
 /// Runs `policy check` on a broken copy; it must exit 1 and name `file:line:`. Returns that line.
@@ -320,6 +369,14 @@ fn a_sixth_board_is_added_by_writing_a_file() {
         );
     let dir = tempfile::tempdir().expect("a temporary folder");
     std::fs::write(dir.path().join("testshire.toml"), &text).expect("written");
+    // Its stage-4 written account is a template beside the policy, like every other rule.
+    let forms = dir.path().join("testshire/forms");
+    std::fs::create_dir_all(&forms).expect("a forms folder");
+    std::fs::copy(
+        crate_root().join("policies/norfolk/forms/written-account.html.j2"),
+        forms.join("written-account.html.j2"),
+    )
+    .expect("the template is copied");
     let folder = dir.path().display().to_string();
 
     let out = run_bin(

@@ -729,6 +729,19 @@ async fn a_policy_reminding_on_the_day_too_skips_the_day_reminder_when_a_calenda
             }
             std::fs::write(folder.path().join(path.file_name().expect("a name")), text)
                 .expect("copied");
+            // The board's forms are templates beside its policy, and travel with it.
+            let board = path.file_stem().expect("a name");
+            let forms = escalation_bot::policy::default_dir()
+                .join(board)
+                .join("forms");
+            if let Ok(templates) = std::fs::read_dir(&forms) {
+                let to = folder.path().join(board).join("forms");
+                std::fs::create_dir_all(&to).expect("a forms folder");
+                for t in templates {
+                    let t = t.expect("an entry").path();
+                    std::fs::copy(&t, to.join(t.file_name().expect("a name"))).expect("copied");
+                }
+            }
         }
     }
     let db = crate::databases::TestDb::sqlite();

@@ -1,8 +1,10 @@
-//! Projections written from the service's own decided state equal those rebuilt from events.
+//! Projections written from the service's own decided state equal those rebuilt from events, and
+//! so do the challenge log's lines kept on every append.
 
 use crate::helpers::{cast, escalate};
 use crate::scheduler_rig::Rig;
-use escalation_bot::escalation::Command;
+use escalation_bot::escalation::{Command, Reference};
+use escalation_bot::store::LogScope;
 
 #[tokio::test]
 async fn projections_written_through_the_service_are_what_a_rebuild_from_events_gives() {
@@ -39,6 +41,28 @@ async fn projections_written_through_the_service_are_what_a_rebuild_from_events_
     let store = rig.db.open().await;
     let live = store.projection_snapshot().await.expect("reads");
     assert_eq!(live.disputes.len(), 2);
+    let scope = LogScope {
+        board: "norfolk".into(),
+        from: None,
+        to: None,
+        agency: None,
+    };
+    let lines = store.log_lines(&scope).await.expect("reads");
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].highest_stage, 2, "{:?}", lines[0]);
+    assert_eq!(lines[1].state, "withdrawn");
+    for line in &lines {
+        let events = store
+            .events(&Reference::parse(&line.reference).expect("a reference"))
+            .await
+            .expect("reads");
+        assert_eq!(
+            line.version,
+            events.len() as u64,
+            "kept current on every append"
+        );
+    }
     store.rebuild_projections().await.expect("rebuilds");
     assert_eq!(store.projection_snapshot().await.expect("reads"), live);
+    assert_eq!(store.log_lines(&scope).await.expect("reads"), lines);
 }

@@ -40,7 +40,8 @@ pub fn routes(sandbox: bool) -> Router<AppState> {
         .route("/board/stats", get(stats_page))
         .route("/board/stats.csv", get(stats_csv))
         .route("/board/stats.json", get(stats_json))
-        .route("/board/record/{reference}", get(record_page));
+        .route("/board/record/{reference}", get(record_page))
+        .route("/board/form/{reference}/{form}", get(form_page));
     if sandbox {
         router.route("/board/sandbox", get(sandbox_sign_in))
     } else {
@@ -448,11 +449,11 @@ async fn record_page(
             "There is no challenge with that reference that you may see; open records from the challenge log.",
         )
     };
-    match state.service.dispute_summary(&reference).await {
-        Ok(Some(d)) if access.sees(&d.policy, &d.raising_agency, &d.receiving_agency) => {}
+    let board = match state.service.dispute_summary(&reference).await {
+        Ok(Some(d)) if access.sees(&d.policy, &d.raising_agency, &d.receiving_agency) => d.policy,
         Ok(_) => return refused(),
         Err(e) => return ours(e),
-    }
+    };
     let doc = match state.service.reports().record(&reference).await {
         Ok(doc) => doc,
         Err(e) => return report_error(e),
@@ -470,31 +471,101 @@ async fn record_page(
             &format!("{reference}.json"),
             doc.to_json(),
         ),
-        "pdf" => match pdf::print(&doc.to_html()).await {
-            Ok(bytes) => (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/pdf"),
-                    ),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        HeaderValue::from_str(&format!("inline; filename=\"{reference}.pdf\""))
-                            .unwrap_or_else(|_| HeaderValue::from_static("inline")),
-                    ),
-                ],
-                bytes,
+        "pdf" => pdf_response(&doc.to_html(), &reference.to_string(), "record").await,
+        _ => {
+            let policy = state.service.policy(&board).ok().map(|(p, _)| p);
+            axum::response::Html(pages::record(&doc, policy)).into_response()
+        }
+    }
+}
+
+/// A PDF printed from a page, or a page saying to print from the browser instead.
+async fn pdf_response(page: &str, name: &str, what: &str) -> Response {
+    match pdf::print(page).await {
+        Ok(bytes) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/pdf"),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_str(&format!("inline; filename=\"{name}.pdf\""))
+                        .unwrap_or_else(|_| HeaderValue::from_static("inline")),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not print a {what} to PDF");
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "PDF not available",
+                &format!(
+                    "The PDF could not be made just now; print the {what} page from the browser instead."
+                ),
             )
-                .into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "could not print a record to PDF");
-                problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "PDF not available",
-                    "The PDF could not be made just now; print the record page from the browser instead.",
-                )
-            }
-        },
-        _ => axum::response::Html(pages::record(&doc)).into_response(),
+        }
+    }
+}
+
+/// `/board/form/REF/FORM` or `FORM.pdf`: a form or written account generated from the record
+/// now, if the viewer may see the dispute; the view is recorded.
+async fn form_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((reference, name)): Path<(String, String)>,
+) -> Response {
+    let (person, access) = match viewer(&state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let (form, format) = match name.strip_suffix(".pdf") {
+        Some(f) => (f.to_string(), "pdf"),
+        None => (name.trim_end_matches(".html").to_string(), "html"),
+    };
+    let refused = || {
+        problem(
+            StatusCode::NOT_FOUND,
+            "No such challenge",
+            "There is no challenge with that reference that you may see; open forms from a challenge's record in the challenge log.",
+        )
+    };
+    let Ok(reference) = Reference::parse(&reference) else {
+        return refused();
+    };
+    match state.service.dispute_summary(&reference).await {
+        Ok(Some(d)) if access.sees(&d.policy, &d.raising_agency, &d.receiving_agency) => {}
+        Ok(_) => return refused(),
+        Err(e) => return ours(e),
+    }
+    let generated = match state
+        .service
+        .reports()
+        .form(&reference, &form, state.service.now())
+        .await
+    {
+        Ok(g) => g,
+        Err(e @ ReportError::UnknownForm { .. }) => {
+            return problem(StatusCode::NOT_FOUND, "No such form", &e.to_string());
+        }
+        Err(e) => return report_error(e),
+    };
+    if let Err(e) = state
+        .service
+        .record_viewed(
+            &reference.to_string(),
+            &person,
+            &format!("form {form} {format}"),
+        )
+        .await
+    {
+        return ours(e);
+    }
+    match format {
+        "pdf" => pdf_response(&generated.html, &format!("{reference}-{form}"), "form").await,
+        _ => axum::response::Html(pages::form(&generated.html, &reference.to_string(), &form))
+            .into_response(),
     }
 }

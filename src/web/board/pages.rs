@@ -185,12 +185,40 @@ pub(super) fn log(
     Html(html(&format!("{} challenge log", policy.name), &body))
 }
 
-/// A dispute's record page, with the way back and its other formats.
-pub(super) fn record(doc: &Document) -> String {
+/// A dispute's record page, with the way back, its other formats, and the forms its board's
+/// procedure requires (each generated from this record).
+pub(super) fn record(doc: &Document, policy: Option<&Policy>) -> String {
     let page = doc.to_html();
     let r = escape(&doc.reference);
+    let mut forms = String::new();
+    for (form, stages) in policy
+        .map(crate::report::form::forms_of)
+        .unwrap_or_default()
+    {
+        let at: Vec<String> = stages.iter().map(ToString::to_string).collect();
+        let word = policy.map_or("Stage", |p| p.stage_word.as_str());
+        forms.push_str(&format!(
+            "<li><a href=\"/board/form/{r}/{id}\" class=\"form-link\">{name}</a> ({word} {at}) · <a href=\"/board/form/{r}/{id}.pdf\">PDF</a></li>",
+            id = escape(&form.id),
+            name = escape(&form.name),
+            at = at.join(", "),
+        ));
+    }
+    if !forms.is_empty() {
+        forms = format!("<p>Forms generated from this record:</p><ul id=\"forms\">{forms}</ul>\n");
+    }
     let links = format!(
-        "<nav><a href=\"/board/log\">Challenge log</a> <a href=\"/board/record/{r}.pdf\" id=\"record-pdf\">PDF</a> <a href=\"/board/record/{r}.json\">JSON</a></nav>\n"
+        "<nav><a href=\"/board/log\">Challenge log</a> <a href=\"/board/record/{r}.pdf\" id=\"record-pdf\">PDF</a> <a href=\"/board/record/{r}.json\">JSON</a></nav>\n{forms}"
     );
     page.replacen("<body>\n", &format!("<body>\n{links}"), 1)
+}
+
+/// A form's printable page, with the way back and its PDF.
+pub(super) fn form(html_page: &str, reference: &str, form: &str) -> String {
+    let r = escape(reference);
+    let links = format!(
+        "<nav><a href=\"/board/log\">Challenge log</a> <a href=\"/board/record/{r}\">Record</a> <a href=\"/board/form/{r}/{f}.pdf\" id=\"form-pdf\">PDF</a></nav>\n",
+        f = escape(form)
+    );
+    html_page.replacen("<body>\n", &format!("<body>\n{links}"), 1)
 }
