@@ -157,6 +157,7 @@ impl Poster for SandboxPoster {
         target: &'a Target,
         message: &'a Message,
         thread: Option<&'a str>,
+        _key: &'a str,
     ) -> PostFuture<'a> {
         Box::pin(self.deliver(target, message, thread))
     }
