@@ -12,7 +12,9 @@
 //!
 //! Pacing and rate-limit pauses live in the database ([`pace`]), so replicas share them; a row
 //! waiting for its channel's slot holds that slot and is not claimed again until then, and an
-//! idle worker sleeps until the next row falls due.
+//! idle worker sleeps until the next row falls due. Only real failures count towards a row's
+//! back-off, and once a workspace answers again after failing, its rows waiting out a back-off
+//! go at once (at the channels' pace), so a backlog drains within seconds of a recovery.
 
 mod backoff;
 mod pace;
@@ -26,10 +28,10 @@ use crate::service::{Outbox, Service};
 use crate::store::OutboxRow;
 use chrono::{DateTime, Utc};
 use pace::Go;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -171,6 +173,9 @@ pub struct Worker {
     posters: HashMap<Platform, Arc<dyn Poster>>,
     observer: Arc<dyn DeliveryObserver>,
     config: WorkerConfig,
+    /// Workspaces where a post failed since the last one went through: the next success there
+    /// releases the rows waiting out a back-off.
+    failing: Mutex<HashSet<(Platform, String)>>,
 }
 
 /// The channel a delivery posts into, when it posts into one (not a DM, not a private answer).
@@ -198,6 +203,7 @@ impl Worker {
             posters,
             observer,
             config,
+            failing: Mutex::new(HashSet::new()),
         }
     }
 
@@ -411,9 +417,24 @@ impl Worker {
             }
         }
         self.observer.sent(platform);
+        let now = self.service.now();
         self.outbox
-            .sent(row.id, &self.config.owner, &posted.id, self.service.now())
+            .sent(row.id, &self.config.owner, &posted.id, now)
             .await?;
+        let recovered = self
+            .failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(platform, target.workspace.clone()));
+        if recovered {
+            let released = self
+                .outbox
+                .release_backoff(&platform.to_string(), &target.workspace, now)
+                .await?;
+            if released > 0 {
+                tracing::info!(%platform, workspace = %target.workspace, released, "delivery: the platform answers again; posts waiting out a back-off go now");
+            }
+        }
         Ok(())
     }
 
@@ -454,6 +475,10 @@ impl Worker {
                     "transient"
                 };
                 self.observer.failed(platform, label, false);
+                self.failing
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert((platform, target.workspace.clone()));
                 outbox.retry(row.id, owner, &why, at, in_doubt_since).await?;
             }
             e @ PostError::Permanent(_) => {

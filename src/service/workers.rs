@@ -110,6 +110,17 @@ impl Outbox {
         self.store.outbox_wait_for_slot(id, owner, slot).await
     }
 
+    /// The platform answers a workspace again: its rows waiting out a back-off go now (at the
+    /// channels' pace), instead of each waiting out its own.
+    pub async fn release_backoff(
+        &self,
+        platform: &str,
+        workspace: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.store.release_backoff(platform, workspace, now).await
+    }
+
     /// When the next row can be claimed, so an idle worker sleeps until then.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.store.next_outbox_due().await

@@ -351,6 +351,17 @@ impl Store {
         dispatch!(self, s => s.outbox_wait(id, owner, "waiting for its posting slot in the channel", slot, Some(slot)).await)
     }
 
+    /// Makes the rows of a workspace that wait out a back-off ready now: the platform answers
+    /// again. Returns how many.
+    pub async fn release_backoff(
+        &self,
+        platform: &str,
+        workspace: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.release_backoff(platform, workspace, now).await)
+    }
+
     /// When the next outbox row can be claimed, if any is pending.
     pub async fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         dispatch!(self, s => s.next_outbox_due().await)

@@ -114,6 +114,13 @@ fn json(text: &str) -> Result<serde_json::Value, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Text matched literally inside a `LIKE … ESCAPE '\'` pattern.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 fn lease_until(now: DateTime<Utc>, lease: Duration) -> i64 {
     micros(now) + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2)
 }
@@ -341,6 +348,33 @@ where
         .await
         .map_err(err)?;
         Ok(due.map(from_micros))
+    }
+
+    /// Makes every row of one workspace that waits out a back-off ready now (the platform
+    /// answered again after failing); rows holding a posting slot keep it. Lanes name the
+    /// platform and workspace as `…|{platform}|{workspace}|…`.
+    pub(super) async fn release_backoff(
+        &self,
+        platform: &str,
+        workspace: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let pattern = format!(
+            "%|{}|{}|%",
+            like_escaped(platform),
+            like_escaped(workspace)
+        );
+        let done = sqlx::query(
+            "UPDATE outbox SET available_us = $1
+             WHERE status = 'pending' AND lease_owner IS NULL AND available_us > $1
+               AND attempts > 0 AND slot_us IS NULL AND lane LIKE $2 ESCAPE '\\'",
+        )
+        .bind(micros(now))
+        .bind(pattern)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(DB::rows_affected(&done))
     }
 
     /// A channel's pacing as every replica sees it: its next free slot, and the end of any

@@ -19,6 +19,7 @@ mod simulate_cli;
 
 mod board_view;
 mod databases;
+mod delivery_pace;
 mod properties_chain;
 mod report_log;
 mod sandbox_api;
@@ -32,6 +33,7 @@ mod service_projections;
 mod slack_api;
 mod slack_app;
 mod slack_manifest;
+mod slack_once;
 mod slack_server;
 mod store_adapter_state;
 mod store_audit;
