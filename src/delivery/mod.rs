@@ -189,6 +189,15 @@ fn channel_of(target: &Target) -> Option<&str> {
     }
 }
 
+/// What a delivery is paced by: its channel, or for a direct message the person's conversation
+/// with the bot (named by their user id). A private answer is not paced.
+fn paced_by(target: &Target) -> Option<&str> {
+    match &target.delivery {
+        Delivery::Direct { user, .. } => Some(user),
+        _ => channel_of(target),
+    }
+}
+
 impl Worker {
     /// A worker posting through the given adapters.
     pub fn new(
@@ -318,7 +327,7 @@ impl Worker {
         };
         let channel = channel_of(&target).map(str::to_string);
         match self
-            .pace(&row, platform, &target.workspace, channel.as_deref(), now)
+            .pace(&row, platform, &target.workspace, paced_by(&target), now)
             .await?
         {
             Go::Now => {}

@@ -21,7 +21,6 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SUMMARY: &str = "Decision not to refer for a care and support needs assessment after discharge; adult lives alone";

@@ -893,36 +893,38 @@ async fn handle(
         }
     };
     attempt.channel = text_of(&parsed, "channel").map(str::to_string);
-    let mut state = inner.lock();
-    let answer = answer(&inner, &mut state, &ws, &method, &parsed, now);
-    let ok = answer.body.get("ok").and_then(Value::as_bool) == Some(true);
-    attempt.outcome = if answer.status == StatusCode::TOO_MANY_REQUESTS {
-        "http_429".into()
-    } else if ok {
-        "ok".into()
-    } else {
-        answer.body["error"].as_str().unwrap_or("error").to_string()
+    let (answer, after) = {
+        let mut state = inner.lock();
+        let answer = answer(&inner, &mut state, &ws, &method, &parsed, now);
+        let ok = answer.body.get("ok").and_then(Value::as_bool) == Some(true);
+        attempt.outcome = if answer.status == StatusCode::TOO_MANY_REQUESTS {
+            "http_429".into()
+        } else if ok {
+            "ok".into()
+        } else {
+            answer.body["error"].as_str().unwrap_or("error").to_string()
+        };
+        attempt.retry_after = answer.retry_after.map(Duration::from_secs);
+        state.attempts.push(attempt);
+        let mut after = None;
+        if ok && method == "chat.postMessage"
+            && let Some((how, left, roots_only)) = state.after_posts
+            && left > 0
+            && (!roots_only || parsed.get("thread_ts").is_none())
+        {
+            state.after_posts = (left > 1).then_some((how, left - 1, roots_only));
+            after = Some(how);
+        }
+        if ok {
+            state.calls.push(Call {
+                method,
+                team: ws.team.clone(),
+                body: Value::Object(parsed),
+                response: answer.body.clone(),
+            });
+        }
+        (answer, after)
     };
-    attempt.retry_after = answer.retry_after.map(Duration::from_secs);
-    state.attempts.push(attempt);
-    let mut after = None;
-    if ok && method == "chat.postMessage"
-        && let Some((how, left, roots_only)) = state.after_posts
-        && left > 0
-        && (!roots_only || parsed.get("thread_ts").is_none())
-    {
-        state.after_posts = (left > 1).then_some((how, left - 1, roots_only));
-        after = Some(how);
-    }
-    if ok {
-        state.calls.push(Call {
-            method,
-            team: ws.team.clone(),
-            body: Value::Object(parsed),
-            response: answer.body.clone(),
-        });
-    }
-    drop(state);
     match after {
         Some(AfterPost::Stall(hold)) => tokio::time::sleep(hold).await,
         Some(AfterPost::Drop) => {

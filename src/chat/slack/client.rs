@@ -513,12 +513,12 @@ mod tests {
         let (base, log) = server().await;
         let c = client(&base, "ok");
         assert_eq!(
-            c.update(TOKEN, "C1", "1700000000.000100", "t", &blocks(), None)
+            c.update(TOKEN, "C1", "1700000000.000100", "t", &blocks())
                 .await,
             Ok(())
         );
         assert_eq!(
-            c.post_ephemeral(TOKEN, "C1", "U1", "t", &blocks(), None).await,
+            c.post_ephemeral(TOKEN, "C1", "U1", "t", &blocks()).await,
             Ok(())
         );
         assert_eq!(c.open_dm(TOKEN, "U1").await, Ok("D024BE91L".to_string()));
@@ -656,7 +656,7 @@ mod tests {
             "team_added_to_org",
         ] {
             let e = client(&base, code)
-                .update(TOKEN, "C1", "1", "t", &blocks(), None)
+                .update(TOKEN, "C1", "1", "t", &blocks())
                 .await;
             assert_eq!(
                 e,
