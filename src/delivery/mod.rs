@@ -190,10 +190,12 @@ fn channel_of(target: &Target) -> Option<&str> {
 }
 
 /// What a delivery is paced by: its channel, or for a direct message the person's conversation
-/// with the bot (named by their user id). A private answer is not paced.
+/// with the bot (named by their user id). Rewriting a root's status adds no message, and a
+/// private answer is not one either: neither is paced (rate limits still pause them).
 fn paced_by(target: &Target) -> Option<&str> {
     match &target.delivery {
         Delivery::Direct { user, .. } => Some(user),
+        Delivery::UpdateRoot { .. } | Delivery::Receipt { .. } => None,
         _ => channel_of(target),
     }
 }
@@ -488,7 +490,9 @@ impl Worker {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert((platform, target.workspace.clone()));
-                outbox.retry(row.id, owner, &why, at, in_doubt_since).await?;
+                outbox
+                    .retry(row.id, owner, &why, at, in_doubt_since)
+                    .await?;
             }
             e @ PostError::Permanent(_) => {
                 self.observer.failed(platform, &e.label(), true);

@@ -47,7 +47,8 @@ impl Worker {
         let Some(channel) = paced else {
             return Ok(pause_end.map_or(Go::Now, Go::Paused));
         };
-        let step = chrono::Duration::from_std(spacing).unwrap_or_else(|_| chrono::Duration::seconds(1));
+        let step =
+            chrono::Duration::from_std(spacing).unwrap_or_else(|_| chrono::Duration::seconds(1));
         if let Some(slot) = row.slot {
             // A slot booked before a pause began is void: the pause moved everything after it.
             let valid = pace.paused_until.is_none_or(|p| slot >= p);

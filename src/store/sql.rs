@@ -12,8 +12,8 @@ use super::checkpoint::{Checkpoint, CheckpointFinding};
 use super::crosscheck::{Outside, cross_check};
 use super::projection::{self, DisputeRow, Projection};
 use super::{
-    AdapterEntry, Batch, DisputeRecord, LOG_KINDS, LogScope, NewOutbox, OutboxDepth, OutboxRow, Pace,
-    RecordView, RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
+    AdapterEntry, Batch, DisputeRecord, LOG_KINDS, LogScope, NewOutbox, OutboxDepth, OutboxRow,
+    Pace, RecordView, RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
 };
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
@@ -359,11 +359,7 @@ where
         workspace: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let pattern = format!(
-            "%|{}|{}|%",
-            like_escaped(platform),
-            like_escaped(workspace)
-        );
+        let pattern = format!("%|{}|{}|%", like_escaped(platform), like_escaped(workspace));
         let done = sqlx::query(
             "UPDATE outbox SET available_us = $1
              WHERE status = 'pending' AND lease_owner IS NULL AND available_us > $1

@@ -13,7 +13,8 @@ use escalation_bot::delivery::WorkerConfig;
 use escalation_bot::service::Clock;
 use std::time::Duration;
 
-const SUMMARY: &str = "Decision not to refer for a care and support needs assessment after discharge";
+const SUMMARY: &str =
+    "Decision not to refer for a care and support needs assessment after discharge";
 
 /// The 429 pause Slack asks for, in seconds.
 const RETRY_AFTER: u64 = 5;
@@ -108,7 +109,11 @@ async fn two_workers_on_one_postgres_database_share_the_channel_pace_and_both_ho
     // The pace: one post a second per channel, across both replicas.
     for (team, channel) in [(ASC_TEAM, ASC_CHANNEL), (VOL_TEAM, VOL_CHANNEL)] {
         let posts = posts_in(&attempts, team, channel);
-        assert!(posts.len() >= 9, "{channel}: roots and replies: {}", posts.len());
+        assert!(
+            posts.len() >= 9,
+            "{channel}: roots and replies: {}",
+            posts.len()
+        );
         for pair in posts.windows(2) {
             assert!(
                 pair[1] - pair[0] >= chrono::Duration::seconds(1),
@@ -128,15 +133,28 @@ async fn two_workers_on_one_postgres_database_share_the_channel_pace_and_both_ho
 
     // The 429: the only one, the one Slack was told to give; then nothing into the workspace
     // from either replica until Retry-After had passed, though both had rows in hand meanwhile.
-    let limited: Vec<&Attempt> = attempts.iter().filter(|a| a.outcome == "http_429").collect();
-    assert_eq!(limited.len(), 1, "pacing alone never ran into Slack's limit");
-    assert_eq!(limited[0].retry_after, Some(Duration::from_secs(RETRY_AFTER)));
+    let limited: Vec<&Attempt> = attempts
+        .iter()
+        .filter(|a| a.outcome == "http_429")
+        .collect();
+    assert_eq!(
+        limited.len(),
+        1,
+        "pacing alone never ran into Slack's limit"
+    );
+    assert_eq!(
+        limited[0].retry_after,
+        Some(Duration::from_secs(RETRY_AFTER))
+    );
     let (from, until) = pause.expect("Slack answered 429");
     let during: Vec<&Attempt> = attempts
         .iter()
         .filter(|a| a.team.as_deref() == Some(ASC_TEAM) && a.at > from && a.at < until)
         .collect();
-    assert!(during.is_empty(), "calls while Slack asked to wait: {during:?}");
+    assert!(
+        during.is_empty(),
+        "calls while Slack asked to wait: {during:?}"
+    );
     assert!(
         attempts
             .iter()

@@ -142,7 +142,10 @@ async fn accepted_then_unanswered(backend: Backend, how: AfterPost) {
 
     // A reply in doubt is looked for among the thread's replies.
     let note = app
-        .command(SOCIAL_WORKER, &format!("note {reference} Phoned the network again."))
+        .command(
+            SOCIAL_WORKER,
+            &format!("note {reference} Phoned the network again."),
+        )
         .await;
     assert_eq!(note.status, 200, "{note:?}");
     app.slack.after_posts(how, 1, false);
@@ -189,8 +192,16 @@ async fn a_worker_killed_mid_post(backend: Backend) {
     let doomed = app.worker_with(Duration::from_secs(3600), Duration::ZERO);
     let task = tokio::spawn(async move { doomed.tick().await });
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !app.slack.calls().iter().any(|c| c.method == "chat.postMessage") {
-        assert!(Instant::now() < deadline, "the root post never reached Slack");
+    while !app
+        .slack
+        .calls()
+        .iter()
+        .any(|c| c.method == "chat.postMessage")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the root post never reached Slack"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     task.abort();
@@ -278,7 +289,10 @@ async fn serve_killed_while_slack_holds_a_root_post_and_started_again_posts_each
     }
     // What the requests queued; a serve process may add scheduled posts of its own later.
     let queued = rows(&app).await.len();
-    assert!(queued >= 6, "roots, replies, updates and receipts are queued");
+    assert!(
+        queued >= 6,
+        "roots, replies, updates and receipts are queued"
+    );
     let log = app.db.folder().join("serve.log");
 
     // Slack keeps the first root post and never answers; the process is killed meanwhile.
@@ -286,8 +300,16 @@ async fn serve_killed_while_slack_holds_a_root_post_and_started_again_posts_each
         .after_posts(AfterPost::Stall(Duration::from_secs(3600)), 1, true);
     let first = start_serve(&app, &log);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !app.slack.calls().iter().any(|c| c.method == "chat.postMessage") {
-        assert!(Instant::now() < deadline, "the root post never reached Slack");
+    while !app
+        .slack
+        .calls()
+        .iter()
+        .any(|c| c.method == "chat.postMessage")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the root post never reached Slack"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     drop(first);
@@ -307,7 +329,11 @@ async fn serve_killed_while_slack_holds_a_root_post_and_started_again_posts_each
         assert!(
             Instant::now() < deadline,
             "the queued posts were not all sent: {:?}\n{}",
-            rows(&app).await.iter().map(|(k, _, s)| format!("{k} {s}")).collect::<Vec<_>>(),
+            rows(&app)
+                .await
+                .iter()
+                .map(|(k, _, s)| format!("{k} {s}"))
+                .collect::<Vec<_>>(),
             std::fs::read_to_string(&log).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

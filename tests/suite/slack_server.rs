@@ -344,7 +344,11 @@ impl SlackServer {
     }
 
     /// Every message in a channel as it stands: (ts, thread_ts, metadata).
-    pub fn channel_messages(&self, team: &str, channel: &str) -> Vec<(String, Option<String>, Option<Value>)> {
+    pub fn channel_messages(
+        &self,
+        team: &str,
+        channel: &str,
+    ) -> Vec<(String, Option<String>, Option<Value>)> {
         let state = self.inner.lock();
         state
             .messages
@@ -580,7 +584,10 @@ fn history(state: &ServerState, ws: &Workspace, body: &Map<String, Value>, threa
     let limit = number("limit").map_or(100, |l| l.clamp(1.0, 999.0) as usize);
     let start = match text_of(body, "cursor") {
         None => 0,
-        Some(c) => match c.strip_prefix("next:").and_then(|n| n.parse::<usize>().ok()) {
+        Some(c) => match c
+            .strip_prefix("next:")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
             Some(n) => n,
             None => return Answer::error("invalid_cursor"),
         },
@@ -588,7 +595,11 @@ fn history(state: &ServerState, ws: &Workspace, body: &Map<String, Value>, threa
     let rest = picked.split_off(start.min(picked.len()));
     let more = rest.len() > limit;
     let page: Vec<Value> = rest.into_iter().take(limit).collect();
-    let next = if more { format!("next:{}", start + limit) } else { String::new() };
+    let next = if more {
+        format!("next:{}", start + limit)
+    } else {
+        String::new()
+    };
     Answer::ok(json!({
         "ok": true,
         "messages": page,
@@ -701,7 +712,11 @@ fn answer(
             }
             let ts_us = now.timestamp_micros().max(state.last_ts_us + 1);
             state.last_ts_us = ts_us;
-            let ts = format!("{}.{:06}", ts_us.div_euclid(1_000_000), ts_us.rem_euclid(1_000_000));
+            let ts = format!(
+                "{}.{:06}",
+                ts_us.div_euclid(1_000_000),
+                ts_us.rem_euclid(1_000_000)
+            );
             let text = body.get("text").cloned().unwrap_or(Value::Null);
             let blocks = body.get("blocks").cloned().unwrap_or(Value::Null);
             let thread_ts = body
@@ -907,7 +922,8 @@ async fn handle(
         attempt.retry_after = answer.retry_after.map(Duration::from_secs);
         state.attempts.push(attempt);
         let mut after = None;
-        if ok && method == "chat.postMessage"
+        if ok
+            && method == "chat.postMessage"
             && let Some((how, left, roots_only)) = state.after_posts
             && left > 0
             && (!roots_only || parsed.get("thread_ts").is_none())

@@ -159,10 +159,7 @@ impl SlackClient {
             return Err(SlackError::Transient(format!("{method}: HTTP {status}")));
         }
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport(method, &e))?;
+        let body = response.bytes().await.map_err(|e| transport(method, &e))?;
         let envelope: Option<Value> = serde_json::from_slice(&body).ok();
         match envelope
             .as_ref()
@@ -559,7 +556,13 @@ mod tests {
         assert_eq!(messages.len(), 1);
         assert_eq!(next.as_deref(), Some("bmV4dA=="));
         let _ = c
-            .history_page(TOKEN, "C1", Some("1699999999.000001"), "1699999000.000000", next.as_deref())
+            .history_page(
+                TOKEN,
+                "C1",
+                Some("1699999999.000001"),
+                "1699999000.000000",
+                next.as_deref(),
+            )
             .await;
         let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
         assert_eq!(seen[0].method, "conversations.history");

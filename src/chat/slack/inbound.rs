@@ -643,7 +643,12 @@ impl SlackPoster {
     }
 
     /// The bot's direct-message channel with a user, opened once and remembered.
-    async fn dm_channel(&self, token: &str, workspace: &str, user: &str) -> Result<String, PostError> {
+    async fn dm_channel(
+        &self,
+        token: &str,
+        workspace: &str,
+        user: &str,
+    ) -> Result<String, PostError> {
         let key = (workspace.to_string(), user.to_string());
         let cached = self
             .dm_channels
@@ -654,11 +659,7 @@ impl SlackPoster {
         if let Some(dm) = cached {
             return Ok(dm);
         }
-        let dm = self
-            .client
-            .open_dm(token, user)
-            .await
-            .map_err(post_error)?;
+        let dm = self.client.open_dm(token, user).await.map_err(post_error)?;
         self.dm_channels
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -683,7 +684,9 @@ impl SlackPoster {
                 let thread = thread.ok_or_else(|| PostError::Permanent("no_thread".into()))?;
                 (channel.clone(), Some(thread))
             }
-            Delivery::Direct { user, .. } => (self.dm_channel(&token, workspace, user).await?, None),
+            Delivery::Direct { user, .. } => {
+                (self.dm_channel(&token, workspace, user).await?, None)
+            }
             // Rewriting the root again changes nothing.
             Delivery::UpdateRoot { .. } => return Ok(Found::Absent),
             // Slack keeps no trace of a private answer.

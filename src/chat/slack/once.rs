@@ -43,7 +43,10 @@ fn oldest(since: DateTime<Utc>) -> String {
 }
 
 fn carries(message: &Value, tag: &str) -> bool {
-    message.pointer("/metadata/event_type").and_then(Value::as_str) == Some(POST_EVENT_TYPE)
+    message
+        .pointer("/metadata/event_type")
+        .and_then(Value::as_str)
+        == Some(POST_EVENT_TYPE)
         && message
             .pointer("/metadata/event_payload/outbox_key")
             .and_then(Value::as_str)
@@ -79,7 +82,10 @@ pub async fn find(
             None => return Ok(None),
         }
     }
-    tracing::warn!(channel, "slack: an earlier post was looked for through {MAX_PAGES} pages of history and not found");
+    tracing::warn!(
+        channel,
+        "slack: an earlier post was looked for through {MAX_PAGES} pages of history and not found"
+    );
     Ok(None)
 }
 
@@ -101,6 +107,9 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-06-01T08:40:00.25Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default();
-        assert_eq!(oldest(at), format!("{}.250000", at.timestamp() - CLOCK_MARGIN_SECS));
+        assert_eq!(
+            oldest(at),
+            format!("{}.250000", at.timestamp() - CLOCK_MARGIN_SECS)
+        );
     }
 }
