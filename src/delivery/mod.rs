@@ -388,6 +388,11 @@ impl Worker {
                 Ok(Found::Unknowable) => {
                     tracing::warn!(reference = %row.reference, target = %target.key(), "delivery: an earlier attempt may have been posted and the platform cannot say; posting again");
                 }
+                // The look is refused for good (an installation without the history scopes):
+                // the post itself may still go, so it is not set aside for that.
+                Err(PostError::Permanent(why)) => {
+                    tracing::warn!(reference = %row.reference, target = %target.key(), error = %why, "delivery: cannot look for an earlier attempt that may have been posted; posting again");
+                }
                 // The look itself failed: the row stays in doubt.
                 Err(e) => return self.failed(&row, &target, e, Some(since), now).await,
             }

@@ -178,6 +178,55 @@ async fn a_post_accepted_then_stalled_past_the_timeout_is_found_and_posted_once_
     accepted_then_unanswered(Backend::Postgres, AfterPost::Stall(CLIENT_TIMEOUT * 3)).await;
 }
 
+/// An installation without the history scopes cannot be asked; a post in doubt is then posted
+/// again (it may show twice) rather than set aside.
+async fn without_the_history_scopes(backend: Backend) {
+    let app = app_on(backend, true).await;
+    let worker = app.worker_with(CLIENT_TIMEOUT, Duration::ZERO);
+    app.raise(SOCIAL_WORKER, SUMMARY).await;
+    app.slack.without_history_scopes(ASC_TEAM);
+    app.slack.without_history_scopes(VOL_TEAM);
+    app.slack.after_posts(AfterPost::Drop, 1, true);
+    drain(&app, &worker).await;
+    let depth = app.depth().await;
+    assert_eq!(
+        (depth.pending, depth.parked),
+        (0, 0),
+        "nothing set aside: {depth:?}"
+    );
+    let refused = app
+        .slack
+        .attempts()
+        .iter()
+        .filter(|a| a.method == "conversations.history" && a.outcome == "missing_scope")
+        .count();
+    assert_eq!(
+        refused, 1,
+        "the look was refused once, and the post went again"
+    );
+    let roots = app
+        .slack
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.method == "chat.postMessage"
+                && c.field("thread_ts").is_empty()
+                && [ASC_CHANNEL, VOL_CHANNEL].contains(&c.field("channel"))
+        })
+        .count();
+    assert_eq!(roots, 3, "two roots, one of them twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_history_scopes_a_post_in_doubt_is_posted_again_not_set_aside_on_sqlite() {
+    without_the_history_scopes(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_history_scopes_a_post_in_doubt_is_posted_again_not_set_aside_on_postgres() {
+    without_the_history_scopes(Backend::Postgres).await;
+}
+
 /// A worker dies while Slack holds its root post's answer: once its lease runs out, another
 /// worker finds the post and records its thread; the replies go into that thread.
 async fn a_worker_killed_mid_post(backend: Backend) {

@@ -198,6 +198,8 @@ struct ServerState {
     after_posts: Option<(AfterPost, usize, bool)>,
     /// team → the end of a 429 pause on posts.
     paused: HashMap<String, (DateTime<Utc>, u64)>,
+    /// Workspaces whose app was installed without the history scopes (`missing_scope`).
+    without_history: Vec<String>,
     /// (team, user) → DM channel id, once opened.
     dms: HashMap<(String, String), String>,
     /// trigger id → (issued at, used).
@@ -341,6 +343,11 @@ impl SlackServer {
             .lock()
             .paused
             .insert(team.to_string(), (until, secs));
+    }
+
+    /// The app in `team` was installed without `channels:history` and `groups:history`.
+    pub fn without_history_scopes(&self, team: &str) {
+        self.inner.lock().without_history.push(team.to_string());
     }
 
     /// Every message in a channel as it stands: (ts, thread_ts, metadata).
@@ -785,6 +792,11 @@ fn answer(
                 json!({ "ok": true, "message_ts": format!("1780000000.{:06}", state.next_ts) }),
             )
         }
+        "conversations.history" | "conversations.replies"
+            if state.without_history.contains(&team) =>
+        {
+            Answer::error("missing_scope")
+        }
         "conversations.history" => history(state, ws, body, false),
         "conversations.replies" => history(state, ws, body, true),
         "conversations.open" => {
@@ -1018,6 +1030,105 @@ mod tests {
             "nothing refused is recorded as a call"
         );
         assert_eq!(s.attempts().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_test_server_keeps_metadata_and_shows_it_in_the_history_only_when_asked() {
+        let s = server(None).await;
+        let meta =
+            json!({ "event_type": "escalation_bot_post", "event_payload": { "outbox_key": "k1" } });
+        let (_, _, bad) = call(
+            &s,
+            "chat.postMessage",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "text": "hi", "metadata": { "event_payload": {} } }),
+        )
+        .await;
+        assert_eq!(bad["error"], "invalid_metadata_format");
+        let (_, _, root) = call(
+            &s,
+            "chat.postMessage",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "text": "root", "metadata": meta }),
+        )
+        .await;
+        let ts = root["ts"].as_str().expect("a ts").to_string();
+        let (_, _, reply) = call(
+            &s,
+            "chat.postMessage",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "text": "reply", "thread_ts": ts, "metadata": meta.to_string() }),
+        )
+        .await;
+        assert_eq!(
+            reply["ok"], true,
+            "metadata as a JSON string is accepted too"
+        );
+
+        let (_, _, none) = call(
+            &s,
+            "conversations.history",
+            None,
+            json!({ "channel": "C0KNOWN" }),
+        )
+        .await;
+        assert_eq!(none["error"], "not_authed");
+        let (_, _, missing) = call(&s, "conversations.history", Some(TOKEN), json!({})).await;
+        assert_eq!(missing["error"], "channel_not_found");
+        let (_, _, plain) = call(
+            &s,
+            "conversations.history",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN" }),
+        )
+        .await;
+        let messages = plain["messages"].as_array().expect("messages");
+        assert_eq!(messages.len(), 1, "top-level messages only: {plain}");
+        assert!(
+            messages[0].get("metadata").is_none(),
+            "no metadata unless asked"
+        );
+        let (_, _, with) = call(
+            &s,
+            "conversations.history",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "include_all_metadata": true, "oldest": "0" }),
+        )
+        .await;
+        assert_eq!(with["messages"][0]["metadata"], meta);
+        let (_, _, later) = call(
+            &s,
+            "conversations.history",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "oldest": ts }),
+        )
+        .await;
+        assert_eq!(
+            later["messages"].as_array().map(Vec::len),
+            Some(0),
+            "oldest is exclusive"
+        );
+        let (_, _, thread) = call(
+            &s,
+            "conversations.replies",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "ts": ts, "include_all_metadata": true }),
+        )
+        .await;
+        let texts: Vec<&str> = thread["messages"]
+            .as_array()
+            .map(|m| m.iter().filter_map(|x| x["text"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(texts, ["root", "reply"]);
+        assert_eq!(thread["messages"][1]["metadata"], meta);
+        let (_, _, lost) = call(
+            &s,
+            "conversations.replies",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "ts": "1.000001" }),
+        )
+        .await;
+        assert_eq!(lost["error"], "thread_not_found");
     }
 
     #[tokio::test]
