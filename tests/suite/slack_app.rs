@@ -192,7 +192,7 @@ slack = { workspace = "T0NSAB", user = "U0NSABCH" }
 
 /// The Slack workspaces as the test server knows them (channels left out are unknown to it).
 /// `U0NEWSTART` is a member of the ASC workspace whom the directory does not list yet.
-pub fn workspaces(unknown_channels: &[&str]) -> Vec<Workspace> {
+fn workspaces(unknown_channels: &[&str]) -> Vec<Workspace> {
     let known = |c: &'static str| -> Vec<&'static str> {
         if unknown_channels.contains(&c) {
             Vec::new()
