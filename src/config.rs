@@ -135,6 +135,10 @@ pub struct ServeConfig {
     /// The Bot Connector base used for a tenant before any of its activities named one.
     #[arg(long = "teams-service-url", env = "TEAMS_SERVICE_URL", default_value = DEFAULT_SERVICE_URL)]
     pub teams_service_url: String,
+    /// How long the delivery worker holds a claimed post before another replica may take it
+    /// over (seconds). A post whose worker died is looked for on the platform once this runs out.
+    #[arg(long = "delivery-lease-secs", env = "DELIVERY_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub delivery_lease_secs: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long = "max-body-bytes", env = "MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,

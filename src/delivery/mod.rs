@@ -1,11 +1,23 @@
 //! The delivery worker: claims outbox rows and posts them through each platform's adapter.
 //!
 //! Posts never happen inside a request. A slow or failing platform delays posts; it never loses
-//! one (rows stay in the outbox until sent or parked), never duplicates one (a root post is
-//! recorded as a `thread_opened` event before its row is marked sent, and a re-claimed root
-//! whose thread is already recorded is not posted again), and never blocks an acknowledgement.
+//! one (rows stay in the outbox until sent or parked), and never blocks an acknowledgement.
+//!
+//! Exactly once: a root post is recorded as a `thread_opened` event before its row is marked
+//! sent, and a re-claimed root whose thread is already recorded is not posted again. A post
+//! whose answer never reached us — the worker died holding the row, or the call timed out or
+//! the connection dropped after the request was sent — leaves its row *in doubt*: before
+//! posting it again, the worker asks the platform for it ([`Poster::find`]; Slack keeps each
+//! post's outbox key in the message's metadata) and, when found, records it as sent.
+//!
+//! Pacing and rate-limit pauses live in the database ([`pace`]), so replicas share them; a row
+//! waiting for its channel's slot holds that slot and is not claimed again until then, and an
+//! idle worker sleeps until the next row falls due. Only real failures count towards a row's
+//! back-off, and once a workspace answers again after failing, its rows waiting out a back-off
+//! go at once (at the channels' pace), so a backlog drains within seconds of a recovery.
 
 mod backoff;
+mod pace;
 
 pub use backoff::backoff;
 
@@ -15,7 +27,8 @@ use crate::posts::{Delivery, Message, Target};
 use crate::service::{Outbox, Service};
 use crate::store::OutboxRow;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use pace::Go;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -36,6 +49,10 @@ pub struct Posted {
 pub enum PostError {
     #[error("temporary failure: {0}")]
     Retry(String),
+    /// The request was sent but no answer came back (a timeout, a dropped connection): the
+    /// platform may have posted it, so the next attempt looks for it first.
+    #[error("no answer after sending: {0}")]
+    InDoubt(String),
     #[error("rate limited for {0:?}")]
     RateLimited(Duration),
     #[error("permanent failure: {0}")]
@@ -47,6 +64,7 @@ impl PostError {
     pub fn label(&self) -> String {
         match self {
             PostError::Retry(_) => "transient".into(),
+            PostError::InDoubt(_) => "no_answer".into(),
             PostError::RateLimited(_) => "rate_limited".into(),
             PostError::Permanent(code) => code
                 .split([' ', ':'])
@@ -57,11 +75,26 @@ impl PostError {
     }
 }
 
+/// What a platform says about a post made earlier under an outbox key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// It is there: record it as sent, with this id (and thread, for a root).
+    Posted(Posted),
+    /// It is not there: post it.
+    Absent,
+    /// The platform offers no way to tell (or re-doing it is harmless): post it.
+    Unknowable,
+}
+
 /// The future a platform adapter returns for one post.
 pub type PostFuture<'a> = Pin<Box<dyn Future<Output = Result<Posted, PostError>> + Send + 'a>>;
 
+/// The future a platform adapter returns for a look for an earlier post.
+pub type FindFuture<'a> = Pin<Box<dyn Future<Output = Result<Found, PostError>> + Send + 'a>>;
+
 /// A platform's way of posting a message to a target. `thread` is the thread id recorded for
-/// the target's channel (for replies and root updates).
+/// the target's channel (for replies and root updates); `key` is the row's outbox key, which a
+/// platform that can keep it with the post does, so [`Poster::find`] can look for it.
 pub trait Poster: Send + Sync {
     /// Posts one message.
     fn post<'a>(
@@ -69,7 +102,21 @@ pub trait Poster: Send + Sync {
         target: &'a Target,
         message: &'a Message,
         thread: Option<&'a str>,
+        key: &'a str,
     ) -> PostFuture<'a>;
+
+    /// Looks for a post made under `key` no earlier than `since` (an attempt whose answer never
+    /// reached us). Platforms that cannot tell say [`Found::Unknowable`], and the post is made again.
+    fn find<'a>(
+        &'a self,
+        target: &'a Target,
+        thread: Option<&'a str>,
+        key: &'a str,
+        since: DateTime<Utc>,
+    ) -> FindFuture<'a> {
+        let _ = (target, thread, key, since);
+        Box::pin(async { Ok(Found::Unknowable) })
+    }
 }
 
 /// Counters the worker reports, read by `/metrics`.
@@ -98,7 +145,8 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// How many rows to claim at a time.
     pub batch: i64,
-    /// How long to wait when there is nothing to do.
+    /// The longest an idle worker sleeps before looking for new rows (it wakes sooner when a
+    /// waiting row falls due earlier).
     pub idle: Duration,
     /// The least time between two posts to one channel (Slack: about one a second).
     pub channel_spacing: Duration,
@@ -125,10 +173,31 @@ pub struct Worker {
     posters: HashMap<Platform, Arc<dyn Poster>>,
     observer: Arc<dyn DeliveryObserver>,
     config: WorkerConfig,
-    /// When each channel (platform, workspace, channel) may next be posted to.
-    next_slot: Mutex<HashMap<(Platform, String, String), DateTime<Utc>>>,
-    /// Workspaces a platform told us to leave alone until a time (HTTP 429).
-    paused: Mutex<HashMap<(Platform, String), DateTime<Utc>>>,
+    /// Workspaces where a post failed since the last one went through: the next success there
+    /// releases the rows waiting out a back-off.
+    failing: Mutex<HashSet<(Platform, String)>>,
+}
+
+/// The channel a delivery posts into, when it posts into one (not a DM, not a private answer).
+fn channel_of(target: &Target) -> Option<&str> {
+    match &target.delivery {
+        Delivery::Root { channel }
+        | Delivery::Reply { channel }
+        | Delivery::UpdateRoot { channel }
+        | Delivery::Notice { channel } => Some(channel),
+        _ => None,
+    }
+}
+
+/// What a delivery is paced by: its channel, or for a direct message the person's conversation
+/// with the bot (named by their user id). Rewriting a root's status adds no message, and a
+/// private answer is not one either: neither is paced (rate limits still pause them).
+fn paced_by(target: &Target) -> Option<&str> {
+    match &target.delivery {
+        Delivery::Direct { user, .. } => Some(user),
+        Delivery::UpdateRoot { .. } | Delivery::Receipt { .. } => None,
+        _ => channel_of(target),
+    }
 }
 
 impl Worker {
@@ -145,12 +214,13 @@ impl Worker {
             posters,
             observer,
             config,
-            next_slot: Mutex::new(HashMap::new()),
-            paused: Mutex::new(HashMap::new()),
+            failing: Mutex::new(HashSet::new()),
         }
     }
 
-    /// Runs until `shutdown` turns true, finishing the row in hand first.
+    /// Runs until `shutdown` turns true, finishing the row in hand first. Between batches it
+    /// sleeps until the next row falls due (a posting slot, a retry, a pause's end), and at most
+    /// `idle`, so rows queued meanwhile are picked up.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         loop {
             if *shutdown.borrow() {
@@ -164,11 +234,24 @@ impl Worker {
                 }
             };
             if !worked {
+                let nap = self.nap().await;
                 tokio::select! {
-                    _ = tokio::time::sleep(self.config.idle) => {}
+                    _ = tokio::time::sleep(nap) => {}
                     _ = shutdown.changed() => {}
                 }
             }
+        }
+    }
+
+    /// How long to sleep when nothing was ready: until the next row falls due, at most `idle`.
+    async fn nap(&self) -> Duration {
+        let idle = self.config.idle;
+        match self.outbox.next_due().await {
+            Ok(Some(due)) => (due - self.service.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .clamp(Duration::from_millis(5), idle),
+            _ => idle,
         }
     }
 
@@ -210,14 +293,18 @@ impl Worker {
                 }
                 continue;
             }
-            if let Err(e) = self.handle(row).await {
+            if let Err(e) = self.handle(row, now).await {
                 tracing::warn!(error = %e, "delivery: cannot record the outcome of a post");
             }
         }
         Ok(n)
     }
 
-    async fn handle(&self, row: OutboxRow) -> Result<(), crate::store::StoreError> {
+    async fn handle(
+        &self,
+        row: OutboxRow,
+        claimed: DateTime<Utc>,
+    ) -> Result<(), crate::store::StoreError> {
         let outbox = &self.outbox;
         let owner = &self.config.owner;
         let now = self.service.now();
@@ -240,26 +327,22 @@ impl Worker {
             outbox.park(row.id, owner, &why, now).await?;
             return Ok(());
         };
-        if let Some(until) = self.paused_until(platform, &target.workspace, now) {
-            outbox
-                .wait(row.id, owner, "waiting out a rate limit", until)
-                .await?;
-            return Ok(());
-        }
-        let channel = match &target.delivery {
-            Delivery::Root { channel }
-            | Delivery::Reply { channel }
-            | Delivery::UpdateRoot { channel }
-            | Delivery::Notice { channel } => Some(channel.clone()),
-            _ => None,
-        };
-        if let Some(channel) = &channel
-            && let Some(slot) = self.slot(platform, &target.workspace, channel, now)
+        let channel = channel_of(&target).map(str::to_string);
+        match self
+            .pace(&row, platform, &target.workspace, paced_by(&target), now)
+            .await?
         {
-            outbox
-                .wait(row.id, owner, "pacing posts to this channel", slot)
-                .await?;
-            return Ok(());
+            Go::Now => {}
+            Go::Paused(until) => {
+                outbox
+                    .wait(row.id, owner, "waiting out a rate limit", until)
+                    .await?;
+                return Ok(());
+            }
+            Go::AtSlot(slot) => {
+                outbox.wait_for_slot(row.id, owner, slot).await?;
+                return Ok(());
+            }
         }
         let thread = match (&target.delivery, &channel) {
             (
@@ -292,52 +375,135 @@ impl Worker {
             }
             _ => {}
         }
-        match poster.post(&target, &message, thread.as_deref()).await {
-            Ok(posted) => {
-                if let (Delivery::Root { channel }, Some(thread)) =
-                    (&target.delivery, &posted.thread)
-                    && let Ok(reference) = Reference::parse(&row.reference)
-                {
-                    let opened = EventBody::ThreadOpened {
-                        thread: ThreadRef {
-                            platform,
-                            workspace: target.workspace.clone(),
-                            channel: channel.clone(),
-                            thread: thread.clone(),
-                        },
-                    };
-                    if let Err(e) = self.service.record(&reference, opened).await {
-                        tracing::warn!(error = %e, reference = %row.reference, "delivery: posted a root but could not record its thread");
-                    }
+        if let Some(since) = row.in_doubt_since {
+            match poster
+                .find(&target, thread.as_deref(), &row.idempotency_key, since)
+                .await
+            {
+                Ok(Found::Posted(posted)) => {
+                    tracing::info!(reference = %row.reference, target = %target.key(), id = %posted.id, "delivery: found a post whose answer had not reached us, recorded it instead of posting again");
+                    return self.posted(&row, &target, posted).await;
                 }
-                self.observer.sent(platform);
-                outbox
-                    .sent(row.id, owner, &posted.id, self.service.now())
-                    .await?;
+                Ok(Found::Absent) => {}
+                Ok(Found::Unknowable) => {
+                    tracing::warn!(reference = %row.reference, target = %target.key(), "delivery: an earlier attempt may have been posted and the platform cannot say; posting again");
+                }
+                // The look is refused for good (an installation without the history scopes):
+                // the post itself may still go, so it is not set aside for that.
+                Err(PostError::Permanent(why)) => {
+                    tracing::warn!(reference = %row.reference, target = %target.key(), error = %why, "delivery: cannot look for an earlier attempt that may have been posted; posting again");
+                }
+                // The look itself failed: the row stays in doubt.
+                Err(e) => return self.failed(&row, &target, e, Some(since), now).await,
             }
-            Err(PostError::RateLimited(after)) => {
+        }
+        match poster
+            .post(&target, &message, thread.as_deref(), &row.idempotency_key)
+            .await
+        {
+            Ok(posted) => self.posted(&row, &target, posted).await,
+            Err(e) => {
+                let doubt = matches!(e, PostError::InDoubt(_)).then_some(claimed);
+                self.failed(&row, &target, e, doubt, now).await
+            }
+        }
+    }
+
+    /// Records a post that is on the platform: a root's thread first, then the row as sent.
+    async fn posted(
+        &self,
+        row: &OutboxRow,
+        target: &Target,
+        posted: Posted,
+    ) -> Result<(), crate::store::StoreError> {
+        let platform = target.platform;
+        if let (Delivery::Root { channel }, Some(thread)) = (&target.delivery, &posted.thread)
+            && let Ok(reference) = Reference::parse(&row.reference)
+        {
+            let opened = EventBody::ThreadOpened {
+                thread: ThreadRef {
+                    platform,
+                    workspace: target.workspace.clone(),
+                    channel: channel.clone(),
+                    thread: thread.clone(),
+                },
+            };
+            if let Err(e) = self.service.record(&reference, opened).await {
+                tracing::warn!(error = %e, reference = %row.reference, "delivery: posted a root but could not record its thread");
+            }
+        }
+        self.observer.sent(platform);
+        let now = self.service.now();
+        self.outbox
+            .sent(row.id, &self.config.owner, &posted.id, now)
+            .await?;
+        let recovered = self
+            .failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(platform, target.workspace.clone()));
+        if recovered {
+            let released = self
+                .outbox
+                .release_backoff(&platform.to_string(), &target.workspace, now)
+                .await?;
+            if released > 0 {
+                tracing::info!(%platform, workspace = %target.workspace, released, "delivery: the platform answers again; posts waiting out a back-off go now");
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles a row whose post (or look for an earlier post) failed. `in_doubt_since` is Some
+    /// when the platform may hold the post after all.
+    async fn failed(
+        &self,
+        row: &OutboxRow,
+        target: &Target,
+        error: PostError,
+        in_doubt_since: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), crate::store::StoreError> {
+        let outbox = &self.outbox;
+        let owner = &self.config.owner;
+        let platform = target.platform;
+        match error {
+            PostError::RateLimited(after) => {
                 let until = now
                     + chrono::Duration::from_std(after)
                         .unwrap_or_else(|_| chrono::Duration::seconds(1));
-                self.pause(platform, &target.workspace, until);
+                self.outbox
+                    .pause(&platform.to_string(), &target.workspace, "", until)
+                    .await?;
                 self.observer.failed(platform, "rate_limited", false);
                 outbox
                     .wait(row.id, owner, "rate limited by the platform", until)
                     .await?;
             }
-            Err(PostError::Retry(why)) => {
+            PostError::Retry(why) | PostError::InDoubt(why) => {
                 let wait = backoff(row.attempts);
                 let at = now
                     + chrono::Duration::from_std(wait)
                         .unwrap_or_else(|_| chrono::Duration::seconds(5));
-                self.observer.failed(platform, "transient", false);
-                outbox.retry(row.id, owner, &why, at).await?;
+                let label = if in_doubt_since.is_some() {
+                    "no_answer"
+                } else {
+                    "transient"
+                };
+                self.observer.failed(platform, label, false);
+                self.failing
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert((platform, target.workspace.clone()));
+                outbox
+                    .retry(row.id, owner, &why, at, in_doubt_since)
+                    .await?;
             }
-            Err(e @ PostError::Permanent(_)) => {
+            e @ PostError::Permanent(_) => {
                 self.observer.failed(platform, &e.label(), true);
                 tracing::error!(reference = %row.reference, target = %target.key(), error = %e, "delivery: parked a post that cannot succeed");
                 outbox.park(row.id, owner, &e.to_string(), now).await?;
-                self.report_parked(&row, &target, &e.label(), now).await;
+                self.report_parked(row, target, &e.label(), now).await;
             }
         }
         Ok(())
@@ -427,48 +593,6 @@ impl Worker {
             .collect();
         if let Err(e) = self.outbox.add(&row.reference, &rows, now).await {
             tracing::warn!(error = %e, reference = %row.reference, "delivery: cannot tell the board about a parked post");
-        }
-    }
-
-    fn paused_until(
-        &self,
-        platform: Platform,
-        workspace: &str,
-        now: DateTime<Utc>,
-    ) -> Option<DateTime<Utc>> {
-        let paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
-        paused
-            .get(&(platform, workspace.to_string()))
-            .copied()
-            .filter(|until| *until > now)
-    }
-
-    fn pause(&self, platform: Platform, workspace: &str, until: DateTime<Utc>) {
-        let mut paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
-        paused.insert((platform, workspace.to_string()), until);
-    }
-
-    /// None when the channel may be posted to now (and books the slot); else when it may.
-    fn slot(
-        &self,
-        platform: Platform,
-        workspace: &str,
-        channel: &str,
-        now: DateTime<Utc>,
-    ) -> Option<DateTime<Utc>> {
-        if platform == Platform::Sandbox || self.config.channel_spacing.is_zero() {
-            return None;
-        }
-        let spacing = chrono::Duration::from_std(self.config.channel_spacing)
-            .unwrap_or_else(|_| chrono::Duration::seconds(1));
-        let mut slots = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (platform, workspace.to_string(), channel.to_string());
-        match slots.get(&key) {
-            Some(next) if *next > now => Some(*next),
-            _ => {
-                slots.insert(key, now + spacing);
-                None
-            }
         }
     }
 }

@@ -2,12 +2,13 @@
 //!
 //! The scheduler claims due schedule rows here and records what they cause through
 //! `Service::system`, like any request. The delivery worker's whole job is the outbox's
-//! lifecycle (claim, sent, retry, park) and the thread a reply goes into; it gets an [`Outbox`]
+//! lifecycle (claim, sent, retry, park), the thread a reply goes into, and the pacing every
+//! replica shares; it gets an [`Outbox`]
 //! handle for exactly that, so the posting side can never append to the record except through
 //! `Service::record`.
 
 use super::Service;
-use crate::store::{NewOutbox, OutboxDepth, OutboxRow, ScheduleRow, Store, StoreError};
+use crate::store::{NewOutbox, OutboxDepth, OutboxRow, Pace, ScheduleRow, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -72,15 +73,19 @@ impl Outbox {
         self.store.outbox_sent(id, owner, result, now).await
     }
 
-    /// Puts a claimed row back to be tried again at `retry_at`, saying why.
+    /// Puts a claimed row back to be tried again at `retry_at`, saying why; `in_doubt_since` is
+    /// Some when the platform may have posted it after all, so the next attempt looks first.
     pub async fn retry(
         &self,
         id: i64,
         owner: &str,
         why: &str,
         retry_at: DateTime<Utc>,
+        in_doubt_since: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        self.store.outbox_retry(id, owner, why, retry_at).await
+        self.store
+            .outbox_retry_in_doubt(id, owner, why, retry_at, in_doubt_since)
+            .await
     }
 
     /// Hands a claimed row back untried until `until` (pacing a channel, a rate-limit pause,
@@ -93,6 +98,69 @@ impl Outbox {
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         self.store.outbox_wait(id, owner, why, until).await
+    }
+
+    /// Hands a claimed row back to wait for the posting slot it booked (not an attempt).
+    pub async fn wait_for_slot(
+        &self,
+        id: i64,
+        owner: &str,
+        slot: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.store.outbox_wait_for_slot(id, owner, slot).await
+    }
+
+    /// The platform answers a workspace again: its rows waiting out a back-off go now (at the
+    /// channels' pace), instead of each waiting out its own.
+    pub async fn release_backoff(
+        &self,
+        platform: &str,
+        workspace: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.store.release_backoff(platform, workspace, now).await
+    }
+
+    /// When the next row can be claimed, so an idle worker sleeps until then.
+    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.store.next_outbox_due().await
+    }
+
+    /// A channel's pacing and pauses, shared by every replica (`channel` '': the workspace).
+    pub async fn pace(
+        &self,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+    ) -> Result<Pace, StoreError> {
+        self.store.pace(platform, workspace, channel).await
+    }
+
+    /// Books a channel's next posting slot at or after `from`.
+    pub async fn book_slot(
+        &self,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+        from: DateTime<Utc>,
+        spacing: Duration,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        self.store
+            .book_slot(platform, workspace, channel, from, spacing)
+            .await
+    }
+
+    /// Pauses posts to a channel (`channel` '': the workspace) until `until`, for every replica.
+    pub async fn pause(
+        &self,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.store
+            .pause_posting(platform, workspace, channel, until)
+            .await
     }
 
     /// Sets aside a row that can never be posted, so it is reported instead of retried.

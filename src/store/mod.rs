@@ -148,6 +148,23 @@ pub struct OutboxRow {
     pub payload: serde_json::Value,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
+    /// When this claim was made (None only for a row claimed before claims were timed).
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// Some when an earlier attempt may have reached the platform without its answer reaching
+    /// us (a worker died holding the row, or a post timed out after it was sent): from when to
+    /// look for it in the platform's history before posting again.
+    pub in_doubt_since: Option<DateTime<Utc>>,
+    /// A posting slot in its channel this row booked before it was handed back to wait for it.
+    pub slot: Option<DateTime<Utc>>,
+}
+
+/// A channel's pacing, shared by every replica on the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pace {
+    /// The channel's next free posting slot, once one was booked.
+    pub next_slot: Option<DateTime<Utc>>,
+    /// The latest end of a pause the platform asked for, on the channel or its workspace.
+    pub paused_until: Option<DateTime<Utc>>,
 }
 
 /// A schedule row claimed by a worker.
@@ -294,7 +311,8 @@ impl Store {
         dispatch!(self, s => s.outbox_finish(id, owner, "sent", Some(result), None, now).await)
     }
 
-    /// Puts a claimed row back to be retried at `retry_at`, recording why it failed.
+    /// Puts a claimed row back to be retried at `retry_at`, recording why it failed: a failure
+    /// that leaves no doubt whether the platform posted it.
     pub async fn outbox_retry(
         &self,
         id: i64,
@@ -302,7 +320,22 @@ impl Store {
         error: &str,
         retry_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.outbox_retry(id, owner, error, retry_at).await)
+        self.outbox_retry_in_doubt(id, owner, error, retry_at, None)
+            .await
+    }
+
+    /// Puts a claimed row back to be retried at `retry_at`; `in_doubt_since` is Some when the
+    /// platform may have posted it after all (a timeout after sending), so the next attempt looks
+    /// for the post first, in the history from then on.
+    pub async fn outbox_retry_in_doubt(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+        in_doubt_since: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.outbox_retry(id, owner, error, retry_at, in_doubt_since).await)
     }
 
     /// Hands a claimed row back unposted until `until` (pacing, a rate-limit pause): it was not
@@ -314,7 +347,66 @@ impl Store {
         why: &str,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.outbox_wait(id, owner, why, until).await)
+        dispatch!(self, s => s.outbox_wait(id, owner, why, until, None).await)
+    }
+
+    /// Hands a claimed row back untried to wait for the posting slot it booked in its channel.
+    pub async fn outbox_wait_for_slot(
+        &self,
+        id: i64,
+        owner: &str,
+        slot: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.outbox_wait(id, owner, "waiting for its posting slot in the channel", slot, Some(slot)).await)
+    }
+
+    /// Makes the rows of a workspace that wait out a back-off ready now: the platform answers
+    /// again. Returns how many.
+    pub async fn release_backoff(
+        &self,
+        platform: &str,
+        workspace: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.release_backoff(platform, workspace, now).await)
+    }
+
+    /// When the next outbox row can be claimed, if any is pending.
+    pub async fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        dispatch!(self, s => s.next_outbox_due().await)
+    }
+
+    /// A channel's pacing and pauses, as every replica on this database sees them.
+    pub async fn pace(
+        &self,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+    ) -> Result<Pace, StoreError> {
+        dispatch!(self, s => s.pace(platform, workspace, channel).await)
+    }
+
+    /// Books the channel's next free posting slot at or after `from`; slots are `spacing` apart.
+    pub async fn book_slot(
+        &self,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+        from: DateTime<Utc>,
+        spacing: Duration,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        dispatch!(self, s => s.book_slot(platform, workspace, channel, from, spacing).await)
+    }
+
+    /// Pauses posting to a channel (`channel` '': the whole workspace) until `until`.
+    pub async fn pause_posting(
+        &self,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.pause(platform, workspace, channel, until).await)
     }
 
     /// Parks a row that will never succeed (e.g. `channel_not_found`) so it is reported, not retried.

@@ -13,8 +13,8 @@ use super::crosscheck::{Outside, cross_check};
 use super::logline::LogLine;
 use super::projection::{self, DisputeRow, Projection};
 use super::{
-    AdapterEntry, Batch, DisputeRecord, LogScope, NewOutbox, OutboxDepth, OutboxRow, RecordView,
-    RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
+    AdapterEntry, Batch, DisputeRecord, LogScope, NewOutbox, OutboxDepth, OutboxRow, Pace,
+    RecordView, RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
 };
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
@@ -27,11 +27,17 @@ use std::time::Duration;
 
 /// Claims ready outbox rows in id order, skipping a lane while an earlier row of it is pending
 /// (a lane is delivered strictly in order). `$lock` is the backend's way of letting concurrent
-/// claimers skip rows another is claiming.
+/// claimers skip rows another is claiming. A row whose lease ran out while still held (its
+/// worker died, perhaps mid-post) becomes in doubt from its previous claim: the next worker looks
+/// for the post on the platform before posting again. (Every `SET` reads the row as it was.)
 macro_rules! claim_outbox_sql {
     ($lock:literal) => {
         concat!(
-            "UPDATE outbox SET lease_owner = $1, lease_until_us = $2, attempts = attempts + 1
+            "UPDATE outbox SET lease_owner = $1, lease_until_us = $2, attempts = attempts + 1,
+                    in_doubt_since_us = CASE WHEN lease_owner IS NOT NULL
+                                             THEN coalesce(in_doubt_since_us, claimed_us, created_us)
+                                             ELSE in_doubt_since_us END,
+                    claimed_us = $3
              WHERE id IN (SELECT id FROM outbox
                           WHERE status = 'pending' AND available_us <= $3
                             AND (lease_until_us IS NULL OR lease_until_us < $4)
@@ -41,7 +47,8 @@ macro_rules! claim_outbox_sql {
                           ORDER BY id LIMIT $5",
             $lock,
             ")
-             RETURNING id, idempotency_key, reference, target, payload, attempts, created_us"
+             RETURNING id, idempotency_key, reference, target, payload, attempts, created_us,
+                       claimed_us, in_doubt_since_us, slot_us"
         )
     };
 }
@@ -105,6 +112,13 @@ fn corrupt(e: sqlx::Error) -> StoreError {
 
 fn json(text: &str) -> Result<serde_json::Value, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Text matched literally inside a `LIKE … ESCAPE '\'` pattern.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 fn lease_until(now: DateTime<Utc>, lease: Duration) -> i64 {
@@ -275,15 +289,18 @@ where
         owner: &str,
         error: &str,
         retry_at: DateTime<Utc>,
+        in_doubt_since: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL
+            "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL,
+                    in_doubt_since_us = $5, slot_us = NULL
              WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
         )
         .bind(micros(retry_at))
         .bind(error)
         .bind(id)
         .bind(owner)
+        .bind(in_doubt_since.map(micros))
         .execute(&self.pool)
         .await
         .map_err(err)?;
@@ -296,21 +313,154 @@ where
         owner: &str,
         why: &str,
         until: DateTime<Utc>,
+        slot: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
         // The claim counted an attempt; handing back unposted takes it off again.
         let done = sqlx::query(
             "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL,
-                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, slot_us = $5
              WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
         )
         .bind(micros(until))
         .bind(why)
         .bind(id)
         .bind(owner)
+        .bind(slot.map(micros))
         .execute(&self.pool)
         .await
         .map_err(err)?;
         Ok(DB::rows_affected(&done) == 1)
+    }
+
+    /// When the next row can be claimed: the earliest ready time of a lane's first pending row
+    /// (or the end of another worker's lease on it). None when nothing is pending.
+    pub(super) async fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let due: Option<i64> = sqlx::query_scalar(
+            "SELECT min(CASE WHEN lease_until_us IS NOT NULL AND lease_until_us > available_us
+                             THEN lease_until_us ELSE available_us END)
+             FROM outbox
+             WHERE status = 'pending'
+               AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                               WHERE earlier.lane = outbox.lane AND earlier.status = 'pending'
+                                 AND earlier.id < outbox.id)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(due.map(from_micros))
+    }
+
+    /// Makes every row of one workspace that waits out a back-off ready now (the platform
+    /// answered again after failing); rows holding a posting slot keep it. Lanes name the
+    /// platform and workspace as `…|{platform}|{workspace}|…`.
+    pub(super) async fn release_backoff(
+        &self,
+        platform: &str,
+        workspace: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let pattern = format!("%|{}|{}|%", like_escaped(platform), like_escaped(workspace));
+        let done = sqlx::query(
+            "UPDATE outbox SET available_us = $1
+             WHERE status = 'pending' AND lease_owner IS NULL AND available_us > $1
+               AND attempts > 0 AND slot_us IS NULL AND lane LIKE $2 ESCAPE '\\'",
+        )
+        .bind(micros(now))
+        .bind(pattern)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(DB::rows_affected(&done))
+    }
+
+    /// A channel's pacing as every replica sees it: its next free slot, and the end of any
+    /// pause on the channel or on its whole workspace (`channel` '').
+    pub(super) async fn pace(
+        &self,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+    ) -> Result<Pace, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT channel, next_slot_us, paused_until_us FROM delivery_pace
+             WHERE platform = $1 AND workspace = $2 AND (channel = $3 OR channel = '')",
+        )
+        .bind(platform)
+        .bind(workspace)
+        .bind(channel)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        let mut pace = Pace::default();
+        for (c, next, paused) in rows {
+            if c == channel {
+                pace.next_slot = Some(from_micros(next));
+            }
+            let paused = from_micros(paused);
+            if pace.paused_until.is_none_or(|p| p < paused) {
+                pace.paused_until = Some(paused);
+            }
+        }
+        Ok(pace)
+    }
+
+    /// Books the channel's next free slot at or after `from`, the next one `spacing` later: two
+    /// replicas booking at once get different slots.
+    pub(super) async fn book_slot(
+        &self,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+        from: DateTime<Utc>,
+        spacing: Duration,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let spacing = i64::try_from(spacing.as_micros()).unwrap_or(i64::MAX / 4);
+        let from = micros(from);
+        let next: i64 = sqlx::query_scalar(
+            "INSERT INTO delivery_pace (platform, workspace, channel, next_slot_us, paused_until_us)
+             VALUES ($1, $2, $3, $4, 0)
+             ON CONFLICT (platform, workspace, channel) DO UPDATE
+             SET next_slot_us = CASE WHEN delivery_pace.next_slot_us > $5
+                                     THEN delivery_pace.next_slot_us ELSE $5 END + $6
+             RETURNING next_slot_us",
+        )
+        .bind(platform)
+        .bind(workspace)
+        .bind(channel)
+        .bind(from + spacing)
+        .bind(from)
+        .bind(spacing)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(from_micros(next - spacing))
+    }
+
+    /// Records that the platform asked us to leave a channel (or, `channel` '', a workspace)
+    /// alone until `until`; a later, shorter pause never shortens it.
+    pub(super) async fn pause(
+        &self,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO delivery_pace (platform, workspace, channel, next_slot_us, paused_until_us)
+             VALUES ($1, $2, $3, 0, $4)
+             ON CONFLICT (platform, workspace, channel) DO UPDATE
+             SET paused_until_us = CASE WHEN delivery_pace.paused_until_us > $5
+                                        THEN delivery_pace.paused_until_us ELSE $5 END",
+        )
+        .bind(platform)
+        .bind(workspace)
+        .bind(channel)
+        .bind(micros(until))
+        .bind(micros(until))
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
     }
 
     pub(super) async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
@@ -1060,6 +1210,18 @@ where
             payload: json(r.try_get("payload").map_err(corrupt)?)?,
             attempts: r.try_get("attempts").map_err(corrupt)?,
             created_at: from_micros(r.try_get("created_us").map_err(corrupt)?),
+            claimed_at: r
+                .try_get::<Option<i64>, _>("claimed_us")
+                .map_err(corrupt)?
+                .map(from_micros),
+            in_doubt_since: r
+                .try_get::<Option<i64>, _>("in_doubt_since_us")
+                .map_err(corrupt)?
+                .map(from_micros),
+            slot: r
+                .try_get::<Option<i64>, _>("slot_us")
+                .map_err(corrupt)?
+                .map(from_micros),
         })
     }
 

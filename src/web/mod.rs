@@ -288,7 +288,11 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 
 /// Serves until Ctrl-C or SIGTERM: stops taking requests, lets the worker finish its row, exits.
 pub async fn serve(config: ServeConfig, clock: Arc<dyn Clock>) -> Result<(), String> {
-    let built = build(&config, clock, WorkerConfig::default()).await?;
+    let worker = WorkerConfig {
+        lease: Duration::from_secs(config.delivery_lease_secs),
+        ..WorkerConfig::default()
+    };
+    let built = build(&config, clock, worker).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

@@ -182,6 +182,7 @@ impl Poster for SlowApi {
         target: &'a Target,
         message: &'a Message,
         _thread: Option<&'a str>,
+        _key: &'a str,
     ) -> PostFuture<'a> {
         Box::pin(async move {
             tokio::time::sleep(std::time::Duration::from_millis(30)).await;

@@ -298,6 +298,8 @@ pub struct App {
     pub worker: Arc<Worker>,
     pub clock: Arc<ManualClock>,
     pub db: TestDb,
+    /// The directory file the app reads (a `serve` process started on the same database reads it too).
+    pub directory: std::path::PathBuf,
     http: reqwest::Client,
     secret: String,
     stop: watch::Sender<bool>,
@@ -350,7 +352,7 @@ pub async fn spawn_with(options: Options) -> App {
         .serve;
     config.listen = "127.0.0.1:0".parse().expect("an address");
     config.database_url = db.url.clone();
-    config.directory = directory;
+    config.directory = directory.clone();
     config.policies = escalation_bot::policy::default_dir();
     config.slack_signing_secrets = options.secrets.iter().map(|s| Secret::new(*s)).collect();
     config.slack_bot_token = None;
@@ -397,6 +399,7 @@ pub async fn spawn_with(options: Options) -> App {
         worker: built.worker,
         clock,
         db,
+        directory,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
@@ -807,6 +810,26 @@ impl App {
 
     /// Another delivery worker on the same database and Slack, as a second replica would run.
     pub fn second_worker(&self) -> Arc<Worker> {
+        self.worker_with(Duration::from_secs(10), Duration::ZERO)
+    }
+
+    /// A delivery worker on the same database and Slack whose Web API calls give up after
+    /// `timeout`, pacing each channel to one post per `spacing`.
+    pub fn worker_with(&self, timeout: Duration, spacing: Duration) -> Arc<Worker> {
+        self.worker(
+            timeout,
+            WorkerConfig {
+                owner: format!("second-worker-{}", uuid::Uuid::new_v4()),
+                lease: Duration::from_secs(60),
+                batch: 25,
+                idle: Duration::from_millis(20),
+                channel_spacing: spacing,
+            },
+        )
+    }
+
+    /// A delivery worker on the same database and Slack, with its own settings.
+    pub fn worker(&self, timeout: Duration, config: WorkerConfig) -> Arc<Worker> {
         let tokens = [ASC_TEAM, VOL_TEAM, BOARD_TEAM]
             .iter()
             .map(|t| (t.to_string(), Secret::new(token(t))))
@@ -816,7 +839,7 @@ impl App {
             vec![Secret::new(SECRET)],
             &self.slack.api_base(),
             reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
+                .timeout(timeout)
                 .build()
                 .expect("an HTTP client"),
             SlackTokens::new(None, tokens),
@@ -827,13 +850,7 @@ impl App {
             self.service.clone(),
             posters,
             Arc::new(NoObserver),
-            WorkerConfig {
-                owner: format!("second-worker-{}", uuid::Uuid::new_v4()),
-                lease: Duration::from_secs(60),
-                batch: 25,
-                idle: Duration::from_millis(20),
-                channel_spacing: Duration::ZERO,
-            },
+            config,
         ))
     }
 

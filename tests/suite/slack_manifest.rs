@@ -75,7 +75,9 @@ fn the_manifest_asks_for_exactly_the_scopes_the_service_uses() {
             "chat:write.public",
             "im:write",
             "app_mentions:read",
-            "im:history"
+            "im:history",
+            "channels:history",
+            "groups:history"
         ])
     );
     assert!(

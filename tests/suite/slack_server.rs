@@ -11,6 +11,14 @@
 //!   returned there (`message_not_found`); `chat.postEphemeral` needs `channel` and `user`;
 //!   `conversations.open` needs `users`; `views.open` needs a `trigger_id` it issued, used once
 //!   within 3 seconds, and a modal `view`;
+//! - message metadata: a post's `metadata` must be `{event_type, event_payload}` (an object, or
+//!   the same as a JSON string) or the post is refused (`invalid_metadata_format`); it is kept
+//!   with the message and returned by `conversations.history` (a channel's top-level messages,
+//!   newest first) and `conversations.replies` (a thread's parent and replies, oldest first) only
+//!   when asked with `include_all_metadata`; both need a `channel` (`channel_not_found`), replies
+//!   a `ts` it returned there (`thread_not_found`), and honour `oldest`, `latest`, `inclusive`,
+//!   `limit` and `cursor`;
+//! - a message's `ts` is the server's clock (seconds.microseconds), always increasing;
 //! - `ok: false, error: channel_not_found` for a channel it was not told about (or a DM channel
 //!   never opened);
 //! - HTTP 429 with `Retry-After` when one channel is posted to faster than its rate (a token
@@ -18,7 +26,10 @@
 //!
 //! Switches: `set_down(Down::Unavailable)` answers HTTP 503, `set_down(Down::Refusing)` closes
 //! every new connection unanswered (and answers 503 with `Connection: close` on one already
-//! open), `set_delay` holds every answer. Every accepted call is recorded (method, workspace,
+//! open), `set_delay` holds every answer, `after_posts` makes the next posts accepted (kept in the
+//! channel) and then stalled or their connection dropped before the answer, as a network
+//! failing at the worst moment would, and `pause_workspace` answers 429 with a `Retry-After` to
+//! every post into a workspace for a while. Every accepted call is recorded (method, workspace,
 //! body, answer) and every attempt, accepted or not, with the server's clock, which a test may
 //! share with the app (a `ManualClock`) so that rate limits and `Retry-After` run in the same time.
 
@@ -31,7 +42,7 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use escalation_bot::service::{Clock, SystemClock};
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -116,6 +127,15 @@ pub enum Down {
     Refusing,
 }
 
+/// What happens to a post after it is accepted and kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterPost {
+    /// The answer is held this long before it is sent.
+    Stall(Duration),
+    /// The connection is dropped before the answer's body.
+    Drop,
+}
+
 /// An accepted call: what was asked and what the server answered.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -153,8 +173,11 @@ pub struct Attempt {
 struct Stored {
     /// Top-level message (a thread can hang off it) rather than a reply.
     top_level: bool,
+    /// The parent's `ts`, for a reply.
+    thread_ts: Option<String>,
     text: Value,
     blocks: Value,
+    metadata: Option<Value>,
 }
 
 #[derive(Default)]
@@ -166,9 +189,17 @@ struct ServerState {
     attempts: Vec<Attempt>,
     refused_connections: u64,
     next_ts: u64,
+    /// The last message `ts` given, in microseconds.
+    last_ts_us: i64,
     next_view: u64,
-    /// (team, channel) → messages by ts.
-    messages: HashMap<(String, String), HashMap<String, Stored>>,
+    /// (team, channel) → messages by ts (in order: every ts has the same width).
+    messages: HashMap<(String, String), BTreeMap<String, Stored>>,
+    /// How many of the next accepted posts are stalled or dropped, and how; roots only or any.
+    after_posts: Option<(AfterPost, usize, bool)>,
+    /// team → the end of a 429 pause on posts.
+    paused: HashMap<String, (DateTime<Utc>, u64)>,
+    /// Workspaces whose app was installed without the history scopes (`missing_scope`).
+    without_history: Vec<String>,
     /// (team, user) → DM channel id, once opened.
     dms: HashMap<(String, String), String>,
     /// trigger id → (issued at, used).
@@ -299,6 +330,44 @@ impl SlackServer {
         id
     }
 
+    /// The next `count` accepted posts (roots only, or any post) are kept and then stalled or
+    /// their connection dropped, so the poster never learns they went through.
+    pub fn after_posts(&self, how: AfterPost, count: usize, roots_only: bool) {
+        self.inner.lock().after_posts = Some((how, count, roots_only));
+    }
+
+    /// Posts into `team` are answered 429 with `Retry-After: secs` until `secs` seconds from now.
+    pub fn pause_workspace(&self, team: &str, secs: u64) {
+        let until = self.inner.config.clock.now() + chrono::Duration::seconds(secs as i64);
+        self.inner
+            .lock()
+            .paused
+            .insert(team.to_string(), (until, secs));
+    }
+
+    /// The app in `team` was installed without `channels:history` and `groups:history`.
+    pub fn without_history_scopes(&self, team: &str) {
+        self.inner.lock().without_history.push(team.to_string());
+    }
+
+    /// Every message in a channel as it stands: (ts, thread_ts, metadata).
+    pub fn channel_messages(
+        &self,
+        team: &str,
+        channel: &str,
+    ) -> Vec<(String, Option<String>, Option<Value>)> {
+        let state = self.inner.lock();
+        state
+            .messages
+            .get(&(team.to_string(), channel.to_string()))
+            .map(|m| {
+                m.iter()
+                    .map(|(ts, s)| (ts.clone(), s.thread_ts.clone(), s.metadata.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Every accepted call so far.
     pub fn calls(&self) -> Vec<Call> {
         self.inner.lock().calls.clone()
@@ -417,6 +486,135 @@ fn check_content(body: &Map<String, Value>) -> Result<(), &'static str> {
     }
 }
 
+/// A post's `metadata`: None when absent, an error when it is not `{event_type, event_payload}`.
+fn check_metadata(body: &Map<String, Value>) -> Result<Option<Value>, &'static str> {
+    let Some(raw) = body.get("metadata") else {
+        return Ok(None);
+    };
+    let value = match raw {
+        Value::String(text) => serde_json::from_str(text).map_err(|_| "invalid_metadata_format")?,
+        other => other.clone(),
+    };
+    let typed = value
+        .get("event_type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.is_empty());
+    let payload = value.get("event_payload").is_some_and(Value::is_object);
+    if typed && payload {
+        Ok(Some(value))
+    } else {
+        Err("invalid_metadata_format")
+    }
+}
+
+/// A boolean argument, as JSON or as a form's text.
+fn flag(body: &Map<String, Value>, name: &str) -> bool {
+    match body.get(name) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true" || s == "1",
+        Some(Value::Number(n)) => n.as_i64() == Some(1),
+        _ => false,
+    }
+}
+
+/// A message as the history methods show it.
+fn shown(ts: &str, m: &Stored, with_metadata: bool, replies: usize) -> Value {
+    let mut v = json!({ "type": "message", "ts": ts, "text": m.text, "bot_id": "B0TEST" });
+    if let Some(parent) = &m.thread_ts {
+        v["thread_ts"] = json!(parent);
+    } else if replies > 0 {
+        v["thread_ts"] = json!(ts);
+        v["reply_count"] = json!(replies);
+    }
+    if with_metadata && let Some(metadata) = &m.metadata {
+        v["metadata"] = metadata.clone();
+    }
+    v
+}
+
+/// `conversations.history` or, with `thread`, `conversations.replies`.
+fn history(state: &ServerState, ws: &Workspace, body: &Map<String, Value>, thread: bool) -> Answer {
+    let Some(channel) = text_of(body, "channel") else {
+        return Answer::error("channel_not_found");
+    };
+    if !channel_known(ws, state, channel) {
+        return Answer::error("channel_not_found");
+    }
+    let empty = BTreeMap::new();
+    let messages = state
+        .messages
+        .get(&(ws.team.clone(), channel.to_string()))
+        .unwrap_or(&empty);
+    let number = |name: &str| -> Option<f64> {
+        match body.get(name) {
+            Some(Value::String(s)) => s.parse().ok(),
+            Some(Value::Number(n)) => n.as_f64(),
+            _ => None,
+        }
+    };
+    let (oldest, latest) = (number("oldest"), number("latest"));
+    let inclusive = flag(body, "inclusive");
+    let within = |ts: &str| {
+        let t: f64 = ts.parse().unwrap_or(0.0);
+        let after = oldest.is_none_or(|o| if inclusive { t >= o } else { t > o });
+        let before = latest.is_none_or(|l| if inclusive { t <= l } else { t < l });
+        after && before
+    };
+    let with_metadata = flag(body, "include_all_metadata");
+    let replies_of = |parent: &str| {
+        messages
+            .values()
+            .filter(|m| m.thread_ts.as_deref() == Some(parent))
+            .count()
+    };
+    let mut picked: Vec<Value> = if thread {
+        let Some(parent) = text_of(body, "ts") else {
+            return Answer::error("thread_not_found");
+        };
+        if !messages.get(parent).is_some_and(|m| m.top_level) {
+            return Answer::error("thread_not_found");
+        }
+        messages
+            .iter()
+            .filter(|(ts, m)| ts.as_str() == parent || m.thread_ts.as_deref() == Some(parent))
+            .filter(|(ts, _)| ts.as_str() == parent || within(ts))
+            .map(|(ts, m)| shown(ts, m, with_metadata, replies_of(ts)))
+            .collect()
+    } else {
+        messages
+            .iter()
+            .rev()
+            .filter(|(ts, m)| m.top_level && within(ts))
+            .map(|(ts, m)| shown(ts, m, with_metadata, replies_of(ts)))
+            .collect()
+    };
+    let limit = number("limit").map_or(100, |l| l.clamp(1.0, 999.0) as usize);
+    let start = match text_of(body, "cursor") {
+        None => 0,
+        Some(c) => match c
+            .strip_prefix("next:")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) => n,
+            None => return Answer::error("invalid_cursor"),
+        },
+    };
+    let rest = picked.split_off(start.min(picked.len()));
+    let more = rest.len() > limit;
+    let page: Vec<Value> = rest.into_iter().take(limit).collect();
+    let next = if more {
+        format!("next:{}", start + limit)
+    } else {
+        String::new()
+    };
+    Answer::ok(json!({
+        "ok": true,
+        "messages": page,
+        "has_more": more,
+        "response_metadata": { "next_cursor": next },
+    }))
+}
+
 struct Answer {
     status: StatusCode,
     body: Value,
@@ -480,7 +678,20 @@ fn answer(
             if let Err(e) = check_content(body) {
                 return Answer::error(e);
             }
+            let metadata = match check_metadata(body) {
+                Ok(m) => m,
+                Err(e) => return Answer::error(e),
+            };
             let key = (team.clone(), channel.to_string());
+            if let Some((until, secs)) = state.paused.get(&team).copied()
+                && now < until
+            {
+                return Answer {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    body: envelope(false, "ratelimited"),
+                    retry_after: Some(secs),
+                };
+            }
             if let Some(thread) = body.get("thread_ts") {
                 let parent = thread.as_str().and_then(|ts| {
                     state
@@ -506,16 +717,27 @@ fn answer(
                     };
                 }
             }
-            state.next_ts += 1;
-            let ts = format!("1780000000.{:06}", state.next_ts);
+            let ts_us = now.timestamp_micros().max(state.last_ts_us + 1);
+            state.last_ts_us = ts_us;
+            let ts = format!(
+                "{}.{:06}",
+                ts_us.div_euclid(1_000_000),
+                ts_us.rem_euclid(1_000_000)
+            );
             let text = body.get("text").cloned().unwrap_or(Value::Null);
             let blocks = body.get("blocks").cloned().unwrap_or(Value::Null);
+            let thread_ts = body
+                .get("thread_ts")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             state.messages.entry(key).or_default().insert(
                 ts.clone(),
                 Stored {
-                    top_level: body.get("thread_ts").is_none(),
+                    top_level: thread_ts.is_none(),
+                    thread_ts,
                     text: text.clone(),
                     blocks,
+                    metadata,
                 },
             );
             Answer::ok(json!({
@@ -570,6 +792,13 @@ fn answer(
                 json!({ "ok": true, "message_ts": format!("1780000000.{:06}", state.next_ts) }),
             )
         }
+        "conversations.history" | "conversations.replies"
+            if state.without_history.contains(&team) =>
+        {
+            Answer::error("missing_scope")
+        }
+        "conversations.history" => history(state, ws, body, false),
+        "conversations.replies" => history(state, ws, body, true),
         "conversations.open" => {
             let Some(users) = text_of(body, "users") else {
                 return Answer::error("users_list_not_supplied");
@@ -691,27 +920,50 @@ async fn handle(
         }
     };
     attempt.channel = text_of(&parsed, "channel").map(str::to_string);
-    let mut state = inner.lock();
-    let answer = answer(&inner, &mut state, &ws, &method, &parsed, now);
-    let ok = answer.body.get("ok").and_then(Value::as_bool) == Some(true);
-    attempt.outcome = if answer.status == StatusCode::TOO_MANY_REQUESTS {
-        "http_429".into()
-    } else if ok {
-        "ok".into()
-    } else {
-        answer.body["error"].as_str().unwrap_or("error").to_string()
+    let (answer, after) = {
+        let mut state = inner.lock();
+        let answer = answer(&inner, &mut state, &ws, &method, &parsed, now);
+        let ok = answer.body.get("ok").and_then(Value::as_bool) == Some(true);
+        attempt.outcome = if answer.status == StatusCode::TOO_MANY_REQUESTS {
+            "http_429".into()
+        } else if ok {
+            "ok".into()
+        } else {
+            answer.body["error"].as_str().unwrap_or("error").to_string()
+        };
+        attempt.retry_after = answer.retry_after.map(Duration::from_secs);
+        state.attempts.push(attempt);
+        let mut after = None;
+        if ok
+            && method == "chat.postMessage"
+            && let Some((how, left, roots_only)) = state.after_posts
+            && left > 0
+            && (!roots_only || parsed.get("thread_ts").is_none())
+        {
+            state.after_posts = (left > 1).then_some((how, left - 1, roots_only));
+            after = Some(how);
+        }
+        if ok {
+            state.calls.push(Call {
+                method,
+                team: ws.team.clone(),
+                body: Value::Object(parsed),
+                response: answer.body.clone(),
+            });
+        }
+        (answer, after)
     };
-    attempt.retry_after = answer.retry_after.map(Duration::from_secs);
-    state.attempts.push(attempt);
-    if ok {
-        state.calls.push(Call {
-            method,
-            team: ws.team.clone(),
-            body: Value::Object(parsed),
-            response: answer.body.clone(),
-        });
+    match after {
+        Some(AfterPost::Stall(hold)) => tokio::time::sleep(hold).await,
+        Some(AfterPost::Drop) => {
+            // The status line goes out, then the connection breaks before the answer's body.
+            let broken = futures_util::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped"))
+            });
+            return (StatusCode::OK, axum::body::Body::from_stream(broken)).into_response();
+        }
+        None => {}
     }
-    drop(state);
     let mut response = (answer.status, axum::Json(answer.body)).into_response();
     if let Some(secs) = answer.retry_after {
         response
@@ -778,6 +1030,105 @@ mod tests {
             "nothing refused is recorded as a call"
         );
         assert_eq!(s.attempts().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_test_server_keeps_metadata_and_shows_it_in_the_history_only_when_asked() {
+        let s = server(None).await;
+        let meta =
+            json!({ "event_type": "escalation_bot_post", "event_payload": { "outbox_key": "k1" } });
+        let (_, _, bad) = call(
+            &s,
+            "chat.postMessage",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "text": "hi", "metadata": { "event_payload": {} } }),
+        )
+        .await;
+        assert_eq!(bad["error"], "invalid_metadata_format");
+        let (_, _, root) = call(
+            &s,
+            "chat.postMessage",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "text": "root", "metadata": meta }),
+        )
+        .await;
+        let ts = root["ts"].as_str().expect("a ts").to_string();
+        let (_, _, reply) = call(
+            &s,
+            "chat.postMessage",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "text": "reply", "thread_ts": ts, "metadata": meta.to_string() }),
+        )
+        .await;
+        assert_eq!(
+            reply["ok"], true,
+            "metadata as a JSON string is accepted too"
+        );
+
+        let (_, _, none) = call(
+            &s,
+            "conversations.history",
+            None,
+            json!({ "channel": "C0KNOWN" }),
+        )
+        .await;
+        assert_eq!(none["error"], "not_authed");
+        let (_, _, missing) = call(&s, "conversations.history", Some(TOKEN), json!({})).await;
+        assert_eq!(missing["error"], "channel_not_found");
+        let (_, _, plain) = call(
+            &s,
+            "conversations.history",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN" }),
+        )
+        .await;
+        let messages = plain["messages"].as_array().expect("messages");
+        assert_eq!(messages.len(), 1, "top-level messages only: {plain}");
+        assert!(
+            messages[0].get("metadata").is_none(),
+            "no metadata unless asked"
+        );
+        let (_, _, with) = call(
+            &s,
+            "conversations.history",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "include_all_metadata": true, "oldest": "0" }),
+        )
+        .await;
+        assert_eq!(with["messages"][0]["metadata"], meta);
+        let (_, _, later) = call(
+            &s,
+            "conversations.history",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "oldest": ts }),
+        )
+        .await;
+        assert_eq!(
+            later["messages"].as_array().map(Vec::len),
+            Some(0),
+            "oldest is exclusive"
+        );
+        let (_, _, thread) = call(
+            &s,
+            "conversations.replies",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "ts": ts, "include_all_metadata": true }),
+        )
+        .await;
+        let texts: Vec<&str> = thread["messages"]
+            .as_array()
+            .map(|m| m.iter().filter_map(|x| x["text"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(texts, ["root", "reply"]);
+        assert_eq!(thread["messages"][1]["metadata"], meta);
+        let (_, _, lost) = call(
+            &s,
+            "conversations.replies",
+            Some(TOKEN),
+            json!({ "channel": "C0KNOWN", "ts": "1.000001" }),
+        )
+        .await;
+        assert_eq!(lost["error"], "thread_not_found");
     }
 
     #[tokio::test]

@@ -34,6 +34,7 @@ fn post(
         person: person.map(str::to_string),
         message: json!({ "title": title }),
         at: when,
+        outbox_key: None,
     }
 }
 
@@ -129,6 +130,39 @@ async fn the_demo_clock_offset_survives_a_reopen(db: &TestDb) {
     let kept = kept_on(db).await;
     assert_eq!(kept.clock_offset().await.expect("offset"), 7_200_000_000);
 }
+
+/// A sandbox post keeps the outbox key it was made for, so a post whose outcome was lost (the
+/// worker died after making it) is found instead of made again.
+async fn a_post_is_found_by_its_outbox_key(db: &TestDb) {
+    let kept = kept_on(db).await;
+    let t0 = at("2026-06-01T09:40:00+01:00");
+    kept.add(&post(
+        "notice",
+        Some("norfolk-asc"),
+        None,
+        None,
+        "other",
+        t0,
+    ))
+    .await
+    .expect("a post without a key");
+    let root = kept
+        .add(&NewPost {
+            outbox_key: Some("cmd:1:root".into()),
+            ..post("root", Some("norfolk-asc"), None, None, "v1", t0)
+        })
+        .await
+        .expect("root");
+    assert_eq!(
+        kept.posted_for("cmd:1:root").await.expect("reads"),
+        Some((root, "root".to_string()))
+    );
+    assert_eq!(kept.posted_for("cmd:1:reply").await.expect("reads"), None);
+}
+
+on_both_backends!(a_post_is_found_by_its_outbox_key:
+    a_sandbox_post_is_found_by_its_outbox_key_on_sqlite,
+    a_sandbox_post_is_found_by_its_outbox_key_on_postgres);
 
 on_both_backends!(the_demo_clock_offset_survives_a_reopen:
     the_sandbox_demo_clock_offset_survives_a_reopen_on_sqlite,

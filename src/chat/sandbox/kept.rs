@@ -50,6 +50,9 @@ struct Kept {
     posted_us: i64,
     updated_us: i64,
     revision: i64,
+    /// The outbox row it was posted for, so a post whose outcome was lost is found, not repeated.
+    #[serde(default)]
+    outbox_key: Option<String>,
 }
 
 /// A post to add to the page.
@@ -62,6 +65,8 @@ pub struct NewPost {
     pub person: Option<String>,
     pub message: serde_json::Value,
     pub at: DateTime<Utc>,
+    /// The outbox row it is posted for.
+    pub outbox_key: Option<String>,
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {
@@ -103,6 +108,7 @@ impl SandboxKept {
             posted_us: micros(post.at),
             updated_us: micros(post.at),
             revision: 1,
+            outbox_key: post.outbox_key.clone(),
         };
         self.state.put(&key(id), &kept).await?;
         Ok(id)
@@ -126,6 +132,20 @@ impl SandboxKept {
         kept.revision += 1;
         self.state.put(&key(id), &kept).await?;
         Ok(true)
+    }
+
+    /// The number and kind of the post made for an outbox row, if one was.
+    pub async fn posted_for(&self, outbox_key: &str) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(self
+            .state
+            .list::<Kept>(POST)
+            .await?
+            .into_iter()
+            .find(|(_, k)| k.outbox_key.as_deref() == Some(outbox_key))
+            .and_then(|(key, k)| {
+                let id = key.strip_prefix(POST)?.parse().ok()?;
+                Some((id, k.kind))
+            }))
     }
 
     /// Every post, in posting order.

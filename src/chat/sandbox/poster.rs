@@ -3,7 +3,7 @@
 use super::Changes;
 use super::kept::{NewPost, SandboxKept};
 use crate::chat::{Delivery, Message, MessageKind, Target};
-use crate::delivery::{PostError, PostFuture, Posted, Poster};
+use crate::delivery::{FindFuture, Found, PostError, PostFuture, Posted, Poster};
 use crate::directory::Directory;
 use crate::service::Service;
 use crate::store::StoreError;
@@ -27,11 +27,29 @@ impl SandboxPoster {
         }
     }
 
+    /// The post made for an outbox row whose outcome was lost, if it was made: the sandbox keeps
+    /// each post's outbox key with it.
+    async fn look(&self, target: &Target, key: &str) -> Result<Found, PostError> {
+        if matches!(target.delivery, Delivery::UpdateRoot { .. }) {
+            // Rewriting the root again changes nothing.
+            return Ok(Found::Absent);
+        }
+        let found = self.kept.posted_for(key).await.map_err(retry)?;
+        Ok(match found {
+            Some((id, kind)) => Found::Posted(Posted {
+                id: id.to_string(),
+                thread: (kind == kind_name(MessageKind::Root)).then(|| id.to_string()),
+            }),
+            None => Found::Absent,
+        })
+    }
+
     async fn deliver(
         &self,
         target: &Target,
         message: &Message,
         thread: Option<&str>,
+        key: &str,
     ) -> Result<Posted, PostError> {
         if target.workspace != Directory::SANDBOX_WORKSPACE {
             return Err(PostError::Permanent(format!(
@@ -55,6 +73,7 @@ impl SandboxPoster {
             person: person.map(str::to_string),
             message: payload.clone(),
             at: now,
+            outbox_key: Some(key.to_string()),
         };
         let root_of = |thread: Option<&str>| -> Result<i64, PostError> {
             thread.and_then(|t| t.parse::<i64>().ok()).ok_or_else(|| {
@@ -157,7 +176,18 @@ impl Poster for SandboxPoster {
         target: &'a Target,
         message: &'a Message,
         thread: Option<&'a str>,
+        key: &'a str,
     ) -> PostFuture<'a> {
-        Box::pin(self.deliver(target, message, thread))
+        Box::pin(self.deliver(target, message, thread, key))
+    }
+
+    fn find<'a>(
+        &'a self,
+        target: &'a Target,
+        _thread: Option<&'a str>,
+        key: &'a str,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> FindFuture<'a> {
+        Box::pin(self.look(target, key))
     }
 }

@@ -1,4 +1,4 @@
-//! A small Slack Web API client: the five methods the service calls, and Slack's error envelope.
+//! A small Slack Web API client: the methods the service calls, and Slack's error envelope.
 //!
 //! Every call is a JSON `POST {base}/{method}` with the bot token in `Authorization: Bearer`
 //! (never in the body or the URL, so it cannot leak into an error or a log line). Outcomes are
@@ -23,9 +23,13 @@ pub enum SlackError {
     /// HTTP 429 (or `ratelimited`): wait at least `retry_after` before calling this method again.
     #[error("Slack rate-limited the call; retry after {} s", retry_after.as_secs_f64())]
     RateLimited { retry_after: Duration },
-    /// The network, a timeout, a 5xx or an unreadable answer: worth retrying with backoff.
+    /// The network, a 5xx or an unreadable answer: worth retrying with backoff.
     #[error("Slack could not be reached or failed: {0}")]
     Transient(String),
+    /// The request was sent (or may have been) but no answer arrived: a timeout, a connection
+    /// dropped mid-answer. Slack may have done it; worth retrying once it is known whether it did.
+    #[error("Slack gave no answer: {0}")]
+    NoAnswer(String),
     /// Slack answered `ok: false` with this error code.
     #[error("Slack refused the call: {code}")]
     Api { code: String },
@@ -49,7 +53,9 @@ impl SlackError {
     /// Whether the same call may succeed later: the delivery worker retries these and parks the rest.
     pub fn is_retryable(&self) -> bool {
         match self {
-            SlackError::RateLimited { .. } | SlackError::Transient(_) => true,
+            SlackError::RateLimited { .. } | SlackError::Transient(_) | SlackError::NoAnswer(_) => {
+                true
+            }
             SlackError::Api { code } => RETRYABLE_CODES.contains(&code.as_str()),
         }
     }
@@ -59,6 +65,7 @@ impl SlackError {
         match self {
             SlackError::RateLimited { .. } => "ratelimited",
             SlackError::Transient(_) => "transient",
+            SlackError::NoAnswer(_) => "no_answer",
             SlackError::Api { code } => code,
         }
     }
@@ -77,6 +84,16 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs)
+}
+
+/// A transport error as an outcome: a connection never made is a plain failure; anything after
+/// the request may have left (a timeout, a connection dropped) leaves Slack's answer unknown.
+fn transport(method: &str, e: &reqwest::Error) -> SlackError {
+    if e.is_connect() {
+        SlackError::Transient(describe(method, e))
+    } else {
+        SlackError::NoAnswer(describe(method, e))
+    }
 }
 
 /// The cause chain of a transport error, without the URL (which is ours anyway, never the token).
@@ -131,7 +148,7 @@ impl SlackClient {
             .body(bytes)
             .send()
             .await
-            .map_err(|e| SlackError::Transient(describe(method, &e)))?;
+            .map_err(|e| transport(method, &e))?;
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(SlackError::RateLimited {
@@ -142,10 +159,7 @@ impl SlackClient {
             return Err(SlackError::Transient(format!("{method}: HTTP {status}")));
         }
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| SlackError::Transient(describe(method, &e)))?;
+        let body = response.bytes().await.map_err(|e| transport(method, &e))?;
         let envelope: Option<Value> = serde_json::from_slice(&body).ok();
         match envelope
             .as_ref()
@@ -188,7 +202,8 @@ impl SlackClient {
     /// `chat.postMessage`: posts to a channel (a thread reply when `thread_ts` is the root's `ts`)
     /// and returns the new message's `ts`, which becomes the thread of a root post.
     /// Links are not unfurled: a safeguarding thread should not fetch previews of whatever URL
-    /// someone typed.
+    /// someone typed. `metadata` (Slack's `{event_type, event_payload}`) travels with the message
+    /// unseen by people, and comes back from the history methods with `include_all_metadata`.
     pub async fn post_message(
         &self,
         token: &str,
@@ -196,6 +211,7 @@ impl SlackClient {
         thread_ts: Option<&str>,
         text: &str,
         blocks: &Value,
+        metadata: Option<&Value>,
     ) -> Result<String, SlackError> {
         let mut body = json!({
             "channel": channel,
@@ -210,8 +226,56 @@ impl SlackClient {
         if let Some(ts) = thread_ts {
             body["thread_ts"] = json!(ts);
         }
+        if let Some(metadata) = metadata {
+            body["metadata"] = metadata.clone();
+        }
         let envelope = self.call(token, "chat.postMessage", &body).await?;
         text_field(&envelope, "/ts", "chat.postMessage")
+    }
+
+    /// One page of `conversations.history` (top-level messages only, newest first) or, with
+    /// `thread_ts`, of `conversations.replies` (the thread's parent and replies, oldest first):
+    /// messages after `oldest` (Unix seconds as Slack writes a `ts`), with their metadata.
+    /// Returns the messages and the cursor of the next page, if there is one.
+    pub async fn history_page(
+        &self,
+        token: &str,
+        channel: &str,
+        thread_ts: Option<&str>,
+        oldest: &str,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), SlackError> {
+        let mut body = json!({
+            "channel": channel,
+            "oldest": oldest,
+            "inclusive": true,
+            "limit": 200,
+            "include_all_metadata": true,
+        });
+        if let Some(cursor) = cursor {
+            body["cursor"] = json!(cursor);
+        }
+        let method = match thread_ts {
+            Some(ts) => {
+                body["ts"] = json!(ts);
+                "conversations.replies"
+            }
+            None => "conversations.history",
+        };
+        let envelope = self.call(token, method, &body).await?;
+        let messages = envelope
+            .get("messages")
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| {
+                SlackError::Transient(format!("{method}: ok, but the answer has no messages"))
+            })?;
+        let next = envelope
+            .pointer("/response_metadata/next_cursor")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
+        Ok((messages, next))
     }
 
     /// `chat.update`: rewrites one of the bot's own messages in place (the root post's status).
@@ -330,6 +394,12 @@ mod tests {
                 }
                 "conversations.open" => ok(json!({ "ok": true, "channel": { "id": "D024BE91L" } })),
                 "views.open" => ok(json!({ "ok": true, "view": { "id": "VMHU10V25" } })),
+                "conversations.history" | "conversations.replies" => ok(json!({
+                    "ok": true,
+                    "messages": [{ "type": "message", "ts": "1700000000.000100" }],
+                    "has_more": true,
+                    "response_metadata": { "next_cursor": "bmV4dA==" },
+                })),
                 _ => ok(json!({ "ok": true, "warning": "superfluous_charset" })),
             },
             "limited" => {
@@ -400,6 +470,7 @@ mod tests {
                 Some("1699999999.000001"),
                 "fallback",
                 &blocks(),
+                Some(&json!({ "event_type": "escalation_bot_post", "event_payload": { "key": "k1" } })),
             )
             .await;
         assert_eq!(ts, Ok("1700000000.000100".to_string()));
@@ -413,6 +484,7 @@ mod tests {
         assert_eq!(seen[0].body["text"], "fallback");
         assert_eq!(seen[0].body["blocks"], blocks());
         assert_eq!(seen[0].body["unfurl_links"], false);
+        assert_eq!(seen[0].body["metadata"]["event_payload"]["key"], "k1");
         assert!(
             seen[0].body.get("token").is_none(),
             "the token goes in the header only"
@@ -423,7 +495,7 @@ mod tests {
     async fn a_root_post_has_no_thread_ts() {
         let (base, log) = server().await;
         let _ = client(&base, "ok")
-            .post_message(TOKEN, "C1", None, "t", &json!([]))
+            .post_message(TOKEN, "C1", None, "t", &json!([]), None)
             .await;
         let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
         assert!(seen[0].body.get("thread_ts").is_none());
@@ -474,10 +546,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn history_and_replies_ask_for_metadata_from_oldest_and_page_on() {
+        let (base, log) = server().await;
+        let c = client(&base, "ok");
+        let (messages, next) = c
+            .history_page(TOKEN, "C1", None, "1699999000.000000", None)
+            .await
+            .expect("a page");
+        assert_eq!(messages.len(), 1);
+        assert_eq!(next.as_deref(), Some("bmV4dA=="));
+        let _ = c
+            .history_page(
+                TOKEN,
+                "C1",
+                Some("1699999999.000001"),
+                "1699999000.000000",
+                next.as_deref(),
+            )
+            .await;
+        let seen = log.lock().map(|l| l.clone()).unwrap_or_default();
+        assert_eq!(seen[0].method, "conversations.history");
+        assert_eq!(seen[0].body["include_all_metadata"], true);
+        assert_eq!(seen[0].body["oldest"], "1699999000.000000");
+        assert!(seen[0].body.get("cursor").is_none());
+        assert_eq!(seen[1].method, "conversations.replies");
+        assert_eq!(seen[1].body["ts"], "1699999999.000001");
+        assert_eq!(seen[1].body["cursor"], "bmV4dA==");
+    }
+
+    #[tokio::test]
     async fn http_429_gives_the_retry_after_seconds() {
         let (base, _) = server().await;
         let e = client(&base, "limited")
-            .post_message(TOKEN, "C1", None, "t", &blocks())
+            .post_message(TOKEN, "C1", None, "t", &blocks(), None)
             .await;
         assert_eq!(
             e,
@@ -493,7 +594,7 @@ mod tests {
         let (base, _) = server().await;
         for scenario in ["limited-bare", "limited-garbled"] {
             let e = client(&base, scenario)
-                .post_message(TOKEN, "C1", None, "t", &blocks())
+                .post_message(TOKEN, "C1", None, "t", &blocks(), None)
                 .await;
             assert_eq!(
                 e,
@@ -535,7 +636,7 @@ mod tests {
             "user_not_in_channel",
         ] {
             let e = client(&base, code)
-                .post_message(TOKEN, "C1", None, "t", &blocks())
+                .post_message(TOKEN, "C1", None, "t", &blocks(), None)
                 .await;
             assert_eq!(
                 e,
@@ -575,7 +676,7 @@ mod tests {
         let (base, _) = server().await;
         for scenario in ["down", "html", "no-ts"] {
             let e = client(&base, scenario)
-                .post_message(TOKEN, "C1", None, "t", &blocks())
+                .post_message(TOKEN, "C1", None, "t", &blocks(), None)
                 .await;
             assert!(
                 matches!(e, Err(SlackError::Transient(_))),
@@ -583,7 +684,7 @@ mod tests {
             );
         }
         let e = client(&base, "forbidden")
-            .post_message(TOKEN, "C1", None, "t", &blocks())
+            .post_message(TOKEN, "C1", None, "t", &blocks(), None)
             .await;
         assert_eq!(
             e,
@@ -594,15 +695,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_timeout_or_a_refused_connection_is_transient() {
+    async fn a_timeout_leaves_the_answer_unknown_and_a_refused_connection_is_transient() {
         let (base, _) = server().await;
         let e = client(&base, "slow")
-            .post_message(TOKEN, "C1", None, "t", &blocks())
+            .post_message(TOKEN, "C1", None, "t", &blocks(), None)
             .await;
         assert!(
-            matches!(&e, Err(SlackError::Transient(m)) if m.contains("timed out")),
+            matches!(&e, Err(SlackError::NoAnswer(m)) if m.contains("timed out")),
             "{e:?}"
         );
+        assert!(e.is_err_and(|e| e.is_retryable()));
 
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -625,7 +727,7 @@ mod tests {
             "slow",
         ] {
             let e = client(&base, scenario)
-                .post_message(TOKEN, "C1", None, "t", &blocks())
+                .post_message(TOKEN, "C1", None, "t", &blocks(), None)
                 .await
                 .expect_err("fails");
             let text = format!("{e} {e:?}");

@@ -9,7 +9,7 @@ use crate::chat::grammar;
 use crate::chat::interact::{self, Asker, Input, Reply};
 use crate::chat::{Delivery, Message, Origin, Target, compose};
 use crate::config::Secret;
-use crate::delivery::{PostError, PostFuture, Posted, Poster};
+use crate::delivery::{FindFuture, Found, PostError, PostFuture, Posted, Poster};
 use crate::directory::{Person, PersonId, Platform};
 use crate::escalation::{Reference, Verb};
 use crate::service::Service;
@@ -622,20 +622,15 @@ fn post_error(e: SlackError) -> PostError {
     match e {
         SlackError::RateLimited { retry_after } => PostError::RateLimited(retry_after),
         SlackError::Transient(why) => PostError::Retry(why),
+        SlackError::NoAnswer(why) => PostError::InDoubt(why),
         api @ SlackError::Api { .. } if api.is_retryable() => PostError::Retry(api.to_string()),
         other => PostError::Permanent(other.code().to_string()),
     }
 }
 
 impl SlackPoster {
-    async fn deliver(
-        &self,
-        target: &Target,
-        message: &Message,
-        thread: Option<&str>,
-    ) -> Result<Posted, PostError> {
-        let workspace = &target.workspace;
-        let token = self
+    fn token(&self, workspace: &str) -> Result<String, PostError> {
+        Ok(self
             .tokens
             .token_for(workspace)
             .ok_or_else(|| {
@@ -644,7 +639,82 @@ impl SlackPoster {
                 ))
             })?
             .expose()
-            .to_string();
+            .to_string())
+    }
+
+    /// The bot's direct-message channel with a user, opened once and remembered.
+    async fn dm_channel(
+        &self,
+        token: &str,
+        workspace: &str,
+        user: &str,
+    ) -> Result<String, PostError> {
+        let key = (workspace.to_string(), user.to_string());
+        let cached = self
+            .dm_channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(dm) = cached {
+            return Ok(dm);
+        }
+        let dm = self.client.open_dm(token, user).await.map_err(post_error)?;
+        self.dm_channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, dm.clone());
+        Ok(dm)
+    }
+
+    /// Looks for the post made under `key` since `since` (see [`super::once`]).
+    async fn look(
+        &self,
+        target: &Target,
+        thread: Option<&str>,
+        key: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Found, PostError> {
+        let workspace = &target.workspace;
+        let token = self.token(workspace)?;
+        let c = &self.client;
+        let (channel, thread_ts) = match &target.delivery {
+            Delivery::Root { channel } | Delivery::Notice { channel } => (channel.clone(), None),
+            Delivery::Reply { channel } => {
+                let thread = thread.ok_or_else(|| PostError::Permanent("no_thread".into()))?;
+                (channel.clone(), Some(thread))
+            }
+            Delivery::Direct { user, .. } => {
+                (self.dm_channel(&token, workspace, user).await?, None)
+            }
+            // Rewriting the root again changes nothing.
+            Delivery::UpdateRoot { .. } => return Ok(Found::Absent),
+            // Slack keeps no trace of a private answer.
+            Delivery::Receipt { .. } => return Ok(Found::Unknowable),
+        };
+        let found = super::once::find(c, &token, &channel, thread_ts, key, since)
+            .await
+            .map_err(post_error)?;
+        Ok(match found {
+            Some(ts) => Found::Posted(Posted {
+                thread: matches!(target.delivery, Delivery::Root { .. }).then(|| ts.clone()),
+                id: ts,
+            }),
+            None => Found::Absent,
+        })
+    }
+
+    async fn deliver(
+        &self,
+        target: &Target,
+        message: &Message,
+        thread: Option<&str>,
+        key: &str,
+    ) -> Result<Posted, PostError> {
+        let workspace = &target.workspace;
+        let token = self.token(workspace)?;
+        let metadata = super::once::metadata(key);
+        let metadata = Some(&metadata);
         let dir = self.service.directory.clone();
         let mention = |p: &PersonId| {
             dir.person(p)
@@ -658,7 +728,7 @@ impl SlackPoster {
         match &target.delivery {
             Delivery::Root { channel } => {
                 let ts = c
-                    .post_message(&token, channel, None, &text, &blocks)
+                    .post_message(&token, channel, None, &text, &blocks, metadata)
                     .await
                     .map_err(post_error)?;
                 Ok(Posted {
@@ -669,7 +739,7 @@ impl SlackPoster {
             Delivery::Reply { channel } => {
                 let thread = thread.ok_or_else(|| PostError::Permanent("no_thread".into()))?;
                 let ts = c
-                    .post_message(&token, channel, Some(thread), &text, &blocks)
+                    .post_message(&token, channel, Some(thread), &text, &blocks, metadata)
                     .await
                     .map_err(post_error)?;
                 Ok(Posted {
@@ -689,7 +759,7 @@ impl SlackPoster {
             }
             Delivery::Notice { channel } => {
                 let ts = c
-                    .post_message(&token, channel, None, &text, &blocks)
+                    .post_message(&token, channel, None, &text, &blocks, metadata)
                     .await
                     .map_err(post_error)?;
                 Ok(Posted {
@@ -698,26 +768,9 @@ impl SlackPoster {
                 })
             }
             Delivery::Direct { user, .. } => {
-                let key = (workspace.clone(), user.clone());
-                let cached = self
-                    .dm_channels
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&key)
-                    .cloned();
-                let dm = match cached {
-                    Some(dm) => dm,
-                    None => {
-                        let dm = c.open_dm(&token, user).await.map_err(post_error)?;
-                        self.dm_channels
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(key, dm.clone());
-                        dm
-                    }
-                };
+                let dm = self.dm_channel(&token, workspace, user).await?;
                 let ts = c
-                    .post_message(&token, &dm, None, &text, &blocks)
+                    .post_message(&token, &dm, None, &text, &blocks, metadata)
                     .await
                     .map_err(post_error)?;
                 Ok(Posted {
@@ -744,7 +797,18 @@ impl Poster for SlackPoster {
         target: &'a Target,
         message: &'a Message,
         thread: Option<&'a str>,
+        key: &'a str,
     ) -> PostFuture<'a> {
-        Box::pin(self.deliver(target, message, thread))
+        Box::pin(self.deliver(target, message, thread, key))
+    }
+
+    fn find<'a>(
+        &'a self,
+        target: &'a Target,
+        thread: Option<&'a str>,
+        key: &'a str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> FindFuture<'a> {
+        Box::pin(self.look(target, thread, key, since))
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod inbound;
+pub mod once;
 pub mod render;
 pub mod verify;
 pub mod views;

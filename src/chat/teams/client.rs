@@ -36,6 +36,10 @@ pub enum ConnectorError {
     RateLimited { retry_after: Duration },
     #[error("the Bot Connector could not be reached or failed: {0}")]
     Transient(String),
+    /// The request was sent (or may have been) and no answer came: the Connector may have
+    /// posted it. It offers no way to look (see the README's delivery section).
+    #[error("the Bot Connector gave no answer: {0}")]
+    NoAnswer(String),
     #[error("{code}: {message}")]
     Permanent { code: String, message: String },
 }
@@ -241,7 +245,13 @@ impl ConnectorClient {
             .json(body)
             .send()
             .await
-            .map_err(|e| ConnectorError::Transient(describe(what, &e)))?;
+            .map_err(|e| {
+                if e.is_connect() {
+                    ConnectorError::Transient(describe(what, &e))
+                } else {
+                    ConnectorError::NoAnswer(describe(what, &e))
+                }
+            })?;
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap_or_default();

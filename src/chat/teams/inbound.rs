@@ -692,6 +692,7 @@ fn post_error(e: ConnectorError) -> PostError {
     match e {
         ConnectorError::RateLimited { retry_after } => PostError::RateLimited(retry_after),
         ConnectorError::Transient(why) => PostError::Retry(why),
+        ConnectorError::NoAnswer(why) => PostError::InDoubt(why),
         ConnectorError::Permanent { code, message } => {
             PostError::Permanent(format!("{code}: {message}"))
         }
@@ -875,6 +876,7 @@ impl Poster for TeamsPoster {
         target: &'a Target,
         message: &'a Message,
         thread: Option<&'a str>,
+        _key: &'a str,
     ) -> PostFuture<'a> {
         Box::pin(self.deliver(target, message, thread))
     }
