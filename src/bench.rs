@@ -12,6 +12,7 @@ mod report;
 mod scheduler;
 mod screen;
 mod teams;
+mod write;
 
 use clap::{Args, Subcommand};
 use escalation_bot::config::Secret;
@@ -35,6 +36,9 @@ pub enum BenchCommand {
     Screen(screen::ScreenArgs),
     /// Time the Board's view (log page, CSV export, a year's statistics) at 100,000 disputes.
     Report(report::ReportArgs),
+    /// Send signed notes from the parties to many disputes to a `serve` it starts: throughput,
+    /// acknowledgement latency, CPU and memory, and a check of the record afterwards.
+    Write(write::WriteArgs),
 }
 
 #[derive(Args)]
@@ -162,6 +166,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
         BenchCommand::Teams(args) => return teams::run(args),
         BenchCommand::Screen(args) => return screen::run(args),
         BenchCommand::Report(args) => return report::run(args),
+        BenchCommand::Write(args) => return write::run(args),
     };
     if args.rate == 0 || args.seconds == 0 {
         return Err("--rate and --seconds must be more than 0".into());
