@@ -76,20 +76,46 @@ pub trait Dialect: Database {
     const CLAIM_OUTBOX: &'static str;
     /// [`claim_schedule_sql`] with the backend's row locking.
     const CLAIM_SCHEDULE: &'static str;
+    /// Whether the database lets only one connection write at a time (SQLite): then this
+    /// process takes turns itself, so no connection ever sleeps in the database's busy handler.
+    const ONE_WRITER: bool;
     /// How many rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }
+
+/// A turn at writing, held while a write runs (always free where the database has no single
+/// writer lock).
+pub(super) type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
+
+/// The version of the serialised `Dispute` a snapshot holds: a snapshot written by another build
+/// is ignored and rebuilt from the events, so a change to how events apply never reads a stale
+/// shape.
+pub(super) const SNAPSHOT_FORMAT: &str = concat!("dispute/", env!("CARGO_PKG_VERSION"), "/1");
 
 /// The record on one backend: a connection pool and the operations both backends share.
 #[derive(Debug)]
 pub struct Db<DB: Database> {
     pub(super) pool: Pool<DB>,
+    /// Taken by every write on a one-writer database: writers queue here, in this process, in
+    /// arrival order, instead of polling the database's lock.
+    pub(super) turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<DB: Database> Db<DB> {
+    /// The store over a pool.
+    pub(super) fn over(pool: Pool<DB>) -> Db<DB> {
+        Db {
+            pool,
+            turn: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
 }
 
 impl<DB: Database> Clone for Db<DB> {
     fn clone(&self) -> Self {
         Db {
             pool: self.pool.clone(),
+            turn: self.turn.clone(),
         }
     }
 }
@@ -142,22 +168,34 @@ where
             .bind(limit)
     }
 
-    /// Opens a transaction that writes, holding the backend's write lock from its first statement.
-    async fn begin_write(&self) -> Result<Transaction<'static, DB>, StoreError> {
-        match DB::BEGIN_WRITE {
+    /// This process's turn at writing, where the database has one writer at a time.
+    pub(super) async fn turn(&self) -> Turn {
+        if DB::ONE_WRITER {
+            Some(self.turn.clone().lock_owned().await)
+        } else {
+            None
+        }
+    }
+
+    /// Opens a transaction that writes, holding the backend's write lock from its first
+    /// statement, and the turn that goes with it (keep it until the transaction ends).
+    async fn begin_write(&self) -> Result<(Transaction<'static, DB>, Turn), StoreError> {
+        let turn = self.turn().await;
+        let tx = match DB::BEGIN_WRITE {
             Some(begin) => self.pool.begin_with(begin).await,
             None => self.pool.begin().await,
         }
-        .map_err(err)
+        .map_err(err)?;
+        Ok((tx, turn))
     }
 
     /// A write transaction that also holds the chain head: nothing else appends until it ends.
-    async fn begin_append(&self) -> Result<Transaction<'static, DB>, StoreError> {
-        let mut tx = self.begin_write().await?;
+    async fn begin_append(&self) -> Result<(Transaction<'static, DB>, Turn), StoreError> {
+        let (mut tx, turn) = self.begin_write().await?;
         if let Some(lock) = DB::LOCK_CHAIN_HEAD {
             sqlx::query(lock).execute(&mut *tx).await.map_err(err)?;
         }
-        Ok(tx)
+        Ok((tx, turn))
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
@@ -171,6 +209,95 @@ where
     pub(super) async fn events(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(err)?;
         Self::load_events(&mut conn, reference).await
+    }
+
+    /// A dispute's state: its snapshot when that is of this build and at the newest event,
+    /// otherwise folded from the events (the next append writes a fresh snapshot).
+    pub(super) async fn load(&self, reference: &str) -> Result<Dispute, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        let (newest, version, state): (i64, Option<i64>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT coalesce(max(seq), 0) FROM events WHERE reference = $1),
+                    (SELECT version FROM snapshots WHERE reference = $1 AND format = $2),
+                    (SELECT state FROM snapshots WHERE reference = $1 AND format = $2)",
+        )
+        .bind(reference)
+        .bind(SNAPSHOT_FORMAT)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(err)?;
+        if let (Some(version), Some(state)) = (version, state)
+            && version == newest
+            && let Ok(d) = serde_json::from_str::<Dispute>(&state)
+            && d.version as i64 == version
+        {
+            return Ok(d);
+        }
+        Ok(Dispute::from_events(
+            &Self::load_events(&mut conn, reference).await?,
+        ))
+    }
+
+    /// Group commit: appends many batches in one transaction, each at its expected version and
+    /// after the group's earlier batches. A batch that conflicts (another writer changed its
+    /// dispute) or repeats a request is undone alone, back to its savepoint, and so is every later
+    /// batch of the same dispute (it was decided on the state the failed one would have left);
+    /// the others commit. Any other failure fails the whole group and records nothing.
+    pub(super) async fn append_group(
+        &self,
+        items: &[(String, u64, &Batch)],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let (mut tx, _turn) = self.begin_append().await?;
+        let mut failed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(items.len());
+        let alone = items.len() == 1;
+        for (reference, expected, batch) in items {
+            if failed.contains(reference.as_str()) {
+                out.push(Err(StoreError::Conflict {
+                    reference: reference.clone(),
+                    expected: *expected,
+                    found: expected.saturating_sub(1),
+                }));
+                continue;
+            }
+            if !alone {
+                sqlx::query("SAVEPOINT batch")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            }
+            match Self::append_in(&mut tx, reference, *expected, batch).await {
+                Ok(()) => {
+                    if !alone {
+                        sqlx::query("RELEASE SAVEPOINT batch")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(err)?;
+                    }
+                    out.push(Ok(()));
+                }
+                Err(e @ (StoreError::Conflict { .. } | StoreError::Duplicate)) => {
+                    if !alone {
+                        sqlx::query("ROLLBACK TO SAVEPOINT batch")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(err)?;
+                        sqlx::query("RELEASE SAVEPOINT batch")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(err)?;
+                    }
+                    failed.insert(reference.as_str());
+                    out.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if out.iter().any(Result::is_ok) {
+            tx.commit().await.map_err(err)?;
+        } else {
+            tx.rollback().await.map_err(err)?;
+        }
+        Ok(out)
     }
 
     pub(super) async fn seen_inbound(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -189,7 +316,7 @@ where
         expected: u64,
         batch: &Batch,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_append().await?;
+        let (mut tx, _turn) = self.begin_append().await?;
         Self::append_in(&mut tx, &reference.to_string(), expected, batch).await?;
         tx.commit().await.map_err(err)
     }
@@ -200,7 +327,7 @@ where
         year: i32,
         build: impl FnOnce(&Reference) -> Result<Batch, E>,
     ) -> Result<Result<(Reference, Batch), E>, StoreError> {
-        let mut tx = self.begin_append().await?;
+        let (mut tx, _turn) = self.begin_append().await?;
         let number: i64 = sqlx::query_scalar(
             "INSERT INTO reference_counters (prefix, year, last) VALUES ($1, $2, 1)
              ON CONFLICT (prefix, year) DO UPDATE SET last = reference_counters.last + 1
@@ -231,6 +358,7 @@ where
         lease: Duration,
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
+        let _turn = self.turn().await;
         let rows = Self::claim_query(DB::CLAIM_OUTBOX, owner, lease_until(now, lease), now, limit)
             .fetch_all(&self.pool)
             .await
@@ -252,6 +380,7 @@ where
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         let done = sqlx::query(
             "UPDATE outbox SET status = $1, result = $2, last_error = coalesce($3, last_error), done_us = $4,
                                lease_owner = NULL, lease_until_us = NULL
@@ -276,6 +405,7 @@ where
         error: &str,
         retry_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         let done = sqlx::query(
             "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL
              WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
@@ -297,6 +427,7 @@ where
         why: &str,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         // The claim counted an attempt; handing back unposted takes it off again.
         let done = sqlx::query(
             "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL,
@@ -337,6 +468,7 @@ where
         lease: Duration,
         limit: i64,
     ) -> Result<Vec<ScheduleRow>, StoreError> {
+        let _turn = self.turn().await;
         let rows = Self::claim_query(
             DB::CLAIM_SCHEDULE,
             owner,
@@ -370,6 +502,7 @@ where
         owner: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         let done = sqlx::query(
             "UPDATE schedule SET status = 'done', done_us = $1, lease_owner = NULL, lease_until_us = NULL
              WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
@@ -457,12 +590,13 @@ where
     }
 
     pub(super) async fn rebuild_projections(&self) -> Result<u64, StoreError> {
-        let mut tx = self.begin_append().await?;
+        let (mut tx, _turn) = self.begin_append().await?;
         for table in [
             "DELETE FROM disputes",
             "DELETE FROM dispute_people",
             "DELETE FROM dispute_agencies",
             "DELETE FROM threads",
+            "DELETE FROM snapshots",
         ] {
             sqlx::query(table).execute(&mut *tx).await.map_err(err)?;
         }
@@ -504,6 +638,7 @@ where
         content: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         let done = sqlx::query(
             "INSERT INTO directory_versions (sha256, loaded_us, content) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
         )
@@ -521,6 +656,7 @@ where
         key: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         let done = sqlx::query(
             "INSERT INTO inbound_keys (key, reference, at_us) VALUES ($1, NULL, $2) ON CONFLICT (key) DO NOTHING",
         )
@@ -538,7 +674,7 @@ where
         rows: &[NewOutbox],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let (mut tx, _turn) = self.begin_write().await?;
         for o in rows {
             Self::insert_outbox(&mut tx, reference, o, micros(at)).await?;
         }
@@ -652,6 +788,7 @@ where
         value: &serde_json::Value,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO adapter_state (adapter, key, value, updated_us) VALUES ($1, $2, $3, $4)
              ON CONFLICT (adapter, key) DO UPDATE SET value = excluded.value, updated_us = excluded.updated_us",
@@ -688,6 +825,7 @@ where
         counter: &str,
         at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
+        let _turn = self.turn().await;
         let value: String = sqlx::query_scalar(
             "INSERT INTO adapter_state (adapter, key, value, updated_us) VALUES ($1, $2, '1', $3)
              ON CONFLICT (adapter, key) DO UPDATE
@@ -881,6 +1019,26 @@ where
         Self::write_projection(conn, reference, &state).await
     }
 
+    /// Keeps the dispute's state after its newest event beside the projection rows.
+    async fn write_snapshot(
+        conn: &mut DB::Connection,
+        reference: &str,
+        d: &Dispute,
+    ) -> Result<(), StoreError> {
+        let state = serde_json::to_string(d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO snapshots (reference, version, format, state) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(reference)
+        .bind(d.version as i64)
+        .bind(SNAPSHOT_FORMAT)
+        .bind(state)
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
     async fn write_projection(
         conn: &mut DB::Connection,
         reference: &str,
@@ -891,6 +1049,7 @@ where
             "DELETE FROM dispute_people WHERE reference = $1",
             "DELETE FROM dispute_agencies WHERE reference = $1",
             "DELETE FROM threads WHERE reference = $1",
+            "DELETE FROM snapshots WHERE reference = $1",
         ] {
             sqlx::query(table)
                 .bind(reference)
@@ -901,6 +1060,7 @@ where
         let Some(p) = projection::rows_for(d) else {
             return Ok(());
         };
+        Self::write_snapshot(conn, reference, d).await?;
         for r in &p.disputes {
             sqlx::query(
                 "INSERT INTO disputes (reference, policy, status, stage, tier, stage_name, due_us, urgent, raised_by,
@@ -1147,7 +1307,7 @@ where
         &self,
         batches: &[(String, Batch)],
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_append().await?;
+        let (mut tx, _turn) = self.begin_append().await?;
         for (reference, batch) in batches {
             Self::append_in(&mut tx, reference, 0, batch).await?;
         }
@@ -1155,6 +1315,7 @@ where
     }
 
     pub(super) async fn record_view(&self, view: &RecordView) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO record_views (reference, person, what, at_us) VALUES ($1, $2, $3, $4)",
         )
@@ -1197,6 +1358,7 @@ where
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO board_links (token_hash, person, created_us, expires_us) VALUES ($1, $2, $3, $4)",
         )
@@ -1215,6 +1377,7 @@ where
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
+        let _turn = self.turn().await;
         // One statement marks the link used and returns its person only when it was still
         // unused and unexpired: two racing uses of one link cannot both sign in.
         sqlx::query_scalar(
@@ -1237,6 +1400,7 @@ where
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO board_sessions (token_hash, person, created_us, expires_us) VALUES ($1, $2, $3, $4)",
         )
@@ -1271,6 +1435,7 @@ where
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "UPDATE board_sessions SET ended_us = $1 WHERE token_hash = $2 AND ended_us IS NULL",
         )
