@@ -151,11 +151,7 @@ async fn send(http: &reqwest::Client, url: &str, body: String) -> Result<bool, S
     }
 }
 
-async fn bench(
-    args: &WriteArgs,
-    url: &str,
-    folder: &std::path::Path,
-) -> Result<ExitCode, String> {
+async fn bench(args: &WriteArgs, url: &str, folder: &std::path::Path) -> Result<ExitCode, String> {
     let references = seed(args, url).await?;
     println!(
         "bench write: {} disputes raised on {}",
@@ -336,7 +332,12 @@ impl Server {
         // Fields after the command name (which may hold spaces) start at the state, field 3.
         let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
         let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         (ticks(11) + ticks(12)) / 100.0
     }
 
@@ -478,8 +479,9 @@ fn report(what: &str, run: &Run, elapsed: Duration, cpu: f64, server: &Server) {
         ms(l.last().copied().unwrap_or(0))
     );
     println!(
-        "  server CPU {cpu:.1} s ({:.0}% of one core); RSS {rss:.0} MB now, {peak:.0} MB at peak",
-        100.0 * cpu / secs
+        "  server CPU {cpu:.1} s ({:.0}% of one core, {:.2} ms a recorded note); RSS {rss:.0} MB now, {peak:.0} MB at peak",
+        100.0 * cpu / secs,
+        1000.0 * cpu / run.acked.len().max(1) as f64
     );
     if !run.other.is_empty() {
         let other: Vec<String> = run.other.iter().map(|(k, n)| format!("{k}: {n}")).collect();

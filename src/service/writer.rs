@@ -139,6 +139,7 @@ impl Decider {
             cancel_schedule_kinds: schedule.cancel,
             inbound_key,
             after: Some(after),
+            before: Some(before.clone()),
         }
     }
 
@@ -199,8 +200,7 @@ impl Decider {
                     now,
                 );
                 // Its posts wait for working hours unless the dispute is urgent.
-                if let Some(at) = crate::reminders::working_time(ctx.calendar, now, before.urgent)
-                {
+                if let Some(at) = crate::reminders::working_time(ctx.calendar, now, before.urgent) {
                     for row in &mut batch.outbox {
                         row.available_at = at;
                     }

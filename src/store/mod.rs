@@ -134,6 +134,10 @@ pub struct Batch {
     /// store then updates the projections from it instead of decoding the whole dispute again
     /// under the write lock. The expected version guarantees it was decided on the stored state.
     pub after: Option<Dispute>,
+    /// The state the events were decided on, when the caller has it: where the events change
+    /// nothing the projections show but the version (a note), the store moves the version on
+    /// instead of writing the dispute's rows again.
+    pub before: Option<Dispute>,
 }
 
 /// An outbox row claimed by a worker.

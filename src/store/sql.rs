@@ -239,9 +239,10 @@ where
 
     /// Group commit: appends many batches in one transaction, each at its expected version and
     /// after the group's earlier batches. A batch that conflicts (another writer changed its
-    /// dispute) or repeats a request is undone alone, back to its savepoint, and so is every later
-    /// batch of the same dispute (it was decided on the state the failed one would have left);
-    /// the others commit. Any other failure fails the whole group and records nothing.
+    /// dispute) or repeats a request is left out — both are found before it writes anything —
+    /// and so is every later batch of the same dispute (it was decided on the state the failed
+    /// one would have left); the others commit. Any other failure fails the whole group and
+    /// records nothing.
     pub(super) async fn append_group(
         &self,
         items: &[(String, u64, &Batch)],
@@ -249,7 +250,6 @@ where
         let (mut tx, _turn) = self.begin_append().await?;
         let mut failed: std::collections::HashSet<&str> = std::collections::HashSet::new();
         let mut out = Vec::with_capacity(items.len());
-        let alone = items.len() == 1;
         for (reference, expected, batch) in items {
             if failed.contains(reference.as_str()) {
                 out.push(Err(StoreError::Conflict {
@@ -259,33 +259,9 @@ where
                 }));
                 continue;
             }
-            if !alone {
-                sqlx::query("SAVEPOINT batch")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(err)?;
-            }
             match Self::append_in(&mut tx, reference, *expected, batch).await {
-                Ok(()) => {
-                    if !alone {
-                        sqlx::query("RELEASE SAVEPOINT batch")
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(err)?;
-                    }
-                    out.push(Ok(()));
-                }
+                Ok(()) => out.push(Ok(())),
                 Err(e @ (StoreError::Conflict { .. } | StoreError::Duplicate)) => {
-                    if !alone {
-                        sqlx::query("ROLLBACK TO SAVEPOINT batch")
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(err)?;
-                        sqlx::query("RELEASE SAVEPOINT batch")
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(err)?;
-                    }
                     failed.insert(reference.as_str());
                     out.push(Err(e));
                 }
@@ -890,21 +866,8 @@ where
         batch: &Batch,
     ) -> Result<(), StoreError> {
         let now_us = batch.events.first().map_or(0, |e| micros(e.at));
-        if let Some(key) = &batch.inbound_key {
-            let inserted = sqlx::query(
-                "INSERT INTO inbound_keys (key, reference, at_us) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(key)
-            .bind(reference)
-            .bind(now_us)
-            .execute(&mut *conn)
-            .await
-            .map_err(err)?;
-            if DB::rows_affected(&inserted) == 0 {
-                return Err(StoreError::Duplicate);
-            }
-        }
-        // Check the version cheaply before decoding anything: a losing racer fails fast.
+        // Check the version cheaply before writing anything: a losing racer fails fast, and a
+        // failed append leaves nothing behind to undo (a group commit goes on without it).
         let found: i64 =
             sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events WHERE reference = $1")
                 .bind(reference)
@@ -918,6 +881,20 @@ where
                 expected,
                 found,
             });
+        }
+        if let Some(key) = &batch.inbound_key {
+            let inserted = sqlx::query(
+                "INSERT INTO inbound_keys (key, reference, at_us) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(reference)
+            .bind(now_us)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+            if DB::rows_affected(&inserted) == 0 {
+                return Err(StoreError::Duplicate);
+            }
         }
         let last_hash: String = sqlx::query_scalar(
             "SELECT hash FROM events WHERE reference = $1 ORDER BY seq DESC LIMIT 1",
@@ -1016,7 +993,27 @@ where
             // The new events are already inserted: folding what is stored gives the state after.
             _ => Dispute::from_events(&Self::load_events(conn, reference).await?),
         };
-        Self::write_projection(conn, reference, &state).await
+        match &batch.before {
+            // The stored rows are the state decided on: move the version, keep the rest.
+            Some(before)
+                if before.version == expected
+                    && projection::only_version_differs(before, &state) =>
+            {
+                sqlx::query("UPDATE disputes SET version = $1 WHERE reference = $2")
+                    .bind(state.version as i64)
+                    .bind(reference)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(err)?;
+                sqlx::query("DELETE FROM snapshots WHERE reference = $1")
+                    .bind(reference)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(err)?;
+                Self::write_snapshot(conn, reference, &state).await
+            }
+            _ => Self::write_projection(conn, reference, &state).await,
+        }
     }
 
     /// Keeps the dispute's state after its newest event beside the projection rows.

@@ -49,7 +49,13 @@ async fn a_refused_command_leaves_the_requests_around_it_recorded(db: &TestDb) {
     let (service, _clock, reference) = service_with_dispute(db).await;
     // Sent together, so the writer finds them waiting together: the middle one is from someone
     // who is not a party to the dispute.
-    let people = ["sam-patel", "dr-okafor", "pc-evans", "sam-patel", "dr-okafor"];
+    let people = [
+        "sam-patel",
+        "dr-okafor",
+        "pc-evans",
+        "sam-patel",
+        "dr-okafor",
+    ];
     let answers = futures_util::future::join_all(people.iter().enumerate().map(|(i, p)| {
         let (service, reference) = (service.clone(), reference.clone());
         async move {
@@ -112,7 +118,12 @@ async fn a_conflicting_or_repeated_batch_is_undone_alone(db: &TestDb) {
         ..Batch::default()
     };
     // Someone already recorded the request key "seen".
-    assert!(store.claim_inbound("seen", at(START)).await.expect("claims"));
+    assert!(
+        store
+            .claim_inbound("seen", at(START))
+            .await
+            .expect("claims")
+    );
     let v1 = store.load(&one).await.expect("loads").version;
     let v2 = store.load(&two).await.expect("loads").version;
     let (a, stale, b, after_stale, repeated, c) = (
@@ -159,7 +170,10 @@ async fn a_conflicting_or_repeated_batch_is_undone_alone(db: &TestDb) {
         Dispute::from_events(&one_events)
     );
     let report = store.verify().await.expect("verifies");
-    assert!(report.intact(), "the chain holds after undone batches: {report:?}");
+    assert!(
+        report.intact(),
+        "the chain holds after undone batches: {report:?}"
+    );
 }
 on_both_backends!(a_conflicting_or_repeated_batch_is_undone_alone:
     undone_batch_alone_on_sqlite, undone_batch_alone_on_postgres);
@@ -182,13 +196,21 @@ async fn requests_on_one_dispute_are_decided_in_arrival_order(db: &TestDb) {
         let by = if i % 2 == 0 { c.raiser } else { c.other };
         async move {
             service
-                .act(&who(by), &reference, &note(&format!("Call {i}.")), None, None)
+                .act(
+                    &who(by),
+                    &reference,
+                    &note(&format!("Call {i}.")),
+                    None,
+                    None,
+                )
                 .await
         }
     }))
     .await;
     for (i, a) in answers.iter().enumerate() {
-        let outcome = a.as_ref().unwrap_or_else(|e| panic!("note {i} is recorded: {e}"));
+        let outcome = a
+            .as_ref()
+            .unwrap_or_else(|e| panic!("note {i} is recorded: {e}"));
         assert_eq!(outcome.reference, references[i % 3]);
     }
     for (d, reference) in references.iter().enumerate() {
@@ -197,7 +219,11 @@ async fn requests_on_one_dispute_are_decided_in_arrival_order(db: &TestDb) {
             .filter(|i| i % 3 == d)
             .map(|i| format!("Call {i}."))
             .collect();
-        assert_eq!(notes(&events), expected, "{reference} holds its notes in arrival order");
+        assert_eq!(
+            notes(&events),
+            expected,
+            "{reference} holds its notes in arrival order"
+        );
         // Each answer saw the state its own note left: versions rise one by one.
         let versions: Vec<u64> = (0..30)
             .filter(|i| i % 3 == d)
@@ -442,7 +468,9 @@ async fn a_sigkill_loses_no_acknowledged_note(db: &TestDb) {
                     .send()
                     .await;
                 let Ok(answer) = answer else { return };
-                let Ok(text) = answer.text().await else { return };
+                let Ok(text) = answer.text().await else {
+                    return;
+                };
                 if text.contains("Recorded on") {
                     acked.lock().expect("not poisoned").push(n);
                 }
@@ -460,7 +488,10 @@ async fn a_sigkill_loses_no_acknowledged_note(db: &TestDb) {
     }
     let acked = acked.lock().expect("not poisoned").clone();
     let store = db.open().await;
-    let events = store.events(&reference).await.expect("the record reads after a crash");
+    let events = store
+        .events(&reference)
+        .await
+        .expect("the record reads after a crash");
     let mut recorded: Vec<u32> = notes(&events)
         .iter()
         .filter_map(|t| {
@@ -477,10 +508,19 @@ async fn a_sigkill_loses_no_acknowledged_note(db: &TestDb) {
     }
     let total = sent.load(std::sync::atomic::Ordering::SeqCst);
     recorded.sort_unstable();
-    assert!(recorded.iter().all(|n| *n < total), "only sent notes are recorded");
-    assert!(recorded.windows(2).all(|w| w[0] != w[1]), "no note is recorded twice");
+    assert!(
+        recorded.iter().all(|n| *n < total),
+        "only sent notes are recorded"
+    );
+    assert!(
+        recorded.windows(2).all(|w| w[0] != w[1]),
+        "no note is recorded twice"
+    );
     let report = store.verify().await.expect("verifies");
-    assert!(report.intact(), "the chain is whole after the crash: {report:?}");
+    assert!(
+        report.intact(),
+        "the chain is whole after the crash: {report:?}"
+    );
 }
 on_both_backends!(a_sigkill_loses_no_acknowledged_note:
     sigkill_loses_nothing_acknowledged_on_sqlite, sigkill_loses_nothing_acknowledged_on_postgres);
