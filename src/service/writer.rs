@@ -349,7 +349,7 @@ enum Decided {
     /// Append the group's batch at this index.
     Append(usize),
     /// Answer this once the group is committed (a refusal, nothing to do).
-    Answer(Answer),
+    Answer(Box<Answer>),
     /// A raise, written on its own after the group.
     Raise,
     /// Refused or nothing to do on a remembered state: decide again on the stored one.
@@ -381,7 +381,7 @@ async fn group(
             (None, None) => match decider.store.load(reference).await {
                 Ok(d) => (d, false),
                 Err(e) => {
-                    decided.push(Decided::Answer(Err(e.into())));
+                    decided.push(Decided::Answer(Box::new(Err(e.into()))));
                     continue;
                 }
             },
@@ -399,8 +399,8 @@ async fn group(
                 items.push((reference.clone(), before.version, batch));
             }
             Ok(None) | Err(_) if from_cache => decided.push(Decided::Verify),
-            Ok(None) => decided.push(Decided::Answer(Ok(None))),
-            Err(e) => decided.push(Decided::Answer(Err(e))),
+            Ok(None) => decided.push(Decided::Answer(Box::new(Ok(None)))),
+            Err(e) => decided.push(Decided::Answer(Box::new(Err(e)))),
         }
     }
 
@@ -436,7 +436,7 @@ async fn group(
         }
         match decided {
             Decided::Answer(answer) => {
-                let _ = job.reply.send(answer);
+                let _ = job.reply.send(*answer);
             }
             Decided::Verify => {
                 // Refused or stale on a remembered state: another writer may have moved the
