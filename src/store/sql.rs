@@ -92,6 +92,67 @@ pub(super) type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
 /// shape.
 pub(super) const SNAPSHOT_FORMAT: &str = concat!("dispute/", env!("CARGO_PKG_VERSION"), "/1");
 
+/// The log's sealed head as a write transaction moves it: read once, written once at the end,
+/// however many batches the transaction appends.
+pub(super) struct Head {
+    global_seq: i64,
+    hash: String,
+    reference: String,
+    seq: i64,
+    /// Whether events were appended since it was read.
+    moved: bool,
+}
+
+impl Head {
+    async fn read<DB>(conn: &mut DB::Connection) -> Result<Head, StoreError>
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        for<'q> i64: Decode<'q, DB> + Type<DB>,
+        for<'q> String: Decode<'q, DB> + Type<DB>,
+        for<'q> <DB as Database>::Arguments: IntoArguments<DB>,
+        usize: ColumnIndex<DB::Row>,
+    {
+        let (global_seq, hash): (i64, String) =
+            sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(err)?;
+        Ok(Head {
+            global_seq,
+            hash,
+            reference: String::new(),
+            seq: 0,
+            moved: false,
+        })
+    }
+
+    /// Seals the newest event appended in the transaction, if any.
+    async fn write<DB>(conn: &mut DB::Connection, head: Option<Head>) -> Result<(), StoreError>
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        for<'q> i64: Encode<'q, DB> + Type<DB>,
+        for<'q> String: Encode<'q, DB> + Type<DB>,
+        for<'q> <DB as Database>::Arguments: IntoArguments<DB>,
+    {
+        let Some(head) = head.filter(|h| h.moved) else {
+            return Ok(());
+        };
+        sqlx::query(
+            "UPDATE chain_head SET global_seq = $1, hash = $2, reference = $3, seq = $4 WHERE id = 1",
+        )
+        .bind(head.global_seq)
+        .bind(head.hash)
+        .bind(head.reference)
+        .bind(head.seq)
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+}
+
 /// The record on one backend: a connection pool and the operations both backends share.
 #[derive(Debug)]
 pub struct Db<DB: Database> {
@@ -250,6 +311,7 @@ where
         let (mut tx, _turn) = self.begin_append().await?;
         let mut failed: std::collections::HashSet<&str> = std::collections::HashSet::new();
         let mut out = Vec::with_capacity(items.len());
+        let mut head = None;
         for (reference, expected, batch) in items {
             if failed.contains(reference.as_str()) {
                 out.push(Err(StoreError::Conflict {
@@ -259,7 +321,7 @@ where
                 }));
                 continue;
             }
-            match Self::append_in(&mut tx, reference, *expected, batch).await {
+            match Self::append_in(&mut tx, reference, *expected, batch, &mut head).await {
                 Ok(()) => out.push(Ok(())),
                 Err(e @ (StoreError::Conflict { .. } | StoreError::Duplicate)) => {
                     failed.insert(reference.as_str());
@@ -269,6 +331,7 @@ where
             }
         }
         if out.iter().any(Result::is_ok) {
+            Head::write(&mut tx, head).await?;
             tx.commit().await.map_err(err)?;
         } else {
             tx.rollback().await.map_err(err)?;
@@ -293,7 +356,9 @@ where
         batch: &Batch,
     ) -> Result<(), StoreError> {
         let (mut tx, _turn) = self.begin_append().await?;
-        Self::append_in(&mut tx, &reference.to_string(), expected, batch).await?;
+        let mut head = None;
+        Self::append_in(&mut tx, &reference.to_string(), expected, batch, &mut head).await?;
+        Head::write(&mut tx, head).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -322,7 +387,9 @@ where
                 return Ok(Err(e));
             }
         };
-        Self::append_in(&mut tx, &reference.to_string(), 0, &batch).await?;
+        let mut head = None;
+        Self::append_in(&mut tx, &reference.to_string(), 0, &batch, &mut head).await?;
+        Head::write(&mut tx, head).await?;
         tx.commit().await.map_err(err)?;
         Ok(Ok((reference, batch)))
     }
@@ -864,16 +931,19 @@ where
         reference: &str,
         expected: u64,
         batch: &Batch,
+        head: &mut Option<Head>,
     ) -> Result<(), StoreError> {
         let now_us = batch.events.first().map_or(0, |e| micros(e.at));
         // Check the version cheaply before writing anything: a losing racer fails fast, and a
         // failed append leaves nothing behind to undo (a group commit goes on without it).
-        let found: i64 =
-            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events WHERE reference = $1")
-                .bind(reference)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(err)?;
+        let newest: Option<(i64, String)> = sqlx::query_as(
+            "SELECT seq, hash FROM events WHERE reference = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(reference)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(err)?;
+        let (found, last_hash) = newest.unwrap_or((0, String::new()));
         let found = found as u64;
         if found != expected {
             return Err(StoreError::Conflict {
@@ -896,27 +966,17 @@ where
                 return Err(StoreError::Duplicate);
             }
         }
-        let last_hash: String = sqlx::query_scalar(
-            "SELECT hash FROM events WHERE reference = $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(reference)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(err)?
-        .unwrap_or_default();
-        let (_, head_hash): (i64, String) =
-            sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(err)?;
+        let head = match head {
+            Some(h) => h,
+            None => head.insert(Head::read(conn).await?),
+        };
         let rows = chain::link(
             reference,
             expected as i64 + 1,
             last_hash,
-            head_hash,
+            head.hash.clone(),
             &batch.events,
         )?;
-        let mut head = None;
         for r in &rows {
             let global_seq: i64 = sqlx::query_scalar(
                 "INSERT INTO events (reference, seq, at_us, actor, kind, body, prev_hash, prev_global_hash, hash)
@@ -945,19 +1005,13 @@ where
                     err(e)
                 }
             })?;
-            head = Some((global_seq, r.hash.as_str(), r.seq));
-        }
-        if let Some((global_seq, hash, seq)) = head {
-            sqlx::query(
-                "UPDATE chain_head SET global_seq = $1, hash = $2, reference = $3, seq = $4 WHERE id = 1",
-            )
-            .bind(global_seq)
-            .bind(hash)
-            .bind(reference)
-            .bind(seq)
-            .execute(&mut *conn)
-            .await
-            .map_err(err)?;
+            *head = Head {
+                global_seq,
+                hash: r.hash.clone(),
+                reference: reference.to_string(),
+                seq: r.seq,
+                moved: true,
+            };
         }
         for kind in &batch.cancel_schedule_kinds {
             sqlx::query(
@@ -1005,11 +1059,6 @@ where
                     .execute(&mut *conn)
                     .await
                     .map_err(err)?;
-                sqlx::query("DELETE FROM snapshots WHERE reference = $1")
-                    .bind(reference)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(err)?;
                 Self::write_snapshot(conn, reference, &state).await
             }
             _ => Self::write_projection(conn, reference, &state).await,
@@ -1024,7 +1073,9 @@ where
     ) -> Result<(), StoreError> {
         let state = serde_json::to_string(d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO snapshots (reference, version, format, state) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO snapshots (reference, version, format, state) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (reference) DO UPDATE
+             SET version = excluded.version, format = excluded.format, state = excluded.state",
         )
         .bind(reference)
         .bind(d.version as i64)
@@ -1305,9 +1356,11 @@ where
         batches: &[(String, Batch)],
     ) -> Result<(), StoreError> {
         let (mut tx, _turn) = self.begin_append().await?;
+        let mut head = None;
         for (reference, batch) in batches {
-            Self::append_in(&mut tx, reference, 0, batch).await?;
+            Self::append_in(&mut tx, reference, 0, batch, &mut head).await?;
         }
+        Head::write(&mut tx, head).await?;
         tx.commit().await.map_err(err)
     }
 
