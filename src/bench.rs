@@ -13,6 +13,7 @@ mod report;
 mod scheduler;
 mod screen;
 mod teams;
+mod write;
 
 use clap::{Args, Subcommand};
 use escalation_bot::config::Secret;
@@ -38,6 +39,9 @@ pub enum BenchCommand {
     Report(report::ReportArgs),
     /// Take Slack down while challenges are raised, bring it back, and time the backlog's drain.
     Delivery(delivery::DeliveryArgs),
+    /// Send signed notes from the parties to many disputes to a `serve` it starts: throughput,
+    /// acknowledgement latency, CPU and memory, and a check of the record afterwards.
+    Write(write::WriteArgs),
 }
 
 #[derive(Args)]
@@ -166,6 +170,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
         BenchCommand::Screen(args) => return screen::run(args),
         BenchCommand::Report(args) => return report::run(args),
         BenchCommand::Delivery(args) => return delivery::run(args),
+        BenchCommand::Write(args) => return write::run(args),
     };
     if args.rate == 0 || args.seconds == 0 {
         return Err("--rate and --seconds must be more than 0".into());

@@ -3,11 +3,11 @@
 use super::{Concerns, DeterminedAction, Event, EventBody, Reference, StepDue, ThreadRef};
 use crate::directory::{AgencyId, PersonId};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where a dispute is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     #[default]
@@ -18,7 +18,7 @@ pub enum Status {
 }
 
 /// A proposed resolution waiting for the other side.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     pub by: PersonId,
     pub at: DateTime<Utc>,
@@ -28,7 +28,7 @@ pub struct Proposal {
 }
 
 /// The board's determination that closed a dispute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Determination {
     pub body: String,
     pub by: Option<PersonId>,
@@ -39,14 +39,14 @@ pub struct Determination {
 }
 
 /// Who acknowledged the current stage, and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acknowledgement {
     pub by: PersonId,
     pub at: DateTime<Utc>,
 }
 
 /// The state of one dispute.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Dispute {
     /// How many events have been applied: the expected version for the next append.
     pub version: u64,

@@ -18,7 +18,7 @@ pub const LINK_MINUTES: i64 = 10;
 pub const SESSION_HOURS: i64 = 8;
 
 /// The address people reach the service at, until the server says otherwise.
-const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+pub(super) const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 /// A new random token (two v4 UUIDs: 244 random bits), in hex.
 fn token() -> String {
@@ -45,16 +45,15 @@ pub struct Session {
 impl Service {
     /// The address links in chat point at (`PUBLIC_URL`, or the address the server listens on).
     pub fn public_url(&self) -> String {
-        self.public_url
-            .get()
-            .map_or(DEFAULT_PUBLIC_URL, String::as_str)
-            .trim_end_matches('/')
-            .to_string()
+        self.decider.public_url()
     }
 
     /// Sets the address links point at, once (at start-up).
     pub fn set_public_url(&self, url: &str) {
-        let _ = self.public_url.set(url.trim_end_matches('/').to_string());
+        let _ = self
+            .decider
+            .public_url
+            .set(url.trim_end_matches('/').to_string());
     }
 
     /// The reports over this service's record, policies and directory.

@@ -1,8 +1,9 @@
 //! The application service: one path from a person's request to the record, for every platform.
 //!
 //! Resolve the board policy, load the dispute, decide with the core, plan the posts, and append
-//! events and outbox rows in one transaction, retrying on a concurrent change. Slack, Teams, the
-//! sandbox and the scheduler all come through here.
+//! events and outbox rows through the one writer, which group-commits and decides again on a
+//! concurrent change (`writer.rs`). Slack, Teams, the sandbox and the scheduler all come through
+//! here.
 
 mod adapters;
 mod board;
@@ -10,6 +11,7 @@ mod checkpoints;
 mod clock;
 mod queries;
 mod workers;
+mod writer;
 
 pub use adapters::AdapterState;
 pub use board::{LINK_MINUTES, SESSION_HOURS, Session, token_hash};
@@ -17,15 +19,16 @@ pub use checkpoints::CheckpointPublisher;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use workers::Outbox;
 
-use crate::calendar::{Calendar, CalendarError, local_year};
+use crate::calendar::{Calendar, CalendarError};
 use crate::directory::{Directory, PersonId};
-use crate::escalation::{self, Command, Context, Dispute, Event, RaiseDetails, Reference, Refusal};
+use crate::escalation::{self, Command, Dispute, Event, RaiseDetails, Reference, Refusal};
 use crate::policy::{Policy, PolicySet};
-use crate::posts::{Origin, fanout};
-use crate::store::{Batch, Store, StoreError};
+use crate::posts::Origin;
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, Weak};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use writer::{Decider, Work, Writer};
 
 /// Why a request could not be recorded. `Refused` is the person's to fix; the rest are ours.
 #[derive(Debug, thiserror::Error)]
@@ -70,12 +73,10 @@ pub struct Service {
     pub policies: Arc<PolicySet>,
     pub directory: Arc<Directory>,
     pub clock: Arc<dyn Clock>,
-    calendars: BTreeMap<String, Calendar>,
-    /// One gate per dispute in this process: requests on one dispute take turns instead of
-    /// racing and retrying (other processes are still held off by the expected version).
-    gates: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
-    /// The address links in chat point at, set once at start-up.
-    public_url: std::sync::OnceLock<String>,
+    /// What decisions need, shared with the writer.
+    decider: Arc<Decider>,
+    /// Every change to a dispute goes through it: one writer, group commit, arrival order.
+    writer: Writer,
 }
 
 impl std::fmt::Debug for Service {
@@ -86,8 +87,6 @@ impl std::fmt::Debug for Service {
             .finish_non_exhaustive()
     }
 }
-
-const CONFLICT_RETRIES: usize = 8;
 
 impl Service {
     /// Builds the service; every policy's calendar must be usable.
@@ -102,30 +101,22 @@ impl Service {
             let cal = p.calendar().map_err(ServiceError::Setup)?;
             calendars.insert(p.id.clone(), cal);
         }
+        let decider = Arc::new(Decider {
+            store: store.clone(),
+            policies: policies.clone(),
+            directory: directory.clone(),
+            clock: clock.clone(),
+            calendars,
+            public_url: std::sync::OnceLock::new(),
+        });
         Ok(Service {
             store,
             policies,
             directory,
             clock,
-            calendars,
-            gates: Mutex::new(HashMap::new()),
-            public_url: std::sync::OnceLock::new(),
+            writer: Writer::new(decider.clone()),
+            decider,
         })
-    }
-
-    /// The gate of a dispute, shared by every request on it in this process.
-    fn gate(&self, reference: &Reference) -> Arc<tokio::sync::Mutex<()>> {
-        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
-        let key = reference.to_string();
-        if let Some(gate) = gates.get(&key).and_then(Weak::upgrade) {
-            return gate;
-        }
-        if gates.len() > 1024 {
-            gates.retain(|_, g| g.strong_count() > 0);
-        }
-        let gate = Arc::new(tokio::sync::Mutex::new(()));
-        gates.insert(key, Arc::downgrade(&gate));
-        gate
     }
 
     /// What posts about a board's challenges are composed from, at the service's time now.
@@ -166,12 +157,7 @@ impl Service {
 
     /// The policy and calendar of a board.
     pub fn policy(&self, id: &str) -> Result<(&Policy, &Calendar), ServiceError> {
-        match (self.policies.get(id), self.calendars.get(id)) {
-            (Some(p), Some(c)) => Ok((p, c)),
-            _ => Err(ServiceError::Setup(format!(
-                "the board policy {id:?} is not loaded"
-            ))),
-        }
+        self.decider.policy(id)
     }
 
     /// The board policy a person works under (their agency's board).
@@ -192,43 +178,20 @@ impl Service {
         origin: Option<&Origin>,
         inbound_key: Option<String>,
     ) -> Result<Outcome, ServiceError> {
-        let (policy, calendar) = self.policy_of(actor)?;
-        let now = self.now();
-        let ctx = Context {
-            policy,
-            calendar,
-            directory: &self.directory,
-            now,
+        let work = Work::Raise {
+            actor: actor.clone(),
+            details,
+            origin: origin.cloned(),
+            inbound_key,
         };
-        let made = self
-            .store
-            .create(&policy.reference_prefix, local_year(now), |reference| {
-                let command = Command::Raise {
-                    reference: reference.clone(),
-                    details,
-                };
-                let before = Dispute::default();
-                let events = escalation::handle(&before, actor, &command, &ctx)?;
-                Ok::<Batch, Refusal>(self.batch(
-                    policy,
-                    calendar,
-                    &before,
-                    events,
-                    origin,
-                    inbound_key,
-                    now,
-                ))
-            })
-            .await??;
-        let (reference, batch) = made;
-        Ok(Outcome {
-            reference,
-            dispute: Dispute::from_events(&batch.events),
-            events: batch.events,
-        })
+        self.writer
+            .submit(work)
+            .await?
+            .ok_or_else(|| ServiceError::Setup("a raise recorded nothing".into()))
     }
 
-    /// Acts on an existing dispute, retrying on fresh state when someone else changed it first.
+    /// Acts on an existing dispute: decided in arrival order on the state the previous request
+    /// left, and answered once it is durable.
     pub async fn act(
         &self,
         actor: &PersonId,
@@ -237,106 +200,18 @@ impl Service {
         origin: Option<&Origin>,
         inbound_key: Option<String>,
     ) -> Result<Outcome, ServiceError> {
-        let outcome = self
-            .decide_and_append(reference, |before| {
-                if before.reference.is_none() {
-                    return Err(ServiceError::UnknownDispute(reference.to_string()));
-                }
-                let (policy, calendar) = self.policy(&before.policy)?;
-                let ctx = Context {
-                    policy,
-                    calendar,
-                    directory: &self.directory,
-                    now: self.now(),
-                };
-                let events = escalation::handle(before, actor, command, &ctx)?;
-                Ok(Some(self.batch(
-                    policy,
-                    calendar,
-                    before,
-                    events,
-                    origin,
-                    inbound_key.clone(),
-                    ctx.now,
-                )))
-            })
-            .await?;
-        // A person's command always records something or is refused.
-        outcome.ok_or_else(|| ServiceError::Busy(reference.to_string()))
-    }
-
-    /// Takes the dispute's turn in this process, decides on its stored state and appends what
-    /// `decide` returns (nothing when it returns `None`). When another replica changed the
-    /// dispute first, decides again on the fresh state.
-    async fn decide_and_append(
-        &self,
-        reference: &Reference,
-        mut decide: impl FnMut(&Dispute) -> Result<Option<Batch>, ServiceError>,
-    ) -> Result<Option<Outcome>, ServiceError> {
-        let gate = self.gate(reference);
-        let _turn = gate.lock().await;
-        for _ in 0..CONFLICT_RETRIES {
-            let before = self.store.load(reference).await?;
-            let Some(batch) = decide(&before)? else {
-                return Ok(None);
-            };
-            match self.store.append(reference, before.version, &batch).await {
-                Ok(()) => {
-                    let mut dispute = before;
-                    for e in &batch.events {
-                        dispute.apply(e);
-                    }
-                    return Ok(Some(Outcome {
-                        reference: reference.clone(),
-                        dispute,
-                        events: batch.events,
-                    }));
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ServiceError::Busy(reference.to_string()))
-    }
-
-    /// Everything a decision writes: its events, the posts they cause, and the schedule changes.
-    #[allow(clippy::too_many_arguments)]
-    fn batch(
-        &self,
-        policy: &Policy,
-        calendar: &Calendar,
-        before: &Dispute,
-        events: Vec<Event>,
-        origin: Option<&Origin>,
-        inbound_key: Option<String>,
-        now: DateTime<Utc>,
-    ) -> Batch {
-        let mut after = before.clone();
-        for e in &events {
-            after.apply(e);
-        }
-        let schedule = crate::reminders::plan(policy, calendar, &after, &events, now);
-        let mut outbox = fanout::plan(policy, calendar, &self.directory, before, &events, origin);
-        let scene = crate::posts::compose::Scene {
-            policy,
-            calendar,
-            dir: &self.directory,
-            now,
-        };
-        outbox.extend(fanout::form_links(
-            &scene,
-            before,
-            &events,
-            &self.public_url(),
-        ));
-        Batch {
-            outbox,
-            events,
-            schedule: schedule.add,
-            cancel_schedule_kinds: schedule.cancel,
+        let work = Work::Act {
+            actor: actor.clone(),
+            reference: reference.clone(),
+            command: command.clone(),
+            origin: origin.cloned(),
             inbound_key,
-            after: Some(after),
-        }
+        };
+        // A person's command always records something or is refused.
+        self.writer
+            .submit(work)
+            .await?
+            .ok_or_else(|| ServiceError::Busy(reference.to_string()))
     }
 
     /// Decides scheduled work (a reminder, an overdue prompt, a nudge) on the same path as
@@ -348,67 +223,28 @@ impl Service {
         command: &escalation::SystemCommand,
         inbound_key: Option<String>,
     ) -> Result<Option<Outcome>, ServiceError> {
-        self.decide_and_append(reference, |before| {
-            if before.reference.is_none() {
-                return Err(ServiceError::UnknownDispute(reference.to_string()));
-            }
-            let (policy, calendar) = self.policy(&before.policy)?;
-            let now = self.now();
-            let ctx = Context {
-                policy,
-                calendar,
-                directory: &self.directory,
-                now,
-            };
-            let bodies = escalation::decide_system(before, command, &ctx);
-            if bodies.is_empty() {
-                return Ok(None);
-            }
-            let events: Vec<Event> = bodies
-                .into_iter()
-                .map(|body| Event {
-                    at: now,
-                    actor: None,
-                    body,
-                })
-                .collect();
-            let mut batch = self.batch(
-                policy,
-                calendar,
-                before,
-                events,
-                None,
-                inbound_key.clone(),
-                now,
-            );
-            if let Some(at) = crate::reminders::working_time(calendar, now, before.urgent) {
-                for row in &mut batch.outbox {
-                    row.available_at = at;
-                }
-            }
-            Ok(Some(batch))
-        })
-        .await
+        self.writer
+            .submit(Work::System {
+                reference: reference.clone(),
+                command: command.clone(),
+                inbound_key,
+            })
+            .await
     }
 
-    /// Records a fact the service itself observed (a thread opened), retrying on conflict.
+    /// Records a fact the service itself observed (a thread opened).
     pub async fn record(
         &self,
         reference: &Reference,
         body: escalation::EventBody,
     ) -> Result<(), ServiceError> {
-        self.decide_and_append(reference, |_| {
-            Ok(Some(Batch {
-                events: vec![Event {
-                    at: self.now(),
-                    actor: None,
-                    body: body.clone(),
-                }],
-                ..Batch::default()
-            }))
-        })
-        .await
-        .map(|_| ())
+        self.writer
+            .submit(Work::Record {
+                reference: reference.clone(),
+                body,
+            })
+            .await
+            .map(|_| ())
     }
 
     /// A dispute's events in order, as the record holds them.

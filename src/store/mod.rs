@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Why the store could not do what was asked. Messages say what to do; they never carry secrets.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error(
         "{reference} changed while your action was being recorded (expected version {expected}, found {found}); try again on the fresh state"
@@ -136,6 +136,10 @@ pub struct Batch {
     /// store then updates the projections from it instead of decoding the whole dispute again
     /// under the write lock. The expected version guarantees it was decided on the stored state.
     pub after: Option<Dispute>,
+    /// The state the events were decided on, when the caller has it: where the events change
+    /// nothing the projections show but the version (a note), the store moves the version on
+    /// instead of writing the dispute's rows again.
+    pub before: Option<Dispute>,
 }
 
 /// An outbox row claimed by a worker.
@@ -258,9 +262,32 @@ impl Store {
         dispatch!(self, s => s.events(&reference.to_string()).await)
     }
 
-    /// A dispute's state, folded from its events.
+    /// A dispute's state: its snapshot, or folded from its events where the snapshot is missing
+    /// or stale. Costs the same however long the dispute's history is.
     pub async fn load(&self, reference: &Reference) -> Result<Dispute, StoreError> {
+        dispatch!(self, s => s.load(&reference.to_string()).await)
+    }
+
+    /// A dispute's state folded from all its events, ignoring the snapshot (what the snapshot
+    /// must equal).
+    pub async fn fold(&self, reference: &Reference) -> Result<Dispute, StoreError> {
         Ok(Dispute::from_events(&self.events(reference).await?))
+    }
+
+    /// Group commit: many batches in one transaction and one sync to disk. Each item is
+    /// `(dispute, expected version, batch)`, decided on the state the group's earlier items on
+    /// the same dispute leave. Answers per item: a conflict or a repeated request undoes only
+    /// that item and the later items on its dispute; the rest are committed. `Err` when the
+    /// group as a whole could not be written (nothing was).
+    pub async fn append_group(
+        &self,
+        items: &[(Reference, u64, &Batch)],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let items: Vec<(String, u64, &Batch)> = items
+            .iter()
+            .map(|(r, v, b)| (r.to_string(), *v, *b))
+            .collect();
+        dispatch!(self, s => s.append_group(&items).await)
     }
 
     /// Appends a batch to an existing dispute at the expected version.

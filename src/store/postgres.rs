@@ -22,6 +22,7 @@ impl Dialect for Postgres {
     // Rows another replica is claiming at the same moment are skipped, not waited for.
     const CLAIM_OUTBOX: &'static str = claim_outbox_sql!(" FOR UPDATE SKIP LOCKED");
     const CLAIM_SCHEDULE: &'static str = claim_schedule_sql!(" FOR UPDATE SKIP LOCKED");
+    const ONE_WRITER: bool = false;
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()
@@ -48,7 +49,7 @@ impl Db<Postgres> {
             .connect(url)
             .await
             .map_err(|e| StoreError::Open(format!("{}: {e}", redacted(url))))?;
-        let store = Db { pool };
+        let store = Db::over(pool);
         store.check_ours(&redacted(url)).await?;
         MIGRATOR
             .run(&store.pool)

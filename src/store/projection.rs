@@ -111,3 +111,17 @@ pub(super) fn rows_for(d: &Dispute) -> Option<Projection> {
     p.sort();
     Some(p)
 }
+
+/// Whether two states of one dispute have the same projection rows but for the version: then
+/// an append only moves the version on (a note, say) and the rows need not be written again.
+pub(super) fn only_version_differs(before: &Dispute, after: &Dispute) -> bool {
+    match (rows_for(before), rows_for(after)) {
+        (Some(mut b), Some(a)) => {
+            for row in &mut b.disputes {
+                row.version = after.version as i64;
+            }
+            b == a
+        }
+        _ => false,
+    }
+}

@@ -83,20 +83,107 @@ pub trait Dialect: Database {
     const CLAIM_OUTBOX: &'static str;
     /// [`claim_schedule_sql`] with the backend's row locking.
     const CLAIM_SCHEDULE: &'static str;
+    /// Whether the database lets only one connection write at a time (SQLite): then this
+    /// process takes turns itself, so no connection ever sleeps in the database's busy handler.
+    const ONE_WRITER: bool;
     /// How many rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+/// A turn at writing, held while a write runs (always free where the database has no single
+/// writer lock).
+pub(super) type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
+
+/// The version of the serialised `Dispute` a snapshot holds: a snapshot written by another build
+/// is ignored and rebuilt from the events, so a change to how events apply never reads a stale
+/// shape.
+pub(super) const SNAPSHOT_FORMAT: &str = concat!("dispute/", env!("CARGO_PKG_VERSION"), "/1");
+
+/// The log's sealed head as a write transaction moves it: read once, written once at the end,
+/// however many batches the transaction appends.
+pub(super) struct Head {
+    global_seq: i64,
+    hash: String,
+    reference: String,
+    seq: i64,
+    /// Whether events were appended since it was read.
+    moved: bool,
+}
+
+impl Head {
+    async fn read<DB>(conn: &mut DB::Connection) -> Result<Head, StoreError>
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        for<'q> i64: Decode<'q, DB> + Type<DB>,
+        for<'q> String: Decode<'q, DB> + Type<DB>,
+        for<'q> <DB as Database>::Arguments: IntoArguments<DB>,
+        usize: ColumnIndex<DB::Row>,
+    {
+        let (global_seq, hash): (i64, String) =
+            sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(err)?;
+        Ok(Head {
+            global_seq,
+            hash,
+            reference: String::new(),
+            seq: 0,
+            moved: false,
+        })
+    }
+
+    /// Seals the newest event appended in the transaction, if any.
+    async fn write<DB>(conn: &mut DB::Connection, head: Option<Head>) -> Result<(), StoreError>
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        for<'q> i64: Encode<'q, DB> + Type<DB>,
+        for<'q> String: Encode<'q, DB> + Type<DB>,
+        for<'q> <DB as Database>::Arguments: IntoArguments<DB>,
+    {
+        let Some(head) = head.filter(|h| h.moved) else {
+            return Ok(());
+        };
+        sqlx::query(
+            "UPDATE chain_head SET global_seq = $1, hash = $2, reference = $3, seq = $4 WHERE id = 1",
+        )
+        .bind(head.global_seq)
+        .bind(head.hash)
+        .bind(head.reference)
+        .bind(head.seq)
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
 }
 
 /// The record on one backend: a connection pool and the operations both backends share.
 #[derive(Debug)]
 pub struct Db<DB: Database> {
     pub(super) pool: Pool<DB>,
+    /// Taken by every write on a one-writer database: writers queue here, in this process, in
+    /// arrival order, instead of polling the database's lock.
+    pub(super) turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<DB: Database> Db<DB> {
+    /// The store over a pool.
+    pub(super) fn over(pool: Pool<DB>) -> Db<DB> {
+        Db {
+            pool,
+            turn: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
 }
 
 impl<DB: Database> Clone for Db<DB> {
     fn clone(&self) -> Self {
         Db {
             pool: self.pool.clone(),
+            turn: self.turn.clone(),
         }
     }
 }
@@ -156,22 +243,34 @@ where
             .bind(limit)
     }
 
-    /// Opens a transaction that writes, holding the backend's write lock from its first statement.
-    async fn begin_write(&self) -> Result<Transaction<'static, DB>, StoreError> {
-        match DB::BEGIN_WRITE {
+    /// This process's turn at writing, where the database has one writer at a time.
+    pub(super) async fn turn(&self) -> Turn {
+        if DB::ONE_WRITER {
+            Some(self.turn.clone().lock_owned().await)
+        } else {
+            None
+        }
+    }
+
+    /// Opens a transaction that writes, holding the backend's write lock from its first
+    /// statement, and the turn that goes with it (keep it until the transaction ends).
+    async fn begin_write(&self) -> Result<(Transaction<'static, DB>, Turn), StoreError> {
+        let turn = self.turn().await;
+        let tx = match DB::BEGIN_WRITE {
             Some(begin) => self.pool.begin_with(begin).await,
             None => self.pool.begin().await,
         }
-        .map_err(err)
+        .map_err(err)?;
+        Ok((tx, turn))
     }
 
     /// A write transaction that also holds the chain head: nothing else appends until it ends.
-    async fn begin_append(&self) -> Result<Transaction<'static, DB>, StoreError> {
-        let mut tx = self.begin_write().await?;
+    async fn begin_append(&self) -> Result<(Transaction<'static, DB>, Turn), StoreError> {
+        let (mut tx, turn) = self.begin_write().await?;
         if let Some(lock) = DB::LOCK_CHAIN_HEAD {
             sqlx::query(lock).execute(&mut *tx).await.map_err(err)?;
         }
-        Ok(tx)
+        Ok((tx, turn))
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
@@ -185,6 +284,73 @@ where
     pub(super) async fn events(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(err)?;
         Self::load_events(&mut conn, reference).await
+    }
+
+    /// A dispute's state: its snapshot when that is of this build and at the newest event,
+    /// otherwise folded from the events (the next append writes a fresh snapshot).
+    pub(super) async fn load(&self, reference: &str) -> Result<Dispute, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        let (newest, version, state): (i64, Option<i64>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT coalesce(max(seq), 0) FROM events WHERE reference = $1),
+                    (SELECT version FROM snapshots WHERE reference = $1 AND format = $2),
+                    (SELECT state FROM snapshots WHERE reference = $1 AND format = $2)",
+        )
+        .bind(reference)
+        .bind(SNAPSHOT_FORMAT)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(err)?;
+        if let (Some(version), Some(state)) = (version, state)
+            && version == newest
+            && let Ok(d) = serde_json::from_str::<Dispute>(&state)
+            && d.version as i64 == version
+        {
+            return Ok(d);
+        }
+        Ok(Dispute::from_events(
+            &Self::load_events(&mut conn, reference).await?,
+        ))
+    }
+
+    /// Group commit: appends many batches in one transaction, each at its expected version and
+    /// after the group's earlier batches. A batch that conflicts (another writer changed its
+    /// dispute) or repeats a request is left out — both are found before it writes anything —
+    /// and so is every later batch of the same dispute (it was decided on the state the failed
+    /// one would have left); the others commit. Any other failure fails the whole group and
+    /// records nothing.
+    pub(super) async fn append_group(
+        &self,
+        items: &[(String, u64, &Batch)],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let (mut tx, _turn) = self.begin_append().await?;
+        let mut failed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(items.len());
+        let mut head = None;
+        for (reference, expected, batch) in items {
+            if failed.contains(reference.as_str()) {
+                out.push(Err(StoreError::Conflict {
+                    reference: reference.clone(),
+                    expected: *expected,
+                    found: expected.saturating_sub(1),
+                }));
+                continue;
+            }
+            match Self::append_in(&mut tx, reference, *expected, batch, &mut head).await {
+                Ok(()) => out.push(Ok(())),
+                Err(e @ (StoreError::Conflict { .. } | StoreError::Duplicate)) => {
+                    failed.insert(reference.as_str());
+                    out.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if out.iter().any(Result::is_ok) {
+            Head::write(&mut tx, head).await?;
+            tx.commit().await.map_err(err)?;
+        } else {
+            tx.rollback().await.map_err(err)?;
+        }
+        Ok(out)
     }
 
     pub(super) async fn seen_inbound(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -203,8 +369,10 @@ where
         expected: u64,
         batch: &Batch,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_append().await?;
-        Self::append_in(&mut tx, &reference.to_string(), expected, batch).await?;
+        let (mut tx, _turn) = self.begin_append().await?;
+        let mut head = None;
+        Self::append_in(&mut tx, &reference.to_string(), expected, batch, &mut head).await?;
+        Head::write(&mut tx, head).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -214,7 +382,7 @@ where
         year: i32,
         build: impl FnOnce(&Reference) -> Result<Batch, E>,
     ) -> Result<Result<(Reference, Batch), E>, StoreError> {
-        let mut tx = self.begin_append().await?;
+        let (mut tx, _turn) = self.begin_append().await?;
         let number: i64 = sqlx::query_scalar(
             "INSERT INTO reference_counters (prefix, year, last) VALUES ($1, $2, 1)
              ON CONFLICT (prefix, year) DO UPDATE SET last = reference_counters.last + 1
@@ -233,7 +401,9 @@ where
                 return Ok(Err(e));
             }
         };
-        Self::append_in(&mut tx, &reference.to_string(), 0, &batch).await?;
+        let mut head = None;
+        Self::append_in(&mut tx, &reference.to_string(), 0, &batch, &mut head).await?;
+        Head::write(&mut tx, head).await?;
         tx.commit().await.map_err(err)?;
         Ok(Ok((reference, batch)))
     }
@@ -245,6 +415,7 @@ where
         lease: Duration,
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
+        let _turn = self.turn().await;
         let rows = Self::claim_query(DB::CLAIM_OUTBOX, owner, lease_until(now, lease), now, limit)
             .fetch_all(&self.pool)
             .await
@@ -266,6 +437,7 @@ where
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         let done = sqlx::query(
             "UPDATE outbox SET status = $1, result = $2, last_error = coalesce($3, last_error), done_us = $4,
                                lease_owner = NULL, lease_until_us = NULL
@@ -291,6 +463,7 @@ where
         retry_at: DateTime<Utc>,
         in_doubt_since: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         let done = sqlx::query(
             "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL,
                     in_doubt_since_us = $5, slot_us = NULL
@@ -315,6 +488,7 @@ where
         until: DateTime<Utc>,
         slot: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         // The claim counted an attempt; handing back unposted takes it off again.
         let done = sqlx::query(
             "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL,
@@ -487,6 +661,7 @@ where
         lease: Duration,
         limit: i64,
     ) -> Result<Vec<ScheduleRow>, StoreError> {
+        let _turn = self.turn().await;
         let rows = Self::claim_query(
             DB::CLAIM_SCHEDULE,
             owner,
@@ -520,6 +695,7 @@ where
         owner: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         let done = sqlx::query(
             "UPDATE schedule SET status = 'done', done_us = $1, lease_owner = NULL, lease_until_us = NULL
              WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
@@ -607,13 +783,14 @@ where
     }
 
     pub(super) async fn rebuild_projections(&self) -> Result<u64, StoreError> {
-        let mut tx = self.begin_append().await?;
+        let (mut tx, _turn) = self.begin_append().await?;
         for table in [
             "DELETE FROM disputes",
             "DELETE FROM dispute_people",
             "DELETE FROM dispute_agencies",
             "DELETE FROM threads",
             "DELETE FROM dispute_log",
+            "DELETE FROM snapshots",
         ] {
             sqlx::query(table).execute(&mut *tx).await.map_err(err)?;
         }
@@ -661,6 +838,7 @@ where
         content: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         let done = sqlx::query(
             "INSERT INTO directory_versions (sha256, loaded_us, content) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
         )
@@ -678,6 +856,7 @@ where
         key: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
         let done = sqlx::query(
             "INSERT INTO inbound_keys (key, reference, at_us) VALUES ($1, NULL, $2) ON CONFLICT (key) DO NOTHING",
         )
@@ -695,7 +874,7 @@ where
         rows: &[NewOutbox],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let (mut tx, _turn) = self.begin_write().await?;
         for o in rows {
             Self::insert_outbox(&mut tx, reference, o, micros(at)).await?;
         }
@@ -809,6 +988,7 @@ where
         value: &serde_json::Value,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO adapter_state (adapter, key, value, updated_us) VALUES ($1, $2, $3, $4)
              ON CONFLICT (adapter, key) DO UPDATE SET value = excluded.value, updated_us = excluded.updated_us",
@@ -845,6 +1025,7 @@ where
         counter: &str,
         at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
+        let _turn = self.turn().await;
         let value: String = sqlx::query_scalar(
             "INSERT INTO adapter_state (adapter, key, value, updated_us) VALUES ($1, $2, '1', $3)
              ON CONFLICT (adapter, key) DO UPDATE
@@ -907,8 +1088,27 @@ where
         reference: &str,
         expected: u64,
         batch: &Batch,
+        head: &mut Option<Head>,
     ) -> Result<(), StoreError> {
         let now_us = batch.events.first().map_or(0, |e| micros(e.at));
+        // Check the version cheaply before writing anything: a losing racer fails fast, and a
+        // failed append leaves nothing behind to undo (a group commit goes on without it).
+        let newest: Option<(i64, String)> = sqlx::query_as(
+            "SELECT seq, hash FROM events WHERE reference = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(reference)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(err)?;
+        let (found, last_hash) = newest.unwrap_or((0, String::new()));
+        let found = found as u64;
+        if found != expected {
+            return Err(StoreError::Conflict {
+                reference: reference.to_string(),
+                expected,
+                found,
+            });
+        }
         if let Some(key) = &batch.inbound_key {
             let inserted = sqlx::query(
                 "INSERT INTO inbound_keys (key, reference, at_us) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
@@ -923,42 +1123,17 @@ where
                 return Err(StoreError::Duplicate);
             }
         }
-        // Check the version cheaply before decoding anything: a losing racer fails fast.
-        let found: i64 =
-            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events WHERE reference = $1")
-                .bind(reference)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(err)?;
-        let found = found as u64;
-        if found != expected {
-            return Err(StoreError::Conflict {
-                reference: reference.to_string(),
-                expected,
-                found,
-            });
-        }
-        let last_hash: String = sqlx::query_scalar(
-            "SELECT hash FROM events WHERE reference = $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(reference)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(err)?
-        .unwrap_or_default();
-        let (_, head_hash): (i64, String) =
-            sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(err)?;
+        let head = match head {
+            Some(h) => h,
+            None => head.insert(Head::read(conn).await?),
+        };
         let rows = chain::link(
             reference,
             expected as i64 + 1,
             last_hash,
-            head_hash,
+            head.hash.clone(),
             &batch.events,
         )?;
-        let mut head = None;
         for r in &rows {
             let global_seq: i64 = sqlx::query_scalar(
                 "INSERT INTO events (reference, seq, at_us, actor, kind, body, prev_hash, prev_global_hash, hash)
@@ -987,19 +1162,13 @@ where
                     err(e)
                 }
             })?;
-            head = Some((global_seq, r.hash.as_str(), r.seq));
-        }
-        if let Some((global_seq, hash, seq)) = head {
-            sqlx::query(
-                "UPDATE chain_head SET global_seq = $1, hash = $2, reference = $3, seq = $4 WHERE id = 1",
-            )
-            .bind(global_seq)
-            .bind(hash)
-            .bind(reference)
-            .bind(seq)
-            .execute(&mut *conn)
-            .await
-            .map_err(err)?;
+            *head = Head {
+                global_seq,
+                hash: r.hash.clone(),
+                reference: reference.to_string(),
+                seq: r.seq,
+                moved: true,
+            };
         }
         for kind in &batch.cancel_schedule_kinds {
             sqlx::query(
@@ -1035,7 +1204,22 @@ where
             // The new events are already inserted: folding what is stored gives the state after.
             _ => Dispute::from_events(&Self::load_events(conn, reference).await?),
         };
-        Self::write_projection(conn, reference, &state).await?;
+        match &batch.before {
+            // The stored rows are the state decided on: move the version, keep the rest.
+            Some(before)
+                if before.version == expected
+                    && projection::only_version_differs(before, &state) =>
+            {
+                sqlx::query("UPDATE disputes SET version = $1 WHERE reference = $2")
+                    .bind(state.version as i64)
+                    .bind(reference)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(err)?;
+                Self::write_snapshot(conn, reference, &state).await?;
+            }
+            _ => Self::write_projection(conn, reference, &state).await?,
+        }
         Self::write_log_line(conn, reference, expected, &batch.events).await
     }
 
@@ -1103,6 +1287,28 @@ where
         Ok(())
     }
 
+    /// Keeps the dispute's state after its newest event beside the projection rows.
+    async fn write_snapshot(
+        conn: &mut DB::Connection,
+        reference: &str,
+        d: &Dispute,
+    ) -> Result<(), StoreError> {
+        let state = serde_json::to_string(d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO snapshots (reference, version, format, state) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (reference) DO UPDATE
+             SET version = excluded.version, format = excluded.format, state = excluded.state",
+        )
+        .bind(reference)
+        .bind(d.version as i64)
+        .bind(SNAPSHOT_FORMAT)
+        .bind(state)
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
     async fn write_projection(
         conn: &mut DB::Connection,
         reference: &str,
@@ -1113,6 +1319,7 @@ where
             "DELETE FROM dispute_people WHERE reference = $1",
             "DELETE FROM dispute_agencies WHERE reference = $1",
             "DELETE FROM threads WHERE reference = $1",
+            "DELETE FROM snapshots WHERE reference = $1",
         ] {
             sqlx::query(table)
                 .bind(reference)
@@ -1123,6 +1330,7 @@ where
         let Some(p) = projection::rows_for(d) else {
             return Ok(());
         };
+        Self::write_snapshot(conn, reference, d).await?;
         for r in &p.disputes {
             sqlx::query(
                 "INSERT INTO disputes (reference, policy, status, stage, tier, stage_name, due_us, urgent, raised_by,
@@ -1395,14 +1603,17 @@ where
         &self,
         batches: &[(String, Batch)],
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_append().await?;
+        let (mut tx, _turn) = self.begin_append().await?;
+        let mut head = None;
         for (reference, batch) in batches {
-            Self::append_in(&mut tx, reference, 0, batch).await?;
+            Self::append_in(&mut tx, reference, 0, batch, &mut head).await?;
         }
+        Head::write(&mut tx, head).await?;
         tx.commit().await.map_err(err)
     }
 
     pub(super) async fn record_view(&self, view: &RecordView) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO record_views (reference, person, what, at_us) VALUES ($1, $2, $3, $4)",
         )
@@ -1445,6 +1656,7 @@ where
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO board_links (token_hash, person, created_us, expires_us) VALUES ($1, $2, $3, $4)",
         )
@@ -1463,6 +1675,7 @@ where
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
+        let _turn = self.turn().await;
         // One statement marks the link used and returns its person only when it was still
         // unused and unexpired: two racing uses of one link cannot both sign in.
         sqlx::query_scalar(
@@ -1485,6 +1698,7 @@ where
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO board_sessions (token_hash, person, created_us, expires_us) VALUES ($1, $2, $3, $4)",
         )
@@ -1519,6 +1733,7 @@ where
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "UPDATE board_sessions SET ended_us = $1 WHERE token_hash = $2 AND ended_us IS NULL",
         )

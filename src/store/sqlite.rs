@@ -29,6 +29,7 @@ impl Dialect for Sqlite {
     // The write lock already keeps claimers apart.
     const CLAIM_OUTBOX: &'static str = claim_outbox_sql!("");
     const CLAIM_SCHEDULE: &'static str = claim_schedule_sql!("");
+    const ONE_WRITER: bool = true;
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
@@ -73,7 +74,7 @@ impl Db<Sqlite> {
             .connect_with(options)
             .await
             .map_err(|e| cannot_open(path, e))?;
-        let store = Db { pool };
+        let store = Db::over(pool);
         store.migrate().await?;
         Ok(store)
     }
@@ -103,6 +104,7 @@ impl Db<Sqlite> {
     }
 
     pub(super) async fn insert_schedule(&self, rows: &[BulkSchedule]) -> Result<u64, StoreError> {
+        let _turn = self.turn().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
         let mut added = 0;
         for r in rows {

@@ -22,6 +22,7 @@ mod board_view;
 mod databases;
 mod delivery_pace;
 mod forms;
+mod group_commit;
 mod properties_chain;
 mod report_log;
 mod sandbox_api;

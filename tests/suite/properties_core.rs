@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 /// What someone tries to do next; the text is harmless so the privacy screen lets it through.
 #[derive(Debug, Clone)]
-enum Try {
+pub(crate) enum Try {
     Note,
     Acknowledge,
     Escalate {
@@ -55,13 +55,13 @@ fn a_try() -> impl Strategy<Value = Try> {
 
 /// Someone of the board's agencies tries something, some hours after the last attempt.
 #[derive(Debug, Clone)]
-struct Attempt {
-    who: prop::sample::Index,
-    hours_later: u8,
-    what: Try,
+pub(crate) struct Attempt {
+    pub(crate) who: prop::sample::Index,
+    pub(crate) hours_later: u8,
+    pub(crate) what: Try,
 }
 
-fn attempts() -> impl Strategy<Value = Vec<Attempt>> {
+pub(crate) fn attempts() -> impl Strategy<Value = Vec<Attempt>> {
     prop::collection::vec(
         (any::<prop::sample::Index>(), 0u8..60, a_try()).prop_map(|(who, hours_later, what)| {
             Attempt {
@@ -75,7 +75,7 @@ fn attempts() -> impl Strategy<Value = Vec<Attempt>> {
 }
 
 /// The people of a board's agencies, in a stable order.
-fn people_of(policy: &str) -> Vec<PersonId> {
+pub(crate) fn people_of(policy: &str) -> Vec<PersonId> {
     let dir = &fixture().directory;
     let mut people: Vec<PersonId> = dir
         .agencies()
@@ -98,7 +98,7 @@ fn step_ids(policy: &str) -> Vec<String> {
     ids
 }
 
-fn command(t: &Try, policy: &str, reference: &Reference, now: DateTime<Utc>) -> Command {
+pub(crate) fn command(t: &Try, policy: &str, reference: &Reference, now: DateTime<Utc>) -> Command {
     let text = |s: &str| s.to_string();
     match t {
         Try::Note => Command::AddNote {

@@ -1,0 +1,535 @@
+//! The one writer: every change to a dispute goes through it, and it group-commits.
+//!
+//! Requests queue their work on a channel. The writer takes whatever is waiting, decides each
+//! piece in arrival order on the current state (the state the group's earlier pieces on the
+//! same dispute leave, else the writer's cache, else the stored snapshot), and appends all the
+//! decisions in one transaction, so many requests share one sync to disk. Nobody is answered
+//! before the group is committed. A refusal or a conflict touches only its own request (and the
+//! later ones on the same dispute, which are decided again on the fresh state); the rest of the
+//! group commits. Raises allocate a reference inside their own transaction and are written one
+//! at a time, in turn with the groups.
+
+use super::{Outcome, ServiceError};
+use crate::calendar::{Calendar, local_year};
+use crate::directory::{Directory, PersonId};
+use crate::escalation::{
+    self, Command, Context, Dispute, Event, EventBody, RaiseDetails, Reference, Refusal,
+    SystemCommand,
+};
+use crate::policy::{Policy, PolicySet};
+use crate::posts::{Origin, fanout};
+use crate::store::{Batch, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{mpsc, oneshot};
+
+use super::clock::Clock;
+
+/// How many times a request is decided again after other replicas changed its dispute first.
+const CONFLICT_RETRIES: u32 = 8;
+/// Most requests in one group (one transaction).
+const MAX_GROUP: usize = 512;
+/// Most dispute states the writer keeps between groups.
+const MAX_CACHED: usize = 4096;
+
+/// A change someone asked for, as data the writer decides on the state it finds.
+#[derive(Debug, Clone)]
+pub(super) enum Work {
+    /// A person's command on an existing dispute.
+    Act {
+        actor: PersonId,
+        reference: Reference,
+        command: Command,
+        origin: Option<Origin>,
+        inbound_key: Option<String>,
+    },
+    /// Scheduled work (a reminder, an overdue prompt, a nudge).
+    System {
+        reference: Reference,
+        command: SystemCommand,
+        inbound_key: Option<String>,
+    },
+    /// A fact the service observed (a thread opened).
+    Record {
+        reference: Reference,
+        body: EventBody,
+    },
+    /// A new challenge.
+    Raise {
+        actor: PersonId,
+        details: RaiseDetails,
+        origin: Option<Origin>,
+        inbound_key: Option<String>,
+    },
+}
+
+impl Work {
+    fn reference(&self) -> Option<&Reference> {
+        match self {
+            Work::Act { reference, .. }
+            | Work::System { reference, .. }
+            | Work::Record { reference, .. } => Some(reference),
+            Work::Raise { .. } => None,
+        }
+    }
+}
+
+type Answer = Result<Option<Outcome>, ServiceError>;
+
+struct Job {
+    work: Work,
+    retries: u32,
+    /// Decide on the stored state, not a remembered one.
+    fresh: bool,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// What decisions need: the policies and their calendars, the directory, the clock, the store.
+pub(super) struct Decider {
+    pub(super) store: Store,
+    pub(super) policies: Arc<PolicySet>,
+    pub(super) directory: Arc<Directory>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) calendars: BTreeMap<String, Calendar>,
+    /// The address links in chat point at, set once at start-up.
+    pub(super) public_url: std::sync::OnceLock<String>,
+}
+
+impl Decider {
+    /// The address links in chat point at (the Board view's forms), without a trailing slash.
+    pub(super) fn public_url(&self) -> String {
+        self.public_url
+            .get()
+            .map_or(super::board::DEFAULT_PUBLIC_URL, String::as_str)
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// The policy and calendar of a board.
+    pub(super) fn policy(&self, id: &str) -> Result<(&Policy, &Calendar), ServiceError> {
+        match (self.policies.get(id), self.calendars.get(id)) {
+            (Some(p), Some(c)) => Ok((p, c)),
+            _ => Err(ServiceError::Setup(format!(
+                "the board policy {id:?} is not loaded"
+            ))),
+        }
+    }
+
+    fn context(&self, before: &Dispute) -> Result<Context<'_>, ServiceError> {
+        let (policy, calendar) = self.policy(&before.policy)?;
+        Ok(Context {
+            policy,
+            calendar,
+            directory: &self.directory,
+            now: self.clock.now(),
+        })
+    }
+
+    /// Everything a decision writes: its events, the posts they cause, and the schedule changes.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn batch(
+        &self,
+        policy: &Policy,
+        calendar: &Calendar,
+        before: &Dispute,
+        events: Vec<Event>,
+        origin: Option<&Origin>,
+        inbound_key: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Batch {
+        let mut after = before.clone();
+        for e in &events {
+            after.apply(e);
+        }
+        let schedule = crate::reminders::plan(policy, calendar, &after, &events, now);
+        let mut outbox = fanout::plan(policy, calendar, &self.directory, before, &events, origin);
+        let scene = crate::posts::compose::Scene {
+            policy,
+            calendar,
+            dir: &self.directory,
+            now,
+        };
+        outbox.extend(fanout::form_links(
+            &scene,
+            before,
+            &events,
+            &self.public_url(),
+        ));
+        Batch {
+            outbox,
+            events,
+            schedule: schedule.add,
+            cancel_schedule_kinds: schedule.cancel,
+            inbound_key,
+            after: Some(after),
+            before: Some(before.clone()),
+        }
+    }
+
+    /// Decides work on an existing dispute: what to append (`None`: nothing, it is stale).
+    fn decide(&self, work: &Work, before: &Dispute) -> Result<Option<Batch>, ServiceError> {
+        let Some(reference) = work.reference() else {
+            return Ok(None);
+        };
+        if before.reference.is_none() {
+            return Err(ServiceError::UnknownDispute(reference.to_string()));
+        }
+        match work {
+            Work::Act {
+                actor,
+                command,
+                origin,
+                inbound_key,
+                ..
+            } => {
+                let ctx = self.context(before)?;
+                let events = escalation::handle(before, actor, command, &ctx)?;
+                Ok(Some(self.batch(
+                    ctx.policy,
+                    ctx.calendar,
+                    before,
+                    events,
+                    origin.as_ref(),
+                    inbound_key.clone(),
+                    ctx.now,
+                )))
+            }
+            Work::System {
+                command,
+                inbound_key,
+                ..
+            } => {
+                let ctx = self.context(before)?;
+                let bodies = escalation::decide_system(before, command, &ctx);
+                if bodies.is_empty() {
+                    return Ok(None);
+                }
+                let now = ctx.now;
+                let events: Vec<Event> = bodies
+                    .into_iter()
+                    .map(|body| Event {
+                        at: now,
+                        actor: None,
+                        body,
+                    })
+                    .collect();
+                let mut batch = self.batch(
+                    ctx.policy,
+                    ctx.calendar,
+                    before,
+                    events,
+                    None,
+                    inbound_key.clone(),
+                    now,
+                );
+                // Its posts wait for working hours unless the dispute is urgent.
+                if let Some(at) = crate::reminders::working_time(ctx.calendar, now, before.urgent) {
+                    for row in &mut batch.outbox {
+                        row.available_at = at;
+                    }
+                }
+                Ok(Some(batch))
+            }
+            Work::Record { body, .. } => {
+                let events = vec![Event {
+                    at: self.clock.now(),
+                    actor: None,
+                    body: body.clone(),
+                }];
+                let mut after = before.clone();
+                for e in &events {
+                    after.apply(e);
+                }
+                Ok(Some(Batch {
+                    events,
+                    after: Some(after),
+                    ..Batch::default()
+                }))
+            }
+            Work::Raise { .. } => Ok(None),
+        }
+    }
+
+    /// Raises a new challenge in its own transaction: allocates its reference and records it,
+    /// or records nothing.
+    async fn raise(
+        &self,
+        actor: &PersonId,
+        details: RaiseDetails,
+        origin: Option<&Origin>,
+        inbound_key: Option<String>,
+    ) -> Answer {
+        let agency = self.directory.agency_of(actor).ok_or_else(|| {
+            ServiceError::Refused(Refusal::UnknownPerson {
+                name: actor.0.clone(),
+            })
+        })?;
+        let (policy, calendar) = self.policy(&agency.board)?;
+        let now = self.clock.now();
+        let ctx = Context {
+            policy,
+            calendar,
+            directory: &self.directory,
+            now,
+        };
+        let (reference, batch) = self
+            .store
+            .create(&policy.reference_prefix, local_year(now), |reference| {
+                let command = Command::Raise {
+                    reference: reference.clone(),
+                    details,
+                };
+                let before = Dispute::default();
+                let events = escalation::handle(&before, actor, &command, &ctx)?;
+                Ok::<Batch, Refusal>(self.batch(
+                    policy,
+                    calendar,
+                    &before,
+                    events,
+                    origin,
+                    inbound_key,
+                    now,
+                ))
+            })
+            .await??;
+        Ok(Some(Outcome {
+            reference,
+            dispute: Dispute::from_events(&batch.events),
+            events: batch.events,
+        }))
+    }
+}
+
+/// The writer of one service: a queue and the task that empties it, started on first use.
+pub(super) struct Writer {
+    decider: Arc<Decider>,
+    queue: OnceLock<mpsc::UnboundedSender<Job>>,
+}
+
+impl Writer {
+    pub(super) fn new(decider: Arc<Decider>) -> Writer {
+        Writer {
+            decider,
+            queue: OnceLock::new(),
+        }
+    }
+
+    /// Queues work and waits until it is committed (or refused, or failed).
+    pub(super) async fn submit(&self, work: Work) -> Answer {
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(run(self.decider.clone(), rx));
+            tx
+        });
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            work,
+            retries: 0,
+            fresh: false,
+            reply,
+        };
+        if queue.send(job).is_err() {
+            return Err(ServiceError::Setup(
+                "the service is shutting down; try again in a moment".into(),
+            ));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(ServiceError::Setup(
+                "the service stopped while recording this; check the record before trying again"
+                    .into(),
+            ))
+        })
+    }
+}
+
+/// The writer's loop: one group at a time, until the service is dropped.
+async fn run(decider: Arc<Decider>, mut queue: mpsc::UnboundedReceiver<Job>) {
+    let mut cache: HashMap<Reference, Dispute> = HashMap::new();
+    let mut again: Vec<Job> = Vec::new();
+    loop {
+        let mut jobs = std::mem::take(&mut again);
+        if jobs.is_empty() {
+            match queue.recv().await {
+                Some(job) => jobs.push(job),
+                None => return,
+            }
+        }
+        while jobs.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        again = group(&decider, jobs, &mut cache).await;
+        if cache.len() > MAX_CACHED {
+            cache.clear();
+        }
+    }
+}
+
+/// What deciding one job came to, before the group is written.
+enum Decided {
+    /// Append the group's batch at this index.
+    Append(usize),
+    /// Answer this once the group is committed (a refusal, nothing to do).
+    Answer(Box<Answer>),
+    /// A raise, written on its own after the group.
+    Raise,
+    /// Refused or nothing to do on a remembered state: decide again on the stored one.
+    Verify,
+}
+
+/// Decides and writes one group; returns the jobs to decide again (conflicts, in order).
+async fn group(
+    decider: &Decider,
+    jobs: Vec<Job>,
+    cache: &mut HashMap<Reference, Dispute>,
+) -> Vec<Job> {
+    let mut overlay: HashMap<Reference, Dispute> = HashMap::new();
+    let mut items: Vec<(Reference, u64, Batch)> = Vec::new();
+    let mut decided = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let Some(reference) = job.work.reference() else {
+            decided.push(Decided::Raise);
+            continue;
+        };
+        let remembered = if job.fresh {
+            None
+        } else {
+            cache.get(reference)
+        };
+        let (before, from_cache) = match (overlay.get(reference), remembered) {
+            (Some(d), _) => (d.clone(), false),
+            (None, Some(d)) => (d.clone(), true),
+            (None, None) => match decider.store.load(reference).await {
+                Ok(d) => (d, false),
+                Err(e) => {
+                    decided.push(Decided::Answer(Box::new(Err(e.into()))));
+                    continue;
+                }
+            },
+        };
+        match decider.decide(&job.work, &before) {
+            Ok(Some(batch)) => {
+                let mut after = batch.after.clone().unwrap_or_else(|| before.clone());
+                if batch.after.is_none() {
+                    for e in &batch.events {
+                        after.apply(e);
+                    }
+                }
+                overlay.insert(reference.clone(), after);
+                decided.push(Decided::Append(items.len()));
+                items.push((reference.clone(), before.version, batch));
+            }
+            Ok(None) | Err(_) if from_cache => decided.push(Decided::Verify),
+            Ok(None) => decided.push(Decided::Answer(Box::new(Ok(None)))),
+            Err(e) => decided.push(Decided::Answer(Box::new(Err(e)))),
+        }
+    }
+
+    let written = if items.is_empty() {
+        Ok(Vec::new())
+    } else {
+        let refs: Vec<(Reference, u64, &Batch)> =
+            items.iter().map(|(r, v, b)| (r.clone(), *v, b)).collect();
+        decider.store.append_group(&refs).await
+    };
+    let mut results = match written {
+        Ok(results) => results.into_iter().map(Some).collect::<Vec<_>>(),
+        Err(e) => {
+            // Nothing of the group was written: every appending job gets the store's answer.
+            for r in overlay.keys() {
+                cache.remove(r);
+            }
+            items.iter().map(|_| Some(Err(e.clone()))).collect()
+        }
+    };
+
+    let mut items: Vec<Option<(Reference, u64, Batch)>> = items.into_iter().map(Some).collect();
+    let mut redo: HashSet<Reference> = HashSet::new();
+    let mut again = Vec::new();
+    for (job, decided) in jobs.into_iter().zip(decided) {
+        let reference = job.work.reference().cloned();
+        if let Some(r) = &reference
+            && redo.contains(r)
+        {
+            // An earlier request on this dispute was undone: decide this one again after it.
+            again.push(job);
+            continue;
+        }
+        match decided {
+            Decided::Answer(answer) => {
+                let _ = job.reply.send(*answer);
+            }
+            Decided::Verify => {
+                // Refused or stale on a remembered state: another writer may have moved the
+                // dispute on, so decide it again on the stored state before answering.
+                if let Some(r) = reference {
+                    cache.remove(&r);
+                    redo.insert(r);
+                }
+                again.push(Job { fresh: true, ..job });
+            }
+            Decided::Raise => {
+                let Work::Raise {
+                    actor,
+                    details,
+                    origin,
+                    inbound_key,
+                } = job.work
+                else {
+                    continue;
+                };
+                let answer = decider
+                    .raise(&actor, details, origin.as_ref(), inbound_key)
+                    .await;
+                let _ = job.reply.send(answer);
+            }
+            Decided::Append(i) => {
+                let result = results.get_mut(i).and_then(Option::take);
+                let item = items.get_mut(i).and_then(Option::take);
+                let (Some(result), Some((reference, _, batch))) = (result, item) else {
+                    continue;
+                };
+                match result {
+                    Ok(()) => {
+                        // The dispute right after this request's own events.
+                        let dispute = batch.after.unwrap_or_default();
+                        let _ = job.reply.send(Ok(Some(Outcome {
+                            reference,
+                            dispute,
+                            events: batch.events,
+                        })));
+                    }
+                    Err(StoreError::Conflict { .. }) if job.retries < CONFLICT_RETRIES => {
+                        cache.remove(&reference);
+                        redo.insert(reference);
+                        again.push(Job {
+                            retries: job.retries + 1,
+                            ..job
+                        });
+                    }
+                    Err(StoreError::Conflict { .. }) => {
+                        cache.remove(&reference);
+                        redo.insert(reference.clone());
+                        let _ = job
+                            .reply
+                            .send(Err(ServiceError::Busy(reference.to_string())));
+                    }
+                    Err(e) => {
+                        cache.remove(&reference);
+                        redo.insert(reference);
+                        let _ = job.reply.send(Err(e.into()));
+                    }
+                }
+            }
+        }
+    }
+    for (reference, state) in overlay {
+        if !redo.contains(&reference) {
+            cache.insert(reference, state);
+        }
+    }
+    again
+}
