@@ -534,6 +534,7 @@ where
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let pattern = format!("%|{}|{}|%", like_escaped(platform), like_escaped(workspace));
+        let _turn = self.turn().await;
         let done = sqlx::query(
             "UPDATE outbox SET available_us = $1
              WHERE status = 'pending' AND lease_owner IS NULL AND available_us > $1
@@ -590,6 +591,7 @@ where
     ) -> Result<DateTime<Utc>, StoreError> {
         let spacing = i64::try_from(spacing.as_micros()).unwrap_or(i64::MAX / 4);
         let from = micros(from);
+        let _turn = self.turn().await;
         let next: i64 = sqlx::query_scalar(
             "INSERT INTO delivery_pace (platform, workspace, channel, next_slot_us, paused_until_us)
              VALUES ($1, $2, $3, $4, 0)
@@ -619,6 +621,7 @@ where
         channel: &str,
         until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO delivery_pace (platform, workspace, channel, next_slot_us, paused_until_us)
              VALUES ($1, $2, $3, 0, $4)
@@ -1528,7 +1531,7 @@ where
         if missing.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.begin_append().await?;
+        let (mut tx, _turn) = self.begin_append().await?;
         for (reference,) in &missing {
             let events = Self::load_events(&mut tx, reference).await?;
             Self::put_log_line(
