@@ -8,6 +8,7 @@
 //! is signed at the moment it is sent (Slack's v0 HMAC over the raw body) and carries a fresh
 //! `trigger_id`, as Slack's would.
 
+mod directory;
 mod report;
 mod scheduler;
 mod screen;
@@ -35,6 +36,8 @@ pub enum BenchCommand {
     Screen(screen::ScreenArgs),
     /// Time the Board's view (log page, CSV export, a year's statistics) at 100,000 disputes.
     Report(report::ReportArgs),
+    /// Check and import a CSV of 50,000 people in 300 agencies; time lookups by email and chat id.
+    Directory(directory::DirectoryArgs),
 }
 
 #[derive(Args)]
@@ -162,6 +165,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
         BenchCommand::Teams(args) => return teams::run(args),
         BenchCommand::Screen(args) => return screen::run(args),
         BenchCommand::Report(args) => return report::run(args),
+        BenchCommand::Directory(args) => return directory::run(args),
     };
     if args.rate == 0 || args.seconds == 0 {
         return Err("--rate and --seconds must be more than 0".into());

@@ -58,6 +58,24 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
                 ),
             );
         }
+        for admin in &a.admins {
+            match dir.by_email(admin) {
+                Some(p) if p.agency == a.id => {}
+                Some(p) => problem(
+                    &subject,
+                    format!(
+                        "its admin {admin} works for {}; an agency's admins are its own staff",
+                        p.agency
+                    ),
+                ),
+                None => problem(
+                    &subject,
+                    format!(
+                        "its admin {admin} is not a person in the directory; give the work email of one of its people"
+                    ),
+                ),
+            }
+        }
         for c in &a.channels {
             if !channels.insert((c.platform, c.workspace.clone(), c.channel.clone())) {
                 problem(

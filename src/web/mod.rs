@@ -105,6 +105,18 @@ pub async fn build(
         Service::new(store, Arc::new(policies), Arc::new(directory), clock)
             .map_err(|e| e.to_string())?,
     );
+    // The directory the Board last applied (by `directory import`) takes over from the file's
+    // people; the agencies, their domains and channels stay the file's.
+    if service
+        .refresh_directory()
+        .await
+        .map_err(|e| format!("the applied directory cannot be used: {e}"))?
+    {
+        tracing::info!(
+            change = service.directory_version(),
+            "running with the directory the Board applied"
+        );
+    }
     let metrics = Metrics::new().map_err(|e| format!("cannot set up metrics: {e}"))?;
 
     let http = reqwest::Client::builder()

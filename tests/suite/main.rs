@@ -19,6 +19,7 @@ mod simulate_cli;
 
 mod board_view;
 mod databases;
+mod directory_import;
 mod properties_chain;
 mod report_log;
 mod sandbox_api;

@@ -59,7 +59,7 @@ async fn forged_missing_and_stale_signatures_get_401_and_change_nothing() {
         &escalation_bot::chat::forms::FormContext {
             policy,
             calendar,
-            directory: &app.service.directory,
+            directory: &app.service.directory(),
             dispute: None,
             person: None,
             now: app.service.now(),

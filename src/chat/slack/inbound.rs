@@ -152,11 +152,11 @@ struct SlashCommand {
 }
 
 /// Who a Slack user is in the directory, or the reply telling them who to ask.
-fn resolve<'a>(service: &'a Service, team: &str, user: &str) -> Result<&'a Person, String> {
-    if let Some(p) = service.directory.by_slack(team, user) {
-        return Ok(p);
+fn resolve(service: &Service, team: &str, user: &str) -> Result<Person, String> {
+    let dir = service.directory();
+    if let Some(p) = dir.by_slack(team, user) {
+        return Ok(p.clone());
     }
-    let dir = &service.directory;
     let known_workspace = dir.agencies().any(|a| {
         a.channels
             .iter()
@@ -645,7 +645,7 @@ impl SlackPoster {
             })?
             .expose()
             .to_string();
-        let dir = self.service.directory.clone();
+        let dir = self.service.directory();
         let mention = |p: &PersonId| {
             dir.person(p)
                 .and_then(|x| x.slack.as_ref())

@@ -345,17 +345,13 @@ async fn reply(
 }
 
 /// Who a Teams user is in the directory, or the answer telling them who to ask.
-fn resolve<'a>(
-    service: &'a Service,
-    tenant: Option<&str>,
-    aad: Option<&str>,
-) -> Result<&'a Person, String> {
+fn resolve(service: &Service, tenant: Option<&str>, aad: Option<&str>) -> Result<Person, String> {
     let tenant = tenant.unwrap_or("");
     let aad = aad.unwrap_or("");
-    if let Some(p) = service.directory.by_teams(tenant, aad) {
-        return Ok(p);
+    let dir = service.directory();
+    if let Some(p) = dir.by_teams(tenant, aad) {
+        return Ok(p.clone());
     }
-    let dir = &service.directory;
     let known_tenant = !tenant.is_empty()
         && (dir.agencies().any(|a| {
             a.channels
@@ -459,10 +455,9 @@ fn lookup_in<'a>(
     service: &'a Service,
     tenant: &'a str,
 ) -> impl Fn(&PersonId) -> Option<String> + 'a {
+    let dir = service.directory();
     move |p: &PersonId| {
-        service
-            .directory
-            .person(p)
+        dir.person(p)
             .and_then(|x| x.teams.as_ref())
             .filter(|t| t.tenant == tenant)
             .map(|t| t.aad_object_id.clone())
@@ -476,10 +471,11 @@ fn card_after(service: &Service, tenant: &str, card: CardKind, outcome: &Outcome
     let Ok((policy, calendar)) = service.policy(&d.policy) else {
         return Answer::Text(format!("Recorded on {}.", outcome.reference));
     };
+    let dir = service.directory();
     let scene = compose::Scene {
         policy,
         calendar,
-        dir: &service.directory,
+        dir: &dir,
         now: service.now(),
     };
     let message = match card {
@@ -500,10 +496,11 @@ async fn current_card(
     match (card, service.dispute(reference).await) {
         (CardKind::Root, Ok(d)) => match service.policy(&d.policy) {
             Ok((policy, calendar)) => {
+                let dir = service.directory();
                 let scene = compose::Scene {
                     policy,
                     calendar,
-                    dir: &service.directory,
+                    dir: &dir,
                     now: service.now(),
                 };
                 Answer::Card(cards::card(

@@ -253,8 +253,9 @@ async fn rows(
 ) -> Result<Vec<log::LogRow>, Refusal> {
     let period = q.period()?;
     let service = &state.service;
+    let dir = service.directory();
     let mut rows = service
-        .reports()
+        .reports(&dir)
         .log(access.board(), period, access.agency(), service.now())
         .await
         .map_err(|e| Box::new(report_error(e)))?;
@@ -351,8 +352,9 @@ async fn stats_for(
     let (_, access) = viewer(state, headers).await?;
     let period = q.period()?;
     let service = &state.service;
+    let dir = service.directory();
     let rows = service
-        .reports()
+        .reports(&dir)
         .log(access.board(), period, access.agency(), service.now())
         .await
         .map_err(|e| Box::new(report_error(e)))?;
@@ -453,7 +455,7 @@ async fn record_page(
         Ok(_) => return refused(),
         Err(e) => return ours(e),
     }
-    let doc = match state.service.reports().record(&reference).await {
+    let doc = match state.service.reports(&state.service.directory()).record(&reference).await {
         Ok(doc) => doc,
         Err(e) => return report_error(e),
     };
