@@ -457,7 +457,7 @@ pub async fn directory_in_use(
 ) -> anyhow::Result<Directory> {
     match store.current_directory().await? {
         None => Ok(file.clone()),
-        Some((seq, content)) => Ok(Directory::from_toml(
+        Some((seq, content)) => Ok(Directory::from_stored(
             &format!("the applied directory change {seq}"),
             &content,
         )?
@@ -542,7 +542,7 @@ pub fn directory_import(
             plan.left.len()
         );
         let seq = store
-            .apply_directory(&plan.directory.to_toml(), &summary, chrono::Utc::now())
+            .apply_directory(&plan.directory.to_stored(), &summary, chrono::Utc::now())
             .await?;
         println!(
             "applied as directory change {seq}; a running service takes it up within seconds, without a restart"

@@ -55,8 +55,9 @@ fn generate(policies: &PolicySet, args: &DirectoryArgs) -> Result<(Directory, St
         unit.id
     );
     let agencies = args.agencies.max(1);
-    let per = (args.people.saturating_sub(1) / agencies).max(1);
+    let staff = args.people.saturating_sub(1);
     for a in 0..agencies {
+        let per = (staff / agencies + usize::from(a < staff % agencies)).max(1);
         let ladder = &policy.ladders[a % policy.ladders.len()];
         let _ = write!(
             toml,
@@ -160,7 +161,7 @@ pub fn run(args: DirectoryArgs) -> Result<ExitCode, String> {
                 .join("\n")
         })?;
         let checked = started.elapsed();
-        let content = plan.directory.to_toml();
+        let content = plan.directory.to_stored();
         store
             .apply_directory(&content, "bench import", chrono::Utc::now())
             .await
@@ -189,7 +190,7 @@ pub fn run(args: DirectoryArgs) -> Result<ExitCode, String> {
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the applied change is not in the store")?;
-        let in_use = Directory::from_toml("stored", &stored)
+        let in_use = Directory::from_stored("stored", &stored)
             .map_err(|e| e.to_string())?
             .with_agencies_of(&base);
         println!(

@@ -286,11 +286,16 @@ pub fn plan_import(
     left.sort();
 
     // The directory as a whole: only what this import newly breaks stops it.
-    let before: HashSet<String> = check_directory(current, policies)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let whole: Vec<ImportProblem> = check_directory(&next, policies)
+    let after = check_directory(&next, policies);
+    let before: HashSet<String> = if after.is_empty() {
+        HashSet::new()
+    } else {
+        check_directory(current, policies)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    let whole: Vec<ImportProblem> = after
         .into_iter()
         .filter(|p| !before.contains(&p.to_string()))
         .map(|p| ImportProblem {
@@ -487,7 +492,7 @@ mod tests {
         let sam = PersonId("sam-patel".into());
         assert!(left.person(&sam).is_none());
         assert_eq!(left.name_of(&sam), "Sam Patel");
-        let stored = Directory::from_toml("stored", &left.to_toml()).expect("round trip");
+        let stored = Directory::from_stored("stored", &left.to_stored()).expect("round trip");
         assert_eq!(stored.name_of(&sam), "Sam Patel", "kept in the stored version");
         let back = demo_csv(|l| Some(l.to_string()));
         let plan = plan_import(&stored, &policies, &back).expect("valid");

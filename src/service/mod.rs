@@ -198,7 +198,7 @@ impl Service {
         };
         let (mut next, since) = match stored {
             Some((seq, content)) => {
-                let stored = Directory::from_toml("the stored directory", &content)
+                let stored = Directory::from_stored("the stored directory", &content)
                     .map_err(|e| ServiceError::Setup(e.to_string()))?
                     .with_agencies_of(&self.base);
                 *self.stored.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(stored.clone());

@@ -14,7 +14,7 @@ impl Service {
         summary: &str,
     ) -> Result<(), ServiceError> {
         self.store
-            .apply_directory(&dir.to_toml(), summary, self.now())
+            .apply_directory(&dir.to_stored(), summary, self.now())
             .await?;
         self.refresh_directory().await?;
         Ok(())
