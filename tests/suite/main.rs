@@ -33,6 +33,7 @@ mod service_projections;
 mod slack_api;
 mod slack_app;
 mod slack_manifest;
+mod slack_people;
 mod slack_server;
 mod store_adapter_state;
 mod store_audit;

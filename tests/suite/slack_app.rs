@@ -45,6 +45,8 @@ pub struct Who {
 
 pub const ASC_TEAM: &str = "T0ASC";
 pub const ASC_CHANNEL: &str = "C0ASCCHAL";
+/// A channel of the ASC workspace the directory does not name until an admin connects it.
+pub const ASC_NEW_CHANNEL: &str = "C0ASCNEW";
 pub const VOL_TEAM: &str = "T0VOL";
 pub const VOL_CHANNEL: &str = "C0VOLCHAL";
 pub const BOARD_TEAM: &str = "T0NSAB";
@@ -89,6 +91,8 @@ id = "asc"
 name = "Norfolk Adult Social Care"
 kind = "adult-social-care"
 board = "norfolk"
+domains = ["asc.example.org"]
+admins = ["martin.cole@asc.example.org"]
 channel = [{ platform = "slack", workspace = "T0ASC", channel = "C0ASCCHAL", name = "#safeguarding-challenges" }]
 
 [[person]]
@@ -128,7 +132,16 @@ id = "asc-od"
 name = "Martin Cole"
 agency = "asc"
 role = "operations-director"
+email = "martin.cole@asc.example.org"
 slack = { workspace = "T0ASC", user = "U0ASCOD1" }
+
+[[person]]
+id = "asc-rh"
+name = "Robin Hale"
+agency = "asc"
+role = "social-worker"
+reports_to = "asc-tm"
+email = "robin.hale@asc.example.org"
 
 [[agency]]
 id = "vol"
@@ -192,6 +205,9 @@ slack = { workspace = "T0NSAB", user = "U0NSABCH" }
 
 /// The Slack workspaces as the test server knows them (channels left out are unknown to it).
 /// `U0NEWSTART` is a member of the ASC workspace whom the directory does not list yet.
+/// `U0ROBIN` is Robin Hale, whom the directory knows by work email only; `U0NEWBIE` has a work
+/// email of the ASC domain that the directory does not list. `C0ASCNEW` is a channel the
+/// directory does not name (yet).
 fn workspaces(unknown_channels: &[&str]) -> Vec<Workspace> {
     let known = |c: &'static str| -> Vec<&'static str> {
         if unknown_channels.contains(&c) {
@@ -204,7 +220,7 @@ fn workspaces(unknown_channels: &[&str]) -> Vec<Workspace> {
         Workspace::new(
             ASC_TEAM,
             &token(ASC_TEAM),
-            &known(ASC_CHANNEL),
+            &[known(ASC_CHANNEL), vec![ASC_NEW_CHANNEL]].concat(),
             &[
                 "U0ASCSW1",
                 "U0ASCSW2",
@@ -213,7 +229,9 @@ fn workspaces(unknown_channels: &[&str]) -> Vec<Workspace> {
                 "U0ASCOD1",
                 "U0NEWSTART",
             ],
-        ),
+        )
+        .with_member("U0ROBIN", "robin.hale@asc.example.org")
+        .with_member("U0NEWBIE", "New.Starter@asc.example.org"),
         Workspace::new(
             VOL_TEAM,
             &token(VOL_TEAM),

@@ -45,6 +45,9 @@ pub struct Workspace {
     pub token: String,
     pub channels: Vec<String>,
     pub users: Vec<String>,
+    /// user → the email in their profile, which `users.info` shows (the app has
+    /// `users:read.email`); a user not here has a profile without one.
+    pub emails: HashMap<String, String>,
 }
 
 impl Workspace {
@@ -54,7 +57,17 @@ impl Workspace {
             token: token.to_string(),
             channels: channels.iter().map(ToString::to_string).collect(),
             users: users.iter().map(ToString::to_string).collect(),
+            emails: HashMap::new(),
         }
+    }
+
+    /// The same workspace with a member whose profile carries this email.
+    pub fn with_member(mut self, user: &str, email: &str) -> Workspace {
+        if !self.users.iter().any(|u| u == user) {
+            self.users.push(user.to_string());
+        }
+        self.emails.insert(user.to_string(), email.to_string());
+        self
     }
 }
 
@@ -466,10 +479,28 @@ fn answer(
     ws: &Workspace,
     method: &str,
     body: &Map<String, Value>,
+    form: bool,
     now: DateTime<Utc>,
 ) -> Answer {
     let team = ws.team.clone();
     match method {
+        // Read methods take form-encoded arguments only: in a JSON body Slack never sees them.
+        "users.info" => {
+            let Some(user) = text_of(body, "user").filter(|_| form) else {
+                return Answer::error("user_not_found");
+            };
+            if !ws.users.iter().any(|u| u == user) {
+                return Answer::error("user_not_found");
+            }
+            let mut profile = json!({ "real_name": format!("Member {user}") });
+            if let Some(email) = ws.emails.get(user) {
+                profile["email"] = json!(email);
+            }
+            Answer::ok(json!({
+                "ok": true,
+                "user": { "id": user, "team_id": team, "name": user.to_lowercase(), "profile": profile }
+            }))
+        }
         "chat.postMessage" => {
             let Some(channel) = text_of(body, "channel") else {
                 return Answer::error("channel_not_found");
@@ -692,7 +723,11 @@ async fn handle(
     };
     attempt.channel = text_of(&parsed, "channel").map(str::to_string);
     let mut state = inner.lock();
-    let answer = answer(&inner, &mut state, &ws, &method, &parsed, now);
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let answer = answer(&inner, &mut state, &ws, &method, &parsed, form, now);
     let ok = answer.body.get("ok").and_then(Value::as_bool) == Some(true);
     attempt.outcome = if answer.status == StatusCode::TOO_MANY_REQUESTS {
         "http_429".into()
@@ -778,6 +813,32 @@ mod tests {
             "nothing refused is recorded as a call"
         );
         assert_eq!(s.attempts().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_test_server_shows_a_members_email_to_users_info_with_form_arguments_only() {
+        let config = Config::new(vec![
+            Workspace::new("T0TEST", TOKEN, &["C0KNOWN"], &["U0ONE"])
+                .with_member("U0MAIL", "pat@agency.example.org"),
+        ]);
+        let s = SlackServer::start(config).await;
+        let form = |user: &str| {
+            reqwest::Client::new()
+                .post(format!("{}users.info", s.api_base()))
+                .bearer_auth(TOKEN)
+                .form(&[("user", user.to_string())])
+        };
+        let body: Value = form("U0MAIL").send().await.expect("answer").json().await.expect("json");
+        assert_eq!(body["user"]["profile"]["email"], "pat@agency.example.org", "{body}");
+        let body: Value = form("U0ONE").send().await.expect("answer").json().await.expect("json");
+        assert_eq!(body["ok"], true);
+        assert!(body["user"]["profile"].get("email").is_none(), "{body}");
+        let body: Value = form("U0NOBODY").send().await.expect("answer").json().await.expect("json");
+        assert_eq!(body["error"], "user_not_found");
+        let (_, _, body) = call(&s, "users.info", Some(TOKEN), json!({ "user": "U0MAIL" })).await;
+        assert_eq!(body["error"], "user_not_found", "JSON arguments are not read: {body}");
+        let (_, _, body) = call(&s, "users.info", None, json!({})).await;
+        assert_eq!(body["error"], "not_authed");
     }
 
     #[tokio::test]

@@ -152,11 +152,41 @@ struct SlashCommand {
 }
 
 /// Who a Slack user is in the directory, or the reply telling them who to ask.
-fn resolve(service: &Service, team: &str, user: &str) -> Result<Person, String> {
-    let dir = service.directory();
-    if let Some(p) = dir.by_slack(team, user) {
+/// How long `users.info` may take inside a request, leaving time to answer within 3 seconds.
+const USERS_INFO_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Who a Slack user is: from the directory, from a link recorded earlier, or — the first time
+/// they use the service — by the work email Slack holds for them (`users.info`), linked and
+/// recorded so that later requests need no call. Otherwise the answer telling them who to ask.
+async fn resolve(state: &SlackState, team: &str, user: &str) -> Result<Person, String> {
+    let service = &state.service;
+    if let Some(p) = service.directory().by_slack(team, user) {
         return Ok(p.clone());
     }
+    match service.linked_person(Platform::Slack, team, user).await {
+        Ok(Some(p)) => return Ok(p),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "slack: cannot read identity links"),
+    }
+    if let Some(token) = state.tokens.token_for(team) {
+        let call = state.client.user_email(token.expose(), user);
+        match tokio::time::timeout(USERS_INFO_TIMEOUT, call).await {
+            Ok(Ok(Some(email))) => {
+                return service
+                    .link_by_email(Platform::Slack, team, user, &email)
+                    .await;
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "slack: users.info failed"),
+            Err(_) => tracing::warn!("slack: users.info timed out"),
+        }
+    }
+    unknown(service, team, user)
+}
+
+/// The answer for a Slack user the directory cannot place, naming what to ask for.
+fn unknown(service: &Service, team: &str, user: &str) -> Result<Person, String> {
+    let dir = service.directory();
     let known_workspace = dir.agencies().any(|a| {
         a.channels
             .iter()
@@ -186,7 +216,7 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
         return StatusCode::OK.into_response();
     }
     let service = state.service.clone();
-    let person = match resolve(&service, &cmd.team_id, &cmd.user_id) {
+    let person = match resolve(&state, &cmd.team_id, &cmd.user_id).await {
         Ok(p) => p.clone(),
         Err(text) => return ephemeral(&text),
     };
@@ -359,7 +389,7 @@ async fn block_action(
         .as_ref()
         .map(|c| c.id.clone())
         .unwrap_or_default();
-    let person = match resolve(&state.service, team, &payload.user.id) {
+    let person = match resolve(state, team, &payload.user.id).await {
         Ok(p) => p.clone(),
         Err(text) => {
             private_note(state, team, &channel, &payload.user.id, request, &text).await;
@@ -468,7 +498,7 @@ async fn view_submission(state: &SlackState, team: &str, payload: &Interaction) 
     let Some(view) = &payload.view else {
         return StatusCode::OK.into_response();
     };
-    let person = match resolve(&state.service, team, &payload.user.id) {
+    let person = match resolve(state, team, &payload.user.id).await {
         Ok(p) => p.clone(),
         Err(text) => return general_error(view, &text),
     };
