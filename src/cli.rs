@@ -567,6 +567,86 @@ pub fn directory_export(src: &DirectorySources<'_>) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// `directory links`: every chat identity linked by work email now (optionally one person's),
+/// with when; one line each.
+pub fn directory_links(db: &str, email: Option<&str>) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = crate::store::Store::open(db).await?;
+        let mut now: BTreeMap<(String, String, String), crate::store::IdentityLink> =
+            BTreeMap::new();
+        for link in store.identity_links_since(0).await? {
+            now.insert(
+                (link.platform.clone(), link.workspace.clone(), link.user.clone()),
+                link,
+            );
+        }
+        let wanted = email.map(crate::directory::normal_email);
+        let mut shown = 0;
+        for link in now.values() {
+            let Some(linked) = &link.email else { continue };
+            if wanted.as_ref().is_some_and(|w| w != linked) {
+                continue;
+            }
+            shown += 1;
+            println!(
+                "{} {} {} -> {} (linked {} by {})",
+                link.platform,
+                link.workspace,
+                link.user,
+                linked,
+                link.at.format("%Y-%m-%d %H:%M UTC"),
+                link.by
+            );
+        }
+        println!("{shown} link(s)");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `directory unlink PLATFORM WORKSPACE USER`: undoes a link (recorded, with who did it); the
+/// person is asked to be matched again the next time they use the service.
+pub fn directory_unlink(
+    db: &str,
+    platform: &str,
+    workspace: &str,
+    user: &str,
+    by: &str,
+) -> anyhow::Result<ExitCode> {
+    let platform = match crate::directory::Platform::from_name(platform) {
+        Some(p @ (crate::directory::Platform::Slack | crate::directory::Platform::Teams)) => p,
+        _ => anyhow::bail!("the platform must be `slack` or `teams`, as `directory links` shows it"),
+    };
+    if by.trim().is_empty() {
+        anyhow::bail!("--by must name who is undoing the link, for the record");
+    }
+    runtime()?.block_on(async {
+        let store = crate::store::Store::open(db).await?;
+        let Some(email) = store
+            .identity_link(&platform.to_string(), workspace, user)
+            .await?
+        else {
+            println!(
+                "{platform} {workspace} {user} is not linked to anyone; `directory links` lists the links"
+            );
+            return Ok(ExitCode::from(1));
+        };
+        store
+            .link_identity(
+                &platform.to_string(),
+                workspace,
+                user,
+                None,
+                &format!("unlinked by {}", by.trim()),
+                chrono::Utc::now(),
+            )
+            .await?;
+        println!(
+            "unlinked {platform} {workspace} {user} from {email}; a running service takes it up within seconds"
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 /// `serve`: runs the service until interrupted.
 pub fn serve(config: crate::config::ServeConfig) -> anyhow::Result<ExitCode> {
     init_tracing();

@@ -279,6 +279,30 @@ enum DirectoryCommand {
         #[command(flatten)]
         sources: DirectorySourceArgs,
     },
+    /// List the chat identities linked to people by their work email.
+    Links {
+        /// Only this person's links.
+        #[arg(long)]
+        email: Option<String>,
+        /// The database the service runs with: a SQLite file path or a postgres:// URL.
+        #[arg(long, env = "DATABASE_URL", default_value = cli::DEFAULT_DATABASE)]
+        db: String,
+    },
+    /// Undo a link between a chat identity and a person (recorded, with who undid it).
+    Unlink {
+        /// `slack` or `teams`.
+        platform: String,
+        /// The Slack team id or Teams tenant id.
+        workspace: String,
+        /// The Slack user id or Entra object id.
+        user: String,
+        /// Who is undoing it, for the record.
+        #[arg(long)]
+        by: String,
+        /// The database the service runs with: a SQLite file path or a postgres:// URL.
+        #[arg(long, env = "DATABASE_URL", default_value = cli::DEFAULT_DATABASE)]
+        db: String,
+    },
 }
 
 /// Where the directory in use is: the applied changes in the database, the agencies in the file.
@@ -388,6 +412,14 @@ fn main() -> ExitCode {
                 sources,
             } => cli::directory_import(&sources.sources(), &file, dry_run),
             DirectoryCommand::Export { sources } => cli::directory_export(&sources.sources()),
+            DirectoryCommand::Links { email, db } => cli::directory_links(&db, email.as_deref()),
+            DirectoryCommand::Unlink {
+                platform,
+                workspace,
+                user,
+                by,
+                db,
+            } => cli::directory_unlink(&db, &platform, &workspace, &user, &by),
         },
         Command::Teams {
             command:

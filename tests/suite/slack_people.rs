@@ -160,3 +160,35 @@ async fn after_connecting_someone_linked_by_email_raises_and_the_thread_starts_i
         .collect();
     assert!(in_old.is_empty(), "nothing goes to the old channel: {in_old:?}");
 }
+
+#[tokio::test]
+async fn an_admin_lists_and_undoes_a_link_from_the_command_line_and_the_service_follows() {
+    let app = spawn_app().await;
+    app.command(ROBIN, "list").await;
+    let (code, out, err) =
+        crate::databases::run_cli(&["directory", "links", "--db", &app.db.url]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("slack T0ASC U0ROBIN -> robin.hale@asc.example.org (linked ") && out.contains("by work email)"),
+        "{out}"
+    );
+    let (code, out, _) = crate::databases::run_cli(&[
+        "directory", "unlink", "slack", "T0ASC", "U0ROBIN", "--by", "Martin Cole", "--db", &app.db.url,
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("unlinked slack T0ASC U0ROBIN from robin.hale@asc.example.org"), "{out}");
+    assert!(app.service.refresh_directory().await.expect("the unlink is read"));
+    assert!(app.service.directory().by_slack(ASC_TEAM, "U0ROBIN").is_none());
+    assert_eq!(
+        links(&app).await.last().map(String::as_str),
+        Some("slack T0ASC U0ROBIN - unlinked by Martin Cole"),
+        "the undoing is recorded beside the link"
+    );
+    let (code, out, _) = crate::databases::run_cli(&[
+        "directory", "unlink", "slack", "T0ASC", "U0ROBIN", "--by", "Martin Cole", "--db", &app.db.url,
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("is not linked to anyone"), "{out}");
+}
