@@ -51,4 +51,5 @@ mod teams_delivery;
 mod teams_invoke;
 mod teams_journey;
 mod teams_package;
+mod teams_people;
 mod teams_render;

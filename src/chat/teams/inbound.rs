@@ -231,13 +231,9 @@ async fn messages(State(state): State<TeamsState>, headers: HeaderMap, body: Byt
         return refuse(&AuthError::WrongTenant);
     }
     // Addresses are kept only for people the directory knows: nothing is stored for anyone else.
-    if resolve(
-        &state.service,
-        activity.tenant(),
-        activity.from.aad_object_id.as_deref(),
-    )
-    .is_ok()
-    {
+    if activity.kind != "message" && activity.kind != "invoke" {
+        // Installs, removals and other events carry no person to resolve.
+    } else if resolve(&state, &activity).await.is_ok() {
         state.remember(&activity).await;
     }
     match activity.kind.as_str() {
@@ -344,14 +340,52 @@ async fn reply(
     }
 }
 
-/// Who a Teams user is in the directory, or the answer telling them who to ask.
-fn resolve(service: &Service, tenant: Option<&str>, aad: Option<&str>) -> Result<Person, String> {
-    let tenant = tenant.unwrap_or("");
-    let aad = aad.unwrap_or("");
-    let dir = service.directory();
-    if let Some(p) = dir.by_teams(tenant, aad) {
+/// How long the member lookup may take inside a request.
+const MEMBER_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(2000);
+
+/// Who a Teams user is: from the directory, from a link recorded earlier, or — the first time
+/// they use the service — by the email (or UPN) the conversation member lookup gives for them,
+/// linked and recorded so later requests need no call. Otherwise the answer saying who to ask.
+async fn resolve(state: &TeamsState, a: &Activity) -> Result<Person, String> {
+    let service = &state.service;
+    let tenant = a.tenant().unwrap_or("");
+    let aad = a.from.aad_object_id.as_deref().unwrap_or("");
+    if let Some(p) = service.directory().by_teams(tenant, aad) {
         return Ok(p.clone());
     }
+    if tenant.is_empty() || aad.is_empty() {
+        return unknown(service, tenant, aad);
+    }
+    match service.linked_person(Platform::Teams, tenant, aad).await {
+        Ok(Some(p)) => return Ok(p),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "teams: cannot read identity links"),
+    }
+    if let Some(bot) = state.bot_for(tenant)
+        && !a.service_url.is_empty()
+        && !a.conversation.id.is_empty()
+    {
+        let member = if a.from.id.is_empty() { aad } else { a.from.id.as_str() };
+        let call = state
+            .client
+            .member_email(bot, &a.service_url, &a.conversation.id, member);
+        match tokio::time::timeout(MEMBER_LOOKUP_TIMEOUT, call).await {
+            Ok(Ok(Some(email))) => {
+                return service
+                    .link_by_email(Platform::Teams, tenant, aad, &email)
+                    .await;
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "teams: member lookup failed"),
+            Err(_) => tracing::warn!("teams: member lookup timed out"),
+        }
+    }
+    unknown(service, tenant, aad)
+}
+
+/// The answer for a Teams user the directory cannot place, naming what to ask for.
+fn unknown(service: &Service, tenant: &str, aad: &str) -> Result<Person, String> {
+    let dir = service.directory();
     let known_tenant = !tenant.is_empty()
         && (dir.agencies().any(|a| {
             a.channels
@@ -404,7 +438,7 @@ async fn on_message(state: &TeamsState, a: &Activity) {
     {
         return on_submit(state, a, value, address).await;
     }
-    let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
+    let person = match resolve(state, a).await {
         Ok(p) => p.clone(),
         Err(text) => return reply(state, a, address, "", &text, None).await,
     };
@@ -625,7 +659,7 @@ async fn on_invoke(state: &TeamsState, a: &Activity) -> Response {
     {
         data["verb"] = verb;
     }
-    let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
+    let person = match resolve(state, a).await {
         Ok(p) => p.clone(),
         Err(text) => return Json(cards::invoke_message(&text)).into_response(),
     };
@@ -641,7 +675,7 @@ async fn on_invoke(state: &TeamsState, a: &Activity) -> Response {
 /// Nothing can be answered in the response, so problems go back as a reply and the root card
 /// is brought up to date by the worker.
 async fn on_submit(state: &TeamsState, a: &Activity, data: &Value, address: ReplyAddress) {
-    let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
+    let person = match resolve(state, a).await {
         Ok(p) => p.clone(),
         Err(text) => return reply(state, a, address, "", &text, None).await,
     };
