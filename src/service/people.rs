@@ -270,3 +270,40 @@ impl Service {
         }
     }
 }
+
+impl Service {
+    /// Tells the boards of the agencies whose channels are in a workspace (a Slack team, a
+    /// Teams tenant) something about it, such as the app being removed there; each board's
+    /// channel once per call.
+    pub async fn tell_boards_about_workspace(
+        &self,
+        platform: Platform,
+        workspace: &str,
+        title: &str,
+        text: &str,
+    ) {
+        let dir = self.directory();
+        let mut boards: Vec<&str> = dir
+            .agencies()
+            .filter(|a| {
+                a.channels
+                    .iter()
+                    .any(|c| c.platform == platform && c.workspace == workspace)
+            })
+            .map(|a| a.board.as_str())
+            .collect();
+        boards.sort_unstable();
+        boards.dedup();
+        let message = compose::channel_notice(title, text);
+        let at = self.now().timestamp_micros();
+        for board in boards {
+            for target in crate::posts::fanout::board_channels(&dir, board) {
+                let owner = format!("workspace/{board}");
+                let key = format!("workspace|{platform}|{workspace}|{board}|{}|{at}", target.key());
+                if let Err(e) = self.reply_privately(&owner, key, &target, &message).await {
+                    tracing::warn!(error = %e, "cannot tell a board about a workspace");
+                }
+            }
+        }
+    }
+}

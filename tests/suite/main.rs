@@ -32,6 +32,7 @@ mod scheduler_steps;
 mod service_projections;
 mod slack_api;
 mod slack_app;
+mod slack_install;
 mod slack_manifest;
 mod slack_people;
 mod slack_server;

@@ -271,7 +271,18 @@ pub struct Options {
     pub unknown_channels: Vec<&'static str>,
     /// The worker's least time between posts to one channel.
     pub channel_spacing: Duration,
+    /// Installable from Slack by OAuth; the ASC workspace then has no configured token and
+    /// must be installed.
+    pub oauth: bool,
 }
+
+/// The app's OAuth client id and secret, as Slack and the app both hold them.
+pub const CLIENT_ID: &str = "1234567890.0987654321";
+pub const CLIENT_SECRET: &str = "oauth-client-secret-for-tests";
+/// The key installed tokens are sealed with.
+pub const TOKEN_KEY: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+/// Where people reach the app; Slack redirects admins here after an install.
+pub const PUBLIC_URL: &str = "https://challenges.example.test";
 
 impl Default for Options {
     fn default() -> Self {
@@ -283,6 +294,7 @@ impl Default for Options {
             server_on_app_clock: false,
             unknown_channels: Vec::new(),
             channel_spacing: Duration::ZERO,
+            oauth: false,
         }
     }
 }
@@ -352,6 +364,16 @@ pub async fn spawn_with(options: Options) -> App {
     ));
     let mut server_config = slack_server::Config::new(workspaces(&options.unknown_channels));
     server_config.rate = options.rate;
+    if options.oauth {
+        server_config.oauth = Some(slack_server::OAuthApp {
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+            redirect_uri: format!("{PUBLIC_URL}/slack/oauth/callback"),
+            scopes: ["commands", "chat:write", "users:read", "users:read.email"]
+                .map(String::from)
+                .to_vec(),
+        });
+    }
     if options.server_on_app_clock {
         server_config.clock = clock.clone();
     }
@@ -378,6 +400,17 @@ pub async fn spawn_with(options: Options) -> App {
         .collect();
     config.slack_api_base_url = slack.api_base();
     config.sandbox = false;
+    if options.oauth {
+        config.slack_client_id = Some(CLIENT_ID.into());
+        config.slack_client_secret = Some(Secret::new(CLIENT_SECRET));
+        config.slack_token_key = Some(Secret::new(TOKEN_KEY));
+        config.public_url = Some(PUBLIC_URL.into());
+        config.slack_oauth_authorize_url = format!("{}/oauth/v2/authorize", slack.url);
+        config.slack_bot_tokens = [VOL_TEAM, BOARD_TEAM]
+            .iter()
+            .map(|t| Secret::new(format!("{t}={}", token(t))))
+            .collect();
+    }
 
     let worker_config = WorkerConfig {
         owner: format!("test-worker-{}", uuid::Uuid::new_v4()),

@@ -100,10 +100,22 @@ impl RateLimit {
     }
 }
 
+/// The app's OAuth credentials as Slack holds them, and the redirect URL its manifest registers.
+#[derive(Debug, Clone)]
+pub struct OAuthApp {
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+    /// The bot scopes an install must ask for.
+    pub scopes: Vec<String>,
+}
+
 /// What the server is told before it starts.
 #[derive(Clone)]
 pub struct Config {
     pub workspaces: Vec<Workspace>,
+    /// The app installs by OAuth v2 with these credentials (`oauth.v2.access`).
+    pub oauth: Option<OAuthApp>,
     pub rate: Option<RateLimit>,
     /// The server's time, for pacing, `Retry-After` and trigger expiry.
     pub clock: Arc<dyn Clock>,
@@ -113,6 +125,7 @@ impl Config {
     pub fn new(workspaces: Vec<Workspace>) -> Config {
         Config {
             workspaces,
+            oauth: None,
             rate: Some(RateLimit::slack_like()),
             clock: Arc::new(SystemClock),
         }
@@ -186,6 +199,8 @@ struct ServerState {
     dms: HashMap<(String, String), String>,
     /// trigger id → (issued at, used).
     triggers: HashMap<String, (DateTime<Utc>, bool)>,
+    /// OAuth code → (workspace team, redirect URI it was issued for, used).
+    codes: HashMap<String, (String, String, bool)>,
     /// (team, channel) → (tokens, last refill).
     buckets: HashMap<(String, String), (f64, DateTime<Utc>)>,
 }
@@ -296,6 +311,49 @@ impl SlackServer {
     /// Holds every answer this long (zero: answer at once).
     pub fn set_delay(&self, delay: Duration) {
         self.inner.lock().delay = delay;
+    }
+
+    /// An admin of `team` allows the app on Slack's authorize page at `authorize_url` (as the
+    /// app redirected them there): checked like Slack checks it (the app's client id, its
+    /// registered redirect URL, the scopes), answered with the redirect back to the app
+    /// carrying a one-use code and the app's own state.
+    pub fn allow(&self, authorize_url: &str, team: &str) -> Result<String, String> {
+        let oauth = self
+            .inner
+            .config
+            .oauth
+            .as_ref()
+            .ok_or("the app is not set up for OAuth")?;
+        let (_, query) = authorize_url
+            .split_once('?')
+            .ok_or("the authorize URL has no query")?;
+        let q: HashMap<String, String> =
+            serde_urlencoded::from_str(query).map_err(|e| e.to_string())?;
+        let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
+        if get("client_id") != oauth.client_id {
+            return Err("invalid_client_id".into());
+        }
+        if get("redirect_uri") != oauth.redirect_uri {
+            return Err("bad_redirect_uri".into());
+        }
+        let asked: Vec<&str> = get("scope").split(',').collect();
+        if let Some(missing) = oauth.scopes.iter().find(|s| !asked.contains(&s.as_str())) {
+            return Err(format!("scope {missing} is not asked for"));
+        }
+        if !self.inner.config.workspaces.iter().any(|w| w.team == team) {
+            return Err(format!("no workspace {team}"));
+        }
+        let code = format!("{}.{}", team, uuid::Uuid::new_v4().simple());
+        self.inner
+            .lock()
+            .codes
+            .insert(code.clone(), (team.to_string(), oauth.redirect_uri.clone(), false));
+        Ok(format!(
+            "{}?{}",
+            oauth.redirect_uri,
+            serde_urlencoded::to_string([("code", code.as_str()), ("state", get("state"))])
+                .unwrap_or_default()
+        ))
     }
 
     /// A fresh `trigger_id`, as Slack puts in a slash command or an interaction payload.
@@ -656,6 +714,58 @@ fn answer(
     }
 }
 
+/// `oauth.v2.access`: form arguments only; the app's client id and secret (as arguments or HTTP
+/// Basic), a code `allow` issued and nobody used, and the same redirect URL. Answers the
+/// workspace's bot token.
+fn oauth_access(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Value {
+    let Some(oauth) = &inner.config.oauth else {
+        return envelope(false, "invalid_client_id");
+    };
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return envelope(false, "invalid_arguments");
+    }
+    let q: HashMap<String, String> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
+    if get("client_id") != oauth.client_id {
+        return envelope(false, "invalid_client_id");
+    }
+    if get("client_secret") != oauth.client_secret {
+        return envelope(false, "bad_client_secret");
+    }
+    let mut state = inner.lock();
+    let Some((team, redirect, used)) = state.codes.get_mut(get("code")) else {
+        return envelope(false, "invalid_code");
+    };
+    if *used {
+        return envelope(false, "invalid_code");
+    }
+    if get("redirect_uri") != redirect.as_str() {
+        return envelope(false, "bad_redirect_uri");
+    }
+    *used = true;
+    let team = team.clone();
+    drop(state);
+    let Some(ws) = inner.config.workspaces.iter().find(|w| w.team == team) else {
+        return envelope(false, "invalid_code");
+    };
+    json!({
+        "ok": true,
+        "access_token": ws.token,
+        "token_type": "bot",
+        "scope": oauth.scopes.join(","),
+        "bot_user_id": "U0BOTUSER",
+        "app_id": "A0ESCALATE",
+        "team": { "id": ws.team, "name": format!("Workspace {}", ws.team) },
+        "enterprise": null,
+        "is_enterprise_install": false,
+        "authed_user": { "id": "U0INSTALLER" }
+    })
+}
+
 async fn handle(
     State(inner): State<Arc<Inner>>,
     Path(method): Path<String>,
@@ -687,6 +797,25 @@ async fn handle(
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return response;
+    }
+    if method == "oauth.v2.access" {
+        let answer = oauth_access(&inner, &headers, &body);
+        attempt.outcome = if answer["ok"] == true {
+            "ok".into()
+        } else {
+            answer["error"].as_str().unwrap_or("error").to_string()
+        };
+        let mut state = inner.lock();
+        state.attempts.push(attempt);
+        if answer["ok"] == true {
+            state.calls.push(Call {
+                method,
+                team: answer["team"]["id"].as_str().unwrap_or_default().to_string(),
+                body: json!({}),
+                response: answer.clone(),
+            });
+        }
+        return axum::Json(answer).into_response();
     }
     let auth = headers
         .get(header::AUTHORIZATION)

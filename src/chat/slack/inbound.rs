@@ -28,11 +28,13 @@ use std::time::Duration;
 /// How long `views.open` may take inside a request before we give up and say so.
 const VIEWS_OPEN_TIMEOUT: Duration = Duration::from_millis(2500);
 
-/// Bot tokens: one per workspace, or a default.
+/// Bot tokens: those workspaces installed by OAuth, then one per workspace or a default from
+/// configuration (a single-workspace setup).
 #[derive(Debug, Clone, Default)]
 pub struct SlackTokens {
     default: Option<Secret>,
     by_workspace: HashMap<String, Secret>,
+    installed: Arc<std::sync::RwLock<HashMap<String, Secret>>>,
 }
 
 impl SlackTokens {
@@ -41,12 +43,37 @@ impl SlackTokens {
         SlackTokens {
             default,
             by_workspace,
+            installed: Arc::default(),
         }
     }
 
-    /// The token for a workspace.
-    pub fn token_for(&self, workspace: &str) -> Option<&Secret> {
-        self.by_workspace.get(workspace).or(self.default.as_ref())
+    /// The token for a workspace: its installed one first.
+    pub fn token_for(&self, workspace: &str) -> Option<Secret> {
+        let installed = self
+            .installed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(workspace)
+            .cloned();
+        installed
+            .or_else(|| self.by_workspace.get(workspace).cloned())
+            .or_else(|| self.default.clone())
+    }
+
+    /// A workspace's token from an install.
+    pub fn install(&self, workspace: &str, token: Secret) {
+        self.installed
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(workspace.to_string(), token);
+    }
+
+    /// Forgets a workspace's installed token (configured ones stay).
+    pub fn uninstall(&self, workspace: &str) {
+        self.installed
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(workspace);
     }
 }
 
@@ -57,9 +84,33 @@ pub struct SlackState {
     secrets: Arc<Vec<Secret>>,
     client: SlackClient,
     tokens: Arc<SlackTokens>,
+    oauth: Option<Arc<super::install::OAuthSettings>>,
 }
 
 impl SlackState {
+    /// The same state, installable by OAuth with these settings.
+    pub fn with_oauth(mut self, oauth: super::install::OAuthSettings) -> SlackState {
+        self.oauth = Some(Arc::new(oauth));
+        self
+    }
+
+    pub(super) fn oauth(&self) -> Option<&super::install::OAuthSettings> {
+        self.oauth.as_deref()
+    }
+
+    pub(super) fn service(&self) -> &Service {
+        &self.service
+    }
+
+    pub(super) fn client(&self) -> &SlackClient {
+        &self.client
+    }
+
+    /// The bot tokens in use.
+    pub fn tokens(&self) -> &SlackTokens {
+        &self.tokens
+    }
+
     /// The Slack adapter's state.
     pub fn new(
         service: Arc<Service>,
@@ -73,6 +124,7 @@ impl SlackState {
             secrets: Arc::new(secrets),
             client: SlackClient::new(api_base, http),
             tokens: Arc::new(tokens),
+            oauth: None,
         }
     }
 
@@ -93,6 +145,11 @@ pub fn routes<S>(state: SlackState) -> Router<S> {
         .route("/slack/commands", post(commands))
         .route("/slack/interactions", post(interactions))
         .route("/slack/events", post(events))
+        .route("/slack/install", axum::routing::get(super::install::install))
+        .route(
+            "/slack/oauth/callback",
+            axum::routing::get(super::install::callback),
+        )
         .with_state(state)
 }
 
@@ -252,6 +309,26 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
         Reply::Recorded(outcome) => ephemeral(&interact::receipt_text(&service, &outcome)),
         Reply::AlreadyRecorded(_) => ephemeral("Already recorded."),
     }
+}
+
+/// The app was removed from a workspace (or its bot token revoked): its installed token is
+/// forgotten, and the boards of the agencies whose channels are there are told. Posts to the
+/// workspace wait, parked and reported, until it is installed again.
+async fn uninstalled(state: &SlackState, team: &str) {
+    super::install::remove_token(&state.service, team).await;
+    state.tokens.uninstall(team);
+    tracing::warn!(team, "slack: the app was uninstalled or its token revoked");
+    state
+        .service
+        .tell_boards_about_workspace(
+            Platform::Slack,
+            team,
+            "escalation-bot was removed",
+            &format!(
+                "escalation-bot was removed from the Slack workspace {team} (or its access revoked). Posts to the agencies there wait and are reported here until an administrator installs it again from the install link."
+            ),
+        )
+        .await;
 }
 
 /// How a slash command starts on Slack, for the help text.
@@ -588,6 +665,23 @@ async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes
     else {
         return StatusCode::OK.into_response();
     };
+    if matches!(event.kind.as_str(), "app_uninstalled" | "tokens_revoked") {
+        let raw: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let bot_tokens_gone = event.kind == "app_uninstalled"
+            || raw
+                .pointer("/event/tokens/bot")
+                .and_then(Value::as_array)
+                .is_some_and(|b| !b.is_empty());
+        if bot_tokens_gone
+            && matches!(
+                state.service.first_time(&format!("slack:event:{event_id}")).await,
+                Ok(true)
+            )
+        {
+            uninstalled(&state, &team).await;
+        }
+        return StatusCode::OK.into_response();
+    }
     if event.bot_id.is_some() || event.subtype.is_some() {
         return StatusCode::OK.into_response();
     }

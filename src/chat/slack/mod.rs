@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod inbound;
+pub mod install;
 pub mod render;
 pub mod verify;
 pub mod views;
