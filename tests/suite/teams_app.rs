@@ -540,7 +540,7 @@ impl App {
         .await
     }
 
-    fn base_activity(&self, kind: &str, id: &str, user: TeamsUser, conversation: Value) -> Value {
+    pub fn base_activity(&self, kind: &str, id: &str, user: TeamsUser, conversation: Value) -> Value {
         json!({
             "type": kind,
             "id": id,

@@ -242,7 +242,80 @@ async fn messages(State(state): State<TeamsState>, headers: HeaderMap, body: Byt
             StatusCode::OK.into_response()
         }
         "invoke" => on_invoke(&state, &activity).await,
+        "conversationUpdate" | "installationUpdate" => {
+            on_install_change(&state, &activity).await;
+            StatusCode::OK.into_response()
+        }
         _ => StatusCode::OK.into_response(),
+    }
+}
+
+// ---- the app added to or removed from a team or chat ----
+
+/// What the bot says where it was just added: how to connect the channel.
+pub const WELCOME: &str = "Thanks for adding escalation-bot. An escalation-bot administrator of your agency (as your Board's directory names them) types @escalation-bot connect in the channel your agency's challenges should be threaded in. Then anyone in the directory types @escalation-bot challenge to raise one; @escalation-bot help lists the rest.";
+
+/// The bot added to a team or chat (`conversationUpdate` with the bot among the members
+/// added): a welcome there saying how to connect. Removed (`installationUpdate` `remove`, or
+/// the bot among the members removed): the boards of the tenant's agencies are told.
+async fn on_install_change(state: &TeamsState, a: &Activity) {
+    let Some(tenant) = a.tenant() else {
+        return;
+    };
+    let is_bot = |m: &super::activity::ChannelAccount| {
+        m.id == a.recipient.id || m.id.starts_with("28:")
+    };
+    let added = a.kind == "conversationUpdate" && a.members_added.iter().any(is_bot);
+    let removed = (a.kind == "installationUpdate"
+        && a.action.as_deref().is_some_and(|x| x.starts_with("remove")))
+        || (a.kind == "conversationUpdate" && a.members_removed.iter().any(is_bot));
+    if !added && !removed {
+        return;
+    }
+    let conversation = a.conversation.id.split(';').next().unwrap_or_default();
+    let once = format!(
+        "teams:{}:{tenant}:{conversation}:{}",
+        if added { "added" } else { "removed" },
+        a.id
+    );
+    match state.service.first_time(&once).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "teams: cannot record an install activity");
+            return;
+        }
+    }
+    state.remember(a).await;
+    if added {
+        let target = Target {
+            platform: Platform::Teams,
+            workspace: tenant.to_string(),
+            delivery: Delivery::Notice {
+                channel: conversation.to_string(),
+            },
+        };
+        let message = compose::channel_notice("escalation-bot", WELCOME);
+        if let Err(e) = state
+            .service
+            .reply_privately("teams-install", once, &target, &message)
+            .await
+        {
+            tracing::error!(error = %e, "teams: cannot queue the welcome");
+        }
+    } else {
+        tracing::warn!(tenant, "teams: the app was removed from a team or chat");
+        state
+            .service
+            .tell_boards_about_workspace(
+                Platform::Teams,
+                tenant,
+                "escalation-bot was removed",
+                &format!(
+                    "escalation-bot was removed from a team or chat in the Microsoft 365 tenant {tenant}. Posts to the agencies' channels there wait and are reported here until it is added again."
+                ),
+            )
+            .await;
     }
 }
 
