@@ -576,7 +576,11 @@ pub fn directory_links(db: &str, email: Option<&str>) -> anyhow::Result<ExitCode
             BTreeMap::new();
         for link in store.identity_links_since(0).await? {
             now.insert(
-                (link.platform.clone(), link.workspace.clone(), link.user.clone()),
+                (
+                    link.platform.clone(),
+                    link.workspace.clone(),
+                    link.user.clone(),
+                ),
                 link,
             );
         }
@@ -614,7 +618,9 @@ pub fn directory_unlink(
 ) -> anyhow::Result<ExitCode> {
     let platform = match crate::directory::Platform::from_name(platform) {
         Some(p @ (crate::directory::Platform::Slack | crate::directory::Platform::Teams)) => p,
-        _ => anyhow::bail!("the platform must be `slack` or `teams`, as `directory links` shows it"),
+        _ => {
+            anyhow::bail!("the platform must be `slack` or `teams`, as `directory links` shows it")
+        }
     };
     if by.trim().is_empty() {
         anyhow::bail!("--by must name who is undoing the link, for the record");

@@ -209,7 +209,11 @@ pub fn run(args: DirectoryArgs) -> Result<ExitCode, String> {
         );
 
         let big = with_slack(&in_use)?;
-        let small_people: Vec<Person> = big.people().take(big.people().count() / 100).cloned().collect();
+        let small_people: Vec<Person> = big
+            .people()
+            .take(big.people().count() / 100)
+            .cloned()
+            .collect();
         let small = big.with_people(small_people).map_err(|e| e.to_string())?;
         let (email_big, slack_big) = lookups(&big, 1_000_000);
         let (email_small, slack_small) = lookups(&small, 1_000_000);

@@ -218,13 +218,7 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
             .get(&a.id)
             .into_iter()
             .flatten()
-            .filter_map(|role| {
-                ladder
-                    .rungs
-                    .iter()
-                    .find(|r| r.id == *role)
-                    .map(|r| r.level)
-            })
+            .filter_map(|role| ladder.rungs.iter().find(|r| r.id == *role).map(|r| r.level))
             .collect();
         let mut asked = BTreeSet::new();
         for s in &policy.stages {

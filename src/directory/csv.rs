@@ -244,19 +244,25 @@ mod tests {
     fn a_wrong_header_is_named_with_the_one_expected() {
         let err = read("name,mail,agency,role,manager\n").expect_err("bad header");
         assert_eq!(err[0].line, 1);
-        assert!(err[0].message.contains("name,email,agency,role,manager_email"));
+        assert!(
+            err[0]
+                .message
+                .contains("name,email,agency,role,manager_email")
+        );
     }
 
     #[test]
     fn a_row_with_the_wrong_number_of_fields_is_named_by_line() {
-        let err = read("name,email,agency,role,manager_email\nA,a@x.org,ag,r\n").expect_err("short");
+        let err =
+            read("name,email,agency,role,manager_email\nA,a@x.org,ag,r\n").expect_err("short");
         assert_eq!(err[0].line, 2);
         assert!(err[0].message.contains("has 4 fields"));
     }
 
     #[test]
     fn an_unclosed_quote_is_named_by_the_line_it_opens_on() {
-        let err = read("name,email,agency,role,manager_email\n\"A,a@x.org,ag,r,\n").expect_err("open");
+        let err =
+            read("name,email,agency,role,manager_email\n\"A,a@x.org,ag,r,\n").expect_err("open");
         assert_eq!(err[0].line, 2);
     }
 

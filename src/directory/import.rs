@@ -242,10 +242,15 @@ pub fn plan_import(
     let (mut added, mut changed, mut unchanged) = (Vec::new(), Vec::new(), 0);
     for row in &rows {
         let email = normal_email(&row.email);
-        let id = ids.get(&email).cloned().unwrap_or_else(|| PersonId(email.clone()));
-        let reports_to = manager_of
+        let id = ids
             .get(&email)
-            .and_then(|m| ids.get(m).cloned().or_else(|| kept_by_email.get(m).map(|p| p.id.clone())));
+            .cloned()
+            .unwrap_or_else(|| PersonId(email.clone()));
+        let reports_to = manager_of.get(&email).and_then(|m| {
+            ids.get(m)
+                .cloned()
+                .or_else(|| kept_by_email.get(m).map(|p| p.id.clone()))
+        });
         let before = current.person(&id);
         let person = Person {
             id: id.clone(),
@@ -323,17 +328,18 @@ fn check_row(
     problem: &mut impl FnMut(usize, String),
 ) {
     if row.name.is_empty() {
-        problem(row.line, "the name is empty; give the person's full name".to_string());
+        problem(
+            row.line,
+            "the name is empty; give the person's full name".to_string(),
+        );
     }
     let email = row.email.trim();
-    let well_formed = email
-        .split_once('@')
-        .is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.contains('@')
-                && !email.contains(char::is_whitespace)
-        });
+    let well_formed = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.contains('@')
+            && !email.contains(char::is_whitespace)
+    });
     if !well_formed {
         problem(
             row.line,
@@ -478,22 +484,36 @@ mod tests {
         let jordan = next
             .by_email("Jordan.Reid@norfolk-asc.example.org")
             .expect("by email, any case");
-        assert_eq!(jordan.id.0, "jordan-reid", "an existing person keeps their id");
+        assert_eq!(
+            jordan.id.0, "jordan-reid",
+            "an existing person keeps their id"
+        );
         assert!(jordan.slack.is_some(), "and their chat identity");
-        let ali = next.by_email("ali.khan@norfolk-asc.example.org").expect("added");
-        assert_eq!(ali.reports_to.as_ref().map(|p| p.0.as_str()), Some("jordan-reid"));
+        let ali = next
+            .by_email("ali.khan@norfolk-asc.example.org")
+            .expect("added");
+        assert_eq!(
+            ali.reports_to.as_ref().map(|p| p.0.as_str()),
+            Some("jordan-reid")
+        );
     }
 
     #[test]
     fn someone_who_leaves_keeps_their_name_and_gets_their_id_back_on_return() {
         let (dir, policies) = shipped();
         let without = demo_csv(|l| (!l.starts_with("Sam Patel,")).then(|| l.to_string()));
-        let left = plan_import(&dir, &policies, &without).expect("valid").directory;
+        let left = plan_import(&dir, &policies, &without)
+            .expect("valid")
+            .directory;
         let sam = PersonId("sam-patel".into());
         assert!(left.person(&sam).is_none());
         assert_eq!(left.name_of(&sam), "Sam Patel");
         let stored = Directory::from_stored("stored", &left.to_stored()).expect("round trip");
-        assert_eq!(stored.name_of(&sam), "Sam Patel", "kept in the stored version");
+        assert_eq!(
+            stored.name_of(&sam),
+            "Sam Patel",
+            "kept in the stored version"
+        );
         let back = demo_csv(|l| Some(l.to_string()));
         let plan = plan_import(&stored, &policies, &back).expect("valid");
         assert_eq!(plan.added, vec!["sam.patel@norfolk-asc.example.org"]);
@@ -506,8 +526,9 @@ mod tests {
         let text = demo_csv(|l| Some(l.replace(",norfolk-police,", ",norfolk-polise,")));
         let p = problems(&text);
         assert!(
-            p.iter().all(|p| p.message.contains("unknown agency \"norfolk-polise\"")
-                || p.message.contains("manager")),
+            p.iter()
+                .all(|p| p.message.contains("unknown agency \"norfolk-polise\"")
+                    || p.message.contains("manager")),
             "{p:?}"
         );
         assert!(p.iter().all(|p| p.line.is_some()));
@@ -515,12 +536,18 @@ mod tests {
 
     #[test]
     fn an_unknown_role_is_named_with_the_rungs_to_use() {
-        let text = demo_csv(|l| Some(l.replace(",norfolk-asc,social-worker,", ",norfolk-asc,socail-worker,")));
+        let text = demo_csv(|l| {
+            Some(l.replace(",norfolk-asc,social-worker,", ",norfolk-asc,socail-worker,"))
+        });
         let p = problems(&text);
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].line, Some(line_of(&text, "socail-worker")));
         assert!(p[0].message.contains("unknown role \"socail-worker\""));
-        assert!(p[0].message.contains("social-worker"), "names the rungs: {}", p[0].message);
+        assert!(
+            p[0].message.contains("social-worker"),
+            "names the rungs: {}",
+            p[0].message
+        );
     }
 
     #[test]
@@ -535,7 +562,10 @@ mod tests {
         let p = problems(&text);
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].line, Some(line_of(&text, "Sam Patel,")));
-        assert!(p[0].message.contains("jordan.reed@norfolk-asc.example.org is not in the file"));
+        assert!(
+            p[0].message
+                .contains("jordan.reed@norfolk-asc.example.org is not in the file")
+        );
     }
 
     #[test]
@@ -567,7 +597,10 @@ mod tests {
         let p = problems(&text);
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].line, Some(text.lines().count()));
-        assert!(p[0].message.contains(&format!("already on line {}", line_of(&text, "Sam Patel,"))));
+        assert!(
+            p[0].message
+                .contains(&format!("already on line {}", line_of(&text, "Sam Patel,")))
+        );
     }
 
     #[test]
@@ -576,7 +609,10 @@ mod tests {
             + "Pat Lee,pat.lee@gmail.com,norfolk-asc,social-worker,\r\n";
         let p = problems(&text);
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(p[0].message.contains("outside the email domains of norfolk-asc"));
+        assert!(
+            p[0].message
+                .contains("outside the email domains of norfolk-asc")
+        );
     }
 
     #[test]
@@ -594,6 +630,9 @@ mod tests {
         let p = problems(&text);
         assert!(!p.is_empty());
         assert!(p.iter().all(|p| p.line.is_none()), "{p:?}");
-        assert!(p[0].to_string().starts_with("after the import: agency norfolk-asc"));
+        assert!(
+            p[0].to_string()
+                .starts_with("after the import: agency norfolk-asc")
+        );
     }
 }

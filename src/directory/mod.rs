@@ -425,10 +425,7 @@ impl Directory {
                 dir.teams.entry(t.clone()).or_insert_with(|| p.id.clone());
             }
             if let Some(e) = &p.email
-                && dir
-                    .emails
-                    .insert(normal_email(e), p.id.clone())
-                    .is_some()
+                && dir.emails.insert(normal_email(e), p.id.clone()).is_some()
             {
                 return Err(DirectoryError::DuplicateEmail {
                     path: path.to_string(),

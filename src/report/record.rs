@@ -88,10 +88,7 @@ pub fn what(directory: &Directory, body: &EventBody) -> String {
             outcome,
             actions,
         } => {
-            let members: Vec<String> = members
-                .iter()
-                .map(|m| directory.name_of(m))
-                .collect();
+            let members: Vec<String> = members.iter().map(|m| directory.name_of(m)).collect();
             let mut s = format!(
                 "Determined at stage {stage} by {body} (met {}; members: {}). Outcome: {outcome}",
                 crate::calendar::format_uk_long(*met_at),

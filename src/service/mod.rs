@@ -203,7 +203,10 @@ impl Service {
                     .with_agencies_of(&self.base);
                 *self.stored.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(stored.clone());
                 self.directory_seq.store(seq, Ordering::Release);
-                tracing::info!(change = seq, "took up the directory change applied by the Board");
+                tracing::info!(
+                    change = seq,
+                    "took up the directory change applied by the Board"
+                );
                 (stored, 0)
             }
             None => (

@@ -299,7 +299,10 @@ impl Service {
         for board in boards {
             for target in crate::posts::fanout::board_channels(&dir, board) {
                 let owner = format!("workspace/{board}");
-                let key = format!("workspace|{platform}|{workspace}|{board}|{}|{at}", target.key());
+                let key = format!(
+                    "workspace|{platform}|{workspace}|{board}|{}|{at}",
+                    target.key()
+                );
                 if let Err(e) = self.reply_privately(&owner, key, &target, &message).await {
                     tracing::warn!(error = %e, "cannot tell a board about a workspace");
                 }

@@ -546,9 +546,7 @@ where
         Ok(seq)
     }
 
-    pub(super) async fn directory_change(
-        &self,
-    ) -> Result<(Option<i64>, Option<i64>), StoreError> {
+    pub(super) async fn directory_change(&self) -> Result<(Option<i64>, Option<i64>), StoreError> {
         let row = sqlx::query(
             "SELECT (SELECT max(seq) FROM directory_changes) AS changes, (SELECT max(seq) FROM identity_links) AS links",
         )

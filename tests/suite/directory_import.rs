@@ -60,17 +60,30 @@ async fn an_export_imports_unchanged_and_a_change_is_applied_once(db: &TestDb) {
     let (code, out) = import(db, &same, true).await;
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("added 0\nchanged 0\nleft 0\n"), "{out}");
-    assert!(out.contains("dry run: the file is valid; nothing was applied"), "{out}");
+    assert!(
+        out.contains("dry run: the file is valid; nothing was applied"),
+        "{out}"
+    );
     let (code, out) = import(db, &same, false).await;
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("nothing to apply"), "{out}");
-    assert_eq!(changes(db).await, 0, "no change recorded for an import that changes nothing");
+    assert_eq!(
+        changes(db).await,
+        0,
+        "no change recorded for an import that changes nothing"
+    );
 
     let (_keep, changed) = csv_file(&sam_leaves_ali_joins(&exported));
     let (code, out) = import(db, &changed, true).await;
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("added 1: ali.khan@norfolk-asc.example.org"), "{out}");
-    assert!(out.contains("left 1: sam.patel@norfolk-asc.example.org"), "{out}");
+    assert!(
+        out.contains("added 1: ali.khan@norfolk-asc.example.org"),
+        "{out}"
+    );
+    assert!(
+        out.contains("left 1: sam.patel@norfolk-asc.example.org"),
+        "{out}"
+    );
     assert_eq!(changes(db).await, 0, "a dry run applies nothing");
     let (code, out) = import(db, &changed, false).await;
     assert_eq!(code, Some(0), "{out}");
@@ -116,7 +129,10 @@ async fn a_csv_with_problems_names_each_line_and_applies_nothing(db: &TestDb) {
         }
     }
     assert_eq!(changes(db).await, 0);
-    assert!(export(db).await.contains("Sam Patel,"), "the directory in use is untouched");
+    assert!(
+        export(db).await.contains("Sam Patel,"),
+        "the directory in use is untouched"
+    );
 }
 
 on_both_backends!(a_csv_with_problems_names_each_line_and_applies_nothing:
@@ -135,7 +151,10 @@ async fn a_csv_with_the_wrong_header_or_no_file_says_what_to_do() {
     );
     let (code, out) = import(&db, std::path::Path::new("no-such-people.csv"), false).await;
     assert_eq!(code, Some(2), "{out}");
-    assert!(out.contains("cannot read the directory CSV no-such-people.csv"), "{out}");
+    assert!(
+        out.contains("cannot read the directory CSV no-such-people.csv"),
+        "{out}"
+    );
 }
 
 async fn a_running_service_takes_up_an_applied_change_without_a_restart(db: &TestDb) {
@@ -144,13 +163,23 @@ async fn a_running_service_takes_up_an_applied_change_without_a_restart(db: &Tes
     let replica = service_on(db, clock).await;
     let ali = "ali.khan@norfolk-asc.example.org";
     assert!(service.directory().by_email(ali).is_none());
-    assert!(!service.refresh_directory().await.expect("nothing applied yet"));
+    assert!(
+        !service
+            .refresh_directory()
+            .await
+            .expect("nothing applied yet")
+    );
 
     let (_keep, path) = csv_file(&sam_leaves_ali_joins(&export(db).await));
     let (code, out) = import(db, &path, false).await;
     assert_eq!(code, Some(0), "{out}");
 
-    assert!(service.refresh_directory().await.expect("the change is read"));
+    assert!(
+        service
+            .refresh_directory()
+            .await
+            .expect("the change is read")
+    );
     let dir = service.directory();
     let found = dir.by_email(ali).expect("Ali is known by email");
     assert_eq!(found.name, "Ali Khan");

@@ -89,8 +89,14 @@ async fn an_install_connect_and_a_person_known_by_email_raise_into_the_connected
 
     let (status, page) = follow(&app, &allowed(&app).await).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("escalation-bot is installed to Workspace T0ASC"), "{page}");
-    assert!(page.contains("/challenge connect"), "says what to do next: {page}");
+    assert!(
+        page.contains("escalation-bot is installed to Workspace T0ASC"),
+        "{page}"
+    );
+    assert!(
+        page.contains("/challenge connect"),
+        "says what to do next: {page}"
+    );
     let kept = kept_tokens(&app).await;
     assert_eq!(kept.len(), 1);
     assert!(kept[0].starts_with("token:T0ASC "));
@@ -98,12 +104,27 @@ async fn an_install_connect_and_a_person_known_by_email_raise_into_the_connected
     assert!(!page.contains("xoxb"), "never shown");
 
     let connected = app.command(ADMIN_IN_NEW, "connect").await;
-    assert!(connected.text().starts_with("Connected"), "{}", connected.text());
-    let reference = app.raise(ROBIN, "Disagreement about the discharge plan").await;
+    assert!(
+        connected.text().starts_with("Connected"),
+        "{}",
+        connected.text()
+    );
+    let reference = app
+        .raise(ROBIN, "Disagreement about the discharge plan")
+        .await;
     app.settle().await;
-    assert!(!app.thread(&reference, ASC_TEAM, ASC_NEW_CHANNEL).await.is_empty());
+    assert!(
+        !app.thread(&reference, ASC_TEAM, ASC_NEW_CHANNEL)
+            .await
+            .is_empty()
+    );
     // Every call into the ASC workspace carried the token the install returned.
-    let asc_calls = app.slack.calls().into_iter().filter(|c| c.team == ASC_TEAM).count();
+    let asc_calls = app
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| c.team == ASC_TEAM)
+        .count();
     assert!(asc_calls >= 3, "users.info, views.open, the root post");
 }
 
@@ -119,7 +140,10 @@ async fn a_forged_or_reused_install_state_is_refused_and_keeps_nothing() {
     assert!(body.contains("not one escalation-bot made"), "{body}");
     assert!(kept_tokens(&app).await.is_empty());
     assert!(
-        !app.slack.calls().iter().any(|c| c.method == "oauth.v2.access"),
+        !app.slack
+            .calls()
+            .iter()
+            .any(|c| c.method == "oauth.v2.access"),
         "a forged state never reaches Slack"
     );
 
@@ -163,7 +187,11 @@ async fn an_uninstall_forgets_the_token_and_tells_the_boards_channel() {
         .map(|c| c.field("text").to_string())
         .collect();
     assert_eq!(told.len(), 1, "{told:?}");
-    assert!(told[0].contains("removed from the Slack workspace T0ASC"), "{}", told[0]);
+    assert!(
+        told[0].contains("removed from the Slack workspace T0ASC"),
+        "{}",
+        told[0]
+    );
     let after = app.command(ROBIN, "").await;
     assert!(after.text().contains("no bot token"), "{}", after.text());
 }

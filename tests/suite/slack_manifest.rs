@@ -86,7 +86,12 @@ fn the_manifest_asks_for_exactly_the_scopes_the_service_uses() {
     );
     assert_eq!(
         strings(&m["settings"]["event_subscriptions"]["bot_events"]),
-        BTreeSet::from(["app_mention", "message.im", "app_uninstalled", "tokens_revoked"])
+        BTreeSet::from([
+            "app_mention",
+            "message.im",
+            "app_uninstalled",
+            "tokens_revoked"
+        ])
     );
     // The scopes an install asks Slack for are the manifest's.
     assert_eq!(

@@ -69,12 +69,17 @@ async fn someone_known_only_by_work_email_is_linked_the_first_time_and_remembere
 
     let again = app.command(ROBIN, "help").await;
     assert_eq!(again.status, 200);
-    assert_eq!(users_info_calls(&app), 1, "the stored link is used, Slack is not asked again");
+    assert_eq!(
+        users_info_calls(&app),
+        1,
+        "the stored link is used, Slack is not asked again"
+    );
     assert_eq!(links(&app).await.len(), 1);
 }
 
 #[tokio::test]
-async fn an_email_the_directory_does_not_list_gets_its_agencys_admin_named_and_the_admin_told_once() {
+async fn an_email_the_directory_does_not_list_gets_its_agencys_admin_named_and_the_admin_told_once()
+{
     let app = spawn_app().await;
     for _ in 0..2 {
         let reply = app.command(NEWBIE, "").await;
@@ -90,7 +95,10 @@ async fn an_email_the_directory_does_not_list_gets_its_agencys_admin_named_and_t
         .slack
         .calls()
         .into_iter()
-        .filter(|c| c.method == "chat.postMessage" && c.field("text").contains("New.Starter@asc.example.org"))
+        .filter(|c| {
+            c.method == "chat.postMessage"
+                && c.field("text").contains("New.Starter@asc.example.org")
+        })
         .collect();
     assert_eq!(told.len(), 1, "the admin is told once: {told:?}");
     let opened: Vec<_> = app
@@ -107,7 +115,13 @@ async fn an_email_the_directory_does_not_list_gets_its_agencys_admin_named_and_t
 async fn only_an_agency_admin_connects_a_channel_and_the_channel_is_told() {
     let app = spawn_app().await;
     let refused = app
-        .command(Who { channel: ASC_NEW_CHANNEL, ..SOCIAL_WORKER }, "connect")
+        .command(
+            Who {
+                channel: ASC_NEW_CHANNEL,
+                ..SOCIAL_WORKER
+            },
+            "connect",
+        )
         .await;
     assert_eq!(
         refused.text(),
@@ -138,27 +152,39 @@ async fn only_an_agency_admin_connects_a_channel_and_the_channel_is_told() {
         .map(|c| c.field("text").to_string())
         .collect();
     assert_eq!(confirmed.len(), 1, "{confirmed:?}");
-    assert!(confirmed[0].contains("Norfolk Adult Social Care's challenges are threaded in this channel"));
+    assert!(
+        confirmed[0]
+            .contains("Norfolk Adult Social Care's challenges are threaded in this channel")
+    );
     let raw = app.db.raw().await;
     assert_eq!(raw.int("SELECT count(*) FROM directory_changes").await, 1);
     raw.close().await;
 }
 
 #[tokio::test]
-async fn after_connecting_someone_linked_by_email_raises_and_the_thread_starts_in_the_connected_channel() {
+async fn after_connecting_someone_linked_by_email_raises_and_the_thread_starts_in_the_connected_channel()
+ {
     let app = spawn_app().await;
     app.command(ADMIN_IN_NEW, "connect").await;
-    let reference = app.raise(ROBIN, "Disagreement about the discharge plan").await;
+    let reference = app
+        .raise(ROBIN, "Disagreement about the discharge plan")
+        .await;
     app.settle().await;
     let thread = app.thread(&reference, ASC_TEAM, ASC_NEW_CHANNEL).await;
-    assert!(!thread.is_empty(), "the root is posted in the connected channel");
+    assert!(
+        !thread.is_empty(),
+        "the root is posted in the connected channel"
+    );
     let in_old: Vec<_> = app
         .slack
         .calls()
         .into_iter()
         .filter(|c| c.method == "chat.postMessage" && c.field("channel") == ASC_CHANNEL)
         .collect();
-    assert!(in_old.is_empty(), "nothing goes to the old channel: {in_old:?}");
+    assert!(
+        in_old.is_empty(),
+        "nothing goes to the old channel: {in_old:?}"
+    );
 }
 
 #[tokio::test]
@@ -169,24 +195,54 @@ async fn an_admin_lists_and_undoes_a_link_from_the_command_line_and_the_service_
         crate::databases::run_cli(&["directory", "links", "--db", &app.db.url]).await;
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        out.contains("slack T0ASC U0ROBIN -> robin.hale@asc.example.org (linked ") && out.contains("by work email)"),
+        out.contains("slack T0ASC U0ROBIN -> robin.hale@asc.example.org (linked ")
+            && out.contains("by work email)"),
         "{out}"
     );
     let (code, out, _) = crate::databases::run_cli(&[
-        "directory", "unlink", "slack", "T0ASC", "U0ROBIN", "--by", "Martin Cole", "--db", &app.db.url,
+        "directory",
+        "unlink",
+        "slack",
+        "T0ASC",
+        "U0ROBIN",
+        "--by",
+        "Martin Cole",
+        "--db",
+        &app.db.url,
     ])
     .await;
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("unlinked slack T0ASC U0ROBIN from robin.hale@asc.example.org"), "{out}");
-    assert!(app.service.refresh_directory().await.expect("the unlink is read"));
-    assert!(app.service.directory().by_slack(ASC_TEAM, "U0ROBIN").is_none());
+    assert!(
+        out.contains("unlinked slack T0ASC U0ROBIN from robin.hale@asc.example.org"),
+        "{out}"
+    );
+    assert!(
+        app.service
+            .refresh_directory()
+            .await
+            .expect("the unlink is read")
+    );
+    assert!(
+        app.service
+            .directory()
+            .by_slack(ASC_TEAM, "U0ROBIN")
+            .is_none()
+    );
     assert_eq!(
         links(&app).await.last().map(String::as_str),
         Some("slack T0ASC U0ROBIN - unlinked by Martin Cole"),
         "the undoing is recorded beside the link"
     );
     let (code, out, _) = crate::databases::run_cli(&[
-        "directory", "unlink", "slack", "T0ASC", "U0ROBIN", "--by", "Martin Cole", "--db", &app.db.url,
+        "directory",
+        "unlink",
+        "slack",
+        "T0ASC",
+        "U0ROBIN",
+        "--by",
+        "Martin Cole",
+        "--db",
+        &app.db.url,
     ])
     .await;
     assert_eq!(code, Some(1), "{out}");

@@ -344,10 +344,10 @@ impl SlackServer {
             return Err(format!("no workspace {team}"));
         }
         let code = format!("{}.{}", team, uuid::Uuid::new_v4().simple());
-        self.inner
-            .lock()
-            .codes
-            .insert(code.clone(), (team.to_string(), oauth.redirect_uri.clone(), false));
+        self.inner.lock().codes.insert(
+            code.clone(),
+            (team.to_string(), oauth.redirect_uri.clone(), false),
+        );
         Ok(format!(
             "{}?{}",
             oauth.redirect_uri,
@@ -810,7 +810,10 @@ async fn handle(
         if answer["ok"] == true {
             state.calls.push(Call {
                 method,
-                team: answer["team"]["id"].as_str().unwrap_or_default().to_string(),
+                team: answer["team"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 body: json!({}),
                 response: answer.clone(),
             });
@@ -957,15 +960,39 @@ mod tests {
                 .bearer_auth(TOKEN)
                 .form(&[("user", user.to_string())])
         };
-        let body: Value = form("U0MAIL").send().await.expect("answer").json().await.expect("json");
-        assert_eq!(body["user"]["profile"]["email"], "pat@agency.example.org", "{body}");
-        let body: Value = form("U0ONE").send().await.expect("answer").json().await.expect("json");
+        let body: Value = form("U0MAIL")
+            .send()
+            .await
+            .expect("answer")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            body["user"]["profile"]["email"], "pat@agency.example.org",
+            "{body}"
+        );
+        let body: Value = form("U0ONE")
+            .send()
+            .await
+            .expect("answer")
+            .json()
+            .await
+            .expect("json");
         assert_eq!(body["ok"], true);
         assert!(body["user"]["profile"].get("email").is_none(), "{body}");
-        let body: Value = form("U0NOBODY").send().await.expect("answer").json().await.expect("json");
+        let body: Value = form("U0NOBODY")
+            .send()
+            .await
+            .expect("answer")
+            .json()
+            .await
+            .expect("json");
         assert_eq!(body["error"], "user_not_found");
         let (_, _, body) = call(&s, "users.info", Some(TOKEN), json!({ "user": "U0MAIL" })).await;
-        assert_eq!(body["error"], "user_not_found", "JSON arguments are not read: {body}");
+        assert_eq!(
+            body["error"], "user_not_found",
+            "JSON arguments are not read: {body}"
+        );
         let (_, _, body) = call(&s, "users.info", None, json!({})).await;
         assert_eq!(body["error"], "not_authed");
     }

@@ -377,9 +377,10 @@ pub async fn spawn_with(options: Options) -> App {
         ],
         users,
     );
-    connector_config
-        .emails
-        .insert(HALE.aad.to_string(), "Jo.Hale@riverside.example.org".to_string());
+    connector_config.emails.insert(
+        HALE.aad.to_string(),
+        "Jo.Hale@riverside.example.org".to_string(),
+    );
     connector_config.rate = options.rate;
     if options.connector_on_app_clock {
         connector_config.clock = clock.clone();
@@ -540,7 +541,13 @@ impl App {
         .await
     }
 
-    pub fn base_activity(&self, kind: &str, id: &str, user: TeamsUser, conversation: Value) -> Value {
+    pub fn base_activity(
+        &self,
+        kind: &str,
+        id: &str,
+        user: TeamsUser,
+        conversation: Value,
+    ) -> Value {
         json!({
             "type": kind,
             "id": id,

@@ -33,7 +33,11 @@ async fn someone_known_only_by_work_email_is_linked_by_the_member_lookup_once() 
     let again = app.channel_message(HALE, GP_CHANNEL, "list");
     assert_eq!(app.send(&again).await.status, 200);
     app.settle().await;
-    assert_eq!(lookups(&app), first, "the stored link is used, Teams is not asked again");
+    assert_eq!(
+        lookups(&app),
+        first,
+        "the stored link is used, Teams is not asked again"
+    );
 }
 
 #[tokio::test]
@@ -74,7 +78,11 @@ async fn added_to_a_team_the_bot_says_how_to_connect_and_removed_the_board_is_to
         .map(|p| card_text(&p.activity))
         .filter(|t| t.contains("@escalation-bot connect"))
         .collect();
-    assert_eq!(welcomes.len(), 1, "one welcome, saying how to connect: {welcomes:?}");
+    assert_eq!(
+        welcomes.len(),
+        1,
+        "one welcome, saying how to connect: {welcomes:?}"
+    );
 
     let mut removed = app.base_activity(
         "installationUpdate",
@@ -93,5 +101,11 @@ async fn added_to_a_team_the_bot_says_how_to_connect_and_removed_the_board_is_to
         .map(|c| c.field("text").to_string())
         .collect();
     assert_eq!(told.len(), 1, "{told:?}");
-    assert!(told[0].contains(&format!("removed from a team or chat in the Microsoft 365 tenant {TENANT}")), "{}", told[0]);
+    assert!(
+        told[0].contains(&format!(
+            "removed from a team or chat in the Microsoft 365 tenant {TENANT}"
+        )),
+        "{}",
+        told[0]
+    );
 }

@@ -145,7 +145,10 @@ pub fn routes<S>(state: SlackState) -> Router<S> {
         .route("/slack/commands", post(commands))
         .route("/slack/interactions", post(interactions))
         .route("/slack/events", post(events))
-        .route("/slack/install", axum::routing::get(super::install::install))
+        .route(
+            "/slack/install",
+            axum::routing::get(super::install::install),
+        )
         .route(
             "/slack/oauth/callback",
             axum::routing::get(super::install::callback),
@@ -674,7 +677,10 @@ async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes
                 .is_some_and(|b| !b.is_empty());
         if bot_tokens_gone
             && matches!(
-                state.service.first_time(&format!("slack:event:{event_id}")).await,
+                state
+                    .service
+                    .first_time(&format!("slack:event:{event_id}"))
+                    .await,
                 Ok(true)
             )
         {

@@ -211,16 +211,20 @@ pub async fn callback(State(state): State<SlackState>, Query(q): Query<Callback>
         .ok()
         .flatten()
         .and_then(|v| v["issued_us"].as_i64());
-    let fresh = issued.is_some_and(|us| {
-        now.timestamp_micros() - us <= STATE_MINUTES * 60 * 1_000_000
-    });
+    let fresh =
+        issued.is_some_and(|us| now.timestamp_micros() - us <= STATE_MINUTES * 60 * 1_000_000);
     if !fresh {
-        tracing::warn!("slack install: a callback with a state this service did not issue, or an old one");
+        tracing::warn!(
+            "slack install: a callback with a state this service did not issue, or an old one"
+        );
         return refused(
             "This install link is not one escalation-bot made, or it is more than 10 minutes old. Start again from the install link.",
         );
     }
-    match service.first_time(&format!("slack:oauth_state:{nonce}")).await {
+    match service
+        .first_time(&format!("slack:oauth_state:{nonce}"))
+        .await
+    {
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!("slack install: a state used a second time");
@@ -265,7 +269,10 @@ pub async fn callback(State(state): State<SlackState>, Query(q): Query<Callback>
     ) else {
         return refused("Slack's answer had no bot token; start again from the install link.");
     };
-    let team_name = envelope["team"]["name"].as_str().unwrap_or(team).to_string();
+    let team_name = envelope["team"]["name"]
+        .as_str()
+        .unwrap_or(team)
+        .to_string();
     let sealed = match oauth.sealer.seal(team, token) {
         Ok(s) => s,
         Err(e) => {
@@ -358,10 +365,15 @@ mod tests {
         let sealed = sealer.seal("T0ONE", "xoxb-secret").expect("sealed");
         assert!(!sealed.contains("xoxb"));
         assert_eq!(
-            sealer.open("T0ONE", &sealed).map(|s| s.expose().to_string()),
+            sealer
+                .open("T0ONE", &sealed)
+                .map(|s| s.expose().to_string()),
             Some("xoxb-secret".to_string())
         );
-        assert!(sealer.open("T0TWO", &sealed).is_none(), "bound to its workspace");
+        assert!(
+            sealer.open("T0TWO", &sealed).is_none(),
+            "bound to its workspace"
+        );
         let other = TokenSealer::from_hex(&KEY.replace("00", "ff")).expect("a key");
         assert!(other.open("T0ONE", &sealed).is_none(), "bound to its key");
         let mut altered = sealed.clone();

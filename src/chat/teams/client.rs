@@ -362,7 +362,13 @@ impl ConnectorClient {
             path_segment(user)
         );
         let answer = self
-            .call(bot, reqwest::Method::GET, url, &Value::Null, "member lookup")
+            .call(
+                bot,
+                reqwest::Method::GET,
+                url,
+                &Value::Null,
+                "member lookup",
+            )
             .await?;
         Ok(["email", "userPrincipalName"]
             .iter()

@@ -262,9 +262,8 @@ async fn on_install_change(state: &TeamsState, a: &Activity) {
     let Some(tenant) = a.tenant() else {
         return;
     };
-    let is_bot = |m: &super::activity::ChannelAccount| {
-        m.id == a.recipient.id || m.id.starts_with("28:")
-    };
+    let is_bot =
+        |m: &super::activity::ChannelAccount| m.id == a.recipient.id || m.id.starts_with("28:");
     let added = a.kind == "conversationUpdate" && a.members_added.iter().any(is_bot);
     let removed = (a.kind == "installationUpdate"
         && a.action.as_deref().is_some_and(|x| x.starts_with("remove")))
@@ -438,7 +437,11 @@ async fn resolve(state: &TeamsState, a: &Activity) -> Result<Person, String> {
         && !a.service_url.is_empty()
         && !a.conversation.id.is_empty()
     {
-        let member = if a.from.id.is_empty() { aad } else { a.from.id.as_str() };
+        let member = if a.from.id.is_empty() {
+            aad
+        } else {
+            a.from.id.as_str()
+        };
         let call = state
             .client
             .member_email(bot, &a.service_url, &a.conversation.id, member);

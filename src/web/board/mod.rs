@@ -455,7 +455,12 @@ async fn record_page(
         Ok(_) => return refused(),
         Err(e) => return ours(e),
     }
-    let doc = match state.service.reports(&state.service.directory()).record(&reference).await {
+    let doc = match state
+        .service
+        .reports(&state.service.directory())
+        .record(&reference)
+        .await
+    {
         Ok(doc) => doc,
         Err(e) => return report_error(e),
     };
