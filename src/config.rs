@@ -105,6 +105,32 @@ pub struct ServeConfig {
         hide_env_values = true
     )]
     pub slack_bot_tokens: Vec<Secret>,
+    /// The Slack app's OAuth client id (from its Basic Information page): with the secret, the
+    /// key and `PUBLIC_URL`, workspaces install the app from `/slack/install`.
+    #[arg(long = "slack-client-id", env = "SLACK_CLIENT_ID")]
+    pub slack_client_id: Option<String>,
+    /// The Slack app's OAuth client secret.
+    #[arg(
+        long = "slack-client-secret",
+        env = "SLACK_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub slack_client_secret: Option<Secret>,
+    /// The key installed workspaces' bot tokens are sealed with in the database (64 hex
+    /// characters, e.g. `openssl rand -hex 32`); keep it outside the database.
+    #[arg(
+        long = "slack-token-key",
+        env = "SLACK_TOKEN_KEY",
+        hide_env_values = true
+    )]
+    pub slack_token_key: Option<Secret>,
+    /// Slack's OAuth v2 authorize page (tests point it elsewhere).
+    #[arg(
+        long = "slack-oauth-authorize-url",
+        env = "SLACK_OAUTH_AUTHORIZE_URL",
+        default_value = "https://slack.com/oauth/v2/authorize"
+    )]
+    pub slack_oauth_authorize_url: String,
     /// The Slack Web API base URL (tests and staging point it elsewhere).
     #[arg(
         long = "slack-api-base-url",

@@ -90,7 +90,7 @@ enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
-    /// Check a directory file of agencies and people.
+    /// The directory of agencies and people: check a file, import or export people as CSV.
     Directory {
         #[command(subcommand)]
         command: DirectoryCommand,
@@ -277,6 +277,76 @@ enum DirectoryCommand {
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
     },
+    /// Check a CSV of people (header `name,email,agency,role,manager_email`) against the
+    /// directory in use and apply it as one recorded change; every problem is printed with its
+    /// line and nothing is applied then (exit 1). The file replaces the people of the agencies it
+    /// names; others stay.
+    Import {
+        /// The CSV file, e.g. an HR or Active Directory export.
+        file: PathBuf,
+        /// Check and show what would change; apply nothing (exit 0 when the file is valid).
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        sources: DirectorySourceArgs,
+    },
+    /// Write the directory in use as the CSV `import` reads, to standard output.
+    Export {
+        #[command(flatten)]
+        sources: DirectorySourceArgs,
+    },
+    /// List the chat identities linked to people by their work email.
+    Links {
+        /// Only this person's links.
+        #[arg(long)]
+        email: Option<String>,
+        /// The database the service runs with: a SQLite file path or a postgres:// URL.
+        #[arg(long, env = "DATABASE_URL", default_value = cli::DEFAULT_DATABASE)]
+        db: String,
+    },
+    /// Undo a link between a chat identity and a person (recorded, with who undid it).
+    Unlink {
+        /// `slack` or `teams`.
+        platform: String,
+        /// The Slack team id or Teams tenant id.
+        workspace: String,
+        /// The Slack user id or Entra object id.
+        user: String,
+        /// Who is undoing it, for the record.
+        #[arg(long)]
+        by: String,
+        /// The database the service runs with: a SQLite file path or a postgres:// URL.
+        #[arg(long, env = "DATABASE_URL", default_value = cli::DEFAULT_DATABASE)]
+        db: String,
+    },
+}
+
+/// Where the directory in use is: the applied changes in the database, the agencies in the file.
+#[derive(clap::Args)]
+struct DirectorySourceArgs {
+    /// The database the service runs with: a SQLite file path or a postgres:// URL.
+    #[arg(long, env = "DATABASE_URL", default_value = cli::DEFAULT_DATABASE)]
+    db: String,
+    /// Folder of policy files.
+    #[arg(long, default_value = "policies")]
+    policies: PathBuf,
+    /// The directory file the service runs with (its agencies, their email domains and channels).
+    #[arg(
+        long,
+        env = "DIRECTORY",
+        default_value = "policies/demo/directory.toml"
+    )]
+    directory: PathBuf,
+}
+
+impl DirectorySourceArgs {
+    fn sources(&self) -> cli::DirectorySources<'_> {
+        cli::DirectorySources {
+            db: &self.db,
+            policies: &self.policies,
+            directory: &self.directory,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -350,9 +420,23 @@ fn main() -> ExitCode {
         Command::Db {
             command: DbCommand::RebuildProjections { db },
         } => cli::rebuild_projections(&db),
-        Command::Directory {
-            command: DirectoryCommand::Check { file, policies },
-        } => cli::directory_check(&policies, &file),
+        Command::Directory { command } => match command {
+            DirectoryCommand::Check { file, policies } => cli::directory_check(&policies, &file),
+            DirectoryCommand::Import {
+                file,
+                dry_run,
+                sources,
+            } => cli::directory_import(&sources.sources(), &file, dry_run),
+            DirectoryCommand::Export { sources } => cli::directory_export(&sources.sources()),
+            DirectoryCommand::Links { email, db } => cli::directory_links(&db, email.as_deref()),
+            DirectoryCommand::Unlink {
+                platform,
+                workspace,
+                user,
+                by,
+                db,
+            } => cli::directory_unlink(&db, &platform, &workspace, &user, &by),
+        },
         Command::Teams {
             command:
                 TeamsCommand::Package {

@@ -32,7 +32,8 @@ pub async fn status_text(service: &Service, asker: &PersonId, reference: &Refere
         Ok(d) => d,
         Err(e) => return sentence(&user_text(&e)),
     };
-    let scene = match service.scene(&d.policy) {
+    let dir = service.directory();
+    let scene = match service.scene(&d.policy, &dir) {
         Ok(s) => s,
         Err(e) => return sentence(&user_text(&e)),
     };
@@ -85,7 +86,7 @@ pub async fn list_text(service: &Service, person: &Person) -> String {
                 let state = match Reference::parse(&r.reference) {
                     Ok(reference) => match service.dispute(&reference).await {
                         Ok(d) => service
-                            .scene(&d.policy)
+                            .scene(&d.policy, &service.directory())
                             .map(|scene| compose::status(&scene, &d))
                             .ok(),
                         Err(_) => None,

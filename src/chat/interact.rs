@@ -106,6 +106,13 @@ async fn typed(service: &Service, asker: Asker<'_>, text: &str, key: Option<Stri
             Ok(text) => Reply::Say(text),
             Err(e) => Reply::Refused(answers::user_text(&e)),
         },
+        Typed::Connect => match service
+            .connect_channel(asker.person, asker.origin, "", asker.command_word)
+            .await
+        {
+            Ok(text) => Reply::Say(text),
+            Err(text) => Reply::Refused(text),
+        },
         Typed::Verb {
             verb,
             reference,
@@ -191,7 +198,8 @@ async fn load(
         .policy(&d.policy)
         .map_err(|e| Reply::Refused(sentence(&answers::user_text(&e))))?;
     // Say no before the form is filled in, where the core would refuse anything from this person.
-    if !can_act(policy, &service.directory, &d, &asker.person.id) {
+    let dir = service.directory();
+    if !can_act(policy, &dir, &d, &asker.person.id) {
         return Err(Reply::Refused(sentence(&answers::user_text(
             &ServiceError::UnknownDispute(reference.to_string()),
         ))));
@@ -221,7 +229,7 @@ async fn load(
     let ctx = crate::escalation::Context {
         policy,
         calendar,
-        directory: &service.directory,
+        directory: &dir,
         now: service.now(),
     };
     let has_form = !matches!(verb, Verb::Acknowledge | Verb::ConfirmResolution);
@@ -244,6 +252,7 @@ fn form_context<'a>(
     service: &'a Service,
     asker: Asker<'a>,
     dispute: Option<&'a Dispute>,
+    directory: &'a crate::directory::Directory,
 ) -> Result<FormContext<'a>, String> {
     let policy_id = match dispute {
         Some(d) => d.policy.clone(),
@@ -258,7 +267,7 @@ fn form_context<'a>(
     Ok(FormContext {
         policy,
         calendar,
-        directory: &service.directory,
+        directory,
         dispute,
         person: Some(asker.person),
         now: service.now(),
@@ -280,7 +289,8 @@ async fn open(
     reference: Option<&Reference>,
 ) -> Result<Opened, Reply> {
     let dispute = load(service, asker, verb, reference).await?;
-    let ctx = form_context(service, asker, dispute.as_ref()).map_err(Reply::Refused)?;
+    let dir = service.directory();
+    let ctx = form_context(service, asker, dispute.as_ref(), &dir).map_err(Reply::Refused)?;
     let view = forms::form(verb, &ctx).map(|spec| FormView {
         spec,
         values: Values::new(),
@@ -351,7 +361,8 @@ async fn submit_to(
         }))
     };
     let submitted = {
-        let ctx = match form_context(service, asker, dispute) {
+        let dir = service.directory();
+        let ctx = match form_context(service, asker, dispute, &dir) {
             Ok(ctx) => ctx,
             Err(why) => return again(whole(why)),
         };
@@ -466,7 +477,8 @@ async fn already(
 /// What a person is told once something is recorded: the receipt in words.
 pub fn receipt_text(service: &Service, outcome: &Outcome) -> String {
     let d = &outcome.dispute;
-    match service.scene(&d.policy) {
+    let dir = service.directory();
+    match service.scene(&d.policy, &dir) {
         Ok(scene) => compose::receipt(&scene, d, &outcome.events).fallback,
         Err(_) => format!("Recorded on {}.", outcome.reference),
     }

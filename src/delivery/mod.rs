@@ -525,11 +525,12 @@ impl Worker {
         let Ok(dispute) = self.service.dispute(&reference).await else {
             return;
         };
-        let Ok(scene) = self.service.scene(&dispute.policy) else {
+        let dir = self.service.directory();
+        let Ok(scene) = self.service.scene(&dispute.policy, &dir) else {
             return;
         };
         let policy = scene.policy;
-        let dir = &self.service.directory;
+        let dir = &*dir;
         let place = match &target.delivery {
             Delivery::Direct { person, .. } => format!(
                 "a direct message to {}",

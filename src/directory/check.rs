@@ -58,6 +58,24 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
                 ),
             );
         }
+        for admin in &a.admins {
+            match dir.by_email(admin) {
+                Some(p) if p.agency == a.id => {}
+                Some(p) => problem(
+                    &subject,
+                    format!(
+                        "its admin {admin} works for {}; an agency's admins are its own staff",
+                        p.agency
+                    ),
+                ),
+                None => problem(
+                    &subject,
+                    format!(
+                        "its admin {admin} is not a person in the directory; give the work email of one of its people"
+                    ),
+                ),
+            }
+        }
         for c in &a.channels {
             if !channels.insert((c.platform, c.workspace.clone(), c.channel.clone())) {
                 problem(
@@ -184,6 +202,11 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
     }
 
     // Every stage must find someone at the level it asks for, in every agency of its board.
+    // The roles each agency's people hold, in one pass over everyone.
+    let mut roles: HashMap<&AgencyId, HashSet<&str>> = HashMap::new();
+    for p in dir.people() {
+        roles.entry(&p.agency).or_default().insert(p.role.as_str());
+    }
     for a in dir.agencies().filter(|a| a.kind != BOARD_KIND) {
         let (Some(policy), Some(ladder)) = (
             policies.get(&a.board),
@@ -191,15 +214,11 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
         ) else {
             continue;
         };
-        let held: Vec<usize> = dir
-            .members(&a.id)
-            .filter_map(|p| {
-                ladder
-                    .rungs
-                    .iter()
-                    .find(|r| r.id == p.role)
-                    .map(|r| r.level)
-            })
+        let held: Vec<usize> = roles
+            .get(&a.id)
+            .into_iter()
+            .flatten()
+            .filter_map(|role| ladder.rungs.iter().find(|r| r.id == *role).map(|r| r.level))
             .collect();
         let mut asked = BTreeSet::new();
         for s in &policy.stages {
@@ -249,8 +268,8 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
             .collect();
         let has_unit = dir
             .board_agencies(board)
-            .flat_map(|a| dir.members(&a.id))
-            .any(|p| unit_rungs.contains(&p.role.as_str()));
+            .filter_map(|a| roles.get(&a.id))
+            .any(|held| unit_rungs.iter().any(|r| held.contains(r)));
         if !has_unit {
             problem(
                 &format!("board {board}"),

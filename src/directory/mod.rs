@@ -1,11 +1,16 @@
 //! Who is who: agencies, people, reporting lines, ladders held, chat identities and agency channels.
 //!
 //! Loaded from a TOML file (see `policies/demo/directory.toml`) and checked against the boards'
-//! policies, so that every stage can find the people it asks for.
+//! policies, so that every stage can find the people it asks for. A Board keeps its people up
+//! to date by importing the CSV its HR or Active Directory system exports (`import`), which the
+//! store records as one versioned change.
 
 mod check;
+pub mod csv;
+pub mod import;
 
 pub use check::{DirectoryProblem, check_directory};
+pub use import::{ImportPlan, ImportProblem, plan_import};
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -46,6 +51,18 @@ pub enum Platform {
     Sandbox,
 }
 
+impl Platform {
+    /// The platform a stored name (`slack`, `teams`, `sandbox`) stands for.
+    pub fn from_name(name: &str) -> Option<Platform> {
+        match name {
+            "slack" => Some(Platform::Slack),
+            "teams" => Some(Platform::Teams),
+            "sandbox" => Some(Platform::Sandbox),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -66,8 +83,26 @@ pub struct Agency {
     pub kind: String,
     /// The policy id of the board the agency belongs to.
     pub board: String,
+    /// The email domains the agency's staff have (`nhs.net` is shared, so a practice lists
+    /// its own where it has one); a work email outside them cannot belong to the agency.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
+    /// Work emails of the agency's administrators: they connect its channel from the chat and
+    /// are who its staff are sent to when the directory does not know them yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admins: Vec<String>,
     #[serde(default, rename = "channel")]
     pub channels: Vec<Channel>,
+}
+
+impl Agency {
+    /// Whether a work email is inside one of the agency's domains (case does not matter).
+    pub fn owns_email(&self, email: &str) -> bool {
+        let Some((_, domain)) = email.rsplit_once('@') else {
+            return false;
+        };
+        self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
 }
 
 /// A channel where an agency's disputes are threaded.
@@ -81,6 +116,10 @@ pub struct Channel {
     pub channel: String,
     /// The name people know it by, e.g. `#safeguarding-challenges`.
     pub name: String,
+    /// Set when an agency admin connected it from the chat (`connect`): it then stands in for
+    /// the directory file's channel on the same platform and workspace.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub connected: bool,
 }
 
 /// A person who may take part in disputes.
@@ -92,12 +131,32 @@ pub struct Person {
     pub agency: AgencyId,
     /// The rung id they hold on their agency's ladder (or a board rung for the board's entry).
     pub role: String,
-    #[serde(default)]
+    /// Their work email: how the Board's own records (and the chat platforms) know them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reports_to: Option<PersonId>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack: Option<SlackIdentity>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams: Option<TeamsIdentity>,
+}
+
+/// Someone who has left the directory: their name stays so that old records still say who
+/// acted, and their id comes back if the same email returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormerPerson {
+    pub id: PersonId,
+    pub name: String,
+    pub agency: AgencyId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// A work email in the one form it is compared in: trimmed and lower case.
+pub fn normal_email(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
 }
 
 /// A Slack user in a workspace.
@@ -116,13 +175,15 @@ pub struct TeamsIdentity {
     pub aad_object_id: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct DirectoryFile {
     #[serde(default, rename = "agency")]
     agencies: Vec<Agency>,
     #[serde(default, rename = "person")]
     people: Vec<Person>,
+    #[serde(default, rename = "former", skip_serializing_if = "Vec::is_empty")]
+    former: Vec<FormerPerson>,
 }
 
 /// Why a directory file could not be read at all (problems with its content are `DirectoryProblem`s).
@@ -137,15 +198,19 @@ pub enum DirectoryError {
     Parse { path: String, message: String },
     #[error("{path}: {id:?} is listed twice; ids must be unique")]
     Duplicate { path: String, id: String },
+    #[error("{path}: the work email {email:?} is listed twice; each person has their own")]
+    DuplicateEmail { path: String, email: String },
 }
 
-/// Agencies and people, indexed for lookups by id and by chat identity.
+/// Agencies and people, indexed for lookups by id, by work email and by chat identity.
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     agencies: BTreeMap<AgencyId, Agency>,
     people: BTreeMap<PersonId, Person>,
     slack: HashMap<SlackIdentity, PersonId>,
     teams: HashMap<TeamsIdentity, PersonId>,
+    emails: HashMap<String, PersonId>,
+    former: BTreeMap<PersonId, FormerPerson>,
 }
 
 impl Directory {
@@ -164,7 +229,170 @@ impl Directory {
             path: path.to_string(),
             message: describe_toml_error(text, &e),
         })?;
-        Directory::from_parts(path, file.agencies, file.people)
+        Directory::from_file(path, file)
+    }
+
+    fn from_file(path: &str, file: DirectoryFile) -> Result<Directory, DirectoryError> {
+        let mut dir = Directory::from_parts(path, file.agencies, file.people)?;
+        for f in file.former {
+            if !dir.people.contains_key(&f.id) {
+                dir.former.insert(f.id.clone(), f);
+            }
+        }
+        Ok(dir)
+    }
+
+    /// The directory as the store keeps a version of it, people who left included: the same
+    /// fields as the TOML file, as JSON (quick to read back at 50,000 people).
+    pub fn to_stored(&self) -> String {
+        let file = DirectoryFile {
+            agencies: self.agencies.values().cloned().collect(),
+            people: self.people.values().cloned().collect(),
+            former: self.former.values().cloned().collect(),
+        };
+        // Every field is a string, a list or a table of strings: serialising cannot fail.
+        serde_json::to_string(&file).unwrap_or_default()
+    }
+
+    /// Reads a stored version: JSON from `to_stored`, or the TOML of a directory file.
+    pub fn from_stored(label: &str, text: &str) -> Result<Directory, DirectoryError> {
+        if !text.trim_start().starts_with('{') {
+            return Directory::from_toml(label, text);
+        }
+        let file: DirectoryFile =
+            serde_json::from_str(text).map_err(|e| DirectoryError::Parse {
+                path: label.to_string(),
+                message: e.to_string(),
+            })?;
+        Directory::from_file(label, file)
+    }
+
+    /// The same agencies with a new set of people; those no longer present join the people
+    /// who left (their names stay for old records).
+    pub fn with_people(&self, people: Vec<Person>) -> Result<Directory, DirectoryError> {
+        let mut dir = Directory::from_parts(
+            "the directory",
+            self.agencies.values().cloned().collect(),
+            people,
+        )?;
+        dir.former = self.former.clone();
+        for p in self.people.values() {
+            if !dir.people.contains_key(&p.id) {
+                dir.former.insert(
+                    p.id.clone(),
+                    FormerPerson {
+                        id: p.id.clone(),
+                        name: p.name.clone(),
+                        agency: p.agency.clone(),
+                        email: p.email.clone(),
+                    },
+                );
+            }
+        }
+        dir.former.retain(|id, _| !dir.people.contains_key(id));
+        Ok(dir)
+    }
+
+    /// The same people with the agencies of `base` (where an operator keeps agencies, their
+    /// domains and channels), keeping the channels admins connected from the chat; people whose
+    /// agency is gone are kept and left to `check`.
+    pub fn with_agencies_of(&self, base: &Directory) -> Directory {
+        let mut dir = self.clone();
+        dir.agencies = base.agencies.clone();
+        for (id, agency) in &mut dir.agencies {
+            let connected = self
+                .agencies
+                .get(id)
+                .into_iter()
+                .flat_map(|a| a.channels.iter().filter(|c| c.connected));
+            for c in connected {
+                set_channel(agency, c.clone());
+            }
+        }
+        dir
+    }
+
+    /// Ties a chat identity to the person with `email` (a link made by matching their verified
+    /// work email), or with `None` unties it from whoever has it. An email nobody has ties nothing.
+    pub fn set_identity(
+        &mut self,
+        platform: Platform,
+        workspace: &str,
+        user: &str,
+        email: Option<&str>,
+    ) {
+        match platform {
+            Platform::Slack => {
+                let key = SlackIdentity {
+                    workspace: workspace.to_string(),
+                    user: user.to_string(),
+                };
+                if let Some(old) = self.slack.remove(&key)
+                    && let Some(p) = self.people.get_mut(&old)
+                    && p.slack.as_ref() == Some(&key)
+                {
+                    p.slack = None;
+                }
+                let Some(id) = email.and_then(|e| self.emails.get(&normal_email(e)).cloned())
+                else {
+                    return;
+                };
+                if let Some(p) = self.people.get_mut(&id) {
+                    if let Some(previous) = p.slack.replace(key.clone()) {
+                        self.slack.remove(&previous);
+                    }
+                    self.slack.insert(key, id);
+                }
+            }
+            Platform::Teams => {
+                let key = TeamsIdentity {
+                    tenant: workspace.to_string(),
+                    aad_object_id: user.to_string(),
+                };
+                if let Some(old) = self.teams.remove(&key)
+                    && let Some(p) = self.people.get_mut(&old)
+                    && p.teams.as_ref() == Some(&key)
+                {
+                    p.teams = None;
+                }
+                let Some(id) = email.and_then(|e| self.emails.get(&normal_email(e)).cloned())
+                else {
+                    return;
+                };
+                if let Some(p) = self.people.get_mut(&id) {
+                    if let Some(previous) = p.teams.replace(key.clone()) {
+                        self.teams.remove(&previous);
+                    }
+                    self.teams.insert(key, id);
+                }
+            }
+            Platform::Sandbox => {}
+        }
+    }
+
+    /// The same directory with `channel` as the agency's channel on its platform and workspace,
+    /// marked as connected from the chat.
+    pub fn with_connected(&self, agency: &AgencyId, mut channel: Channel) -> Directory {
+        let mut dir = self.clone();
+        channel.connected = true;
+        if let Some(a) = dir.agencies.get_mut(agency) {
+            set_channel(a, channel);
+        }
+        dir
+    }
+
+    /// The agency whose channel this is, if any.
+    pub fn agency_of_channel(
+        &self,
+        platform: Platform,
+        workspace: &str,
+        channel: &str,
+    ) -> Option<&Agency> {
+        self.agencies.values().find(|a| {
+            a.channels
+                .iter()
+                .any(|c| c.platform == platform && c.workspace == workspace && c.channel == channel)
+        })
     }
 
     /// Builds a directory from agencies and people; duplicate ids are refused.
@@ -196,6 +424,14 @@ impl Directory {
             if let Some(t) = &p.teams {
                 dir.teams.entry(t.clone()).or_insert_with(|| p.id.clone());
             }
+            if let Some(e) = &p.email
+                && dir.emails.insert(normal_email(e), p.id.clone()).is_some()
+            {
+                return Err(DirectoryError::DuplicateEmail {
+                    path: path.to_string(),
+                    email: e.clone(),
+                });
+            }
             dir.people.insert(p.id.clone(), p);
         }
         Ok(dir)
@@ -204,6 +440,53 @@ impl Directory {
     /// The person with this id.
     pub fn person(&self, id: &PersonId) -> Option<&Person> {
         self.people.get(id)
+    }
+
+    /// The person with this work email (any case), in constant time.
+    pub fn by_email(&self, email: &str) -> Option<&Person> {
+        self.emails
+            .get(&normal_email(email))
+            .and_then(|id| self.person(id))
+    }
+
+    /// Someone who has left, by the id old records name them by.
+    pub fn former(&self, id: &PersonId) -> Option<&FormerPerson> {
+        self.former.get(id)
+    }
+
+    /// Everyone who has left.
+    pub fn former_people(&self) -> impl Iterator<Item = &FormerPerson> {
+        self.former.values()
+    }
+
+    /// The name a record shows for a person id: theirs while they are here, the one they had
+    /// when they left, or the id itself when the directory never knew them.
+    pub fn name_of(&self, id: &PersonId) -> String {
+        self.person(id)
+            .map(|p| p.name.clone())
+            .or_else(|| self.former(id).map(|f| f.name.clone()))
+            .unwrap_or_else(|| id.0.clone())
+    }
+
+    /// Whether this person administers their agency (their work email is one of its admins).
+    pub fn is_admin(&self, person: &Person) -> bool {
+        let Some(email) = person.email.as_deref().map(normal_email) else {
+            return false;
+        };
+        self.agency(&person.agency)
+            .is_some_and(|a| a.admins.iter().any(|x| normal_email(x) == email))
+    }
+
+    /// An agency's administrators who are in the directory.
+    pub fn admins_of(&self, agency: &AgencyId) -> Vec<&Person> {
+        self.agency(agency)
+            .map(|a| a.admins.iter().filter_map(|e| self.by_email(e)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The agency that owns an email domain, if any does.
+    pub fn agency_by_domain(&self, email: &str) -> Option<&Agency> {
+        self.agencies.values().find(|a| a.owns_email(email))
     }
 
     /// The agency with this id.
@@ -282,6 +565,7 @@ impl Directory {
                 workspace: Self::SANDBOX_WORKSPACE.to_string(),
                 channel: a.id.0.clone(),
                 name,
+                connected: false,
             }];
         }
         dir
@@ -293,6 +577,14 @@ impl Directory {
             .values()
             .filter(move |a| a.kind == BOARD_KIND && a.board == board)
     }
+}
+
+/// Puts a channel in place of the agency's channels on the same platform and workspace.
+fn set_channel(agency: &mut Agency, channel: Channel) {
+    agency
+        .channels
+        .retain(|c| !(c.platform == channel.platform && c.workspace == channel.workspace));
+    agency.channels.insert(0, channel);
 }
 
 fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {

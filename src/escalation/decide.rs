@@ -782,10 +782,7 @@ struct Decider<'a> {
 
 impl Decider<'_> {
     fn name(&self, id: &PersonId) -> String {
-        self.ctx
-            .directory
-            .person(id)
-            .map_or_else(|| id.0.clone(), |p| p.name.clone())
+        self.ctx.directory.name_of(id)
     }
 
     /// The agency opposite the actor (the receiving agency when the actor is not on a side).

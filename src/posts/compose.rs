@@ -58,9 +58,7 @@ pub fn name_and_role(policy: &Policy, dir: &Directory, id: &PersonId) -> String 
 fn mention(dir: &Directory, id: &PersonId) -> Span {
     Span::Mention {
         person: id.clone(),
-        name: dir
-            .person(id)
-            .map_or_else(|| id.0.clone(), |p| p.name.clone()),
+        name: dir.name_of(id),
     }
 }
 
@@ -209,8 +207,7 @@ fn working_days_late(cal: &Calendar, due: DateTime<Utc>, now: DateTime<Utc>) -> 
 
 /// A person's name, for status lines.
 fn name_of(dir: &Directory, id: &PersonId) -> String {
-    dir.person(id)
-        .map_or_else(|| id.0.clone(), |p| p.name.clone())
+    dir.name_of(id)
 }
 
 /// The buttons of a post: the actions the core would accept from somebody now, each with the
@@ -942,6 +939,26 @@ pub fn plain(reference: &str, text: &str) -> Message {
         title: "escalation-bot".into(),
         status: String::new(),
         fallback: text.to_string(),
+        urgent: None,
+        lines: vec![Line {
+            label: None,
+            spans: vec![Span::text(text)],
+        }],
+        prompt: None,
+        footer: Vec::new(),
+        buttons: Vec::new(),
+    }
+}
+
+/// A notice about the service itself in a channel, about no challenge: a channel connected, the
+/// app added or removed.
+pub fn channel_notice(title: &str, text: &str) -> Message {
+    Message {
+        kind: MessageKind::Notice,
+        reference: String::new(),
+        title: title.to_string(),
+        status: String::new(),
+        fallback: format!("{title}: {text}"),
         urgent: None,
         lines: vec![Line {
             label: None,

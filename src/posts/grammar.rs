@@ -20,6 +20,8 @@ pub enum Typed {
     Status(Reference),
     /// `board`: a one-time sign-in link to the Board's view, by direct message.
     Board,
+    /// `connect`: this channel becomes the asker's agency's challenges channel (agency admins).
+    Connect,
     /// A verb, on a challenge (every verb but raise), with what was typed for its form's
     /// fields. Empty values open the form instead.
     Verb {
@@ -62,6 +64,7 @@ enum What {
     List,
     Status,
     Board,
+    Connect,
     Verb(Verb, Tail),
 }
 
@@ -165,6 +168,12 @@ const TABLE: &[Word] = &[
         does: "a sign-in link to the Board's view (challenge log, statistics, records), by direct message",
     },
     Word {
+        words: &["connect"],
+        what: What::Connect,
+        usage: "",
+        does: "make this channel your agency's challenges channel (for your agency's escalation-bot administrators)",
+    },
+    Word {
         words: &["help", "?"],
         what: What::Help,
         usage: "",
@@ -265,6 +274,7 @@ pub fn parse(text: &str) -> Result<Typed, GrammarError> {
         What::Help => Ok(Typed::Help),
         What::List => Ok(Typed::List),
         What::Board => Ok(Typed::Board),
+        What::Connect => Ok(Typed::Connect),
         What::Status => reference(rest).map(|(r, _)| Typed::Status(r)),
         What::Verb(Verb::Raise, _) => Ok(Typed::Verb {
             verb: Verb::Raise,

@@ -47,7 +47,7 @@ pub fn who(directory: &Directory, actor: Option<&PersonId>) -> String {
                 .map_or(p.agency.0.as_str(), |a| a.name.as_str());
             format!("{} ({}, {agency})", p.name, p.role)
         }
-        None => format!("{} (no longer in the directory)", id.0),
+        None => format!("{} (no longer in the directory)", directory.name_of(id)),
     }
 }
 
@@ -56,11 +56,7 @@ fn people(directory: &Directory, ids: &[PersonId]) -> String {
         return "nobody".into();
     }
     ids.iter()
-        .map(|id| {
-            directory
-                .person(id)
-                .map_or(id.0.clone(), |p| p.name.clone())
-        })
+        .map(|id| directory.name_of(id))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -92,10 +88,7 @@ pub fn what(directory: &Directory, body: &EventBody) -> String {
             outcome,
             actions,
         } => {
-            let members: Vec<String> = members
-                .iter()
-                .map(|m| directory.person(m).map_or(m.0.clone(), |p| p.name.clone()))
-                .collect();
+            let members: Vec<String> = members.iter().map(|m| directory.name_of(m)).collect();
             let mut s = format!(
                 "Determined at stage {stage} by {body} (met {}; members: {}). Outcome: {outcome}",
                 crate::calendar::format_uk_long(*met_at),

@@ -68,6 +68,11 @@ impl Scheduler {
 
     /// Claims and handles the work due now; returns how many rows were handled.
     pub async fn tick(&self) -> Result<usize, StoreError> {
+        // A directory change applied by the Board (here or on another replica) is taken up
+        // here: one read of its number per tick.
+        if let Err(e) = self.service.refresh_directory().await {
+            tracing::warn!(error = %e, "scheduler: cannot take up the applied directory change; keeping the one in use");
+        }
         let now = self.service.now();
         if let Some(publisher) = &self.checkpoints
             && let Err(e) = publisher.tick(&self.service, now).await

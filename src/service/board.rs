@@ -56,18 +56,19 @@ impl Service {
             .set(url.trim_end_matches('/').to_string());
     }
 
-    /// The reports over this service's record, policies and directory.
-    pub fn reports(&self) -> Reports<'_> {
+    /// The reports over this service's record and policies, naming people from `directory`
+    /// (the one in use, as [`Service::directory`] gives it).
+    pub fn reports<'a>(&'a self, directory: &'a crate::directory::Directory) -> Reports<'a> {
         Reports {
             store: &self.store,
             policies: &self.policies,
-            directory: &self.directory,
+            directory,
         }
     }
 
     /// What a person may see in the Board view, if anything.
     pub fn board_access(&self, person: &PersonId) -> Option<Access> {
-        access::access(&self.policies, &self.directory, person)
+        access::access(&self.policies, &self.directory(), person)
     }
 
     /// `/challenge board`: sends the person a one-time sign-in link by direct message and says
@@ -76,7 +77,7 @@ impl Service {
         if self.board_access(person).is_none() {
             return Ok("The Board's view is for a board's business unit and chair, and for an agency's safeguarding lead; the directory does not list you as one of them. Ask your board's business unit if you need to see the challenge log.".into());
         }
-        let Some(target) = crate::posts::fanout::direct_target(&self.directory, person) else {
+        let Some(target) = crate::posts::fanout::direct_target(&self.directory(), person) else {
             return Ok("The Board's view sends its sign-in link by direct message, and the directory has no chat identity for you to send it to. Ask your agency's administrator to add it.".into());
         };
         let now = self.now();

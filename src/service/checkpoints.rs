@@ -40,7 +40,7 @@ impl Service {
                 &checkpoint.to_line(),
             );
             let owner = format!("checkpoint/{}", policy.id);
-            let rows: Vec<_> = fanout::board_channels(&self.directory, &policy.id)
+            let rows: Vec<_> = fanout::board_channels(&self.directory(), &policy.id)
                 .map(|target| {
                     fanout::outbox_row(
                         format!("checkpoint|{}|{day}|{}", policy.id, target.key()),

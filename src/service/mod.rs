@@ -9,6 +9,7 @@ mod adapters;
 mod board;
 mod checkpoints;
 mod clock;
+mod people;
 mod queries;
 mod workers;
 mod writer;
@@ -71,7 +72,19 @@ pub struct Outcome {
 pub struct Service {
     store: Store,
     pub policies: Arc<PolicySet>,
-    pub directory: Arc<Directory>,
+    /// The directory in use: swapped whole when a Board applies a change, without a restart.
+    directory: Arc<std::sync::RwLock<Arc<Directory>>>,
+    /// Where the agencies (their domains and channels) come from: the directory file.
+    base: Arc<Directory>,
+    /// The directory in use without the identities linked by email: what a change made from
+    /// the chat (a channel connected) is applied to.
+    stored: std::sync::RwLock<Arc<Directory>>,
+    /// The number of the applied directory change in use (0: the file's own).
+    directory_seq: std::sync::atomic::AtomicI64,
+    /// The number of the newest identity link taken up (0: none).
+    link_seq: std::sync::atomic::AtomicI64,
+    /// One refresh at a time: the scheduler's and a request's do not interleave.
+    refreshing: tokio::sync::Mutex<()>,
     pub clock: Arc<dyn Clock>,
     /// What decisions need, shared with the writer.
     decider: Arc<Decider>,
@@ -101,10 +114,11 @@ impl Service {
             let cal = p.calendar().map_err(ServiceError::Setup)?;
             calendars.insert(p.id.clone(), cal);
         }
+        let current = Arc::new(std::sync::RwLock::new(directory.clone()));
         let decider = Arc::new(Decider {
             store: store.clone(),
             policies: policies.clone(),
-            directory: directory.clone(),
+            directory: current.clone(),
             clock: clock.clone(),
             calendars,
             public_url: std::sync::OnceLock::new(),
@@ -112,22 +126,110 @@ impl Service {
         Ok(Service {
             store,
             policies,
-            directory,
+            directory: current,
+            stored: std::sync::RwLock::new(directory.clone()),
+            base: directory,
+            directory_seq: std::sync::atomic::AtomicI64::new(0),
+            link_seq: std::sync::atomic::AtomicI64::new(0),
+            refreshing: tokio::sync::Mutex::new(()),
             clock,
             writer: Writer::new(decider.clone()),
             decider,
         })
     }
 
-    /// What posts about a board's challenges are composed from, at the service's time now.
-    pub fn scene(&self, policy: &str) -> Result<crate::posts::compose::Scene<'_>, ServiceError> {
+    /// What posts about a board's challenges are composed from, at the service's time now, with
+    /// the directory the caller holds (see [`Service::directory`]).
+    pub fn scene<'a>(
+        &'a self,
+        policy: &str,
+        dir: &'a Directory,
+    ) -> Result<crate::posts::compose::Scene<'a>, ServiceError> {
         let (policy, calendar) = self.policy(policy)?;
         Ok(crate::posts::compose::Scene {
             policy,
             calendar,
-            dir: &self.directory,
+            dir,
             now: self.now(),
         })
+    }
+
+    /// The directory in use now. Hold it for the length of one request: a change applied
+    /// meanwhile reaches the next request.
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The number of the applied directory change in use (0 for the directory file's own).
+    pub fn directory_version(&self) -> i64 {
+        self.directory_seq
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Takes up a directory change applied since the one in use (by `directory import` here
+    /// or on another replica): one read of its number, and a load only when it is new. True
+    /// when the directory changed. A stored change that no longer fits the agencies is
+    /// reported and left unused.
+    pub async fn refresh_directory(&self) -> Result<bool, ServiceError> {
+        use std::sync::atomic::Ordering;
+        let _turn = self.refreshing.lock().await;
+        let (changes, links) = self.store.directory_change().await?;
+        let changed = changes.unwrap_or(0) > self.directory_version();
+        let linked = links.unwrap_or(0) > self.link_seq.load(Ordering::Acquire);
+        if !changed && !linked {
+            return Ok(false);
+        }
+        // A new directory: every link again on top of it. Only new links: just those.
+        let stored = if changed {
+            self.store.current_directory().await?
+        } else {
+            None
+        };
+        let (mut next, since) = match stored {
+            Some((seq, content)) => {
+                let stored = Directory::from_stored("the stored directory", &content)
+                    .map_err(|e| ServiceError::Setup(e.to_string()))?
+                    .with_agencies_of(&self.base);
+                *self.stored.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(stored.clone());
+                self.directory_seq.store(seq, Ordering::Release);
+                tracing::info!(
+                    change = seq,
+                    "took up the directory change applied by the Board"
+                );
+                (stored, 0)
+            }
+            None => (
+                (*self.directory()).clone(),
+                self.link_seq.load(Ordering::Acquire),
+            ),
+        };
+        let rows = self.store.identity_links_since(since).await?;
+        for link in &rows {
+            if let Some(platform) = crate::directory::Platform::from_name(&link.platform) {
+                next.set_identity(platform, &link.workspace, &link.user, link.email.as_deref());
+            }
+        }
+        if let Some(last) = rows.last() {
+            self.link_seq.store(last.seq, Ordering::Release);
+        }
+        *self.directory.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        Ok(true)
+    }
+
+    /// The directory in use without identities linked by email (see `stored`).
+    pub(crate) fn stored_directory(&self) -> Arc<Directory> {
+        self.stored
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The directory's agencies as the directory file gives them (for checking an import).
+    pub fn directory_file(&self) -> Arc<Directory> {
+        self.base.clone()
     }
 
     /// Queues a private answer (a refusal, help, a form) to one person where they asked, under
@@ -162,12 +264,14 @@ impl Service {
 
     /// The board policy a person works under (their agency's board).
     pub fn policy_of(&self, person: &PersonId) -> Result<(&Policy, &Calendar), ServiceError> {
-        let agency = self.directory.agency_of(person).ok_or_else(|| {
+        let dir = self.directory();
+        let agency = dir.agency_of(person).ok_or_else(|| {
             ServiceError::Refused(Refusal::UnknownPerson {
                 name: person.0.clone(),
             })
         })?;
-        self.policy(&agency.board)
+        let board = agency.board.clone();
+        self.policy(&board)
     }
 
     /// Raises a new challenge: allocates its reference and records it, or records nothing.

@@ -89,7 +89,8 @@ struct Job {
 pub(super) struct Decider {
     pub(super) store: Store,
     pub(super) policies: Arc<PolicySet>,
-    pub(super) directory: Arc<Directory>,
+    /// The directory in use, shared with the service, which swaps it when a Board applies a change.
+    pub(super) directory: Arc<std::sync::RwLock<Arc<Directory>>>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) calendars: BTreeMap<String, Calendar>,
     /// The address links in chat point at, set once at start-up.
@@ -97,6 +98,14 @@ pub(super) struct Decider {
 }
 
 impl Decider {
+    /// The directory in use now: one decision holds it from start to end.
+    fn directory(&self) -> Arc<Directory> {
+        self.directory
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The address links in chat point at (the Board view's forms), without a trailing slash.
     pub(super) fn public_url(&self) -> String {
         self.public_url
@@ -116,12 +125,16 @@ impl Decider {
         }
     }
 
-    fn context(&self, before: &Dispute) -> Result<Context<'_>, ServiceError> {
+    fn context<'a>(
+        &'a self,
+        before: &Dispute,
+        directory: &'a Directory,
+    ) -> Result<Context<'a>, ServiceError> {
         let (policy, calendar) = self.policy(&before.policy)?;
         Ok(Context {
             policy,
             calendar,
-            directory: &self.directory,
+            directory,
             now: self.clock.now(),
         })
     }
@@ -137,17 +150,18 @@ impl Decider {
         origin: Option<&Origin>,
         inbound_key: Option<String>,
         now: DateTime<Utc>,
+        dir: &Directory,
     ) -> Batch {
         let mut after = before.clone();
         for e in &events {
             after.apply(e);
         }
         let schedule = crate::reminders::plan(policy, calendar, &after, &events, now);
-        let mut outbox = fanout::plan(policy, calendar, &self.directory, before, &events, origin);
+        let mut outbox = fanout::plan(policy, calendar, dir, before, &events, origin);
         let scene = crate::posts::compose::Scene {
             policy,
             calendar,
-            dir: &self.directory,
+            dir,
             now,
         };
         outbox.extend(fanout::form_links(
@@ -175,6 +189,7 @@ impl Decider {
         if before.reference.is_none() {
             return Err(ServiceError::UnknownDispute(reference.to_string()));
         }
+        let dir = self.directory();
         match work {
             Work::Act {
                 actor,
@@ -183,7 +198,7 @@ impl Decider {
                 inbound_key,
                 ..
             } => {
-                let ctx = self.context(before)?;
+                let ctx = self.context(before, &dir)?;
                 let events = escalation::handle(before, actor, command, &ctx)?;
                 Ok(Some(self.batch(
                     ctx.policy,
@@ -193,6 +208,7 @@ impl Decider {
                     origin.as_ref(),
                     inbound_key.clone(),
                     ctx.now,
+                    &dir,
                 )))
             }
             Work::System {
@@ -200,7 +216,7 @@ impl Decider {
                 inbound_key,
                 ..
             } => {
-                let ctx = self.context(before)?;
+                let ctx = self.context(before, &dir)?;
                 let bodies = escalation::decide_system(before, command, &ctx);
                 if bodies.is_empty() {
                     return Ok(None);
@@ -222,6 +238,7 @@ impl Decider {
                     None,
                     inbound_key.clone(),
                     now,
+                    &dir,
                 );
                 // Its posts wait for working hours unless the dispute is urgent.
                 if let Some(at) = crate::reminders::working_time(ctx.calendar, now, before.urgent) {
@@ -260,7 +277,8 @@ impl Decider {
         origin: Option<&Origin>,
         inbound_key: Option<String>,
     ) -> Answer {
-        let agency = self.directory.agency_of(actor).ok_or_else(|| {
+        let dir = self.directory();
+        let agency = dir.agency_of(actor).ok_or_else(|| {
             ServiceError::Refused(Refusal::UnknownPerson {
                 name: actor.0.clone(),
             })
@@ -270,7 +288,7 @@ impl Decider {
         let ctx = Context {
             policy,
             calendar,
-            directory: &self.directory,
+            directory: &dir,
             now,
         };
         let (reference, batch) = self
@@ -290,6 +308,7 @@ impl Decider {
                     origin,
                     inbound_key,
                     now,
+                    &dir,
                 ))
             })
             .await??;

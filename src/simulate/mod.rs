@@ -240,7 +240,7 @@ impl<F: FnMut(Entry)> Run<'_, F> {
                     reference,
                     state,
                     event,
-                    &self.service.directory,
+                    &self.service.directory(),
                     &self.policy.stage_word,
                 ));
             }
@@ -260,7 +260,7 @@ impl<F: FnMut(Entry)> Run<'_, F> {
             &state,
             step,
             refusal,
-            &self.service.directory,
+            &self.service.directory(),
             &self.policy.stage_word,
         ));
     }

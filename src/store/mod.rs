@@ -198,6 +198,23 @@ pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
     Utc.timestamp_micros(us).single().unwrap_or_default()
 }
 
+/// A chat identity's link to a person's work email, as recorded: `email` is `None` where an
+/// admin undid the link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityLink {
+    pub seq: i64,
+    /// `slack` or `teams`.
+    pub platform: String,
+    /// The Slack team id or Teams tenant id.
+    pub workspace: String,
+    /// The platform's user id (Slack `U…`, Teams Entra object id).
+    pub user: String,
+    pub email: Option<String>,
+    pub at: DateTime<Utc>,
+    /// `work email` for a link the service made, or who undid it.
+    pub by: String,
+}
+
 /// One value a chat adapter keeps for itself (a platform address, a demo clock, a post).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdapterEntry {
@@ -543,6 +560,58 @@ impl Store {
         use sha2::Digest;
         let sha256 = hex::encode(sha2::Sha256::digest(content.as_bytes()));
         dispatch!(self, s => s.record_directory(&sha256, content, at).await)
+    }
+
+    /// Applies a directory change a Board made (an import) as one recorded version; its number,
+    /// which only grows, is how every replica notices it.
+    pub async fn apply_directory(
+        &self,
+        content: &str,
+        summary: &str,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        use sha2::Digest;
+        let sha256 = hex::encode(sha2::Sha256::digest(content.as_bytes()));
+        dispatch!(self, s => s.apply_directory(&sha256, content, summary, at).await)
+    }
+
+    /// The numbers of the newest applied directory change and the newest identity link, if
+    /// any: one cheap read to poll.
+    pub async fn directory_change(&self) -> Result<(Option<i64>, Option<i64>), StoreError> {
+        dispatch!(self, s => s.directory_change().await)
+    }
+
+    /// Records a chat identity linked to a work email (or, with `None`, the link undone).
+    pub async fn link_identity(
+        &self,
+        platform: &str,
+        workspace: &str,
+        user: &str,
+        email: Option<&str>,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.link_identity(platform, workspace, user, email, by, at).await)
+    }
+
+    /// The work email a chat identity is linked to now, if it is.
+    pub async fn identity_link(
+        &self,
+        platform: &str,
+        workspace: &str,
+        user: &str,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.identity_link(platform, workspace, user).await)
+    }
+
+    /// Every link and unlink recorded after `seq`, oldest first.
+    pub async fn identity_links_since(&self, seq: i64) -> Result<Vec<IdentityLink>, StoreError> {
+        dispatch!(self, s => s.identity_links_since(seq).await)
+    }
+
+    /// The newest applied directory change: its number and content.
+    pub async fn current_directory(&self) -> Result<Option<(i64, String)>, StoreError> {
+        dispatch!(self, s => s.current_directory().await)
     }
 
     /// Records an inbound request id that causes no events (an Events API callback, a help

@@ -854,6 +854,133 @@ where
         Ok(DB::rows_affected(&done) == 1)
     }
 
+    pub(super) async fn apply_directory(
+        &self,
+        sha256: &str,
+        content: &str,
+        summary: &str,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let (mut tx, _turn) = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO directory_versions (sha256, loaded_us, content) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(micros(at))
+        .bind(content)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO directory_changes (sha256, applied_us, summary) VALUES ($1, $2, $3) RETURNING seq",
+        )
+        .bind(sha256)
+        .bind(micros(at))
+        .bind(summary)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(seq)
+    }
+
+    pub(super) async fn directory_change(&self) -> Result<(Option<i64>, Option<i64>), StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT max(seq) FROM directory_changes) AS changes, (SELECT max(seq) FROM identity_links) AS links",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok((
+            row.try_get("changes").map_err(corrupt)?,
+            row.try_get("links").map_err(corrupt)?,
+        ))
+    }
+
+    pub(super) async fn link_identity(
+        &self,
+        platform: &str,
+        workspace: &str,
+        user: &str,
+        email: Option<&str>,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let _turn = self.turn().await;
+        sqlx::query_scalar(
+            "INSERT INTO identity_links (platform, workspace, user_id, email, at_us, by_whom) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+        )
+        .bind(platform)
+        .bind(workspace)
+        .bind(user)
+        .bind(email)
+        .bind(micros(at))
+        .bind(by)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)
+    }
+
+    pub(super) async fn identity_link(
+        &self,
+        platform: &str,
+        workspace: &str,
+        user: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT email FROM identity_links WHERE platform = $1 AND workspace = $2 AND user_id = $3 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(platform)
+        .bind(workspace)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(row.and_then(|(email,)| email))
+    }
+
+    pub(super) async fn identity_links_since(
+        &self,
+        seq: i64,
+    ) -> Result<Vec<super::IdentityLink>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, platform, workspace, user_id, email, at_us, by_whom FROM identity_links WHERE seq > $1 ORDER BY seq",
+        )
+        .bind(seq)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(super::IdentityLink {
+                    seq: r.try_get("seq").map_err(corrupt)?,
+                    platform: r.try_get("platform").map_err(corrupt)?,
+                    workspace: r.try_get("workspace").map_err(corrupt)?,
+                    user: r.try_get("user_id").map_err(corrupt)?,
+                    email: r.try_get("email").map_err(corrupt)?,
+                    at: from_micros(r.try_get("at_us").map_err(corrupt)?),
+                    by: r.try_get("by_whom").map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn current_directory(&self) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.seq, v.content FROM directory_changes c JOIN directory_versions v ON v.sha256 = c.sha256 ORDER BY c.seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some((
+                r.try_get("seq").map_err(corrupt)?,
+                r.try_get("content").map_err(corrupt)?,
+            ))),
+        }
+    }
+
     pub(super) async fn claim_inbound(
         &self,
         key: &str,

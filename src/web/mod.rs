@@ -105,6 +105,18 @@ pub async fn build(
         Service::new(store, Arc::new(policies), Arc::new(directory), clock)
             .map_err(|e| e.to_string())?,
     );
+    // The directory the Board last applied (by `directory import`) takes over from the file's
+    // people; the agencies, their domains and channels stay the file's.
+    if service
+        .refresh_directory()
+        .await
+        .map_err(|e| format!("the applied directory cannot be used: {e}"))?
+    {
+        tracing::info!(
+            change = service.directory_version(),
+            "running with the directory the Board applied"
+        );
+    }
     let metrics = Metrics::new().map_err(|e| format!("cannot set up metrics: {e}"))?;
 
     let http = reqwest::Client::builder()
@@ -112,6 +124,14 @@ pub async fn build(
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let tokens = SlackTokens::new(config.slack_bot_token.clone(), config.slack_tokens()?);
+    let oauth = slack_oauth(config)?;
+    if let Some(oauth) = &oauth {
+        for (team, token) in
+            crate::chat::slack::install::stored_tokens(&service, &oauth.sealer).await
+        {
+            tokens.install(&team, token);
+        }
+    }
     // The sandbox stands in for both platforms: their missing credentials are expected there.
     if config.slack_signing_secrets.is_empty() && !config.sandbox {
         tracing::warn!(
@@ -125,6 +145,10 @@ pub async fn build(
         http.clone(),
         tokens,
     );
+    let slack = match oauth {
+        Some(oauth) => slack.with_oauth(oauth),
+        None => slack,
+    };
     let mut posters: HashMap<Platform, Arc<dyn Poster>> = HashMap::new();
     posters.insert(Platform::Slack, Arc::new(slack.poster()));
     let teams_bots = config.teams_registrations()?;
@@ -178,6 +202,33 @@ pub async fn build(
         scheduler,
         metrics,
     })
+}
+
+/// Installing from Slack by OAuth, when the client id, secret, token key and public URL are all
+/// set; an error naming what is missing when only some are.
+fn slack_oauth(
+    config: &ServeConfig,
+) -> Result<Option<crate::chat::slack::install::OAuthSettings>, String> {
+    let (id, secret, key) = (
+        config.slack_client_id.as_ref(),
+        config.slack_client_secret.as_ref(),
+        config.slack_token_key.as_ref(),
+    );
+    if id.is_none() && secret.is_none() && key.is_none() {
+        return Ok(None);
+    }
+    let (Some(id), Some(secret), Some(key), Some(public)) =
+        (id, secret, key, config.public_url.as_deref())
+    else {
+        return Err("installing from Slack needs SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_TOKEN_KEY and PUBLIC_URL together; set the missing ones or none of them".into());
+    };
+    Ok(Some(crate::chat::slack::install::OAuthSettings {
+        client_id: id.clone(),
+        client_secret: secret.clone(),
+        authorize_url: config.slack_oauth_authorize_url.clone(),
+        redirect_uri: format!("{}/slack/oauth/callback", public.trim_end_matches('/')),
+        sealer: crate::chat::slack::install::TokenSealer::from_hex(key.expose())?,
+    }))
 }
 
 /// The router with its middleware.

@@ -332,7 +332,8 @@ async fn a_form_is_refused_to_other_boards_to_nobody_signed_in_and_for_a_form_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_form_of_every_board_renders_from_every_seeded_record() {
     let app = App::start().await;
-    let reports = app.service.reports();
+    let dir = app.service.directory();
+    let reports = app.service.reports(&dir);
     let now = app.service.now();
     let mut rendered = 0;
     for policy in app.service.policies.iter() {

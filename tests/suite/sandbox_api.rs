@@ -336,7 +336,7 @@ async fn the_person_picker_lists_everyone_in_the_demo_directory_by_agency_with_r
         .collect();
     assert_eq!(
         people.len(),
-        sandbox.service.directory.people().count(),
+        sandbox.service.directory().people().count(),
         "every person can be acted as"
     );
     let find = |id: &str| {
@@ -384,7 +384,7 @@ async fn the_person_picker_lists_everyone_in_the_demo_directory_by_agency_with_r
 #[tokio::test]
 async fn serve_sandbox_moves_every_channel_onto_the_sandbox() {
     let sandbox = Sandbox::start().await;
-    for agency in sandbox.service.directory.agencies() {
+    for agency in sandbox.service.directory().agencies() {
         assert_eq!(agency.channels.len(), 1, "{}", agency.id);
         let c = &agency.channels[0];
         assert_eq!(

@@ -300,7 +300,7 @@ async fn a_slow_chat_api_keeps_the_posts_waiting_in_the_outbox_and_never_causes_
         .await
         .iter()
         .filter(|r| matches!(r.target.delivery, Delivery::Direct { .. }) && r.status == "sent")
-        .map(|r| describe(&rig.service.directory, &r.target))
+        .map(|r| describe(&rig.service.directory(), &r.target))
         .collect::<Vec<_>>();
     assert_eq!(
         directs.len(),

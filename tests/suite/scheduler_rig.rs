@@ -202,7 +202,7 @@ impl Rig {
     /// posts may go out, and where they go.
     pub async fn posts(&self, reference: &Reference) -> Vec<Posts> {
         posts(
-            &self.service.directory,
+            &self.service.directory(),
             &self.events(reference).await,
             &self.outbox(reference).await,
         )

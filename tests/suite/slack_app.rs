@@ -45,6 +45,8 @@ pub struct Who {
 
 pub const ASC_TEAM: &str = "T0ASC";
 pub const ASC_CHANNEL: &str = "C0ASCCHAL";
+/// A channel of the ASC workspace the directory does not name until an admin connects it.
+pub const ASC_NEW_CHANNEL: &str = "C0ASCNEW";
 pub const VOL_TEAM: &str = "T0VOL";
 pub const VOL_CHANNEL: &str = "C0VOLCHAL";
 pub const BOARD_TEAM: &str = "T0NSAB";
@@ -89,6 +91,8 @@ id = "asc"
 name = "Norfolk Adult Social Care"
 kind = "adult-social-care"
 board = "norfolk"
+domains = ["asc.example.org"]
+admins = ["martin.cole@asc.example.org"]
 channel = [{ platform = "slack", workspace = "T0ASC", channel = "C0ASCCHAL", name = "#safeguarding-challenges" }]
 
 [[person]]
@@ -128,7 +132,16 @@ id = "asc-od"
 name = "Martin Cole"
 agency = "asc"
 role = "operations-director"
+email = "martin.cole@asc.example.org"
 slack = { workspace = "T0ASC", user = "U0ASCOD1" }
+
+[[person]]
+id = "asc-rh"
+name = "Robin Hale"
+agency = "asc"
+role = "social-worker"
+reports_to = "asc-tm"
+email = "robin.hale@asc.example.org"
 
 [[agency]]
 id = "vol"
@@ -192,6 +205,9 @@ slack = { workspace = "T0NSAB", user = "U0NSABCH" }
 
 /// The Slack workspaces as the test server knows them (channels left out are unknown to it).
 /// `U0NEWSTART` is a member of the ASC workspace whom the directory does not list yet.
+/// `U0ROBIN` is Robin Hale, whom the directory knows by work email only; `U0NEWBIE` has a work
+/// email of the ASC domain that the directory does not list. `C0ASCNEW` is a channel the
+/// directory does not name (yet).
 fn workspaces(unknown_channels: &[&str]) -> Vec<Workspace> {
     let known = |c: &'static str| -> Vec<&'static str> {
         if unknown_channels.contains(&c) {
@@ -204,7 +220,7 @@ fn workspaces(unknown_channels: &[&str]) -> Vec<Workspace> {
         Workspace::new(
             ASC_TEAM,
             &token(ASC_TEAM),
-            &known(ASC_CHANNEL),
+            &[known(ASC_CHANNEL), vec![ASC_NEW_CHANNEL]].concat(),
             &[
                 "U0ASCSW1",
                 "U0ASCSW2",
@@ -213,7 +229,9 @@ fn workspaces(unknown_channels: &[&str]) -> Vec<Workspace> {
                 "U0ASCOD1",
                 "U0NEWSTART",
             ],
-        ),
+        )
+        .with_member("U0ROBIN", "robin.hale@asc.example.org")
+        .with_member("U0NEWBIE", "New.Starter@asc.example.org"),
         Workspace::new(
             VOL_TEAM,
             &token(VOL_TEAM),
@@ -253,7 +271,18 @@ pub struct Options {
     pub unknown_channels: Vec<&'static str>,
     /// The worker's least time between posts to one channel.
     pub channel_spacing: Duration,
+    /// Installable from Slack by OAuth; the ASC workspace then has no configured token and
+    /// must be installed.
+    pub oauth: bool,
 }
+
+/// The app's OAuth client id and secret, as Slack and the app both hold them.
+pub const CLIENT_ID: &str = "1234567890.0987654321";
+pub const CLIENT_SECRET: &str = "oauth-client-secret-for-tests";
+/// The key installed tokens are sealed with.
+pub const TOKEN_KEY: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+/// Where people reach the app; Slack redirects admins here after an install.
+pub const PUBLIC_URL: &str = "https://challenges.example.test";
 
 impl Default for Options {
     fn default() -> Self {
@@ -265,6 +294,7 @@ impl Default for Options {
             server_on_app_clock: false,
             unknown_channels: Vec::new(),
             channel_spacing: Duration::ZERO,
+            oauth: false,
         }
     }
 }
@@ -336,6 +366,16 @@ pub async fn spawn_with(options: Options) -> App {
     ));
     let mut server_config = slack_server::Config::new(workspaces(&options.unknown_channels));
     server_config.rate = options.rate;
+    if options.oauth {
+        server_config.oauth = Some(slack_server::OAuthApp {
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+            redirect_uri: format!("{PUBLIC_URL}/slack/oauth/callback"),
+            scopes: ["commands", "chat:write", "users:read", "users:read.email"]
+                .map(String::from)
+                .to_vec(),
+        });
+    }
     if options.server_on_app_clock {
         server_config.clock = clock.clone();
     }
@@ -362,6 +402,17 @@ pub async fn spawn_with(options: Options) -> App {
         .collect();
     config.slack_api_base_url = slack.api_base();
     config.sandbox = false;
+    if options.oauth {
+        config.slack_client_id = Some(CLIENT_ID.into());
+        config.slack_client_secret = Some(Secret::new(CLIENT_SECRET));
+        config.slack_token_key = Some(Secret::new(TOKEN_KEY));
+        config.public_url = Some(PUBLIC_URL.into());
+        config.slack_oauth_authorize_url = format!("{}/oauth/v2/authorize", slack.url);
+        config.slack_bot_tokens = [VOL_TEAM, BOARD_TEAM]
+            .iter()
+            .map(|t| Secret::new(format!("{t}={}", token(t))))
+            .collect();
+    }
 
     let worker_config = WorkerConfig {
         owner: format!("test-worker-{}", uuid::Uuid::new_v4()),

@@ -77,7 +77,9 @@ fn the_manifest_asks_for_exactly_the_scopes_the_service_uses() {
             "app_mentions:read",
             "im:history",
             "channels:history",
-            "groups:history"
+            "groups:history",
+            "users:read",
+            "users:read.email"
         ])
     );
     assert!(
@@ -86,7 +88,19 @@ fn the_manifest_asks_for_exactly_the_scopes_the_service_uses() {
     );
     assert_eq!(
         strings(&m["settings"]["event_subscriptions"]["bot_events"]),
-        BTreeSet::from(["app_mention", "message.im"])
+        BTreeSet::from([
+            "app_mention",
+            "message.im",
+            "app_uninstalled",
+            "tokens_revoked"
+        ])
+    );
+    // The scopes an install asks Slack for are the manifest's.
+    assert_eq!(
+        strings(&m["oauth_config"]["scopes"]["bot"]),
+        escalation_bot::chat::slack::install::BOT_SCOPES
+            .split(',')
+            .collect::<BTreeSet<_>>()
     );
 }
 
@@ -119,6 +133,10 @@ fn the_manifest_points_slack_at_our_three_routes_with_placeholders() {
     assert_eq!(
         m["settings"]["event_subscriptions"]["request_url"],
         "https://YOUR-DOMAIN/slack/events"
+    );
+    assert_eq!(
+        m["oauth_config"]["redirect_urls"],
+        serde_json::json!(["https://YOUR-DOMAIN/slack/oauth/callback"])
     );
     assert_eq!(m["settings"]["socket_mode_enabled"], false);
     assert!(m["features"]["bot_user"]["display_name"].is_string());

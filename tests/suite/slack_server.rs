@@ -56,6 +56,9 @@ pub struct Workspace {
     pub token: String,
     pub channels: Vec<String>,
     pub users: Vec<String>,
+    /// user → the email in their profile, which `users.info` shows (the app has
+    /// `users:read.email`); a user not here has a profile without one.
+    pub emails: HashMap<String, String>,
 }
 
 impl Workspace {
@@ -65,7 +68,17 @@ impl Workspace {
             token: token.to_string(),
             channels: channels.iter().map(ToString::to_string).collect(),
             users: users.iter().map(ToString::to_string).collect(),
+            emails: HashMap::new(),
         }
+    }
+
+    /// The same workspace with a member whose profile carries this email.
+    pub fn with_member(mut self, user: &str, email: &str) -> Workspace {
+        if !self.users.iter().any(|u| u == user) {
+            self.users.push(user.to_string());
+        }
+        self.emails.insert(user.to_string(), email.to_string());
+        self
     }
 }
 
@@ -98,10 +111,22 @@ impl RateLimit {
     }
 }
 
+/// The app's OAuth credentials as Slack holds them, and the redirect URL its manifest registers.
+#[derive(Debug, Clone)]
+pub struct OAuthApp {
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+    /// The bot scopes an install must ask for.
+    pub scopes: Vec<String>,
+}
+
 /// What the server is told before it starts.
 #[derive(Clone)]
 pub struct Config {
     pub workspaces: Vec<Workspace>,
+    /// The app installs by OAuth v2 with these credentials (`oauth.v2.access`).
+    pub oauth: Option<OAuthApp>,
     pub rate: Option<RateLimit>,
     /// The server's time, for pacing, `Retry-After` and trigger expiry.
     pub clock: Arc<dyn Clock>,
@@ -111,6 +136,7 @@ impl Config {
     pub fn new(workspaces: Vec<Workspace>) -> Config {
         Config {
             workspaces,
+            oauth: None,
             rate: Some(RateLimit::slack_like()),
             clock: Arc::new(SystemClock),
         }
@@ -204,6 +230,8 @@ struct ServerState {
     dms: HashMap<(String, String), String>,
     /// trigger id → (issued at, used).
     triggers: HashMap<String, (DateTime<Utc>, bool)>,
+    /// OAuth code → (workspace team, redirect URI it was issued for, used).
+    codes: HashMap<String, (String, String, bool)>,
     /// (team, channel) → (tokens, last refill).
     buckets: HashMap<(String, String), (f64, DateTime<Utc>)>,
 }
@@ -314,6 +342,49 @@ impl SlackServer {
     /// Holds every answer this long (zero: answer at once).
     pub fn set_delay(&self, delay: Duration) {
         self.inner.lock().delay = delay;
+    }
+
+    /// An admin of `team` allows the app on Slack's authorize page at `authorize_url` (as the
+    /// app redirected them there): checked like Slack checks it (the app's client id, its
+    /// registered redirect URL, the scopes), answered with the redirect back to the app
+    /// carrying a one-use code and the app's own state.
+    pub fn allow(&self, authorize_url: &str, team: &str) -> Result<String, String> {
+        let oauth = self
+            .inner
+            .config
+            .oauth
+            .as_ref()
+            .ok_or("the app is not set up for OAuth")?;
+        let (_, query) = authorize_url
+            .split_once('?')
+            .ok_or("the authorize URL has no query")?;
+        let q: HashMap<String, String> =
+            serde_urlencoded::from_str(query).map_err(|e| e.to_string())?;
+        let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
+        if get("client_id") != oauth.client_id {
+            return Err("invalid_client_id".into());
+        }
+        if get("redirect_uri") != oauth.redirect_uri {
+            return Err("bad_redirect_uri".into());
+        }
+        let asked: Vec<&str> = get("scope").split(',').collect();
+        if let Some(missing) = oauth.scopes.iter().find(|s| !asked.contains(&s.as_str())) {
+            return Err(format!("scope {missing} is not asked for"));
+        }
+        if !self.inner.config.workspaces.iter().any(|w| w.team == team) {
+            return Err(format!("no workspace {team}"));
+        }
+        let code = format!("{}.{}", team, uuid::Uuid::new_v4().simple());
+        self.inner.lock().codes.insert(
+            code.clone(),
+            (team.to_string(), oauth.redirect_uri.clone(), false),
+        );
+        Ok(format!(
+            "{}?{}",
+            oauth.redirect_uri,
+            serde_urlencoded::to_string([("code", code.as_str()), ("state", get("state"))])
+                .unwrap_or_default()
+        ))
     }
 
     /// A fresh `trigger_id`, as Slack puts in a slash command or an interaction payload.
@@ -664,10 +735,28 @@ fn answer(
     ws: &Workspace,
     method: &str,
     body: &Map<String, Value>,
+    form: bool,
     now: DateTime<Utc>,
 ) -> Answer {
     let team = ws.team.clone();
     match method {
+        // Read methods take form-encoded arguments only: in a JSON body Slack never sees them.
+        "users.info" => {
+            let Some(user) = text_of(body, "user").filter(|_| form) else {
+                return Answer::error("user_not_found");
+            };
+            if !ws.users.iter().any(|u| u == user) {
+                return Answer::error("user_not_found");
+            }
+            let mut profile = json!({ "real_name": format!("Member {user}") });
+            if let Some(email) = ws.emails.get(user) {
+                profile["email"] = json!(email);
+            }
+            Answer::ok(json!({
+                "ok": true,
+                "user": { "id": user, "team_id": team, "name": user.to_lowercase(), "profile": profile }
+            }))
+        }
         "chat.postMessage" => {
             let Some(channel) = text_of(body, "channel") else {
                 return Answer::error("channel_not_found");
@@ -854,6 +943,58 @@ fn answer(
     }
 }
 
+/// `oauth.v2.access`: form arguments only; the app's client id and secret (as arguments or HTTP
+/// Basic), a code `allow` issued and nobody used, and the same redirect URL. Answers the
+/// workspace's bot token.
+fn oauth_access(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Value {
+    let Some(oauth) = &inner.config.oauth else {
+        return envelope(false, "invalid_client_id");
+    };
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return envelope(false, "invalid_arguments");
+    }
+    let q: HashMap<String, String> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
+    if get("client_id") != oauth.client_id {
+        return envelope(false, "invalid_client_id");
+    }
+    if get("client_secret") != oauth.client_secret {
+        return envelope(false, "bad_client_secret");
+    }
+    let mut state = inner.lock();
+    let Some((team, redirect, used)) = state.codes.get_mut(get("code")) else {
+        return envelope(false, "invalid_code");
+    };
+    if *used {
+        return envelope(false, "invalid_code");
+    }
+    if get("redirect_uri") != redirect.as_str() {
+        return envelope(false, "bad_redirect_uri");
+    }
+    *used = true;
+    let team = team.clone();
+    drop(state);
+    let Some(ws) = inner.config.workspaces.iter().find(|w| w.team == team) else {
+        return envelope(false, "invalid_code");
+    };
+    json!({
+        "ok": true,
+        "access_token": ws.token,
+        "token_type": "bot",
+        "scope": oauth.scopes.join(","),
+        "bot_user_id": "U0BOTUSER",
+        "app_id": "A0ESCALATE",
+        "team": { "id": ws.team, "name": format!("Workspace {}", ws.team) },
+        "enterprise": null,
+        "is_enterprise_install": false,
+        "authed_user": { "id": "U0INSTALLER" }
+    })
+}
+
 async fn handle(
     State(inner): State<Arc<Inner>>,
     Path(method): Path<String>,
@@ -885,6 +1026,28 @@ async fn handle(
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return response;
+    }
+    if method == "oauth.v2.access" {
+        let answer = oauth_access(&inner, &headers, &body);
+        attempt.outcome = if answer["ok"] == true {
+            "ok".into()
+        } else {
+            answer["error"].as_str().unwrap_or("error").to_string()
+        };
+        let mut state = inner.lock();
+        state.attempts.push(attempt);
+        if answer["ok"] == true {
+            state.calls.push(Call {
+                method,
+                team: answer["team"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                body: json!({}),
+                response: answer.clone(),
+            });
+        }
+        return axum::Json(answer).into_response();
     }
     let auth = headers
         .get(header::AUTHORIZATION)
@@ -920,9 +1083,13 @@ async fn handle(
         }
     };
     attempt.channel = text_of(&parsed, "channel").map(str::to_string);
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let (answer, after) = {
         let mut state = inner.lock();
-        let answer = answer(&inner, &mut state, &ws, &method, &parsed, now);
+        let answer = answer(&inner, &mut state, &ws, &method, &parsed, form, now);
         let ok = answer.body.get("ok").and_then(Value::as_bool) == Some(true);
         attempt.outcome = if answer.status == StatusCode::TOO_MANY_REQUESTS {
             "http_429".into()
@@ -1129,6 +1296,56 @@ mod tests {
         )
         .await;
         assert_eq!(lost["error"], "thread_not_found");
+    }
+
+    #[tokio::test]
+    async fn the_test_server_shows_a_members_email_to_users_info_with_form_arguments_only() {
+        let config = Config::new(vec![
+            Workspace::new("T0TEST", TOKEN, &["C0KNOWN"], &["U0ONE"])
+                .with_member("U0MAIL", "pat@agency.example.org"),
+        ]);
+        let s = SlackServer::start(config).await;
+        let form = |user: &str| {
+            reqwest::Client::new()
+                .post(format!("{}users.info", s.api_base()))
+                .bearer_auth(TOKEN)
+                .form(&[("user", user.to_string())])
+        };
+        let body: Value = form("U0MAIL")
+            .send()
+            .await
+            .expect("answer")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            body["user"]["profile"]["email"], "pat@agency.example.org",
+            "{body}"
+        );
+        let body: Value = form("U0ONE")
+            .send()
+            .await
+            .expect("answer")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(body["ok"], true);
+        assert!(body["user"]["profile"].get("email").is_none(), "{body}");
+        let body: Value = form("U0NOBODY")
+            .send()
+            .await
+            .expect("answer")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(body["error"], "user_not_found");
+        let (_, _, body) = call(&s, "users.info", Some(TOKEN), json!({ "user": "U0MAIL" })).await;
+        assert_eq!(
+            body["error"], "user_not_found",
+            "JSON arguments are not read: {body}"
+        );
+        let (_, _, body) = call(&s, "users.info", None, json!({})).await;
+        assert_eq!(body["error"], "not_authed");
     }
 
     #[tokio::test]

@@ -66,6 +66,14 @@ pub const EVANS: TeamsUser = TeamsUser {
     aad: "00000000-0000-4000-8000-000000000111",
     id: "29:1evans",
 };
+/// In the directory by work email only: linked the first time she writes.
+pub const HALE: TeamsUser = TeamsUser {
+    person: "dr-hale",
+    name: "Dr Jo Hale",
+    tenant: TENANT,
+    aad: "00000000-0000-4000-8000-0000000001a1",
+    id: "29:1hale",
+};
 /// In a connected tenant, but not in the directory.
 pub const STRANGER: TeamsUser = TeamsUser {
     person: "",
@@ -119,7 +127,16 @@ id = "riverside-gp"
 name = "Riverside GP Practice"
 kind = "gp-practice"
 board = "norfolk"
+domains = ["riverside.example.org"]
 channel = [{ platform = "teams", workspace = "7f2c1a90-0000-4000-8000-00000000a001", channel = "19:riversidechallenges@thread.tacv2", name = "Practice safeguarding / Challenges" }]
+
+[[person]]
+id = "dr-hale"
+name = "Dr Jo Hale"
+agency = "riverside-gp"
+role = "gp"
+reports_to = "dr-lindqvist"
+email = "jo.hale@riverside.example.org"
 
 [[person]]
 id = "dr-okafor"
@@ -319,7 +336,7 @@ pub async fn spawn_with(options: Options) -> App {
             .expect("RFC 3339")
             .with_timezone(&Utc),
     ));
-    let users = vec![OKAFOR, LINDQVIST, EVANS, STRANGER]
+    let users = vec![OKAFOR, LINDQVIST, EVANS, STRANGER, HALE]
         .into_iter()
         .map(|u| (u.tenant.to_string(), u.id.to_string(), u.aad.to_string()))
         .chain([
@@ -359,6 +376,10 @@ pub async fn spawn_with(options: Options) -> App {
             },
         ],
         users,
+    );
+    connector_config.emails.insert(
+        HALE.aad.to_string(),
+        "Jo.Hale@riverside.example.org".to_string(),
     );
     connector_config.rate = options.rate;
     if options.connector_on_app_clock {
@@ -520,7 +541,13 @@ impl App {
         .await
     }
 
-    fn base_activity(&self, kind: &str, id: &str, user: TeamsUser, conversation: Value) -> Value {
+    pub fn base_activity(
+        &self,
+        kind: &str,
+        id: &str,
+        user: TeamsUser,
+        conversation: Value,
+    ) -> Value {
         json!({
             "type": kind,
             "id": id,

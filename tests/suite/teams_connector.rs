@@ -58,6 +58,9 @@ pub struct Config {
     pub channels: Vec<Channel>,
     /// Users of each tenant: (tenant, Teams id `29:…`, Entra object id).
     pub users: Vec<(String, String, String)>,
+    /// Entra object id → the user's email (their UPN too), as the member lookup shows it; a
+    /// user not here has neither.
+    pub emails: HashMap<String, String>,
     /// Writes per conversation: a bucket of `burst`, refilled at `per_second`; `Retry-After` secs.
     pub rate: Option<(u32, f64, u64)>,
     pub clock: Arc<dyn Clock>,
@@ -571,6 +574,74 @@ fn write(
     axum::Json(json!({ "id": id })).into_response()
 }
 
+/// `GET v3/conversations/{conversation}/members/{member}`: one member of a conversation the bot
+/// is in (a channel it is installed in, a thread or chat it has), by Teams id or Entra object
+/// id, as a `TeamsChannelAccount`; 404 `MemberNotFoundInConversation` for anyone else.
+async fn member(
+    State(inner): State<Arc<Inner>>,
+    Path((conversation, member)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut state = inner.lock();
+    let channel = conversation.split(';').next().unwrap_or_default();
+    let tenant = state
+        .conversations
+        .get(&conversation)
+        .map(|(t, _)| t.clone())
+        .or_else(|| {
+            inner
+                .config
+                .channels
+                .iter()
+                .find(|c| c.id == channel && !state.uninstalled.contains(&c.id))
+                .map(|c| c.tenant.clone())
+        });
+    let Some(tenant) = tenant else {
+        state.refused.push((404, conversation.clone()));
+        return error(
+            StatusCode::NOT_FOUND,
+            "ConversationNotFound",
+            "Conversation not found.",
+        );
+    };
+    let app_id = match admit(&inner, &mut state, &headers, &tenant, &conversation) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Some((_, id, aad)) = inner
+        .config
+        .users
+        .iter()
+        .find(|(t, id, aad)| *t == tenant && (*id == member || *aad == member))
+    else {
+        state.refused.push((404, format!("no member {member}")));
+        return error(
+            StatusCode::NOT_FOUND,
+            "MemberNotFoundInConversation",
+            "The member was not found in the conversation.",
+        );
+    };
+    let mut account = json!({
+        "id": id,
+        "name": format!("Member {aad}"),
+        "aadObjectId": aad,
+        "tenantId": tenant,
+        "userRole": "user",
+    });
+    if let Some(email) = inner.config.emails.get(aad) {
+        account["email"] = json!(email);
+        account["userPrincipalName"] = json!(email);
+    }
+    state.calls.push(Call {
+        method: "GET".into(),
+        kind: "member".into(),
+        conversation: conversation.clone(),
+        app_id,
+        body: account.clone(),
+    });
+    axum::Json(account).into_response()
+}
+
 async fn send(
     State(inner): State<Arc<Inner>>,
     Path(conversation): Path<String>,
@@ -608,6 +679,7 @@ impl Config {
             bots,
             channels,
             users,
+            emails: HashMap::new(),
             rate: Some((7, 7.0, 1)),
             clock: Arc::new(SystemClock),
         }
@@ -634,6 +706,10 @@ impl ConnectorServer {
             .route(
                 "/teams/v3/conversations/{conversation}/activities/{id}",
                 post(reply).put(update),
+            )
+            .route(
+                "/teams/v3/conversations/{conversation}/members/{member}",
+                axum::routing::get(member),
             )
             .with_state(inner.clone());
         let task = tokio::spawn(async move {

@@ -127,7 +127,7 @@ fn service_refusal(e: &ServiceError) -> Response {
 /// The person the page acts as, or the refusal to show.
 fn acting(service: &Service, id: &str) -> Result<Person, Refuse> {
     service
-        .directory
+        .directory()
         .person(&PersonId(id.to_string()))
         .cloned()
         .ok_or_else(|| {
@@ -179,7 +179,7 @@ struct AsQuery {
 async fn directory(State(state): State<SandboxState>) -> Response {
     let s = &state.service;
     let platform_of = |channel: &str| state.platform_of(channel);
-    Json(view::directory(&s.policies, &s.directory, &platform_of)).into_response()
+    Json(view::directory(&s.policies, &s.directory(), &platform_of)).into_response()
 }
 
 /// The calendar whose working hours the clock is read against: the acting person's board's.
@@ -223,7 +223,7 @@ async fn state_view(State(state): State<SandboxState>, Query(q): Query<AsQuery>)
     let person = q
         .person
         .map(PersonId)
-        .filter(|p| service.directory.person(p).is_some());
+        .filter(|p| service.directory().person(p).is_some());
     let posts = match super::kept::SandboxKept::of(service).posts().await {
         Ok(p) => p,
         Err(e) => {
@@ -369,7 +369,7 @@ async fn command(
             format!("{why}\n\n{}", grammar::help(word)),
         );
     };
-    let origin = origin(&service.directory, &person, &req.channel);
+    let origin = origin(&service.directory(), &person, &req.channel);
     let asker = Asker {
         person: &person,
         origin: Some(&origin),
@@ -434,7 +434,7 @@ async fn action(
     let Ok(reference) = Reference::parse(&req.reference) else {
         return bad_request("The button does not carry a challenge reference.");
     };
-    let origin = origin(&service.directory, &person, &req.channel);
+    let origin = origin(&service.directory(), &person, &req.channel);
     let asker = Asker {
         person: &person,
         origin: Some(&origin),
@@ -505,7 +505,7 @@ async fn form(
         },
         None => None,
     };
-    let origin = origin(&service.directory, &person, &req.channel);
+    let origin = origin(&service.directory(), &person, &req.channel);
     let asker = Asker {
         person: &person,
         origin: Some(&origin),
@@ -544,7 +544,8 @@ async fn record(State(state): State<SandboxState>, Path(reference): Path<String>
         Ok(trail) => trail,
         Err(e) => return service_refusal(&e),
     };
-    let Ok(scene) = service.scene(&d.policy) else {
+    let dir = service.directory();
+    let Ok(scene) = service.scene(&d.policy, &dir) else {
         return refused(
             StatusCode::SERVICE_UNAVAILABLE,
             "The challenge's board policy is not loaded.",

@@ -140,12 +140,50 @@ impl SlackClient {
         let url = format!("{}/{method}", self.base);
         let bytes = serde_json::to_vec(body)
             .map_err(|e| SlackError::Transient(format!("{method}: {e}")))?;
-        let response = self
+        let request = self
             .http
             .post(url)
             .header(AUTHORIZATION, format!("Bearer {token}"))
             .header(CONTENT_TYPE, "application/json; charset=utf-8")
-            .body(bytes)
+            .body(bytes);
+        self.send(method, request).await
+    }
+
+    /// Calls a method that takes only form-encoded arguments (Slack's read methods such as
+    /// `users.info`, and `oauth.v2.access`), with the bot token as a bearer when there is one.
+    pub async fn call_form(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, SlackError> {
+        let url = format!("{}/{method}", self.base);
+        let mut request = self.http.post(url).form(form);
+        if let Some(token) = token {
+            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.send(method, request).await
+    }
+
+    /// `users.info`: the work email of a workspace member (needs `users:read.email`); `None`
+    /// when their profile has none (a bot, a guest without one).
+    pub async fn user_email(&self, token: &str, user: &str) -> Result<Option<String>, SlackError> {
+        let envelope = self
+            .call_form(Some(token), "users.info", &[("user", user)])
+            .await?;
+        Ok(envelope
+            .pointer("/user/profile/email")
+            .and_then(Value::as_str)
+            .filter(|e| !e.trim().is_empty())
+            .map(str::to_string))
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, SlackError> {
+        let response = request
             .send()
             .await
             .map_err(|e| transport(method, &e))?;

@@ -28,11 +28,13 @@ use std::time::Duration;
 /// How long `views.open` may take inside a request before we give up and say so.
 const VIEWS_OPEN_TIMEOUT: Duration = Duration::from_millis(2500);
 
-/// Bot tokens: one per workspace, or a default.
+/// Bot tokens: those workspaces installed by OAuth, then one per workspace or a default from
+/// configuration (a single-workspace setup).
 #[derive(Debug, Clone, Default)]
 pub struct SlackTokens {
     default: Option<Secret>,
     by_workspace: HashMap<String, Secret>,
+    installed: Arc<std::sync::RwLock<HashMap<String, Secret>>>,
 }
 
 impl SlackTokens {
@@ -41,12 +43,37 @@ impl SlackTokens {
         SlackTokens {
             default,
             by_workspace,
+            installed: Arc::default(),
         }
     }
 
-    /// The token for a workspace.
-    pub fn token_for(&self, workspace: &str) -> Option<&Secret> {
-        self.by_workspace.get(workspace).or(self.default.as_ref())
+    /// The token for a workspace: its installed one first.
+    pub fn token_for(&self, workspace: &str) -> Option<Secret> {
+        let installed = self
+            .installed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(workspace)
+            .cloned();
+        installed
+            .or_else(|| self.by_workspace.get(workspace).cloned())
+            .or_else(|| self.default.clone())
+    }
+
+    /// A workspace's token from an install.
+    pub fn install(&self, workspace: &str, token: Secret) {
+        self.installed
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(workspace.to_string(), token);
+    }
+
+    /// Forgets a workspace's installed token (configured ones stay).
+    pub fn uninstall(&self, workspace: &str) {
+        self.installed
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(workspace);
     }
 }
 
@@ -57,9 +84,33 @@ pub struct SlackState {
     secrets: Arc<Vec<Secret>>,
     client: SlackClient,
     tokens: Arc<SlackTokens>,
+    oauth: Option<Arc<super::install::OAuthSettings>>,
 }
 
 impl SlackState {
+    /// The same state, installable by OAuth with these settings.
+    pub fn with_oauth(mut self, oauth: super::install::OAuthSettings) -> SlackState {
+        self.oauth = Some(Arc::new(oauth));
+        self
+    }
+
+    pub(super) fn oauth(&self) -> Option<&super::install::OAuthSettings> {
+        self.oauth.as_deref()
+    }
+
+    pub(super) fn service(&self) -> &Service {
+        &self.service
+    }
+
+    pub(super) fn client(&self) -> &SlackClient {
+        &self.client
+    }
+
+    /// The bot tokens in use.
+    pub fn tokens(&self) -> &SlackTokens {
+        &self.tokens
+    }
+
     /// The Slack adapter's state.
     pub fn new(
         service: Arc<Service>,
@@ -73,6 +124,7 @@ impl SlackState {
             secrets: Arc::new(secrets),
             client: SlackClient::new(api_base, http),
             tokens: Arc::new(tokens),
+            oauth: None,
         }
     }
 
@@ -93,6 +145,14 @@ pub fn routes<S>(state: SlackState) -> Router<S> {
         .route("/slack/commands", post(commands))
         .route("/slack/interactions", post(interactions))
         .route("/slack/events", post(events))
+        .route(
+            "/slack/install",
+            axum::routing::get(super::install::install),
+        )
+        .route(
+            "/slack/oauth/callback",
+            axum::routing::get(super::install::callback),
+        )
         .with_state(state)
 }
 
@@ -152,11 +212,41 @@ struct SlashCommand {
 }
 
 /// Who a Slack user is in the directory, or the reply telling them who to ask.
-fn resolve<'a>(service: &'a Service, team: &str, user: &str) -> Result<&'a Person, String> {
-    if let Some(p) = service.directory.by_slack(team, user) {
-        return Ok(p);
+/// How long `users.info` may take inside a request, leaving time to answer within 3 seconds.
+const USERS_INFO_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Who a Slack user is: from the directory, from a link recorded earlier, or — the first time
+/// they use the service — by the work email Slack holds for them (`users.info`), linked and
+/// recorded so that later requests need no call. Otherwise the answer telling them who to ask.
+async fn resolve(state: &SlackState, team: &str, user: &str) -> Result<Person, String> {
+    let service = &state.service;
+    if let Some(p) = service.directory().by_slack(team, user) {
+        return Ok(p.clone());
     }
-    let dir = &service.directory;
+    match service.linked_person(Platform::Slack, team, user).await {
+        Ok(Some(p)) => return Ok(p),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "slack: cannot read identity links"),
+    }
+    if let Some(token) = state.tokens.token_for(team) {
+        let call = state.client.user_email(token.expose(), user);
+        match tokio::time::timeout(USERS_INFO_TIMEOUT, call).await {
+            Ok(Ok(Some(email))) => {
+                return service
+                    .link_by_email(Platform::Slack, team, user, &email)
+                    .await;
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "slack: users.info failed"),
+            Err(_) => tracing::warn!("slack: users.info timed out"),
+        }
+    }
+    unknown(service, team, user)
+}
+
+/// The answer for a Slack user the directory cannot place, naming what to ask for.
+fn unknown(service: &Service, team: &str, user: &str) -> Result<Person, String> {
+    let dir = service.directory();
     let known_workspace = dir.agencies().any(|a| {
         a.channels
             .iter()
@@ -186,7 +276,7 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
         return StatusCode::OK.into_response();
     }
     let service = state.service.clone();
-    let person = match resolve(&service, &cmd.team_id, &cmd.user_id) {
+    let person = match resolve(&state, &cmd.team_id, &cmd.user_id).await {
         Ok(p) => p.clone(),
         Err(text) => return ephemeral(&text),
     };
@@ -222,6 +312,26 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
         Reply::Recorded(outcome) => ephemeral(&interact::receipt_text(&service, &outcome)),
         Reply::AlreadyRecorded(_) => ephemeral("Already recorded."),
     }
+}
+
+/// The app was removed from a workspace (or its bot token revoked): its installed token is
+/// forgotten, and the boards of the agencies whose channels are there are told. Posts to the
+/// workspace wait, parked and reported, until it is installed again.
+async fn uninstalled(state: &SlackState, team: &str) {
+    super::install::remove_token(&state.service, team).await;
+    state.tokens.uninstall(team);
+    tracing::warn!(team, "slack: the app was uninstalled or its token revoked");
+    state
+        .service
+        .tell_boards_about_workspace(
+            Platform::Slack,
+            team,
+            "escalation-bot was removed",
+            &format!(
+                "escalation-bot was removed from the Slack workspace {team} (or its access revoked). Posts to the agencies there wait and are reported here until an administrator installs it again from the install link."
+            ),
+        )
+        .await;
 }
 
 /// How a slash command starts on Slack, for the help text.
@@ -359,7 +469,7 @@ async fn block_action(
         .as_ref()
         .map(|c| c.id.clone())
         .unwrap_or_default();
-    let person = match resolve(&state.service, team, &payload.user.id) {
+    let person = match resolve(state, team, &payload.user.id).await {
         Ok(p) => p.clone(),
         Err(text) => {
             private_note(state, team, &channel, &payload.user.id, request, &text).await;
@@ -468,7 +578,7 @@ async fn view_submission(state: &SlackState, team: &str, payload: &Interaction) 
     let Some(view) = &payload.view else {
         return StatusCode::OK.into_response();
     };
-    let person = match resolve(&state.service, team, &payload.user.id) {
+    let person = match resolve(state, team, &payload.user.id).await {
         Ok(p) => p.clone(),
         Err(text) => return general_error(view, &text),
     };
@@ -558,6 +668,26 @@ async fn events(State(state): State<SlackState>, headers: HeaderMap, body: Bytes
     else {
         return StatusCode::OK.into_response();
     };
+    if matches!(event.kind.as_str(), "app_uninstalled" | "tokens_revoked") {
+        let raw: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let bot_tokens_gone = event.kind == "app_uninstalled"
+            || raw
+                .pointer("/event/tokens/bot")
+                .and_then(Value::as_array)
+                .is_some_and(|b| !b.is_empty());
+        if bot_tokens_gone
+            && matches!(
+                state
+                    .service
+                    .first_time(&format!("slack:event:{event_id}"))
+                    .await,
+                Ok(true)
+            )
+        {
+            uninstalled(&state, &team).await;
+        }
+        return StatusCode::OK.into_response();
+    }
     if event.bot_id.is_some() || event.subtype.is_some() {
         return StatusCode::OK.into_response();
     }
@@ -715,7 +845,7 @@ impl SlackPoster {
         let token = self.token(workspace)?;
         let metadata = super::once::metadata(key);
         let metadata = Some(&metadata);
-        let dir = self.service.directory.clone();
+        let dir = self.service.directory();
         let mention = |p: &PersonId| {
             dir.person(p)
                 .and_then(|x| x.slack.as_ref())

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod inbound;
 pub mod once;
+pub mod install;
 pub mod render;
 pub mod verify;
 pub mod views;

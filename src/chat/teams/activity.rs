@@ -43,6 +43,15 @@ pub struct Activity {
     pub reply_to_id: Option<String>,
     #[serde(default)]
     pub channel_data: Option<ChannelData>,
+    /// `conversationUpdate`: who joined the conversation (the bot itself when it is added).
+    #[serde(default)]
+    pub members_added: Vec<ChannelAccount>,
+    /// `conversationUpdate`: who left it (the bot itself when it is removed).
+    #[serde(default)]
+    pub members_removed: Vec<ChannelAccount>,
+    /// `installationUpdate`: `add` or `remove` (with `-upgrade` when the app was upgraded).
+    #[serde(default)]
+    pub action: Option<String>,
 }
 
 /// A user or bot: `29:…` for users (with their Entra object id), `28:<app id>` for bots.

@@ -238,11 +238,14 @@ impl ConnectorClient {
         what: &str,
     ) -> Result<Value, ConnectorError> {
         let token = self.token(bot).await?;
-        let response = self
+        let mut request = self
             .http
             .request(method, url)
-            .header(AUTHORIZATION, format!("Bearer {token}"))
-            .json(body)
+            .header(AUTHORIZATION, format!("Bearer {token}"));
+        if !body.is_null() {
+            request = request.json(body);
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| {
@@ -350,6 +353,38 @@ impl ConnectorClient {
             ));
         }
         Ok((resource.id, activity_id))
+    }
+
+    /// The work email of a member of a conversation (`GET v3/conversations/{id}/members/{user}`,
+    /// which answers the member's `email`, or their `userPrincipalName`); `None` when it has
+    /// neither.
+    pub async fn member_email(
+        &self,
+        bot: &BotRegistration,
+        service_url: &str,
+        conversation: &str,
+        user: &str,
+    ) -> Result<Option<String>, ConnectorError> {
+        let url = format!(
+            "{}v3/conversations/{}/members/{}",
+            base(service_url),
+            path_segment(conversation),
+            path_segment(user)
+        );
+        let answer = self
+            .call(
+                bot,
+                reqwest::Method::GET,
+                url,
+                &Value::Null,
+                "member lookup",
+            )
+            .await?;
+        Ok(["email", "userPrincipalName"]
+            .iter()
+            .filter_map(|k| answer[*k].as_str())
+            .find(|e| e.contains('@'))
+            .map(str::to_string))
     }
 
     /// Starts (or finds: Teams answers with the existing one) the bot's 1:1 chat with a user.

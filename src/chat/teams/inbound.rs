@@ -231,13 +231,9 @@ async fn messages(State(state): State<TeamsState>, headers: HeaderMap, body: Byt
         return refuse(&AuthError::WrongTenant);
     }
     // Addresses are kept only for people the directory knows: nothing is stored for anyone else.
-    if resolve(
-        &state.service,
-        activity.tenant(),
-        activity.from.aad_object_id.as_deref(),
-    )
-    .is_ok()
-    {
+    if activity.kind != "message" && activity.kind != "invoke" {
+        // Installs, removals and other events carry no person to resolve.
+    } else if resolve(&state, &activity).await.is_ok() {
         state.remember(&activity).await;
     }
     match activity.kind.as_str() {
@@ -246,7 +242,79 @@ async fn messages(State(state): State<TeamsState>, headers: HeaderMap, body: Byt
             StatusCode::OK.into_response()
         }
         "invoke" => on_invoke(&state, &activity).await,
+        "conversationUpdate" | "installationUpdate" => {
+            on_install_change(&state, &activity).await;
+            StatusCode::OK.into_response()
+        }
         _ => StatusCode::OK.into_response(),
+    }
+}
+
+// ---- the app added to or removed from a team or chat ----
+
+/// What the bot says where it was just added: how to connect the channel.
+pub const WELCOME: &str = "Thanks for adding escalation-bot. An escalation-bot administrator of your agency (as your Board's directory names them) types @escalation-bot connect in the channel your agency's challenges should be threaded in. Then anyone in the directory types @escalation-bot challenge to raise one; @escalation-bot help lists the rest.";
+
+/// The bot added to a team or chat (`conversationUpdate` with the bot among the members
+/// added): a welcome there saying how to connect. Removed (`installationUpdate` `remove`, or
+/// the bot among the members removed): the boards of the tenant's agencies are told.
+async fn on_install_change(state: &TeamsState, a: &Activity) {
+    let Some(tenant) = a.tenant() else {
+        return;
+    };
+    let is_bot =
+        |m: &super::activity::ChannelAccount| m.id == a.recipient.id || m.id.starts_with("28:");
+    let added = a.kind == "conversationUpdate" && a.members_added.iter().any(is_bot);
+    let removed = (a.kind == "installationUpdate"
+        && a.action.as_deref().is_some_and(|x| x.starts_with("remove")))
+        || (a.kind == "conversationUpdate" && a.members_removed.iter().any(is_bot));
+    if !added && !removed {
+        return;
+    }
+    let conversation = a.conversation.id.split(';').next().unwrap_or_default();
+    let once = format!(
+        "teams:{}:{tenant}:{conversation}:{}",
+        if added { "added" } else { "removed" },
+        a.id
+    );
+    match state.service.first_time(&once).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "teams: cannot record an install activity");
+            return;
+        }
+    }
+    state.remember(a).await;
+    if added {
+        let target = Target {
+            platform: Platform::Teams,
+            workspace: tenant.to_string(),
+            delivery: Delivery::Notice {
+                channel: conversation.to_string(),
+            },
+        };
+        let message = compose::channel_notice("escalation-bot", WELCOME);
+        if let Err(e) = state
+            .service
+            .reply_privately("teams-install", once, &target, &message)
+            .await
+        {
+            tracing::error!(error = %e, "teams: cannot queue the welcome");
+        }
+    } else {
+        tracing::warn!(tenant, "teams: the app was removed from a team or chat");
+        state
+            .service
+            .tell_boards_about_workspace(
+                Platform::Teams,
+                tenant,
+                "escalation-bot was removed",
+                &format!(
+                    "escalation-bot was removed from a team or chat in the Microsoft 365 tenant {tenant}. Posts to the agencies' channels there wait and are reported here until it is added again."
+                ),
+            )
+            .await;
     }
 }
 
@@ -344,18 +412,56 @@ async fn reply(
     }
 }
 
-/// Who a Teams user is in the directory, or the answer telling them who to ask.
-fn resolve<'a>(
-    service: &'a Service,
-    tenant: Option<&str>,
-    aad: Option<&str>,
-) -> Result<&'a Person, String> {
-    let tenant = tenant.unwrap_or("");
-    let aad = aad.unwrap_or("");
-    if let Some(p) = service.directory.by_teams(tenant, aad) {
-        return Ok(p);
+/// How long the member lookup may take inside a request.
+const MEMBER_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(2000);
+
+/// Who a Teams user is: from the directory, from a link recorded earlier, or — the first time
+/// they use the service — by the email (or UPN) the conversation member lookup gives for them,
+/// linked and recorded so later requests need no call. Otherwise the answer saying who to ask.
+async fn resolve(state: &TeamsState, a: &Activity) -> Result<Person, String> {
+    let service = &state.service;
+    let tenant = a.tenant().unwrap_or("");
+    let aad = a.from.aad_object_id.as_deref().unwrap_or("");
+    if let Some(p) = service.directory().by_teams(tenant, aad) {
+        return Ok(p.clone());
     }
-    let dir = &service.directory;
+    if tenant.is_empty() || aad.is_empty() {
+        return unknown(service, tenant, aad);
+    }
+    match service.linked_person(Platform::Teams, tenant, aad).await {
+        Ok(Some(p)) => return Ok(p),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "teams: cannot read identity links"),
+    }
+    if let Some(bot) = state.bot_for(tenant)
+        && !a.service_url.is_empty()
+        && !a.conversation.id.is_empty()
+    {
+        let member = if a.from.id.is_empty() {
+            aad
+        } else {
+            a.from.id.as_str()
+        };
+        let call = state
+            .client
+            .member_email(bot, &a.service_url, &a.conversation.id, member);
+        match tokio::time::timeout(MEMBER_LOOKUP_TIMEOUT, call).await {
+            Ok(Ok(Some(email))) => {
+                return service
+                    .link_by_email(Platform::Teams, tenant, aad, &email)
+                    .await;
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "teams: member lookup failed"),
+            Err(_) => tracing::warn!("teams: member lookup timed out"),
+        }
+    }
+    unknown(service, tenant, aad)
+}
+
+/// The answer for a Teams user the directory cannot place, naming what to ask for.
+fn unknown(service: &Service, tenant: &str, aad: &str) -> Result<Person, String> {
+    let dir = service.directory();
     let known_tenant = !tenant.is_empty()
         && (dir.agencies().any(|a| {
             a.channels
@@ -408,7 +514,7 @@ async fn on_message(state: &TeamsState, a: &Activity) {
     {
         return on_submit(state, a, value, address).await;
     }
-    let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
+    let person = match resolve(state, a).await {
         Ok(p) => p.clone(),
         Err(text) => return reply(state, a, address, "", &text, None).await,
     };
@@ -459,10 +565,9 @@ fn lookup_in<'a>(
     service: &'a Service,
     tenant: &'a str,
 ) -> impl Fn(&PersonId) -> Option<String> + 'a {
+    let dir = service.directory();
     move |p: &PersonId| {
-        service
-            .directory
-            .person(p)
+        dir.person(p)
             .and_then(|x| x.teams.as_ref())
             .filter(|t| t.tenant == tenant)
             .map(|t| t.aad_object_id.clone())
@@ -476,10 +581,11 @@ fn card_after(service: &Service, tenant: &str, card: CardKind, outcome: &Outcome
     let Ok((policy, calendar)) = service.policy(&d.policy) else {
         return Answer::Text(format!("Recorded on {}.", outcome.reference));
     };
+    let dir = service.directory();
     let scene = compose::Scene {
         policy,
         calendar,
-        dir: &service.directory,
+        dir: &dir,
         now: service.now(),
     };
     let message = match card {
@@ -500,10 +606,11 @@ async fn current_card(
     match (card, service.dispute(reference).await) {
         (CardKind::Root, Ok(d)) => match service.policy(&d.policy) {
             Ok((policy, calendar)) => {
+                let dir = service.directory();
                 let scene = compose::Scene {
                     policy,
                     calendar,
-                    dir: &service.directory,
+                    dir: &dir,
                     now: service.now(),
                 };
                 Answer::Card(cards::card(
@@ -628,7 +735,7 @@ async fn on_invoke(state: &TeamsState, a: &Activity) -> Response {
     {
         data["verb"] = verb;
     }
-    let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
+    let person = match resolve(state, a).await {
         Ok(p) => p.clone(),
         Err(text) => return Json(cards::invoke_message(&text)).into_response(),
     };
@@ -644,7 +751,7 @@ async fn on_invoke(state: &TeamsState, a: &Activity) -> Response {
 /// Nothing can be answered in the response, so problems go back as a reply and the root card
 /// is brought up to date by the worker.
 async fn on_submit(state: &TeamsState, a: &Activity, data: &Value, address: ReplyAddress) {
-    let person = match resolve(&state.service, a.tenant(), a.from.aad_object_id.as_deref()) {
+    let person = match resolve(state, a).await {
         Ok(p) => p.clone(),
         Err(text) => return reply(state, a, address, "", &text, None).await,
     };

@@ -254,8 +254,9 @@ async fn rows(
 ) -> Result<Vec<log::LogRow>, Refusal> {
     let period = q.period()?;
     let service = &state.service;
+    let dir = service.directory();
     let mut rows = service
-        .reports()
+        .reports(&dir)
         .log(access.board(), period, access.agency(), service.now())
         .await
         .map_err(|e| Box::new(report_error(e)))?;
@@ -352,8 +353,9 @@ async fn stats_for(
     let (_, access) = viewer(state, headers).await?;
     let period = q.period()?;
     let service = &state.service;
+    let dir = service.directory();
     let rows = service
-        .reports()
+        .reports(&dir)
         .log(access.board(), period, access.agency(), service.now())
         .await
         .map_err(|e| Box::new(report_error(e)))?;
@@ -454,7 +456,12 @@ async fn record_page(
         Ok(_) => return refused(),
         Err(e) => return ours(e),
     };
-    let doc = match state.service.reports().record(&reference).await {
+    let doc = match state
+        .service
+        .reports(&state.service.directory())
+        .record(&reference)
+        .await
+    {
         Ok(doc) => doc,
         Err(e) => return report_error(e),
     };
@@ -542,7 +549,7 @@ async fn form_page(
     }
     let generated = match state
         .service
-        .reports()
+        .reports(&state.service.directory())
         .form(&reference, &form, state.service.now())
         .await
     {

@@ -76,7 +76,7 @@ pub(super) fn log(
     q: &LogQuery,
     rows: &[LogRow],
 ) -> Html<String> {
-    let dir = &service.directory;
+    let dir = service.directory();
     let who = dir
         .person(person)
         .map_or(person.0.as_str(), |p| p.name.as_str());
