@@ -429,7 +429,17 @@ async fn group(
                 }
             },
         };
-        match decider.decide(&job.work, &before) {
+        // A fault in deciding one request must not stop the writer for everyone.
+        let decision = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decider.decide(&job.work, &before)
+        }))
+        .unwrap_or_else(|_| {
+            Err(ServiceError::Setup(
+                "this request could not be decided (an internal fault; see the service log); nothing was recorded"
+                    .into(),
+            ))
+        });
+        match decision {
             Ok(Some(batch)) => {
                 let mut after = batch.after.clone().unwrap_or_else(|| before.clone());
                 if batch.after.is_none() {
@@ -500,9 +510,16 @@ async fn group(
                 else {
                     continue;
                 };
-                let answer = decider
-                    .raise(&actor, details, origin.as_ref(), inbound_key)
-                    .await;
+                let answer = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+                    decider.raise(&actor, details, origin.as_ref(), inbound_key),
+                ))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ServiceError::Setup(
+                        "this challenge could not be raised (an internal fault; see the service log); nothing was recorded"
+                            .into(),
+                    ))
+                });
                 let _ = job.reply.send(answer);
             }
             Decided::Append(i) => {
