@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// The bot scopes the app asks for: only those the service uses.
-pub const BOT_SCOPES: &str = "commands,chat:write,chat:write.public,im:write,im:history,app_mentions:read,users:read,users:read.email";
+pub const BOT_SCOPES: &str = "commands,chat:write,chat:write.public,im:write,im:history,app_mentions:read,channels:history,groups:history,users:read,users:read.email";
 
 /// How long an install link's state may be used.
 const STATE_MINUTES: i64 = 10;
