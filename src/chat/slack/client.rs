@@ -183,10 +183,7 @@ impl SlackClient {
         method: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<Value, SlackError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport(method, &e))?;
+        let response = request.send().await.map_err(|e| transport(method, &e))?;
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(SlackError::RateLimited {

@@ -2,8 +2,8 @@
 
 pub mod client;
 pub mod inbound;
-pub mod once;
 pub mod install;
+pub mod once;
 pub mod render;
 pub mod verify;
 pub mod views;

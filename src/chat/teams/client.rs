@@ -245,16 +245,13 @@ impl ConnectorClient {
         if !body.is_null() {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_connect() {
-                    ConnectorError::Transient(describe(what, &e))
-                } else {
-                    ConnectorError::NoAnswer(describe(what, &e))
-                }
-            })?;
+        let response = request.send().await.map_err(|e| {
+            if e.is_connect() {
+                ConnectorError::Transient(describe(what, &e))
+            } else {
+                ConnectorError::NoAnswer(describe(what, &e))
+            }
+        })?;
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap_or_default();
