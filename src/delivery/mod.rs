@@ -176,6 +176,39 @@ pub struct Worker {
     /// Workspaces where a post failed since the last one went through: the next success there
     /// releases the rows waiting out a back-off.
     failing: Mutex<HashSet<(Platform, String)>>,
+    /// The rows a tick of this worker holds and has not settled yet. A post can outlast its
+    /// lease, and then a concurrent tick of this same worker claims the row again under the
+    /// same owner; it must leave the row to the tick that has it in flight, or it posts it twice.
+    in_flight: Mutex<HashSet<i64>>,
+    /// Held while a tick claims rows and sorts out the ones in flight, and while a row is taken
+    /// off `in_flight`: so a row is never settled between another tick's claim and its look at
+    /// `in_flight`, which would make a settled row look free.
+    claiming: tokio::sync::Mutex<()>,
+}
+
+/// Takes a row off the worker's rows in flight when its tick lets go of it, settled or not
+/// (also when the tick is dropped half-way).
+struct InFlight<'a> {
+    worker: &'a Worker,
+    id: i64,
+}
+
+impl InFlight<'_> {
+    /// Lets go of a row once it is settled, after any claim running now has seen it in flight.
+    async fn settled(self) {
+        let _claiming = self.worker.claiming.lock().await;
+        drop(self);
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.worker
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
 }
 
 /// The channel a delivery posts into, when it posts into one (not a DM, not a private answer).
@@ -215,6 +248,8 @@ impl Worker {
             observer,
             config,
             failing: Mutex::new(HashSet::new()),
+            in_flight: Mutex::new(HashSet::new()),
+            claiming: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -255,18 +290,43 @@ impl Worker {
         }
     }
 
-    /// Claims and handles one batch; returns how many rows were handled.
+    /// Claims and handles one batch; returns how many rows were handled. Ticks may run at once
+    /// (the worker's loop and an explicit call): a row another tick still has in flight is left
+    /// to it, even when its lease ran out and this tick claimed it again.
     pub async fn tick(&self) -> Result<usize, crate::store::StoreError> {
         let now = self.service.now();
-        let rows = self
-            .outbox
-            .claim(
-                &self.config.owner,
-                now,
-                self.config.lease,
-                self.config.batch,
-            )
-            .await?;
+        let rows = {
+            let _claiming = self.claiming.lock().await;
+            let claimed = self
+                .outbox
+                .claim(
+                    &self.config.owner,
+                    now,
+                    self.config.lease,
+                    self.config.batch,
+                )
+                .await?;
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            claimed
+                .into_iter()
+                .filter(|row| {
+                    let ours = in_flight.insert(row.id);
+                    if !ours {
+                        // The claim renewed the lease under our name; the tick posting it
+                        // settles it.
+                        tracing::debug!(reference = %row.reference, id = row.id, "delivery: a row this worker is still posting outlasted its lease; left to that post");
+                    }
+                    ours
+                })
+                .map(|row| {
+                    let held = InFlight {
+                        worker: self,
+                        id: row.id,
+                    };
+                    (row, held)
+                })
+                .collect::<Vec<_>>()
+        };
         let n = rows.len();
         // Posts to a slow platform can outlast the lease on a batch; a row whose lease might run
         // out while it is being posted is handed back instead, so another worker that claims it
@@ -276,7 +336,7 @@ impl Worker {
         let lease = chrono::Duration::from_std(self.config.lease)
             .unwrap_or_else(|_| chrono::Duration::seconds(60));
         let hand_back_from = now + lease / 2;
-        for (i, row) in rows.into_iter().enumerate() {
+        for (i, (row, held)) in rows.into_iter().enumerate() {
             let at = self.service.now();
             if i > 0 && at >= hand_back_from {
                 if let Err(e) = self
@@ -291,11 +351,10 @@ impl Worker {
                 {
                     tracing::warn!(error = %e, "delivery: cannot hand back an outbox row");
                 }
-                continue;
-            }
-            if let Err(e) = self.handle(row, now).await {
+            } else if let Err(e) = self.handle(row, now).await {
                 tracing::warn!(error = %e, "delivery: cannot record the outcome of a post");
             }
+            held.settled().await;
         }
         Ok(n)
     }
@@ -434,9 +493,13 @@ impl Worker {
         }
         self.observer.sent(platform);
         let now = self.service.now();
-        self.outbox
+        if !self
+            .outbox
             .sent(row.id, &self.config.owner, &posted.id, now)
-            .await?;
+            .await?
+        {
+            tracing::warn!(reference = %row.reference, target = %target.key(), id = %posted.id, "delivery: posted, but the row was no longer ours to mark sent; it may be posted again");
+        }
         let recovered = self
             .failing
             .lock()

@@ -259,15 +259,23 @@ async fn a_slow_chat_api_keeps_the_posts_waiting_in_the_outbox_and_never_causes_
         12,
         "the reminder's and the prompt's six posts wait in the outbox"
     );
-    // The background worker races the fast-forwarded clock; a few explicit ticks, each after
-    // the clock has passed any backoff, make sure the worker is seen trying again and again.
+    // The background worker races the fast-forwarded clock, and a post of it may still be in
+    // flight (its rows are then left to it, even by explicit ticks). Each round moves the clock
+    // past any backoff and waits until the worker has tried again, ticking it meanwhile.
     let before = *api.attempts.lock().expect("the test API's lock");
     for _ in 0..4 {
+        let round = *api.attempts.lock().expect("the test API's lock");
         rig.run_until(&escalation_bot::calendar::format_uk(
             rig.now() + Duration::minutes(10),
         ))
         .await;
-        worker.tick().await.expect("the worker claims rows");
+        for _ in 0..500 {
+            worker.tick().await.expect("the worker claims rows");
+            if *api.attempts.lock().expect("the test API's lock") > round {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
     let attempts = *api.attempts.lock().expect("the test API's lock");
     assert!(
@@ -307,6 +315,96 @@ async fn a_slow_chat_api_keeps_the_posts_waiting_in_the_outbox_and_never_causes_
         4,
         "the reminder and the prompt each reached both owners: {directs:?}"
     );
+}
+
+/// A chat API whose first post hangs until the test lets it answer; later posts answer at once.
+#[derive(Default)]
+struct HangingApi {
+    hung: AtomicBool,
+    entered: tokio::sync::Notify,
+    answer: tokio::sync::Notify,
+    posted: Mutex<Vec<String>>,
+}
+
+impl Poster for HangingApi {
+    fn post<'a>(
+        &'a self,
+        target: &'a Target,
+        _message: &'a Message,
+        _thread: Option<&'a str>,
+        key: &'a str,
+    ) -> PostFuture<'a> {
+        Box::pin(async move {
+            if !self.hung.swap(true, Ordering::SeqCst) {
+                self.entered.notify_one();
+                self.answer.notified().await;
+            }
+            let mut posted = self.posted.lock().expect("the test API's lock");
+            posted.push(key.to_string());
+            let id = format!("p{}", posted.len());
+            let thread = matches!(target.delivery, Delivery::Root { .. }).then(|| id.clone());
+            Ok(Posted { id, thread })
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_that_outlasts_its_lease_is_not_posted_again_by_another_tick_of_the_same_worker() {
+    let rig = Rig::new(NORFOLK_START).await;
+    let api = Arc::new(HangingApi::default());
+    let mut posters: HashMap<Platform, Arc<dyn Poster>> = HashMap::new();
+    posters.insert(Platform::Slack, api.clone());
+    posters.insert(Platform::Teams, api.clone());
+    let worker = Arc::new(Worker::new(
+        rig.service.clone(),
+        posters,
+        Arc::new(NoObserver),
+        WorkerConfig {
+            owner: "worker-a".into(),
+            channel_spacing: std::time::Duration::ZERO,
+            ..WorkerConfig::default()
+        },
+    ));
+    let reference = norfolk(&rig).await;
+    let rows = rig.outbox(&reference).await.len();
+    assert!(rows > 1, "the dispute's root posts are queued");
+
+    // One tick posts the first row and hangs there; the clock runs past the row's lease.
+    let hanging = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.tick().await }
+    });
+    api.entered.notified().await;
+    rig.clock.set(rig.now() + Duration::minutes(2));
+    // A second tick of the same worker claims the batch again under the same name: every row of
+    // it is still the first tick's.
+    assert_eq!(
+        worker.tick().await.expect("the worker claims rows"),
+        0,
+        "rows still in flight are left to their tick"
+    );
+    assert!(api.posted.lock().expect("the test API's lock").is_empty());
+
+    api.answer.notify_one();
+    hanging
+        .await
+        .expect("the first tick ends")
+        .expect("the first tick claims rows");
+    for _ in 0..rows {
+        rig.clock.set(rig.now() + Duration::minutes(1));
+        worker.tick().await.expect("the worker claims rows");
+    }
+    let outbox = rig.outbox(&reference).await;
+    assert!(
+        outbox.iter().all(|r| r.status == "sent"),
+        "every row went out: {:?}",
+        outbox.iter().map(|r| &r.status).collect::<Vec<_>>()
+    );
+    let mut posted = api.posted.lock().expect("the test API's lock").clone();
+    posted.sort();
+    let mut keys: Vec<_> = outbox.iter().map(|r| r.key.clone()).collect();
+    keys.sort();
+    assert_eq!(posted, keys, "each row posted exactly once");
 }
 
 #[tokio::test]
