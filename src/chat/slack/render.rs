@@ -716,6 +716,25 @@ mod tests {
     }
 
     #[test]
+    fn a_command_button_carries_its_word_after_the_verb_buttons() {
+        let mut msg = notice();
+        msg.commands.push(crate::chat::message::CommandButton {
+            word: "board".into(),
+            label: "Board view".into(),
+        });
+        let b = blocks(&msg, &directory_ids);
+        let actions = b
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["type"] == "actions"))
+            .cloned()
+            .unwrap_or_default();
+        let last = &actions["elements"][0];
+        assert_eq!(last["action_id"], COMMAND_ACTION);
+        assert_eq!(last["value"], "board");
+        assert_eq!(last["text"]["text"], "Board view");
+    }
+
+    #[test]
     fn the_fallback_text_puts_the_urgent_prompt_first_and_is_escaped() {
         let mut msg = root_urgent();
         msg.fallback = "NSAB-2026-0007 <!here>".into();

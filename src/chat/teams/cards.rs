@@ -961,6 +961,25 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_command_button_is_an_execute_action_carrying_its_word() {
+        let mut msg = notice();
+        msg.commands.push(crate::chat::message::CommandButton {
+            word: "board".into(),
+            label: "Board view".into(),
+        });
+        let c = card(&msg, &lookup);
+        let action = &c["actions"][0];
+        assert_eq!(action["type"], "Action.Execute");
+        assert_eq!(action["verb"], COMMAND_ACTION);
+        assert_eq!(action["title"], "Board view");
+        assert_eq!(
+            action["data"],
+            json!({ "verb": COMMAND_ACTION, "command": "board", "card": "notice" })
+        );
+        assert_eq!(action["fallback"]["type"], "Action.Submit");
+    }
+
+    #[test]
     fn invoke_responses_have_the_shape_teams_requires() {
         let c = invoke_card(json!({ "type": "AdaptiveCard" }));
         assert_eq!(c["statusCode"], 200);
