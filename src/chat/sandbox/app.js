@@ -486,7 +486,8 @@ async function pressCommand(button) {
   button.disabled = true;
   const channel = button.dataset.channel || S.channel;
   try {
-    const r = await api("POST", "command", { as: S.as, channel, text: button.dataset.command, submission: uuid() });
+    const word = (S.channels.get(channel) && S.channels.get(channel).channel.command) || "/challenge";
+    const r = await api("POST", "command", { as: S.as, channel, text: word + " " + button.dataset.command, submission: uuid() });
     handleReply(r, { opener: button });
   } finally {
     button.disabled = false;
