@@ -633,6 +633,7 @@ impl Worker {
             }],
             prompt: None,
             footer: Vec::new(),
+            commands: Vec::new(),
             buttons: Vec::new(),
         };
         let rows: Vec<crate::store::NewOutbox> = dir

@@ -1,8 +1,8 @@
 //! Writes the posts people see from a dispute's state and its new events.
 
 use super::forms::{self, FormContext};
-use super::grammar::button_label;
-use super::message::{Button, Line, Message, MessageKind, Span};
+use super::grammar::{self, button_label};
+use super::message::{Button, CommandButton, Line, Message, MessageKind, Span};
 use crate::calendar::{Calendar, format_uk_short};
 use crate::directory::{Directory, PersonId};
 use crate::escalation::{
@@ -437,6 +437,7 @@ pub fn root(scene: &Scene<'_>, d: &Dispute) -> Message {
         lines,
         prompt: current_prompt(scene, d),
         footer: footer(policy, d),
+        commands: Vec::new(),
         buttons: buttons(scene, d),
     }
 }
@@ -772,6 +773,7 @@ pub fn update(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Option<Messag
         },
         // Replies carry no buttons: they are history, and the thread's first post, rewritten
         // with every change, is the one place the current actions are offered.
+        commands: Vec::new(),
         buttons: Vec::new(),
     })
 }
@@ -832,6 +834,12 @@ pub fn board_notice(scene: &Scene<'_>, d: &Dispute, message: &str, source: &str)
         ],
         prompt: None,
         footer: vec![format!("{} ({source})", policy.document)],
+        // The board's own channels are where its business unit and chair are: each notice
+        // offers the Board's view, exactly as typing `board` would.
+        commands: vec![CommandButton {
+            word: grammar::BOARD_WORD.into(),
+            label: "Board view".into(),
+        }],
         buttons: Vec::new(),
     }
 }
@@ -855,6 +863,7 @@ pub fn direct(scene: &Scene<'_>, d: &Dispute, text: &str, with_ack_button: bool)
         }],
         prompt: Some(flat(&d.prompt)),
         footer: Vec::new(),
+        commands: Vec::new(),
         buttons: if with_ack_button {
             vec![Button {
                 action: Verb::Acknowledge,
@@ -927,6 +936,7 @@ pub fn receipt(scene: &Scene<'_>, d: &Dispute, events: &[Event]) -> Message {
         }],
         prompt: None,
         footer: Vec::new(),
+        commands: Vec::new(),
         buttons: Vec::new(),
     }
 }
@@ -946,6 +956,7 @@ pub fn plain(reference: &str, text: &str) -> Message {
         }],
         prompt: None,
         footer: Vec::new(),
+        commands: Vec::new(),
         buttons: Vec::new(),
     }
 }
@@ -966,6 +977,7 @@ pub fn channel_notice(title: &str, text: &str) -> Message {
         }],
         prompt: None,
         footer: Vec::new(),
+        commands: Vec::new(),
         buttons: Vec::new(),
     }
 }
@@ -998,6 +1010,7 @@ pub fn checkpoint(board: &str, position: i64, at_local: &str, line: &str) -> Mes
         footer: vec![
             "Copy the checkpoint line into the board's checkpoints file; `escalation-bot audit verify --checkpoints FILE --public-key KEY` checks the record against every line.".into(),
         ],
+        commands: Vec::new(),
         buttons: Vec::new(),
     }
 }

@@ -68,6 +68,9 @@ enum What {
     Verb(Verb, Tail),
 }
 
+/// The word for the Board's view sign-in link; its button stands for typing it.
+pub const BOARD_WORD: &str = "board";
+
 /// Every command people can type, in the order the help lists them. A test checks that every
 /// verb of the core is here.
 const TABLE: &[Word] = &[
@@ -162,7 +165,7 @@ const TABLE: &[Word] = &[
         does: "refer learning to the board",
     },
     Word {
-        words: &["board"],
+        words: &[BOARD_WORD],
         what: What::Board,
         usage: "",
         does: "a sign-in link to the Board's view (challenge log, statistics, records), by direct message",

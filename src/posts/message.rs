@@ -63,6 +63,19 @@ pub struct Button {
     pub form: Option<FormSpec>,
 }
 
+/// The action id every platform gives a [`CommandButton`]; no verb has it.
+pub const COMMAND_ACTION: &str = "command";
+
+/// A button that stands for a typed command (the Board's view: `board`). Pressing it is read
+/// back as typing its word, so the grammar is the one mapping and the answer is the same as
+/// typing it, for whoever presses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandButton {
+    /// What the press stands for, as it would be typed after the command word.
+    pub word: String,
+    pub label: String,
+}
+
 /// A post, platform-neutral.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -82,6 +95,9 @@ pub struct Message {
     /// Small print: formal challenge notice, record-keeping reminder.
     pub footer: Vec<String>,
     pub buttons: Vec<Button>,
+    /// Buttons for typed commands, after the verb buttons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<CommandButton>,
 }
 
 /// Where an outbox row goes: a platform, a workspace (Slack team or Teams tenant), and a delivery.

@@ -13,4 +13,6 @@ pub mod message;
 
 pub use fanout::Origin;
 pub use grammar::{GrammarError, Typed};
-pub use message::{Button, Delivery, Line, Message, MessageKind, Span, Target};
+pub use message::{
+    Button, COMMAND_ACTION, CommandButton, Delivery, Line, Message, MessageKind, Span, Target,
+};

@@ -109,6 +109,7 @@ impl Service {
             ],
             prompt: None,
             footer: vec![],
+            commands: Vec::new(),
             buttons: vec![],
         };
         let key = format!("board-link:{}", token_hash(&token));

@@ -1697,3 +1697,61 @@ async fn a_signed_checkpoint_of_the_record_is_posted_to_each_boards_channel_once
         "the next day has its own checkpoint"
     );
 }
+
+/// The board's channel offers the Board's view on its notices; the page sends a press as the
+/// channel's command word and the button's word, so it is answered exactly as typing it.
+#[tokio::test]
+async fn the_board_view_button_on_a_board_notice_is_answered_as_typing_board() {
+    let sandbox = Sandbox::start().await;
+    let reference = sandbox.raise().await;
+    let (status, reply) = sandbox
+        .command(
+            "sam-patel",
+            "norfolk-asc",
+            &format!(
+                "/challenge learning {reference} Discharge plans should reach the GP the same day."
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    sandbox.deliver().await;
+    let state = sandbox.state("nsab-unit").await;
+    let notice = entries(&state, "norfolk-board")
+        .iter()
+        .map(|e| &e["post"]["message"])
+        .find(|m| text_of(m).contains("Learning referred"))
+        .expect("the learning notice in the board's channel");
+    assert_eq!(
+        notice["commands"],
+        json!([{ "word": "board", "label": "Board view" }]),
+        "{notice}"
+    );
+    let word = notice["commands"][0]["word"].as_str().unwrap_or_default();
+    let (status, reply) = sandbox
+        .command("nsab-unit", "norfolk-board", &format!("/challenge {word}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert!(
+        reply
+            .to_string()
+            .contains("has been sent to you by direct message"),
+        "{reply}"
+    );
+    let (_, reply) = sandbox
+        .command("sam-patel", "norfolk-asc", &format!("/challenge {word}"))
+        .await;
+    assert!(
+        reply
+            .to_string()
+            .contains("for a board's business unit and chair"),
+        "{reply}"
+    );
+    // Posts elsewhere carry no Board view button.
+    let asc = sandbox.state("sam-patel").await;
+    assert!(
+        entries(&asc, "norfolk-asc")
+            .iter()
+            .all(|e| e["post"]["message"].get("commands").is_none()),
+        "only the board's own channel offers it"
+    );
+}

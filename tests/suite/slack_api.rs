@@ -1676,3 +1676,92 @@ async fn the_new_actions_work_from_slash_commands_and_modals() {
     }
     assert!(!kinds.contains(&"escalated"), "{kinds:?}");
 }
+
+/// The notices in the board's own channel offer the Board's view: pressing it is typing
+/// `/challenge board`, so the business unit gets the sign-in link by direct message and anyone
+/// else gets the answer typing it would give them.
+#[tokio::test]
+async fn the_board_view_button_on_a_board_notice_sends_the_sign_in_link_like_the_typed_word() {
+    let app = spawn_app().await;
+    let reference = app
+        .raise(SOCIAL_WORKER, "Disagreement about a discharge plan.")
+        .await;
+    app.command(SOCIAL_WORKER, &format!("learning {reference}"))
+        .await;
+    let view = app.last_view();
+    app.submit(
+        SOCIAL_WORKER,
+        &view,
+        &[(
+            "learning",
+            "Discharge plans should reach the GP the same day.",
+        )],
+    )
+    .await;
+    app.settle().await;
+    let board = crate::slack_app::BOARD_CHANNEL;
+    let team = crate::slack_app::BOARD_TEAM;
+    let (ts, _, _) = app
+        .slack
+        .channel_messages(team, board)
+        .into_iter()
+        .last()
+        .expect("a notice in the board's channel");
+    let button = app.button(team, board, &ts, "command");
+    assert_eq!(button["value"], "board", "{button}");
+    assert_eq!(button["text"]["text"], "Board view", "{button}");
+
+    let unit = Who {
+        person: "nsab-unit",
+        team,
+        user: "U0NSABBU",
+        channel: board,
+    };
+    app.slack.take_calls();
+    let pressed = app.press(unit, &ts, "command").await;
+    assert_eq!(pressed.status, 200, "{pressed:?}");
+    app.settle().await;
+    let calls = app.slack.take_calls();
+    assert!(
+        calls.iter().any(|c| c.method == "chat.postMessage"
+            && c.field("channel") != board
+            && c.body.to_string().contains("/board/sign-in?token=")),
+        "{:?}",
+        lines(&calls)
+    );
+
+    // Someone the Board's view is not for: the same answer as typing the word.
+    let typed = app.command(SOCIAL_WORKER, "board").await.text();
+    assert!(
+        typed.contains("for a board's business unit and chair"),
+        "{typed}"
+    );
+    app.slack.take_calls();
+    let trigger = app.slack.issue_trigger();
+    let payload = app.button_payload(SOCIAL_WORKER, &ts, &button, &trigger);
+    let pressed = app
+        .post(
+            "/slack/interactions",
+            FORM,
+            &App::interaction_body(&payload),
+        )
+        .await;
+    assert_eq!(pressed.status, 200, "{pressed:?}");
+    app.settle().await;
+    let calls = app.slack.take_calls();
+    assert!(
+        calls.iter().any(|c| c
+            .body
+            .to_string()
+            .contains("for a board's business unit and chair")),
+        "{:?}",
+        lines(&calls)
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.body.to_string().contains("/board/sign-in?token=")),
+        "{:?}",
+        lines(&calls)
+    );
+}

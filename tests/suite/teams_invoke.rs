@@ -321,3 +321,51 @@ async fn the_new_actions_work_from_cards_and_typed_commands_in_teams() {
     assert_eq!(app.count(&reference, "learning_referred").await, 1);
     assert_eq!(app.count(&reference, "escalated").await, 0);
 }
+
+/// The Board view button (`Action.Execute` with the command it stands for) is answered as typing
+/// `board` is: the link by direct message for someone who may see the Board's view, and the
+/// typed word's refusal for anyone else.
+#[tokio::test]
+async fn the_board_view_button_sends_the_sign_in_link_like_the_typed_word() {
+    let app = spawn_app().await;
+    let press = |user, id: &str| {
+        let mut a = app.base_activity(
+            "invoke",
+            id,
+            user,
+            json!({ "id": GP_CHANNEL, "conversationType": "channel", "tenantId": TENANT }),
+        );
+        let data = json!({ "verb": "command", "command": "board", "card": "notice" });
+        a["name"] = json!("adaptiveCard/action");
+        a["value"] = json!({ "action": { "type": "Action.Execute", "verb": "command", "data": data }, "trigger": "manual" });
+        a
+    };
+    let body = app.send(&press(LINDQVIST, "f:board1")).await.json();
+    assert_eq!(body["statusCode"], 200, "{body}");
+    assert!(
+        body["value"]
+            .as_str()
+            .is_some_and(|t| t.contains("has been sent to you by direct message")),
+        "{body}"
+    );
+    app.settle().await;
+    let chat = app
+        .connector
+        .personal(TENANT, LINDQVIST.id)
+        .expect("a 1:1 chat with the safeguarding lead");
+    assert!(
+        app.connector
+            .conversation(&chat)
+            .iter()
+            .any(|p| p.activity.to_string().contains("/board/sign-in?token=")),
+        "the sign-in link reached the 1:1 chat"
+    );
+
+    let body = app.send(&press(OKAFOR, "f:board2")).await.json();
+    assert!(
+        body["value"]
+            .as_str()
+            .is_some_and(|t| t.contains("for a board's business unit and chair")),
+        "{body}"
+    );
+}

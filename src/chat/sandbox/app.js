@@ -220,15 +220,23 @@ function spans(list) {
 }
 
 function buttons(msg, channel) {
-  if (!msg.buttons || !msg.buttons.length) return null;
+  const verbs = msg.buttons || [];
+  const commands = msg.commands || [];
+  if (!verbs.length && !commands.length) return null;
   return h("div", { class: "actions", role: "group", "aria-label": "Actions on " + msg.reference },
-    msg.buttons.map((b) => h("button", {
+    verbs.map((b) => h("button", {
       type: "button",
       class: "btn" + (b.primary ? " primary" : ""),
       dataset: { action: b.action, reference: b.reference, channel: channel || "", key: "btn:" + b.reference + ":" + b.action },
       text: b.label,
       onclick: (e) => press(e.currentTarget),
-    })));
+    })).concat(commands.map((c) => h("button", {
+      type: "button",
+      class: "btn",
+      dataset: { command: c.word, channel: channel || "", key: "cmd:" + msg.reference + ":" + c.word },
+      text: c.label,
+      onclick: (e) => pressCommand(e.currentTarget),
+    }))));
 }
 
 function postCard(post, opts) {
@@ -467,6 +475,19 @@ async function press(button) {
     const r = await api("POST", "action", {
       as: S.as, channel, action: button.dataset.action, reference: button.dataset.reference, submission: uuid(),
     });
+    handleReply(r, { opener: button });
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// A command button is answered exactly as typing its word: it goes the typed way.
+async function pressCommand(button) {
+  button.disabled = true;
+  const channel = button.dataset.channel || S.channel;
+  try {
+    const word = (S.channels.get(channel) && S.channels.get(channel).channel.command) || "/challenge";
+    const r = await api("POST", "command", { as: S.as, channel, text: word + " " + button.dataset.command, submission: uuid() });
     handleReply(r, { opener: button });
   } finally {
     button.disabled = false;

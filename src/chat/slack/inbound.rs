@@ -7,6 +7,7 @@ use super::client::{SlackClient, SlackError};
 use super::{render, verify, views};
 use crate::chat::grammar;
 use crate::chat::interact::{self, Asker, Input, Reply};
+use crate::chat::message::COMMAND_ACTION;
 use crate::chat::{Delivery, Message, Origin, Target, compose};
 use crate::config::Secret;
 use crate::delivery::{FindFuture, Found, PostError, PostFuture, Posted, Poster};
@@ -479,14 +480,20 @@ async fn block_action(
     let Some(action) = payload.actions.first() else {
         return StatusCode::OK.into_response();
     };
-    let (Some(verb), Some(reference)) = (
-        Verb::from_id(&action.action_id),
-        action
-            .value
-            .as_deref()
-            .and_then(|v| Reference::parse(v).ok()),
-    ) else {
-        return StatusCode::OK.into_response();
+    let input = if action.action_id == COMMAND_ACTION {
+        // A command button is read back as its word typed.
+        Input::Typed(action.value.clone().unwrap_or_default())
+    } else {
+        let (Some(verb), Some(reference)) = (
+            Verb::from_id(&action.action_id),
+            action
+                .value
+                .as_deref()
+                .and_then(|v| Reference::parse(v).ok()),
+        ) else {
+            return StatusCode::OK.into_response();
+        };
+        Input::Pressed { verb, reference }
     };
     let trigger = payload.trigger_id.clone().unwrap_or_default();
     let key = payload
@@ -504,14 +511,7 @@ async fn block_action(
         origin: Some(&origin),
         command_word: COMMAND,
     };
-    match interact::handle(
-        &state.service,
-        asker,
-        Input::Pressed { verb, reference },
-        key,
-    )
-    .await
-    {
+    match interact::handle(&state.service, asker, input, key).await {
         Reply::Form(view) => {
             let meta = modal_meta(&channel, view.spec.reference.as_deref());
             open_view(

@@ -16,7 +16,7 @@
 //! text may still come out bold or struck through, which changes how it looks but can never
 //! notify anyone or link anywhere.
 
-use crate::chat::message::{Line, Message, Span};
+use crate::chat::message::{COMMAND_ACTION, Line, Message, Span};
 use crate::directory::PersonId;
 use serde_json::{Value, json};
 
@@ -225,27 +225,31 @@ pub fn blocks(msg: &Message, mention: &dyn Fn(&PersonId) -> Option<String>) -> V
             .collect();
         tail.push(json!({ "type": "context", "elements": elements }));
     }
-    if !msg.buttons.is_empty() {
+    if !msg.buttons.is_empty() || !msg.commands.is_empty() {
         // Slack styles one button as the main one: the first the stage expects.
         let main = msg.buttons.iter().position(|b| b.primary);
-        let elements: Vec<Value> = msg
-            .buttons
-            .iter()
-            .take(limits::ACTIONS)
-            .enumerate()
-            .map(|(i, b)| {
-                let mut button = json!({
-                    "type": "button",
-                    "action_id": b.action.id(),
-                    "text": plain(&b.label, limits::BUTTON_TEXT),
-                    "value": truncate_plain(&b.reference, limits::BUTTON_VALUE),
-                });
-                if main == Some(i) {
-                    button["style"] = json!("primary");
-                }
-                button
+        let verbs = msg.buttons.iter().enumerate().map(|(i, b)| {
+            let mut button = json!({
+                "type": "button",
+                "action_id": b.action.id(),
+                "text": plain(&b.label, limits::BUTTON_TEXT),
+                "value": truncate_plain(&b.reference, limits::BUTTON_VALUE),
+            });
+            if main == Some(i) {
+                button["style"] = json!("primary");
+            }
+            button
+        });
+        // A command button's value is the word it stands for, read back as typed.
+        let commands = msg.commands.iter().map(|c| {
+            json!({
+                "type": "button",
+                "action_id": COMMAND_ACTION,
+                "text": plain(&c.label, limits::BUTTON_TEXT),
+                "value": truncate_plain(&c.word, limits::BUTTON_VALUE),
             })
-            .collect();
+        });
+        let elements: Vec<Value> = verbs.chain(commands).take(limits::ACTIONS).collect();
         tail.push(json!({ "type": "actions", "elements": elements }));
     }
 
@@ -344,6 +348,7 @@ mod tests {
                 "A formal challenge has been lodged under the Norfolk Safeguarding Adults Board procedure.".into(),
                 "Record this step in your own agency's case record: the chat is not the case record.".into(),
             ],
+            commands: Vec::new(),
             buttons: vec![
                 button(Verb::Acknowledge, "Acknowledge", true),
                 button(Verb::AddNote, "Add note", false),
@@ -384,6 +389,7 @@ mod tests {
             ],
             prompt: Some("Line managers talk to each other within 5 working days.".into()),
             footer: vec!["A formal challenge has been lodged under the Norfolk Safeguarding Adults Board procedure.".into()],
+            commands: Vec::new(),
             buttons: vec![
                 button(Verb::Acknowledge, "Acknowledge", true),
                 button(Verb::AddNote, "Add note", false),
@@ -413,6 +419,7 @@ mod tests {
             ],
             prompt: None,
             footer: vec!["Norfolk SAB Resolving Professional Differences (4.3)".into()],
+            commands: Vec::new(),
             buttons: vec![],
         }
     }
@@ -431,6 +438,7 @@ mod tests {
             )],
             prompt: Some("Line managers talk to each other within 5 working days.".into()),
             footer: vec![],
+            commands: Vec::new(),
             buttons: vec![button(Verb::Acknowledge, "Acknowledge", true)],
         }
     }
@@ -451,6 +459,7 @@ mod tests {
             )],
             prompt: None,
             footer: vec![],
+            commands: Vec::new(),
             buttons: vec![],
         }
     }
@@ -704,6 +713,25 @@ mod tests {
         assert_eq!(truncate("ab <@U123> cd", 7), "ab …");
         assert_eq!(truncate("short", 5), "short");
         assert_eq!(truncate("toolong", 5).chars().count(), 5);
+    }
+
+    #[test]
+    fn a_command_button_carries_its_word_after_the_verb_buttons() {
+        let mut msg = notice();
+        msg.commands.push(crate::chat::message::CommandButton {
+            word: "board".into(),
+            label: "Board view".into(),
+        });
+        let b = blocks(&msg, &directory_ids);
+        let actions = b
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["type"] == "actions"))
+            .cloned()
+            .unwrap_or_default();
+        let last = &actions["elements"][0];
+        assert_eq!(last["action_id"], COMMAND_ACTION);
+        assert_eq!(last["value"], "board");
+        assert_eq!(last["text"]["text"], "Board view");
     }
 
     #[test]

@@ -17,7 +17,7 @@
 
 use super::forms::{self, CardKind};
 use crate::chat::forms::{FormErrors, Values};
-use crate::chat::message::{Button, Line, Message, MessageKind, Span};
+use crate::chat::message::{Button, COMMAND_ACTION, Line, Message, MessageKind, Span};
 use crate::directory::PersonId;
 use serde_json::{Value, json};
 
@@ -442,7 +442,13 @@ pub fn card(msg: &Message, lookup: MentionLookup<'_>) -> Value {
     for f in &msg.footer {
         items.push(plain(f, Look::SMALL));
     }
-    let actions = actions(&msg.buttons, card_kind(msg.kind));
+    let mut actions = actions(&msg.buttons, card_kind(msg.kind));
+    // A command button carries the word it stands for, read back as typed.
+    for c in &msg.commands {
+        let data = json!({ "verb": COMMAND_ACTION, "command": c.word, "card": card_kind(msg.kind).as_str() });
+        actions.push(execute(COMMAND_ACTION, &cut(&c.label, 60), data, false));
+    }
+    actions.truncate(ACTIONS_MAX);
     let mut card = json!({
         "type": "AdaptiveCard",
         "$schema": CARD_SCHEMA,
@@ -576,6 +582,7 @@ pub(crate) mod tests {
                 "A formal challenge has been lodged under the Norfolk Safeguarding Adults Board procedure.".into(),
                 "Record this step in your own agency's case record: the chat is not the case record.".into(),
             ],
+            commands: Vec::new(),
             buttons: vec![
                 button(Verb::Acknowledge, "Acknowledge", true),
                 button(Verb::AddNote, "Add note", true),
@@ -607,6 +614,7 @@ pub(crate) mod tests {
             ],
             prompt: Some("Line managers talk to each other within 5 working days.".into()),
             footer: vec!["A formal challenge has been lodged under the Norfolk Safeguarding Adults Board procedure.".into()],
+            commands: Vec::new(),
             buttons: vec![
                 button(Verb::Acknowledge, "Acknowledge", true),
                 button(Verb::AddNote, "Add note", false),
@@ -636,6 +644,7 @@ pub(crate) mod tests {
             ],
             prompt: None,
             footer: vec!["Norfolk SAB Resolving Professional Differences (4.3)".into()],
+            commands: Vec::new(),
             buttons: vec![],
         }
     }
@@ -654,6 +663,7 @@ pub(crate) mod tests {
             )],
             prompt: Some("Line managers talk to each other within 5 working days.".into()),
             footer: vec![],
+            commands: Vec::new(),
             buttons: vec![button(Verb::Acknowledge, "Acknowledge", true)],
         }
     }
@@ -672,6 +682,7 @@ pub(crate) mod tests {
             )],
             prompt: None,
             footer: vec![],
+            commands: Vec::new(),
             buttons: vec![],
         }
     }
@@ -947,6 +958,25 @@ pub(crate) mod tests {
         let submit = &actions[1]["card"]["actions"][0];
         assert_eq!(submit["verb"], "add_note");
         assert_eq!(submit["fallback"]["type"], "Action.Submit");
+    }
+
+    #[test]
+    fn a_command_button_is_an_execute_action_carrying_its_word() {
+        let mut msg = notice();
+        msg.commands.push(crate::chat::message::CommandButton {
+            word: "board".into(),
+            label: "Board view".into(),
+        });
+        let c = card(&msg, &lookup);
+        let action = &c["actions"][0];
+        assert_eq!(action["type"], "Action.Execute");
+        assert_eq!(action["verb"], COMMAND_ACTION);
+        assert_eq!(action["title"], "Board view");
+        assert_eq!(
+            action["data"],
+            json!({ "verb": COMMAND_ACTION, "command": "board", "card": "notice" })
+        );
+        assert_eq!(action["fallback"]["type"], "Action.Submit");
     }
 
     #[test]

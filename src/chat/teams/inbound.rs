@@ -20,6 +20,7 @@ use super::client::{ConnectorClient, ConnectorError};
 use super::forms::{self, CardKind};
 use crate::chat::forms::FormSpec;
 use crate::chat::interact::{self, Asker, FormView, Input, Reply};
+use crate::chat::message::COMMAND_ACTION;
 use crate::chat::{Button, Delivery, Message, Origin, Target, compose};
 use crate::delivery::{PostError, PostFuture, Posted, Poster};
 use crate::directory::{Person, PersonId, Platform};
@@ -647,6 +648,24 @@ async fn card_action(
         Some(f) => format!("teams:form:{f}:{}", person.id.0),
         None => format!("teams:activity:{}", a.id),
     });
+    let asker = Asker {
+        person,
+        origin,
+        command_word: COMMAND,
+    };
+    if verb_id == COMMAND_ACTION {
+        // A command button is read back as its word typed.
+        let word = data.get("command").and_then(Value::as_str).unwrap_or("");
+        return match interact::handle(service, asker, Input::Typed(word.to_string()), key).await {
+            Reply::Say(text) | Reply::Refused(text) => Answer::Text(text),
+            Reply::Form(view) => {
+                let shown = forms::form_card(&view.spec, &view.values, &view.errors, card, form_id);
+                Answer::Form(shown, view)
+            }
+            Reply::Recorded(outcome) => card_after(service, tenant, card, &outcome),
+            Reply::AlreadyRecorded(_) => Answer::Text("Already recorded.".into()),
+        };
+    }
     let Some(verb) = Verb::from_id(verb_id) else {
         return Answer::NotSupported("escalation-bot does not know this action".into());
     };
@@ -677,11 +696,6 @@ async fn card_action(
             reference: reference.clone(),
             values,
         },
-    };
-    let asker = Asker {
-        person,
-        origin,
-        command_word: COMMAND,
     };
     match interact::handle(service, asker, input, key).await {
         Reply::Recorded(outcome) => card_after(service, tenant, card, &outcome),
