@@ -7,7 +7,7 @@
 //! operations that use a backend's own features live in `sqlite.rs` and `postgres.rs`.
 
 use super::chain::BrokenLink;
-use super::chain::{self, StoredEvent, Verifier};
+use super::chain::{StoredEvent, Verifier};
 use super::checkpoint::{Checkpoint, CheckpointFinding};
 use super::crosscheck::{Outside, cross_check};
 use super::logline::LogLine;
@@ -24,6 +24,8 @@ use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Transaction, Type,
 };
 use std::time::Duration;
+
+mod append;
 
 /// Claims ready outbox rows in id order, skipping a lane while an earlier row of it is pending
 /// (a lane is delivered strictly in order). `$lock` is the backend's way of letting concurrent
@@ -323,27 +325,8 @@ where
         items: &[(String, u64, &Batch)],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         let (mut tx, _turn) = self.begin_append().await?;
-        let mut failed: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        let mut out = Vec::with_capacity(items.len());
         let mut head = None;
-        for (reference, expected, batch) in items {
-            if failed.contains(reference.as_str()) {
-                out.push(Err(StoreError::Conflict {
-                    reference: reference.clone(),
-                    expected: *expected,
-                    found: expected.saturating_sub(1),
-                }));
-                continue;
-            }
-            match Self::append_in(&mut tx, reference, *expected, batch, &mut head).await {
-                Ok(()) => out.push(Ok(())),
-                Err(e @ (StoreError::Conflict { .. } | StoreError::Duplicate)) => {
-                    failed.insert(reference.as_str());
-                    out.push(Err(e));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let out = Self::append_rows(&mut tx, items, &mut head).await?;
         if out.iter().any(Result::is_ok) {
             Head::write(&mut tx, head).await?;
             tx.commit().await.map_err(err)?;
@@ -1220,170 +1203,12 @@ where
         batch: &Batch,
         head: &mut Option<Head>,
     ) -> Result<(), StoreError> {
-        let now_us = batch.events.first().map_or(0, |e| micros(e.at));
-        // Check the version cheaply before writing anything: a losing racer fails fast, and a
-        // failed append leaves nothing behind to undo (a group commit goes on without it).
-        let newest: Option<(i64, String)> = sqlx::query_as(
-            "SELECT seq, hash FROM events WHERE reference = $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(reference)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(err)?;
-        let (found, last_hash) = newest.unwrap_or((0, String::new()));
-        let found = found as u64;
-        if found != expected {
-            return Err(StoreError::Conflict {
-                reference: reference.to_string(),
-                expected,
-                found,
-            });
-        }
-        if let Some(key) = &batch.inbound_key {
-            let inserted = sqlx::query(
-                "INSERT INTO inbound_keys (key, reference, at_us) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(key)
-            .bind(reference)
-            .bind(now_us)
-            .execute(&mut *conn)
-            .await
-            .map_err(err)?;
-            if DB::rows_affected(&inserted) == 0 {
-                return Err(StoreError::Duplicate);
-            }
-        }
-        let head = match head {
-            Some(h) => h,
-            None => head.insert(Head::read(conn).await?),
-        };
-        let rows = chain::link(
-            reference,
-            expected as i64 + 1,
-            last_hash,
-            head.hash.clone(),
-            &batch.events,
-        )?;
-        for r in &rows {
-            let global_seq: i64 = sqlx::query_scalar(
-                "INSERT INTO events (reference, seq, at_us, actor, kind, body, prev_hash, prev_global_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING global_seq",
-            )
-            .bind(&r.reference)
-            .bind(r.seq)
-            .bind(r.at_us)
-            .bind(r.actor.as_deref())
-            .bind(&r.kind)
-            .bind(&r.body)
-            .bind(&r.prev_hash)
-            .bind(&r.prev_global_hash)
-            .bind(&r.hash)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| {
-                // (reference, seq) is unique: another writer recorded this event number first.
-                if is_unique_violation(&e) {
-                    StoreError::Conflict {
-                        reference: reference.to_string(),
-                        expected,
-                        found: expected + 1,
-                    }
-                } else {
-                    err(e)
-                }
-            })?;
-            *head = Head {
-                global_seq,
-                hash: r.hash.clone(),
-                reference: reference.to_string(),
-                seq: r.seq,
-                moved: true,
-            };
-        }
-        for kind in &batch.cancel_schedule_kinds {
-            sqlx::query(
-                "UPDATE schedule SET status = 'cancelled', done_us = $1
-                 WHERE reference = $2 AND kind = $3 AND status = 'pending'",
-            )
-            .bind(now_us)
-            .bind(reference)
-            .bind(kind)
-            .execute(&mut *conn)
-            .await
-            .map_err(err)?;
-        }
-        for o in &batch.outbox {
-            Self::insert_outbox(conn, reference, o, now_us).await?;
-        }
-        for s in &batch.schedule {
-            sqlx::query(
-                "INSERT INTO schedule (idempotency_key, reference, kind, due_us, payload)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING",
-            )
-            .bind(&s.idempotency_key)
-            .bind(reference)
-            .bind(&s.kind)
-            .bind(micros(s.due_at))
-            .bind(s.payload.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(err)?;
-        }
-        let state = match &batch.after {
-            Some(after) if after.version == expected + batch.events.len() as u64 => after.clone(),
-            // The new events are already inserted: folding what is stored gives the state after.
-            _ => Dispute::from_events(&Self::load_events(conn, reference).await?),
-        };
-        match &batch.before {
-            // The stored rows are the state decided on: move the version, keep the rest.
-            Some(before)
-                if before.version == expected
-                    && projection::only_version_differs(before, &state) =>
-            {
-                sqlx::query("UPDATE disputes SET version = $1 WHERE reference = $2")
-                    .bind(state.version as i64)
-                    .bind(reference)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(err)?;
-                Self::write_snapshot(conn, reference, &state).await?;
-            }
-            _ => Self::write_projection(conn, reference, &state).await?,
-        }
-        Self::write_log_line(conn, reference, expected, &batch.events).await
-    }
-
-    /// Brings the dispute's log line up to date with the events just appended: the stored line
-    /// plus these events when it is current, else a fold of the whole record.
-    async fn write_log_line(
-        conn: &mut DB::Connection,
-        reference: &str,
-        expected: u64,
-        events: &[Event],
-    ) -> Result<(), StoreError> {
-        let stored: Option<String> = if expected == 0 {
-            None
-        } else {
-            sqlx::query_scalar("SELECT line FROM dispute_log WHERE reference = $1")
-                .bind(reference)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(err)?
-        };
-        let current = stored
-            .and_then(|t| serde_json::from_str::<LogLine>(&t).ok())
-            .filter(|l| l.version == expected);
-        let line = match current {
-            Some(mut l) => {
-                for e in events {
-                    l.apply(e);
-                }
-                Some(l)
-            }
-            None if expected == 0 => LogLine::fold(reference, events),
-            None => LogLine::fold(reference, &Self::load_events(conn, reference).await?),
-        };
-        Self::put_log_line(conn, reference, line.as_ref()).await
+        let items = [(reference.to_string(), expected, batch)];
+        Self::append_rows(conn, &items, head)
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or(Ok(()))
     }
 
     async fn put_log_line(
@@ -1735,8 +1560,10 @@ where
     ) -> Result<(), StoreError> {
         let (mut tx, _turn) = self.begin_append().await?;
         let mut head = None;
-        for (reference, batch) in batches {
-            Self::append_in(&mut tx, reference, 0, batch, &mut head).await?;
+        let items: Vec<(String, u64, &Batch)> =
+            batches.iter().map(|(r, b)| (r.clone(), 0, b)).collect();
+        for result in Self::append_rows(&mut tx, &items, &mut head).await? {
+            result?;
         }
         Head::write(&mut tx, head).await?;
         tx.commit().await.map_err(err)
