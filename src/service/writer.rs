@@ -7,7 +7,8 @@
 //! before the group is committed. A refusal or a conflict touches only its own request (and the
 //! later ones on the same dispute, which are decided again on the fresh state); the rest of the
 //! group commits. Raises allocate a reference inside their own transaction and are written one
-//! at a time, in turn with the groups.
+//! at a time, in turn with the groups. While one group is being written, the next is decided on
+//! the states the written one leaves, so deciding and writing overlap.
 
 use super::{Outcome, ServiceError};
 use crate::calendar::{Calendar, local_year};
@@ -362,13 +363,18 @@ impl Writer {
     }
 }
 
-/// The writer's loop: one group at a time, until the service is dropped.
+/// The writer's loop, until the service is dropped. A group's write (its round trips and its
+/// sync to disk) runs while the next group is decided, on the state the written group leaves:
+/// deciding and writing overlap instead of taking turns. Should the written group not commit
+/// some of its disputes (another replica moved one on, a request already recorded, the store
+/// failing), the next group's decisions are dropped and it is decided again after it.
 async fn run(decider: Arc<Decider>, mut queue: mpsc::UnboundedReceiver<Job>) {
     let mut cache: HashMap<Reference, Dispute> = HashMap::new();
     let mut again: Vec<Job> = Vec::new();
+    let mut writing: Option<Writing> = None;
     loop {
         let mut jobs = std::mem::take(&mut again);
-        if jobs.is_empty() {
+        if jobs.is_empty() && writing.is_none() {
             match queue.recv().await {
                 Some(job) => jobs.push(job),
                 None => return,
@@ -380,11 +386,70 @@ async fn run(decider: Arc<Decider>, mut queue: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
-        again = group(&decider, jobs, &mut cache).await;
+        let tentative = writing.as_ref().map(|w| &w.group.overlay);
+        let next = if jobs.is_empty() {
+            None
+        } else {
+            Some(decide_group(&decider, jobs, &cache, tentative).await)
+        };
+        if let Some(w) = writing.take() {
+            let mut group = w.group;
+            let written = match w.handle.await {
+                Ok((batches, written)) => {
+                    group.items = batches;
+                    written
+                }
+                // The batches went with the task: nothing is known to be written, so every
+                // appending job is told and decided on stored state next time.
+                Err(_) => Err(StoreError::Database(
+                    "the write of a group stopped before it finished; check the record before trying again".into(),
+                )),
+            };
+            let (redo, undone) = finish_group(&decider, group, written, &mut cache).await;
+            again = redo;
+            if let Some(n) = next {
+                if undone {
+                    // Decided on states that were not all committed: decide again, after.
+                    again.extend(n.jobs);
+                } else {
+                    writing = Some(start_write(&decider, n));
+                }
+            }
+        } else if let Some(n) = next {
+            writing = Some(start_write(&decider, n));
+        }
         if cache.len() > MAX_CACHED {
             cache.clear();
         }
     }
+}
+
+/// A group whose write is under way, and the task writing it.
+struct Writing {
+    group: Group,
+    handle: tokio::task::JoinHandle<(Vec<Item>, Written)>,
+}
+
+type Written = Result<Vec<Result<(), StoreError>>, StoreError>;
+
+/// A batch to append to a dispute at the version it was decided on.
+type Item = (Reference, u64, Batch);
+
+/// Starts writing a decided group on its own task, which hands the batches back with the result.
+fn start_write(decider: &Decider, mut group: Group) -> Writing {
+    let store = decider.store.clone();
+    let batches = std::mem::take(&mut group.items);
+    let handle = tokio::spawn(async move {
+        if batches.is_empty() {
+            return (batches, Ok(Vec::new()));
+        }
+        let refs: Vec<(Reference, u64, &Batch)> =
+            batches.iter().map(|(r, v, b)| (r.clone(), *v, b)).collect();
+        let written = store.append_group(&refs).await;
+        drop(refs);
+        (batches, written)
+    });
+    Writing { group, handle }
 }
 
 /// What deciding one job came to, before the group is written.
@@ -399,14 +464,25 @@ enum Decided {
     Verify,
 }
 
-/// Decides and writes one group; returns the jobs to decide again (conflicts, in order).
-async fn group(
+/// A decided group: its jobs, what each came to, the batches to append and the states they
+/// leave.
+struct Group {
+    jobs: Vec<Job>,
+    decided: Vec<Decided>,
+    items: Vec<Item>,
+    overlay: HashMap<Reference, Dispute>,
+}
+
+/// Decides each job in order on the state the group's earlier jobs leave, else the state the
+/// group being written leaves (`tentative`), else a remembered state, else the stored one.
+async fn decide_group(
     decider: &Decider,
     jobs: Vec<Job>,
-    cache: &mut HashMap<Reference, Dispute>,
-) -> Vec<Job> {
+    cache: &HashMap<Reference, Dispute>,
+    tentative: Option<&HashMap<Reference, Dispute>>,
+) -> Group {
     let mut overlay: HashMap<Reference, Dispute> = HashMap::new();
-    let mut items: Vec<(Reference, u64, Batch)> = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
     let mut decided = Vec::with_capacity(jobs.len());
     for job in &jobs {
         let Some(reference) = job.work.reference() else {
@@ -418,10 +494,11 @@ async fn group(
         } else {
             cache.get(reference)
         };
-        let (before, from_cache) = match (overlay.get(reference), remembered) {
-            (Some(d), _) => (d.clone(), false),
-            (None, Some(d)) => (d.clone(), true),
-            (None, None) => match decider.store.load(reference).await {
+        let pending = tentative.and_then(|t| t.get(reference));
+        let (before, from_cache) = match (overlay.get(reference), pending, remembered) {
+            (Some(d), _, _) | (None, Some(d), _) => (d.clone(), false),
+            (None, None, Some(d)) => (d.clone(), true),
+            (None, None, None) => match decider.store.load(reference).await {
                 Ok(d) => (d, false),
                 Err(e) => {
                     decided.push(Decided::Answer(Box::new(Err(e.into()))));
@@ -456,14 +533,28 @@ async fn group(
             Err(e) => decided.push(Decided::Answer(Box::new(Err(e)))),
         }
     }
+    Group {
+        jobs,
+        decided,
+        items,
+        overlay,
+    }
+}
 
-    let written = if items.is_empty() {
-        Ok(Vec::new())
-    } else {
-        let refs: Vec<(Reference, u64, &Batch)> =
-            items.iter().map(|(r, v, b)| (r.clone(), *v, b)).collect();
-        decider.store.append_group(&refs).await
-    };
+/// Answers a written group's jobs; returns the jobs to decide again (conflicts, in order) and
+/// whether any state the group decided on was not committed.
+async fn finish_group(
+    decider: &Decider,
+    group: Group,
+    written: Written,
+    cache: &mut HashMap<Reference, Dispute>,
+) -> (Vec<Job>, bool) {
+    let Group {
+        jobs,
+        decided,
+        items,
+        overlay,
+    } = group;
     let mut results = match written {
         Ok(results) => results.into_iter().map(Some).collect::<Vec<_>>(),
         Err(e) => {
@@ -562,10 +653,11 @@ async fn group(
             }
         }
     }
+    let undone = !redo.is_empty();
     for (reference, state) in overlay {
         if !redo.contains(&reference) {
             cache.insert(reference, state);
         }
     }
-    again
+    (again, undone)
 }
