@@ -13,8 +13,8 @@ use super::crosscheck::{Outside, cross_check};
 use super::logline::LogLine;
 use super::projection::{self, DisputeRow, Projection};
 use super::{
-    AdapterEntry, Batch, DisputeRecord, LogScope, NewOutbox, OutboxDepth, OutboxRow, Pace,
-    RecordView, RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
+    AdapterEntry, Batch, DisputeRecord, HeldWorkspace, LogScope, NewOutbox, OutboxDepth, OutboxRow,
+    Pace, RecordView, RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
 };
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
@@ -556,8 +556,8 @@ where
         workspace: &str,
         channel: &str,
     ) -> Result<Pace, StoreError> {
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT channel, next_slot_us, paused_until_us FROM delivery_pace
+        let rows: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT channel, next_slot_us, paused_until_us, held_since_us FROM delivery_pace
              WHERE platform = $1 AND workspace = $2 AND (channel = $3 OR channel = '')",
         )
         .bind(platform)
@@ -567,9 +567,12 @@ where
         .await
         .map_err(err)?;
         let mut pace = Pace::default();
-        for (c, next, paused) in rows {
+        for (c, next, paused, held) in rows {
             if c == channel {
                 pace.next_slot = Some(from_micros(next));
+            }
+            if c.is_empty() && held.is_some() {
+                pace.held = true;
             }
             let paused = from_micros(paused);
             if pace.paused_until.is_none_or(|p| p < paused) {
@@ -640,11 +643,110 @@ where
         Ok(())
     }
 
+    /// Holds a workspace (its row `channel = ''` in `delivery_pace`) unless it is held already;
+    /// true when this call held it. Two replicas holding at once: one of them gets true.
+    pub(super) async fn hold_workspace(
+        &self,
+        platform: &str,
+        workspace: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (mut tx, _turn) = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO delivery_pace (platform, workspace, channel, next_slot_us, paused_until_us)
+             VALUES ($1, $2, '', 0, 0)
+             ON CONFLICT (platform, workspace, channel) DO NOTHING",
+        )
+        .bind(platform)
+        .bind(workspace)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        let held = sqlx::query(
+            "UPDATE delivery_pace SET held_since_us = $1, held_why = $2
+             WHERE platform = $3 AND workspace = $4 AND channel = '' AND held_since_us IS NULL",
+        )
+        .bind(micros(now))
+        .bind(why)
+        .bind(platform)
+        .bind(workspace)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(DB::rows_affected(&held) == 1)
+    }
+
+    /// Lifts a workspace's hold and makes its rows that wait unleased for a later time ready
+    /// now (rows holding a posting slot keep it). Lanes name the platform and workspace as
+    /// `…|{platform}|{workspace}|…`.
+    pub(super) async fn release_hold(
+        &self,
+        platform: &str,
+        workspace: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(bool, u64), StoreError> {
+        let pattern = format!("%|{}|{}|%", like_escaped(platform), like_escaped(workspace));
+        let (mut tx, _turn) = self.begin_write().await?;
+        let lifted = sqlx::query(
+            "UPDATE delivery_pace SET held_since_us = NULL, held_why = NULL
+             WHERE platform = $1 AND workspace = $2 AND channel = '' AND held_since_us IS NOT NULL",
+        )
+        .bind(platform)
+        .bind(workspace)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        let ready = sqlx::query(
+            "UPDATE outbox SET available_us = $1
+             WHERE status = 'pending' AND lease_owner IS NULL AND available_us > $1
+               AND slot_us IS NULL AND lane LIKE $2 ESCAPE '\\'",
+        )
+        .bind(micros(now))
+        .bind(pattern)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok((DB::rows_affected(&lifted) == 1, DB::rows_affected(&ready)))
+    }
+
+    pub(super) async fn held_workspaces(&self) -> Result<Vec<HeldWorkspace>, StoreError> {
+        let rows: Vec<(String, String, i64, Option<String>, i64)> = sqlx::query_as(
+            "SELECT p.platform, p.workspace, p.held_since_us, p.held_why,
+                    (SELECT count(*) FROM outbox o
+                     WHERE o.status = 'pending'
+                       AND o.lane LIKE '%|' || p.platform || '|' || p.workspace || '|%')
+             FROM delivery_pace p
+             WHERE p.channel = '' AND p.held_since_us IS NOT NULL
+             ORDER BY p.platform, p.workspace",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(platform, workspace, since, why, waiting)| HeldWorkspace {
+                platform,
+                workspace,
+                since: from_micros(since),
+                why: why.unwrap_or_default(),
+                waiting,
+            })
+            .collect())
+    }
+
     pub(super) async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
-        let (pending, parked, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
+        let (pending, parked, oldest, held): (i64, i64, Option<i64>, i64) = sqlx::query_as(
             "SELECT count(CASE WHEN status = 'pending' THEN 1 END),
                     count(CASE WHEN status = 'parked' THEN 1 END),
-                    min(CASE WHEN status = 'pending' THEN created_us END)
+                    min(CASE WHEN status = 'pending' THEN created_us END),
+                    count(CASE WHEN status = 'pending' AND EXISTS (
+                        SELECT 1 FROM delivery_pace p
+                        WHERE p.channel = '' AND p.held_since_us IS NOT NULL
+                          AND outbox.lane LIKE '%|' || p.platform || '|' || p.workspace || '|%')
+                          THEN 1 END)
              FROM outbox",
         )
         .fetch_one(&self.pool)
@@ -653,6 +755,7 @@ where
         Ok(OutboxDepth {
             pending,
             parked,
+            held,
             oldest_pending: oldest.map(from_micros),
         })
     }

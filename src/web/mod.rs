@@ -123,15 +123,13 @@ pub async fn build(
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    let tokens = SlackTokens::new(config.slack_bot_token.clone(), config.slack_tokens()?);
+    let mut tokens = SlackTokens::new(config.slack_bot_token.clone(), config.slack_tokens()?);
     let oauth = slack_oauth(config)?;
     if let Some(oauth) = &oauth {
-        for (team, token) in
-            crate::chat::slack::install::stored_tokens(&service, &oauth.sealer).await
-        {
-            tokens.install(&team, token);
-        }
+        tokens = tokens.with_installs(service.adapter_state("slack"), oauth.sealer.clone());
+        tokens.refresh(true).await;
     }
+    resume_configured(&service, &tokens).await;
     // The sandbox stands in for both platforms: their missing credentials are expected there.
     if config.slack_signing_secrets.is_empty() && !config.sandbox {
         tracing::warn!(
@@ -202,6 +200,37 @@ pub async fn build(
         scheduler,
         metrics,
     })
+}
+
+/// A Slack workspace held because its token stopped working resumes at start when
+/// configuration gives it a token: restarting with a new `SLACK_BOT_TOKEN(S)` is how a
+/// single-workspace setup is mended. Should that token be refused too, it is held again.
+async fn resume_configured(service: &Service, tokens: &SlackTokens) {
+    let held = match service.held_workspaces().await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read which workspaces are held");
+            return;
+        }
+    };
+    let slack = Platform::Slack.to_string();
+    for h in held.iter().filter(|h| h.platform == slack) {
+        if tokens.configured(&h.workspace).is_none() {
+            tracing::warn!(workspace = %h.workspace, why = %h.why, waiting = h.waiting, "slack: posts to a workspace are kept until escalation-bot is installed there again");
+            continue;
+        }
+        match service
+            .resume_workspace(Platform::Slack, &h.workspace)
+            .await
+        {
+            Ok((_, kept)) => {
+                tracing::info!(workspace = %h.workspace, kept, "slack: trying the configured token again for a held workspace")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, workspace = %h.workspace, "slack: cannot resume a held workspace")
+            }
+        }
+    }
 }
 
 /// Installing from Slack by OAuth, when the client id, secret, token key and public URL are all
@@ -278,7 +307,21 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.service.health().await {
-        Ok(backend) => (StatusCode::OK, format!("ok: {backend} reachable")).into_response(),
+        Ok(backend) => {
+            let mut text = format!("ok: {backend} reachable");
+            // Ready all the same: the service works, but some posts wait on an administrator.
+            for h in state.service.held_workspaces().await.unwrap_or_default() {
+                text.push_str(&format!(
+                    "\nheld: {} posts to {} workspace {} are kept until escalation-bot is installed there again ({} since {})",
+                    h.waiting,
+                    h.platform,
+                    h.workspace,
+                    h.why,
+                    h.since.format("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+            (StatusCode::OK, text).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readyz: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
@@ -290,6 +333,7 @@ async fn metrics_page(State(state): State<AppState>) -> Response {
     if let Ok(depth) = state.service.outbox().depth().await {
         state.metrics.outbox_pending.set(depth.pending);
         state.metrics.outbox_parked.set(depth.parked);
+        state.metrics.outbox_held.set(depth.held);
         let age = depth
             .oldest_pending
             .map_or(0, |t| (state.service.now() - t).num_seconds().max(0));
