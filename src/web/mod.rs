@@ -76,18 +76,10 @@ pub async fn build(
     } else {
         directory
     };
-    let problems = crate::directory::check_directory(&directory, &policies);
-    if !problems.is_empty() {
-        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return Err(format!(
-            "the directory {} has problems:\n{}",
-            config.directory.display(),
-            list.join("\n")
-        ));
-    }
     let store = Store::open(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
+    check_in_use(config, &store, &directory, &policies).await?;
     let directory_text = std::fs::read_to_string(&config.directory).map_err(|e| {
         format!(
             "cannot read the directory {}: {e}",
@@ -200,6 +192,47 @@ pub async fn build(
         scheduler,
         metrics,
     })
+}
+
+/// Checks the directory the service will run with — the file's agencies with the people the
+/// Board last imported, or the file alone before any import — against the policies, saying
+/// what to do when the people are still to be imported.
+async fn check_in_use(
+    config: &ServeConfig,
+    store: &Store,
+    file: &Directory,
+    policies: &PolicySet,
+) -> Result<(), String> {
+    let in_use = crate::service::directory_in_use(store, file)
+        .await
+        .map_err(|e| e.to_string())?;
+    let problems = crate::directory::check_directory(&in_use, policies);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let imported = store
+        .current_directory()
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some();
+    let hint = if imported {
+        "\nCorrect the directory file, or import a corrected CSV of the people with `escalation-bot directory import FILE.csv`, and start again."
+    } else if file.people().next().is_none() {
+        "\nNo people have been imported into this database yet: import them first with `escalation-bot directory import people.csv` (the same DATABASE_URL and DIRECTORY as `serve`), then start again. See \"Your directory\" in the README."
+    } else {
+        "\nCorrect the directory file, or import the people with `escalation-bot directory import people.csv`, and start again."
+    };
+    Err(format!(
+        "the directory in use ({}{}) has problems:\n{}{hint}",
+        config.directory.display(),
+        if imported {
+            " with the people last imported"
+        } else {
+            ""
+        },
+        list.join("\n")
+    ))
 }
 
 /// A Slack workspace held because its token stopped working resumes at start when

@@ -253,8 +253,8 @@ impl Drop for Serve {
     }
 }
 
-fn serve(env: &[(&str, String)], log: &Path) -> (Serve, String) {
-    let log = std::fs::File::create(log).expect("a log file");
+fn serve(env: &[(&str, String)], log_path: &Path) -> (Serve, String) {
+    let log = std::fs::File::create(log_path).expect("a log file");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_escalation-bot"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(crate_root())
@@ -276,7 +276,13 @@ fn serve(env: &[(&str, String)], log: &Path) -> (Serve, String) {
     let url = line
         .trim()
         .strip_prefix("escalation-bot is serving on ")
-        .unwrap_or_else(|| panic!("serve says where it listens: {line:?}"))
+        .unwrap_or_else(|| {
+            let _ = child.wait();
+            panic!(
+                "serve says where it listens: {line:?}\n{}",
+                std::fs::read_to_string(log_path).unwrap_or_default()
+            )
+        })
         .to_string();
     (Serve(child), url)
 }
@@ -400,6 +406,29 @@ async fn a_new_board_follows_the_readme_from_a_csv_to_a_challenge_raised_by_some
         ),
         ("SLACK_API_BASE_URL", slack.api_base()),
     ];
+
+    // Started before the people are imported, `serve` stops and says what to do first.
+    let early = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_escalation-bot"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(crate_root())
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("serve stops at once")
+    .expect("serve runs");
+    let said = String::from_utf8_lossy(&early.stderr);
+    assert!(!early.status.success(), "{said}");
+    assert!(
+        said.contains("No people have been imported into this database yet")
+            && said.contains("escalation-bot directory import people.csv"),
+        "{said}"
+    );
 
     // "Your directory": check the CSV, then apply it.
     let people_arg = people.display().to_string();
