@@ -556,8 +556,8 @@ where
         workspace: &str,
         channel: &str,
     ) -> Result<Pace, StoreError> {
-        let rows: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT channel, next_slot_us, paused_until_us, held_since_us FROM delivery_pace
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT channel, next_slot_us, paused_until_us FROM delivery_pace
              WHERE platform = $1 AND workspace = $2 AND (channel = $3 OR channel = '')",
         )
         .bind(platform)
@@ -566,13 +566,21 @@ where
         .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        let mut pace = Pace::default();
-        for (c, next, paused, held) in rows {
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT since_us FROM workspace_holds WHERE platform = $1 AND workspace = $2",
+        )
+        .bind(platform)
+        .bind(workspace)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        let mut pace = Pace {
+            held: held.is_some(),
+            ..Pace::default()
+        };
+        for (c, next, paused) in rows {
             if c == channel {
                 pace.next_slot = Some(from_micros(next));
-            }
-            if c.is_empty() && held.is_some() {
-                pace.held = true;
             }
             let paused = from_micros(paused);
             if pace.paused_until.is_none_or(|p| p < paused) {
@@ -643,8 +651,8 @@ where
         Ok(())
     }
 
-    /// Holds a workspace (its row `channel = ''` in `delivery_pace`) unless it is held already;
-    /// true when this call held it. Two replicas holding at once: one of them gets true.
+    /// Holds a workspace unless it is held already; true when this call held it. Two replicas
+    /// holding at once: one of them gets true.
     pub(super) async fn hold_workspace(
         &self,
         platform: &str,
@@ -652,29 +660,18 @@ where
         why: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let (mut tx, _turn) = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO delivery_pace (platform, workspace, channel, next_slot_us, paused_until_us)
-             VALUES ($1, $2, '', 0, 0)
-             ON CONFLICT (platform, workspace, channel) DO NOTHING",
+        let _turn = self.turn().await;
+        let held = sqlx::query(
+            "INSERT INTO workspace_holds (platform, workspace, since_us, why) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (platform, workspace) DO NOTHING",
         )
         .bind(platform)
         .bind(workspace)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        let held = sqlx::query(
-            "UPDATE delivery_pace SET held_since_us = $1, held_why = $2
-             WHERE platform = $3 AND workspace = $4 AND channel = '' AND held_since_us IS NULL",
-        )
         .bind(micros(now))
         .bind(why)
-        .bind(platform)
-        .bind(workspace)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await
         .map_err(err)?;
-        tx.commit().await.map_err(err)?;
         Ok(DB::rows_affected(&held) == 1)
     }
 
@@ -689,15 +686,13 @@ where
     ) -> Result<(bool, u64), StoreError> {
         let pattern = format!("%|{}|{}|%", like_escaped(platform), like_escaped(workspace));
         let (mut tx, _turn) = self.begin_write().await?;
-        let lifted = sqlx::query(
-            "UPDATE delivery_pace SET held_since_us = NULL, held_why = NULL
-             WHERE platform = $1 AND workspace = $2 AND channel = '' AND held_since_us IS NOT NULL",
-        )
-        .bind(platform)
-        .bind(workspace)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        let lifted =
+            sqlx::query("DELETE FROM workspace_holds WHERE platform = $1 AND workspace = $2")
+                .bind(platform)
+                .bind(workspace)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
         let ready = sqlx::query(
             "UPDATE outbox SET available_us = $1
              WHERE status = 'pending' AND lease_owner IS NULL AND available_us > $1
@@ -713,14 +708,13 @@ where
     }
 
     pub(super) async fn held_workspaces(&self) -> Result<Vec<HeldWorkspace>, StoreError> {
-        let rows: Vec<(String, String, i64, Option<String>, i64)> = sqlx::query_as(
-            "SELECT p.platform, p.workspace, p.held_since_us, p.held_why,
+        let rows: Vec<(String, String, i64, String, i64)> = sqlx::query_as(
+            "SELECT h.platform, h.workspace, h.since_us, h.why,
                     (SELECT count(*) FROM outbox o
                      WHERE o.status = 'pending'
-                       AND o.lane LIKE '%|' || p.platform || '|' || p.workspace || '|%')
-             FROM delivery_pace p
-             WHERE p.channel = '' AND p.held_since_us IS NOT NULL
-             ORDER BY p.platform, p.workspace",
+                       AND o.lane LIKE '%|' || h.platform || '|' || h.workspace || '|%')
+             FROM workspace_holds h
+             ORDER BY h.platform, h.workspace",
         )
         .fetch_all(&self.pool)
         .await
@@ -731,7 +725,7 @@ where
                 platform,
                 workspace,
                 since: from_micros(since),
-                why: why.unwrap_or_default(),
+                why,
                 waiting,
             })
             .collect())
@@ -743,9 +737,8 @@ where
                     count(CASE WHEN status = 'parked' THEN 1 END),
                     min(CASE WHEN status = 'pending' THEN created_us END),
                     count(CASE WHEN status = 'pending' AND EXISTS (
-                        SELECT 1 FROM delivery_pace p
-                        WHERE p.channel = '' AND p.held_since_us IS NOT NULL
-                          AND outbox.lane LIKE '%|' || p.platform || '|' || p.workspace || '|%')
+                        SELECT 1 FROM workspace_holds h
+                        WHERE outbox.lane LIKE '%|' || h.platform || '|' || h.workspace || '|%')
                           THEN 1 END)
              FROM outbox",
         )

@@ -274,6 +274,8 @@ pub struct Options {
     /// Installable from Slack by OAuth; the ASC workspace then has no configured token and
     /// must be installed.
     pub oauth: bool,
+    /// Configured bot tokens other than each workspace's first: (team, token).
+    pub tokens: Vec<(&'static str, String)>,
 }
 
 /// The app's OAuth client id and secret, as Slack and the app both hold them.
@@ -295,6 +297,7 @@ impl Default for Options {
             unknown_channels: Vec::new(),
             channel_spacing: Duration::ZERO,
             oauth: false,
+            tokens: Vec::new(),
         }
     }
 }
@@ -393,8 +396,14 @@ impl App {
     /// Another replica of the app: its own process state (tokens, worker, HTTP listener) on
     /// the same database, Slack, directory and clock, started with the same options.
     pub async fn replica(&self) -> App {
+        self.replica_with(self.options.clone()).await
+    }
+
+    /// Another replica started with other options (another configured token, say), as the
+    /// service restarted with new settings would be.
+    pub async fn replica_with(&self, options: Options) -> App {
         start(
-            self.options.clone(),
+            options,
             self.clock.clone(),
             self.slack.clone(),
             self.db.clone(),
@@ -440,6 +449,14 @@ async fn start(
             .iter()
             .map(|t| Secret::new(format!("{t}={}", token(t))))
             .collect();
+    }
+    for (team, other) in &options.tokens {
+        config
+            .slack_bot_tokens
+            .retain(|pair| !pair.expose().starts_with(&format!("{team}=")));
+        config
+            .slack_bot_tokens
+            .push(Secret::new(format!("{team}={other}")));
     }
 
     let worker_config = WorkerConfig {

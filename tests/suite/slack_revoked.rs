@@ -6,8 +6,8 @@
 
 use crate::databases::Backend;
 use crate::slack_app::{
-    ASC_CHANNEL, ASC_TEAM, App, BOARD_CHANNEL, BOARD_TEAM, Delivery, Options, VOL_CHANNEL,
-    VOL_TEAM, Who, spawn_with, unix_now,
+    ASC_CHANNEL, ASC_TEAM, App, BOARD_CHANNEL, BOARD_TEAM, Delivery, Options, SOCIAL_WORKER,
+    VOL_CHANNEL, VOL_TEAM, Who, spawn_with, unix_now,
 };
 use crate::slack_install::{allowed, follow};
 use escalation_bot::escalation::Reference;
@@ -291,4 +291,50 @@ async fn two_replicas_take_up_an_install_and_an_uninstall_made_through_either() 
     assert_eq!(count(&asc, "Manager on leave until Monday"), 1, "{asc:?}");
     let depth = first.depth().await;
     assert_eq!((depth.pending, depth.parked), (0, 0), "{depth:?}");
+}
+
+/// A workspace run on a configured token (`SLACK_BOT_TOKENS`, no install flow) whose token is
+/// revoked: held like an installed one, and mended by restarting with the new token.
+#[tokio::test]
+async fn a_configured_token_revoked_is_mended_by_restarting_with_the_new_one() {
+    let options = Options {
+        delivery: Delivery::Manual,
+        ..Options::default()
+    };
+    let app = spawn_with(options.clone()).await;
+    let reference = app
+        .raise(SOCIAL_WORKER, "Disagreement about the care plan")
+        .await;
+    app.deliver().await;
+    app.slack.revoke(VOL_TEAM);
+    note(
+        &app,
+        SOCIAL_WORKER,
+        &reference,
+        "Waiting for the carers' view",
+    )
+    .await;
+    app.deliver().await;
+    let depth = app.depth().await;
+    assert_eq!(depth.parked, 0, "{depth:?}");
+    assert!(depth.held >= 1, "{depth:?}");
+
+    // The administrator reinstalls the app from Slack's settings and restarts the service with
+    // the token Slack gave them.
+    let fresh = app.slack.reissue(VOL_TEAM);
+    let restarted = app
+        .replica_with(Options {
+            tokens: vec![(VOL_TEAM, fresh)],
+            ..options
+        })
+        .await;
+    restarted.deliver().await;
+    let depth = restarted.depth().await;
+    assert_eq!(
+        (depth.pending, depth.parked, depth.held),
+        (0, 0, 0),
+        "{depth:?}"
+    );
+    let vol = texts(&restarted, VOL_TEAM, VOL_CHANNEL);
+    assert_eq!(count(&vol, "Waiting for the carers' view"), 1, "{vol:?}");
 }

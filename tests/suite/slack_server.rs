@@ -443,6 +443,17 @@ impl SlackServer {
         }
     }
 
+    /// A new bot token for `team`, as reinstalling the app from Slack's own settings gives the
+    /// administrator; the one before is revoked.
+    pub fn reissue(&self, team: &str) -> String {
+        let mut state = self.inner.lock();
+        let before = current_token(&self.inner, &state, team).unwrap_or_default();
+        state.revoked.insert(before.clone());
+        let fresh = format!("{before}-reissued-{:04}", state.reissued.len() + 1);
+        state.reissued.insert(fresh.clone(), team.to_string());
+        fresh
+    }
+
     /// The bot token Slack holds for `team` now (a new one after an install following a revocation).
     pub fn token_of(&self, team: &str) -> Option<String> {
         let state = self.inner.lock();

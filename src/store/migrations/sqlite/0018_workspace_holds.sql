@@ -1,6 +1,11 @@
--- A workspace whose credentials stopped working (the app uninstalled, its token revoked): every
--- post to it waits, kept in the outbox, until it is installed again. Held on the workspace's
--- own row of delivery_pace (channel ''), so every replica on the database stops posting there.
--- held_since_us: when posting there was found impossible; held_why: what the platform said.
-ALTER TABLE delivery_pace ADD COLUMN held_since_us INTEGER;
-ALTER TABLE delivery_pace ADD COLUMN held_why TEXT;
+-- Workspaces whose credentials stopped working (the app uninstalled, its token revoked): every
+-- post to one waits, kept in the outbox, until it is installed again. Shared by every replica on
+-- the database, so all of them stop posting there at once. since_us: when posting there was
+-- found impossible; why: what the platform said (e.g. token_revoked).
+CREATE TABLE workspace_holds (
+    platform  TEXT    NOT NULL,
+    workspace TEXT    NOT NULL,
+    since_us  INTEGER NOT NULL,
+    why       TEXT    NOT NULL,
+    PRIMARY KEY (platform, workspace)
+);
