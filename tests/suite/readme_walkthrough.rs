@@ -547,4 +547,14 @@ async fn a_new_board_follows_the_readme_from_a_csv_to_a_challenge_raised_by_some
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // Step 5's `directory links` shows how Sam was found: by the work email Slack gave.
+    let (code, out) = run(&env, &["directory", "links"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.lines().any(|l| l.contains("U0SAM")
+            && l.to_lowercase()
+                .contains("sam.patel@norfolk-asc.example.org")),
+        "{out}"
+    );
 }
