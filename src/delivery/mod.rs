@@ -622,7 +622,7 @@ impl Worker {
             Platform::Sandbox => "sandbox",
         };
         let text = format!(
-            "escalation-bot can no longer post to the {name} workspace {workspace}: {name} answered {code} (the app was removed or its access revoked). No post is lost: every post to the agencies there is kept and goes out, in order, once an administrator of that workspace installs escalation-bot again."
+            "escalation-bot can no longer post to the {name} workspace {workspace}: {name} answered {code} (the app is not installed there, was removed, or its access was revoked). No post is lost: every post to the agencies there is kept and goes out, in order, once an administrator of that workspace installs escalation-bot again."
         );
         self.service
             .tell_boards_about_workspace(
