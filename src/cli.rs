@@ -449,22 +449,6 @@ pub fn directory_check(policies: &Path, file: &Path) -> anyhow::Result<ExitCode>
     Ok(ExitCode::from(1))
 }
 
-/// The directory in use in a database: the people the Board last applied, with the agencies
-/// of the directory file; the file alone before any import.
-pub async fn directory_in_use(
-    store: &crate::store::Store,
-    file: &Directory,
-) -> anyhow::Result<Directory> {
-    match store.current_directory().await? {
-        None => Ok(file.clone()),
-        Some((seq, content)) => Ok(Directory::from_stored(
-            &format!("the applied directory change {seq}"),
-            &content,
-        )?
-        .with_agencies_of(file)),
-    }
-}
-
 /// Where `directory import` and `export` find the directory in use.
 pub struct DirectorySources<'a> {
     pub db: &'a str,
@@ -496,7 +480,7 @@ pub fn directory_import(
         .with_context(|| format!("cannot read the directory CSV {}", file.display()))?;
     runtime()?.block_on(async {
         let store = crate::store::Store::open(src.db).await?;
-        let current = directory_in_use(&store, &base).await?;
+        let current = crate::service::directory_in_use(&store, &base).await?;
         let plan = match crate::directory::plan_import(&current, &set, &text) {
             Ok(plan) => plan,
             Err(problems) => {
@@ -557,7 +541,7 @@ pub fn directory_export(src: &DirectorySources<'_>) -> anyhow::Result<ExitCode> 
     let base = Directory::load(src.directory)?;
     let text = runtime()?.block_on(async {
         let store = crate::store::Store::open(src.db).await?;
-        let dir = directory_in_use(&store, &base).await?;
+        let dir = crate::service::directory_in_use(&store, &base).await?;
         crate::directory::csv::write(&dir).map_err(anyhow::Error::msg)
     })?;
     std::io::stdout()

@@ -15,6 +15,10 @@
 //! idle worker sleeps until the next row falls due. Only real failures count towards a row's
 //! back-off, and once a workspace answers again after failing, its rows waiting out a back-off
 //! go at once (at the channels' pace), so a backlog drains within seconds of a recovery.
+//!
+//! A workspace whose credentials stop working (the app uninstalled, its token revoked) is held
+//! on every replica: its posts are kept, not parked and not retried against the platform, the
+//! boards are told once, and installing it again sends them, in order.
 
 mod backoff;
 mod pace;
@@ -57,6 +61,11 @@ pub enum PostError {
     RateLimited(Duration),
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// The workspace's credentials no longer work (the app was uninstalled, its token revoked
+    /// or the account deactivated; the platform's code): every post there waits, kept, until
+    /// the workspace is installed again.
+    #[error("the workspace's access is gone: {0}")]
+    AccessGone(String),
 }
 
 impl PostError {
@@ -66,7 +75,7 @@ impl PostError {
             PostError::Retry(_) => "transient".into(),
             PostError::InDoubt(_) => "no_answer".into(),
             PostError::RateLimited(_) => "rate_limited".into(),
-            PostError::Permanent(code) => code
+            PostError::Permanent(code) | PostError::AccessGone(code) => code
                 .split([' ', ':'])
                 .next()
                 .unwrap_or("permanent")
@@ -85,6 +94,14 @@ pub enum Found {
     /// The platform offers no way to tell (or re-doing it is harmless): post it.
     Unknowable,
 }
+
+/// How long a post kept for a held workspace waits before it looks again whether the hold was
+/// lifted. Installing again frees the kept posts at once; this only catches a post that was
+/// being handed back at that very moment. No platform call is made while a workspace is held.
+const HOLD_RECHECK: Duration = Duration::from_secs(300);
+
+/// What a kept post's row says while its workspace is held.
+const HELD_WHY: &str = "kept until escalation-bot is installed again in this workspace";
 
 /// The future a platform adapter returns for one post.
 pub type PostFuture<'a> = Pin<Box<dyn Future<Output = Result<Posted, PostError>> + Send + 'a>>;
@@ -209,6 +226,11 @@ impl Drop for InFlight<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.id);
     }
+}
+
+/// Until when a kept post of a held workspace waits before it looks again.
+fn held_until(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(HOLD_RECHECK).unwrap_or_else(|_| chrono::Duration::minutes(5))
 }
 
 /// The channel a delivery posts into, when it posts into one (not a DM, not a private answer).
@@ -402,6 +424,12 @@ impl Worker {
                 outbox.wait_for_slot(row.id, owner, slot).await?;
                 return Ok(());
             }
+            Go::Held => {
+                outbox
+                    .wait(row.id, owner, HELD_WHY, held_until(now))
+                    .await?;
+                return Ok(());
+            }
         }
         let thread = match (&target.delivery, &channel) {
             (
@@ -562,6 +590,18 @@ impl Worker {
                     .retry(row.id, owner, &why, at, in_doubt_since)
                     .await?;
             }
+            PostError::AccessGone(code) => {
+                self.observer.failed(platform, &code, false);
+                let held = outbox
+                    .hold(&platform.to_string(), &target.workspace, &code, now)
+                    .await?;
+                outbox
+                    .wait(row.id, owner, HELD_WHY, held_until(now))
+                    .await?;
+                if held {
+                    self.report_held(platform, &target.workspace, &code).await;
+                }
+            }
             e @ PostError::Permanent(_) => {
                 self.observer.failed(platform, &e.label(), true);
                 tracing::error!(reference = %row.reference, target = %target.key(), error = %e, "delivery: parked a post that cannot succeed");
@@ -570,6 +610,28 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Says once, in the log and to the boards of the agencies there, that posting to a
+    /// workspace stopped and its posts are kept.
+    async fn report_held(&self, platform: Platform, workspace: &str, code: &str) {
+        tracing::error!(%platform, workspace, code, "delivery: the workspace's access is gone; its posts are kept until escalation-bot is installed there again");
+        let name = match platform {
+            Platform::Slack => "Slack",
+            Platform::Teams => "Teams",
+            Platform::Sandbox => "sandbox",
+        };
+        let text = format!(
+            "escalation-bot can no longer post to the {name} workspace {workspace}: {name} answered {code} (the app is not installed there, was removed, or its access was revoked). No post is lost: every post to the agencies there is kept and goes out, in order, once an administrator of that workspace installs escalation-bot again."
+        );
+        self.service
+            .tell_boards_about_workspace(
+                platform,
+                workspace,
+                "Posts are waiting for escalation-bot to be installed again",
+                &text,
+            )
+            .await;
     }
 
     /// Tells the board's own channel that a post about a dispute was parked, so people find out

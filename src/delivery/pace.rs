@@ -6,7 +6,8 @@
 //! later is handed back until then and keeps it, so a backlog waits without being claimed over
 //! and over, and drains at the channel's pace. A pause (HTTP 429 `Retry-After`) holds every
 //! post to the workspace until it ends, on every replica; slots booked before it are dropped
-//! and booked again after it.
+//! and booked again after it. A workspace held because its credentials stopped working holds
+//! every post to it, kept, until it is installed again.
 
 use super::Worker;
 use crate::directory::Platform;
@@ -22,6 +23,8 @@ pub(super) enum Go {
     Paused(DateTime<Utc>),
     /// Hand it back until its booked slot.
     AtSlot(DateTime<Utc>),
+    /// The workspace is held (its credentials stopped working): keep it until it is installed again.
+    Held,
 }
 
 impl Worker {
@@ -41,6 +44,9 @@ impl Worker {
             .outbox
             .pace(&name, workspace, channel.unwrap_or(""))
             .await?;
+        if pace.held {
+            return Ok(Go::Held);
+        }
         let pause_end = pace.paused_until.filter(|until| *until > now);
         let spacing = self.config.channel_spacing;
         let paced = channel.filter(|c| !c.is_empty() && !spacing.is_zero());

@@ -50,6 +50,20 @@ pub enum ServiceError {
     Setup(String),
 }
 
+/// The directory in use in a database: the people the Board last applied (by `directory
+/// import`), with the agencies of the directory file; the file alone before any import.
+pub async fn directory_in_use(store: &Store, file: &Directory) -> Result<Directory, ServiceError> {
+    match store.current_directory().await? {
+        None => Ok(file.clone()),
+        Some((seq, content)) => Ok(Directory::from_stored(
+            &format!("the applied directory change {seq}"),
+            &content,
+        )
+        .map_err(|e| ServiceError::Setup(e.to_string()))?
+        .with_agencies_of(file)),
+    }
+}
+
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -300,7 +300,7 @@ impl Service {
             for target in crate::posts::fanout::board_channels(&dir, board) {
                 let owner = format!("workspace/{board}");
                 let key = format!(
-                    "workspace|{platform}|{workspace}|{board}|{}|{at}",
+                    "workspace|{platform}|{workspace}|{board}|{}|{title}|{at}",
                     target.key()
                 );
                 if let Err(e) = self.reply_privately(&owner, key, &target, &message).await {

@@ -8,7 +8,9 @@
 //! `Service::record`.
 
 use super::Service;
-use crate::store::{NewOutbox, OutboxDepth, OutboxRow, Pace, ScheduleRow, Store, StoreError};
+use crate::store::{
+    HeldWorkspace, NewOutbox, OutboxDepth, OutboxRow, Pace, ScheduleRow, Store, StoreError,
+};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -33,6 +35,37 @@ impl Service {
     /// When the earliest pending scheduled work falls due, if any is pending.
     pub async fn next_scheduled(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.store.next_schedule_due().await
+    }
+
+    /// Stops posting to a workspace whose credentials stopped working (an uninstall, a revoked
+    /// token), on every replica; its posts are kept until it is installed again. True when this
+    /// call held it, so whoever holds it tells the board, once.
+    pub async fn hold_workspace(
+        &self,
+        platform: crate::directory::Platform,
+        workspace: &str,
+        why: &str,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .hold_workspace(&platform.to_string(), workspace, why, self.now())
+            .await
+    }
+
+    /// A workspace was installed again: posting there resumes on every replica and the posts
+    /// kept for it go now, in order. Returns whether it was held and how many posts were freed.
+    pub async fn resume_workspace(
+        &self,
+        platform: crate::directory::Platform,
+        workspace: &str,
+    ) -> Result<(bool, u64), StoreError> {
+        self.store
+            .release_hold(&platform.to_string(), workspace, self.now())
+            .await
+    }
+
+    /// The workspaces where posting is held, for health and metrics.
+    pub async fn held_workspaces(&self) -> Result<Vec<HeldWorkspace>, StoreError> {
+        self.store.held_workspaces().await
     }
 
     /// The outbox, for the delivery worker.
@@ -160,6 +193,19 @@ impl Outbox {
     ) -> Result<(), StoreError> {
         self.store
             .pause_posting(platform, workspace, channel, until)
+            .await
+    }
+
+    /// Stops posting to a workspace on every replica (see [`Service::hold_workspace`]).
+    pub async fn hold(
+        &self,
+        platform: &str,
+        workspace: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .hold_workspace(platform, workspace, why, now)
             .await
     }
 

@@ -169,6 +169,22 @@ pub struct Pace {
     pub next_slot: Option<DateTime<Utc>>,
     /// The latest end of a pause the platform asked for, on the channel or its workspace.
     pub paused_until: Option<DateTime<Utc>>,
+    /// The workspace's credentials stopped working (see [`Store::hold_workspace`]): nothing is
+    /// posted there until it is installed again.
+    pub held: bool,
+}
+
+/// A workspace where posting stopped because its credentials stopped working (the app was
+/// uninstalled, its token revoked): its posts wait in the outbox until it is installed again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldWorkspace {
+    pub platform: String,
+    pub workspace: String,
+    pub since: DateTime<Utc>,
+    /// What the platform answered (e.g. `token_revoked`), or why the service held it.
+    pub why: String,
+    /// How many posts to it wait.
+    pub waiting: i64,
 }
 
 /// A schedule row claimed by a worker.
@@ -187,6 +203,8 @@ pub struct ScheduleRow {
 pub struct OutboxDepth {
     pub pending: i64,
     pub parked: i64,
+    /// Of the pending rows, those waiting for their workspace to be installed again.
+    pub held: i64,
     pub oldest_pending: Option<DateTime<Utc>>,
 }
 
@@ -462,6 +480,36 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.outbox_finish(id, owner, "parked", None, Some(error), now).await)
+    }
+
+    /// Stops posting to a workspace whose credentials stopped working, on every replica: its
+    /// rows are handed back when claimed, kept, until [`Store::release_hold`]. True when this
+    /// call held it (it was posting until now), so the board is told once.
+    pub async fn hold_workspace(
+        &self,
+        platform: &str,
+        workspace: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.hold_workspace(platform, workspace, why, now).await)
+    }
+
+    /// The workspace was installed again: posting resumes, and its rows waiting for that (or
+    /// for a back-off or a pause) are ready now, in their lanes' order. Returns whether it was
+    /// held, and how many rows were made ready.
+    pub async fn release_hold(
+        &self,
+        platform: &str,
+        workspace: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(bool, u64), StoreError> {
+        dispatch!(self, s => s.release_hold(platform, workspace, now).await)
+    }
+
+    /// Every workspace held now, with how many posts wait for it.
+    pub async fn held_workspaces(&self) -> Result<Vec<HeldWorkspace>, StoreError> {
+        dispatch!(self, s => s.held_workspaces().await)
     }
 
     /// Outbox depth and age, for metrics.

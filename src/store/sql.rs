@@ -13,8 +13,8 @@ use super::crosscheck::{Outside, cross_check};
 use super::logline::LogLine;
 use super::projection::{self, DisputeRow, Projection};
 use super::{
-    AdapterEntry, Batch, DisputeRecord, LogScope, NewOutbox, OutboxDepth, OutboxRow, Pace,
-    RecordView, RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
+    AdapterEntry, Batch, DisputeRecord, HeldWorkspace, LogScope, NewOutbox, OutboxDepth, OutboxRow,
+    Pace, RecordView, RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
 };
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
@@ -549,7 +549,18 @@ where
         .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        let mut pace = Pace::default();
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT since_us FROM workspace_holds WHERE platform = $1 AND workspace = $2",
+        )
+        .bind(platform)
+        .bind(workspace)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        let mut pace = Pace {
+            held: held.is_some(),
+            ..Pace::default()
+        };
         for (c, next, paused) in rows {
             if c == channel {
                 pace.next_slot = Some(from_micros(next));
@@ -623,11 +634,95 @@ where
         Ok(())
     }
 
+    /// Holds a workspace unless it is held already; true when this call held it. Two replicas
+    /// holding at once: one of them gets true.
+    pub(super) async fn hold_workspace(
+        &self,
+        platform: &str,
+        workspace: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let _turn = self.turn().await;
+        let held = sqlx::query(
+            "INSERT INTO workspace_holds (platform, workspace, since_us, why) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (platform, workspace) DO NOTHING",
+        )
+        .bind(platform)
+        .bind(workspace)
+        .bind(micros(now))
+        .bind(why)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(DB::rows_affected(&held) == 1)
+    }
+
+    /// Lifts a workspace's hold and makes its rows that wait unleased for a later time ready
+    /// now (rows holding a posting slot keep it). Lanes name the platform and workspace as
+    /// `…|{platform}|{workspace}|…`.
+    pub(super) async fn release_hold(
+        &self,
+        platform: &str,
+        workspace: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(bool, u64), StoreError> {
+        let pattern = format!("%|{}|{}|%", like_escaped(platform), like_escaped(workspace));
+        let (mut tx, _turn) = self.begin_write().await?;
+        let lifted =
+            sqlx::query("DELETE FROM workspace_holds WHERE platform = $1 AND workspace = $2")
+                .bind(platform)
+                .bind(workspace)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        let ready = sqlx::query(
+            "UPDATE outbox SET available_us = $1
+             WHERE status = 'pending' AND lease_owner IS NULL AND available_us > $1
+               AND slot_us IS NULL AND lane LIKE $2 ESCAPE '\\'",
+        )
+        .bind(micros(now))
+        .bind(pattern)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok((DB::rows_affected(&lifted) == 1, DB::rows_affected(&ready)))
+    }
+
+    pub(super) async fn held_workspaces(&self) -> Result<Vec<HeldWorkspace>, StoreError> {
+        let rows: Vec<(String, String, i64, String, i64)> = sqlx::query_as(
+            "SELECT h.platform, h.workspace, h.since_us, h.why,
+                    (SELECT count(*) FROM outbox o
+                     WHERE o.status = 'pending'
+                       AND o.lane LIKE '%|' || h.platform || '|' || h.workspace || '|%')
+             FROM workspace_holds h
+             ORDER BY h.platform, h.workspace",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(platform, workspace, since, why, waiting)| HeldWorkspace {
+                platform,
+                workspace,
+                since: from_micros(since),
+                why,
+                waiting,
+            })
+            .collect())
+    }
+
     pub(super) async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
-        let (pending, parked, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
+        let (pending, parked, oldest, held): (i64, i64, Option<i64>, i64) = sqlx::query_as(
             "SELECT count(CASE WHEN status = 'pending' THEN 1 END),
                     count(CASE WHEN status = 'parked' THEN 1 END),
-                    min(CASE WHEN status = 'pending' THEN created_us END)
+                    min(CASE WHEN status = 'pending' THEN created_us END),
+                    count(CASE WHEN status = 'pending' AND EXISTS (
+                        SELECT 1 FROM workspace_holds h
+                        WHERE outbox.lane LIKE '%|' || h.platform || '|' || h.workspace || '|%')
+                          THEN 1 END)
              FROM outbox",
         )
         .fetch_one(&self.pool)
@@ -636,6 +731,7 @@ where
         Ok(OutboxDepth {
             pending,
             parked,
+            held,
             oldest_pending: oldest.map(from_micros),
         })
     }

@@ -15,6 +15,8 @@ pub struct Metrics {
     pub ack_latency: HistogramVec,
     pub outbox_pending: IntGauge,
     pub outbox_parked: IntGauge,
+    /// Posts kept for workspaces where escalation-bot must be installed again.
+    pub outbox_held: IntGauge,
     pub outbox_oldest_age_seconds: IntGauge,
     pub deliveries: IntCounterVec,
     pub delivery_failures: IntCounterVec,
@@ -41,6 +43,10 @@ impl Metrics {
             "outbox_parked",
             "Posts that could not be delivered and were set aside",
         )?;
+        let outbox_held = IntGauge::new(
+            "outbox_held",
+            "Posts kept until escalation-bot is installed again in their workspace",
+        )?;
         let outbox_oldest_age_seconds = IntGauge::new(
             "outbox_oldest_age_seconds",
             "Age of the oldest post waiting",
@@ -60,6 +66,7 @@ impl Metrics {
         registry.register(Box::new(ack_latency.clone()))?;
         registry.register(Box::new(outbox_pending.clone()))?;
         registry.register(Box::new(outbox_parked.clone()))?;
+        registry.register(Box::new(outbox_held.clone()))?;
         registry.register(Box::new(outbox_oldest_age_seconds.clone()))?;
         registry.register(Box::new(deliveries.clone()))?;
         registry.register(Box::new(delivery_failures.clone()))?;
@@ -69,6 +76,7 @@ impl Metrics {
             ack_latency,
             outbox_pending,
             outbox_parked,
+            outbox_held,
             outbox_oldest_age_seconds,
             deliveries,
             delivery_failures,

@@ -76,18 +76,10 @@ pub async fn build(
     } else {
         directory
     };
-    let problems = crate::directory::check_directory(&directory, &policies);
-    if !problems.is_empty() {
-        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return Err(format!(
-            "the directory {} has problems:\n{}",
-            config.directory.display(),
-            list.join("\n")
-        ));
-    }
     let store = Store::open(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
+    check_in_use(config, &store, &directory, &policies).await?;
     let directory_text = std::fs::read_to_string(&config.directory).map_err(|e| {
         format!(
             "cannot read the directory {}: {e}",
@@ -123,15 +115,13 @@ pub async fn build(
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    let tokens = SlackTokens::new(config.slack_bot_token.clone(), config.slack_tokens()?);
+    let mut tokens = SlackTokens::new(config.slack_bot_token.clone(), config.slack_tokens()?);
     let oauth = slack_oauth(config)?;
     if let Some(oauth) = &oauth {
-        for (team, token) in
-            crate::chat::slack::install::stored_tokens(&service, &oauth.sealer).await
-        {
-            tokens.install(&team, token);
-        }
+        tokens = tokens.with_installs(service.adapter_state("slack"), oauth.sealer.clone());
+        tokens.refresh(true).await;
     }
+    resume_configured(&service, &tokens).await;
     // The sandbox stands in for both platforms: their missing credentials are expected there.
     if config.slack_signing_secrets.is_empty() && !config.sandbox {
         tracing::warn!(
@@ -202,6 +192,78 @@ pub async fn build(
         scheduler,
         metrics,
     })
+}
+
+/// Checks the directory the service will run with — the file's agencies with the people the
+/// Board last imported, or the file alone before any import — against the policies, saying
+/// what to do when the people are still to be imported.
+async fn check_in_use(
+    config: &ServeConfig,
+    store: &Store,
+    file: &Directory,
+    policies: &PolicySet,
+) -> Result<(), String> {
+    let in_use = crate::service::directory_in_use(store, file)
+        .await
+        .map_err(|e| e.to_string())?;
+    let problems = crate::directory::check_directory(&in_use, policies);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let imported = store
+        .current_directory()
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some();
+    let hint = if imported {
+        "\nCorrect the directory file, or import a corrected CSV of the people with `escalation-bot directory import FILE.csv`, and start again."
+    } else if file.people().next().is_none() {
+        "\nNo people have been imported into this database yet: import them first with `escalation-bot directory import people.csv` (the same DATABASE_URL and DIRECTORY as `serve`), then start again. See \"Your directory\" in the README."
+    } else {
+        "\nCorrect the directory file, or import the people with `escalation-bot directory import people.csv`, and start again."
+    };
+    Err(format!(
+        "the directory in use ({}{}) has problems:\n{}{hint}",
+        config.directory.display(),
+        if imported {
+            " with the people last imported"
+        } else {
+            ""
+        },
+        list.join("\n")
+    ))
+}
+
+/// A Slack workspace held because its token stopped working resumes at start when
+/// configuration gives it a token: restarting with a new `SLACK_BOT_TOKEN(S)` is how a
+/// single-workspace setup is mended. Should that token be refused too, it is held again.
+async fn resume_configured(service: &Service, tokens: &SlackTokens) {
+    let held = match service.held_workspaces().await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read which workspaces are held");
+            return;
+        }
+    };
+    let slack = Platform::Slack.to_string();
+    for h in held.iter().filter(|h| h.platform == slack) {
+        if tokens.configured(&h.workspace).is_none() {
+            tracing::warn!(workspace = %h.workspace, why = %h.why, waiting = h.waiting, "slack: posts to a workspace are kept until escalation-bot is installed there again");
+            continue;
+        }
+        match service
+            .resume_workspace(Platform::Slack, &h.workspace)
+            .await
+        {
+            Ok((_, kept)) => {
+                tracing::info!(workspace = %h.workspace, kept, "slack: trying the configured token again for a held workspace")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, workspace = %h.workspace, "slack: cannot resume a held workspace")
+            }
+        }
+    }
 }
 
 /// Installing from Slack by OAuth, when the client id, secret, token key and public URL are all
@@ -278,7 +340,21 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.service.health().await {
-        Ok(backend) => (StatusCode::OK, format!("ok: {backend} reachable")).into_response(),
+        Ok(backend) => {
+            let mut text = format!("ok: {backend} reachable");
+            // Ready all the same: the service works, but some posts wait on an administrator.
+            for h in state.service.held_workspaces().await.unwrap_or_default() {
+                text.push_str(&format!(
+                    "\nheld: {} posts to {} workspace {} are kept until escalation-bot is installed there again ({} since {})",
+                    h.waiting,
+                    h.platform,
+                    h.workspace,
+                    h.why,
+                    h.since.format("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+            (StatusCode::OK, text).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readyz: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
@@ -290,6 +366,7 @@ async fn metrics_page(State(state): State<AppState>) -> Response {
     if let Ok(depth) = state.service.outbox().depth().await {
         state.metrics.outbox_pending.set(depth.pending);
         state.metrics.outbox_parked.set(depth.parked);
+        state.metrics.outbox_held.set(depth.held);
         let age = depth
             .oldest_pending
             .map_or(0, |t| (state.service.now() - t).num_seconds().max(0));

@@ -162,7 +162,16 @@ async fn a_business_unit_signs_in_filters_the_log_opens_a_form_and_sees_the_char
         .click()
         .await
         .expect("pressed");
-    assert!(text_of(&c, "body").await.contains("Signed out"));
+    // The click returns before the next page has loaded: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !text_of(&c, "h1").await.contains("Signed out") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Signed out page never came: {}",
+            text_of(&c, "body").await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     app.type_command("nsab-unit", "norfolk-board", "/challenge board")
         .await;
     let norfolk = app.link_for("nsab-unit").await;

@@ -274,6 +274,8 @@ pub struct Options {
     /// Installable from Slack by OAuth; the ASC workspace then has no configured token and
     /// must be installed.
     pub oauth: bool,
+    /// Configured bot tokens other than each workspace's first: (team, token).
+    pub tokens: Vec<(&'static str, String)>,
 }
 
 /// The app's OAuth client id and secret, as Slack and the app both hold them.
@@ -295,6 +297,7 @@ impl Default for Options {
             unknown_channels: Vec::new(),
             channel_spacing: Duration::ZERO,
             oauth: false,
+            tokens: Vec::new(),
         }
     }
 }
@@ -323,18 +326,19 @@ impl Reply {
 /// A running app and its Slack.
 pub struct App {
     pub url: String,
-    pub slack: SlackServer,
+    pub slack: Arc<SlackServer>,
     pub service: Arc<Service>,
     pub worker: Arc<Worker>,
     pub clock: Arc<ManualClock>,
-    pub db: TestDb,
+    pub db: Arc<TestDb>,
     /// The directory file the app reads (a `serve` process started on the same database reads it too).
     pub directory: std::path::PathBuf,
     http: reqwest::Client,
     secret: String,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    _folder: tempfile::TempDir,
+    options: Options,
+    _folder: Arc<tempfile::TempDir>,
 }
 
 impl Drop for App {
@@ -379,13 +383,46 @@ pub async fn spawn_with(options: Options) -> App {
     if options.server_on_app_clock {
         server_config.clock = clock.clone();
     }
-    let slack = SlackServer::start(server_config).await;
+    let slack = Arc::new(SlackServer::start(server_config).await);
 
-    let db = TestDb::new(options.backend).await;
+    let db = Arc::new(TestDb::new(options.backend).await);
     let folder = tempfile::tempdir().expect("a temporary folder for the directory");
     let directory = folder.path().join("directory.toml");
     std::fs::write(&directory, DIRECTORY).expect("the test directory is written");
+    start(options, clock, slack, db, Arc::new(folder), directory).await
+}
 
+impl App {
+    /// Another replica of the app: its own process state (tokens, worker, HTTP listener) on
+    /// the same database, Slack, directory and clock, started with the same options.
+    pub async fn replica(&self) -> App {
+        self.replica_with(self.options.clone()).await
+    }
+
+    /// Another replica started with other options (another configured token, say), as the
+    /// service restarted with new settings would be.
+    pub async fn replica_with(&self, options: Options) -> App {
+        start(
+            options,
+            self.clock.clone(),
+            self.slack.clone(),
+            self.db.clone(),
+            self._folder.clone(),
+            self.directory.clone(),
+        )
+        .await
+    }
+}
+
+/// Builds and serves the app on a database, Slack and directory already set up.
+async fn start(
+    options: Options,
+    clock: Arc<ManualClock>,
+    slack: Arc<SlackServer>,
+    db: Arc<TestDb>,
+    folder: Arc<tempfile::TempDir>,
+    directory: std::path::PathBuf,
+) -> App {
     // Parsed like the command line, so settings other tests never name keep their defaults.
     let mut config = Flags::try_parse_from(["escalation-bot"])
         .expect("serve's defaults parse")
@@ -412,6 +449,14 @@ pub async fn spawn_with(options: Options) -> App {
             .iter()
             .map(|t| Secret::new(format!("{t}={}", token(t))))
             .collect();
+    }
+    for (team, other) in &options.tokens {
+        config
+            .slack_bot_tokens
+            .retain(|pair| !pair.expose().starts_with(&format!("{team}=")));
+        config
+            .slack_bot_tokens
+            .push(Secret::new(format!("{team}={other}")));
     }
 
     let worker_config = WorkerConfig {
@@ -463,8 +508,61 @@ pub async fn spawn_with(options: Options) -> App {
             .to_string(),
         stop,
         tasks,
+        options,
         _folder: folder,
     }
+}
+
+/// The form body of a `/challenge` slash command, as Slack sends it.
+pub fn command_form(who: Who, text: &str, trigger: &str) -> String {
+    serde_urlencoded::to_string([
+        ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
+        ("team_id", who.team),
+        ("team_domain", "norfolk"),
+        ("channel_id", who.channel),
+        ("channel_name", "safeguarding-challenges"),
+        ("user_id", who.user),
+        ("user_name", who.person),
+        ("command", "/challenge"),
+        ("text", text),
+        ("api_app_id", "A0ESCALATE"),
+        ("is_enterprise_install", "false"),
+        (
+            "response_url",
+            "https://hooks.slack.com/commands/T0ASC/1234/abcd",
+        ),
+        ("trigger_id", trigger),
+    ])
+    .expect("a form body")
+}
+
+/// A `view_submission` of a view the test server opened, with the inputs filled in.
+pub fn submission(who: Who, view: &Value, inputs: &[(&str, &str)], trigger: &str) -> Value {
+    json!({
+        "type": "view_submission",
+        "team": { "id": who.team, "domain": "norfolk" },
+        "user": { "id": who.user, "username": who.person, "name": who.person, "team_id": who.team },
+        "api_app_id": "A0ESCALATE",
+        "token": "gIkuvaNzQIHg97ATvDxqgjtO",
+        "trigger_id": trigger,
+        "view": {
+            "id": view["id"],
+            "team_id": who.team,
+            "type": "modal",
+            "blocks": view["blocks"],
+            "private_metadata": view["private_metadata"],
+            "callback_id": view["callback_id"],
+            "state": { "values": state_values(view, inputs) },
+            "hash": "1780000000.abcdef",
+            "title": view["title"],
+            "root_view_id": view["id"],
+            "app_id": "A0ESCALATE",
+            "bot_id": "B0TEST",
+        },
+        "response_urls": [],
+        "is_enterprise_install": false,
+        "enterprise": null,
+    })
 }
 
 /// Slack's `X-Slack-Signature` for a body at a timestamp.
@@ -594,25 +692,7 @@ impl App {
 
     /// The form body of a `/challenge` slash command, as Slack sends it.
     pub fn command_body(&self, who: Who, text: &str, trigger: &str) -> String {
-        serde_urlencoded::to_string([
-            ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
-            ("team_id", who.team),
-            ("team_domain", "norfolk"),
-            ("channel_id", who.channel),
-            ("channel_name", "safeguarding-challenges"),
-            ("user_id", who.user),
-            ("user_name", who.person),
-            ("command", "/challenge"),
-            ("text", text),
-            ("api_app_id", "A0ESCALATE"),
-            ("is_enterprise_install", "false"),
-            (
-                "response_url",
-                "https://hooks.slack.com/commands/T0ASC/1234/abcd",
-            ),
-            ("trigger_id", trigger),
-        ])
-        .expect("a form body")
+        command_form(who, text, trigger)
     }
 
     /// `/challenge TEXT` typed by someone; a fresh trigger each time, like Slack.
@@ -708,31 +788,7 @@ impl App {
 
     /// A `view_submission` of a view the test server opened, with the inputs filled in.
     pub fn submission_payload(&self, who: Who, view: &Value, inputs: &[(&str, &str)]) -> Value {
-        json!({
-            "type": "view_submission",
-            "team": { "id": who.team, "domain": "norfolk" },
-            "user": { "id": who.user, "username": who.person, "name": who.person, "team_id": who.team },
-            "api_app_id": "A0ESCALATE",
-            "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-            "trigger_id": self.slack.issue_trigger(),
-            "view": {
-                "id": view["id"],
-                "team_id": who.team,
-                "type": "modal",
-                "blocks": view["blocks"],
-                "private_metadata": view["private_metadata"],
-                "callback_id": view["callback_id"],
-                "state": { "values": state_values(view, inputs) },
-                "hash": "1780000000.abcdef",
-                "title": view["title"],
-                "root_view_id": view["id"],
-                "app_id": "A0ESCALATE",
-                "bot_id": "B0TEST",
-            },
-            "response_urls": [],
-            "is_enterprise_install": false,
-            "enterprise": null,
-        })
+        submission(who, view, inputs, &self.slack.issue_trigger())
     }
 
     /// Submits a view the test server opened.

@@ -21,7 +21,7 @@ const ADMIN_IN_NEW: Who = Who {
     channel: ASC_NEW_CHANNEL,
 };
 
-async fn oauth_app() -> App {
+pub async fn oauth_app() -> App {
     spawn_with(Options {
         oauth: true,
         ..Options::default()
@@ -30,7 +30,7 @@ async fn oauth_app() -> App {
 }
 
 /// `GET` without following redirects: (status, Location, body).
-async fn get(app: &App, path_and_query: &str) -> (u16, String, String) {
+pub async fn get(app: &App, path_and_query: &str) -> (u16, String, String) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -51,7 +51,7 @@ async fn get(app: &App, path_and_query: &str) -> (u16, String, String) {
 }
 
 /// The install link, Slack's page allowed by an ASC admin: the callback URL Slack sends them to.
-async fn allowed(app: &App) -> String {
+pub async fn allowed(app: &App) -> String {
     let (status, location, _) = get(app, "/slack/install").await;
     assert_eq!(status, 302);
     assert!(
@@ -64,7 +64,7 @@ async fn allowed(app: &App) -> String {
 }
 
 /// The callback as the admin's browser follows it to the app.
-async fn follow(app: &App, callback: &str) -> (u16, String) {
+pub async fn follow(app: &App, callback: &str) -> (u16, String) {
     let path = callback
         .strip_prefix(PUBLIC_URL)
         .unwrap_or_else(|| panic!("Slack redirects to the public URL: {callback}"));
@@ -72,7 +72,7 @@ async fn follow(app: &App, callback: &str) -> (u16, String) {
     (status, body)
 }
 
-async fn kept_tokens(app: &App) -> Vec<String> {
+pub async fn kept_tokens(app: &App) -> Vec<String> {
     let raw = app.db.raw().await;
     let values = raw
         .texts("SELECT key || ' ' || value FROM adapter_state WHERE adapter = 'slack' AND key LIKE 'token:%'")

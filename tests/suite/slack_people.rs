@@ -248,3 +248,121 @@ async fn an_admin_lists_and_undoes_a_link_from_the_command_line_and_the_service_
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("is not linked to anyone"), "{out}");
 }
+
+/// Someone Slack knows nothing of: not a member of the workspace the request names.
+const STRANGER: Who = Who {
+    person: "",
+    team: ASC_TEAM,
+    user: "U0SHARED9",
+    channel: ASC_CHANNEL,
+};
+
+#[tokio::test]
+async fn a_users_info_slack_rate_limits_says_when_to_try_again_and_records_nothing() {
+    let app = spawn_app().await;
+    let before = app.footprint().await;
+    app.slack.limit_users_info(ASC_TEAM, 1, 12);
+    let reply = app.command(ROBIN, "list").await;
+    assert_eq!(reply.status, 200);
+    let text = reply.text();
+    assert!(
+        text.contains("Slack is busy") && text.contains("try again in 12 seconds"),
+        "{text}"
+    );
+    assert!(text.contains("Nothing was recorded"), "{text}");
+    assert!(
+        !text.contains("not in the escalation-bot directory"),
+        "{text}"
+    );
+    assert!(
+        links(&app).await.is_empty(),
+        "no link from a failed look-up"
+    );
+    assert_eq!(app.footprint().await, before, "nothing recorded or queued");
+
+    // Once Slack answers, the same person is known and linked as usual.
+    let again = app.command(ROBIN, "list").await;
+    assert!(
+        !again.text().contains("Slack is busy") && !again.text().contains("not in the"),
+        "{}",
+        again.text()
+    );
+    assert_eq!(links(&app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_raise_form_submitted_while_users_info_is_rate_limited_keeps_what_was_typed() {
+    let app = spawn_app().await;
+    // Known first, so the form opens; the link is then undone, as an administrator may.
+    let opened = app.command(ROBIN, "").await;
+    assert_eq!(opened.status, 200, "{opened:?}");
+    let view = app.last_view();
+    let (code, _, err) = crate::databases::run_cli(&[
+        "directory",
+        "unlink",
+        "slack",
+        ASC_TEAM,
+        "U0ROBIN",
+        "--by",
+        "Martin Cole",
+        "--db",
+        &app.db.url,
+    ])
+    .await;
+    assert_eq!(code, Some(0), "unlink: {err}");
+    app.service
+        .refresh_directory()
+        .await
+        .expect("the directory is taken up");
+    app.slack.limit_users_info(ASC_TEAM, 1, 5);
+    let reply = app
+        .submit(
+            ROBIN,
+            &view,
+            &crate::slack_app::raise_inputs("Disagreement about the discharge plan"),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let errors = reply.json()["errors"].clone();
+    let shown = errors
+        .as_object()
+        .and_then(|e| e.values().next())
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        shown.contains("try again in 5 seconds"),
+        "the form stays open with the answer on it: {reply:?}"
+    );
+    // Submitted again once Slack answers: the raise is recorded.
+    let reply = app
+        .submit(
+            ROBIN,
+            &view,
+            &crate::slack_app::raise_inputs("Disagreement about the discharge plan"),
+        )
+        .await;
+    assert!(reply.json().get("errors").is_none(), "{reply:?}");
+    let open = app
+        .service
+        .open_for(&escalation_bot::directory::PersonId("asc-rh".into()))
+        .await
+        .expect("open challenges");
+    assert_eq!(open.len(), 1);
+}
+
+#[tokio::test]
+async fn someone_slack_will_not_show_is_told_why_and_what_to_do() {
+    let app = spawn_app().await;
+    let before = app.footprint().await;
+    let reply = app.command(STRANGER, "").await;
+    assert_eq!(reply.status, 200);
+    let text = reply.text();
+    assert!(
+        text.contains("would not show escalation-bot your profile")
+            && text.contains("U0SHARED9")
+            && text.contains("use /challenge in your own agency's workspace"),
+        "{text}"
+    );
+    assert_eq!(app.footprint().await, before, "nothing recorded or queued");
+}

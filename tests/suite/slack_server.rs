@@ -29,7 +29,9 @@
 //! open), `set_delay` holds every answer, `after_posts` makes the next posts accepted (kept in the
 //! channel) and then stalled or their connection dropped before the answer, as a network
 //! failing at the worst moment would, and `pause_workspace` answers 429 with a `Retry-After` to
-//! every post into a workspace for a while. Every accepted call is recorded (method, workspace,
+//! every post into a workspace for a while. `revoke` revokes a workspace's bot token as an
+//! uninstall does: every call with it is answered `{"ok": false, "error": "token_revoked"}`, and
+//! installing again by OAuth issues a fresh token. Every accepted call is recorded (method, workspace,
 //! body, answer) and every attempt, accepted or not, with the server's clock, which a test may
 //! share with the app (a `ManualClock`) so that rate limits and `Retry-After` run in the same time.
 
@@ -234,6 +236,12 @@ struct ServerState {
     codes: HashMap<String, (String, String, bool)>,
     /// (team, channel) → (tokens, last refill).
     buckets: HashMap<(String, String), (f64, DateTime<Utc>)>,
+    /// team → (how many of the next `users.info` calls are answered 429, their `Retry-After`).
+    users_info_limited: HashMap<String, (usize, u64)>,
+    /// Bot tokens revoked (the app removed from the workspace).
+    revoked: std::collections::HashSet<String>,
+    /// Tokens issued by installing again after a revocation → their workspace's team.
+    reissued: HashMap<String, String>,
 }
 
 struct Inner {
@@ -416,6 +424,42 @@ impl SlackServer {
             .insert(team.to_string(), (until, secs));
     }
 
+    /// The next `count` `users.info` calls into `team` are answered HTTP 429 with
+    /// `Retry-After: secs` (Tier 4 rate limits), as a burst of newcomers can make Slack do.
+    pub fn limit_users_info(&self, team: &str, count: usize, secs: u64) {
+        self.inner
+            .lock()
+            .users_info_limited
+            .insert(team.to_string(), (count, secs));
+    }
+
+    /// Revokes `team`'s bot token as removing the app does: calls with it are refused with
+    /// `token_revoked` from now on; installing again issues a new one.
+    pub fn revoke(&self, team: &str) {
+        let mut state = self.inner.lock();
+        let current = current_token(&self.inner, &state, team);
+        if let Some(token) = current {
+            state.revoked.insert(token);
+        }
+    }
+
+    /// A new bot token for `team`, as reinstalling the app from Slack's own settings gives the
+    /// administrator; the one before is revoked.
+    pub fn reissue(&self, team: &str) -> String {
+        let mut state = self.inner.lock();
+        let before = current_token(&self.inner, &state, team).unwrap_or_default();
+        state.revoked.insert(before.clone());
+        let fresh = format!("{before}-reissued-{:04}", state.reissued.len() + 1);
+        state.reissued.insert(fresh.clone(), team.to_string());
+        fresh
+    }
+
+    /// The bot token Slack holds for `team` now (a new one after an install following a revocation).
+    pub fn token_of(&self, team: &str) -> Option<String> {
+        let state = self.inner.lock();
+        current_token(&self.inner, &state, team)
+    }
+
     /// The app in `team` was installed without `channels:history` and `groups:history`.
     pub fn without_history_scopes(&self, team: &str) {
         self.inner.lock().without_history.push(team.to_string());
@@ -471,6 +515,25 @@ impl SlackServer {
             .and_then(|m| m.get(ts))
             .map(|m| json!({ "text": m.text, "blocks": m.blocks }))
     }
+}
+
+/// A workspace's bot token now: the newest reissued one, else the one it was set up with.
+fn current_token(inner: &Inner, state: &ServerState, team: &str) -> Option<String> {
+    let mut reissued: Vec<&String> = state
+        .reissued
+        .iter()
+        .filter(|(_, t)| t.as_str() == team)
+        .map(|(token, _)| token)
+        .collect();
+    reissued.sort();
+    reissued.last().map(|t| (*t).clone()).or_else(|| {
+        inner
+            .config
+            .workspaces
+            .iter()
+            .find(|w| w.team == team)
+            .map(|w| w.token.clone())
+    })
 }
 
 fn envelope(ok: bool, error: &str) -> Value {
@@ -742,6 +805,16 @@ fn answer(
     match method {
         // Read methods take form-encoded arguments only: in a JSON body Slack never sees them.
         "users.info" => {
+            if let Some((left, secs)) = state.users_info_limited.get_mut(&team)
+                && *left > 0
+            {
+                *left -= 1;
+                return Answer {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    body: envelope(false, "ratelimited"),
+                    retry_after: Some(*secs),
+                };
+            }
             let Some(user) = text_of(body, "user").filter(|_| form) else {
                 return Answer::error("user_not_found");
             };
@@ -977,13 +1050,19 @@ fn oauth_access(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Value {
     }
     *used = true;
     let team = team.clone();
-    drop(state);
     let Some(ws) = inner.config.workspaces.iter().find(|w| w.team == team) else {
         return envelope(false, "invalid_code");
     };
+    // Installing again after the token was revoked issues a new one.
+    let mut token = current_token(inner, &state, &team).unwrap_or_else(|| ws.token.clone());
+    if state.revoked.contains(&token) {
+        token = format!("{}-reinstalled-{:04}", ws.token, state.reissued.len() + 1);
+        state.reissued.insert(token.clone(), team.clone());
+    }
+    drop(state);
     json!({
         "ok": true,
-        "access_token": ws.token,
+        "access_token": token,
         "token_type": "bot",
         "scope": oauth.scopes.join(","),
         "bot_user_id": "U0BOTUSER",
@@ -1055,19 +1134,37 @@ async fn handle(
         .map(str::trim)
         .filter(|v| !v.is_empty());
     let workspace = match auth {
-        None => Err("not_authed"),
+        None => Err(("not_authed", None)),
         Some(value) => match value.strip_prefix("Bearer ") {
-            Some(token) if token.starts_with("xoxb-") => inner
-                .tokens
-                .get(token.trim())
-                .cloned()
-                .ok_or("invalid_auth"),
-            _ => Err("invalid_auth"),
+            Some(token) if token.starts_with("xoxb-") => {
+                let token = token.trim();
+                let state = inner.lock();
+                let team = state.reissued.get(token).cloned();
+                let ws = inner.tokens.get(token).cloned().or_else(|| {
+                    team.and_then(|t| {
+                        inner
+                            .config
+                            .workspaces
+                            .iter()
+                            .find(|w| w.team == t)
+                            .cloned()
+                    })
+                });
+                match ws {
+                    Some(ws) if state.revoked.contains(token) => {
+                        Err(("token_revoked", Some(ws.team)))
+                    }
+                    Some(ws) => Ok(ws),
+                    None => Err(("invalid_auth", None)),
+                }
+            }
+            _ => Err(("invalid_auth", None)),
         },
     };
     let ws = match workspace {
         Ok(ws) => ws,
-        Err(code) => {
+        Err((code, team)) => {
+            attempt.team = team;
             attempt.outcome = code.into();
             inner.lock().attempts.push(attempt);
             return api_error(code);
@@ -1197,6 +1294,106 @@ mod tests {
             "nothing refused is recorded as a call"
         );
         assert_eq!(s.attempts().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_test_server_refuses_a_revoked_token_until_an_install_issues_a_new_one() {
+        let mut config = Config::new(vec![Workspace::new(
+            "T0TEST",
+            TOKEN,
+            &["C0KNOWN"],
+            &["U0ONE"],
+        )]);
+        config.oauth = Some(OAuthApp {
+            client_id: "cid".into(),
+            client_secret: "csecret".into(),
+            redirect_uri: "https://app.example.test/slack/oauth/callback".into(),
+            scopes: vec!["chat:write".into()],
+        });
+        let s = SlackServer::start(config).await;
+        let msg = json!({ "channel": "C0KNOWN", "text": "hi" });
+        let (status, _, ok) = call(&s, "chat.postMessage", Some(TOKEN), msg.clone()).await;
+        assert_eq!((status, ok["ok"].clone()), (200, json!(true)));
+        s.revoke("T0TEST");
+        let (status, _, refused) = call(&s, "chat.postMessage", Some(TOKEN), msg.clone()).await;
+        assert_eq!(
+            status, 200,
+            "Slack answers a revoked token with its envelope"
+        );
+        assert_eq!(refused, json!({ "ok": false, "error": "token_revoked" }));
+        assert_eq!(
+            s.attempts().last().and_then(|a| a.team.clone()).as_deref(),
+            Some("T0TEST")
+        );
+
+        let back = s
+            .allow(
+                "https://slack.example.test/oauth/v2/authorize?client_id=cid&scope=chat:write&redirect_uri=https%3A%2F%2Fapp.example.test%2Fslack%2Foauth%2Fcallback&state=s1",
+                "T0TEST",
+            )
+            .expect("allowed");
+        let code = back
+            .split("code=")
+            .nth(1)
+            .and_then(|c| c.split('&').next())
+            .unwrap_or_default()
+            .to_string();
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{}oauth.v2.access", s.api_base()))
+            .form(&[
+                ("client_id", "cid"),
+                ("client_secret", "csecret"),
+                ("code", code.as_str()),
+                (
+                    "redirect_uri",
+                    "https://app.example.test/slack/oauth/callback",
+                ),
+            ])
+            .send()
+            .await
+            .expect("the test server answers")
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        let fresh = answer["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(fresh.starts_with("xoxb-") && fresh != TOKEN, "{answer}");
+        assert_eq!(s.token_of("T0TEST").as_deref(), Some(fresh.as_str()));
+        let (_, _, still) = call(&s, "chat.postMessage", Some(TOKEN), msg.clone()).await;
+        assert_eq!(
+            still["error"], "token_revoked",
+            "the old token stays revoked"
+        );
+        let (_, _, posted) = call(&s, "chat.postMessage", Some(&fresh), msg).await;
+        assert_eq!(posted["ok"], true, "{posted}");
+    }
+
+    #[tokio::test]
+    async fn the_test_server_rate_limits_users_info_when_told_to() {
+        let s = server(None).await;
+        s.limit_users_info("T0TEST", 1, 9);
+        let info = |s: &SlackServer| {
+            let url = format!("{}users.info", s.api_base());
+            async move {
+                let response = reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(TOKEN)
+                    .form(&[("user", "U0ONE")])
+                    .send()
+                    .await
+                    .expect("the test server answers");
+                let retry = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                (response.status().as_u16(), retry)
+            }
+        };
+        assert_eq!(info(&s).await, (429, Some("9".to_string())));
+        assert_eq!(info(&s).await.0, 200, "only as many calls as told");
     }
 
     #[tokio::test]

@@ -49,7 +49,22 @@ const RETRYABLE_CODES: &[&str] = &[
     "team_added_to_org",
 ];
 
+/// Error codes that say the token itself no longer works (the app removed, the token revoked or
+/// expired, the workspace or bot deactivated): nothing will post there until it is installed again.
+const ACCESS_GONE_CODES: &[&str] = &[
+    "not_authed",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+];
+
 impl SlackError {
+    /// Whether the workspace's token no longer works at all: every post there waits for an install.
+    pub fn is_access_gone(&self) -> bool {
+        matches!(self, SlackError::Api { code } if ACCESS_GONE_CODES.contains(&code.as_str()))
+    }
+
     /// Whether the same call may succeed later: the delivery worker retries these and parks the rest.
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -29,54 +29,7 @@ use std::time::Duration;
 /// How long `views.open` may take inside a request before we give up and say so.
 const VIEWS_OPEN_TIMEOUT: Duration = Duration::from_millis(2500);
 
-/// Bot tokens: those workspaces installed by OAuth, then one per workspace or a default from
-/// configuration (a single-workspace setup).
-#[derive(Debug, Clone, Default)]
-pub struct SlackTokens {
-    default: Option<Secret>,
-    by_workspace: HashMap<String, Secret>,
-    installed: Arc<std::sync::RwLock<HashMap<String, Secret>>>,
-}
-
-impl SlackTokens {
-    /// Tokens from configuration.
-    pub fn new(default: Option<Secret>, by_workspace: HashMap<String, Secret>) -> SlackTokens {
-        SlackTokens {
-            default,
-            by_workspace,
-            installed: Arc::default(),
-        }
-    }
-
-    /// The token for a workspace: its installed one first.
-    pub fn token_for(&self, workspace: &str) -> Option<Secret> {
-        let installed = self
-            .installed
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(workspace)
-            .cloned();
-        installed
-            .or_else(|| self.by_workspace.get(workspace).cloned())
-            .or_else(|| self.default.clone())
-    }
-
-    /// A workspace's token from an install.
-    pub fn install(&self, workspace: &str, token: Secret) {
-        self.installed
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(workspace.to_string(), token);
-    }
-
-    /// Forgets a workspace's installed token (configured ones stay).
-    pub fn uninstall(&self, workspace: &str) {
-        self.installed
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(workspace);
-    }
-}
+pub use super::tokens::SlackTokens;
 
 /// What the Slack handlers need.
 #[derive(Clone)]
@@ -229,7 +182,7 @@ async fn resolve(state: &SlackState, team: &str, user: &str) -> Result<Person, S
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "slack: cannot read identity links"),
     }
-    if let Some(token) = state.tokens.token_for(team) {
+    if let Some(token) = state.tokens.current(team).await {
         let call = state.client.user_email(token.expose(), user);
         match tokio::time::timeout(USERS_INFO_TIMEOUT, call).await {
             Ok(Ok(Some(email))) => {
@@ -238,11 +191,50 @@ async fn resolve(state: &SlackState, team: &str, user: &str) -> Result<Person, S
                     .await;
             }
             Ok(Ok(None)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "slack: users.info failed"),
-            Err(_) => tracing::warn!("slack: users.info timed out"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, team, user, "slack: users.info failed");
+                return Err(lookup_failed(&e, team, user));
+            }
+            Err(_) => {
+                tracing::warn!(team, user, "slack: users.info timed out");
+                return Err(lookup_failed(
+                    &SlackError::NoAnswer("users.info: timed out".into()),
+                    team,
+                    user,
+                ));
+            }
         }
     }
     unknown(service, team, user)
+}
+
+/// The answer when Slack could not say who someone is: what happened, that nothing was
+/// recorded, and what to do — wait and try again, or whom to ask.
+fn lookup_failed(e: &SlackError, team: &str, user: &str) -> String {
+    let nothing = "Nothing was recorded";
+    match e {
+        SlackError::RateLimited { retry_after } => format!(
+            "Slack is busy and could not tell escalation-bot who you are just now. {nothing}; try again in {} seconds.",
+            retry_after.as_secs().max(1)
+        ),
+        SlackError::Transient(_) | SlackError::NoAnswer(_) => format!(
+            "Slack did not answer when escalation-bot asked who you are. {nothing}; try again in a minute."
+        ),
+        gone if gone.is_access_gone() => format!(
+            "escalation-bot's access to this Slack workspace ({team}) was removed, so it cannot tell who you are. {nothing}. Ask your agency's escalation-bot administrator to install it again from the install link."
+        ),
+        SlackError::Api { code } if code == "missing_scope" => format!(
+            "escalation-bot was installed in this Slack workspace ({team}) without permission to read work emails, so it cannot tell who you are. {nothing}. Ask your agency's escalation-bot administrator to install it again from the install link."
+        ),
+        SlackError::Api { code } if code == "user_not_found" || code == "user_not_visible" => {
+            format!(
+                "Slack would not show escalation-bot your profile (user {user} in workspace {team}), so it cannot find you in the directory by your work email. {nothing}. If you are in a channel shared from another organisation, use /challenge in your own agency's workspace; otherwise ask your agency's escalation-bot administrator."
+            )
+        }
+        SlackError::Api { code } => format!(
+            "Slack refused to tell escalation-bot who you are ({code}). {nothing}. Ask your agency's escalation-bot administrator."
+        ),
+    }
 }
 
 /// The answer for a Slack user the directory cannot place, naming what to ask for.
@@ -322,6 +314,18 @@ async fn uninstalled(state: &SlackState, team: &str) {
     super::install::remove_token(&state.service, team).await;
     state.tokens.uninstall(team);
     tracing::warn!(team, "slack: the app was uninstalled or its token revoked");
+    // Held on every replica at once; told once, whether this or a refused post held it first.
+    match state
+        .service
+        .hold_workspace(Platform::Slack, team, "app_uninstalled")
+        .await
+    {
+        Ok(false) => return,
+        Ok(true) => {}
+        Err(e) => {
+            tracing::error!(error = %e, team, "slack: cannot hold posts to an uninstalled workspace; they wait on its refusals instead")
+        }
+    }
     state
         .service
         .tell_boards_about_workspace(
@@ -329,7 +333,7 @@ async fn uninstalled(state: &SlackState, team: &str) {
             team,
             "escalation-bot was removed",
             &format!(
-                "escalation-bot was removed from the Slack workspace {team} (or its access revoked). Posts to the agencies there wait and are reported here until an administrator installs it again from the install link."
+                "escalation-bot was removed from the Slack workspace {team} (or its access revoked). No post is lost: posts to the agencies there are kept and go out, in order, once an administrator installs it again from the install link."
             ),
         )
         .await;
@@ -351,7 +355,7 @@ fn modal_meta(channel: &str, reference: Option<&str>) -> String {
 }
 
 async fn open_view(state: &SlackState, team: &str, trigger_id: &str, view: Value) -> Response {
-    let Some(token) = state.tokens.token_for(team) else {
+    let Some(token) = state.tokens.current(team).await else {
         return ephemeral(
             "escalation-bot has no bot token for this workspace, so it cannot open the form. Ask your agency administrator to finish installing the app.",
         );
@@ -754,22 +758,42 @@ fn post_error(e: SlackError) -> PostError {
         SlackError::Transient(why) => PostError::Retry(why),
         SlackError::NoAnswer(why) => PostError::InDoubt(why),
         api @ SlackError::Api { .. } if api.is_retryable() => PostError::Retry(api.to_string()),
+        gone if gone.is_access_gone() => PostError::AccessGone(gone.code().to_string()),
         other => PostError::Permanent(other.code().to_string()),
     }
 }
 
 impl SlackPoster {
-    fn token(&self, workspace: &str) -> Result<String, PostError> {
-        Ok(self
-            .tokens
-            .token_for(workspace)
-            .ok_or_else(|| {
-                PostError::Permanent(format!(
-                    "no_token: no Slack bot token for workspace {workspace}"
-                ))
-            })?
-            .expose()
-            .to_string())
+    /// The workspace's token as every replica knows it now; a workspace without one (never
+    /// installed, or uninstalled) has its posts kept until it is installed.
+    async fn token(&self, workspace: &str) -> Result<Secret, PostError> {
+        self.tokens
+            .current(workspace)
+            .await
+            .ok_or_else(|| PostError::AccessGone("no_token".into()))
+    }
+
+    /// Runs a call with the workspace's token; when Slack refuses that token as gone, once
+    /// more with the token installed meanwhile (on this replica or another), if there is one.
+    async fn with_token<'a, T, F, Fut>(
+        &'a self,
+        workspace: &'a str,
+        call: F,
+    ) -> Result<T, PostError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, PostError>> + 'a,
+    {
+        let token = self.token(workspace).await?;
+        match call(token.expose().to_string()).await {
+            Err(PostError::AccessGone(code)) => {
+                match self.tokens.after_refusal(workspace, &token).await {
+                    Some(newer) => call(newer.expose().to_string()).await,
+                    None => Err(PostError::AccessGone(code)),
+                }
+            }
+            other => other,
+        }
     }
 
     /// The bot's direct-message channel with a user, opened once and remembered.
@@ -805,8 +829,21 @@ impl SlackPoster {
         key: &str,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Found, PostError> {
+        self.with_token(&target.workspace, |token| async move {
+            self.look_with(&token, target, thread, key, since).await
+        })
+        .await
+    }
+
+    async fn look_with(
+        &self,
+        token: &str,
+        target: &Target,
+        thread: Option<&str>,
+        key: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Found, PostError> {
         let workspace = &target.workspace;
-        let token = self.token(workspace)?;
         let c = &self.client;
         let (channel, thread_ts) = match &target.delivery {
             Delivery::Root { channel } | Delivery::Notice { channel } => (channel.clone(), None),
@@ -814,15 +851,13 @@ impl SlackPoster {
                 let thread = thread.ok_or_else(|| PostError::Permanent("no_thread".into()))?;
                 (channel.clone(), Some(thread))
             }
-            Delivery::Direct { user, .. } => {
-                (self.dm_channel(&token, workspace, user).await?, None)
-            }
+            Delivery::Direct { user, .. } => (self.dm_channel(token, workspace, user).await?, None),
             // Rewriting the root again changes nothing.
             Delivery::UpdateRoot { .. } => return Ok(Found::Absent),
             // Slack keeps no trace of a private answer.
             Delivery::Receipt { .. } => return Ok(Found::Unknowable),
         };
-        let found = super::once::find(c, &token, &channel, thread_ts, key, since)
+        let found = super::once::find(c, token, &channel, thread_ts, key, since)
             .await
             .map_err(post_error)?;
         Ok(match found {
@@ -841,8 +876,22 @@ impl SlackPoster {
         thread: Option<&str>,
         key: &str,
     ) -> Result<Posted, PostError> {
+        self.with_token(&target.workspace, |token| async move {
+            self.deliver_with(&token, target, message, thread, key)
+                .await
+        })
+        .await
+    }
+
+    async fn deliver_with(
+        &self,
+        token: &str,
+        target: &Target,
+        message: &Message,
+        thread: Option<&str>,
+        key: &str,
+    ) -> Result<Posted, PostError> {
         let workspace = &target.workspace;
-        let token = self.token(workspace)?;
         let metadata = super::once::metadata(key);
         let metadata = Some(&metadata);
         let dir = self.service.directory();
@@ -858,7 +907,7 @@ impl SlackPoster {
         match &target.delivery {
             Delivery::Root { channel } => {
                 let ts = c
-                    .post_message(&token, channel, None, &text, &blocks, metadata)
+                    .post_message(token, channel, None, &text, &blocks, metadata)
                     .await
                     .map_err(post_error)?;
                 Ok(Posted {
@@ -869,7 +918,7 @@ impl SlackPoster {
             Delivery::Reply { channel } => {
                 let thread = thread.ok_or_else(|| PostError::Permanent("no_thread".into()))?;
                 let ts = c
-                    .post_message(&token, channel, Some(thread), &text, &blocks, metadata)
+                    .post_message(token, channel, Some(thread), &text, &blocks, metadata)
                     .await
                     .map_err(post_error)?;
                 Ok(Posted {
@@ -879,7 +928,7 @@ impl SlackPoster {
             }
             Delivery::UpdateRoot { channel } => {
                 let thread = thread.ok_or_else(|| PostError::Permanent("no_thread".into()))?;
-                c.update(&token, channel, thread, &text, &blocks)
+                c.update(token, channel, thread, &text, &blocks)
                     .await
                     .map_err(post_error)?;
                 Ok(Posted {
@@ -889,7 +938,7 @@ impl SlackPoster {
             }
             Delivery::Notice { channel } => {
                 let ts = c
-                    .post_message(&token, channel, None, &text, &blocks, metadata)
+                    .post_message(token, channel, None, &text, &blocks, metadata)
                     .await
                     .map_err(post_error)?;
                 Ok(Posted {
@@ -898,9 +947,9 @@ impl SlackPoster {
                 })
             }
             Delivery::Direct { user, .. } => {
-                let dm = self.dm_channel(&token, workspace, user).await?;
+                let dm = self.dm_channel(token, workspace, user).await?;
                 let ts = c
-                    .post_message(&token, &dm, None, &text, &blocks, metadata)
+                    .post_message(token, &dm, None, &text, &blocks, metadata)
                     .await
                     .map_err(post_error)?;
                 Ok(Posted {
@@ -909,7 +958,7 @@ impl SlackPoster {
                 })
             }
             Delivery::Receipt { channel, user } => {
-                c.post_ephemeral(&token, channel, user, &text, &blocks)
+                c.post_ephemeral(token, channel, user, &text, &blocks)
                     .await
                     .map_err(post_error)?;
                 Ok(Posted {

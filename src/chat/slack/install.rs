@@ -7,6 +7,7 @@
 
 use super::inbound::SlackState;
 use crate::config::Secret;
+use crate::directory::Platform;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::extract::{Query, State};
@@ -300,7 +301,9 @@ pub async fn callback(State(state): State<SlackState>, Query(q): Query<Callback>
         );
     }
     state.tokens().install(team, Secret::new(token));
+    tokens_changed(service).await;
     tracing::info!(team, "slack: installed to a workspace");
+    resume(service, team, &team_name).await;
     page(
         StatusCode::OK,
         "escalation-bot is installed",
@@ -310,36 +313,33 @@ pub async fn callback(State(state): State<SlackState>, Query(q): Query<Callback>
     )
 }
 
-/// The workspaces' tokens kept by earlier installs, opened with the sealer: loaded at start.
-pub async fn stored_tokens(
-    service: &crate::service::Service,
-    sealer: &TokenSealer,
-) -> Vec<(String, Secret)> {
-    let entries = match service
-        .adapter_state(ADAPTER)
-        .list::<serde_json::Value>("token:")
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "slack: cannot read installed tokens");
-            return Vec::new();
+/// Posting to a workspace installed again resumes on every replica: the posts kept while it
+/// was uninstalled (or its token revoked) go out now, in order, and the boards told of the
+/// removal are told it is back.
+async fn resume(service: &crate::service::Service, team: &str, team_name: &str) {
+    match service.resume_workspace(Platform::Slack, team).await {
+        Ok((true, kept)) => {
+            tracing::info!(
+                team,
+                kept,
+                "slack: installed again; the posts kept for the workspace go out now"
+            );
+            service
+                .tell_boards_about_workspace(
+                    Platform::Slack,
+                    team,
+                    "escalation-bot is installed again",
+                    &format!(
+                        "escalation-bot is installed again in the Slack workspace {team_name} ({team}). The posts kept for the agencies there go out now, in order."
+                    ),
+                )
+                .await;
         }
-    };
-    entries
-        .into_iter()
-        .filter_map(|(key, value)| {
-            let team = key.strip_prefix("token:")?.to_string();
-            let sealed = value["sealed"].as_str()?;
-            match sealer.open(&team, sealed) {
-                Some(token) => Some((team, token)),
-                None => {
-                    tracing::error!(team, "slack: an installed token cannot be opened with SLACK_TOKEN_KEY; install the app again");
-                    None
-                }
-            }
-        })
-        .collect()
+        Ok((false, _)) => {}
+        Err(e) => {
+            tracing::error!(error = %e, team, "slack: installed, but posting to the workspace could not be resumed; install again from the install link to resume it");
+        }
+    }
 }
 
 /// Forgets a workspace's installed token (the app was uninstalled or its tokens revoked).
@@ -350,6 +350,18 @@ pub async fn remove_token(service: &crate::service::Service, team: &str) {
         .await;
     if let Err(e) = removed {
         tracing::error!(error = %e, "slack: cannot forget an uninstalled workspace's token");
+    }
+    tokens_changed(service).await;
+}
+
+/// Moves the installed tokens' version on, so every replica takes the change up.
+async fn tokens_changed(service: &crate::service::Service) {
+    if let Err(e) = service
+        .adapter_state(ADAPTER)
+        .next(super::tokens::VERSION_KEY)
+        .await
+    {
+        tracing::error!(error = %e, "slack: cannot tell other replicas that a workspace's token changed");
     }
 }
 

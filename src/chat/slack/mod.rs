@@ -5,5 +5,6 @@ pub mod inbound;
 pub mod install;
 pub mod once;
 pub mod render;
+pub mod tokens;
 pub mod verify;
 pub mod views;
