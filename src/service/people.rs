@@ -3,9 +3,9 @@
 //! same way `directory import` applies one, and taken up at once.
 
 use super::{Service, ServiceError};
-use crate::store::StoreError;
 use crate::directory::{Channel, Directory, Person, Platform, normal_email};
 use crate::posts::{Delivery, Origin, Target, compose};
+use crate::store::StoreError;
 
 /// How many times a change made from the chat is prepared again when a change applied
 /// meanwhile (an import, another replica's) came first.

@@ -118,7 +118,11 @@ impl Decider {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         let Some(content) = pending else { return };
-        if let Err(e) = self.store.record_directory(&content, self.clock.now()).await {
+        if let Err(e) = self
+            .store
+            .record_directory(&content, self.clock.now())
+            .await
+        {
             tracing::warn!(error = %e, "the directory in use could not be kept yet; trying again");
             *self.unrecorded.lock().unwrap_or_else(|p| p.into_inner()) = Some(content);
         }

@@ -51,8 +51,7 @@ async fn import(db: &TestDb, text: &str) -> String {
     let path = folder.path().join("people.csv");
     std::fs::write(&path, text).expect("the CSV is written");
     let path = path.display().to_string();
-    let (code, out, err) =
-        run_cli(&["directory", "import", path.as_str(), "--db", &db.url]).await;
+    let (code, out, err) = run_cli(&["directory", "import", path.as_str(), "--db", &db.url]).await;
     assert_eq!(code, Some(0), "{out}{err}");
     out
 }
@@ -61,7 +60,9 @@ async fn import(db: &TestDb, text: &str) -> String {
 async fn changes(db: &TestDb) -> Vec<String> {
     let raw = db.raw().await;
     let rows = raw
-        .texts("SELECT seq || ' ' || based_on || ' ' || summary FROM directory_changes ORDER BY seq")
+        .texts(
+            "SELECT seq || ' ' || based_on || ' ' || summary FROM directory_changes ORDER BY seq",
+        )
         .await;
     raw.close().await;
     rows
@@ -73,7 +74,12 @@ async fn a_connect_after_an_import_the_service_has_not_taken_up_keeps_the_import
     let out = import(db, &format!("{}{ALI}", export(db).await)).await;
     assert!(out.contains("applied as directory change 1"), "{out}");
     // The service has not looked yet when the admin connects.
-    assert!(service.directory().by_email("ali.khan@norfolk-asc.example.org").is_none());
+    assert!(
+        service
+            .directory()
+            .by_email("ali.khan@norfolk-asc.example.org")
+            .is_none()
+    );
     let answer = connect(&service).await;
     assert_eq!(
         answer.as_deref(),
@@ -108,13 +114,27 @@ async fn a_connected_channel_survives_an_export_and_import_round_trip(db: &TestD
     );
     let out = import(db, &format!("{exported}{ALI}")).await;
     assert!(out.contains("applied as directory change 2"), "{out}");
-    assert!(service.refresh_directory().await.expect("the import is read"));
+    assert!(
+        service
+            .refresh_directory()
+            .await
+            .expect("the import is read")
+    );
     let dir = service.directory();
     assert!(dir.by_email("ali.khan@norfolk-asc.example.org").is_some());
     assert_eq!(asc_channel(&dir), Some((NEW_CHANNEL.to_string(), true)));
     // A service starting afresh finds it too.
-    let fresh = service_on(db, Arc::new(ManualClock::frozen_at(at("2026-06-01T11:00:00+01:00")))).await;
-    assert!(fresh.refresh_directory().await.expect("the newest change is read"));
+    let fresh = service_on(
+        db,
+        Arc::new(ManualClock::frozen_at(at("2026-06-01T11:00:00+01:00"))),
+    )
+    .await;
+    assert!(
+        fresh
+            .refresh_directory()
+            .await
+            .expect("the newest change is read")
+    );
     assert_eq!(
         asc_channel(&fresh.directory()),
         Some((NEW_CHANNEL.to_string(), true))
@@ -156,13 +176,25 @@ async fn an_import_checked_while_an_admin_connects_is_checked_again_and_keeps_th
         .clone()
         .expect("the admin connected during the import");
     assert!(answer.is_ok(), "{answer:?}");
-    assert_eq!(imported.rechecked_on, vec![1], "checked again on the connect");
+    assert_eq!(
+        imported.rechecked_on,
+        vec![1],
+        "checked again on the connect"
+    );
     assert_eq!(imported.applied, Some(2));
     let recorded = changes(db).await;
     assert_eq!(recorded.len(), 2, "{recorded:?}");
-    assert!(recorded[1].starts_with("2 1 import of people.csv"), "{recorded:?}");
+    assert!(
+        recorded[1].starts_with("2 1 import of people.csv"),
+        "{recorded:?}"
+    );
 
-    assert!(service.refresh_directory().await.expect("the import is read"));
+    assert!(
+        service
+            .refresh_directory()
+            .await
+            .expect("the import is read")
+    );
     let dir = service.directory();
     assert!(dir.by_email("ali.khan@norfolk-asc.example.org").is_some());
     assert_eq!(asc_channel(&dir), Some((NEW_CHANNEL.to_string(), true)));
@@ -172,7 +204,13 @@ async fn an_import_checked_while_an_admin_connects_is_checked_again_and_keeps_th
         .apply_directory(&dir.to_stored(), "stale", 1, chrono::Utc::now())
         .await;
     assert!(
-        matches!(stale, Err(StoreError::DirectoryChanged { based_on: 1, newest: 2 })),
+        matches!(
+            stale,
+            Err(StoreError::DirectoryChanged {
+                based_on: 1,
+                newest: 2
+            })
+        ),
         "{stale:?}"
     );
     assert_eq!(changes(db).await.len(), 2);

@@ -234,10 +234,21 @@ async fn every_decision_names_the_directory_it_was_made_with_and_a_leaver_keeps_
         .directory
         .clone()
         .expect("the raise names the directory it was decided with");
-    assert_eq!(before.change, 0, "the directory file's own, before any import");
-    assert!(raised.events.iter().all(|e| e.directory == Some(before.clone())));
+    assert_eq!(
+        before.change, 0,
+        "the directory file's own, before any import"
+    );
+    assert!(
+        raised
+            .events
+            .iter()
+            .all(|e| e.directory == Some(before.clone()))
+    );
     let kept = kept_directory(db, &before.sha256).await;
-    assert_eq!(escalation_bot::store::directory_sha256(&kept), before.sha256);
+    assert_eq!(
+        escalation_bot::store::directory_sha256(&kept),
+        before.sha256
+    );
     let then = Directory::from_stored("kept", &kept).expect("the kept version reads");
     assert!(then.person(&who("sam-patel")).is_some(), "Sam was in it");
 
@@ -245,10 +256,21 @@ async fn every_decision_names_the_directory_it_was_made_with_and_a_leaver_keeps_
     let (_keep, path) = csv_file(&sam_leaves_ali_joins(&export(db).await));
     let (code, out) = import(db, &path, false).await;
     assert_eq!(code, Some(0), "{out}");
-    assert!(service.refresh_directory().await.expect("the change is read"));
+    assert!(
+        service
+            .refresh_directory()
+            .await
+            .expect("the change is read")
+    );
     clock.advance(chrono::Duration::minutes(5));
     let noted = service
-        .act(&who("dr-okafor"), &reference, &note("Called the ward."), None, None)
+        .act(
+            &who("dr-okafor"),
+            &reference,
+            &note("Called the ward."),
+            None,
+            None,
+        )
         .await
         .expect("Dr Okafor notes");
     let after = noted.events[0]
@@ -259,11 +281,18 @@ async fn every_decision_names_the_directory_it_was_made_with_and_a_leaver_keeps_
     let now = Directory::from_stored("kept", &kept_directory(db, &after.sha256).await)
         .expect("the kept version reads");
     assert!(now.person(&who("sam-patel")).is_none());
-    assert_eq!(now.name_of(&who("sam-patel")), "Sam Patel", "kept as someone who left");
+    assert_eq!(
+        now.name_of(&who("sam-patel")),
+        "Sam Patel",
+        "kept as someone who left"
+    );
 
     // The stored events say so, and their hashes cover it.
     let stored = service.events(&reference).await.expect("the events load");
-    assert_eq!(stored.first().and_then(|e| e.directory.clone()), Some(before));
+    assert_eq!(
+        stored.first().and_then(|e| e.directory.clone()),
+        Some(before)
+    );
     assert_eq!(stored.last().and_then(|e| e.directory.clone()), Some(after));
     let store = db.open().await;
     assert!(store.verify().await.expect("verify").intact());
@@ -280,16 +309,26 @@ async fn every_decision_names_the_directory_it_was_made_with_and_a_leaver_keeps_
     assert!(first.starts_with("the directory file (sha256 "), "{first}");
     let last = doc.events.last().and_then(|l| l.directory.clone());
     assert!(
-        last.as_deref().is_some_and(|l| l.starts_with("change 1 (sha256 ")),
+        last.as_deref()
+            .is_some_and(|l| l.starts_with("change 1 (sha256 ")),
         "{last:?}"
     );
     assert!(doc.to_html().contains("<th>Directory</th>"));
     let (code, printed, err) = run_cli(&[
-        "report", "dispute", &reference.to_string(), "--db", &db.url, "--format", "json",
+        "report",
+        "dispute",
+        &reference.to_string(),
+        "--db",
+        &db.url,
+        "--format",
+        "json",
     ])
     .await;
     assert_eq!(code, Some(0), "{err}");
-    assert!(printed.contains("Sam Patel (no longer in the directory)"), "{printed}");
+    assert!(
+        printed.contains("Sam Patel (no longer in the directory)"),
+        "{printed}"
+    );
     assert!(printed.contains("change 1 (sha256 "), "{printed}");
 }
 
@@ -318,7 +357,10 @@ async fn the_directory_a_decision_names_is_covered_by_its_hash(db: &TestDb) {
     assert_eq!(changed, 1);
     let report = store.verify().await.expect("verify");
     let broken = report.broken.expect("the edit is found");
-    assert_eq!((broken.reference.as_str(), broken.seq), (reference.to_string().as_str(), 1));
+    assert_eq!(
+        (broken.reference.as_str(), broken.seq),
+        (reference.to_string().as_str(), 1)
+    );
 }
 
 on_both_backends!(the_directory_a_decision_names_is_covered_by_its_hash:

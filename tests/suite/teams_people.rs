@@ -177,7 +177,11 @@ async fn an_agency_admin_connects_a_teams_channel_by_mention_and_others_are_refu
         .filter(|t| t.contains("Riverside GP Practice's challenges are threaded in this channel"))
         .collect();
     assert_eq!(told.len(), 1, "the channel is told once: {told:?}");
-    assert!(told[0].contains("Connected by Dr Maria Lindqvist"), "{}", told[0]);
+    assert!(
+        told[0].contains("Connected by Dr Maria Lindqvist"),
+        "{}",
+        told[0]
+    );
 
     // Typed again, nothing changes.
     let again = app.channel_message(LINDQVIST, GP_NEW_CHANNEL, "connect");
@@ -199,7 +203,8 @@ async fn an_agency_admin_connects_a_teams_channel_by_mention_and_others_are_refu
             .threads(GP_CHANNEL)
             .iter()
             .flat_map(|(_, posts)| posts)
-            .all(|p| !crate::teams_connector::card_text(&p.activity).contains(&reference.to_string())),
+            .all(|p| !crate::teams_connector::card_text(&p.activity)
+                .contains(&reference.to_string())),
         "nothing about it goes to the old channel"
     );
 }
