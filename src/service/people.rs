@@ -16,12 +16,15 @@ enum Connect {
     /// Nothing to change: the answer, or the refusal (`Err`).
     Answer(Result<String, String>),
     /// The directory with the channel connected, and what to record and say.
-    Change {
-        next: Directory,
-        summary: String,
-        agency: crate::directory::Agency,
-        origin: Origin,
-    },
+    Change(Box<Connected>),
+}
+
+/// A connect to apply: the next directory, the change's summary, the agency and the channel.
+struct Connected {
+    next: Directory,
+    summary: String,
+    agency: crate::directory::Agency,
+    origin: Origin,
 }
 
 impl Service {
@@ -47,12 +50,15 @@ impl Service {
             let (next, summary, connected) =
                 match plan_connect(&dir, person, origin, channel_name, command_word) {
                     Connect::Answer(answer) => return answer,
-                    Connect::Change {
-                        next,
-                        summary,
-                        agency,
-                        origin,
-                    } => (next, summary, (agency, origin)),
+                    Connect::Change(c) => {
+                        let Connected {
+                            next,
+                            summary,
+                            agency,
+                            origin,
+                        } = *c;
+                        (next, summary, (agency, origin))
+                    }
                 };
             let applied = self
                 .store
@@ -182,12 +188,12 @@ fn plan_connect(
         origin.workspace,
         person.email.as_deref().unwrap_or(&person.id.0)
     );
-    Connect::Change {
+    Connect::Change(Box::new(Connected {
         next,
         summary,
         agency: agency.clone(),
         origin: origin.clone(),
-    }
+    }))
 }
 
 /// What the service calls a link it made by matching a verified work email.
