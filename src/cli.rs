@@ -1,7 +1,6 @@
 //! What each CLI subcommand does, kept out of `main.rs` so it can be tested and stays thin.
 
 use crate::calendar::{self, BankHolidays};
-use crate::directory::Directory;
 use crate::policy::{self, Anchor, PolicySet, Timescale};
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
@@ -10,7 +9,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+pub mod directory;
 pub mod report;
+
+pub use directory::{DirectorySources, directory_export, directory_import, directory_in_use};
 
 /// `policy check`: prints every problem with file and line; exit 1 if any.
 pub fn policy_check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
@@ -447,108 +449,6 @@ pub fn directory_check(policies: &Path, file: &Path) -> anyhow::Result<ExitCode>
     }
     println!("{} problem(s) found", problems.len());
     Ok(ExitCode::from(1))
-}
-
-/// Where `directory import` and `export` find the directory in use.
-pub struct DirectorySources<'a> {
-    pub db: &'a str,
-    pub policies: &'a Path,
-    /// The directory file: its agencies (their domains and channels) are the ones in use.
-    pub directory: &'a Path,
-}
-
-/// At most `n` items and how many more there are, for a summary that stays readable.
-fn some_of(items: &[String], n: usize) -> String {
-    let shown: Vec<&str> = items.iter().take(n).map(String::as_str).collect();
-    match items.len().saturating_sub(n) {
-        0 => shown.join(", "),
-        more => format!("{}, and {more} more", shown.join(", ")),
-    }
-}
-
-/// `directory import FILE.csv`: checks the file as a whole against the directory in use and
-/// the policies; prints each problem by line and applies nothing (exit 1), or prints what
-/// changes and applies it as one recorded directory change (nothing with `--dry-run`).
-pub fn directory_import(
-    src: &DirectorySources<'_>,
-    file: &Path,
-    dry_run: bool,
-) -> anyhow::Result<ExitCode> {
-    let set = load_policies(src.policies)?;
-    let base = Directory::load(src.directory)?;
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read the directory CSV {}", file.display()))?;
-    runtime()?.block_on(async {
-        let store = crate::store::Store::open(src.db).await?;
-        let current = crate::service::directory_in_use(&store, &base).await?;
-        let plan = match crate::directory::plan_import(&current, &set, &text) {
-            Ok(plan) => plan,
-            Err(problems) => {
-                for p in &problems {
-                    println!("{}: {p}", file.display());
-                }
-                println!(
-                    "{} problem(s) found; nothing was applied. Correct the file and import it again.",
-                    problems.len()
-                );
-                return Ok(ExitCode::from(1));
-            }
-        };
-        println!(
-            "added {}{}",
-            plan.added.len(),
-            if plan.added.is_empty() { String::new() } else { format!(": {}", some_of(&plan.added, 10)) }
-        );
-        println!(
-            "changed {}{}",
-            plan.changed.len(),
-            if plan.changed.is_empty() { String::new() } else { format!(": {}", some_of(&plan.changed, 10)) }
-        );
-        println!(
-            "left {}{}",
-            plan.left.len(),
-            if plan.left.is_empty() { String::new() } else { format!(": {}", some_of(&plan.left, 10)) }
-        );
-        println!("unchanged {}", plan.unchanged);
-        if dry_run {
-            println!("dry run: the file is valid; nothing was applied");
-            return Ok(ExitCode::SUCCESS);
-        }
-        if !plan.changes_anything() {
-            println!("nothing to apply: the directory in use already says this");
-            return Ok(ExitCode::SUCCESS);
-        }
-        let summary = format!(
-            "import of {}: {} added, {} changed, {} left",
-            file.display(),
-            plan.added.len(),
-            plan.changed.len(),
-            plan.left.len()
-        );
-        let seq = store
-            .apply_directory(&plan.directory.to_stored(), &summary, chrono::Utc::now())
-            .await?;
-        println!(
-            "applied as directory change {seq}; a running service takes it up within seconds, without a restart"
-        );
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-/// `directory export`: the directory in use as the CSV `import` reads, to standard output.
-pub fn directory_export(src: &DirectorySources<'_>) -> anyhow::Result<ExitCode> {
-    use std::io::Write;
-    let base = Directory::load(src.directory)?;
-    let text = runtime()?.block_on(async {
-        let store = crate::store::Store::open(src.db).await?;
-        let dir = crate::service::directory_in_use(&store, &base).await?;
-        crate::directory::csv::write(&dir).map_err(anyhow::Error::msg)
-    })?;
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .context("cannot write to standard output")?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `directory links`: every chat identity linked by work email now (optionally one person's),

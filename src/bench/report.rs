@@ -138,6 +138,7 @@ fn copy(template: &[Event], prefix: &str, n: u32, per_dispute: usize) -> (Refere
             events.push(Event {
                 at: l.at,
                 actor: l.actor.clone(),
+                directory: None,
                 body: EventBody::NoteAdded {
                     text: "Discussed again; both agencies' positions recorded.".into(),
                     how: None,

@@ -59,6 +59,9 @@ pub struct Asker<'a> {
     pub origin: Option<&'a Origin>,
     /// How a command starts on this platform, for the help text.
     pub command_word: &'a str,
+    /// The channel it was asked in, as the directory names channels (a Slack channel id, a
+    /// Teams channel id): what `connect` records. None in a personal chat.
+    pub channel: Option<&'a str>,
 }
 
 /// Decides what an input comes to, recording it where it asks the core to act.
@@ -107,7 +110,19 @@ async fn typed(service: &Service, asker: Asker<'_>, text: &str, key: Option<Stri
             Err(e) => Reply::Refused(answers::user_text(&e)),
         },
         Typed::Connect => match service
-            .connect_channel(asker.person, asker.origin, "", asker.command_word)
+            .connect_channel(
+                asker.person,
+                asker
+                    .origin
+                    .zip(asker.channel)
+                    .map(|(o, channel)| Origin {
+                        channel: channel.to_string(),
+                        ..o.clone()
+                    })
+                    .as_ref(),
+                "",
+                asker.command_word,
+            )
             .await
         {
             Ok(text) => Reply::Say(text),

@@ -17,6 +17,8 @@ pub struct Sources<'a> {
     pub directory: &'a Path,
 }
 
+/// The directory file; the reports name people from the directory in use in the database,
+/// which starts from it.
 fn directory(path: &Path) -> anyhow::Result<Directory> {
     Directory::load(path).with_context(|| {
         format!(
@@ -59,6 +61,8 @@ pub fn log(
     let dir = directory(src.directory)?;
     runtime()?.block_on(async {
         let store = Store::open(src.db).await?;
+        // The people the Board applied since, and those who left, named as the service names them.
+        let (_, dir) = super::directory_in_use(&store, &dir).await?;
         let reports = Reports {
             store: &store,
             policies: &policies,
@@ -92,6 +96,8 @@ pub fn stats(
     let dir = directory(src.directory)?;
     runtime()?.block_on(async {
         let store = Store::open(src.db).await?;
+        // The people the Board applied since, and those who left, named as the service names them.
+        let (_, dir) = super::directory_in_use(&store, &dir).await?;
         let reports = Reports {
             store: &store,
             policies: &policies,
@@ -133,6 +139,8 @@ pub fn form(
     let dir = directory(src.directory)?;
     runtime()?.block_on(async {
         let store = Store::open(src.db).await?;
+        // The people the Board applied since, and those who left, named as the service names them.
+        let (_, dir) = super::directory_in_use(&store, &dir).await?;
         let reports = Reports {
             store: &store,
             policies: &policies,
@@ -174,6 +182,8 @@ pub fn dispute(
     let dir = directory(src.directory)?;
     runtime()?.block_on(async {
         let store = Store::open(src.db).await?;
+        // The people the Board applied since, and those who left, named as the service names them.
+        let (_, dir) = super::directory_in_use(&store, &dir).await?;
         let reports = Reports {
             store: &store,
             policies: &policies,

@@ -177,11 +177,16 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
     }
 
     // Cycles in reporting lines: walk up from each person; meeting someone twice is a loop.
+    // Someone whose line was already walked to its top needs no second walk.
     let mut reported = BTreeSet::new();
+    let mut topped: HashSet<&PersonId> = HashSet::new();
     for p in dir.people() {
-        let mut seen = vec![p.id.clone()];
-        let mut next = p.reports_to.clone();
+        let mut seen: Vec<&PersonId> = vec![&p.id];
+        let mut next = p.reports_to.as_ref();
         while let Some(m) = next {
+            if topped.contains(m) {
+                break;
+            }
             if let Some(pos) = seen.iter().position(|s| *s == m) {
                 let mut cycle: Vec<String> = seen[pos..].iter().map(|s| s.0.clone()).collect();
                 cycle.sort();
@@ -196,8 +201,11 @@ pub fn check_directory(dir: &Directory, policies: &PolicySet) -> Vec<DirectoryPr
                 }
                 break;
             }
-            seen.push(m.clone());
-            next = dir.person(&m).and_then(|x| x.reports_to.clone());
+            seen.push(m);
+            next = dir.person(m).and_then(|x| x.reports_to.as_ref());
+        }
+        if next.is_none() || next.is_some_and(|m| topped.contains(m)) {
+            topped.extend(seen);
         }
     }
 

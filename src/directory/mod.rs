@@ -142,6 +142,16 @@ pub struct Person {
     pub teams: Option<TeamsIdentity>,
 }
 
+/// Which version of the directory a decision was made with: the applied directory change it
+/// came from (0: the directory file, before any import) and the SHA-256 under which the store
+/// keeps the exact directory used (`directory_versions`), so a record can say who was who.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryVersion {
+    pub change: i64,
+    pub sha256: String,
+}
+
 /// Someone who has left the directory: their name stays so that old records still say who
 /// acted, and their id comes back if the same email returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,15 +212,57 @@ pub enum DirectoryError {
     DuplicateEmail { path: String, email: String },
 }
 
+/// People in id order (so a directory has one stored form and exports are stable), with a hash
+/// index by id: finding someone costs the same at 50 people as at 50,000.
+#[derive(Debug, Clone, Default)]
+struct People {
+    list: Vec<Person>,
+    at: HashMap<PersonId, usize>,
+}
+
+impl People {
+    fn get(&self, id: &PersonId) -> Option<&Person> {
+        self.at.get(id).and_then(|&i| self.list.get(i))
+    }
+
+    fn get_mut(&mut self, id: &PersonId) -> Option<&mut Person> {
+        let i = *self.at.get(id)?;
+        self.list.get_mut(i)
+    }
+
+    fn contains_key(&self, id: &PersonId) -> bool {
+        self.at.contains_key(id)
+    }
+
+    fn values(&self) -> std::slice::Iter<'_, Person> {
+        self.list.iter()
+    }
+
+    /// Adds someone at the end; `sort` puts them in place.
+    fn push(&mut self, person: Person) {
+        self.at.insert(person.id.clone(), self.list.len());
+        self.list.push(person);
+    }
+
+    fn sort(&mut self) {
+        self.list.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        for (i, p) in self.list.iter().enumerate() {
+            self.at.insert(p.id.clone(), i);
+        }
+    }
+}
+
 /// Agencies and people, indexed for lookups by id, by work email and by chat identity.
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     agencies: BTreeMap<AgencyId, Agency>,
-    people: BTreeMap<PersonId, Person>,
+    people: People,
     slack: HashMap<SlackIdentity, PersonId>,
     teams: HashMap<TeamsIdentity, PersonId>,
     emails: HashMap<String, PersonId>,
     former: BTreeMap<PersonId, FormerPerson>,
+    /// Which kept version this is, once the service has recorded it (see `DirectoryVersion`).
+    version: Option<DirectoryVersion>,
 }
 
 impl Directory {
@@ -245,10 +297,20 @@ impl Directory {
     /// The directory as the store keeps a version of it, people who left included: the same
     /// fields as the TOML file, as JSON (quick to read back at 50,000 people).
     pub fn to_stored(&self) -> String {
-        let file = DirectoryFile {
-            agencies: self.agencies.values().cloned().collect(),
-            people: self.people.values().cloned().collect(),
-            former: self.former.values().cloned().collect(),
+        /// The same fields as `DirectoryFile`, borrowed: nothing is copied to write it.
+        #[derive(Serialize)]
+        struct Stored<'a> {
+            #[serde(rename = "agency")]
+            agencies: Vec<&'a Agency>,
+            #[serde(rename = "person")]
+            people: &'a [Person],
+            #[serde(rename = "former", skip_serializing_if = "Vec::is_empty")]
+            former: Vec<&'a FormerPerson>,
+        }
+        let file = Stored {
+            agencies: self.agencies.values().collect(),
+            people: &self.people.list,
+            former: self.former.values().collect(),
         };
         // Every field is a string, a list or a table of strings: serialising cannot fail.
         serde_json::to_string(&file).unwrap_or_default()
@@ -296,12 +358,12 @@ impl Directory {
     /// The same people with the agencies of `base` (where an operator keeps agencies, their
     /// domains and channels), keeping the channels admins connected from the chat; people whose
     /// agency is gone are kept and left to `check`.
-    pub fn with_agencies_of(&self, base: &Directory) -> Directory {
-        let mut dir = self.clone();
-        dir.agencies = base.agencies.clone();
+    pub fn with_agencies_of(self, base: &Directory) -> Directory {
+        let mut dir = self;
+        dir.version = None;
+        let own = std::mem::replace(&mut dir.agencies, base.agencies.clone());
         for (id, agency) in &mut dir.agencies {
-            let connected = self
-                .agencies
+            let connected = own
                 .get(id)
                 .into_iter()
                 .flat_map(|a| a.channels.iter().filter(|c| c.connected));
@@ -374,6 +436,7 @@ impl Directory {
     /// marked as connected from the chat.
     pub fn with_connected(&self, agency: &AgencyId, mut channel: Channel) -> Directory {
         let mut dir = self.clone();
+        dir.version = None;
         channel.connected = true;
         if let Some(a) = dir.agencies.get_mut(agency) {
             set_channel(a, channel);
@@ -432,9 +495,21 @@ impl Directory {
                     email: e.clone(),
                 });
             }
-            dir.people.insert(p.id.clone(), p);
+            dir.people.push(p);
         }
+        dir.people.sort();
         Ok(dir)
+    }
+
+    /// The kept version this directory is, when the service recorded it; decisions carry it.
+    pub fn version(&self) -> Option<&DirectoryVersion> {
+        self.version.as_ref()
+    }
+
+    /// The same directory, named as a kept version.
+    pub fn with_version(mut self, version: DirectoryVersion) -> Directory {
+        self.version = Some(version);
+        self
     }
 
     /// The person with this id.
@@ -555,6 +630,7 @@ impl Directory {
     /// posts everything through the sandbox adapter and nothing to Slack or Teams.
     pub fn on_sandbox(&self) -> Directory {
         let mut dir = self.clone();
+        dir.version = None;
         for a in dir.agencies.values_mut() {
             let name = a
                 .channels

@@ -40,6 +40,7 @@ pub fn handle(
         .map(|body| Event {
             at: ctx.now,
             actor: Some(actor.clone()),
+            directory: None,
             body,
         })
         .collect())
@@ -431,6 +432,7 @@ fn raise(
         draft.apply(&Event {
             at: ctx.now,
             actor: Some(person.id.clone()),
+            directory: None,
             body: body.clone(),
         });
     }

@@ -2,7 +2,7 @@
 //! so that state can be rebuilt from them without the policy or the directory.
 
 use super::{Concerns, ContactFormat, DeterminedAction, Reference};
-use crate::directory::{AgencyId, PersonId, Platform};
+use crate::directory::{AgencyId, DirectoryVersion, PersonId, Platform};
 use crate::policy::NoticeTarget;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 pub struct Event {
     pub at: DateTime<Utc>,
     pub actor: Option<PersonId>,
+    /// The directory the service decided it with, so the record says which people, roles and
+    /// reporting lines applied; part of the hashed body. Absent on events recorded before the
+    /// service kept it (their stored bodies, and so their hashes, are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<DirectoryVersion>,
     #[serde(flatten)]
     pub body: EventBody,
 }

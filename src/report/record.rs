@@ -3,7 +3,7 @@
 
 use super::chart::escape;
 use crate::calendar::format_uk_long;
-use crate::directory::{Directory, PersonId};
+use crate::directory::{Directory, DirectoryVersion, PersonId};
 use crate::escalation::{Concerns, ContactFormat, EventBody};
 use crate::store::DisputeRecord;
 use serde::Serialize;
@@ -22,6 +22,9 @@ pub struct Line {
     pub who: String,
     pub kind: String,
     pub what: String,
+    /// Which directory the service decided it with, e.g. `change 3 (sha256 1a2b3c4d5e6f)`;
+    /// none for events recorded before the service kept it.
+    pub directory: Option<String>,
     pub hash: String,
 }
 
@@ -271,6 +274,17 @@ pub fn what(directory: &Directory, body: &EventBody) -> String {
     }
 }
 
+/// A directory version as the record names it: the applied change (or the directory file,
+/// before any import) and the start of the hash it is kept under.
+pub fn version_label(version: &DirectoryVersion) -> String {
+    let short = version.sha256.get(..12).unwrap_or(&version.sha256);
+    if version.change == 0 {
+        format!("the directory file (sha256 {short})")
+    } else {
+        format!("change {} (sha256 {short})", version.change)
+    }
+}
+
 /// Builds the document from the stored record.
 pub fn document(record: &DisputeRecord, directory: &Directory) -> Document {
     let events = record
@@ -284,6 +298,7 @@ pub fn document(record: &DisputeRecord, directory: &Directory) -> Document {
             who: who(directory, r.event.actor.as_ref()),
             kind: r.event.body.kind().to_string(),
             what: what(directory, &r.event.body),
+            directory: r.event.directory.as_ref().map(version_label),
             hash: r.hash.clone(),
         })
         .collect();
@@ -316,18 +331,19 @@ impl Document {
         let mut rows = String::new();
         for l in &self.events {
             rows.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 l.seq,
                 escape(&l.when),
                 escape(&l.who),
-                escape(&l.what)
+                escape(&l.what),
+                escape(l.directory.as_deref().unwrap_or("not recorded"))
             ));
         }
         let chain_class = if self.chain_intact { "ok" } else { "broken" };
         super::page::html(
             &format!("Record of {}", self.reference),
             &format!(
-                "<h1>Record of {r}</h1>\n<p class=\"chain {chain_class}\">Hash chain: {chain}</p>\n<table>\n<thead><tr><th>#</th><th>When (UK time)</th><th>Who</th><th>What</th></tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n",
+                "<h1>Record of {r}</h1>\n<p class=\"chain {chain_class}\">Hash chain: {chain}</p>\n<table>\n<thead><tr><th>#</th><th>When (UK time)</th><th>Who</th><th>What</th><th>Directory</th></tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n",
                 r = escape(&self.reference),
                 chain = escape(&self.chain),
             ),

@@ -50,17 +50,24 @@ pub enum ServiceError {
     Setup(String),
 }
 
-/// The directory in use in a database: the people the Board last applied (by `directory
-/// import`), with the agencies of the directory file; the file alone before any import.
-pub async fn directory_in_use(store: &Store, file: &Directory) -> Result<Directory, ServiceError> {
+/// The directory in use in a database and the change it is (0: the directory file alone): the
+/// people the Board last applied (by `directory import`), with the agencies of the directory
+/// file (and the channels admins connected from the chat); the file alone before any import.
+pub async fn directory_in_use(
+    store: &Store,
+    file: &Directory,
+) -> Result<(i64, Directory), ServiceError> {
     match store.current_directory().await? {
-        None => Ok(file.clone()),
-        Some((seq, content)) => Ok(Directory::from_stored(
-            &format!("the applied directory change {seq}"),
-            &content,
-        )
-        .map_err(|e| ServiceError::Setup(e.to_string()))?
-        .with_agencies_of(file)),
+        None => Ok((0, file.clone())),
+        Some(applied) => Ok((
+            applied.seq,
+            Directory::from_stored(
+                &format!("the applied directory change {}", applied.seq),
+                &applied.content,
+            )
+            .map_err(|e| ServiceError::Setup(e.to_string()))?
+            .with_agencies_of(file),
+        )),
     }
 }
 
@@ -128,6 +135,14 @@ impl Service {
             let cal = p.calendar().map_err(ServiceError::Setup)?;
             calendars.insert(p.id.clone(), cal);
         }
+        // Before any import the directory file's own is in use: change 0, kept in the store
+        // by the writer before the first event names it.
+        let content = directory.to_stored();
+        let version = crate::directory::DirectoryVersion {
+            change: 0,
+            sha256: crate::store::directory_sha256(&content),
+        };
+        let directory = Arc::new((*directory).clone().with_version(version));
         let current = Arc::new(std::sync::RwLock::new(directory.clone()));
         let decider = Arc::new(Decider {
             store: store.clone(),
@@ -136,6 +151,7 @@ impl Service {
             clock: clock.clone(),
             calendars,
             public_url: std::sync::OnceLock::new(),
+            unrecorded: std::sync::Mutex::new(Some(content)),
         });
         Ok(Service {
             store,
@@ -203,14 +219,25 @@ impl Service {
             None
         };
         let (mut next, since) = match stored {
-            Some((seq, content)) => {
-                let stored = Directory::from_stored("the stored directory", &content)
+            Some(applied) => {
+                let stored = Directory::from_stored("the stored directory", &applied.content)
                     .map_err(|e| ServiceError::Setup(e.to_string()))?
                     .with_agencies_of(&self.base);
+                // The agencies come from the directory file, which may have changed since the
+                // change was applied: keep exactly what decisions are made with, once.
+                let content = stored.to_stored();
+                let sha256 = crate::store::directory_sha256(&content);
+                if sha256 != applied.sha256 {
+                    self.store.record_directory(&content, self.now()).await?;
+                }
+                let stored = stored.with_version(crate::directory::DirectoryVersion {
+                    change: applied.seq,
+                    sha256,
+                });
                 *self.stored.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(stored.clone());
-                self.directory_seq.store(seq, Ordering::Release);
+                self.directory_seq.store(applied.seq, Ordering::Release);
                 tracing::info!(
-                    change = seq,
+                    change = applied.seq,
                     "took up the directory change applied by the Board"
                 );
                 (stored, 0)

@@ -5,25 +5,34 @@
 use super::{Service, ServiceError};
 use crate::directory::{Channel, Directory, Person, Platform, normal_email};
 use crate::posts::{Delivery, Origin, Target, compose};
+use crate::store::StoreError;
+
+/// How many times a change made from the chat is prepared again when a change applied
+/// meanwhile (an import, another replica's) came first.
+const CHANGE_RETRIES: u32 = 5;
+
+/// What `connect` comes to on one version of the directory.
+enum Connect {
+    /// Nothing to change: the answer, or the refusal (`Err`).
+    Answer(Result<String, String>),
+    /// The directory with the channel connected, and what to record and say.
+    Change(Box<Connected>),
+}
+
+/// A connect to apply: the next directory, the change's summary, the agency and the channel.
+struct Connected {
+    next: Directory,
+    summary: String,
+    agency: crate::directory::Agency,
+    origin: Origin,
+}
 
 impl Service {
-    /// Records `dir` as the directory in use, one recorded change, and takes it up now.
-    pub(super) async fn apply_change(
-        &self,
-        dir: &Directory,
-        summary: &str,
-    ) -> Result<(), ServiceError> {
-        self.store
-            .apply_directory(&dir.to_stored(), summary, self.now())
-            .await?;
-        self.refresh_directory().await?;
-        Ok(())
-    }
-
     /// `connect`: the channel the command was typed in becomes the asker's agency's challenges
     /// channel, when the directory names them an admin of that agency. The confirmation is
     /// posted in the channel; the answer to the asker is returned. `Err` is the answer when
-    /// nothing was changed, saying why and what to do.
+    /// nothing was changed, saying why and what to do. It is applied on the newest directory
+    /// change: an import applied meanwhile is taken up first and kept, never overwritten.
     pub async fn connect_channel(
         &self,
         person: &Person,
@@ -31,83 +40,44 @@ impl Service {
         channel_name: &str,
         command_word: &str,
     ) -> Result<String, String> {
-        let dir = self.stored_directory();
-        let Some(agency) = dir.agency(&person.agency) else {
-            return Err(format!(
-                "Your agency {} is not in the directory; ask the board's business unit to add it.",
-                person.agency
-            ));
-        };
-        if !dir.is_admin(person) {
-            let admins: Vec<String> = dir
-                .admins_of(&agency.id)
-                .iter()
-                .map(|p| p.name.clone())
-                .collect();
-            return Err(if admins.is_empty() {
-                format!(
-                    "Only an administrator of {} can connect its challenges channel, and the directory names none yet. Ask the board's business unit to add one.",
-                    agency.name
-                )
-            } else {
-                format!(
-                    "Only an administrator of {} can connect its challenges channel. Ask {} to type `{command_word} connect` in the channel to use.",
-                    agency.name,
-                    admins.join(" or ")
-                )
-            });
-        }
-        let Some(origin) = origin.filter(|o| !o.channel.is_empty()) else {
-            return Err(format!(
-                "Type `{command_word} connect` in the channel {}'s challenges should be threaded in.",
-                agency.name
-            ));
-        };
-        match dir.agency_of_channel(origin.platform, &origin.workspace, &origin.channel) {
-            Some(a) if a.id == agency.id => {
-                return Ok(format!(
-                    "This channel is already {}'s challenges channel; nothing changed.",
-                    agency.name
-                ));
+        let mut tries = 0;
+        let (agency, origin) = loop {
+            if let Err(e) = self.refresh_directory().await {
+                tracing::warn!(error = %e, "connect: the newest directory change could not be read");
             }
-            Some(other) => {
-                return Err(format!(
-                    "This channel is {}'s challenges channel; each agency needs its own. Type `{command_word} connect` in another channel.",
-                    other.name
-                ));
+            let dir = self.stored_directory();
+            let based_on = dir.version().map_or(0, |v| v.change);
+            let (next, summary, connected) =
+                match plan_connect(&dir, person, origin, channel_name, command_word) {
+                    Connect::Answer(answer) => return answer,
+                    Connect::Change(c) => {
+                        let Connected {
+                            next,
+                            summary,
+                            agency,
+                            origin,
+                        } = *c;
+                        (next, summary, (agency, origin))
+                    }
+                };
+            let applied = self
+                .store
+                .apply_directory(&next.to_stored(), &summary, based_on, self.now())
+                .await;
+            match applied {
+                Ok(_) => break connected,
+                Err(StoreError::DirectoryChanged { .. }) if tries < CHANGE_RETRIES => tries += 1,
+                Err(e) => {
+                    tracing::error!(error = %e, "connect: the directory change could not be recorded");
+                    return Err(
+                        "The channel could not be connected just now; nothing changed. Please try again."
+                            .to_string(),
+                    );
+                }
             }
-            None => {}
-        }
-        let name = if channel_name.trim().is_empty() {
-            origin.channel.clone()
-        } else {
-            channel_name.trim().to_string()
         };
-        let next = dir.with_connected(
-            &agency.id,
-            Channel {
-                platform: origin.platform,
-                workspace: origin.workspace.clone(),
-                channel: origin.channel.clone(),
-                name: name.clone(),
-                connected: true,
-            },
-        );
-        let summary = format!(
-            "connect: {} ({}) channel {} ({}) in {}, by {}",
-            agency.id,
-            origin.platform,
-            origin.channel,
-            name,
-            origin.workspace,
-            person.email.as_deref().unwrap_or(&person.id.0)
-        );
-        if let Err(e) = self.apply_change(&next, &summary).await {
-            tracing::error!(error = %e, "connect: the directory change could not be recorded");
-            return Err(
-                "The channel could not be connected just now; nothing changed. Please try again."
-                    .to_string(),
-            );
+        if let Err(e) = self.refresh_directory().await {
+            tracing::warn!(error = %e, "connect: recorded, but not yet taken up here");
         }
         let text = format!(
             "{}'s challenges are threaded in this channel from now on: new challenges raised by or with the agency start their thread here. Connected by {}.",
@@ -137,6 +107,93 @@ impl Service {
             agency.name
         ))
     }
+}
+
+/// What `connect` asked by `person` in `origin` comes to on the directory `dir`.
+fn plan_connect(
+    dir: &Directory,
+    person: &Person,
+    origin: Option<&Origin>,
+    channel_name: &str,
+    command_word: &str,
+) -> Connect {
+    let refuse = |text: String| Connect::Answer(Err(text));
+    let Some(agency) = dir.agency(&person.agency) else {
+        return refuse(format!(
+            "Your agency {} is not in the directory; ask the board's business unit to add it.",
+            person.agency
+        ));
+    };
+    if !dir.is_admin(person) {
+        let admins: Vec<String> = dir
+            .admins_of(&agency.id)
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        return refuse(if admins.is_empty() {
+            format!(
+                "Only an administrator of {} can connect its challenges channel, and the directory names none yet. Ask the board's business unit to add one.",
+                agency.name
+            )
+        } else {
+            format!(
+                "Only an administrator of {} can connect its challenges channel. Ask {} to type `{command_word} connect` in the channel to use.",
+                agency.name,
+                admins.join(" or ")
+            )
+        });
+    }
+    let Some(origin) = origin.filter(|o| !o.channel.is_empty()) else {
+        return refuse(format!(
+            "Type `{command_word} connect` in the channel {}'s challenges should be threaded in.",
+            agency.name
+        ));
+    };
+    match dir.agency_of_channel(origin.platform, &origin.workspace, &origin.channel) {
+        Some(a) if a.id == agency.id => {
+            return Connect::Answer(Ok(format!(
+                "This channel is already {}'s challenges channel; nothing changed.",
+                agency.name
+            )));
+        }
+        Some(other) => {
+            return refuse(format!(
+                "This channel is {}'s challenges channel; each agency needs its own. Type `{command_word} connect` in another channel.",
+                other.name
+            ));
+        }
+        None => {}
+    }
+    let name = if channel_name.trim().is_empty() {
+        origin.channel.clone()
+    } else {
+        channel_name.trim().to_string()
+    };
+    let next = dir.with_connected(
+        &agency.id,
+        Channel {
+            platform: origin.platform,
+            workspace: origin.workspace.clone(),
+            channel: origin.channel.clone(),
+            name: name.clone(),
+            connected: true,
+        },
+    );
+    let summary = format!(
+        "connect: {} ({}) channel {} ({}) in {}, by {}",
+        agency.id,
+        origin.platform,
+        origin.channel,
+        name,
+        origin.workspace,
+        person.email.as_deref().unwrap_or(&person.id.0)
+    );
+    Connect::Change(Box::new(Connected {
+        next,
+        summary,
+        agency: agency.clone(),
+        origin: origin.clone(),
+    }))
 }
 
 /// What the service calls a link it made by matching a verified work email.

@@ -96,6 +96,9 @@ pub(super) struct Decider {
     pub(super) calendars: BTreeMap<String, Calendar>,
     /// The address links in chat point at, set once at start-up.
     pub(super) public_url: std::sync::OnceLock<String>,
+    /// The content of the directory version in use while the store does not keep it yet (the
+    /// directory file's, at start-up): recorded before the first events that name it.
+    pub(super) unrecorded: std::sync::Mutex<Option<String>>,
 }
 
 impl Decider {
@@ -105,6 +108,25 @@ impl Decider {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Keeps the directory version in use in the store if it is not kept yet, so that every
+    /// event naming it can be followed to who was who. A failure is retried on the next group.
+    async fn record_directory_in_use(&self) {
+        let pending = self
+            .unrecorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(content) = pending else { return };
+        if let Err(e) = self
+            .store
+            .record_directory(&content, self.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "the directory in use could not be kept yet; trying again");
+            *self.unrecorded.lock().unwrap_or_else(|p| p.into_inner()) = Some(content);
+        }
     }
 
     /// The address links in chat point at (the Board view's forms), without a trailing slash.
@@ -153,6 +175,10 @@ impl Decider {
         now: DateTime<Utc>,
         dir: &Directory,
     ) -> Batch {
+        let mut events = events;
+        for e in &mut events {
+            e.directory = dir.version().cloned();
+        }
         let mut after = before.clone();
         for e in &events {
             after.apply(e);
@@ -228,6 +254,7 @@ impl Decider {
                     .map(|body| Event {
                         at: now,
                         actor: None,
+                        directory: None,
                         body,
                     })
                     .collect();
@@ -253,6 +280,7 @@ impl Decider {
                 let events = vec![Event {
                     at: self.clock.now(),
                     actor: None,
+                    directory: dir.version().cloned(),
                     body: body.clone(),
                 }];
                 let mut after = before.clone();
@@ -481,6 +509,7 @@ async fn decide_group(
     cache: &HashMap<Reference, Dispute>,
     tentative: Option<&HashMap<Reference, Dispute>>,
 ) -> Group {
+    decider.record_directory_in_use().await;
     let mut overlay: HashMap<Reference, Dispute> = HashMap::new();
     let mut items: Vec<Item> = Vec::new();
     let mut decided = Vec::with_capacity(jobs.len());

@@ -39,6 +39,10 @@ pub enum StoreError {
         expected: u64,
         found: u64,
     },
+    #[error(
+        "the directory changed while this change was prepared (it was prepared on change {based_on}; change {newest} is the newest now); prepare it again on the newest"
+    )]
+    DirectoryChanged { based_on: i64, newest: i64 },
     #[error("this request was already recorded")]
     Duplicate,
     #[error(
@@ -87,6 +91,22 @@ impl StoreError {
         }
         StoreError::Database(e.to_string())
     }
+}
+
+/// The hash a directory version is kept and named by: SHA-256 of its stored content, in hex.
+pub fn directory_sha256(content: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(content.as_bytes()))
+}
+
+/// An applied directory change as kept: what a running service takes up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedDirectory {
+    /// The change's number (they only grow).
+    pub seq: i64,
+    /// The SHA-256 of `content`, the name the version is kept under.
+    pub sha256: String,
+    pub content: String,
 }
 
 /// A message the delivery worker must post: one row per message per target thread.
@@ -605,22 +625,24 @@ impl Store {
         content: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        use sha2::Digest;
-        let sha256 = hex::encode(sha2::Sha256::digest(content.as_bytes()));
+        let sha256 = directory_sha256(content);
         dispatch!(self, s => s.record_directory(&sha256, content, at).await)
     }
 
-    /// Applies a directory change a Board made (an import) as one recorded version; its number,
-    /// which only grows, is how every replica notices it.
+    /// Applies a directory change a Board made (an import, a channel connected from the chat)
+    /// as one recorded version; its number, which only grows, is how every replica notices it.
+    /// `based_on` is the change it was prepared on (0: the directory file alone): when another
+    /// change was applied since, nothing is applied and `DirectoryChanged` says to prepare it
+    /// again, so neither change is lost under the other.
     pub async fn apply_directory(
         &self,
         content: &str,
         summary: &str,
+        based_on: i64,
         at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        use sha2::Digest;
-        let sha256 = hex::encode(sha2::Sha256::digest(content.as_bytes()));
-        dispatch!(self, s => s.apply_directory(&sha256, content, summary, at).await)
+        let sha256 = directory_sha256(content);
+        dispatch!(self, s => s.apply_directory(&sha256, content, summary, based_on, at).await)
     }
 
     /// The numbers of the newest applied directory change and the newest identity link, if
@@ -657,8 +679,8 @@ impl Store {
         dispatch!(self, s => s.identity_links_since(seq).await)
     }
 
-    /// The newest applied directory change: its number and content.
-    pub async fn current_directory(&self) -> Result<Option<(i64, String)>, StoreError> {
+    /// The newest applied directory change: its number, hash and content.
+    pub async fn current_directory(&self) -> Result<Option<AppliedDirectory>, StoreError> {
         dispatch!(self, s => s.current_directory().await)
     }
 

@@ -938,9 +938,18 @@ where
         sha256: &str,
         content: &str,
         summary: &str,
+        based_on: i64,
         at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let (mut tx, _turn) = self.begin_write().await?;
+        let newest: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM directory_changes")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(err)?;
+        let newest = newest.unwrap_or(0);
+        if newest != based_on {
+            return Err(StoreError::DirectoryChanged { based_on, newest });
+        }
         sqlx::query(
             "INSERT INTO directory_versions (sha256, loaded_us, content) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
         )
@@ -950,15 +959,33 @@ where
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO directory_changes (sha256, applied_us, summary) VALUES ($1, $2, $3) RETURNING seq",
+        // Another replica may apply a change on the same one meanwhile: the unique `based_on`
+        // lets only one of them in.
+        let seq = sqlx::query_scalar(
+            "INSERT INTO directory_changes (sha256, applied_us, summary, based_on) VALUES ($1, $2, $3, $4) RETURNING seq",
         )
         .bind(sha256)
         .bind(micros(at))
         .bind(summary)
+        .bind(based_on)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(err)?;
+        .await;
+        let seq: i64 = match seq {
+            Ok(seq) => seq,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                drop(tx);
+                let newest: Option<i64> =
+                    sqlx::query_scalar("SELECT max(seq) FROM directory_changes")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(err)?;
+                return Err(StoreError::DirectoryChanged {
+                    based_on,
+                    newest: newest.unwrap_or(0),
+                });
+            }
+            Err(e) => return Err(err(e)),
+        };
         tx.commit().await.map_err(err)?;
         Ok(seq)
     }
@@ -1044,19 +1071,22 @@ where
             .collect()
     }
 
-    pub(super) async fn current_directory(&self) -> Result<Option<(i64, String)>, StoreError> {
+    pub(super) async fn current_directory(
+        &self,
+    ) -> Result<Option<super::AppliedDirectory>, StoreError> {
         let row = sqlx::query(
-            "SELECT c.seq, v.content FROM directory_changes c JOIN directory_versions v ON v.sha256 = c.sha256 ORDER BY c.seq DESC LIMIT 1",
+            "SELECT c.seq, c.sha256, v.content FROM directory_changes c JOIN directory_versions v ON v.sha256 = c.sha256 ORDER BY c.seq DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await
         .map_err(err)?;
         match row {
             None => Ok(None),
-            Some(r) => Ok(Some((
-                r.try_get("seq").map_err(corrupt)?,
-                r.try_get("content").map_err(corrupt)?,
-            ))),
+            Some(r) => Ok(Some(super::AppliedDirectory {
+                seq: r.try_get("seq").map_err(corrupt)?,
+                sha256: r.try_get("sha256").map_err(corrupt)?,
+                content: r.try_get("content").map_err(corrupt)?,
+            })),
         }
     }
 

@@ -187,6 +187,7 @@ mod tests {
         let event = Event {
             at: Utc::now(),
             actor: None,
+            directory: None,
             body: crate::escalation::EventBody::LearningReferred { text: big },
         };
         let batch = Batch {

@@ -203,7 +203,7 @@ async fn check_in_use(
     file: &Directory,
     policies: &PolicySet,
 ) -> Result<(), String> {
-    let in_use = crate::service::directory_in_use(store, file)
+    let (_, in_use) = crate::service::directory_in_use(store, file)
         .await
         .map_err(|e| e.to_string())?;
     let problems = crate::directory::check_directory(&in_use, policies);

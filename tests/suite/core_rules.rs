@@ -1145,6 +1145,7 @@ fn sunderland_written_response_is_due_five_calendar_days_after_the_review() {
     match &events[..] {
         [
             Event {
+                directory: None,
                 body:
                     EventBody::StepCompleted {
                         step,

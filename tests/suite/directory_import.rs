@@ -2,9 +2,9 @@
 //! a whole with each problem on its line and nothing applied, an export that imports unchanged,
 //! one recorded change per applied import, and a running service taking it up without a restart.
 
-use crate::databases::{TestDb, at, on_both_backends, run_cli};
+use crate::databases::{ASC_V_GP, TestDb, at, details, note, on_both_backends, run_cli, who};
 use crate::scheduler_rig::service_on;
-use escalation_bot::directory::PersonId;
+use escalation_bot::directory::{Directory, PersonId};
 use escalation_bot::scheduler::Scheduler;
 use escalation_bot::service::ManualClock;
 use std::path::PathBuf;
@@ -206,3 +206,163 @@ async fn a_running_service_takes_up_an_applied_change_without_a_restart(db: &Tes
 on_both_backends!(a_running_service_takes_up_an_applied_change_without_a_restart:
     sqlite_service_takes_up_an_applied_directory_change_without_a_restart,
     postgres_service_takes_up_an_applied_directory_change_without_a_restart);
+
+/// The content the store keeps under a directory version's hash.
+async fn kept_directory(db: &TestDb, sha256: &str) -> String {
+    let raw = db.raw().await;
+    let kept = raw
+        .texts(&format!(
+            "SELECT content FROM directory_versions WHERE sha256 = '{sha256}'"
+        ))
+        .await;
+    raw.close().await;
+    assert_eq!(kept.len(), 1, "the version {sha256} is kept once");
+    kept.into_iter().next().unwrap_or_default()
+}
+
+async fn every_decision_names_the_directory_it_was_made_with_and_a_leaver_keeps_their_name(
+    db: &TestDb,
+) {
+    let clock = Arc::new(ManualClock::frozen_at(at("2026-06-01T10:00:00+01:00")));
+    let service = service_on(db, clock.clone()).await;
+    let raised = service
+        .raise(&who(ASC_V_GP.raiser), details(ASC_V_GP), None, None)
+        .await
+        .expect("Sam raises");
+    let reference = raised.reference.clone();
+    let before = raised.events[0]
+        .directory
+        .clone()
+        .expect("the raise names the directory it was decided with");
+    assert_eq!(
+        before.change, 0,
+        "the directory file's own, before any import"
+    );
+    assert!(
+        raised
+            .events
+            .iter()
+            .all(|e| e.directory == Some(before.clone()))
+    );
+    let kept = kept_directory(db, &before.sha256).await;
+    assert_eq!(
+        escalation_bot::store::directory_sha256(&kept),
+        before.sha256
+    );
+    let then = Directory::from_stored("kept", &kept).expect("the kept version reads");
+    assert!(then.person(&who("sam-patel")).is_some(), "Sam was in it");
+
+    // Sam leaves; the service takes the change up and the other side acts after it.
+    let (_keep, path) = csv_file(&sam_leaves_ali_joins(&export(db).await));
+    let (code, out) = import(db, &path, false).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        service
+            .refresh_directory()
+            .await
+            .expect("the change is read")
+    );
+    clock.advance(chrono::Duration::minutes(5));
+    let noted = service
+        .act(
+            &who("dr-okafor"),
+            &reference,
+            &note("Called the ward."),
+            None,
+            None,
+        )
+        .await
+        .expect("Dr Okafor notes");
+    let after = noted.events[0]
+        .directory
+        .clone()
+        .expect("the note names the directory it was decided with");
+    assert_eq!(after.change, 1, "the applied import");
+    let now = Directory::from_stored("kept", &kept_directory(db, &after.sha256).await)
+        .expect("the kept version reads");
+    assert!(now.person(&who("sam-patel")).is_none());
+    assert_eq!(
+        now.name_of(&who("sam-patel")),
+        "Sam Patel",
+        "kept as someone who left"
+    );
+
+    // The stored events say so, and their hashes cover it.
+    let stored = service.events(&reference).await.expect("the events load");
+    assert_eq!(
+        stored.first().and_then(|e| e.directory.clone()),
+        Some(before)
+    );
+    assert_eq!(stored.last().and_then(|e| e.directory.clone()), Some(after));
+    let store = db.open().await;
+    assert!(store.verify().await.expect("verify").intact());
+
+    // The dispute's record says which directory applied, and still names Sam.
+    let dir = service.directory();
+    let doc = service
+        .reports(&dir)
+        .record(&reference)
+        .await
+        .expect("the record");
+    assert_eq!(doc.events[0].who, "Sam Patel (no longer in the directory)");
+    let first = doc.events[0].directory.clone().unwrap_or_default();
+    assert!(first.starts_with("the directory file (sha256 "), "{first}");
+    let last = doc.events.last().and_then(|l| l.directory.clone());
+    assert!(
+        last.as_deref()
+            .is_some_and(|l| l.starts_with("change 1 (sha256 ")),
+        "{last:?}"
+    );
+    assert!(doc.to_html().contains("<th>Directory</th>"));
+    let (code, printed, err) = run_cli(&[
+        "report",
+        "dispute",
+        &reference.to_string(),
+        "--db",
+        &db.url,
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        printed.contains("Sam Patel (no longer in the directory)"),
+        "{printed}"
+    );
+    assert!(printed.contains("change 1 (sha256 "), "{printed}");
+}
+
+on_both_backends!(every_decision_names_the_directory_it_was_made_with_and_a_leaver_keeps_their_name:
+    sqlite_every_decision_names_the_directory_it_was_made_with,
+    postgres_every_decision_names_the_directory_it_was_made_with);
+
+async fn the_directory_a_decision_names_is_covered_by_its_hash(db: &TestDb) {
+    let clock = Arc::new(ManualClock::frozen_at(at("2026-06-01T10:00:00+01:00")));
+    let service = service_on(db, clock).await;
+    let reference = service
+        .raise(&who(ASC_V_GP.raiser), details(ASC_V_GP), None, None)
+        .await
+        .expect("Sam raises")
+        .reference;
+    let store = db.open().await;
+    assert!(store.verify().await.expect("verify").intact());
+    // Naming another directory after the fact breaks the chain at that event.
+    let raw = db.raw().await;
+    let changed = raw
+        .exec(&format!(
+            "UPDATE events SET body = replace(body, '\"change\":0', '\"change\":7') WHERE reference = '{reference}' AND seq = 1"
+        ))
+        .await;
+    raw.close().await;
+    assert_eq!(changed, 1);
+    let report = store.verify().await.expect("verify");
+    let broken = report.broken.expect("the edit is found");
+    assert_eq!(
+        (broken.reference.as_str(), broken.seq),
+        (reference.to_string().as_str(), 1)
+    );
+}
+
+on_both_backends!(the_directory_a_decision_names_is_covered_by_its_hash:
+    sqlite_the_directory_a_decision_names_is_covered_by_its_hash,
+    postgres_the_directory_a_decision_names_is_covered_by_its_hash);

@@ -106,6 +106,7 @@ async fn a_conflicting_or_repeated_batch_is_undone_alone(db: &TestDb) {
     let ctx_note = |text: &str| Event {
         at: at(START),
         actor: Some(who("sam-patel")),
+        directory: None,
         body: EventBody::NoteAdded {
             text: text.to_string(),
             how: None,

@@ -21,6 +21,7 @@ mod board_browser;
 mod board_view;
 mod databases;
 mod delivery_pace;
+mod directory_connect;
 mod directory_import;
 mod forms;
 mod group_commit;

@@ -29,6 +29,7 @@ async fn thread_opened(
     let event = Event {
         at: at(when),
         actor: None,
+        directory: None,
         body: EventBody::ThreadOpened {
             thread: ThreadRef {
                 platform,

@@ -33,6 +33,8 @@ pub const APP_SECRET: &str = "riverside~bot~secret";
 pub const POLICE_SECRET: &str = "police~bot~secret";
 pub const GP_CHANNEL: &str = "19:riversidechallenges@thread.tacv2";
 pub const POLICE_CHANNEL: &str = "19:nconstabchallenges@thread.tacv2";
+/// A channel of the practice's team that no agency uses until its admin connects it.
+pub const GP_NEW_CHANNEL: &str = "19:riversidesafeguarding@thread.tacv2";
 pub const START: &str = slack_app::START;
 
 /// A person as Teams knows them.
@@ -128,6 +130,7 @@ name = "Riverside GP Practice"
 kind = "gp-practice"
 board = "norfolk"
 domains = ["riverside.example.org"]
+admins = ["maria.lindqvist@riverside.example.org"]
 channel = [{ platform = "teams", workspace = "7f2c1a90-0000-4000-8000-00000000a001", channel = "19:riversidechallenges@thread.tacv2", name = "Practice safeguarding / Challenges" }]
 
 [[person]]
@@ -151,6 +154,7 @@ id = "dr-lindqvist"
 name = "Dr Maria Lindqvist"
 agency = "riverside-gp"
 role = "safeguarding-lead-gp"
+email = "maria.lindqvist@riverside.example.org"
 reports_to = "dr-bhatt"
 teams = { tenant = "7f2c1a90-0000-4000-8000-00000000a001", aad_object_id = "00000000-0000-4000-8000-000000000107" }
 
@@ -369,6 +373,10 @@ pub async fn spawn_with(options: Options) -> App {
             Channel {
                 tenant: TENANT.into(),
                 id: GP_CHANNEL.into(),
+            },
+            Channel {
+                tenant: TENANT.into(),
+                id: GP_NEW_CHANNEL.into(),
             },
             Channel {
                 tenant: POLICE_TENANT.into(),

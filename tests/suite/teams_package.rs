@@ -49,14 +49,43 @@ fn the_filled_manifest_validates_against_the_v1_23_schema() {
         .filter_map(Value::as_str)
         .collect();
     assert_eq!(scopes, ["team", "groupChat", "personal"]);
-    let commands: Vec<&str> = bot["commandLists"][0]["commands"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["title"].as_str())
-        .collect();
+    // One list per scope: channels list `connect` (an agency admin types it in the channel to
+    // use); chats, where it means nothing, list `delay` instead. Teams lists at most ten each.
+    let list = |i: usize| -> (Vec<&str>, Vec<&str>) {
+        let words = |key: &str, field: Option<&str>| -> Vec<&str> {
+            bot["commandLists"][i][key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| match field {
+                    Some(f) => c[f].as_str(),
+                    None => c.as_str(),
+                })
+                .collect()
+        };
+        (words("scopes", None), words("commands", Some("title")))
+    };
+    let (channel_scopes, in_channels) = list(0);
+    let (chat_scopes, in_chats) = list(1);
+    assert_eq!(channel_scopes, ["team"]);
+    assert_eq!(chat_scopes, ["groupChat", "personal"]);
     assert_eq!(
-        commands,
+        in_channels,
+        [
+            "challenge",
+            "help",
+            "status",
+            "list",
+            "ack",
+            "note",
+            "done",
+            "escalate",
+            "resolve",
+            "connect"
+        ]
+    );
+    assert_eq!(
+        in_chats,
         [
             "challenge",
             "help",
@@ -70,8 +99,8 @@ fn the_filled_manifest_validates_against_the_v1_23_schema() {
             "resolve"
         ]
     );
-    // Teams lists at most ten; each is a word the service understands.
-    for c in &commands {
+    // Each is a word the service understands.
+    for c in in_channels.iter().chain(&in_chats) {
         assert!(
             escalation_bot::posts::grammar::parse(c).is_ok()
                 || escalation_bot::posts::grammar::parse(&format!("{c} NSAB-2026-0007")).is_ok(),

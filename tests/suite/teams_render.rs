@@ -222,6 +222,7 @@ fn every_card() -> Vec<Drawn> {
     let reminder = vec![Event {
         at: due - chrono::Duration::days(1),
         actor: None,
+        directory: None,
         body: EventBody::ReminderSent {
             stage: case.state.stage,
             due,
@@ -239,6 +240,7 @@ fn every_card() -> Vec<Drawn> {
     let overdue = vec![Event {
         at: late,
         actor: None,
+        directory: None,
         body: EventBody::OverduePrompted {
             stage: case.state.stage,
             due,

@@ -374,6 +374,7 @@ async fn command(
         person: &person,
         origin: Some(&origin),
         command_word: word,
+        channel: Some(origin.channel.as_str()),
     };
     let reply = interact::handle(service, asker, Input::Typed(rest.to_string()), Some(key)).await;
     answer(reply, false)
@@ -439,6 +440,7 @@ async fn action(
         person: &person,
         origin: Some(&origin),
         command_word: COMMAND,
+        channel: Some(origin.channel.as_str()),
     };
     let reply = interact::handle(
         service,
@@ -510,6 +512,7 @@ async fn form(
         person: &person,
         origin: Some(&origin),
         command_word: COMMAND,
+        channel: Some(origin.channel.as_str()),
     };
     let values = req
         .fields

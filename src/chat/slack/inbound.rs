@@ -288,6 +288,7 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
         person: &person,
         origin: (!cmd.channel_id.is_empty()).then_some(&origin),
         command_word: COMMAND,
+        channel: (!cmd.channel_id.is_empty()).then_some(cmd.channel_id.as_str()),
     };
     let reply = interact::handle(&service, asker, Input::Typed(cmd.text.clone()), key).await;
     match reply {
@@ -514,6 +515,7 @@ async fn block_action(
         person: &person,
         origin: Some(&origin),
         command_word: COMMAND,
+        channel: Some(origin.channel.as_str()),
     };
     match interact::handle(&state.service, asker, input, key).await {
         Reply::Form(view) => {
@@ -607,6 +609,7 @@ async fn view_submission(state: &SlackState, team: &str, payload: &Interaction) 
         person: &person,
         origin: origin.as_ref(),
         command_word: COMMAND,
+        channel: origin.as_ref().map(|o| o.channel.as_str()),
     };
     let input = Input::Submitted {
         verb,

@@ -526,6 +526,7 @@ async fn on_message(state: &TeamsState, a: &Activity) {
         person: &person,
         origin: origin.as_ref(),
         command_word: COMMAND,
+        channel: a.channel(),
     };
     let input = Input::Typed(command_text(&text).to_string());
     match interact::handle(&state.service, asker, input, key).await {
@@ -652,6 +653,7 @@ async fn card_action(
         person,
         origin,
         command_word: COMMAND,
+        channel: a.channel(),
     };
     if verb_id == COMMAND_ACTION {
         // A command button is read back as its word typed.
