@@ -159,7 +159,6 @@ async fn queue(args: &BacklogArgs, store: Store) -> Result<u32, String> {
         )
         .map_err(|e| e.to_string())?,
     );
-    let run = Utc::now().timestamp_micros() as u32;
     let mut raised = 0u32;
     while pending(&store).await? < args.posts {
         let mut tasks = Vec::new();
@@ -172,7 +171,7 @@ async fn queue(args: &BacklogArgs, store: Store) -> Result<u32, String> {
                 let raised = service
                     .raise(
                         &raiser,
-                        details(run.wrapping_add(n), "norfolk-carers", "vol-jones"),
+                        details(n, "norfolk-carers", "vol-jones"),
                         None,
                         None,
                     )
