@@ -81,6 +81,15 @@ async fn bench(args: &BacklogArgs, url: &str, folder: &std::path::Path) -> Resul
         started.elapsed().as_secs_f64()
     );
 
+    let plan = store
+        .explain_outbox(Utc::now(), 25)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("  how the database runs the outbox's queries:");
+    for line in plan {
+        println!("    {line}");
+    }
+
     let (slack, addr) = slack_standin().await?;
     let slack_base = format!("http://{addr}/api/");
     let mut server = Server::start(&Setup {
