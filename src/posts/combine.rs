@@ -124,7 +124,23 @@ pub fn combine(parts: &[(DateTime<Utc>, Message)]) -> Option<Message> {
         reference: first.reference.clone(),
         title: last.title.clone(),
         status: last.status.clone(),
-        fallback: format!("{} (and {} more updates)", first.fallback, parts.len() - 1),
+        fallback: parts
+            .iter()
+            .enumerate()
+            .map(|(i, (_, m))| {
+                // Each reply's own line, without the header every one of them starts with.
+                let own = m
+                    .fallback
+                    .strip_prefix(&format!("{}: ", m.title))
+                    .unwrap_or(&m.fallback);
+                if i == 0 {
+                    format!("{}: {own}", last.title)
+                } else {
+                    own.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
         urgent: None,
         lines,
         prompt: None,
