@@ -69,7 +69,11 @@ pub fn run(args: BacklogArgs) -> Result<ExitCode, String> {
     runtime.block_on(bench(&args, &url, folder.path()))
 }
 
-async fn bench(args: &BacklogArgs, url: &str, folder: &std::path::Path) -> Result<ExitCode, String> {
+async fn bench(
+    args: &BacklogArgs,
+    url: &str,
+    folder: &std::path::Path,
+) -> Result<ExitCode, String> {
     let store = Store::open(url).await.map_err(|e| e.to_string())?;
     let started = Instant::now();
     let disputes = queue(args, store.clone()).await?;

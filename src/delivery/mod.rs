@@ -517,7 +517,11 @@ impl Worker {
             return Ok(Some(message));
         }
         // Also when none joins: a retried row may have carried others before, and no longer does.
-        if !self.outbox.combine(row.id, &self.config.owner, &ids).await? {
+        if !self
+            .outbox
+            .combine(row.id, &self.config.owner, &ids)
+            .await?
+        {
             return Ok(None);
         }
         if ids.is_empty() {

@@ -33,7 +33,12 @@ fn text_len(message: &Message) -> usize {
     message
         .lines
         .iter()
-        .flat_map(|l| l.label.iter().map(String::as_str).chain(l.spans.iter().map(span_text)))
+        .flat_map(|l| {
+            l.label
+                .iter()
+                .map(String::as_str)
+                .chain(l.spans.iter().map(span_text))
+        })
         .map(|t| t.chars().count())
         .sum()
 }
@@ -273,7 +278,10 @@ mod tests {
         assert_eq!(joining(&[(&t, &plain), (&t, &prompt), (&t, &plain)]), none);
         assert_eq!(joining(&[(&t, &plain), (&t, &plain), (&t, &buttons)]), [1]);
         assert_eq!(joining(&[(&root, &plain), (&t, &plain)]), none);
-        assert_eq!(joining(&[(&t, &plain), (&root, &plain), (&t, &plain)]), none);
+        assert_eq!(
+            joining(&[(&t, &plain), (&root, &plain), (&t, &plain)]),
+            none
+        );
         assert_eq!(joining(&[(&t, &plain), (&other, &plain)]), none);
         assert_eq!(joining(&[(&t, &buttons), (&t, &plain)]), none);
     }

@@ -103,7 +103,10 @@ impl Db<Postgres> {
             ("claim", claim),
             (
                 "next due",
-                sqlx::query(concat!("EXPLAIN (ANALYZE, BUFFERS) ", next_outbox_ready_sql!())),
+                sqlx::query(concat!(
+                    "EXPLAIN (ANALYZE, BUFFERS) ",
+                    next_outbox_ready_sql!()
+                )),
             ),
             (
                 "next lease end",

@@ -8,8 +8,8 @@
 use crate::databases::Backend;
 use crate::slack_api::assert_exactly_once;
 use crate::slack_app::{
-    ASC_CHANNEL, ASC_TEAM, App, Delivery, Options, SOCIAL_WORKER, VOL_CHANNEL, VOL_TEAM, spawn_with,
-    texts,
+    ASC_CHANNEL, ASC_TEAM, App, Delivery, Options, SOCIAL_WORKER, VOL_CHANNEL, VOL_TEAM,
+    spawn_with, texts,
 };
 use crate::slack_server::{AfterPost, Call, RateLimit};
 use escalation_bot::chat::slack::once::tag;
@@ -170,12 +170,9 @@ async fn killed_after_the_combined_post(backend: Backend) {
     let doomed = app.worker_with(Duration::from_secs(3600), Duration::from_secs(1));
     let task = tokio::spawn(async move { doomed.tick().await });
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !app
-        .slack
-        .calls()
-        .iter()
-        .any(|c| c.method == "chat.postMessage" && NOTES.iter().any(|n| c.body.to_string().contains(n)))
-    {
+    while !app.slack.calls().iter().any(|c| {
+        c.method == "chat.postMessage" && NOTES.iter().any(|n| c.body.to_string().contains(n))
+    }) {
         assert!(
             Instant::now() < deadline,
             "the combined reply never reached Slack"
@@ -216,7 +213,11 @@ async fn killed_after_the_combined_post(backend: Backend) {
                 .map(str::to_string)
         })
         .collect();
-    assert_eq!(keys, vec![tag(&first[0])], "one reply, under the first note's key");
+    assert_eq!(
+        keys,
+        vec![tag(&first[0])],
+        "one reply, under the first note's key"
+    );
     assert_exactly_once(&app, &app.slack.calls()).await;
 }
 
@@ -226,7 +227,8 @@ async fn a_worker_killed_after_slack_took_a_combined_reply_never_posts_the_notes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_after_slack_took_a_combined_reply_never_posts_the_notes_again_on_postgres() {
+async fn a_worker_killed_after_slack_took_a_combined_reply_never_posts_the_notes_again_on_postgres()
+{
     killed_after_the_combined_post(Backend::Postgres).await;
 }
 
