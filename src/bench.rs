@@ -8,11 +8,13 @@
 //! is signed at the moment it is sent (Slack's v0 HMAC over the raw body) and carries a fresh
 //! `trigger_id`, as Slack's would.
 
+mod backlog;
 mod delivery;
 mod directory;
 mod report;
 mod scheduler;
 mod screen;
+mod server;
 mod teams;
 mod write;
 
@@ -38,6 +40,9 @@ pub enum BenchCommand {
     Screen(screen::ScreenArgs),
     /// Time the Board's view (log page, CSV export, a year's statistics) at 100,000 disputes.
     Report(report::ReportArgs),
+    /// Leave `serve` with a paced backlog of 10,000 posts and no requests: its CPU and memory
+    /// while it waits.
+    Backlog(backlog::BacklogArgs),
     /// Take Slack down while challenges are raised, bring it back, and time the backlog's drain.
     Delivery(delivery::DeliveryArgs),
     /// Send signed notes from the parties to many disputes to a `serve` it starts: throughput,
@@ -173,6 +178,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode, String> {
         BenchCommand::Screen(args) => return screen::run(args),
         BenchCommand::Report(args) => return report::run(args),
         BenchCommand::Delivery(args) => return delivery::run(args),
+        BenchCommand::Backlog(args) => return backlog::run(args),
         BenchCommand::Write(args) => return write::run(args),
         BenchCommand::Directory(args) => return directory::run(args),
     };

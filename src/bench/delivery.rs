@@ -63,18 +63,18 @@ struct Flags {
 }
 
 /// A post the stand-in accepted.
-struct Accepted {
-    channel: String,
+pub(super) struct Accepted {
+    pub(super) channel: String,
     at: Instant,
     tag: String,
 }
 
 #[derive(Default)]
-struct Standin {
+pub(super) struct Standin {
     down: bool,
     /// channel → (tokens, last refill): a bucket of two, refilled at one a second.
     buckets: HashMap<String, (f64, Instant)>,
-    posts: Vec<Accepted>,
+    pub(super) posts: Vec<Accepted>,
     /// channel → (ts, thread_ts, metadata) in order.
     messages: HashMap<String, Vec<(String, Option<String>, Value)>>,
     limited: u64,
@@ -83,7 +83,23 @@ struct Standin {
     last_ts_us: i64,
 }
 
-type Shared = Arc<Mutex<Standin>>;
+pub(super) type Shared = Arc<Mutex<Standin>>;
+
+/// Starts the stand-in Slack Web API on loopback: its state, and its address.
+pub(super) async fn slack_standin() -> Result<(Shared, std::net::SocketAddr), String> {
+    let state: Shared = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = Router::new()
+        .route("/api/{method}", post(slack))
+        .with_state(state.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((state, addr))
+}
 
 fn text<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
     body.get(name)
@@ -278,7 +294,7 @@ pub fn run(args: DeliveryArgs) -> Result<ExitCode, String> {
 const RIVERSIDE_TENANT: &str = "7f2c1a90-0000-4000-8000-00000000a001";
 const BENCH_BOT: &str = "00000000-0000-4000-8000-0000000000b1";
 
-fn details(n: u32, receiving: &str, other: &str) -> RaiseDetails {
+pub(super) fn details(n: u32, receiving: &str, other: &str) -> RaiseDetails {
     RaiseDetails {
         receiving_agency: AgencyId(receiving.into()),
         other_professional: Some(PersonId(other.into())),
@@ -299,17 +315,7 @@ fn details(n: u32, receiving: &str, other: &str) -> RaiseDetails {
 }
 
 async fn bench(args: &DeliveryArgs, url: &str) -> Result<ExitCode, String> {
-    let state: Shared = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let app = Router::new()
-        .route("/api/{method}", post(slack))
-        .with_state(state.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let (state, addr) = slack_standin().await?;
 
     let mut config = Flags::try_parse_from(["escalation-bot"])
         .map_err(|e| e.to_string())?

@@ -6,6 +6,7 @@
 //! after killing the server with SIGKILL, checks that every acknowledged note is in the record
 //! exactly once.
 
+use super::server::{Server, Setup};
 use super::{ms, percentile, sign};
 use axum::Router;
 use axum::routing::post;
@@ -163,7 +164,15 @@ async fn bench(args: &WriteArgs, url: &str, folder: &std::path::Path) -> Result<
         }
     );
     let slack = standin().await?;
-    let mut server = Server::start(args, url, &slack, folder).await?;
+    let mut server = Server::start(&Setup {
+        url,
+        slack: &slack,
+        directory: &args.directory,
+        policies: &args.policies,
+        secret: SECRET,
+        folder,
+    })
+    .await?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(4096)
@@ -272,94 +281,6 @@ async fn standin() -> Result<String, String> {
         let _ = axum::serve(listener, app).await;
     });
     Ok(base)
-}
-
-/// `serve`, started from this binary as its own process.
-struct Server {
-    child: tokio::process::Child,
-    pid: u32,
-    base: String,
-}
-
-impl Server {
-    async fn start(
-        args: &WriteArgs,
-        url: &str,
-        slack: &str,
-        folder: &std::path::Path,
-    ) -> Result<Server, String> {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-            l.local_addr().map_err(|e| e.to_string())?.port()
-        };
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let log = std::fs::File::create(folder.join("serve.log")).map_err(|e| e.to_string())?;
-        let child = tokio::process::Command::new(exe)
-            .arg("serve")
-            .env("LISTEN", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", url)
-            .env("DIRECTORY", &args.directory)
-            .env("POLICIES", &args.policies)
-            .env("SLACK_SIGNING_SECRET", SECRET)
-            .env("SLACK_BOT_TOKEN", "xoxb-bench")
-            .env("SLACK_API_BASE_URL", slack)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("cannot start serve: {e}"))?;
-        let pid = child.id().ok_or("serve exited at once")?;
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        for _ in 0..300 {
-            if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-                && r.status().is_success()
-            {
-                return Ok(Server { child, pid, base });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Err(format!(
-            "serve did not become ready in 30 s; see {}",
-            folder.join("serve.log").display()
-        ))
-    }
-
-    /// User and system CPU seconds the server has used (`/proc/PID/stat`, in USER_HZ = 100).
-    fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
-        // Fields after the command name (which may hold spaces) start at the state, field 3.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (ticks(11) + ticks(12)) / 100.0
-    }
-
-    /// Resident memory now and at its peak, in MB (`/proc/PID/status`).
-    fn rss_mb(&self) -> (f64, f64) {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        let kb = |key: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0)
-    }
-
-    /// SIGKILL: what was acknowledged must survive it.
-    fn kill(&mut self) {
-        let _ = self.child.start_kill();
-    }
 }
 
 async fn full_speed(

@@ -11,8 +11,12 @@
 //! post's outbox key in the message's metadata) and, when found, records it as sent.
 //!
 //! Pacing and rate-limit pauses live in the database ([`pace`]), so replicas share them; a row
-//! waiting for its channel's slot holds that slot and is not claimed again until then, and an
-//! idle worker sleeps until the next row falls due. Only real failures count towards a row's
+//! waiting for its channel's slot holds that slot and is not claimed again until then (nor are
+//! the rows queued behind it), and an idle worker sleeps until the next row falls due or rows
+//! are queued in its process, looking otherwise only every `idle` for rows another process
+//! queued. Replies to one thread that queued up while it waited go out as one post
+//! ([`crate::posts::combine`]), under the first row's key, and every row it carries is marked sent
+//! with it. Only real failures count towards a row's
 //! back-off, and once a workspace answers again after failing, its rows waiting out a back-off
 //! go at once (at the channels' pace), so a backlog drains within seconds of a recovery.
 //!
@@ -27,7 +31,7 @@ pub use backoff::backoff;
 
 use crate::directory::Platform;
 use crate::escalation::{EventBody, Reference, ThreadRef};
-use crate::posts::{Delivery, Message, Target};
+use crate::posts::{Delivery, Message, Target, combine};
 use crate::service::{Outbox, Service};
 use crate::store::OutboxRow;
 use chrono::{DateTime, Utc};
@@ -162,8 +166,9 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// How many rows to claim at a time.
     pub batch: i64,
-    /// The longest an idle worker sleeps before looking for new rows (it wakes sooner when a
-    /// waiting row falls due earlier).
+    /// The longest an idle worker sleeps before looking for rows another process queued (it
+    /// wakes sooner when a waiting row falls due, and at once when rows are queued in its own
+    /// process).
     pub idle: Duration,
     /// The least time between two posts to one channel (Slack: about one a second).
     pub channel_spacing: Duration,
@@ -175,7 +180,7 @@ impl Default for WorkerConfig {
             owner: format!("worker-{}", uuid::Uuid::new_v4()),
             lease: Duration::from_secs(60),
             batch: 25,
-            idle: Duration::from_millis(200),
+            idle: Duration::from_secs(2),
             channel_spacing: Duration::from_millis(1000),
         }
     }
@@ -276,8 +281,8 @@ impl Worker {
     }
 
     /// Runs until `shutdown` turns true, finishing the row in hand first. Between batches it
-    /// sleeps until the next row falls due (a posting slot, a retry, a pause's end), and at most
-    /// `idle`, so rows queued meanwhile are picked up.
+    /// sleeps until the next row falls due (a posting slot, a retry, a pause's end) or rows are
+    /// queued in this process, and at most `idle`, so rows other processes queue are picked up.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         loop {
             if *shutdown.borrow() {
@@ -294,6 +299,7 @@ impl Worker {
                 let nap = self.nap().await;
                 tokio::select! {
                     _ = tokio::time::sleep(nap) => {}
+                    _ = self.outbox.queued() => {}
                     _ = shutdown.changed() => {}
                 }
             }
@@ -484,6 +490,10 @@ impl Worker {
                 Err(e) => return self.failed(&row, &target, e, Some(since), now).await,
             }
         }
+        let Some(message) = self.combined(&row, &target, message).await? else {
+            // The row was taken from us meanwhile; whoever holds it posts it.
+            return Ok(());
+        };
         match poster
             .post(&target, &message, thread.as_deref(), &row.idempotency_key)
             .await
@@ -494,6 +504,61 @@ impl Worker {
                 self.failed(&row, &target, e, doubt, now).await
             }
         }
+    }
+
+    /// The message to post for a row: the row's own, or, for a plain reply with more plain
+    /// replies to the same thread queued right behind it, one reply carrying them all in order.
+    /// Which rows it carries is recorded before it is posted, so they are marked sent with it,
+    /// also when its answer is lost and the post is found later. None when the row is no longer
+    /// ours.
+    async fn combined(
+        &self,
+        row: &OutboxRow,
+        target: &Target,
+        message: Message,
+    ) -> Result<Option<Message>, crate::store::StoreError> {
+        let now = self.service.now();
+        // Room for a rewrite of the root after each reply.
+        let limit = i64::try_from(3 * combine::MAX_COMBINED).unwrap_or(30);
+        let behind = if combine::combinable(target, &message) {
+            self.outbox.behind(row, limit).await?
+        } else {
+            Vec::new()
+        };
+        // Only rows already due may join: a post held for working hours keeps its time.
+        let queued: Vec<(&OutboxRow, Target, Message)> = behind
+            .iter()
+            .map_while(|r| {
+                let target = serde_json::from_value::<Target>(r.target.clone()).ok()?;
+                let message = serde_json::from_value::<Message>(r.payload.clone()).ok()?;
+                (r.available_at <= now).then_some((r, target, message))
+            })
+            .collect();
+        let mut parts: Vec<(&Target, &Message)> = vec![(target, &message)];
+        parts.extend(queued.iter().map(|(_, t, m)| (t, m)));
+        let joining: Vec<&(&OutboxRow, Target, Message)> = combine::joining(&parts)
+            .into_iter()
+            .filter_map(|i| queued.get(i - 1))
+            .collect();
+        let ids: Vec<i64> = joining.iter().map(|(r, _, _)| r.id).collect();
+        if ids.is_empty() && row.attempts <= 1 {
+            return Ok(Some(message));
+        }
+        // Also when none joins: a retried row may have carried others before, and no longer does.
+        if !self
+            .outbox
+            .combine(row.id, &self.config.owner, &ids)
+            .await?
+        {
+            return Ok(None);
+        }
+        if ids.is_empty() {
+            return Ok(Some(message));
+        }
+        let mut all = vec![(row.created_at, message)];
+        all.extend(joining.iter().map(|(r, _, m)| (r.created_at, m.clone())));
+        tracing::debug!(reference = %row.reference, target = %target.key(), replies = all.len(), "delivery: replies queued for one thread go out as one post");
+        Ok(combine::combine(&all))
     }
 
     /// Records a post that is on the platform: a root's thread first, then the row as sent.

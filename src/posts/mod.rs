@@ -5,6 +5,7 @@
 //! (messages, forms, outbox rows). The service plans posts with them; the chat adapters draw
 //! them for Slack, Teams and the sandbox.
 
+pub mod combine;
 pub mod compose;
 pub mod fanout;
 pub mod forms;

@@ -133,6 +133,24 @@ impl Outbox {
         self.store.outbox_wait(id, owner, why, until).await
     }
 
+    /// The pending rows queued behind a row in its lane, in order, at most `limit`: replies
+    /// that may be combined into its post.
+    pub async fn behind(&self, row: &OutboxRow, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+        self.store.outbox_behind(row.id, &row.lane, limit).await
+    }
+
+    /// Records, before posting, which queued rows the post of claimed row `id` carries, so they
+    /// are marked sent with it (also when the post is only found later). False when `id` is
+    /// no longer ours.
+    pub async fn combine(&self, id: i64, owner: &str, rows: &[i64]) -> Result<bool, StoreError> {
+        self.store.outbox_combine(id, owner, rows).await
+    }
+
+    /// Resolves when rows join the outbox through this process.
+    pub async fn queued(&self) {
+        self.store.outbox_queued().await
+    }
+
     /// Hands a claimed row back to wait for the posting slot it booked (not an attempt).
     pub async fn wait_for_slot(
         &self,

@@ -168,10 +168,14 @@ pub struct OutboxRow {
     pub id: i64,
     pub idempotency_key: String,
     pub reference: String,
+    /// The lane it is delivered in, strictly in order.
+    pub lane: String,
     pub target: serde_json::Value,
     pub payload: serde_json::Value,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
+    /// Not claimed before this instant.
+    pub available_at: DateTime<Utc>,
     /// When this claim was made (None only for a row claimed before claims were timed).
     pub claimed_at: Option<DateTime<Utc>>,
     /// Some when an earlier attempt may have reached the platform without its answer reaching
@@ -307,6 +311,20 @@ impl Store {
         }
     }
 
+    /// Wakes an idle delivery worker of this process: rows joined the outbox. (A worker that is
+    /// busy finds the wake-up waiting when it next sleeps, so none is lost.)
+    fn tell_queued(&self) {
+        dispatch!(self, s => s.queued.notify_one());
+    }
+
+    /// Resolves when rows join the outbox through this process (or at once, when some did since
+    /// the last wait): what an idle delivery worker sleeps on besides its next due row. Rows
+    /// another process adds are found by the worker's own periodic look.
+    pub async fn outbox_queued(&self) {
+        let queued = dispatch!(self, s => s.queued.clone());
+        queued.notified().await;
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.ping().await)
@@ -342,7 +360,15 @@ impl Store {
             .iter()
             .map(|(r, v, b)| (r.to_string(), *v, *b))
             .collect();
-        dispatch!(self, s => s.append_group(&items).await)
+        let answers = dispatch!(self, s => s.append_group(&items).await)?;
+        if answers
+            .iter()
+            .zip(&items)
+            .any(|(a, (_, _, b))| a.is_ok() && !b.outbox.is_empty())
+        {
+            self.tell_queued();
+        }
+        Ok(answers)
     }
 
     /// Appends a batch to an existing dispute at the expected version.
@@ -352,7 +378,11 @@ impl Store {
         expected_version: u64,
         batch: &Batch,
     ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.append(reference, expected_version, batch).await)
+        dispatch!(self, s => s.append(reference, expected_version, batch).await)?;
+        if !batch.outbox.is_empty() {
+            self.tell_queued();
+        }
+        Ok(())
     }
 
     /// Allocates the next reference for a board and year, builds the new dispute's batch with it,
@@ -363,7 +393,11 @@ impl Store {
         year: i32,
         build: impl FnOnce(&Reference) -> Result<Batch, E>,
     ) -> Result<Result<(Reference, Batch), E>, StoreError> {
-        dispatch!(self, s => s.create(prefix, year, build).await)
+        let created = dispatch!(self, s => s.create(prefix, year, build).await)?;
+        if matches!(&created, Ok((_, batch)) if !batch.outbox.is_empty()) {
+            self.tell_queued();
+        }
+        Ok(created)
     }
 
     /// Whether an inbound request id has been recorded (Slack retries, Teams redeliveries).
@@ -440,6 +474,27 @@ impl Store {
         slot: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.outbox_wait(id, owner, "waiting for its posting slot in the channel", slot, Some(slot)).await)
+    }
+
+    /// The pending rows queued behind a row in its lane, in order, at most `limit`.
+    pub async fn outbox_behind(
+        &self,
+        id: i64,
+        lane: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        dispatch!(self, s => s.outbox_behind(id, lane, limit).await)
+    }
+
+    /// Records that the post of claimed row `id` carries `rows` too (replacing any earlier
+    /// choice), before it is made; they are marked sent with it. False when `id` is not ours.
+    pub async fn outbox_combine(
+        &self,
+        id: i64,
+        owner: &str,
+        rows: &[i64],
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.outbox_combine(id, owner, rows).await)
     }
 
     /// Makes the rows of a workspace that wait out a back-off ready now: the platform answers
@@ -567,6 +622,17 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
         dispatch!(self, s => s.explain_claim_schedule(now, limit).await)
+    }
+
+    /// How the database runs the outbox claim and the look for the next row due, one line per
+    /// plan step, each named by its statement (SQLite: `EXPLAIN QUERY PLAN`; PostgreSQL:
+    /// `EXPLAIN (ANALYZE, BUFFERS)`, rolled back).
+    pub async fn explain_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.explain_outbox(now, limit).await)
     }
 
     /// Marks a claimed schedule row done.
@@ -697,7 +763,11 @@ impl Store {
         rows: &[NewOutbox],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.enqueue(reference, rows, at).await)
+        dispatch!(self, s => s.enqueue(reference, rows, at).await)?;
+        if !rows.is_empty() {
+            self.tell_queued();
+        }
+        Ok(())
     }
 
     /// Walks the whole log and checks every hash link, then the counters, projections and
@@ -783,7 +853,12 @@ impl Store {
             .into_iter()
             .map(|(r, b)| (r.to_string(), b))
             .collect();
-        dispatch!(self, s => s.append_new_many(&batches).await)
+        let queued = batches.iter().any(|(_, b)| !b.outbox.is_empty());
+        dispatch!(self, s => s.append_new_many(&batches).await)?;
+        if queued {
+            self.tell_queued();
+        }
+        Ok(())
     }
 
     /// Records that someone looked at a dispute's record (kept apart from the dispute's events).

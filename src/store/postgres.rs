@@ -2,7 +2,10 @@
 //! head row; workers claim outbox and schedule rows with `FOR UPDATE SKIP LOCKED` and a lease.
 
 use super::StoreError;
-use super::sql::{Db, Dialect, claim_outbox_sql, claim_schedule_sql, err, refuse_newer_schema};
+use super::sql::{
+    Db, Dialect, claim_outbox_sql, claim_schedule_sql, err, next_outbox_leased_sql,
+    next_outbox_ready_sql, refuse_newer_schema,
+};
 use super::{BulkSchedule, micros};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
@@ -74,6 +77,52 @@ impl Db<Postgres> {
             refuse_newer_schema(&self.pool, &MIGRATOR).await?;
         }
         Ok(())
+    }
+
+    /// How PostgreSQL runs the outbox claim and the look for the next row due: `EXPLAIN
+    /// (ANALYZE, BUFFERS)` inside a transaction that is rolled back, so nothing is claimed;
+    /// each line named by its statement.
+    pub(super) async fn explain_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        let claim = Self::claim_query(
+            concat!(
+                "EXPLAIN (ANALYZE, BUFFERS) ",
+                claim_outbox_sql!(" FOR UPDATE SKIP LOCKED")
+            ),
+            "explain",
+            micros(now),
+            now,
+            limit,
+        );
+        let mut lines = Vec::new();
+        for (name, query) in [
+            ("claim", claim),
+            (
+                "next due",
+                sqlx::query(concat!(
+                    "EXPLAIN (ANALYZE, BUFFERS) ",
+                    next_outbox_ready_sql!()
+                )),
+            ),
+            (
+                "next lease end",
+                sqlx::query(concat!(
+                    "EXPLAIN (ANALYZE, BUFFERS) ",
+                    next_outbox_leased_sql!()
+                )),
+            ),
+        ] {
+            for row in query.fetch_all(&mut *tx).await.map_err(err)? {
+                let line = row.try_get::<String, _>(0).map_err(err)?;
+                lines.push(format!("{name}: {line}"));
+            }
+        }
+        tx.rollback().await.map_err(err)?;
+        Ok(lines)
     }
 
     /// How PostgreSQL runs the claim: `EXPLAIN (ANALYZE, BUFFERS)` inside a transaction that is

@@ -49,12 +49,39 @@ macro_rules! claim_outbox_sql {
                           ORDER BY id LIMIT $5",
             $lock,
             ")
-             RETURNING id, idempotency_key, reference, target, payload, attempts, created_us,
-                       claimed_us, in_doubt_since_us, slot_us"
+             RETURNING id, idempotency_key, reference, lane, target, payload, attempts, created_us,
+                       available_us, claimed_us, in_doubt_since_us, slot_us"
         )
     };
 }
 pub(super) use claim_outbox_sql;
+
+/// The earliest ready time of a lane's first pending row that no worker holds: walks the
+/// `(status, available_us, id)` index from its start and stops at the first lane's first row.
+/// Rows queued behind their lane's first row wait no less than it (a row handed back to wait
+/// makes the rows behind it wait as long), so the walk meets few of them, whatever the backlog.
+macro_rules! next_outbox_ready_sql {
+    () => {
+        "SELECT available_us FROM outbox
+         WHERE status = 'pending' AND lease_owner IS NULL
+           AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                           WHERE earlier.lane = outbox.lane AND earlier.status = 'pending'
+                             AND earlier.id < outbox.id)
+         ORDER BY status, available_us LIMIT 1"
+    };
+}
+pub(super) use next_outbox_ready_sql;
+
+/// The earliest end of a lease on a row, through the partial index of held rows (only a
+/// pending row is ever held: settling a row lets go of it).
+macro_rules! next_outbox_leased_sql {
+    () => {
+        "SELECT lease_until_us FROM outbox
+         WHERE lease_owner IS NOT NULL
+         ORDER BY lease_until_us LIMIT 1"
+    };
+}
+pub(super) use next_outbox_leased_sql;
 
 /// Claims due schedule rows: the oldest first, through the `(status, due_us, id)` index, so the
 /// cost grows with the rows due, never with the rows waiting for later.
@@ -169,6 +196,8 @@ pub struct Db<DB: Database> {
     /// Taken by every write on a one-writer database: writers queue here, in this process, in
     /// arrival order, instead of polling the database's lock.
     pub(super) turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Told when rows join the outbox in this process, so an idle delivery worker wakes for them.
+    pub(super) queued: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl<DB: Database> Db<DB> {
@@ -177,6 +206,7 @@ impl<DB: Database> Db<DB> {
         Db {
             pool,
             turn: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            queued: std::sync::Arc::new(tokio::sync::Notify::new()),
         }
     }
 }
@@ -186,6 +216,7 @@ impl<DB: Database> Clone for Db<DB> {
         Db {
             pool: self.pool.clone(),
             turn: self.turn.clone(),
+            queued: self.queued.clone(),
         }
     }
 }
@@ -411,6 +442,9 @@ where
         Ok(out)
     }
 
+    /// Settles a claimed row: sent (with the platform's answer) or parked. The rows combined into
+    /// its post are settled with it, in the same transaction: sent with it, or, when it is
+    /// parked, freed to go on their own.
     pub(super) async fn outbox_finish(
         &self,
         id: i64,
@@ -420,7 +454,7 @@ where
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let _turn = self.turn().await;
+        let (mut tx, _turn) = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE outbox SET status = $1, result = $2, last_error = coalesce($3, last_error), done_us = $4,
                                lease_owner = NULL, lease_until_us = NULL
@@ -432,10 +466,29 @@ where
         .bind(micros(now))
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(DB::rows_affected(&done) == 1)
+        let ours = DB::rows_affected(&done) == 1;
+        if ours {
+            let combined = if status == "sent" {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'sent', result = $1, done_us = $2
+                     WHERE combined_into = $3 AND status = 'pending'",
+                )
+                .bind(result)
+                .bind(micros(now))
+                .bind(id)
+            } else {
+                sqlx::query(
+                    "UPDATE outbox SET combined_into = NULL WHERE combined_into = $1 AND status = 'pending'",
+                )
+                .bind(id)
+            };
+            combined.execute(&mut *tx).await.map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(ours)
     }
 
     pub(super) async fn outbox_retry(
@@ -463,6 +516,9 @@ where
         Ok(DB::rows_affected(&done) == 1)
     }
 
+    /// Hands a claimed row back untried until `until`. The rows queued behind it in its lane
+    /// cannot go before it, so they are made to wait at least as long: a backlog waiting for its
+    /// channel's slots then lies outside every claim's range instead of being read by each one.
     pub(super) async fn outbox_wait(
         &self,
         id: i64,
@@ -471,7 +527,7 @@ where
         until: DateTime<Utc>,
         slot: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let _turn = self.turn().await;
+        let (mut tx, _turn) = self.begin_write().await?;
         // The claim counted an attempt; handing back unposted takes it off again.
         let done = sqlx::query(
             "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL,
@@ -483,28 +539,103 @@ where
         .bind(id)
         .bind(owner)
         .bind(slot.map(micros))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(DB::rows_affected(&done) == 1)
+        let ours = DB::rows_affected(&done) == 1;
+        if ours {
+            sqlx::query(
+                "UPDATE outbox SET available_us = $1
+                 WHERE lane = (SELECT lane FROM outbox WHERE id = $2)
+                   AND status = 'pending' AND id > $2 AND available_us < $1",
+            )
+            .bind(micros(until))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(ours)
     }
 
     /// When the next row can be claimed: the earliest ready time of a lane's first pending row
-    /// (or the end of another worker's lease on it). None when nothing is pending.
+    /// ([`next_outbox_ready_sql`]), or the end of another worker's lease on one
+    /// ([`next_outbox_leased_sql`]). None when nothing is pending. Both reads stop at their
+    /// first answer, whatever the backlog.
     pub(super) async fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let due: Option<i64> = sqlx::query_scalar(
-            "SELECT min(CASE WHEN lease_until_us IS NOT NULL AND lease_until_us > available_us
-                             THEN lease_until_us ELSE available_us END)
-             FROM outbox
-             WHERE status = 'pending'
-               AND NOT EXISTS (SELECT 1 FROM outbox earlier
-                               WHERE earlier.lane = outbox.lane AND earlier.status = 'pending'
-                                 AND earlier.id < outbox.id)",
+        let ready: Option<i64> = sqlx::query_scalar(next_outbox_ready_sql!())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        let leased: Option<i64> = sqlx::query_scalar(next_outbox_leased_sql!())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(ready.into_iter().chain(leased).min().map(from_micros))
+    }
+
+    /// The pending rows queued behind a row in its lane, in order, at most `limit`: the replies
+    /// that may go out with it as one post.
+    pub(super) async fn outbox_behind(
+        &self,
+        id: i64,
+        lane: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, idempotency_key, reference, lane, target, payload, attempts, created_us,
+                    available_us, claimed_us, in_doubt_since_us, slot_us
+             FROM outbox WHERE lane = $1 AND status = 'pending' AND id > $2
+             ORDER BY id LIMIT $3",
         )
-        .fetch_one(&self.pool)
+        .bind(lane)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        Ok(due.map(from_micros))
+        rows.iter().map(Self::outbox_row).collect()
+    }
+
+    /// Records which rows the post of a claimed row carries (and that no others do), before it
+    /// is made: when its answer never reaches us and the post is found later, exactly these are
+    /// marked sent with it. False when the row is no longer ours.
+    pub(super) async fn outbox_combine(
+        &self,
+        id: i64,
+        owner: &str,
+        rows: &[i64],
+    ) -> Result<bool, StoreError> {
+        let (mut tx, _turn) = self.begin_write().await?;
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM outbox WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(err)?;
+        if held.is_none() {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE outbox SET combined_into = NULL WHERE combined_into = $1 AND status = 'pending'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        for row in rows {
+            sqlx::query(
+                "UPDATE outbox SET combined_into = $1 WHERE id = $2 AND status = 'pending'",
+            )
+            .bind(id)
+            .bind(*row)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(true)
     }
 
     /// Makes every row of one workspace that waits out a back-off ready now (the platform
@@ -1495,10 +1626,12 @@ where
             id: r.try_get("id").map_err(corrupt)?,
             idempotency_key: r.try_get("idempotency_key").map_err(corrupt)?,
             reference: r.try_get("reference").map_err(corrupt)?,
+            lane: r.try_get("lane").map_err(corrupt)?,
             target: json(r.try_get("target").map_err(corrupt)?)?,
             payload: json(r.try_get("payload").map_err(corrupt)?)?,
             attempts: r.try_get("attempts").map_err(corrupt)?,
             created_at: from_micros(r.try_get("created_us").map_err(corrupt)?),
+            available_at: from_micros(r.try_get("available_us").map_err(corrupt)?),
             claimed_at: r
                 .try_get::<Option<i64>, _>("claimed_us")
                 .map_err(corrupt)?

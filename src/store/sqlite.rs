@@ -1,7 +1,10 @@
 //! The embedded backend: one SQLite file in WAL mode; one process writes at a time.
 
 use super::StoreError;
-use super::sql::{Db, Dialect, claim_outbox_sql, claim_schedule_sql, err, refuse_newer_schema};
+use super::sql::{
+    Db, Dialect, claim_outbox_sql, claim_schedule_sql, err, next_outbox_leased_sql,
+    next_outbox_ready_sql, refuse_newer_schema,
+};
 use super::{BulkSchedule, micros};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
@@ -84,6 +87,40 @@ impl Db<Sqlite> {
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// How SQLite runs the outbox claim and the look for the next row due: `EXPLAIN QUERY
+    /// PLAN`, one line per step, each named by its statement.
+    pub(super) async fn explain_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let claim = Self::claim_query(
+            concat!("EXPLAIN QUERY PLAN ", claim_outbox_sql!("")),
+            "explain",
+            micros(now),
+            now,
+            limit,
+        );
+        let mut lines = Vec::new();
+        for (name, query) in [
+            ("claim", claim),
+            (
+                "next due",
+                sqlx::query(concat!("EXPLAIN QUERY PLAN ", next_outbox_ready_sql!())),
+            ),
+            (
+                "next lease end",
+                sqlx::query(concat!("EXPLAIN QUERY PLAN ", next_outbox_leased_sql!())),
+            ),
+        ] {
+            for row in query.fetch_all(&self.pool).await.map_err(err)? {
+                let detail = row.try_get::<String, _>("detail").unwrap_or_default();
+                lines.push(format!("{name}: {detail}"));
+            }
+        }
+        Ok(lines)
     }
 
     /// How SQLite runs the claim: `EXPLAIN QUERY PLAN`, one line per step.

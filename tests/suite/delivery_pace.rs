@@ -112,8 +112,9 @@ async fn two_workers_on_one_postgres_database_share_the_channel_pace_and_both_ho
     // The pace: one post a second per channel, across both replicas.
     for (team, channel) in [(ASC_TEAM, ASC_CHANNEL), (VOL_TEAM, VOL_CHANNEL)] {
         let posts = posts_in(&attempts, team, channel);
+        // Three roots, and each challenge's two notes, queued behind its root, as one reply.
         assert!(
-            posts.len() >= 9,
+            posts.len() >= 6,
             "{channel}: roots and replies: {}",
             posts.len()
         );
@@ -178,8 +179,9 @@ async fn two_workers_on_one_postgres_database_share_the_channel_pace_and_both_ho
 
     // Waiting for a slot or out a pause is not an attempt: every row went out at its first try.
     let raw = app.db.raw().await;
+    // (A note that went out in another row's reply was never tried on its own.)
     let retried = raw
-        .int("SELECT count(*) FROM outbox WHERE attempts <> 1")
+        .int("SELECT count(*) FROM outbox WHERE attempts <> 1 AND combined_into IS NULL")
         .await;
     raw.close().await;
     assert_eq!(retried, 0, "no row counted a wait as an attempt");

@@ -20,6 +20,7 @@ mod simulate_cli;
 mod board_browser;
 mod board_view;
 mod databases;
+mod delivery_combine;
 mod delivery_pace;
 mod directory_connect;
 mod directory_import;

@@ -71,7 +71,8 @@ fn posts_by_tag(calls: &[Call]) -> HashMap<String, usize> {
 async fn rows(app: &App) -> Vec<(String, Value, String)> {
     let raw = app.db.raw().await;
     let lines = raw
-        .texts("SELECT idempotency_key || '\t' || status || '\t' || target FROM outbox ORDER BY id")
+        // A reply carried in another row's post has no post of its own.
+        .texts("SELECT idempotency_key || '\t' || status || '\t' || target FROM outbox WHERE combined_into IS NULL ORDER BY id")
         .await;
     raw.close().await;
     lines
