@@ -102,7 +102,7 @@ macro_rules! claim_schedule_sql {
 pub(super) use claim_schedule_sql;
 
 /// What differs between the backends in the shared operations.
-pub trait Dialect: Database {
+pub trait Dialect: Database + sqlx::database::HasStatementCache {
     /// The statement that opens a write transaction (None: the driver's plain `BEGIN`).
     const BEGIN_WRITE: Option<&'static str>;
     /// Run first in a transaction that appends, so appends serialise and the log has one order
@@ -115,6 +115,11 @@ pub trait Dialect: Database {
     /// Whether the database lets only one connection write at a time (SQLite): then this
     /// process takes turns itself, so no connection ever sleeps in the database's busy handler.
     const ONE_WRITER: bool;
+    /// Whether statements built at run time (a group's multi-row inserts) use anonymous `?`
+    /// placeholders, bound in the order they appear. SQLite looks a numbered placeholder up by
+    /// name with a walk of the statement's list of names, so binding thousands of `$N` costs
+    /// time that grows with the square of their number; PostgreSQL takes only `$N`.
+    const ANONYMOUS_PLACEHOLDERS: bool;
     /// How many rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }

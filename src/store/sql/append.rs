@@ -21,9 +21,22 @@ use std::collections::{HashMap, HashSet};
 /// (65,535), so a large group is written in a few statements, never refused.
 const MAX_BINDS: usize = 30_000;
 
-/// `($k+1, …), ($k+n+1, …)`: placeholders for `rows` rows of `cols` values, numbered from
-/// `first`.
-fn placeholders(rows: usize, cols: usize, first: usize) -> String {
+// Each statement here is built for its group's size, so it is prepared once and not kept: kept,
+// they would push the service's fixed statements out of each connection's statement cache.
+
+/// One placeholder: `$n` where the backend numbers them, else `?` (bound in order of appearance,
+/// which is the order every statement here binds in).
+fn mark(anonymous: bool, n: usize, out: &mut String) {
+    if anonymous {
+        out.push('?');
+    } else {
+        out.push('$');
+        out.push_str(&n.to_string());
+    }
+}
+
+/// `($first, …), (…)`: placeholders for `rows` rows of `cols` values, numbered from `first`.
+fn placeholders(anonymous: bool, rows: usize, cols: usize, first: usize) -> String {
     let mut out = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -34,8 +47,7 @@ fn placeholders(rows: usize, cols: usize, first: usize) -> String {
             if c > 0 {
                 out.push_str(", ");
             }
-            out.push('$');
-            out.push_str(&(first + r * cols + c).to_string());
+            mark(anonymous, first + r * cols + c, &mut out);
         }
         out.push(')');
     }
@@ -43,11 +55,15 @@ fn placeholders(rows: usize, cols: usize, first: usize) -> String {
 }
 
 /// `$first, $first+1, …`: a list of `n` placeholders for `IN (…)`.
-fn list(n: usize, first: usize) -> String {
-    (0..n)
-        .map(|i| format!("${}", first + i))
-        .collect::<Vec<_>>()
-        .join(", ")
+fn list(anonymous: bool, n: usize, first: usize) -> String {
+    let mut out = String::with_capacity(n * 5);
+    for i in 0..n {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        mark(anonymous, first + i, &mut out);
+    }
+    out
 }
 
 /// Rows per statement for a table with `cols` values a row.
@@ -196,9 +212,9 @@ where
                 "SELECT e.reference, e.seq, e.hash FROM events e
                  WHERE e.reference IN ({})
                    AND e.seq = (SELECT max(m.seq) FROM events m WHERE m.reference = e.reference)",
-                list(part.len(), 1)
+                list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for r in part {
                 q = q.bind(*r);
             }
@@ -221,9 +237,9 @@ where
         for part in keys.chunks(chunk(1)) {
             let sql = format!(
                 "SELECT key FROM inbound_keys WHERE key IN ({})",
-                list(part.len(), 1)
+                list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q = sqlx::query_scalar::<DB, String>(AssertSqlSafe(sql));
+            let mut q = sqlx::query_scalar::<DB, String>(AssertSqlSafe(sql)).persistent(false);
             for k in part {
                 q = q.bind(*k);
             }
@@ -247,9 +263,9 @@ where
         for part in rows.chunks(chunk(3)) {
             let sql = format!(
                 "INSERT INTO inbound_keys (key, reference, at_us) VALUES {}",
-                placeholders(part.len(), 3, 1)
+                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 3, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for (key, reference, at) in part {
                 q = q.bind(*key).bind(*reference).bind(*at);
             }
@@ -275,9 +291,9 @@ where
             let sql = format!(
                 "INSERT INTO events (reference, seq, at_us, actor, kind, body, prev_hash, prev_global_hash, hash)
                  VALUES {} RETURNING global_seq",
-                placeholders(part.len(), 9, 1)
+                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 9, 1)
             );
-            let mut q = sqlx::query_scalar::<DB, i64>(AssertSqlSafe(sql));
+            let mut q = sqlx::query_scalar::<DB, i64>(AssertSqlSafe(sql)).persistent(false);
             for r in part {
                 q = q
                     .bind(r.reference.as_str())
@@ -321,9 +337,9 @@ where
             let sql = format!(
                 "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us)
                  VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
-                placeholders(part.len(), 7, 1)
+                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 7, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for (reference, created, o) in part {
                 q = q
                     .bind(o.idempotency_key.as_str())
@@ -351,9 +367,9 @@ where
             let sql = format!(
                 "INSERT INTO schedule (idempotency_key, reference, kind, due_us, payload)
                  VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
-                placeholders(part.len(), 5, 1)
+                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 5, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for (reference, s) in part {
                 q = q
                     .bind(s.idempotency_key.as_str())
@@ -399,19 +415,20 @@ where
             .filter_map(|r| last.get(r).map(|d| (*r, d)))
             .collect();
         for part in states.chunks(chunk(3)) {
+            let anonymous = DB::ANONYMOUS_PLACEHOLDERS;
             let mut sql = String::from("UPDATE disputes SET version = CASE reference");
             for i in 0..part.len() {
-                sql.push_str(&format!(
-                    " WHEN ${} THEN CAST(${} AS BIGINT)",
-                    2 * i + 1,
-                    2 * i + 2
-                ));
+                sql.push_str(" WHEN ");
+                mark(anonymous, 2 * i + 1, &mut sql);
+                sql.push_str(" THEN CAST(");
+                mark(anonymous, 2 * i + 2, &mut sql);
+                sql.push_str(" AS BIGINT)");
             }
             sql.push_str(&format!(
                 " ELSE version END WHERE reference IN ({})",
-                list(part.len(), 2 * part.len() + 1)
+                list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 2 * part.len() + 1)
             ));
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for (reference, d) in part {
                 q = q.bind(*reference).bind(d.version as i64);
             }
@@ -430,9 +447,9 @@ where
                 "INSERT INTO snapshots (reference, version, format, state) VALUES {}
                  ON CONFLICT (reference) DO UPDATE
                  SET version = excluded.version, format = excluded.format, state = excluded.state",
-                placeholders(part.len(), 4, 1)
+                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 4, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for (reference, version, text) in part {
                 q = q
                     .bind(*reference)
@@ -468,9 +485,9 @@ where
         for part in existing.chunks(chunk(1)) {
             let sql = format!(
                 "SELECT reference, line FROM dispute_log WHERE reference IN ({})",
-                list(part.len(), 1)
+                list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for r in part {
                 q = q.bind(*r);
             }
@@ -515,9 +532,9 @@ where
         for part in gone.chunks(chunk(1)) {
             let sql = format!(
                 "DELETE FROM dispute_log WHERE reference IN ({})",
-                list(part.len(), 1)
+                list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for r in part {
                 q = q.bind(*r);
             }
@@ -538,9 +555,9 @@ where
                  VALUES {} ON CONFLICT (reference) DO UPDATE
                  SET board = excluded.board, raised_us = excluded.raised_us, raising = excluded.raising,
                      receiving = excluded.receiving, line = excluded.line",
-                placeholders(part.len(), 6, 1)
+                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 6, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for (reference, l, text) in part {
                 q = q
                     .bind(*reference)
@@ -562,9 +579,11 @@ mod tests {
 
     #[test]
     fn placeholders_number_rows_in_order() {
-        assert_eq!(placeholders(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(placeholders(1, 2, 5), "($5, $6)");
-        assert_eq!(list(3, 4), "$4, $5, $6");
+        assert_eq!(placeholders(false, 2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(false, 1, 2, 5), "($5, $6)");
+        assert_eq!(list(false, 3, 4), "$4, $5, $6");
+        assert_eq!(placeholders(true, 2, 2, 1), "(?, ?), (?, ?)");
+        assert_eq!(list(true, 2, 9), "?, ?");
     }
 
     #[test]
