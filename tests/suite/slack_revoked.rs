@@ -153,14 +153,16 @@ async fn a_revoked_token_keeps_the_posts_tells_the_board_once_and_sends_them_in_
         "{depth:?}"
     );
     let asc = texts(&app, ASC_TEAM, ASC_CHANNEL);
-    let first = asc
-        .iter()
-        .position(|t| t.contains("Phoned the team manager"))
-        .unwrap_or_else(|| panic!("the first note reaches the ASC thread: {asc:?}"));
-    let second = asc
-        .iter()
-        .position(|t| t.contains("Second call booked"))
-        .unwrap_or_else(|| panic!("the second note reaches the ASC thread: {asc:?}"));
+    // Kept replies to one thread may go out combined into one post: the order is the order of
+    // the posts, then of the text within a post.
+    let place = |needle: &str| {
+        asc.iter()
+            .enumerate()
+            .find_map(|(i, t)| t.find(needle).map(|at| (i, at)))
+            .unwrap_or_else(|| panic!("{needle:?} reaches the ASC thread: {asc:?}"))
+    };
+    let first = place("Phoned the team manager");
+    let second = place("Second call booked");
     assert!(first < second, "in the order they were made: {asc:?}");
     assert_eq!(count(&asc, "Phoned the team manager"), 1, "{asc:?}");
     let board = texts(&app, BOARD_TEAM, BOARD_CHANNEL);
