@@ -60,9 +60,7 @@ pub fn log(
     let policies = load_policies(src.policies)?;
     let dir = directory(src.directory)?;
     runtime()?.block_on(async {
-        let store = Store::open(src.db).await?;
-        // The people the Board applied since, and those who left, named as the service names them.
-        let (_, dir) = super::directory_in_use(&store, &dir).await?;
+        let (store, dir) = open(src, &dir).await?;
         let reports = Reports {
             store: &store,
             policies: &policies,
@@ -77,6 +75,14 @@ pub fn log(
         write_out(None, text.as_bytes())?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The record, and the directory in use in it: reports name the people the Board applied since
+/// the directory file, and those who left, as the service names them.
+async fn open(src: &Sources<'_>, file: &Directory) -> anyhow::Result<(Store, Directory)> {
+    let store = Store::open(src.db).await?;
+    let (_, dir) = super::directory_in_use(&store, file).await?;
+    Ok((store, dir))
 }
 
 /// `report stats --board ID [--from DATE] [--to DATE] [--format csv|json|html] [--out FILE]`.
@@ -95,9 +101,7 @@ pub fn stats(
     let policies = load_policies(src.policies)?;
     let dir = directory(src.directory)?;
     runtime()?.block_on(async {
-        let store = Store::open(src.db).await?;
-        // The people the Board applied since, and those who left, named as the service names them.
-        let (_, dir) = super::directory_in_use(&store, &dir).await?;
+        let (store, dir) = open(src, &dir).await?;
         let reports = Reports {
             store: &store,
             policies: &policies,
@@ -138,9 +142,7 @@ pub fn form(
     let policies = load_policies(src.policies)?;
     let dir = directory(src.directory)?;
     runtime()?.block_on(async {
-        let store = Store::open(src.db).await?;
-        // The people the Board applied since, and those who left, named as the service names them.
-        let (_, dir) = super::directory_in_use(&store, &dir).await?;
+        let (store, dir) = open(src, &dir).await?;
         let reports = Reports {
             store: &store,
             policies: &policies,
@@ -181,9 +183,7 @@ pub fn dispute(
     let policies = load_policies(src.policies)?;
     let dir = directory(src.directory)?;
     runtime()?.block_on(async {
-        let store = Store::open(src.db).await?;
-        // The people the Board applied since, and those who left, named as the service names them.
-        let (_, dir) = super::directory_in_use(&store, &dir).await?;
+        let (store, dir) = open(src, &dir).await?;
         let reports = Reports {
             store: &store,
             policies: &policies,
