@@ -119,7 +119,14 @@ pub fn plan(
             }
         }
     } else if let Some(update) = compose::update(&scene, &after, events) {
+        // Notes leave the root as it was, so a busy dispute's notes are replies alone, not a
+        // rewrite of the root each. Anything else rewrites it: the root also shows how the
+        // stage stands against the time now (on time, overdue), which may have moved.
         let root = compose::root(&scene, &after);
+        let only_notes = events
+            .iter()
+            .all(|e| matches!(e.body, EventBody::NoteAdded { .. }));
+        let root = (!only_notes || root != compose::root(&scene, before)).then_some(root);
         for agency in agencies {
             for c in channels(dir, agency) {
                 let reply = Target {
@@ -130,6 +137,7 @@ pub fn plan(
                     },
                 };
                 out.push(row(&reference, seq, reply, &update, at));
+                let Some(root) = &root else { continue };
                 let update_root = Target {
                     platform: c.platform,
                     workspace: c.workspace.clone(),
@@ -137,7 +145,7 @@ pub fn plan(
                         channel: c.channel.clone(),
                     },
                 };
-                out.push(row(&reference, seq, update_root, &root, at));
+                out.push(row(&reference, seq, update_root, root, at));
             }
         }
     }

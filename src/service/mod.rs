@@ -152,6 +152,7 @@ impl Service {
             calendars,
             public_url: std::sync::OnceLock::new(),
             unrecorded: std::sync::Mutex::new(Some(content)),
+            committed: Default::default(),
         });
         Ok(Service {
             store,
@@ -399,6 +400,15 @@ impl Service {
 
     /// A dispute's current state, or `UnknownDispute`.
     pub async fn dispute(&self, reference: &Reference) -> Result<Dispute, ServiceError> {
+        // As this process's writer last committed it, where no other process can have moved
+        // it on since (SQLite) or the record's newest event says it has not (PostgreSQL).
+        if let Some(d) = self.decider.committed.get(reference) {
+            let current =
+                self.store.single_writer() || self.store.version(reference).await? == d.version;
+            if current {
+                return Ok(d);
+            }
+        }
         let d = self.store.load(reference).await?;
         if d.reference.is_none() {
             return Err(ServiceError::UnknownDispute(reference.to_string()));

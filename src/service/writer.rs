@@ -99,6 +99,28 @@ pub(super) struct Decider {
     /// The content of the directory version in use while the store does not keep it yet (the
     /// directory file's, at start-up): recorded before the first events that name it.
     pub(super) unrecorded: std::sync::Mutex<Option<String>>,
+    /// Disputes as this writer last committed them: what the next request on one is decided
+    /// on, and what readers are shown without going to the store.
+    pub(super) committed: Committed,
+}
+
+/// Dispute states as committed by this process's writer, shared with readers.
+#[derive(Default)]
+pub(super) struct Committed(std::sync::Mutex<HashMap<Reference, Dispute>>);
+
+impl Committed {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Reference, Dispute>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A dispute as this writer last committed it, if it remembers it.
+    pub(super) fn get(&self, reference: &Reference) -> Option<Dispute> {
+        self.map().get(reference).cloned()
+    }
+
+    fn forget(&self, reference: &Reference) {
+        self.map().remove(reference);
+    }
 }
 
 impl Decider {
@@ -341,9 +363,13 @@ impl Decider {
                 ))
             })
             .await??;
+        let dispute = Dispute::from_events(&batch.events);
+        self.committed
+            .map()
+            .insert(reference.clone(), dispute.clone());
         Ok(Some(Outcome {
             reference,
-            dispute: Dispute::from_events(&batch.events),
+            dispute,
             events: batch.events,
         }))
     }
@@ -397,7 +423,6 @@ impl Writer {
 /// some of its disputes (another replica moved one on, a request already recorded, the store
 /// failing), the next group's decisions are dropped and it is decided again after it.
 async fn run(decider: Arc<Decider>, mut queue: mpsc::UnboundedReceiver<Job>) {
-    let mut cache: HashMap<Reference, Dispute> = HashMap::new();
     let mut again: Vec<Job> = Vec::new();
     let mut writing: Option<Writing> = None;
     loop {
@@ -418,7 +443,7 @@ async fn run(decider: Arc<Decider>, mut queue: mpsc::UnboundedReceiver<Job>) {
         let next = if jobs.is_empty() {
             None
         } else {
-            Some(decide_group(&decider, jobs, &cache, tentative).await)
+            Some(decide_group(&decider, jobs, tentative).await)
         };
         if let Some(w) = writing.take() {
             let mut group = w.group;
@@ -433,7 +458,7 @@ async fn run(decider: Arc<Decider>, mut queue: mpsc::UnboundedReceiver<Job>) {
                     "the write of a group stopped before it finished; check the record before trying again".into(),
                 )),
             };
-            let (redo, undone) = finish_group(&decider, group, written, &mut cache).await;
+            let (redo, undone) = finish_group(&decider, group, written).await;
             again = redo;
             if let Some(n) = next {
                 if undone {
@@ -446,8 +471,9 @@ async fn run(decider: Arc<Decider>, mut queue: mpsc::UnboundedReceiver<Job>) {
         } else if let Some(n) = next {
             writing = Some(start_write(&decider, n));
         }
-        if cache.len() > MAX_CACHED {
-            cache.clear();
+        let mut committed = decider.committed.map();
+        if committed.len() > MAX_CACHED {
+            committed.clear();
         }
     }
 }
@@ -506,7 +532,6 @@ struct Group {
 async fn decide_group(
     decider: &Decider,
     jobs: Vec<Job>,
-    cache: &HashMap<Reference, Dispute>,
     tentative: Option<&HashMap<Reference, Dispute>>,
 ) -> Group {
     decider.record_directory_in_use().await;
@@ -518,16 +543,18 @@ async fn decide_group(
             decided.push(Decided::Raise);
             continue;
         };
-        let remembered = if job.fresh {
-            None
-        } else {
-            cache.get(reference)
+        let pending = overlay
+            .get(reference)
+            .or_else(|| tentative.and_then(|t| t.get(reference)));
+        let remembered = match pending {
+            Some(_) => None,
+            None if job.fresh => None,
+            None => decider.committed.get(reference),
         };
-        let pending = tentative.and_then(|t| t.get(reference));
-        let (before, from_cache) = match (overlay.get(reference), pending, remembered) {
-            (Some(d), _, _) | (None, Some(d), _) => (d.clone(), false),
-            (None, None, Some(d)) => (d.clone(), true),
-            (None, None, None) => match decider.store.load(reference).await {
+        let (before, from_cache) = match (pending, remembered) {
+            (Some(d), _) => (d.clone(), false),
+            (None, Some(d)) => (d, true),
+            (None, None) => match decider.store.load(reference).await {
                 Ok(d) => (d, false),
                 Err(e) => {
                     decided.push(Decided::Answer(Box::new(Err(e.into()))));
@@ -572,12 +599,8 @@ async fn decide_group(
 
 /// Answers a written group's jobs; returns the jobs to decide again (conflicts, in order) and
 /// whether any state the group decided on was not committed.
-async fn finish_group(
-    decider: &Decider,
-    group: Group,
-    written: Written,
-    cache: &mut HashMap<Reference, Dispute>,
-) -> (Vec<Job>, bool) {
+async fn finish_group(decider: &Decider, group: Group, written: Written) -> (Vec<Job>, bool) {
+    let cache = &decider.committed;
     let Group {
         jobs,
         decided,
@@ -589,7 +612,7 @@ async fn finish_group(
         Err(e) => {
             // Nothing of the group was written: every appending job gets the store's answer.
             for r in overlay.keys() {
-                cache.remove(r);
+                cache.forget(r);
             }
             items.iter().map(|_| Some(Err(e.clone()))).collect()
         }
@@ -615,7 +638,7 @@ async fn finish_group(
                 // Refused or stale on a remembered state: another writer may have moved the
                 // dispute on, so decide it again on the stored state before answering.
                 if let Some(r) = reference {
-                    cache.remove(&r);
+                    cache.forget(&r);
                     redo.insert(r);
                 }
                 again.push(Job { fresh: true, ..job });
@@ -659,7 +682,7 @@ async fn finish_group(
                         })));
                     }
                     Err(StoreError::Conflict { .. }) if job.retries < CONFLICT_RETRIES => {
-                        cache.remove(&reference);
+                        cache.forget(&reference);
                         redo.insert(reference);
                         again.push(Job {
                             retries: job.retries + 1,
@@ -667,14 +690,14 @@ async fn finish_group(
                         });
                     }
                     Err(StoreError::Conflict { .. }) => {
-                        cache.remove(&reference);
+                        cache.forget(&reference);
                         redo.insert(reference.clone());
                         let _ = job
                             .reply
                             .send(Err(ServiceError::Busy(reference.to_string())));
                     }
                     Err(e) => {
-                        cache.remove(&reference);
+                        cache.forget(&reference);
                         redo.insert(reference);
                         let _ = job.reply.send(Err(e.into()));
                     }
@@ -683,10 +706,12 @@ async fn finish_group(
         }
     }
     let undone = !redo.is_empty();
+    let mut committed = cache.map();
     for (reference, state) in overlay {
         if !redo.contains(&reference) {
-            cache.insert(reference, state);
+            committed.insert(reference, state);
         }
     }
+    drop(committed);
     (again, undone)
 }

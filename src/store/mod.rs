@@ -341,6 +341,17 @@ impl Store {
         dispatch!(self, s => s.load(&reference.to_string()).await)
     }
 
+    /// Whether this process is the only one writing (SQLite: one `serve` owns the file, and
+    /// its writes take turns in it), so what it committed last is what the record holds.
+    pub fn single_writer(&self) -> bool {
+        matches!(self, Store::Sqlite(_))
+    }
+
+    /// How many events a dispute has: its version, read from an index alone.
+    pub async fn version(&self, reference: &Reference) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.version(&reference.to_string()).await)
+    }
+
     /// A dispute's state folded from all its events, ignoring the snapshot (what the snapshot
     /// must equal).
     pub async fn fold(&self, reference: &Reference) -> Result<Dispute, StoreError> {

@@ -198,6 +198,10 @@ impl Head {
 #[derive(Debug)]
 pub struct Db<DB: Database> {
     pub(super) pool: Pool<DB>,
+    /// Where write transactions run: on SQLite one connection of its own, so the pages it
+    /// cached stay valid from one group to the next (a connection forgets its cache whenever
+    /// another one writes); on PostgreSQL the same pool.
+    pub(super) writes: Pool<DB>,
     /// Taken by every write on a one-writer database: writers queue here, in this process, in
     /// arrival order, instead of polling the database's lock.
     pub(super) turn: std::sync::Arc<tokio::sync::Mutex<()>>,
@@ -208,8 +212,14 @@ pub struct Db<DB: Database> {
 impl<DB: Database> Db<DB> {
     /// The store over a pool.
     pub(super) fn over(pool: Pool<DB>) -> Db<DB> {
+        Db::with_writer(pool.clone(), pool)
+    }
+
+    /// The store over a pool for reading and a pool for write transactions.
+    pub(super) fn with_writer(pool: Pool<DB>, writes: Pool<DB>) -> Db<DB> {
         Db {
             pool,
+            writes,
             turn: std::sync::Arc::new(tokio::sync::Mutex::new(())),
             queued: std::sync::Arc::new(tokio::sync::Notify::new()),
         }
@@ -220,6 +230,7 @@ impl<DB: Database> Clone for Db<DB> {
     fn clone(&self) -> Self {
         Db {
             pool: self.pool.clone(),
+            writes: self.writes.clone(),
             turn: self.turn.clone(),
             queued: self.queued.clone(),
         }
@@ -295,8 +306,8 @@ where
     async fn begin_write(&self) -> Result<(Transaction<'static, DB>, Turn), StoreError> {
         let turn = self.turn().await;
         let tx = match DB::BEGIN_WRITE {
-            Some(begin) => self.pool.begin_with(begin).await,
-            None => self.pool.begin().await,
+            Some(begin) => self.writes.begin_with(begin).await,
+            None => self.writes.begin().await,
         }
         .map_err(err)?;
         Ok((tx, turn))
@@ -322,6 +333,16 @@ where
     pub(super) async fn events(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(err)?;
         Self::load_events(&mut conn, reference).await
+    }
+
+    pub(super) async fn version(&self, reference: &str) -> Result<u64, StoreError> {
+        let newest: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events WHERE reference = $1")
+                .bind(reference)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok(u64::try_from(newest).unwrap_or(0))
     }
 
     /// A dispute's state: its snapshot when that is of this build and at the newest event,

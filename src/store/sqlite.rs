@@ -75,10 +75,15 @@ impl Db<Sqlite> {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| cannot_open(path, e))?;
+        let writes = SqlitePoolOptions::new()
+            .max_connections(1)
             .connect_with(options)
             .await
             .map_err(|e| cannot_open(path, e))?;
-        let store = Db::over(pool);
+        let store = Db::with_writer(pool, writes);
         store.migrate().await?;
         Ok(store)
     }
@@ -218,6 +223,7 @@ mod tests {
             .await
             .expect("pages");
         store.pool.close().await;
+        store.writes.close().await;
         let store = SqliteStore::open_with(path, Some(pages as u64))
             .await
             .expect("reopen");

@@ -42,7 +42,9 @@ async fn two_workers_on_one_postgres_database_share_the_channel_pace_and_both_ho
         ..Options::default()
     })
     .await;
-    for i in 0..3 {
+    // Five challenges with two notes each: enough posts that both replicas hold some when
+    // Slack asks them to wait (notes are replies alone; they do not rewrite the root).
+    for i in 0..5 {
         let reference = app
             .raise(SOCIAL_WORKER, &format!("{SUMMARY} (challenge {i})"))
             .await;

@@ -22,10 +22,11 @@ async fn a_connector_outage_delays_teams_posts_and_loses_or_repeats_none() {
     let reference = app
         .slack_raise("Disagreement about a discharge plan for case ASC-4471.")
         .await;
+    // Withdrawn: a reply saying so, and the root rewritten to show it.
     assert_eq!(
         app.slack_command(
             "U0ASCSW1",
-            &format!("note {reference} Phoned the practice.")
+            &format!("withdraw {reference} Resolved by phone with the practice.")
         )
         .await
         .status,
@@ -81,9 +82,7 @@ async fn a_connector_outage_delays_teams_posts_and_loses_or_repeats_none() {
         "one thread per agency channel"
     );
     let (conversation, _) = app.teams_thread(&reference, TENANT, GP_CHANNEL).await;
-    assert!(
-        card_text(&app.connector.conversation(&conversation)[1].activity).contains("Note from")
-    );
+    assert!(card_text(&app.connector.conversation(&conversation)[1].activity).contains("withdrew"));
 }
 
 #[tokio::test]
@@ -94,17 +93,16 @@ async fn a_429_is_waited_out_for_as_long_as_retry_after_says() {
         .slack_raise("Disagreement about a discharge plan for case ASC-4471.")
         .await;
     app.deliver().await;
-    assert_eq!(
-        app.slack_command(
-            "U0ASCSW1",
-            &format!("note {reference} Phoned the practice.")
-        )
-        .await
-        .status,
-        200
-    );
-    app.deliver().await;
-    // The reply went out; the root update straight after it was refused with 429.
+    for text in ["Phoned the practice.", "Left a message for the GP."] {
+        assert_eq!(
+            app.slack_command("U0ASCSW1", &format!("note {reference} {text}"))
+                .await
+                .status,
+            200
+        );
+        app.deliver().await;
+    }
+    // The first note's reply went out; the second, in the same second, was refused with 429.
     assert!(
         app.connector.refused().iter().any(|(s, _)| *s == 429),
         "{:?}",
