@@ -7,7 +7,7 @@
 
 use super::forms::{self, FormContext, FormErrors, FormSpec, Submitted, Values, WHOLE_FORM};
 use super::grammar::{self, Typed};
-use super::{Origin, answers, compose};
+use super::{Message, Origin, answers, compose};
 use crate::directory::Person;
 use crate::escalation::{Dispute, Reference, Refusal, Status, Verb, can_act};
 use crate::service::{Outcome, Service, ServiceError};
@@ -62,6 +62,16 @@ pub struct Asker<'a> {
     /// The channel it was asked in, as the directory names channels (a Slack channel id, a
     /// Teams channel id): what `connect` records. None in a personal chat.
     pub channel: Option<&'a str>,
+    /// The platform shows the person this request's answer itself (a Slack slash command's
+    /// response): that answer is the receipt, so none is posted as well.
+    pub answered_inline: bool,
+}
+
+impl Asker<'_> {
+    /// Where the receipt of a recorded request is posted: nowhere when it is answered inline.
+    fn receipt_to(&self) -> Option<&Origin> {
+        self.origin.filter(|_| !self.answered_inline)
+    }
 }
 
 /// Decides what an input comes to, recording it where it asks the core to act.
@@ -389,12 +399,18 @@ async fn submit_to(
     let result = match (submitted, reference) {
         (Submitted::Raise(details), _) => {
             service
-                .raise(&asker.person.id, details, asker.origin, key.clone())
+                .raise(&asker.person.id, details, asker.receipt_to(), key.clone())
                 .await
         }
         (Submitted::Act(command), Some(r)) => {
             service
-                .act(&asker.person.id, r, &command, asker.origin, key.clone())
+                .act(
+                    &asker.person.id,
+                    r,
+                    &command,
+                    asker.receipt_to(),
+                    key.clone(),
+                )
                 .await
         }
         (Submitted::Act(_), None) => {
@@ -441,7 +457,7 @@ async fn act_direct(
             &asker.person.id,
             reference,
             &command,
-            asker.origin,
+            asker.receipt_to(),
             key.clone(),
         )
         .await
@@ -489,12 +505,13 @@ async fn already(
         .and_then(|r| Reference::parse(&r).ok())
 }
 
-/// What a person is told once something is recorded: the receipt in words.
-pub fn receipt_text(service: &Service, outcome: &Outcome) -> String {
+/// What a person is told once something is recorded, where the platform shows it as the
+/// request's own answer: the same receipt that is otherwise posted to them.
+pub fn receipt(service: &Service, outcome: &Outcome) -> Message {
     let d = &outcome.dispute;
     let dir = service.directory();
     match service.scene(&d.policy, &dir) {
-        Ok(scene) => compose::receipt(&scene, d, &outcome.events).fallback,
-        Err(_) => format!("Recorded on {}.", outcome.reference),
+        Ok(scene) => compose::receipt(&scene, d, &outcome.events),
+        Err(_) => compose::plain("", &format!("Recorded on {}.", outcome.reference)),
     }
 }

@@ -284,6 +284,8 @@ impl Worker {
     /// sleeps until the next row falls due (a posting slot, a retry, a pause's end) or rows are
     /// queued in this process, and at most `idle`, so rows other processes queue are picked up.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        /// How long an idle worker woken by new rows waits for more before claiming.
+        const GATHER: Duration = Duration::from_millis(25);
         loop {
             if *shutdown.borrow() {
                 return;
@@ -299,7 +301,11 @@ impl Worker {
                 let nap = self.nap().await;
                 tokio::select! {
                     _ = tokio::time::sleep(nap) => {}
-                    _ = self.outbox.queued() => {}
+                    _ = self.outbox.queued() => {
+                        // Rows are being queued: gather what a busy moment queues into one
+                        // claim, instead of one claim after every commit.
+                        tokio::time::sleep(GATHER).await;
+                    }
                     _ = shutdown.changed() => {}
                 }
             }

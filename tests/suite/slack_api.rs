@@ -502,6 +502,27 @@ async fn a_slash_command_sent_twice_with_the_same_trigger_records_one_note() {
         .filter(|c| c.method == "chat.postMessage" && !c.field("thread_ts").is_empty())
         .count();
     assert_eq!(replies, 2, "one reply in each agency's thread");
+    // The command's answer is the receipt, drawn as the posted one would be; it is not posted
+    // to the person a second time.
+    let answer: serde_json::Value = serde_json::from_str(&first.body).expect("a JSON answer");
+    assert_eq!(answer["response_type"], "ephemeral", "{answer}");
+    assert!(
+        answer["blocks"]
+            .to_string()
+            .contains(&reference.to_string()),
+        "the receipt's blocks name the challenge: {answer}"
+    );
+    let receipts: Vec<String> = app
+        .slack
+        .calls()
+        .iter()
+        .filter(|c| c.method == "chat.postEphemeral" && c.field("text").contains("Recorded on"))
+        .map(|c| c.field("text").to_string())
+        .collect();
+    assert!(
+        receipts.is_empty(),
+        "the receipt was the command's answer: {receipts:?}"
+    );
 }
 
 #[tokio::test]

@@ -375,6 +375,7 @@ async fn command(
         origin: Some(&origin),
         command_word: word,
         channel: Some(origin.channel.as_str()),
+        answered_inline: false,
     };
     let reply = interact::handle(service, asker, Input::Typed(rest.to_string()), Some(key)).await;
     answer(reply, false)
@@ -441,6 +442,7 @@ async fn action(
         origin: Some(&origin),
         command_word: COMMAND,
         channel: Some(origin.channel.as_str()),
+        answered_inline: false,
     };
     let reply = interact::handle(
         service,
@@ -513,6 +515,7 @@ async fn form(
         origin: Some(&origin),
         command_word: COMMAND,
         channel: Some(origin.channel.as_str()),
+        answered_inline: false,
     };
     let values = req
         .fields

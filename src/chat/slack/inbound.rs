@@ -11,7 +11,7 @@ use crate::chat::message::COMMAND_ACTION;
 use crate::chat::{Delivery, Message, Origin, Target, compose};
 use crate::config::Secret;
 use crate::delivery::{FindFuture, Found, PostError, PostFuture, Posted, Poster};
-use crate::directory::{Person, PersonId, Platform};
+use crate::directory::{Directory, Person, PersonId, Platform};
 use crate::escalation::{Reference, Verb};
 use crate::service::Service;
 use axum::Router;
@@ -289,6 +289,7 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
         origin: (!cmd.channel_id.is_empty()).then_some(&origin),
         command_word: COMMAND,
         channel: (!cmd.channel_id.is_empty()).then_some(cmd.channel_id.as_str()),
+        answered_inline: true,
     };
     let reply = interact::handle(&service, asker, Input::Typed(cmd.text.clone()), key).await;
     match reply {
@@ -303,7 +304,16 @@ async fn commands(State(state): State<SlackState>, headers: HeaderMap, body: Byt
             .await
         }
         Reply::Say(text) | Reply::Refused(text) => ephemeral(&text),
-        Reply::Recorded(outcome) => ephemeral(&interact::receipt_text(&service, &outcome)),
+        Reply::Recorded(outcome) => {
+            let receipt = interact::receipt(&service, &outcome);
+            let dir = service.directory();
+            Json(json!({
+                "response_type": "ephemeral",
+                "text": render::fallback_text(&receipt),
+                "blocks": render::blocks(&receipt, &slack_user(&dir, &cmd.team_id)),
+            }))
+            .into_response()
+        }
         Reply::AlreadyRecorded(_) => ephemeral("Already recorded."),
     }
 }
@@ -338,6 +348,19 @@ async fn uninstalled(state: &SlackState, team: &str) {
             ),
         )
         .await;
+}
+
+/// A person's Slack user in one workspace, for mentions: none where they are not there.
+fn slack_user<'a>(
+    dir: &'a Directory,
+    workspace: &'a str,
+) -> impl Fn(&PersonId) -> Option<String> + 'a {
+    move |p| {
+        dir.person(p)
+            .and_then(|x| x.slack.as_ref())
+            .filter(|s| s.workspace == workspace)
+            .map(|s| s.user.clone())
+    }
 }
 
 /// How a slash command starts on Slack, for the help text.
@@ -516,6 +539,7 @@ async fn block_action(
         origin: Some(&origin),
         command_word: COMMAND,
         channel: Some(origin.channel.as_str()),
+        answered_inline: false,
     };
     match interact::handle(&state.service, asker, input, key).await {
         Reply::Form(view) => {
@@ -610,6 +634,7 @@ async fn view_submission(state: &SlackState, team: &str, payload: &Interaction) 
         origin: origin.as_ref(),
         command_word: COMMAND,
         channel: origin.as_ref().map(|o| o.channel.as_str()),
+        answered_inline: false,
     };
     let input = Input::Submitted {
         verb,
@@ -898,13 +923,7 @@ impl SlackPoster {
         let metadata = super::once::metadata(key);
         let metadata = Some(&metadata);
         let dir = self.service.directory();
-        let mention = |p: &PersonId| {
-            dir.person(p)
-                .and_then(|x| x.slack.as_ref())
-                .filter(|s| &s.workspace == workspace)
-                .map(|s| s.user.clone())
-        };
-        let blocks = render::blocks(message, &mention);
+        let blocks = render::blocks(message, &slack_user(&dir, workspace));
         let text = render::fallback_text(message);
         let c = &self.client;
         match &target.delivery {

@@ -527,6 +527,7 @@ async fn on_message(state: &TeamsState, a: &Activity) {
         origin: origin.as_ref(),
         command_word: COMMAND,
         channel: a.channel(),
+        answered_inline: false,
     };
     let input = Input::Typed(command_text(&text).to_string());
     match interact::handle(&state.service, asker, input, key).await {
@@ -654,6 +655,7 @@ async fn card_action(
         origin,
         command_word: COMMAND,
         channel: a.channel(),
+        answered_inline: false,
     };
     if verb_id == COMMAND_ACTION {
         // A command button is read back as its word typed.

@@ -333,14 +333,38 @@ where
                 a.batch.outbox.iter().map(move |o| (a.reference, at, o))
             })
             .collect();
-        for part in rows.chunks(chunk(7)) {
+        // A row cannot go before the rows queued ahead of it in its lane, so it is ready no
+        // earlier than the newest of them (which, waiting for its channel's slot, may be ready
+        // only minutes from now): a lane's backlog then lies outside every claim's range
+        // instead of being walked by each one. Ready time: the later of its own and that row's.
+        const COLS: usize = 9;
+        for part in rows.chunks(chunk(COLS)) {
+            let anonymous = DB::ANONYMOUS_PLACEHOLDERS;
+            let mut values = String::with_capacity(part.len() * 240);
+            for r in 0..part.len() {
+                let n = |c: usize| 1 + r * COLS + c;
+                values.push_str(if r == 0 { "(" } else { ", (" });
+                for c in 0..6 {
+                    mark(anonymous, n(c), &mut values);
+                    values.push_str(", ");
+                }
+                values.push_str("(SELECT CASE WHEN max(last.available_us) > ");
+                mark(anonymous, n(6), &mut values);
+                values.push_str(" THEN max(last.available_us) ELSE ");
+                mark(anonymous, n(7), &mut values);
+                values.push_str(
+                    " END FROM (SELECT available_us FROM outbox WHERE status = 'pending' AND lane = ",
+                );
+                mark(anonymous, n(8), &mut values);
+                values.push_str(" ORDER BY id DESC LIMIT 1) last))");
+            }
             let sql = format!(
                 "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us)
-                 VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
-                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 7, 1)
+                 VALUES {values} ON CONFLICT (idempotency_key) DO NOTHING"
             );
             let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for (reference, created, o) in part {
+                let available = micros(o.available_at);
                 q = q
                     .bind(o.idempotency_key.as_str())
                     .bind(*reference)
@@ -348,7 +372,9 @@ where
                     .bind(o.target.to_string())
                     .bind(o.payload.to_string())
                     .bind(*created)
-                    .bind(micros(o.available_at));
+                    .bind(available)
+                    .bind(available)
+                    .bind(o.lane.as_str());
             }
             q.execute(&mut *conn).await.map_err(err)?;
         }
