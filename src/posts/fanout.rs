@@ -119,14 +119,14 @@ pub fn plan(
             }
         }
     } else if let Some(update) = compose::update(&scene, &after, events) {
-        // Notes leave the root as it was, so a busy dispute's notes are replies alone, not a
-        // rewrite of the root each. Anything else rewrites it: the root also shows how the
-        // stage stands against the time now (on time, overdue), which may have moved.
-        let root = compose::root(&scene, &after);
+        // A note leaves the root as it was (a test walks every policy to prove it), so a busy
+        // dispute's notes are replies alone, not a rewrite of the root each. Anything else
+        // rewrites it: the root also shows how the stage stands against the time now (on
+        // time, overdue), which may have moved since it was last drawn.
         let only_notes = events
             .iter()
             .all(|e| matches!(e.body, EventBody::NoteAdded { .. }));
-        let root = (!only_notes || root != compose::root(&scene, before)).then_some(root);
+        let root = (!only_notes).then(|| compose::root(&scene, &after));
         for agency in agencies {
             for c in channels(dir, agency) {
                 let reply = Target {

@@ -946,6 +946,48 @@ fn state_rebuilt_from_the_events_equals_the_state_kept_live_for_every_policy() {
     }
 }
 
+/// A note never changes what a dispute's root post shows, so the fan-out sends notes as replies
+/// alone and does not rewrite the root for them: checked at every note of a long dispute under
+/// every policy, in the stage it was added and at the times around it.
+#[test]
+fn a_note_leaves_the_root_post_as_it_was_under_every_policy() {
+    use escalation_bot::posts::compose;
+    let fx = fixture();
+    for policy in SEED_POLICIES {
+        let (case, snapshots) = long_mixed_dispute(policy);
+        let mut checked = 0;
+        let mut before = Dispute::default();
+        for (n, after) in &snapshots {
+            let added = &case.events[before.version as usize..*n];
+            let only_notes = !added.is_empty()
+                && added
+                    .iter()
+                    .all(|e| matches!(e.body, EventBody::NoteAdded { .. }));
+            if only_notes {
+                for now in [added[0].at, added[0].at + chrono::Duration::days(30)] {
+                    let scene = compose::Scene {
+                        policy: fx.policy(policy),
+                        calendar: fx.calendar(policy),
+                        dir: &fx.directory,
+                        now,
+                    };
+                    assert_eq!(
+                        compose::root(&scene, &before),
+                        compose::root(&scene, after),
+                        "{policy}: the note at event {n} changed the root"
+                    );
+                }
+                checked += 1;
+            }
+            before = after.clone();
+        }
+        assert!(
+            checked >= 2,
+            "{policy}: notes at more than one stage ({checked})"
+        );
+    }
+}
+
 #[test]
 fn events_stored_as_json_rebuild_the_same_state() {
     for policy in SEED_POLICIES {
