@@ -286,29 +286,46 @@ impl Worker {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         /// How long an idle worker woken by new rows waits for more before claiming.
         const GATHER: Duration = Duration::from_millis(25);
+        // Woken by new rows rather than by the time a row falls due: look (a read, which waits
+        // for no writer) before claiming (a write), since rows queued behind a lane waiting for
+        // its channel's slot are not ready yet.
+        let mut look_first = false;
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            let worked = match self.tick().await {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "delivery: cannot claim outbox rows");
-                    false
-                }
-            };
+            let ready = !look_first || self.anything_ready().await;
+            let worked = ready
+                && match self.tick().await {
+                    Ok(n) => n > 0,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "delivery: cannot claim outbox rows");
+                        false
+                    }
+                };
+            look_first = false;
             if !worked {
                 let nap = self.nap().await;
                 tokio::select! {
                     _ = tokio::time::sleep(nap) => {}
                     _ = self.outbox.queued() => {
                         // Rows are being queued: gather what a busy moment queues into one
-                        // claim, instead of one claim after every commit.
+                        // look, instead of one after every commit.
                         tokio::time::sleep(GATHER).await;
+                        look_first = true;
                     }
                     _ = shutdown.changed() => {}
                 }
             }
+        }
+    }
+
+    /// Whether a row can be claimed now (a failed look says yes: the claim then finds out).
+    async fn anything_ready(&self) -> bool {
+        match self.outbox.next_due().await {
+            Ok(Some(due)) => due <= self.service.now(),
+            Ok(None) => false,
+            Err(_) => true,
         }
     }
 
