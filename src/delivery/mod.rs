@@ -294,7 +294,12 @@ impl Worker {
             if *shutdown.borrow() {
                 return;
             }
-            let ready = !look_first || self.anything_ready().await;
+            let looked = if look_first {
+                Some(self.outbox.next_due().await)
+            } else {
+                None
+            };
+            let ready = looked.as_ref().is_none_or(|due| self.ready(due));
             let worked = ready
                 && match self.tick().await {
                     Ok(n) => n > 0,
@@ -305,7 +310,12 @@ impl Worker {
                 };
             look_first = false;
             if !worked {
-                let nap = self.nap().await;
+                // A look that found nothing ready still says when to wake: no second read.
+                let due = match looked {
+                    Some(due) if !ready => due,
+                    _ => self.outbox.next_due().await,
+                };
+                let nap = self.nap(due);
                 tokio::select! {
                     _ = tokio::time::sleep(nap) => {}
                     _ = self.outbox.queued() => {
@@ -320,19 +330,20 @@ impl Worker {
         }
     }
 
-    /// Whether a row can be claimed now (a failed look says yes: the claim then finds out).
-    async fn anything_ready(&self) -> bool {
-        match self.outbox.next_due().await {
-            Ok(Some(due)) => due <= self.service.now(),
+    /// Whether the next row due can be claimed now (a failed look says yes: the claim then
+    /// finds out).
+    fn ready(&self, due: &Result<Option<DateTime<Utc>>, crate::store::StoreError>) -> bool {
+        match due {
+            Ok(Some(due)) => *due <= self.service.now(),
             Ok(None) => false,
             Err(_) => true,
         }
     }
 
     /// How long to sleep when nothing was ready: until the next row falls due, at most `idle`.
-    async fn nap(&self) -> Duration {
+    fn nap(&self, due: Result<Option<DateTime<Utc>>, crate::store::StoreError>) -> Duration {
         let idle = self.config.idle;
-        match self.outbox.next_due().await {
+        match due {
             Ok(Some(due)) => (due - self.service.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
