@@ -6,12 +6,11 @@
 //! post books its channel slot once), it measures the server's CPU seconds and memory over
 //! `--seconds` and prints them with the posts made meanwhile.
 
-use super::delivery::{details, slack_standin};
+use super::delivery::slack_standin;
 use super::server::{Server, Setup};
 use chrono::Utc;
 use clap::Args;
-use escalation_bot::directory::{Directory, PersonId};
-use escalation_bot::escalation::Command;
+use escalation_bot::directory::Directory;
 use escalation_bot::policy::PolicySet;
 use escalation_bot::service::{Service, SystemClock};
 use escalation_bot::store::Store;
@@ -180,28 +179,7 @@ async fn queue(args: &BacklogArgs, store: Store) -> Result<u32, String> {
             let n = raised + k;
             let notes = args.notes;
             tasks.push(tokio::spawn(async move {
-                let raiser = PersonId("sam-patel".into());
-                let raised = service
-                    .raise(
-                        &raiser,
-                        details(n, "norfolk-carers", "vol-jones"),
-                        None,
-                        None,
-                    )
-                    .await
-                    .map_err(|e| format!("raising a challenge: {e}"))?;
-                for k in 0..notes {
-                    let note = Command::AddNote {
-                        text: format!("Spoke by phone about the plan; point {k} agreed."),
-                        how: None,
-                        held_at: None,
-                    };
-                    service
-                        .act(&raiser, &raised.reference, &note, None, None)
-                        .await
-                        .map_err(|e| format!("adding a note: {e}"))?;
-                }
-                Ok::<(), String>(())
+                super::delivery::raise_with_notes(&service, n, notes).await
             }));
         }
         for t in tasks {

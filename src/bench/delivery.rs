@@ -19,7 +19,7 @@ use escalation_bot::config::{Secret, ServeConfig};
 use escalation_bot::delivery::WorkerConfig;
 use escalation_bot::directory::{AgencyId, PersonId};
 use escalation_bot::escalation::{Command, Concerns, RaiseDetails};
-use escalation_bot::service::SystemClock;
+use escalation_bot::service::{Service, SystemClock};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -294,6 +294,34 @@ pub fn run(args: DeliveryArgs) -> Result<ExitCode, String> {
 const RIVERSIDE_TENANT: &str = "7f2c1a90-0000-4000-8000-00000000a001";
 const BENCH_BOT: &str = "00000000-0000-4000-8000-0000000000b1";
 
+/// Raises challenge `n` (Sam Patel, adult social care, against the carers' network) and adds
+/// `notes` notes to it, as the people would: the traffic the delivery benchmarks queue.
+pub(super) async fn raise_with_notes(service: &Service, n: u32, notes: u32) -> Result<(), String> {
+    let raiser = PersonId("sam-patel".into());
+    let raised = service
+        .raise(
+            &raiser,
+            details(n, "norfolk-carers", "vol-jones"),
+            None,
+            None,
+        )
+        .await
+        .map_err(|e| format!("raising a challenge: {e}"))?;
+    for k in 0..notes {
+        // No long numbers: the privacy screen refuses them.
+        let note = Command::AddNote {
+            text: format!("Spoke by phone about the plan; point {k} agreed."),
+            how: None,
+            held_at: None,
+        };
+        service
+            .act(&raiser, &raised.reference, &note, None, None)
+            .await
+            .map_err(|e| format!("adding a note: {e}"))?;
+    }
+    Ok(())
+}
+
 pub(super) fn details(n: u32, receiving: &str, other: &str) -> RaiseDetails {
     RaiseDetails {
         receiving_agency: AgencyId(receiving.into()),
@@ -351,28 +379,8 @@ async fn bench(args: &DeliveryArgs, url: &str) -> Result<ExitCode, String> {
     // Down, while challenges are raised and noted.
     state.lock().unwrap_or_else(|p| p.into_inner()).down = true;
     let outage_started = Instant::now();
-    let raiser = PersonId("sam-patel".into());
     for n in 0..args.disputes {
-        let raised = service
-            .raise(
-                &raiser,
-                details(n, "norfolk-carers", "vol-jones"),
-                None,
-                None,
-            )
-            .await
-            .map_err(|e| format!("raising a challenge: {e}"))?;
-        for k in 0..args.notes {
-            let note = Command::AddNote {
-                text: format!("Note {k} on challenge {n}."),
-                how: None,
-                held_at: None,
-            };
-            service
-                .act(&raiser, &raised.reference, &note, None, None)
-                .await
-                .map_err(|e| format!("adding a note: {e}"))?;
-        }
+        raise_with_notes(&service, n, args.notes).await?;
     }
     let queued = service
         .outbox()
@@ -406,6 +414,7 @@ async fn bench(args: &DeliveryArgs, url: &str) -> Result<ExitCode, String> {
     let slack_posts = state.lock().unwrap_or_else(|p| p.into_inner()).posts.len();
 
     // Teams: how long after the Connector made each activity the service had it recorded.
+    let raiser = PersonId("sam-patel".into());
     for n in 0..args.teams_disputes {
         let raised = service
             .raise(&raiser, details(n, "riverside-gp", "dr-okafor"), None, None)
