@@ -56,10 +56,25 @@ macro_rules! claim_outbox_sql {
 }
 pub(super) use claim_outbox_sql;
 
+/// The ready time of a row queued behind its lane's first pending row: after any real time
+/// (9999-12-31T23:59:59Z), so the row lies outside every claim's range. Its own ready time is
+/// kept in `ready_us`; it takes it when the rows ahead of it are settled ([`PROMOTE_NEXT`]).
+pub(super) const BEHIND_US: i64 = 253_402_300_799_000_000;
+
+/// Brings a lane's first pending row into the ready range at its own ready time, if it waits
+/// behind (`$1`: a row of the lane, `$2`: [`BEHIND_US`]). Run where a row stops being pending,
+/// in the same transaction, which holds the lanes ([`Db::begin_append`]): one row is touched,
+/// however long the backlog.
+const PROMOTE_NEXT: &str = "UPDATE outbox SET available_us = coalesce(ready_us, available_us)
+     WHERE id = (SELECT next.id FROM outbox next
+                 WHERE next.lane = (SELECT lane FROM outbox WHERE id = $1) AND next.status = 'pending'
+                 ORDER BY next.id LIMIT 1)
+       AND available_us = $2";
+
 /// The earliest ready time of a lane's first pending row that no worker holds: walks the
 /// `(status, available_us, id)` index from its start and stops at the first lane's first row.
-/// Rows queued behind their lane's first row wait no less than it (a row handed back to wait
-/// makes the rows behind it wait as long), so the walk meets few of them, whatever the backlog.
+/// Rows queued behind their lane's first row wait at [`BEHIND_US`], after every real time, so
+/// the walk meets few of them, whatever the backlog.
 macro_rules! next_outbox_ready_sql {
     () => {
         "SELECT available_us FROM outbox
@@ -457,7 +472,7 @@ where
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let _turn = self.turn().await;
         let rows = Self::claim_query(DB::CLAIM_OUTBOX, owner, lease_until(now, lease), now, limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writes)
             .await
             .map_err(err)?;
         let mut out = rows
@@ -470,7 +485,9 @@ where
 
     /// Settles a claimed row: sent (with the platform's answer) or parked. The rows combined into
     /// its post are settled with it, in the same transaction: sent with it, or, when it is
-    /// parked, freed to go on their own.
+    /// parked, freed to go on their own. The lane's next pending row then comes into the ready
+    /// range. Holding the lanes as appends do, so a row queued at the same moment is never left
+    /// waiting behind a row that is no longer pending.
     pub(super) async fn outbox_finish(
         &self,
         id: i64,
@@ -480,7 +497,7 @@ where
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let (mut tx, _turn) = self.begin_write().await?;
+        let (mut tx, _turn) = self.begin_append().await?;
         let done = sqlx::query(
             "UPDATE outbox SET status = $1, result = $2, last_error = coalesce($3, last_error), done_us = $4,
                                lease_owner = NULL, lease_until_us = NULL
@@ -512,6 +529,12 @@ where
                 .bind(id)
             };
             combined.execute(&mut *tx).await.map_err(err)?;
+            sqlx::query(PROMOTE_NEXT)
+                .bind(id)
+                .bind(BEHIND_US)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
         }
         tx.commit().await.map_err(err)?;
         Ok(ours)
@@ -536,15 +559,15 @@ where
         .bind(id)
         .bind(owner)
         .bind(in_doubt_since.map(micros))
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(DB::rows_affected(&done) == 1)
     }
 
     /// Hands a claimed row back untried until `until`. The rows queued behind it in its lane
-    /// cannot go before it, so they are made to wait at least as long: a backlog waiting for its
-    /// channel's slots then lies outside every claim's range instead of being read by each one.
+    /// already wait at [`BEHIND_US`] until it is settled, so only this row is touched, however
+    /// long the backlog.
     pub(super) async fn outbox_wait(
         &self,
         id: i64,
@@ -553,7 +576,7 @@ where
         until: DateTime<Utc>,
         slot: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let (mut tx, _turn) = self.begin_write().await?;
+        let _turn = self.turn().await;
         // The claim counted an attempt; handing back unposted takes it off again.
         let done = sqlx::query(
             "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL,
@@ -565,24 +588,10 @@ where
         .bind(id)
         .bind(owner)
         .bind(slot.map(micros))
-        .execute(&mut *tx)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
-        let ours = DB::rows_affected(&done) == 1;
-        if ours {
-            sqlx::query(
-                "UPDATE outbox SET available_us = $1
-                 WHERE lane = (SELECT lane FROM outbox WHERE id = $2)
-                   AND status = 'pending' AND id > $2 AND available_us < $1",
-            )
-            .bind(micros(until))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        }
-        tx.commit().await.map_err(err)?;
-        Ok(ours)
+        Ok(DB::rows_affected(&done) == 1)
     }
 
     /// When the next row can be claimed: the earliest ready time of a lane's first pending row
@@ -611,7 +620,8 @@ where
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, idempotency_key, reference, lane, target, payload, attempts, created_us,
-                    available_us, claimed_us, in_doubt_since_us, slot_us
+                    coalesce(ready_us, available_us) AS available_us, claimed_us, in_doubt_since_us,
+                    slot_us
              FROM outbox WHERE lane = $1 AND status = 'pending' AND id > $2
              ORDER BY id LIMIT $3",
         )
@@ -678,11 +688,13 @@ where
         let done = sqlx::query(
             "UPDATE outbox SET available_us = $1
              WHERE status = 'pending' AND lease_owner IS NULL AND available_us > $1
-               AND attempts > 0 AND slot_us IS NULL AND lane LIKE $2 ESCAPE '\\'",
+               AND available_us < $3 AND attempts > 0 AND slot_us IS NULL
+               AND lane LIKE $2 ESCAPE '\\'",
         )
         .bind(micros(now))
         .bind(pattern)
-        .execute(&self.pool)
+        .bind(BEHIND_US)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(DB::rows_affected(&done))
@@ -757,7 +769,7 @@ where
         .bind(from + spacing)
         .bind(from)
         .bind(spacing)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writes)
         .await
         .map_err(err)?;
         Ok(from_micros(next - spacing))
@@ -785,7 +797,7 @@ where
         .bind(channel)
         .bind(micros(until))
         .bind(micros(until))
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(())
@@ -809,7 +821,7 @@ where
         .bind(workspace)
         .bind(micros(now))
         .bind(why)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(DB::rows_affected(&held) == 1)
@@ -836,10 +848,11 @@ where
         let ready = sqlx::query(
             "UPDATE outbox SET available_us = $1
              WHERE status = 'pending' AND lease_owner IS NULL AND available_us > $1
-               AND slot_us IS NULL AND lane LIKE $2 ESCAPE '\\'",
+               AND available_us < $3 AND slot_us IS NULL AND lane LIKE $2 ESCAPE '\\'",
         )
         .bind(micros(now))
         .bind(pattern)
+        .bind(BEHIND_US)
         .execute(&mut *tx)
         .await
         .map_err(err)?;
@@ -908,7 +921,7 @@ where
             now,
             limit,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writes)
         .await
         .map_err(err)?;
         let mut out = rows
@@ -942,7 +955,7 @@ where
         .bind(micros(now))
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(DB::rows_affected(&done) == 1)
@@ -1084,7 +1097,7 @@ where
         .bind(sha256)
         .bind(micros(at))
         .bind(content)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(DB::rows_affected(&done) == 1)
@@ -1179,7 +1192,7 @@ where
         .bind(email)
         .bind(micros(at))
         .bind(by)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writes)
         .await
         .map_err(err)
     }
@@ -1258,7 +1271,7 @@ where
         )
         .bind(key)
         .bind(micros(at))
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(DB::rows_affected(&done) == 1)
@@ -1270,10 +1283,11 @@ where
         rows: &[NewOutbox],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let (mut tx, _turn) = self.begin_write().await?;
-        for o in rows {
-            Self::insert_outbox(&mut tx, reference, o, micros(at)).await?;
-        }
+        let (mut tx, _turn) = self.begin_append().await?;
+        let created = micros(at);
+        let rows: Vec<(&str, i64, &NewOutbox)> =
+            rows.iter().map(|o| (reference, created, o)).collect();
+        Self::insert_outbox_rows(&mut tx, &rows).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -1393,7 +1407,7 @@ where
         .bind(key)
         .bind(value.to_string())
         .bind(micros(at))
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(())
@@ -1431,7 +1445,7 @@ where
         .bind(adapter)
         .bind(counter)
         .bind(micros(at))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writes)
         .await
         .map_err(err)?;
         value
@@ -1453,29 +1467,6 @@ where
         rows.iter()
             .map(|r| Self::stored_event(r)?.event())
             .collect()
-    }
-
-    async fn insert_outbox(
-        conn: &mut DB::Connection,
-        reference: &str,
-        o: &NewOutbox,
-        created_us: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(&o.idempotency_key)
-        .bind(reference)
-        .bind(&o.lane)
-        .bind(o.target.to_string())
-        .bind(o.payload.to_string())
-        .bind(created_us)
-        .bind(micros(o.available_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(err)?;
-        Ok(())
     }
 
     /// Writes a batch in the caller's write transaction, which holds the chain head.
@@ -1863,7 +1854,7 @@ where
         .bind(view.person.as_str())
         .bind(view.what.as_str())
         .bind(micros(view.at))
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(())
@@ -1906,7 +1897,7 @@ where
         .bind(person)
         .bind(micros(now))
         .bind(micros(expires))
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(())
@@ -1928,7 +1919,7 @@ where
         .bind(micros(now))
         .bind(token_hash)
         .bind(micros(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writes)
         .await
         .map_err(err)
     }
@@ -1948,7 +1939,7 @@ where
         .bind(person)
         .bind(micros(now))
         .bind(micros(expires))
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(())
@@ -1981,7 +1972,7 @@ where
         )
         .bind(micros(now))
         .bind(token_hash)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map_err(err)?;
         Ok(())

@@ -225,7 +225,7 @@ pub async fn outbox_of(db: &TestDb, reference: &str) -> Vec<OutboxRecord> {
     let raw = db.raw().await;
     let lines = raw
         .texts(&format!(
-            "SELECT CAST(available_us AS TEXT) || '|' || status || '|' || idempotency_key || '|' || target
+            "SELECT CAST(CASE WHEN available_us = 253402300799000000 THEN ready_us ELSE available_us END AS TEXT) || '|' || status || '|' || idempotency_key || '|' || target
              FROM outbox WHERE reference = '{reference}' ORDER BY id"
         ))
         .await;

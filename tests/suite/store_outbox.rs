@@ -612,3 +612,183 @@ async fn waiting_is_not_an_attempt(db: &TestDb) {
 on_both_backends!(waiting_is_not_an_attempt:
     pacing_and_rate_limit_hand_backs_are_not_counted_as_attempts_on_sqlite,
     pacing_and_rate_limit_hand_backs_are_not_counted_as_attempts_on_postgres);
+
+/// The far-future ready time of a row queued behind its lane's first pending row.
+const BEHIND_US: i64 = 253_402_300_799_000_000;
+
+/// How many of a lane's pending rows a claim at any real time could reach, and how many wait
+/// behind the lane's first row.
+async fn lane_ranges(db: &TestDb, lane: &str) -> (i64, i64) {
+    let raw = db.raw().await;
+    let in_range = raw
+        .int(&format!(
+            "SELECT count(*) FROM outbox WHERE lane = '{lane}' AND status = 'pending' AND available_us < {BEHIND_US}"
+        ))
+        .await;
+    let behind = raw
+        .int(&format!(
+            "SELECT count(*) FROM outbox WHERE lane = '{lane}' AND status = 'pending' AND available_us = {BEHIND_US}"
+        ))
+        .await;
+    raw.close().await;
+    (in_range, behind)
+}
+
+/// A busy thread's backlog waits behind its lane's first row: handing that row back to wait for
+/// its channel's slot touches it alone, and each settled row (sent, combined or parked) brings
+/// the next one forward at its own ready time.
+async fn a_backlog_waits_behind_its_lanes_first_row(db: &TestDb) {
+    let store = db.open().await;
+    let (r, rows, _) = seeded(&store, 40, 1).await;
+    let lane = format!("{r}/target-0");
+    assert_eq!(
+        lane_ranges(db, &lane).await,
+        (1, rows as i64 - 1),
+        "only the lane's first row is in the ready range"
+    );
+    let t0 = now();
+    let lease = Duration::from_secs(30);
+    let first = store
+        .claim_outbox("worker-a", t0, lease, 10)
+        .await
+        .expect("claims");
+    assert_eq!(first.len(), 1, "one row of a lane at a time");
+    let slot = t0 + chrono::Duration::seconds(5);
+    assert!(
+        store
+            .outbox_wait(first[0].id, "worker-a", "waiting for its slot", slot)
+            .await
+            .expect("hands back")
+    );
+    assert_eq!(
+        lane_ranges(db, &lane).await,
+        (1, rows as i64 - 1),
+        "the backlog behind a waiting row is not touched"
+    );
+    assert!(
+        store
+            .claim_outbox("worker-a", t0, lease, 10)
+            .await
+            .expect("claims")
+            .is_empty(),
+        "nothing is ready while the lane's first row waits"
+    );
+    let next_due = store.next_outbox_due().await.expect("reads");
+    assert_eq!(next_due, Some(slot), "the next row due is the waiting one");
+
+    // The rows behind keep their own ready time, which combining into one post reads.
+    let behind = store
+        .outbox_behind(first[0].id, &lane, 3)
+        .await
+        .expect("reads");
+    assert_eq!(behind.len(), 3);
+    for b in &behind {
+        assert_eq!(b.available_at, at("2026-05-21T09:00:00Z"));
+    }
+
+    // Sent with the next two carried in its post: the fourth row comes forward.
+    let again = store
+        .claim_outbox("worker-a", slot, lease, 10)
+        .await
+        .expect("claims");
+    assert_eq!(again.len(), 1);
+    let carried: Vec<i64> = behind.iter().take(2).map(|b| b.id).collect();
+    assert!(
+        store
+            .outbox_combine(again[0].id, "worker-a", &carried)
+            .await
+            .expect("combines")
+    );
+    assert!(
+        store
+            .outbox_sent(again[0].id, "worker-a", "1.0001", slot)
+            .await
+            .expect("settles")
+    );
+    assert_eq!(lane_ranges(db, &lane).await, (1, rows as i64 - 4));
+    let fourth = store
+        .claim_outbox("worker-a", slot, lease, 10)
+        .await
+        .expect("claims");
+    assert_eq!(fourth.len(), 1);
+    assert_eq!(fourth[0].id, behind[2].id, "the lane goes on in order");
+    assert_eq!(fourth[0].available_at, at("2026-05-21T09:00:00Z"));
+
+    // Parked: the lane goes on without it.
+    assert!(
+        store
+            .outbox_park(fourth[0].id, "worker-a", "channel_not_found", slot)
+            .await
+            .expect("parks")
+    );
+    assert_eq!(lane_ranges(db, &lane).await, (1, rows as i64 - 5));
+}
+
+on_both_backends!(a_backlog_waits_behind_its_lanes_first_row:
+    a_lanes_backlog_waits_behind_its_first_row_and_comes_forward_one_row_at_a_time_on_sqlite,
+    a_lanes_backlog_waits_behind_its_first_row_and_comes_forward_one_row_at_a_time_on_postgres);
+
+/// Rows queued into a lane by several replicas while another settles its rows: none is ever
+/// left waiting behind a row that is no longer pending, so the lane drains to the last row.
+async fn a_lane_fed_while_it_drains_is_never_stranded(db: &TestDb) {
+    const FEEDERS: usize = 3;
+    const EACH: usize = 150;
+    const ROWS: usize = FEEDERS * EACH;
+    let lane = "stranded-test/lane";
+    let mut feeding = Vec::new();
+    for f in 0..FEEDERS {
+        let feeder = db.open().await;
+        feeding.push(tokio::spawn(async move {
+            for n in 0..EACH {
+                feeder
+                    .enqueue(
+                        "NSAB-2026-0001",
+                        &[outbox_in(&format!("fed-{f}-{n}"), lane, "queued")],
+                        now(),
+                    )
+                    .await
+                    .expect("queues");
+                // Slower than the drain, so the lane is often down to the row being settled.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }));
+    }
+    let drain = db.open().await;
+    let lease = Duration::from_secs(30);
+    let mut sent = 0;
+    let mut idle = 0;
+    while sent < ROWS {
+        let rows = drain
+            .claim_outbox("drain", now(), lease, 5)
+            .await
+            .expect("claims");
+        if rows.is_empty() {
+            idle += 1;
+            assert!(
+                idle < 5_000,
+                "the lane stopped with {sent} of {ROWS} sent: {:?}",
+                lane_ranges(db, lane).await
+            );
+            tokio::task::yield_now().await;
+            continue;
+        }
+        idle = 0;
+        for row in rows {
+            assert!(
+                drain
+                    .outbox_sent(row.id, "drain", "ok", now())
+                    .await
+                    .expect("settles")
+            );
+            sent += 1;
+        }
+    }
+    for f in feeding {
+        f.await.expect("a feeder does not panic");
+    }
+    assert_eq!(lane_ranges(db, lane).await, (0, 0), "every row was sent");
+}
+
+on_both_backends!(a_lane_fed_while_it_drains_is_never_stranded:
+    a_lane_queued_into_while_another_replica_drains_it_is_never_stranded_on_sqlite,
+    a_lane_queued_into_while_another_replica_drains_it_is_never_stranded_on_postgres);

@@ -8,12 +8,12 @@
 //! rows. A batch whose dispute moved on, or whose request is already recorded, is left out
 //! before anything is written, so it touches only itself and the later batches on its dispute.
 
-use super::{Db, Dialect, Head, SNAPSHOT_FORMAT, err, is_unique_violation};
+use super::{BEHIND_US, Db, Dialect, Head, SNAPSHOT_FORMAT, err, is_unique_violation};
 use crate::escalation::Dispute;
 use crate::store::chain::{self, StoredEvent};
 use crate::store::logline::LogLine;
 use crate::store::projection;
-use crate::store::{Batch, StoreError, micros};
+use crate::store::{Batch, NewOutbox, StoreError, micros};
 use sqlx::{AssertSqlSafe, ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use std::collections::{HashMap, HashSet};
 
@@ -194,7 +194,14 @@ where
                 .map_err(err)?;
             }
         }
-        Self::insert_outbox_rows(conn, &accepted).await?;
+        let outbox: Vec<(&str, i64, &NewOutbox)> = accepted
+            .iter()
+            .flat_map(|a| {
+                let at = a.batch.events.first().map_or(0, |e| micros(e.at));
+                a.batch.outbox.iter().map(move |o| (a.reference, at, o))
+            })
+            .collect();
+        Self::insert_outbox_rows(conn, &outbox).await?;
         Self::insert_schedule_rows(conn, &accepted).await?;
         Self::write_states(conn, &accepted).await?;
         Self::write_log_lines(conn, &accepted).await?;
@@ -322,25 +329,21 @@ where
         Ok(newest)
     }
 
-    async fn insert_outbox_rows(
+    /// Queues outbox rows in the caller's transaction, which holds the lanes
+    /// ([`Db::begin_append`]). A row cannot go before the rows queued ahead of it in its lane:
+    /// while any of them is pending it waits at [`BEHIND_US`], out of every claim's range, with
+    /// its own ready time kept for when the rows ahead are settled. A row whose lane is empty
+    /// goes into the ready range at once (and so do the rows after it in the same call: the
+    /// claim still takes them in order, and none is left waiting behind a row that was never
+    /// written, as one refused as a repeat would be).
+    pub(super) async fn insert_outbox_rows(
         conn: &mut DB::Connection,
-        accepted: &[Accepted<'_>],
+        rows: &[(&str, i64, &NewOutbox)],
     ) -> Result<(), StoreError> {
-        let rows: Vec<(&str, i64, &crate::store::NewOutbox)> = accepted
-            .iter()
-            .flat_map(|a| {
-                let at = a.batch.events.first().map_or(0, |e| micros(e.at));
-                a.batch.outbox.iter().map(move |o| (a.reference, at, o))
-            })
-            .collect();
-        // A row cannot go before the rows queued ahead of it in its lane, so it is ready no
-        // earlier than the newest of them (which, waiting for its channel's slot, may be ready
-        // only minutes from now): a lane's backlog then lies outside every claim's range
-        // instead of being walked by each one. Ready time: the later of its own and that row's.
-        const COLS: usize = 9;
+        const COLS: usize = 10;
         for part in rows.chunks(chunk(COLS)) {
             let anonymous = DB::ANONYMOUS_PLACEHOLDERS;
-            let mut values = String::with_capacity(part.len() * 240);
+            let mut values = String::with_capacity(part.len() * 200);
             for r in 0..part.len() {
                 let n = |c: usize| 1 + r * COLS + c;
                 values.push_str(if r == 0 { "(" } else { ", (" });
@@ -348,23 +351,23 @@ where
                     mark(anonymous, n(c), &mut values);
                     values.push_str(", ");
                 }
-                values.push_str("(SELECT CASE WHEN max(last.available_us) > ");
+                values.push_str("CASE WHEN EXISTS (SELECT 1 FROM outbox ahead WHERE ahead.lane = ");
                 mark(anonymous, n(6), &mut values);
-                values.push_str(" THEN max(last.available_us) ELSE ");
+                values.push_str(" AND ahead.status = 'pending') THEN ");
                 mark(anonymous, n(7), &mut values);
-                values.push_str(
-                    " END FROM (SELECT available_us FROM outbox WHERE status = 'pending' AND lane = ",
-                );
+                values.push_str(" ELSE ");
                 mark(anonymous, n(8), &mut values);
-                values.push_str(" ORDER BY id DESC LIMIT 1) last))");
+                values.push_str(" END, ");
+                mark(anonymous, n(9), &mut values);
+                values.push(')');
             }
             let sql = format!(
-                "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us)
+                "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us, ready_us)
                  VALUES {values} ON CONFLICT (idempotency_key) DO NOTHING"
             );
             let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for (reference, created, o) in part {
-                let available = micros(o.available_at);
+                let ready = micros(o.available_at);
                 q = q
                     .bind(o.idempotency_key.as_str())
                     .bind(*reference)
@@ -372,9 +375,10 @@ where
                     .bind(o.target.to_string())
                     .bind(o.payload.to_string())
                     .bind(*created)
-                    .bind(available)
-                    .bind(available)
-                    .bind(o.lane.as_str());
+                    .bind(o.lane.as_str())
+                    .bind(BEHIND_US)
+                    .bind(ready)
+                    .bind(ready);
             }
             q.execute(&mut *conn).await.map_err(err)?;
         }
