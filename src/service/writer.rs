@@ -418,62 +418,87 @@ impl Writer {
 }
 
 /// The writer's loop, until the service is dropped. A group's write (its round trips and its
-/// sync to disk) runs while the next group is decided, on the state the written group leaves:
-/// deciding and writing overlap instead of taking turns. Should the written group not commit
-/// some of its disputes (another replica moved one on, a request already recorded, the store
-/// failing), the next group's decisions are dropped and it is decided again after it.
+/// sync to disk) runs on its own task; requests arriving meanwhile are decided as they arrive,
+/// on the states the written group leaves, into the next group, which is written as soon as the
+/// first is done. So a request waits for at most the write under way and its own. Should the
+/// written group not commit some of its disputes (another replica moved one on, a request
+/// already recorded, the store failing), the next group's decisions are dropped and it is
+/// decided again after it.
 async fn run(decider: Arc<Decider>, mut queue: mpsc::UnboundedReceiver<Job>) {
     let mut again: Vec<Job> = Vec::new();
     let mut writing: Option<Writing> = None;
+    let mut next = Group::default();
+    let mut open = true;
     loop {
-        let mut jobs = std::mem::take(&mut again);
-        if jobs.is_empty() && writing.is_none() {
-            match queue.recv().await {
-                Some(job) => jobs.push(job),
-                None => return,
+        // Work to decide again goes first, in its order; then whatever is waiting.
+        if !again.is_empty() {
+            decider.record_directory_in_use().await;
+            let tentative = writing.as_ref().map(|w| &w.group.overlay);
+            for job in std::mem::take(&mut again) {
+                decide_into(&decider, &mut next, job, tentative).await;
             }
         }
-        while jobs.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        let tentative = writing.as_ref().map(|w| &w.group.overlay);
-        let next = if jobs.is_empty() {
-            None
-        } else {
-            Some(decide_group(&decider, jobs, tentative).await)
-        };
-        if let Some(w) = writing.take() {
-            let mut group = w.group;
-            let written = match w.handle.await {
-                Ok((batches, written)) => {
-                    group.items = batches;
-                    written
+        let Some(mut w) = writing.take() else {
+            if next.jobs.is_empty() {
+                if !open {
+                    return;
                 }
-                // The batches went with the task: nothing is known to be written, so every
-                // appending job is told and decided on stored state next time.
-                Err(_) => Err(StoreError::Database(
-                    "the write of a group stopped before it finished; check the record before trying again".into(),
-                )),
-            };
-            let (redo, undone) = finish_group(&decider, group, written).await;
-            again = redo;
-            if let Some(n) = next {
+                match queue.recv().await {
+                    Some(job) => {
+                        decider.record_directory_in_use().await;
+                        decide_into(&decider, &mut next, job, None).await;
+                    }
+                    None => return,
+                }
+            }
+            while next.jobs.len() < MAX_GROUP {
+                match queue.try_recv() {
+                    Ok(job) => decide_into(&decider, &mut next, job, None).await,
+                    Err(_) => break,
+                }
+            }
+            writing = Some(start_write(&decider, std::mem::take(&mut next)));
+            continue;
+        };
+        tokio::select! {
+            job = queue.recv(), if open && next.jobs.len() < MAX_GROUP => {
+                match job {
+                    Some(job) => {
+                        if next.jobs.is_empty() {
+                            decider.record_directory_in_use().await;
+                        }
+                        decide_into(&decider, &mut next, job, Some(&w.group.overlay)).await;
+                    }
+                    None => open = false,
+                }
+                writing = Some(w);
+            }
+            done = &mut w.handle => {
+                let mut group = w.group;
+                let written = match done {
+                    Ok((batches, written)) => {
+                        group.items = batches;
+                        written
+                    }
+                    // The batches went with the task: nothing is known to be written, so every
+                    // appending job is told and decided on stored state next time.
+                    Err(_) => Err(StoreError::Database(
+                        "the write of a group stopped before it finished; check the record before trying again".into(),
+                    )),
+                };
+                let (redo, undone) = finish_group(&decider, group, written).await;
+                again = redo;
                 if undone {
                     // Decided on states that were not all committed: decide again, after.
-                    again.extend(n.jobs);
-                } else {
-                    writing = Some(start_write(&decider, n));
+                    again.extend(std::mem::take(&mut next).jobs);
+                } else if !next.jobs.is_empty() {
+                    writing = Some(start_write(&decider, std::mem::take(&mut next)));
+                }
+                let mut committed = decider.committed.map();
+                if committed.len() > MAX_CACHED {
+                    committed.clear();
                 }
             }
-        } else if let Some(n) = next {
-            writing = Some(start_write(&decider, n));
-        }
-        let mut committed = decider.committed.map();
-        if committed.len() > MAX_CACHED {
-            committed.clear();
         }
     }
 }
@@ -520,6 +545,7 @@ enum Decided {
 
 /// A decided group: its jobs, what each came to, the batches to append and the states they
 /// leave.
+#[derive(Default)]
 struct Group {
     jobs: Vec<Job>,
     decided: Vec<Decided>,
@@ -527,73 +553,72 @@ struct Group {
     overlay: HashMap<Reference, Dispute>,
 }
 
-/// Decides each job in order on the state the group's earlier jobs leave, else the state the
-/// group being written leaves (`tentative`), else a remembered state, else the stored one.
-async fn decide_group(
+/// Decides a job into a group, after the group's earlier jobs: on the state they leave, else
+/// the state the group being written leaves (`tentative`), else a remembered state, else the
+/// stored one.
+async fn decide_into(
     decider: &Decider,
-    jobs: Vec<Job>,
+    group: &mut Group,
+    job: Job,
     tentative: Option<&HashMap<Reference, Dispute>>,
-) -> Group {
-    decider.record_directory_in_use().await;
-    let mut overlay: HashMap<Reference, Dispute> = HashMap::new();
-    let mut items: Vec<Item> = Vec::new();
-    let mut decided = Vec::with_capacity(jobs.len());
-    for job in &jobs {
-        let Some(reference) = job.work.reference() else {
-            decided.push(Decided::Raise);
-            continue;
-        };
-        let pending = overlay
-            .get(reference)
-            .or_else(|| tentative.and_then(|t| t.get(reference)));
-        let remembered = match pending {
-            Some(_) => None,
-            None if job.fresh => None,
-            None => decider.committed.get(reference),
-        };
-        let (before, from_cache) = match (pending, remembered) {
-            (Some(d), _) => (d.clone(), false),
-            (None, Some(d)) => (d, true),
-            (None, None) => match decider.store.load(reference).await {
-                Ok(d) => (d, false),
-                Err(e) => {
-                    decided.push(Decided::Answer(Box::new(Err(e.into()))));
-                    continue;
+) {
+    let decided = decide_one(decider, group, &job, tentative).await;
+    group.decided.push(decided);
+    group.jobs.push(job);
+}
+
+async fn decide_one(
+    decider: &Decider,
+    group: &mut Group,
+    job: &Job,
+    tentative: Option<&HashMap<Reference, Dispute>>,
+) -> Decided {
+    let Some(reference) = job.work.reference() else {
+        return Decided::Raise;
+    };
+    let pending = group
+        .overlay
+        .get(reference)
+        .or_else(|| tentative.and_then(|t| t.get(reference)));
+    let remembered = match pending {
+        Some(_) => None,
+        None if job.fresh => None,
+        None => decider.committed.get(reference),
+    };
+    let (before, from_cache) = match (pending, remembered) {
+        (Some(d), _) => (d.clone(), false),
+        (None, Some(d)) => (d, true),
+        (None, None) => match decider.store.load(reference).await {
+            Ok(d) => (d, false),
+            Err(e) => return Decided::Answer(Box::new(Err(e.into()))),
+        },
+    };
+    // A fault in deciding one request must not stop the writer for everyone.
+    let decision = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decider.decide(&job.work, &before)
+    }))
+    .unwrap_or_else(|_| {
+        Err(ServiceError::Setup(
+            "this request could not be decided (an internal fault; see the service log); nothing was recorded"
+                .into(),
+        ))
+    });
+    match decision {
+        Ok(Some(batch)) => {
+            let mut after = batch.after.clone().unwrap_or_else(|| before.clone());
+            if batch.after.is_none() {
+                for e in &batch.events {
+                    after.apply(e);
                 }
-            },
-        };
-        // A fault in deciding one request must not stop the writer for everyone.
-        let decision = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            decider.decide(&job.work, &before)
-        }))
-        .unwrap_or_else(|_| {
-            Err(ServiceError::Setup(
-                "this request could not be decided (an internal fault; see the service log); nothing was recorded"
-                    .into(),
-            ))
-        });
-        match decision {
-            Ok(Some(batch)) => {
-                let mut after = batch.after.clone().unwrap_or_else(|| before.clone());
-                if batch.after.is_none() {
-                    for e in &batch.events {
-                        after.apply(e);
-                    }
-                }
-                overlay.insert(reference.clone(), after);
-                decided.push(Decided::Append(items.len()));
-                items.push((reference.clone(), before.version, batch));
             }
-            Ok(None) | Err(_) if from_cache => decided.push(Decided::Verify),
-            Ok(None) => decided.push(Decided::Answer(Box::new(Ok(None)))),
-            Err(e) => decided.push(Decided::Answer(Box::new(Err(e)))),
+            group.overlay.insert(reference.clone(), after);
+            let index = group.items.len();
+            group.items.push((reference.clone(), before.version, batch));
+            Decided::Append(index)
         }
-    }
-    Group {
-        jobs,
-        decided,
-        items,
-        overlay,
+        Ok(None) | Err(_) if from_cache => Decided::Verify,
+        Ok(None) => Decided::Answer(Box::new(Ok(None))),
+        Err(e) => Decided::Answer(Box::new(Err(e))),
     }
 }
 
