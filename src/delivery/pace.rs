@@ -23,6 +23,8 @@ pub(super) enum Go {
     Paused(DateTime<Utc>),
     /// Hand it back until its booked slot.
     AtSlot(DateTime<Utc>),
+    /// Booked a later slot and already handed back to wait for it.
+    Booked(DateTime<Utc>),
     /// The workspace is held (its credentials stopped working): keep it until it is installed again.
     Held,
 }
@@ -70,12 +72,20 @@ impl Worker {
         }
         let slot = self
             .outbox
-            .book_slot(&name, workspace, channel, now, spacing)
+            .book_slot_for(
+                row.id,
+                &self.config.owner,
+                &name,
+                workspace,
+                channel,
+                now,
+                spacing,
+            )
             .await?;
         Ok(if slot <= now {
             Go::Now
         } else {
-            Go::AtSlot(slot)
+            Go::Booked(slot)
         })
     }
 }

@@ -187,9 +187,13 @@ impl Outbox {
         self.store.pace(platform, workspace, channel).await
     }
 
-    /// Books a channel's next posting slot at or after `from`.
-    pub async fn book_slot(
+    /// Books a claimed row's posting slot in its channel at or after `from` and, when the slot
+    /// is later, hands the row back to wait for it (one write): the slot booked.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn book_slot_for(
         &self,
+        id: i64,
+        owner: &str,
         platform: &str,
         workspace: &str,
         channel: &str,
@@ -197,7 +201,7 @@ impl Outbox {
         spacing: Duration,
     ) -> Result<DateTime<Utc>, StoreError> {
         self.store
-            .book_slot(platform, workspace, channel, from, spacing)
+            .book_slot_for(id, owner, platform, workspace, channel, from, spacing)
             .await
     }
 

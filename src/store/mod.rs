@@ -484,7 +484,23 @@ impl Store {
         owner: &str,
         slot: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.outbox_wait(id, owner, "waiting for its posting slot in the channel", slot, Some(slot)).await)
+        dispatch!(self, s => s.outbox_wait(id, owner, sql::SLOT_WHY, slot, Some(slot)).await)
+    }
+
+    /// Books the next posting slot in a claimed row's channel and, when it is later than
+    /// `from`, hands the row back to wait for it, in one write: the slot booked.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn book_slot_for(
+        &self,
+        id: i64,
+        owner: &str,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+        from: DateTime<Utc>,
+        spacing: Duration,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        dispatch!(self, s => s.book_slot_for(id, owner, platform, workspace, channel, from, spacing).await)
     }
 
     /// The pending rows queued behind a row in its lane, in order, at most `limit`.
@@ -532,18 +548,6 @@ impl Store {
         channel: &str,
     ) -> Result<Pace, StoreError> {
         dispatch!(self, s => s.pace(platform, workspace, channel).await)
-    }
-
-    /// Books the channel's next free posting slot at or after `from`; slots are `spacing` apart.
-    pub async fn book_slot(
-        &self,
-        platform: &str,
-        workspace: &str,
-        channel: &str,
-        from: DateTime<Utc>,
-        spacing: Duration,
-    ) -> Result<DateTime<Utc>, StoreError> {
-        dispatch!(self, s => s.book_slot(platform, workspace, channel, from, spacing).await)
     }
 
     /// Pauses posting to a channel (`channel` '': the whole workspace) until `until`.

@@ -61,6 +61,27 @@ pub(super) use claim_outbox_sql;
 /// kept in `ready_us`; it takes it when the rows ahead of it are settled ([`PROMOTE_NEXT`]).
 pub(super) const BEHIND_US: i64 = 253_402_300_799_000_000;
 
+/// Why a row handed back to wait for its posting slot waits.
+pub(super) const SLOT_WHY: &str = "waiting for its posting slot in the channel";
+
+/// Hands a claimed row back untried until `$1` (`$2`: why; `$3`, `$4`: the row and its holder;
+/// `$5`: the posting slot it keeps, if any). The claim counted an attempt; handing back unposted
+/// takes it off again.
+const HAND_BACK: &str = "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL,
+            attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, slot_us = $5
+     WHERE id = $3 AND lease_owner = $4 AND status = 'pending'";
+
+/// Books the next posting slot in a channel's row of `delivery_pace` (`$1`..`$3`: platform,
+/// workspace, channel; `$4`: the first slot when the channel has none yet; `$5`: from when;
+/// `$6`: the spacing): returns the slot after the booked one.
+const BOOK_SLOT: &str =
+    "INSERT INTO delivery_pace (platform, workspace, channel, next_slot_us, paused_until_us)
+     VALUES ($1, $2, $3, $4, 0)
+     ON CONFLICT (platform, workspace, channel) DO UPDATE
+     SET next_slot_us = CASE WHEN delivery_pace.next_slot_us > $5
+                             THEN delivery_pace.next_slot_us ELSE $5 END + $6
+     RETURNING next_slot_us";
+
 /// Brings a lane's first pending row into the ready range at its own ready time, if it waits
 /// behind (`$1`: a row of the lane, `$2`: [`BEHIND_US`]). Run where a row stops being pending,
 /// in the same transaction, which holds the lanes ([`Db::begin_append`]): one row is touched,
@@ -577,20 +598,15 @@ where
         slot: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
         let _turn = self.turn().await;
-        // The claim counted an attempt; handing back unposted takes it off again.
-        let done = sqlx::query(
-            "UPDATE outbox SET available_us = $1, last_error = $2, lease_owner = NULL, lease_until_us = NULL,
-                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, slot_us = $5
-             WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
-        )
-        .bind(micros(until))
-        .bind(why)
-        .bind(id)
-        .bind(owner)
-        .bind(slot.map(micros))
-        .execute(&self.writes)
-        .await
-        .map_err(err)?;
+        let done = sqlx::query(HAND_BACK)
+            .bind(micros(until))
+            .bind(why)
+            .bind(id)
+            .bind(owner)
+            .bind(slot.map(micros))
+            .execute(&self.writes)
+            .await
+            .map_err(err)?;
         Ok(DB::rows_affected(&done) == 1)
     }
 
@@ -742,10 +758,15 @@ where
         Ok(pace)
     }
 
-    /// Books the channel's next free slot at or after `from`, the next one `spacing` later: two
-    /// replicas booking at once get different slots.
-    pub(super) async fn book_slot(
+    /// Books a claimed row's posting slot in its channel and, where the slot is later than
+    /// `from`, hands the row back to wait for it: one write transaction where booking and
+    /// handing back took two, on every lane's first claim of a busy channel. Replicas booking
+    /// at once get different slots. The slot booked.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn book_slot_for(
         &self,
+        id: i64,
+        owner: &str,
         platform: &str,
         workspace: &str,
         channel: &str,
@@ -754,25 +775,31 @@ where
     ) -> Result<DateTime<Utc>, StoreError> {
         let spacing = i64::try_from(spacing.as_micros()).unwrap_or(i64::MAX / 4);
         let from = micros(from);
-        let _turn = self.turn().await;
-        let next: i64 = sqlx::query_scalar(
-            "INSERT INTO delivery_pace (platform, workspace, channel, next_slot_us, paused_until_us)
-             VALUES ($1, $2, $3, $4, 0)
-             ON CONFLICT (platform, workspace, channel) DO UPDATE
-             SET next_slot_us = CASE WHEN delivery_pace.next_slot_us > $5
-                                     THEN delivery_pace.next_slot_us ELSE $5 END + $6
-             RETURNING next_slot_us",
-        )
-        .bind(platform)
-        .bind(workspace)
-        .bind(channel)
-        .bind(from + spacing)
-        .bind(from)
-        .bind(spacing)
-        .fetch_one(&self.writes)
-        .await
-        .map_err(err)?;
-        Ok(from_micros(next - spacing))
+        let (mut tx, _turn) = self.begin_write().await?;
+        let next: i64 = sqlx::query_scalar(BOOK_SLOT)
+            .bind(platform)
+            .bind(workspace)
+            .bind(channel)
+            .bind(from + spacing)
+            .bind(from)
+            .bind(spacing)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(err)?;
+        let slot = next - spacing;
+        if slot > from {
+            sqlx::query(HAND_BACK)
+                .bind(slot)
+                .bind(SLOT_WHY)
+                .bind(id)
+                .bind(owner)
+                .bind(Some(slot))
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(from_micros(slot))
     }
 
     /// Records that the platform asked us to leave a channel (or, `channel` '', a workspace)

@@ -73,13 +73,18 @@ impl Db<Sqlite> {
         if let Some(pages) = max_pages {
             options = options.pragma("max_page_count", pages.to_string());
         }
+        // A connection to a local file does not go stale the way a network one can, so it is
+        // not pinged each time it is taken from the pool: that was a round trip before every
+        // transaction, the writer's included.
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(|e| cannot_open(path, e))?;
         let writes = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| cannot_open(path, e))?;
