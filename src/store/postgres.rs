@@ -8,8 +8,9 @@ use super::sql::{
 };
 use super::{BulkSchedule, micros};
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
 use sqlx::{Postgres, Row};
+use std::str::FromStr;
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/postgres");
@@ -47,10 +48,13 @@ fn redacted(url: &str) -> String {
 
 impl Db<Postgres> {
     pub(super) async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Open(format!("{}: {e}", redacted(url))))?
+            .statement_cache_capacity(super::sql::WRITER_STATEMENTS);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(|e| StoreError::Open(format!("{}: {e}", redacted(url))))?;
         let store = Db::over(pool);

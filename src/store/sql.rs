@@ -56,6 +56,10 @@ macro_rules! claim_outbox_sql {
 }
 pub(super) use claim_outbox_sql;
 
+/// Prepared statements a connection that writes keeps: the fixed ones and the group commit's
+/// small ones (`append::KEPT_UP_TO` rows or fewer, 11 statements), with room to spare.
+pub(super) const WRITER_STATEMENTS: usize = 160;
+
 /// The ready time of a row queued behind its lane's first pending row: after any real time
 /// (9999-12-31T23:59:59Z), so the row lies outside every claim's range. Its own ready time is
 /// kept in `ready_us`; it takes it when the rows ahead of it are settled ([`PROMOTE_NEXT`]).

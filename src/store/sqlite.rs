@@ -40,6 +40,9 @@ impl Dialect for Sqlite {
     }
 }
 
+/// A reader connection's page cache, in KiB as `PRAGMA cache_size` takes it (negative).
+const READER_CACHE_KIB: &str = "-256";
+
 impl Db<Sqlite> {
     pub(super) async fn open(path: &str) -> Result<SqliteStore, StoreError> {
         Self::open_with(path, None).await
@@ -76,16 +79,19 @@ impl Db<Sqlite> {
         // A connection to a local file does not go stale the way a network one can, so it is
         // not pinged each time it is taken from the pool: that was a round trip before every
         // transaction, the writer's included.
+        // Readers keep a small page cache: each commit by the writer empties a reader's cache
+        // at its next read (SQLite starts a connection's cache afresh when another changed the
+        // file), so a large one bought nothing but the time to empty it and the memory.
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("cache_size", READER_CACHE_KIB))
             .await
             .map_err(|e| cannot_open(path, e))?;
         let writes = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.statement_cache_capacity(super::sql::WRITER_STATEMENTS))
             .await
             .map_err(|e| cannot_open(path, e))?;
         let store = Db::with_writer(pool, writes);

@@ -21,8 +21,18 @@ use std::collections::{HashMap, HashSet};
 /// (65,535), so a large group is written in a few statements, never refused.
 const MAX_BINDS: usize = 30_000;
 
-// Each statement here is built for its group's size, so it is prepared once and not kept: kept,
-// they would push the service's fixed statements out of each connection's statement cache.
+/// Most rows a statement here may write (or read) and still be kept prepared. Each statement is
+/// built for its group's size; preparing one costs about as much as running it for a small
+/// group, and at a steady few requests a second most groups are small. Kept up to this size,
+/// the writer's connection holds at most 8 of each of the 11 statements here, within its cache
+/// ([`WRITER_STATEMENTS`](super::WRITER_STATEMENTS)); larger ones are prepared once and not
+/// kept, since each is rare and their preparing is shared by many requests.
+const KEPT_UP_TO: usize = 8;
+
+/// Whether a statement for this many rows is kept prepared.
+fn kept(rows: usize) -> bool {
+    rows <= KEPT_UP_TO
+}
 
 /// One placeholder: `$n` where the backend numbers them, else `?` (bound in order of appearance,
 /// which is the order every statement here binds in).
@@ -221,7 +231,7 @@ where
                    AND e.seq = (SELECT max(m.seq) FROM events m WHERE m.reference = e.reference)",
                 list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
             for r in part {
                 q = q.bind(*r);
             }
@@ -246,7 +256,8 @@ where
                 "SELECT key FROM inbound_keys WHERE key IN ({})",
                 list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q = sqlx::query_scalar::<DB, String>(AssertSqlSafe(sql)).persistent(false);
+            let mut q =
+                sqlx::query_scalar::<DB, String>(AssertSqlSafe(sql)).persistent(kept(part.len()));
             for k in part {
                 q = q.bind(*k);
             }
@@ -272,7 +283,7 @@ where
                 "INSERT INTO inbound_keys (key, reference, at_us) VALUES {}",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 3, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
             for (key, reference, at) in part {
                 q = q.bind(*key).bind(*reference).bind(*at);
             }
@@ -300,7 +311,8 @@ where
                  VALUES {} RETURNING global_seq",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 9, 1)
             );
-            let mut q = sqlx::query_scalar::<DB, i64>(AssertSqlSafe(sql)).persistent(false);
+            let mut q =
+                sqlx::query_scalar::<DB, i64>(AssertSqlSafe(sql)).persistent(kept(part.len()));
             for r in part {
                 q = q
                     .bind(r.reference.as_str())
@@ -365,7 +377,7 @@ where
                 "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us, ready_us)
                  VALUES {values} ON CONFLICT (idempotency_key) DO NOTHING"
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
             for (reference, created, o) in part {
                 let ready = micros(o.available_at);
                 q = q
@@ -399,7 +411,7 @@ where
                  VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 5, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
             for (reference, s) in part {
                 q = q
                     .bind(s.idempotency_key.as_str())
@@ -458,7 +470,7 @@ where
                 " ELSE version END WHERE reference IN ({})",
                 list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 2 * part.len() + 1)
             ));
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
             for (reference, d) in part {
                 q = q.bind(*reference).bind(d.version as i64);
             }
@@ -479,7 +491,7 @@ where
                  SET version = excluded.version, format = excluded.format, state = excluded.state",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 4, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
             for (reference, version, text) in part {
                 q = q
                     .bind(*reference)
@@ -517,7 +529,7 @@ where
                 "SELECT reference, line FROM dispute_log WHERE reference IN ({})",
                 list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
             for r in part {
                 q = q.bind(*r);
             }
@@ -564,7 +576,7 @@ where
                 "DELETE FROM dispute_log WHERE reference IN ({})",
                 list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
             for r in part {
                 q = q.bind(*r);
             }
@@ -587,7 +599,7 @@ where
                      receiving = excluded.receiving, line = excluded.line",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 6, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
             for (reference, l, text) in part {
                 q = q
                     .bind(*reference)
