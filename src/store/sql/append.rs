@@ -24,14 +24,14 @@ const MAX_BINDS: usize = 30_000;
 /// Most rows a statement here may write (or read) and still be kept prepared. Each statement is
 /// built for its group's size; preparing one costs about as much as running it for a small
 /// group, and at a steady few requests a second most groups are small. Kept up to this size,
-/// the writer's connection holds at most 8 of each of the 11 statements here, within its cache
+/// the writer's connection holds at most 8 of each of the 12 statements here, within its cache
 /// ([`WRITER_STATEMENTS`](super::WRITER_STATEMENTS)); larger ones are prepared once and not
 /// kept, since each is rare and their preparing is shared by many requests.
 const KEPT_UP_TO: usize = 8;
 
-/// Whether a statement for this many rows is kept prepared.
-fn kept(rows: usize) -> bool {
-    rows <= KEPT_UP_TO
+/// Whether a statement for this many rows is kept prepared (on a backend that keeps them).
+fn kept<DB: Dialect>(rows: usize) -> bool {
+    DB::KEEP_SIZED_STATEMENTS && rows <= KEPT_UP_TO
 }
 
 /// One placeholder: `$n` where the backend numbers them, else `?` (bound in order of appearance,
@@ -225,13 +225,16 @@ where
     ) -> Result<HashMap<String, (u64, String)>, StoreError> {
         let mut out = HashMap::with_capacity(references.len());
         for part in references.chunks(chunk(1)) {
+            // Each dispute's newest event is found through the (reference, seq) index alone, never
+            // by reading the dispute's other events: the cost does not grow with its history.
             let sql = format!(
-                "SELECT e.reference, e.seq, e.hash FROM events e
-                 WHERE e.reference IN ({})
-                   AND e.seq = (SELECT max(m.seq) FROM events m WHERE m.reference = e.reference)",
-                list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
+                "WITH wanted (reference) AS (VALUES {})
+                 SELECT e.reference, e.seq, e.hash FROM wanted
+                 JOIN events e ON e.reference = wanted.reference
+                  AND e.seq = (SELECT max(m.seq) FROM events m WHERE m.reference = wanted.reference)",
+                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
             for r in part {
                 q = q.bind(*r);
             }
@@ -256,8 +259,8 @@ where
                 "SELECT key FROM inbound_keys WHERE key IN ({})",
                 list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q =
-                sqlx::query_scalar::<DB, String>(AssertSqlSafe(sql)).persistent(kept(part.len()));
+            let mut q = sqlx::query_scalar::<DB, String>(AssertSqlSafe(sql))
+                .persistent(kept::<DB>(part.len()));
             for k in part {
                 q = q.bind(*k);
             }
@@ -283,7 +286,7 @@ where
                 "INSERT INTO inbound_keys (key, reference, at_us) VALUES {}",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 3, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
             for (key, reference, at) in part {
                 q = q.bind(*key).bind(*reference).bind(*at);
             }
@@ -311,8 +314,8 @@ where
                  VALUES {} RETURNING global_seq",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 9, 1)
             );
-            let mut q =
-                sqlx::query_scalar::<DB, i64>(AssertSqlSafe(sql)).persistent(kept(part.len()));
+            let mut q = sqlx::query_scalar::<DB, i64>(AssertSqlSafe(sql))
+                .persistent(kept::<DB>(part.len()));
             for r in part {
                 q = q
                     .bind(r.reference.as_str())
@@ -347,39 +350,53 @@ where
     /// its own ready time kept for when the rows ahead are settled. A row whose lane is empty
     /// goes into the ready range at once (and so do the rows after it in the same call: the
     /// claim still takes them in order, and none is left waiting behind a row that was never
-    /// written, as one refused as a repeat would be).
+    /// written, as one refused as a repeat would be). Which lanes hold pending rows is read once
+    /// for the whole call, not asked row by row inside the insert, which on PostgreSQL made
+    /// planning a large group's insert take longer than writing it.
     pub(super) async fn insert_outbox_rows(
         conn: &mut DB::Connection,
         rows: &[(&str, i64, &NewOutbox)],
     ) -> Result<(), StoreError> {
-        const COLS: usize = 10;
-        for part in rows.chunks(chunk(COLS)) {
-            let anonymous = DB::ANONYMOUS_PLACEHOLDERS;
-            let mut values = String::with_capacity(part.len() * 200);
-            for r in 0..part.len() {
-                let n = |c: usize| 1 + r * COLS + c;
-                values.push_str(if r == 0 { "(" } else { ", (" });
-                for c in 0..6 {
-                    mark(anonymous, n(c), &mut values);
-                    values.push_str(", ");
-                }
-                values.push_str("CASE WHEN EXISTS (SELECT 1 FROM outbox ahead WHERE ahead.lane = ");
-                mark(anonymous, n(6), &mut values);
-                values.push_str(" AND ahead.status = 'pending') THEN ");
-                mark(anonymous, n(7), &mut values);
-                values.push_str(" ELSE ");
-                mark(anonymous, n(8), &mut values);
-                values.push_str(" END, ");
-                mark(anonymous, n(9), &mut values);
-                values.push(')');
+        let lanes: Vec<&str> = {
+            let mut seen = HashSet::new();
+            rows.iter()
+                .map(|(_, _, o)| o.lane.as_str())
+                .filter(|l| seen.insert(*l))
+                .collect()
+        };
+        let mut busy: HashSet<String> = HashSet::new();
+        for part in lanes.chunks(chunk(1)) {
+            // One look into each lane, which stops at its first pending row, however long the
+            // lane's backlog.
+            let sql = format!(
+                "WITH wanted (lane) AS (VALUES {})
+                 SELECT wanted.lane FROM wanted
+                 WHERE EXISTS (SELECT 1 FROM outbox
+                               WHERE outbox.lane = wanted.lane AND outbox.status = 'pending')",
+                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1, 1)
+            );
+            let mut q = sqlx::query_scalar::<DB, String>(AssertSqlSafe(sql))
+                .persistent(kept::<DB>(part.len()));
+            for lane in part {
+                q = q.bind(*lane);
             }
+            busy.extend(q.fetch_all(&mut *conn).await.map_err(err)?);
+        }
+        const COLS: usize = 8;
+        for part in rows.chunks(chunk(COLS)) {
             let sql = format!(
                 "INSERT INTO outbox (idempotency_key, reference, lane, target, payload, created_us, available_us, ready_us)
-                 VALUES {values} ON CONFLICT (idempotency_key) DO NOTHING"
+                 VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
+                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), COLS, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
             for (reference, created, o) in part {
                 let ready = micros(o.available_at);
+                let available = if busy.contains(o.lane.as_str()) {
+                    BEHIND_US
+                } else {
+                    ready
+                };
                 q = q
                     .bind(o.idempotency_key.as_str())
                     .bind(*reference)
@@ -387,9 +404,7 @@ where
                     .bind(o.target.to_string())
                     .bind(o.payload.to_string())
                     .bind(*created)
-                    .bind(o.lane.as_str())
-                    .bind(BEHIND_US)
-                    .bind(ready)
+                    .bind(available)
                     .bind(ready);
             }
             q.execute(&mut *conn).await.map_err(err)?;
@@ -411,7 +426,7 @@ where
                  VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 5, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
             for (reference, s) in part {
                 q = q
                     .bind(s.idempotency_key.as_str())
@@ -470,7 +485,7 @@ where
                 " ELSE version END WHERE reference IN ({})",
                 list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 2 * part.len() + 1)
             ));
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
             for (reference, d) in part {
                 q = q.bind(*reference).bind(d.version as i64);
             }
@@ -491,7 +506,7 @@ where
                  SET version = excluded.version, format = excluded.format, state = excluded.state",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 4, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
             for (reference, version, text) in part {
                 q = q
                     .bind(*reference)
@@ -529,7 +544,7 @@ where
                 "SELECT reference, line FROM dispute_log WHERE reference IN ({})",
                 list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
             for r in part {
                 q = q.bind(*r);
             }
@@ -576,7 +591,7 @@ where
                 "DELETE FROM dispute_log WHERE reference IN ({})",
                 list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
             for r in part {
                 q = q.bind(*r);
             }
@@ -599,7 +614,7 @@ where
                      receiving = excluded.receiving, line = excluded.line",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 6, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept(part.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
             for (reference, l, text) in part {
                 q = q
                     .bind(*reference)
