@@ -464,7 +464,7 @@ impl Worker {
                 outbox.wait_for_slot(row.id, owner, slot).await?;
                 return Ok(());
             }
-            Go::Booked(_) => return Ok(()),
+            Go::Booked => return Ok(()),
             Go::Held => {
                 outbox
                     .wait(row.id, owner, HELD_WHY, held_until(now))

@@ -24,7 +24,7 @@ pub(super) enum Go {
     /// Hand it back until its booked slot.
     AtSlot(DateTime<Utc>),
     /// Booked a later slot and already handed back to wait for it.
-    Booked(DateTime<Utc>),
+    Booked,
     /// The workspace is held (its credentials stopped working): keep it until it is installed again.
     Held,
 }
@@ -82,10 +82,6 @@ impl Worker {
                 spacing,
             )
             .await?;
-        Ok(if slot <= now {
-            Go::Now
-        } else {
-            Go::Booked(slot)
-        })
+        Ok(if slot <= now { Go::Now } else { Go::Booked })
     }
 }

@@ -432,7 +432,6 @@ async fn run(decider: Arc<Decider>, mut queue: mpsc::UnboundedReceiver<Job>) {
     loop {
         // Work to decide again goes first, in its order; then whatever is waiting.
         if !again.is_empty() {
-            decider.record_directory_in_use().await;
             let tentative = writing.as_ref().map(|w| &w.group.overlay);
             for job in std::mem::take(&mut again) {
                 decide_into(&decider, &mut next, job, tentative).await;
@@ -444,10 +443,7 @@ async fn run(decider: Arc<Decider>, mut queue: mpsc::UnboundedReceiver<Job>) {
                     return;
                 }
                 match queue.recv().await {
-                    Some(job) => {
-                        decider.record_directory_in_use().await;
-                        decide_into(&decider, &mut next, job, None).await;
-                    }
+                    Some(job) => decide_into(&decider, &mut next, job, None).await,
                     None => return,
                 }
             }
@@ -464,9 +460,6 @@ async fn run(decider: Arc<Decider>, mut queue: mpsc::UnboundedReceiver<Job>) {
             job = queue.recv(), if open && next.jobs.len() < MAX_GROUP => {
                 match job {
                     Some(job) => {
-                        if next.jobs.is_empty() {
-                            decider.record_directory_in_use().await;
-                        }
                         decide_into(&decider, &mut next, job, Some(&w.group.overlay)).await;
                     }
                     None => open = false,
@@ -555,13 +548,16 @@ struct Group {
 
 /// Decides a job into a group, after the group's earlier jobs: on the state they leave, else
 /// the state the group being written leaves (`tentative`), else a remembered state, else the
-/// stored one.
+/// stored one. Before a group's first decision, the directory in use is kept in the store.
 async fn decide_into(
     decider: &Decider,
     group: &mut Group,
     job: Job,
     tentative: Option<&HashMap<Reference, Dispute>>,
 ) {
+    if group.jobs.is_empty() {
+        decider.record_directory_in_use().await;
+    }
     let decided = decide_one(decider, group, &job, tentative).await;
     group.decided.push(decided);
     group.jobs.push(job);
