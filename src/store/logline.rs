@@ -77,7 +77,9 @@ pub struct LogLine {
     pub highest_stage: u32,
     pub closed: Option<DateTime<Utc>>,
     pub learning_referred: u32,
-    /// Events folded into it, so an append can tell whether it is current.
+    /// Events folded into it when it was last written. Events that only count on the line
+    /// (notes) do not rewrite it, so it may be a few behind the dispute's newest; an append
+    /// that has something to say reads the ones it missed.
     pub version: u64,
 }
 
@@ -89,7 +91,9 @@ impl LogLine {
         for e in events {
             seen += 1;
             match line.as_mut() {
-                Some(l) => l.apply(e),
+                Some(l) => {
+                    l.apply(e);
+                }
                 None => {
                     line = LogLine::raised(reference, e);
                 }
@@ -139,9 +143,18 @@ impl LogLine {
         })
     }
 
-    /// Adds one more event of the dispute.
-    pub fn apply(&mut self, e: &Event) {
+    /// Adds one more event of the dispute; whether the line now says more than one event more
+    /// (a note, say, only counts), which is when an append has something to write.
+    pub fn apply(&mut self, e: &Event) -> bool {
+        let before = self.clone();
+        self.take(e);
         self.version += 1;
+        let mut counted = before;
+        counted.version = self.version;
+        counted != *self
+    }
+
+    fn take(&mut self, e: &Event) {
         match &e.body {
             EventBody::UrgentRoutePrompted { .. } => self.urgent = true,
             EventBody::StageStarted {

@@ -175,6 +175,11 @@ pub trait Dialect: Database + sqlx::database::HasStatementCache {
 /// writer lock).
 pub(super) type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
 
+/// Most events a dispute's snapshot, and its log line while the events only count on it
+/// (notes), may be behind its newest. Each is a page of disk writes an append saves; a load
+/// folds at most this many events on top of the snapshot.
+pub(super) const QUIET_EVENTS: i64 = 32;
+
 /// The version of the serialised `Dispute` a snapshot holds: a snapshot written by another build
 /// is ignored and rebuilt from the events, so a change to how events apply never reads a stale
 /// shape.
@@ -192,29 +197,6 @@ pub(super) struct Head {
 }
 
 impl Head {
-    async fn read<DB>(conn: &mut DB::Connection) -> Result<Head, StoreError>
-    where
-        DB: Database,
-        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-        for<'q> i64: Decode<'q, DB> + Type<DB>,
-        for<'q> String: Decode<'q, DB> + Type<DB>,
-        for<'q> <DB as Database>::Arguments: IntoArguments<DB>,
-        usize: ColumnIndex<DB::Row>,
-    {
-        let (global_seq, hash): (i64, String) =
-            sqlx::query_as("SELECT global_seq, hash FROM chain_head WHERE id = 1")
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(err)?;
-        Ok(Head {
-            global_seq,
-            hash,
-            reference: String::new(),
-            seq: 0,
-            moved: false,
-        })
-    }
-
     /// Seals the newest event appended in the transaction, if any.
     async fn write<DB>(conn: &mut DB::Connection, head: Option<Head>) -> Result<(), StoreError>
     where
@@ -392,8 +374,9 @@ where
         Ok(u64::try_from(newest).unwrap_or(0))
     }
 
-    /// A dispute's state: its snapshot when that is of this build and at the newest event,
-    /// otherwise folded from the events (the next append writes a fresh snapshot).
+    /// A dispute's state: its snapshot, when that is of this build, with the few events after
+    /// it (appends rewrite a snapshot once it is [`QUIET_EVENTS`] behind); otherwise folded
+    /// from all the events (the next append writes a fresh snapshot).
     pub(super) async fn load(&self, reference: &str) -> Result<Dispute, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(err)?;
         let (newest, version, state): (i64, Option<i64>, Option<String>) = sqlx::query_as(
@@ -407,11 +390,18 @@ where
         .await
         .map_err(err)?;
         if let (Some(version), Some(state)) = (version, state)
-            && version == newest
-            && let Ok(d) = serde_json::from_str::<Dispute>(&state)
+            && version <= newest
+            && let Ok(mut d) = serde_json::from_str::<Dispute>(&state)
             && d.version as i64 == version
         {
-            return Ok(d);
+            if version < newest {
+                for e in Self::load_events_after(&mut conn, reference, version).await? {
+                    d.apply(&e);
+                }
+            }
+            if d.version as i64 == newest {
+                return Ok(d);
+            }
         }
         Ok(Dispute::from_events(
             &Self::load_events(&mut conn, reference).await?,
@@ -1325,7 +1315,11 @@ where
         let created = micros(at);
         let rows: Vec<(&str, i64, &NewOutbox)> =
             rows.iter().map(|o| (reference, created, o)).collect();
-        Self::insert_outbox_rows(&mut tx, &rows).await?;
+        let mut lanes: Vec<&str> = rows.iter().map(|(_, _, o)| o.lane.as_str()).collect();
+        lanes.sort_unstable();
+        lanes.dedup();
+        let busy = Self::look(&mut tx, &[], &[], &lanes, false).await?.busy;
+        Self::insert_outbox_rows(&mut tx, &rows, &busy).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -1502,6 +1496,24 @@ where
             .fetch_all(&mut *conn)
             .await
             .map_err(err)?;
+        rows.iter()
+            .map(|r| Self::stored_event(r)?.event())
+            .collect()
+    }
+
+    /// A dispute's events after its `after`th, in order.
+    async fn load_events_after(
+        conn: &mut DB::Connection,
+        reference: &str,
+        after: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM events WHERE reference = $1 AND seq > $2 ORDER BY seq")
+                .bind(reference)
+                .bind(after)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(err)?;
         rows.iter()
             .map(|r| Self::stored_event(r)?.event())
             .collect()

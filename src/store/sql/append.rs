@@ -8,7 +8,9 @@
 //! rows. A batch whose dispute moved on, or whose request is already recorded, is left out
 //! before anything is written, so it touches only itself and the later batches on its dispute.
 
-use super::{BEHIND_US, Db, Dialect, Head, SNAPSHOT_FORMAT, err, is_unique_violation};
+use super::{
+    BEHIND_US, Db, Dialect, Head, QUIET_EVENTS, SNAPSHOT_FORMAT, err, is_unique_violation,
+};
 use crate::escalation::Dispute;
 use crate::store::chain::{self, StoredEvent};
 use crate::store::logline::LogLine;
@@ -81,6 +83,23 @@ fn chunk(cols: usize) -> usize {
     (MAX_BINDS / cols).max(1)
 }
 
+/// What a group's append reads before it writes ([`Db::look`]).
+#[derive(Default)]
+pub(super) struct Look {
+    /// Each dispute's newest event: its number and hash (none: no events yet).
+    newest: HashMap<String, (u64, String)>,
+    /// The request keys already recorded.
+    recorded: HashSet<String>,
+    /// The version of each dispute's snapshot, where one of this build is kept.
+    snapshots: HashMap<String, i64>,
+    /// Each dispute's stored log line.
+    lines: HashMap<String, String>,
+    /// The lanes that hold pending rows.
+    pub(super) busy: HashSet<String>,
+    /// The log's head, when asked for.
+    head: Option<Head>,
+}
+
 /// One accepted batch: where it goes and the rows it becomes.
 struct Accepted<'b> {
     reference: &'b str,
@@ -122,16 +141,37 @@ where
                 .filter(|r| seen.insert(*r))
                 .collect()
         };
-        let mut newest = Self::newest_events(conn, &references).await?;
         let keys: Vec<&str> = items
             .iter()
             .filter_map(|(_, _, b)| b.inbound_key.as_deref())
             .collect();
-        let recorded = Self::recorded_keys(conn, &keys).await?;
-
+        let lanes: Vec<&str> = {
+            let mut seen = HashSet::new();
+            items
+                .iter()
+                .flat_map(|(_, _, b)| b.outbox.iter().map(|o| o.lane.as_str()))
+                .filter(|l| seen.insert(*l))
+                .collect()
+        };
+        let look = Self::look(conn, &references, &keys, &lanes, head.is_none()).await?;
+        let Look {
+            mut newest,
+            recorded,
+            snapshots,
+            lines,
+            busy,
+            head: stored_head,
+        } = look;
         let head = match head {
             Some(h) => h,
-            None => head.insert(Head::read(conn).await?),
+            None => match stored_head {
+                Some(h) => head.insert(h),
+                None => {
+                    return Err(StoreError::Corrupt(
+                        "the log's head (chain_head) is missing: the database was changed outside the service".into(),
+                    ));
+                }
+            },
         };
         let mut failed: HashSet<&str> = HashSet::new();
         let mut keys_taken: HashSet<&str> = HashSet::new();
@@ -211,60 +251,169 @@ where
                 a.batch.outbox.iter().map(move |o| (a.reference, at, o))
             })
             .collect();
-        Self::insert_outbox_rows(conn, &outbox).await?;
+        Self::insert_outbox_rows(conn, &outbox, &busy).await?;
         Self::insert_schedule_rows(conn, &accepted).await?;
-        Self::write_states(conn, &accepted).await?;
-        Self::write_log_lines(conn, &accepted).await?;
+        Self::write_states(conn, &accepted, &snapshots).await?;
+        Self::write_log_lines(conn, &accepted, &lines).await?;
         Ok(out)
     }
 
-    /// The newest event's number and hash of each dispute (none: no events yet).
-    async fn newest_events(
+    /// Everything a group's append reads before it writes, in one round trip (a few, for a
+    /// group too large for one statement's bound values): each dispute's newest event, snapshot
+    /// version and log line, which request keys are already recorded, which lanes hold pending
+    /// rows and, unless the transaction already holds it, the log's head. Each part is an index
+    /// look that stops at the first row, whatever the history or the backlog.
+    pub(super) async fn look(
         conn: &mut DB::Connection,
         references: &[&str],
-    ) -> Result<HashMap<String, (u64, String)>, StoreError> {
-        let mut out = HashMap::with_capacity(references.len());
-        for part in references.chunks(chunk(1)) {
-            // Each dispute's newest event is found through the (reference, seq) index alone, never
-            // by reading the dispute's other events: the cost does not grow with its history.
-            let sql = format!(
-                "WITH wanted (reference) AS (VALUES {})
-                 SELECT e.reference, e.seq, e.hash FROM wanted
-                 JOIN events e ON e.reference = wanted.reference
-                  AND e.seq = (SELECT max(m.seq) FROM events m WHERE m.reference = wanted.reference)",
-                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1, 1)
+        keys: &[&str],
+        lanes: &[&str],
+        with_head: bool,
+    ) -> Result<Look, StoreError> {
+        let mut out = Look::default();
+        let per_list = (MAX_BINDS - 1) / 3;
+        let rounds = [references.len(), keys.len(), lanes.len()]
+            .iter()
+            .map(|n| n.div_ceil(per_list))
+            .max()
+            .unwrap_or(0)
+            .max(usize::from(with_head));
+        let part = |list: &[&'_ str], round: usize| -> Vec<String> {
+            list.iter()
+                .skip(round * per_list)
+                .take(per_list)
+                .map(|s| (*s).to_string())
+                .collect()
+        };
+        for round in 0..rounds {
+            let (refs, keys, lanes) = (
+                part(references, round),
+                part(keys, round),
+                part(lanes, round),
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
-            for r in part {
-                q = q.bind(*r);
+            let anonymous = DB::ANONYMOUS_PLACEHOLDERS;
+            let mut n = 1;
+            let mut with = Vec::new();
+            let mut parts = Vec::new();
+            if !refs.is_empty() {
+                with.push(format!(
+                    "wanted (reference) AS (VALUES {})",
+                    placeholders(anonymous, refs.len(), 1, n)
+                ));
+                n += refs.len();
+            }
+            if !lanes.is_empty() {
+                with.push(format!(
+                    "lanes (lane) AS (VALUES {})",
+                    placeholders(anonymous, lanes.len(), 1, n)
+                ));
+                n += lanes.len();
+            }
+            if !refs.is_empty() {
+                // Each dispute's newest event through the (reference, seq) index alone.
+                parts.push(
+                    "SELECT 'n' AS what, e.reference AS name, e.seq AS num, e.hash AS text FROM wanted
+                     JOIN events e ON e.reference = wanted.reference
+                      AND e.seq = (SELECT max(m.seq) FROM events m WHERE m.reference = wanted.reference)"
+                        .to_string(),
+                );
+            }
+            if !keys.is_empty() {
+                parts.push(format!(
+                    "SELECT 'k', key, NULL, NULL FROM inbound_keys WHERE key IN ({})",
+                    list(anonymous, keys.len(), n)
+                ));
+                n += keys.len();
+            }
+            if !refs.is_empty() {
+                let mut format = String::new();
+                mark(anonymous, n, &mut format);
+                n += 1;
+                parts.push(format!(
+                    "SELECT 's', s.reference, s.version, NULL FROM wanted
+                     JOIN snapshots s ON s.reference = wanted.reference AND s.format = {format}"
+                ));
+                parts.push(
+                    "SELECT 'l', l.reference, NULL, l.line FROM wanted
+                     JOIN dispute_log l ON l.reference = wanted.reference"
+                        .to_string(),
+                );
+            }
+            if !lanes.is_empty() {
+                // One look into each lane, which stops at its first pending row, however long
+                // the lane's backlog.
+                parts.push(
+                    "SELECT 'b', lanes.lane, NULL, NULL FROM lanes
+                     WHERE EXISTS (SELECT 1 FROM outbox
+                                   WHERE outbox.lane = lanes.lane AND outbox.status = 'pending')"
+                        .to_string(),
+                );
+            }
+            if with_head && round == 0 {
+                parts
+                    .push("SELECT 'h', hash, global_seq, NULL FROM chain_head WHERE id = 1".into());
+            }
+            if parts.is_empty() {
+                continue;
+            }
+            let with = if with.is_empty() {
+                String::new()
+            } else {
+                format!("WITH {} ", with.join(", "))
+            };
+            let sql = format!("{with}{}", parts.join(" UNION ALL "));
+            let _ = n;
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .persistent(kept::<DB>(refs.len().max(keys.len()).max(lanes.len())));
+            for r in &refs {
+                q = q.bind(r.as_str());
+            }
+            for l in &lanes {
+                q = q.bind(l.as_str());
+            }
+            for k in &keys {
+                q = q.bind(k.as_str());
+            }
+            if !refs.is_empty() {
+                q = q.bind(SNAPSHOT_FORMAT);
             }
             for row in q.fetch_all(&mut *conn).await.map_err(err)? {
-                let reference: String = row.try_get(0).map_err(err)?;
-                let seq: i64 = row.try_get(1).map_err(err)?;
-                let hash: String = row.try_get(2).map_err(err)?;
-                out.insert(reference, (seq as u64, hash));
+                let what: String = row.try_get(0).map_err(err)?;
+                let name: String = row.try_get(1).map_err(err)?;
+                let num: Option<i64> = row.try_get(2).map_err(err)?;
+                let text: Option<String> = row.try_get(3).map_err(err)?;
+                match (what.as_str(), num, text) {
+                    ("n", Some(seq), Some(hash)) => {
+                        out.newest.insert(name, (seq as u64, hash));
+                    }
+                    ("k", _, _) => {
+                        out.recorded.insert(name);
+                    }
+                    ("s", Some(version), _) => {
+                        out.snapshots.insert(name, version);
+                    }
+                    ("l", _, Some(line)) => {
+                        out.lines.insert(name, line);
+                    }
+                    ("b", _, _) => {
+                        out.busy.insert(name);
+                    }
+                    ("h", Some(global_seq), _) => {
+                        out.head = Some(Head {
+                            global_seq,
+                            hash: name,
+                            reference: String::new(),
+                            seq: 0,
+                            moved: false,
+                        });
+                    }
+                    (what, _, _) => {
+                        return Err(StoreError::Corrupt(format!(
+                            "reading ahead of a group's append gave an unexpected row ({what} {name})"
+                        )));
+                    }
+                }
             }
-        }
-        Ok(out)
-    }
-
-    /// Which of these request keys are already recorded.
-    async fn recorded_keys(
-        conn: &mut DB::Connection,
-        keys: &[&str],
-    ) -> Result<HashSet<String>, StoreError> {
-        let mut out = HashSet::new();
-        for part in keys.chunks(chunk(1)) {
-            let sql = format!(
-                "SELECT key FROM inbound_keys WHERE key IN ({})",
-                list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
-            );
-            let mut q = sqlx::query_scalar::<DB, String>(AssertSqlSafe(sql))
-                .persistent(kept::<DB>(part.len()));
-            for k in part {
-                q = q.bind(*k);
-            }
-            out.extend(q.fetch_all(&mut *conn).await.map_err(err)?);
         }
         Ok(out)
     }
@@ -350,38 +499,15 @@ where
     /// its own ready time kept for when the rows ahead are settled. A row whose lane is empty
     /// goes into the ready range at once (and so do the rows after it in the same call: the
     /// claim still takes them in order, and none is left waiting behind a row that was never
-    /// written, as one refused as a repeat would be). Which lanes hold pending rows is read once
-    /// for the whole call, not asked row by row inside the insert, which on PostgreSQL made
-    /// planning a large group's insert take longer than writing it.
+    /// written, as one refused as a repeat would be). Which lanes hold pending rows (`busy`) is
+    /// read beforehand for the whole call ([`Db::look`]), not asked row by row inside the
+    /// insert, which on PostgreSQL made planning a large group's insert take longer than writing
+    /// it.
     pub(super) async fn insert_outbox_rows(
         conn: &mut DB::Connection,
         rows: &[(&str, i64, &NewOutbox)],
+        busy: &HashSet<String>,
     ) -> Result<(), StoreError> {
-        let lanes: Vec<&str> = {
-            let mut seen = HashSet::new();
-            rows.iter()
-                .map(|(_, _, o)| o.lane.as_str())
-                .filter(|l| seen.insert(*l))
-                .collect()
-        };
-        let mut busy: HashSet<String> = HashSet::new();
-        for part in lanes.chunks(chunk(1)) {
-            // One look into each lane, which stops at its first pending row, however long the
-            // lane's backlog.
-            let sql = format!(
-                "WITH wanted (lane) AS (VALUES {})
-                 SELECT wanted.lane FROM wanted
-                 WHERE EXISTS (SELECT 1 FROM outbox
-                               WHERE outbox.lane = wanted.lane AND outbox.status = 'pending')",
-                placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1, 1)
-            );
-            let mut q = sqlx::query_scalar::<DB, String>(AssertSqlSafe(sql))
-                .persistent(kept::<DB>(part.len()));
-            for lane in part {
-                q = q.bind(*lane);
-            }
-            busy.extend(q.fetch_all(&mut *conn).await.map_err(err)?);
-        }
         const COLS: usize = 8;
         for part in rows.chunks(chunk(COLS)) {
             let sql = format!(
@@ -442,10 +568,13 @@ where
 
     /// Brings each dispute's projection and snapshot to its state after the group. Where a
     /// batch changes nothing the projection shows but the version (a note), only the version
-    /// moves, for the whole group in one statement.
+    /// moves, for the whole group in one statement. A snapshot is only a place to start folding
+    /// from (a load applies the events after it), so it is written when missing and when it is
+    /// [`QUIET_EVENTS`] behind (`snapshots`: the versions stored), not at every append.
     async fn write_states(
         conn: &mut DB::Connection,
         accepted: &[Accepted<'_>],
+        snapshots: &HashMap<String, i64>,
     ) -> Result<(), StoreError> {
         // The state after each dispute's last batch in the group, in order of first appearance.
         let mut order: Vec<&str> = Vec::new();
@@ -496,6 +625,12 @@ where
         }
         let mut texts = Vec::with_capacity(states.len());
         for (reference, d) in &states {
+            let behind = snapshots
+                .get(*reference)
+                .map(|stored| d.version as i64 - stored);
+            if behind.is_some_and(|b| (0..QUIET_EVENTS).contains(&b)) {
+                continue;
+            }
             let text = serde_json::to_string(d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             texts.push((*reference, d.version as i64, text));
         }
@@ -519,56 +654,60 @@ where
         Ok(())
     }
 
-    /// Brings each dispute's log line up to date: its stored line plus the group's events when
-    /// the line is current, else a fold of the whole record; all written in one statement.
+    /// Brings each dispute's log line up to date: its stored line (`stored`) plus the group's
+    /// events, else a fold of the whole record; all written in one statement. A line the group
+    /// only counts events on (notes) is left as it is until it is [`QUIET_EVENTS`] behind;
+    /// when it is next written, the events it missed are read and applied.
     async fn write_log_lines(
         conn: &mut DB::Connection,
         accepted: &[Accepted<'_>],
+        stored: &HashMap<String, String>,
     ) -> Result<(), StoreError> {
+        // Each dispute's version before and after the group, in order of first appearance.
         let mut order: Vec<&str> = Vec::new();
-        let mut first_expected: HashMap<&str, u64> = HashMap::new();
+        let mut versions: HashMap<&str, (u64, u64)> = HashMap::new();
         for a in accepted {
-            if !first_expected.contains_key(a.reference) {
-                first_expected.insert(a.reference, a.expected);
-                order.push(a.reference);
-            }
-        }
-        let existing: Vec<&str> = order
-            .iter()
-            .copied()
-            .filter(|r| first_expected.get(r).is_some_and(|e| *e > 0))
-            .collect();
-        let mut stored: HashMap<String, String> = HashMap::new();
-        for part in existing.chunks(chunk(1)) {
-            let sql = format!(
-                "SELECT reference, line FROM dispute_log WHERE reference IN ({})",
-                list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
-            for r in part {
-                q = q.bind(*r);
-            }
-            for row in q.fetch_all(&mut *conn).await.map_err(err)? {
-                stored.insert(row.try_get(0).map_err(err)?, row.try_get(1).map_err(err)?);
-            }
+            let after = a.expected + a.batch.events.len() as u64;
+            versions
+                .entry(a.reference)
+                .and_modify(|v| v.1 = after)
+                .or_insert_with(|| {
+                    order.push(a.reference);
+                    (a.expected, after)
+                });
         }
         let mut lines: HashMap<&str, Option<LogLine>> = HashMap::new();
         for reference in &order {
-            let expected = first_expected.get(reference).copied().unwrap_or(0);
+            let (expected, newest) = versions.get(reference).copied().unwrap_or((0, 0));
             let current = stored
                 .get(*reference)
                 .and_then(|t| serde_json::from_str::<LogLine>(t).ok())
-                .filter(|l| l.version == expected);
+                .filter(|l| expected > 0 && l.version <= expected);
             let line = match current {
-                Some(mut l) => {
+                Some(base) => {
+                    let mut l = base.clone();
+                    let mut moved = false;
                     for a in accepted.iter().filter(|a| a.reference == *reference) {
                         for e in &a.batch.events {
-                            l.apply(e);
+                            moved |= l.apply(e);
+                        }
+                    }
+                    if !moved && (newest as i64 - base.version as i64) < QUIET_EVENTS {
+                        // Nothing to say but a count: the line stays as stored.
+                        continue;
+                    }
+                    if base.version < expected {
+                        // Behind by events that only counted: those and the group's (all in the
+                        // record now) applied to the line as stored.
+                        l = base;
+                        let missed = Self::load_events_after(conn, reference, l.version as i64);
+                        for e in missed.await? {
+                            l.apply(&e);
                         }
                     }
                     Some(l)
                 }
-                // Raised in this group, or a line that fell behind: fold the whole record.
+                // Raised in this group: fold its events.
                 None if expected == 0 => {
                     let events: Vec<_> = accepted
                         .iter()
@@ -577,6 +716,7 @@ where
                         .collect();
                     LogLine::fold(reference, &events)
                 }
+                // Missing, unreadable or ahead of the record: fold the whole record.
                 None => LogLine::fold(reference, &Self::load_events(conn, reference).await?),
             };
             lines.insert(reference, line);
