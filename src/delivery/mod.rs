@@ -308,7 +308,10 @@ impl Worker {
                         false
                     }
                 };
-            look_first = false;
+            // After a batch, look before claiming again: the rows its posts brought forward
+            // mostly wait for their slots, and a look is a read, where a claim that finds
+            // nothing is still a write.
+            look_first = worked;
             if !worked {
                 // A look that found nothing ready still says when to wake: no second read.
                 let due = match looked {
@@ -621,11 +624,26 @@ impl Worker {
         }
         self.observer.sent(platform);
         let now = self.service.now();
-        if !self
-            .outbox
-            .sent(row.id, &self.config.owner, &posted.id, now)
-            .await?
-        {
+        // The lane's next row books its posting slot as this one is marked sent.
+        let slot_in = |t: &serde_json::Value| {
+            serde_json::from_value::<Target>(t.clone())
+                .ok()
+                .as_ref()
+                .and_then(pace::pacing_row)
+        };
+        let next = crate::store::NextSlot {
+            slot_in: &slot_in,
+            spacing: self.config.channel_spacing,
+        };
+        let owner = &self.config.owner;
+        let marked = if next.spacing.is_zero() {
+            self.outbox.sent(row.id, owner, &posted.id, now).await?
+        } else {
+            (self.outbox)
+                .sent_booking_next(row.id, owner, &posted.id, now, &next)
+                .await?
+        };
+        if !marked {
             tracing::warn!(reference = %row.reference, target = %target.key(), id = %posted.id, "delivery: posted, but the row was no longer ours to mark sent; it may be posted again");
         }
         let recovered = self

@@ -9,9 +9,10 @@
 //! and booked again after it. A workspace held because its credentials stopped working holds
 //! every post to it, kept, until it is installed again.
 
-use super::Worker;
+use super::{Worker, paced_by};
 use crate::directory::Platform;
-use crate::store::{OutboxRow, StoreError};
+use crate::posts::Target;
+use crate::store::{OutboxRow, PacingRow, StoreError};
 use chrono::{DateTime, Utc};
 
 /// What to do with a claimed row.
@@ -27,6 +28,21 @@ pub(super) enum Go {
     Booked,
     /// The workspace is held (its credentials stopped working): keep it until it is installed again.
     Held,
+}
+
+/// The pacing row a target's posts book their slots in (its channel's, or for a direct message
+/// the person's conversation's), or None where nothing paces it: the sandbox, a root's rewrite,
+/// a private answer.
+pub(super) fn pacing_row(target: &Target) -> Option<PacingRow> {
+    if target.platform == Platform::Sandbox {
+        return None;
+    }
+    let by = paced_by(target).filter(|c| !c.is_empty())?;
+    Some(PacingRow {
+        platform: target.platform.to_string(),
+        workspace: target.workspace.clone(),
+        channel: by.to_string(),
+    })
 }
 
 impl Worker {

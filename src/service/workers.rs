@@ -106,6 +106,21 @@ impl Outbox {
         self.store.outbox_sent(id, owner, result, now).await
     }
 
+    /// Marks a claimed row sent that was paced in a channel: the next row of its lane books
+    /// its slot in the same write (see [`Store::outbox_sent_booking_next`]).
+    pub async fn sent_booking_next(
+        &self,
+        id: i64,
+        owner: &str,
+        result: &str,
+        now: DateTime<Utc>,
+        next: &crate::store::NextSlot<'_>,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .outbox_sent_booking_next(id, owner, result, now, next)
+            .await
+    }
+
     /// Puts a claimed row back to be tried again at `retry_at`, saying why; `in_doubt_since` is
     /// Some when the platform may have posted it after all, so the next attempt looks first.
     pub async fn retry(

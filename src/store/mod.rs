@@ -186,6 +186,37 @@ pub struct OutboxRow {
     pub slot: Option<DateTime<Utc>>,
 }
 
+/// Where a paced post books its slot: a channel's (or a person's conversation's) row of
+/// `delivery_pace`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacingRow {
+    pub platform: String,
+    pub workspace: String,
+    /// The channel, or the person for a direct message.
+    pub channel: String,
+}
+
+/// Says, from an outbox row's target, the pacing row it books its slots in (None: not paced).
+pub type SlotIn = dyn Fn(&serde_json::Value) -> Option<PacingRow> + Sync;
+
+/// How a row a lane brings forward books its posting slot in the same write that settles the
+/// row ahead of it ([`Store::outbox_sent_booking_next`]), instead of being claimed only to be
+/// handed back until a slot. The store does not read targets: `slot_in` does.
+pub struct NextSlot<'a> {
+    pub slot_in: &'a SlotIn,
+    /// The spacing between posts in a pacing row.
+    pub spacing: std::time::Duration,
+}
+
+/// How a claimed row is settled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Settle<'a> {
+    /// Posted: the platform's id for the post.
+    Sent(&'a str),
+    /// Set aside for good: why.
+    Parked(&'a str),
+}
+
 /// A channel's pacing, shared by every replica on the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pace {
@@ -435,7 +466,22 @@ impl Store {
         result: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.outbox_finish(id, owner, "sent", Some(result), None, now).await)
+        dispatch!(self, s => s.outbox_finish(id, owner, Settle::Sent(result), now, None).await)
+    }
+
+    /// [`Store::outbox_sent`] for a row paced in a channel: the next row of its lane, brought
+    /// forward, books the channel's next posting slot and waits for it, in the same write. A
+    /// busy thread then costs one claim a post, at its slot, instead of a claim that only books
+    /// a slot and hands the row back, and another at the slot.
+    pub async fn outbox_sent_booking_next(
+        &self,
+        id: i64,
+        owner: &str,
+        result: &str,
+        now: DateTime<Utc>,
+        next: &NextSlot<'_>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.outbox_finish(id, owner, Settle::Sent(result), now, Some(next)).await)
     }
 
     /// Puts a claimed row back to be retried at `retry_at`, recording why it failed: a failure
@@ -569,7 +615,7 @@ impl Store {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.outbox_finish(id, owner, "parked", None, Some(error), now).await)
+        dispatch!(self, s => s.outbox_finish(id, owner, Settle::Parked(error), now, None).await)
     }
 
     /// Stops posting to a workspace whose credentials stopped working, on every replica: its

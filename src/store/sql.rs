@@ -13,8 +13,9 @@ use super::crosscheck::{Outside, cross_check};
 use super::logline::LogLine;
 use super::projection::{self, DisputeRow, Projection};
 use super::{
-    AdapterEntry, Batch, DisputeRecord, HeldWorkspace, LogScope, NewOutbox, OutboxDepth, OutboxRow,
-    Pace, RecordView, RecordedEvent, ScheduleRow, StoreError, VerifyReport, from_micros, micros,
+    AdapterEntry, Batch, DisputeRecord, HeldWorkspace, LogScope, NewOutbox, NextSlot, OutboxDepth,
+    OutboxRow, Pace, PacingRow, RecordView, RecordedEvent, ScheduleRow, Settle, StoreError,
+    VerifyReport, from_micros, micros,
 };
 use crate::escalation::{Dispute, Event, Reference};
 use chrono::{DateTime, Utc};
@@ -94,7 +95,13 @@ const PROMOTE_NEXT: &str = "UPDATE outbox SET available_us = coalesce(ready_us, 
      WHERE id = (SELECT next.id FROM outbox next
                  WHERE next.lane = (SELECT lane FROM outbox WHERE id = $1) AND next.status = 'pending'
                  ORDER BY next.id LIMIT 1)
-       AND available_us = $2";
+       AND available_us = $2
+     RETURNING id, available_us, target";
+
+/// Sets a row brought forward to wait for the posting slot it booked (`$1`: the slot, `$2`:
+/// the row, `$3`: why), unless a worker holds it.
+const WAIT_FOR_BOOKED: &str = "UPDATE outbox SET available_us = $1, slot_us = $1, last_error = $3
+     WHERE id = $2 AND status = 'pending' AND lease_owner IS NULL";
 
 /// The earliest ready time of a lane's first pending row that no worker holds: walks the
 /// `(status, available_us, id)` index from its start and stops at the first lane's first row.
@@ -514,11 +521,14 @@ where
         &self,
         id: i64,
         owner: &str,
-        status: &str,
-        result: Option<&str>,
-        error: Option<&str>,
+        settle: Settle<'_>,
         now: DateTime<Utc>,
+        next_slot: Option<&NextSlot<'_>>,
     ) -> Result<bool, StoreError> {
+        let (status, result, error) = match settle {
+            Settle::Sent(result) => ("sent", Some(result), None),
+            Settle::Parked(why) => ("parked", None, Some(why)),
+        };
         let (mut tx, _turn) = self.begin_append().await?;
         let done = sqlx::query(
             "UPDATE outbox SET status = $1, result = $2, last_error = coalesce($3, last_error), done_us = $4,
@@ -551,15 +561,59 @@ where
                 .bind(id)
             };
             combined.execute(&mut *tx).await.map_err(err)?;
-            sqlx::query(PROMOTE_NEXT)
+            let promoted: Option<(i64, i64, String)> = sqlx::query_as(PROMOTE_NEXT)
                 .bind(id)
                 .bind(BEHIND_US)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(err)?;
+            if let (Some(next), Some((next_id, ready, target))) = (next_slot, promoted)
+                && let Ok(target) = serde_json::from_str(&target)
+                && let Some(pacing) = (next.slot_in)(&target)
+            {
+                Self::book_promoted(&mut tx, &pacing, next.spacing, next_id, ready, micros(now))
+                    .await?;
+            }
         }
         tx.commit().await.map_err(err)?;
         Ok(ours)
+    }
+
+    /// Books the next posting slot in a pacing row for a row its
+    /// lane just brought forward (ready at `ready`), in the caller's transaction, and sets it
+    /// to wait for it. A row not ready by the end of the next slot (a reminder queued for
+    /// later) books nothing: it would hold a slot the channel's other threads could use.
+    async fn book_promoted(
+        conn: &mut DB::Connection,
+        row: &PacingRow,
+        spacing: Duration,
+        id: i64,
+        ready: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let spacing = i64::try_from(spacing.as_micros()).unwrap_or(i64::MAX / 4);
+        if spacing == 0 || ready > now + spacing {
+            return Ok(());
+        }
+        let from = ready.max(now);
+        let after: i64 = sqlx::query_scalar(BOOK_SLOT)
+            .bind(row.platform.as_str())
+            .bind(row.workspace.as_str())
+            .bind(row.channel.as_str())
+            .bind(from + spacing)
+            .bind(from)
+            .bind(spacing)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err)?;
+        sqlx::query(WAIT_FOR_BOOKED)
+            .bind(after - spacing)
+            .bind(id)
+            .bind(SLOT_WHY)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+        Ok(())
     }
 
     pub(super) async fn outbox_retry(

@@ -80,8 +80,14 @@ async fn two_workers_on_one_postgres_database_share_the_channel_pace_and_both_ho
             app.slack.pause_workspace(ASC_TEAM, RETRY_AFTER);
             paused_at_step = Some(n);
         }
-        // Each replica in turn goes first.
-        let order = if n % 2 == 0 { [0, 1] } else { [1, 0] };
+        // Each replica in turn goes first, in an order that does not repeat with the channel's
+        // one-second slots (ten steps): rows wait for their slots, so with a plain alternation
+        // the same replica would always find them due first.
+        let order = if n.count_ones() % 2 == 0 {
+            [0, 1]
+        } else {
+            [1, 0]
+        };
         for w in order {
             let claimed = workers[w].tick().await.expect("the worker claims rows");
             claims += claimed;

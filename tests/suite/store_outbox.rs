@@ -4,7 +4,9 @@
 use crate::databases::{ASC_V_GP, TestDb, at, note, on_both_backends, raise, who, world};
 use chrono::{DateTime, Utc};
 use escalation_bot::escalation::{self, Reference};
-use escalation_bot::store::{Batch, NewOutbox, NewSchedule, Store, StoreError};
+use escalation_bot::store::{
+    Batch, NewOutbox, NewSchedule, NextSlot, PacingRow, Store, StoreError,
+};
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -727,6 +729,98 @@ async fn a_backlog_waits_behind_its_lanes_first_row(db: &TestDb) {
 on_both_backends!(a_backlog_waits_behind_its_lanes_first_row:
     a_lanes_backlog_waits_behind_its_first_row_and_comes_forward_one_row_at_a_time_on_sqlite,
     a_lanes_backlog_waits_behind_its_first_row_and_comes_forward_one_row_at_a_time_on_postgres);
+
+/// A post paced in a channel books, as it is marked sent, the channel's next slot for the row
+/// its lane brings forward: that row waits for the slot without being claimed first, and is
+/// claimed once, at its slot, holding it. A row nothing paces comes forward at its own time.
+async fn a_row_brought_forward_books_its_slot_as_the_row_ahead_is_sent(db: &TestDb) {
+    let store = db.open().await;
+    let (r, _, _) = seeded(&store, 4, 1).await;
+    let lane = format!("{r}/target-0");
+    let channel = |_: &serde_json::Value| {
+        Some(PacingRow {
+            platform: "slack".into(),
+            workspace: "T0NORFOLK".into(),
+            channel: "C0ASC".into(),
+        })
+    };
+    let paced = NextSlot {
+        slot_in: &channel,
+        spacing: Duration::from_secs(1),
+    };
+    let t0 = now();
+    let secs = |s: f64| t0 + chrono::Duration::milliseconds((s * 1000.0) as i64);
+
+    let first = store
+        .claim_outbox("w", t0, LEASE, 10)
+        .await
+        .expect("claims");
+    assert_eq!(first.len(), 1);
+    assert!(
+        store
+            .outbox_sent_booking_next(first[0].id, "w", "1.0001", t0, &paced)
+            .await
+            .expect("settles")
+    );
+    // The channel had no slot booked: the next row's is now.
+    let second = store
+        .claim_outbox("w", t0, LEASE, 10)
+        .await
+        .expect("claims");
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].slot, Some(t0), "{:?}", second[0]);
+
+    assert!(
+        store
+            .outbox_sent_booking_next(second[0].id, "w", "1.0002", secs(0.2), &paced)
+            .await
+            .expect("settles")
+    );
+    assert!(
+        store
+            .claim_outbox("w", secs(0.5), LEASE, 10)
+            .await
+            .expect("claims")
+            .is_empty(),
+        "the third row waits for its slot, unclaimed"
+    );
+    assert_eq!(
+        store.next_outbox_due().await.expect("reads"),
+        Some(secs(1.0)),
+        "one second after the slot before"
+    );
+    let third = store
+        .claim_outbox("w", secs(1.0), LEASE, 10)
+        .await
+        .expect("claims");
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0].slot, Some(secs(1.0)), "claimed holding its slot");
+
+    // Not paced: the fourth row comes forward at its own ready time, holding no slot.
+    let unpaced = |_: &serde_json::Value| None;
+    let plain = NextSlot {
+        slot_in: &unpaced,
+        spacing: Duration::from_secs(1),
+    };
+    assert!(
+        store
+            .outbox_sent_booking_next(third[0].id, "w", "1.0003", secs(1.1), &plain)
+            .await
+            .expect("settles")
+    );
+    let fourth = store
+        .claim_outbox("w", secs(1.1), LEASE, 10)
+        .await
+        .expect("claims");
+    assert_eq!(fourth.len(), 1);
+    assert_eq!(fourth[0].slot, None);
+    assert_eq!(fourth[0].available_at, at("2026-05-21T09:00:00Z"));
+    assert_eq!(lane_ranges(db, &lane).await, (1, 0));
+}
+
+on_both_backends!(a_row_brought_forward_books_its_slot_as_the_row_ahead_is_sent:
+    a_row_brought_forward_books_its_slot_on_sqlite,
+    a_row_brought_forward_books_its_slot_on_postgres);
 
 /// Rows queued into a lane by several replicas while another settles its rows: none is ever
 /// left waiting behind a row that is no longer pending, so the lane drains to the last row.
