@@ -83,6 +83,13 @@ fn chunk(cols: usize) -> usize {
     (MAX_BINDS / cols).max(1)
 }
 
+/// The `round`th part of `list`, `per` to a part (empty past its end).
+fn round_of<'a>(list: &'a [&'a str], round: usize, per: usize) -> &'a [&'a str] {
+    let start = (round * per).min(list.len());
+    let end = (start + per).min(list.len());
+    &list[start..end]
+}
+
 /// What a group's append reads before it writes ([`Db::look`]).
 #[derive(Default)]
 pub(super) struct Look {
@@ -278,18 +285,11 @@ where
             .max()
             .unwrap_or(0)
             .max(usize::from(with_head));
-        let part = |list: &[&'_ str], round: usize| -> Vec<String> {
-            list.iter()
-                .skip(round * per_list)
-                .take(per_list)
-                .map(|s| (*s).to_string())
-                .collect()
-        };
         for round in 0..rounds {
             let (refs, keys, lanes) = (
-                part(references, round),
-                part(keys, round),
-                part(lanes, round),
+                round_of(references, round, per_list),
+                round_of(keys, round, per_list),
+                round_of(lanes, round, per_list),
             );
             let anonymous = DB::ANONYMOUS_PLACEHOLDERS;
             let mut n = 1;
@@ -328,7 +328,6 @@ where
             if !refs.is_empty() {
                 let mut format = String::new();
                 mark(anonymous, n, &mut format);
-                n += 1;
                 parts.push(format!(
                     "SELECT 's', s.reference, s.version, NULL FROM wanted
                      JOIN snapshots s ON s.reference = wanted.reference AND s.format = {format}"
@@ -362,17 +361,16 @@ where
                 format!("WITH {} ", with.join(", "))
             };
             let sql = format!("{with}{}", parts.join(" UNION ALL "));
-            let _ = n;
             let mut q = sqlx::query(AssertSqlSafe(sql))
                 .persistent(kept::<DB>(refs.len().max(keys.len()).max(lanes.len())));
-            for r in &refs {
-                q = q.bind(r.as_str());
+            for r in refs {
+                q = q.bind(*r);
             }
-            for l in &lanes {
-                q = q.bind(l.as_str());
+            for l in lanes {
+                q = q.bind(*l);
             }
-            for k in &keys {
-                q = q.bind(k.as_str());
+            for k in keys {
+                q = q.bind(*k);
             }
             if !refs.is_empty() {
                 q = q.bind(SNAPSHOT_FORMAT);
@@ -781,6 +779,13 @@ mod tests {
         assert_eq!(list(false, 3, 4), "$4, $5, $6");
         assert_eq!(placeholders(true, 2, 2, 1), "(?, ?), (?, ?)");
         assert_eq!(list(true, 2, 9), "?, ?");
+    }
+
+    #[test]
+    fn a_long_list_is_read_in_rounds_that_cover_it_once() {
+        let list = ["a", "b", "c", "d", "e"];
+        let rounds: Vec<&[&str]> = (0..4).map(|r| round_of(&list, r, 2)).collect();
+        assert_eq!(rounds, [&["a", "b"][..], &["c", "d"], &["e"], &[]]);
     }
 
     #[test]
