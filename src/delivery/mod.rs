@@ -635,14 +635,9 @@ impl Worker {
             slot_in: &slot_in,
             spacing: self.config.channel_spacing,
         };
-        let owner = &self.config.owner;
-        let marked = if next.spacing.is_zero() {
-            self.outbox.sent(row.id, owner, &posted.id, now).await?
-        } else {
-            (self.outbox)
-                .sent_booking_next(row.id, owner, &posted.id, now, &next)
-                .await?
-        };
+        let marked = (self.outbox)
+            .sent_booking_next(row.id, &self.config.owner, &posted.id, now, &next)
+            .await?;
         if !marked {
             tracing::warn!(reference = %row.reference, target = %target.key(), id = %posted.id, "delivery: posted, but the row was no longer ours to mark sent; it may be posted again");
         }

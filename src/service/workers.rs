@@ -106,8 +106,8 @@ impl Outbox {
         self.store.outbox_sent(id, owner, result, now).await
     }
 
-    /// Marks a claimed row sent that was paced in a channel: the next row of its lane books
-    /// its slot in the same write (see [`Store::outbox_sent_booking_next`]).
+    /// Marks a claimed row sent; the next row of its lane, where `next` says something paces
+    /// it, books its slot in the same write (see [`Store::outbox_sent_booking_next`]).
     pub async fn sent_booking_next(
         &self,
         id: i64,

@@ -469,8 +469,9 @@ impl Store {
         dispatch!(self, s => s.outbox_finish(id, owner, Settle::Sent(result), now, None).await)
     }
 
-    /// [`Store::outbox_sent`] for a row paced in a channel: the next row of its lane, brought
-    /// forward, books the channel's next posting slot and waits for it, in the same write. A
+    /// [`Store::outbox_sent`], and the next row of its lane, brought forward, books its pacing
+    /// row's next posting slot (when `next` says one paces it and the spacing is not zero) and
+    /// waits for it, in the same write. A
     /// busy thread then costs one claim a post, at its slot, instead of a claim that only books
     /// a slot and hands the row back, and another at the slot.
     pub async fn outbox_sent_booking_next(

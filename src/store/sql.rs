@@ -568,6 +568,7 @@ where
                 .await
                 .map_err(err)?;
             if let (Some(next), Some((next_id, ready, target))) = (next_slot, promoted)
+                && !next.spacing.is_zero()
                 && let Ok(target) = serde_json::from_str(&target)
                 && let Some(pacing) = (next.slot_in)(&target)
             {
@@ -579,9 +580,8 @@ where
         Ok(ours)
     }
 
-    /// Books the next posting slot in a pacing row for a row its
-    /// lane just brought forward (ready at `ready`), in the caller's transaction, and sets it
-    /// to wait for it. A row not ready by the end of the next slot (a reminder queued for
+    /// Books the next posting slot in a pacing row for a row its lane just brought forward
+    /// (ready at `ready`), in the caller's transaction, and sets it to wait for it. A row not ready by the end of the next slot (a reminder queued for
     /// later) books nothing: it would hold a slot the channel's other threads could use.
     async fn book_promoted(
         conn: &mut DB::Connection,
@@ -591,29 +591,44 @@ where
         ready: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        let spacing = i64::try_from(spacing.as_micros()).unwrap_or(i64::MAX / 4);
+        let spacing = spacing_us(spacing);
         if spacing == 0 || ready > now + spacing {
             return Ok(());
         }
+        let (platform, workspace, channel) = (&row.platform, &row.workspace, &row.channel);
         let from = ready.max(now);
-        let after: i64 = sqlx::query_scalar(BOOK_SLOT)
-            .bind(row.platform.as_str())
-            .bind(row.workspace.as_str())
-            .bind(row.channel.as_str())
-            .bind(from + spacing)
-            .bind(from)
-            .bind(spacing)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(err)?;
+        let slot = Self::book_slot_in(conn, platform, workspace, channel, from, spacing).await?;
         sqlx::query(WAIT_FOR_BOOKED)
-            .bind(after - spacing)
+            .bind(slot)
             .bind(id)
             .bind(SLOT_WHY)
             .execute(&mut *conn)
             .await
             .map_err(err)?;
         Ok(())
+    }
+
+    /// Books a pacing row's next posting slot at or after `from` (microseconds, as is
+    /// `spacing`), in the caller's transaction: the slot booked.
+    async fn book_slot_in(
+        conn: &mut DB::Connection,
+        platform: &str,
+        workspace: &str,
+        channel: &str,
+        from: i64,
+        spacing: i64,
+    ) -> Result<i64, StoreError> {
+        let after: i64 = sqlx::query_scalar(BOOK_SLOT)
+            .bind(platform)
+            .bind(workspace)
+            .bind(channel)
+            .bind(from + spacing)
+            .bind(from)
+            .bind(spacing)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err)?;
+        Ok(after - spacing)
     }
 
     pub(super) async fn outbox_retry(
@@ -828,20 +843,17 @@ where
         from: DateTime<Utc>,
         spacing: Duration,
     ) -> Result<DateTime<Utc>, StoreError> {
-        let spacing = i64::try_from(spacing.as_micros()).unwrap_or(i64::MAX / 4);
         let from = micros(from);
         let (mut tx, _turn) = self.begin_write().await?;
-        let next: i64 = sqlx::query_scalar(BOOK_SLOT)
-            .bind(platform)
-            .bind(workspace)
-            .bind(channel)
-            .bind(from + spacing)
-            .bind(from)
-            .bind(spacing)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(err)?;
-        let slot = next - spacing;
+        let slot = Self::book_slot_in(
+            &mut tx,
+            platform,
+            workspace,
+            channel,
+            from,
+            spacing_us(spacing),
+        )
+        .await?;
         if slot > from {
             sqlx::query(HAND_BACK)
                 .bind(slot)
@@ -1541,18 +1553,12 @@ where
 
     // ---- inside a transaction ----
 
+    /// A dispute's events, in order (its numbers start at 1).
     async fn load_events(
         conn: &mut DB::Connection,
         reference: &str,
     ) -> Result<Vec<Event>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM events WHERE reference = $1 ORDER BY seq")
-            .bind(reference)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(err)?;
-        rows.iter()
-            .map(|r| Self::stored_event(r)?.event())
-            .collect()
+        Self::load_events_after(conn, reference, 0).await
     }
 
     /// A dispute's events after its `after`th, in order.
@@ -2107,6 +2113,11 @@ where
 }
 
 /// Whether a statement failed on a unique or primary key, as the driver classifies the error.
+/// A posting slot's spacing in microseconds, as `delivery_pace` keeps times.
+fn spacing_us(spacing: Duration) -> i64 {
+    i64::try_from(spacing.as_micros()).unwrap_or(i64::MAX / 4)
+}
+
 pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }

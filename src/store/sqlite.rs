@@ -56,11 +56,11 @@ struct Checkpoints {
 
 impl Checkpoints {
     const DEFAULT: Checkpoints = Checkpoints {
-        every: Duration::from_millis(1000),
-        idle: Duration::from_secs(2),
         // Copying once a second, not more often, leaves the disk to the writer's syncs for
         // longer, and copies a page written many times in that second once. Measured at full
         // speed, 2,700 notes a second against 2,400 when copying every 200 ms.
+        every: Duration::from_millis(1000),
+        idle: Duration::from_secs(2),
         // 64 MiB of 4 KiB pages: at full speed, about every two seconds.
         restart_after: 16_384,
     };
@@ -164,16 +164,16 @@ impl Db<Sqlite> {
         // Readers keep a small page cache: each commit by the writer empties a reader's cache
         // at its next read (SQLite starts a connection's cache afresh when another changed the
         // file), so a large one bought nothing but the time to empty it and the memory.
-        // The writer never copies the WAL back into the database itself, which SQLite does by
-        // default inside the commit that passes 1,000 pages: that commit (and every request
-        // waiting on it) took several milliseconds more. A task does it beside the writer
-        // ([`checkpoint_while_open`]).
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
             .connect_with(options.clone().pragma("cache_size", READER_CACHE_KIB))
             .await
             .map_err(|e| cannot_open(path, e))?;
+        // The writer never copies the WAL back into the database itself, which SQLite does by
+        // default inside the commit that passes 1,000 pages: that commit (and every request
+        // waiting on it) took several milliseconds more. A task does it beside the writer
+        // ([`checkpoint_while_open`]).
         let writes = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
