@@ -308,10 +308,10 @@ impl Worker {
                         false
                     }
                 };
-            // After a batch, look before claiming again: the rows its posts brought forward
-            // mostly wait for their slots, and a look is a read, where a claim that finds
-            // nothing is still a write.
-            look_first = worked;
+            // After a batch, claim again at once rather than look first: a look leaves out rows
+            // under a lease, so rows whose lease ran out (a replica killed while posting) would
+            // wait until the next look for leases.
+            look_first = false;
             if !worked {
                 // A look that found nothing ready still says when to wake: no second read.
                 let due = match looked {
