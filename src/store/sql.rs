@@ -5,6 +5,10 @@
 //! truly differs between the backends is a [`Dialect`]: how a write transaction takes its lock
 //! and how concurrent claimers skip each other's rows. Opening, migrations and the few
 //! operations that use a backend's own features live in `sqlite.rs` and `postgres.rs`.
+//!
+//! A bound `LIMIT` is written `LIMIT CAST($n AS BIGINT)`: SQLite reads a bare `LIMIT $n`'s value
+//! while compiling the statement, so it compiled it again at every run (a tenth of the idle
+//! delivery worker's time went to compiling its claim).
 
 use super::chain::BrokenLink;
 use super::chain::{StoredEvent, Verifier};
@@ -47,7 +51,7 @@ macro_rules! claim_outbox_sql {
                             AND NOT EXISTS (SELECT 1 FROM outbox earlier
                                             WHERE earlier.lane = outbox.lane AND earlier.status = 'pending'
                                               AND earlier.id < outbox.id)
-                          ORDER BY id LIMIT $5",
+                          ORDER BY id LIMIT CAST($5 AS BIGINT)",
             $lock,
             ")
              RETURNING id, idempotency_key, reference, lane, target, payload, attempts, created_us,
@@ -56,6 +60,14 @@ macro_rules! claim_outbox_sql {
     };
 }
 pub(super) use claim_outbox_sql;
+
+/// The pending rows queued behind a row in its lane (`$1`: the lane, `$2`: the row), in order,
+/// at most `$3`.
+const OUTBOX_BEHIND: &str =
+    "SELECT id, idempotency_key, reference, lane, target, payload, attempts, created_us,
+            coalesce(ready_us, available_us) AS available_us, claimed_us, in_doubt_since_us, slot_us
+     FROM outbox WHERE lane = $1 AND status = 'pending' AND id > $2
+     ORDER BY id LIMIT CAST($3 AS BIGINT)";
 
 /// Prepared statements a connection that writes keeps: the fixed ones and the group commit's
 /// small ones (`append::KEPT_UP_TO` rows or fewer, 12 statements), with room to spare.
@@ -141,7 +153,7 @@ macro_rules! claim_schedule_sql {
              WHERE id IN (SELECT id FROM schedule
                           WHERE status = 'pending' AND due_us <= $3
                             AND (lease_until_us IS NULL OR lease_until_us < $4)
-                          ORDER BY due_us, id LIMIT $5",
+                          ORDER BY due_us, id LIMIT CAST($5 AS BIGINT)",
             $lock,
             ")
              RETURNING id, idempotency_key, reference, kind, due_us, payload"
@@ -704,19 +716,13 @@ where
         lane: &str,
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, idempotency_key, reference, lane, target, payload, attempts, created_us,
-                    coalesce(ready_us, available_us) AS available_us, claimed_us, in_doubt_since_us,
-                    slot_us
-             FROM outbox WHERE lane = $1 AND status = 'pending' AND id > $2
-             ORDER BY id LIMIT $3",
-        )
-        .bind(lane)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
+        let rows = sqlx::query(OUTBOX_BEHIND)
+            .bind(lane)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
         rows.iter().map(Self::outbox_row).collect()
     }
 
@@ -2125,6 +2131,52 @@ pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A statement run again and again is compiled once on SQLite. SQLite compiles a
+    /// statement again at a run whose bound values differ from those it read while compiling
+    /// (a bare `LIMIT $n` is one such read); `rusqlite` reads SQLite's count of recompiles.
+    #[test]
+    fn the_statements_the_worker_and_scheduler_repeat_are_compiled_once_on_sqlite() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let db = rusqlite::Connection::open(folder.path().join("compiled.db")).expect("opens");
+        let migrations = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/migrations/sqlite");
+        let mut files: Vec<_> = std::fs::read_dir(migrations)
+            .expect("the SQLite migrations")
+            .map(|f| f.expect("a migration").path())
+            .collect();
+        files.sort();
+        for file in files {
+            let sql = std::fs::read_to_string(&file).expect("a migration reads");
+            db.execute_batch(&sql).expect("a migration applies");
+        }
+        let repeated = [
+            ("claim", claim_outbox_sql!("")),
+            ("schedule claim", claim_schedule_sql!("")),
+            ("rows behind", OUTBOX_BEHIND),
+            ("promote", PROMOTE_NEXT),
+            ("wait for a booked slot", WAIT_FOR_BOOKED),
+            ("book a slot", BOOK_SLOT),
+            ("hand back", HAND_BACK),
+            ("next due", next_outbox_ready_sql!()),
+            ("next lease end", next_outbox_leased_sql!()),
+        ];
+        for (name, sql) in repeated {
+            let mut statement = db.prepare(sql).expect("the statement compiles");
+            for run in 1..=3_i64 {
+                for i in 1..=statement.parameter_count() {
+                    let value = run * 100 + i64::try_from(i).expect("a small index");
+                    statement.raw_bind_parameter(i, value).expect("binds");
+                }
+                let mut rows = statement.raw_query();
+                while rows.next().expect("runs").is_some() {}
+            }
+            let recompiled = statement.get_status(rusqlite::StatementStatus::RePrepare);
+            assert_eq!(
+                recompiled, 0,
+                "{name} was compiled again {recompiled} times"
+            );
+        }
+    }
 
     #[test]
     fn the_look_for_the_next_row_due_leaves_out_rows_waiting_behind() {
