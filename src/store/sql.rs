@@ -593,8 +593,10 @@ where
     }
 
     /// Books the next posting slot in a pacing row for a row its lane just brought forward
-    /// (ready at `ready`), in the caller's transaction, and sets it to wait for it. A row not ready by the end of the next slot (a reminder queued for
-    /// later) books nothing: it would hold a slot the channel's other threads could use.
+    /// (ready at `ready`), in the caller's transaction, and sets it to wait for it (`spacing`
+    /// is not zero: the caller looks first). A row not ready by the end of the next slot (a
+    /// reminder queued for later) books nothing: it would hold a slot the channel's other
+    /// threads could use.
     async fn book_promoted(
         conn: &mut DB::Connection,
         row: &PacingRow,
@@ -604,7 +606,7 @@ where
         now: i64,
     ) -> Result<(), StoreError> {
         let spacing = spacing_us(spacing);
-        if spacing == 0 || ready > now + spacing {
+        if ready > now + spacing {
             return Ok(());
         }
         let (platform, workspace, channel) = (&row.platform, &row.workspace, &row.channel);
@@ -2118,12 +2120,12 @@ where
     }
 }
 
-/// Whether a statement failed on a unique or primary key, as the driver classifies the error.
 /// A posting slot's spacing in microseconds, as `delivery_pace` keeps times.
 fn spacing_us(spacing: Duration) -> i64 {
     i64::try_from(spacing.as_micros()).unwrap_or(i64::MAX / 4)
 }
 
+/// Whether a statement failed on a unique or primary key, as the driver classifies the error.
 pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -2139,15 +2141,9 @@ mod tests {
     fn the_statements_the_worker_and_scheduler_repeat_are_compiled_once_on_sqlite() {
         let folder = tempfile::tempdir().expect("a temporary folder");
         let db = rusqlite::Connection::open(folder.path().join("compiled.db")).expect("opens");
-        let migrations = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/migrations/sqlite");
-        let mut files: Vec<_> = std::fs::read_dir(migrations)
-            .expect("the SQLite migrations")
-            .map(|f| f.expect("a migration").path())
-            .collect();
-        files.sort();
-        for file in files {
-            let sql = std::fs::read_to_string(&file).expect("a migration reads");
-            db.execute_batch(&sql).expect("a migration applies");
+        for migration in super::super::sqlite::MIGRATOR.iter() {
+            db.execute_batch(migration.sql.as_str())
+                .expect("a migration applies");
         }
         let repeated = [
             ("claim", claim_outbox_sql!("")),

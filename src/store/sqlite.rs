@@ -19,7 +19,8 @@ use std::time::Duration;
 /// `PRAGMA application_id` of our files: "ESCB".
 const APPLICATION_ID: i64 = 1_163_084_354;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+/// The SQLite schema's migrations, embedded; the recompile test in `sql.rs` builds on them too.
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
 
 /// The SQLite store.
 pub type SqliteStore = Db<Sqlite>;
