@@ -260,6 +260,14 @@ fn paced_by(target: &Target) -> Option<&str> {
     }
 }
 
+/// The pacing row an outbox row's target books its posting slots in (None: nothing paces it).
+fn slot_in(target: &serde_json::Value) -> Option<crate::store::PacingRow> {
+    serde_json::from_value::<Target>(target.clone())
+        .ok()
+        .as_ref()
+        .and_then(pace::pacing_row)
+}
+
 impl Worker {
     /// A worker posting through the given adapters.
     pub fn new(
@@ -599,7 +607,8 @@ impl Worker {
         Ok(combine::combine(&all))
     }
 
-    /// Records a post that is on the platform: a root's thread first, then the row as sent.
+    /// Records a post that is on the platform: the row as sent and, for a root, its thread, in
+    /// one write (else the thread first, then the row).
     async fn posted(
         &self,
         row: &OutboxRow,
@@ -607,6 +616,13 @@ impl Worker {
         posted: Posted,
     ) -> Result<(), crate::store::StoreError> {
         let platform = target.platform;
+        let now = self.service.now();
+        // The lane's next row books its posting slot as this one is marked sent.
+        let next = crate::store::NextSlot {
+            slot_in,
+            spacing: self.config.channel_spacing,
+        };
+        let mut settled = false;
         if let (Delivery::Root { channel }, Some(thread)) = (&target.delivery, &posted.thread)
             && let Ok(reference) = Reference::parse(&row.reference)
         {
@@ -618,28 +634,28 @@ impl Worker {
                     thread: thread.clone(),
                 },
             };
-            if let Err(e) = self.service.record(&reference, opened).await {
-                tracing::warn!(error = %e, reference = %row.reference, "delivery: posted a root but could not record its thread");
+            let sent = crate::store::SentRow {
+                id: row.id,
+                owner: self.config.owner.clone(),
+                result: posted.id.clone(),
+                at: now,
+                next,
+            };
+            match self.service.record(&reference, opened, Some(sent)).await {
+                Ok(()) => settled = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, reference = %row.reference, "delivery: posted a root but could not record its thread");
+                }
             }
         }
         self.observer.sent(platform);
-        let now = self.service.now();
-        // The lane's next row books its posting slot as this one is marked sent.
-        let slot_in = |t: &serde_json::Value| {
-            serde_json::from_value::<Target>(t.clone())
-                .ok()
-                .as_ref()
-                .and_then(pace::pacing_row)
-        };
-        let next = crate::store::NextSlot {
-            slot_in: &slot_in,
-            spacing: self.config.channel_spacing,
-        };
-        let marked = (self.outbox)
-            .sent_booking_next(row.id, &self.config.owner, &posted.id, now, &next)
-            .await?;
-        if !marked {
-            tracing::warn!(reference = %row.reference, target = %target.key(), id = %posted.id, "delivery: posted, but the row was no longer ours to mark sent; it may be posted again");
+        if !settled {
+            let marked = (self.outbox)
+                .sent_booking_next(row.id, &self.config.owner, &posted.id, now, &next)
+                .await?;
+            if !marked {
+                tracing::warn!(reference = %row.reference, target = %target.key(), id = %posted.id, "delivery: posted, but the row was no longer ours to mark sent; it may be posted again");
+            }
         }
         let recovered = self
             .failing

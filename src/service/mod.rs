@@ -378,16 +378,20 @@ impl Service {
             .await
     }
 
-    /// Records a fact the service itself observed (a thread opened).
+    /// Records a fact the service itself observed (a thread opened). `sent`: the post it came
+    /// from, marked sent in the same transaction (one sync to disk, not two); when this fails,
+    /// the row is left as it was, for the caller to settle.
     pub async fn record(
         &self,
         reference: &Reference,
         body: escalation::EventBody,
+        sent: Option<crate::store::SentRow>,
     ) -> Result<(), ServiceError> {
         self.writer
             .submit(Work::Record {
                 reference: reference.clone(),
                 body,
+                sent,
             })
             .await
             .map(|_| ())

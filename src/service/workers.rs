@@ -114,7 +114,7 @@ impl Outbox {
         owner: &str,
         result: &str,
         now: DateTime<Utc>,
-        next: &crate::store::NextSlot<'_>,
+        next: &crate::store::NextSlot,
     ) -> Result<bool, StoreError> {
         self.store
             .outbox_sent_booking_next(id, owner, result, now, next)

@@ -19,7 +19,7 @@ use crate::escalation::{
 };
 use crate::policy::{Policy, PolicySet};
 use crate::posts::{Origin, fanout};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, SentRow, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
@@ -51,10 +51,12 @@ pub(super) enum Work {
         command: SystemCommand,
         inbound_key: Option<String>,
     },
-    /// A fact the service observed (a thread opened).
+    /// A fact the service observed (a thread opened), with the post it came from to mark
+    /// sent in the same transaction.
     Record {
         reference: Reference,
         body: EventBody,
+        sent: Option<SentRow>,
     },
     /// A new challenge.
     Raise {
@@ -227,6 +229,7 @@ impl Decider {
             inbound_key,
             after: Some(after),
             before: Some(before.clone()),
+            sent: None,
         }
     }
 
@@ -298,7 +301,7 @@ impl Decider {
                 }
                 Ok(Some(batch))
             }
-            Work::Record { body, .. } => {
+            Work::Record { body, sent, .. } => {
                 let events = vec![Event {
                     at: self.clock.now(),
                     actor: None,
@@ -312,6 +315,7 @@ impl Decider {
                 Ok(Some(Batch {
                     events,
                     after: Some(after),
+                    sent: sent.clone(),
                     ..Batch::default()
                 }))
             }

@@ -160,6 +160,23 @@ pub struct Batch {
     /// nothing the projections show but the version (a note), the store moves the version on
     /// instead of writing the dispute's rows again.
     pub before: Option<Dispute>,
+    /// The post these events record (a root's thread), marked sent in the same transaction: a
+    /// thread is never recorded without its post marked sent, nor the other way round, and
+    /// both take one sync to disk. Left alone when the batch is not written.
+    pub sent: Option<SentRow>,
+}
+
+/// A claimed outbox row whose post went out, to mark sent with the batch that records it.
+#[derive(Debug, Clone)]
+pub struct SentRow {
+    pub id: i64,
+    /// The worker holding the row: it is marked sent only while still theirs.
+    pub owner: String,
+    /// The platform's id for the post.
+    pub result: String,
+    pub at: DateTime<Utc>,
+    /// How the lane's next row books its posting slot.
+    pub next: NextSlot,
 }
 
 /// An outbox row claimed by a worker.
@@ -197,13 +214,14 @@ pub struct PacingRow {
 }
 
 /// Says, from an outbox row's target, the pacing row it books its slots in (None: not paced).
-pub type SlotIn = dyn Fn(&serde_json::Value) -> Option<PacingRow> + Sync;
+pub type SlotIn = fn(&serde_json::Value) -> Option<PacingRow>;
 
 /// How a row a lane brings forward books its posting slot in the same write that settles the
 /// row ahead of it ([`Store::outbox_sent_booking_next`]), instead of being claimed only to be
 /// handed back until a slot. The store does not read targets: `slot_in` does.
-pub struct NextSlot<'a> {
-    pub slot_in: &'a SlotIn,
+#[derive(Debug, Clone, Copy)]
+pub struct NextSlot {
+    pub slot_in: SlotIn,
     /// The spacing between posts in a pacing row.
     pub spacing: std::time::Duration,
 }
@@ -480,7 +498,7 @@ impl Store {
         owner: &str,
         result: &str,
         now: DateTime<Utc>,
-        next: &NextSlot<'_>,
+        next: &NextSlot,
     ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.outbox_finish(id, owner, Settle::Sent(result), now, Some(next)).await)
     }

@@ -535,13 +535,28 @@ where
         owner: &str,
         settle: Settle<'_>,
         now: DateTime<Utc>,
-        next_slot: Option<&NextSlot<'_>>,
+        next_slot: Option<&NextSlot>,
+    ) -> Result<bool, StoreError> {
+        let (mut tx, _turn) = self.begin_append().await?;
+        let ours = Self::finish_in(&mut tx, id, owner, settle, now, next_slot).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(ours)
+    }
+
+    /// [`Db::outbox_finish`] in the caller's transaction, which holds the lanes: whether the
+    /// row was still `owner`'s to settle.
+    pub(super) async fn finish_in(
+        conn: &mut DB::Connection,
+        id: i64,
+        owner: &str,
+        settle: Settle<'_>,
+        now: DateTime<Utc>,
+        next_slot: Option<&NextSlot>,
     ) -> Result<bool, StoreError> {
         let (status, result, error) = match settle {
             Settle::Sent(result) => ("sent", Some(result), None),
             Settle::Parked(why) => ("parked", None, Some(why)),
         };
-        let (mut tx, _turn) = self.begin_append().await?;
         let done = sqlx::query(
             "UPDATE outbox SET status = $1, result = $2, last_error = coalesce($3, last_error), done_us = $4,
                                lease_owner = NULL, lease_until_us = NULL
@@ -553,7 +568,7 @@ where
         .bind(micros(now))
         .bind(id)
         .bind(owner)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(err)?;
         let ours = DB::rows_affected(&done) == 1;
@@ -572,11 +587,11 @@ where
                 )
                 .bind(id)
             };
-            combined.execute(&mut *tx).await.map_err(err)?;
+            combined.execute(&mut *conn).await.map_err(err)?;
             let promoted: Option<(i64, i64, String)> = sqlx::query_as(PROMOTE_NEXT)
                 .bind(id)
                 .bind(BEHIND_US)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await
                 .map_err(err)?;
             if let (Some(next), Some((next_id, ready, target))) = (next_slot, promoted)
@@ -584,11 +599,17 @@ where
                 && let Ok(target) = serde_json::from_str(&target)
                 && let Some(pacing) = (next.slot_in)(&target)
             {
-                Self::book_promoted(&mut tx, &pacing, next.spacing, next_id, ready, micros(now))
-                    .await?;
+                Self::book_promoted(
+                    &mut *conn,
+                    &pacing,
+                    next.spacing,
+                    next_id,
+                    ready,
+                    micros(now),
+                )
+                .await?;
             }
         }
-        tx.commit().await.map_err(err)?;
         Ok(ours)
     }
 

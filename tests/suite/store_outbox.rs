@@ -3,9 +3,10 @@
 
 use crate::databases::{ASC_V_GP, TestDb, at, note, on_both_backends, raise, who, world};
 use chrono::{DateTime, Utc};
+use escalation_bot::directory::Platform;
 use escalation_bot::escalation::{self, Reference};
 use escalation_bot::store::{
-    Batch, NewOutbox, NewSchedule, NextSlot, PacingRow, Store, StoreError,
+    Batch, NewOutbox, NewSchedule, NextSlot, PacingRow, SentRow, Store, StoreError,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
@@ -745,7 +746,7 @@ async fn a_row_brought_forward_books_its_slot_as_the_row_ahead_is_sent(db: &Test
         })
     };
     let paced = NextSlot {
-        slot_in: &channel,
+        slot_in: channel,
         spacing: Duration::from_secs(1),
     };
     let t0 = now();
@@ -799,7 +800,7 @@ async fn a_row_brought_forward_books_its_slot_as_the_row_ahead_is_sent(db: &Test
     // Not paced: the fourth row comes forward at its own ready time, holding no slot.
     let unpaced = |_: &serde_json::Value| None;
     let plain = NextSlot {
-        slot_in: &unpaced,
+        slot_in: unpaced,
         spacing: Duration::from_secs(1),
     };
     assert!(
@@ -821,6 +822,112 @@ async fn a_row_brought_forward_books_its_slot_as_the_row_ahead_is_sent(db: &Test
 on_both_backends!(a_row_brought_forward_books_its_slot_as_the_row_ahead_is_sent:
     a_row_brought_forward_books_its_slot_on_sqlite,
     a_row_brought_forward_books_its_slot_on_postgres);
+
+/// A root's post and the thread it opened are recorded in one write: a batch carrying its row
+/// marks it sent (bringing the lane's next row forward to book its slot) only when the batch
+/// itself is written, and only while the row is still the worker's.
+async fn a_post_is_marked_sent_with_the_batch_that_records_it(db: &TestDb) {
+    let store = db.open().await;
+    let (r, _, _) = seeded(&store, 3, 1).await;
+    let lane = format!("{r}/target-0");
+    let t0 = now();
+    let claimed = store
+        .claim_outbox("w", t0, LEASE, 10)
+        .await
+        .expect("claims");
+    assert_eq!(claimed.len(), 1);
+    let id = claimed[0].id;
+    let channel = |_: &serde_json::Value| {
+        Some(PacingRow {
+            platform: "slack".into(),
+            workspace: "T0NORFOLK".into(),
+            channel: "C0ASC".into(),
+        })
+    };
+    let sent_by = |owner: &str| SentRow {
+        id,
+        owner: owner.into(),
+        result: "1.0001".into(),
+        at: t0,
+        next: NextSlot {
+            slot_in: channel,
+            spacing: Duration::from_secs(1),
+        },
+    };
+    let opened = |sent: SentRow| Batch {
+        events: vec![escalation::Event {
+            at: t0,
+            actor: None,
+            directory: None,
+            body: escalation::EventBody::ThreadOpened {
+                thread: escalation::ThreadRef {
+                    platform: Platform::Slack,
+                    workspace: "T0NORFOLK".into(),
+                    channel: "C0ASC".into(),
+                    thread: "1.0001".into(),
+                },
+            },
+        }],
+        sent: Some(sent),
+        ..Batch::default()
+    };
+    let status = |id: i64| async move {
+        let raw = db.raw().await;
+        let sent = raw
+            .int(&format!(
+                "SELECT count(*) FROM outbox WHERE id = {id} AND status = 'sent'"
+            ))
+            .await;
+        raw.close().await;
+        sent == 1
+    };
+    let version = store.load(&r).await.expect("loads").version;
+
+    // Not written (decided on an older state): the row stays pending, held by its worker.
+    let stale = opened(sent_by("w"));
+    let written = store
+        .append_group(&[(r.clone(), version - 1, &stale)])
+        .await
+        .expect("the group runs");
+    assert!(
+        matches!(written[0], Err(StoreError::Conflict { .. })),
+        "{written:?}"
+    );
+    assert!(!status(id).await, "a batch left out marks nothing sent");
+    assert_eq!(lane_ranges(db, &lane).await, (1, 2));
+
+    // No longer the worker's: the thread is recorded, the row is left to its holder.
+    let other = opened(sent_by("someone-else"));
+    store
+        .append(&r, version, &other)
+        .await
+        .expect("the thread is recorded");
+    assert!(!status(id).await, "only the row's holder marks it sent");
+
+    // Written: the row is sent with it, and the lane's next row books the channel's slot.
+    let batch = opened(sent_by("w"));
+    store
+        .append(&r, version + 1, &batch)
+        .await
+        .expect("the thread is recorded");
+    assert_eq!(store.load(&r).await.expect("loads").version, version + 2);
+    assert!(status(id).await, "marked sent in the same write");
+    let next = store
+        .claim_outbox("w", t0, LEASE, 10)
+        .await
+        .expect("claims");
+    assert_eq!(next.len(), 1);
+    assert_eq!(
+        next[0].slot,
+        Some(t0),
+        "the next row holds the slot it booked"
+    );
+    assert_eq!(lane_ranges(db, &lane).await, (1, 1));
+}
+
+on_both_backends!(a_post_is_marked_sent_with_the_batch_that_records_it:
+    a_post_is_marked_sent_with_its_thread_on_sqlite,
+    a_post_is_marked_sent_with_its_thread_on_postgres);
 
 /// Rows queued into a lane by several replicas while another settles its rows: none is ever
 /// left waiting behind a row that is no longer pending, so the lane drains to the last row.

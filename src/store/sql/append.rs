@@ -15,7 +15,7 @@ use crate::escalation::Dispute;
 use crate::store::chain::{self, StoredEvent};
 use crate::store::logline::LogLine;
 use crate::store::projection;
-use crate::store::{Batch, NewOutbox, StoreError, micros};
+use crate::store::{Batch, NewOutbox, Settle, StoreError, micros};
 use sqlx::{AssertSqlSafe, ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use std::collections::{HashMap, HashSet};
 
@@ -262,6 +262,24 @@ where
         Self::insert_schedule_rows(conn, &accepted).await?;
         Self::write_states(conn, &accepted, &snapshots).await?;
         Self::write_log_lines(conn, &accepted, &lines).await?;
+        // Last, so a lane the batches just queued rows in brings its next one forward.
+        for a in &accepted {
+            if let Some(sent) = &a.batch.sent {
+                let settle = Settle::Sent(&sent.result);
+                let ours = Self::finish_in(
+                    conn,
+                    sent.id,
+                    &sent.owner,
+                    settle,
+                    sent.at,
+                    Some(&sent.next),
+                )
+                .await?;
+                if !ours {
+                    tracing::warn!(reference = %a.reference, id = sent.id, "recorded a post, but its outbox row was no longer this worker's to mark sent; it may be posted again");
+                }
+            }
+        }
         Ok(out)
     }
 
