@@ -144,6 +144,15 @@ macro_rules! next_outbox_leased_sql {
 }
 pub(super) use next_outbox_leased_sql;
 
+/// The earliest ready time of a lane's first row and the earliest end of a lease, as one row.
+const NEXT_OUTBOX_DUE: &str = concat!(
+    "SELECT (",
+    next_outbox_ready_sql!(),
+    "), (",
+    next_outbox_leased_sql!(),
+    ")"
+);
+
 /// Claims due schedule rows: the oldest first, through the `(status, due_us, id)` index, so the
 /// cost grows with the rows due, never with the rows waiting for later.
 macro_rules! claim_schedule_sql {
@@ -717,15 +726,12 @@ where
 
     /// When the next row can be claimed: the earliest ready time of a lane's first pending row
     /// ([`next_outbox_ready_sql`]), or the end of another worker's lease on one
-    /// ([`next_outbox_leased_sql`]). None when nothing is pending. Both reads stop at their
-    /// first answer, whatever the backlog.
+    /// ([`next_outbox_leased_sql`]). None when nothing is pending. Both looks stop at their
+    /// first answer, whatever the backlog, and go in one statement ([`NEXT_OUTBOX_DUE`]): an
+    /// idle worker asks this before every sleep.
     pub(super) async fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let ready: Option<i64> = sqlx::query_scalar(next_outbox_ready_sql!())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
-        let leased: Option<i64> = sqlx::query_scalar(next_outbox_leased_sql!())
-            .fetch_optional(&self.pool)
+        let (ready, leased): (Option<i64>, Option<i64>) = sqlx::query_as(NEXT_OUTBOX_DUE)
+            .fetch_one(&self.pool)
             .await
             .map_err(err)?;
         Ok(ready.into_iter().chain(leased).min().map(from_micros))
@@ -2176,6 +2182,7 @@ mod tests {
             ("hand back", HAND_BACK),
             ("next due", next_outbox_ready_sql!()),
             ("next lease end", next_outbox_leased_sql!()),
+            ("next due and lease end", NEXT_OUTBOX_DUE),
         ];
         for (name, sql) in repeated {
             let mut statement = db.prepare(sql).expect("the statement compiles");
