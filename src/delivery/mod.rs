@@ -3,8 +3,9 @@
 //! Posts never happen inside a request. A slow or failing platform delays posts; it never loses
 //! one (rows stay in the outbox until sent or parked), and never blocks an acknowledgement.
 //!
-//! Exactly once: a root post is recorded as a `thread_opened` event before its row is marked
-//! sent, and a re-claimed root whose thread is already recorded is not posted again. A post
+//! Exactly once: a root post's `thread_opened` event and its row marked sent are one write
+//! (where that write fails, the event first, then the row), and a re-claimed root whose thread
+//! is already recorded is not posted again. A post
 //! whose answer never reached us — the worker died holding the row, or the call timed out or
 //! the connection dropped after the request was sent — leaves its row *in doubt*: before
 //! posting it again, the worker asks the platform for it ([`Poster::find`]; Slack keeps each
