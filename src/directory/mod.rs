@@ -263,6 +263,8 @@ pub struct Directory {
     former: BTreeMap<PersonId, FormerPerson>,
     /// Which kept version this is, once the service has recorded it (see `DirectoryVersion`).
     version: Option<DirectoryVersion>,
+    /// [`Directory::names_key`], worked out on first use; emptied where the names change.
+    names_key: std::sync::OnceLock<u64>,
 }
 
 impl Directory {
@@ -361,6 +363,7 @@ impl Directory {
     pub fn with_agencies_of(self, base: &Directory) -> Directory {
         let mut dir = self;
         dir.version = None;
+        dir.names_key = std::sync::OnceLock::new();
         let own = std::mem::replace(&mut dir.agencies, base.agencies.clone());
         for (id, agency) in &mut dir.agencies {
             let connected = own
@@ -499,6 +502,24 @@ impl Directory {
         }
         dir.people.sort();
         Ok(dir)
+    }
+
+    /// A fingerprint of its people's and agencies' names, read once for each directory: the
+    /// privacy screen keeps the allow list it builds from those names under it, and finding
+    /// the list must not mean reading 50,000 names again for every field it screens.
+    pub fn names_key(&self) -> u64 {
+        *self.names_key.get_or_init(|| {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            for person in self.people() {
+                person.name.hash(&mut hasher);
+            }
+            0xA6u8.hash(&mut hasher);
+            for agency in self.agencies() {
+                agency.name.hash(&mut hasher);
+            }
+            hasher.finish()
+        })
     }
 
     /// The kept version this directory is, when the service recorded it; decisions carry it.
@@ -672,5 +693,50 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
             format!("line {line}: {}", e.message().trim())
         }
         None => e.message().trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo() -> Directory {
+        Directory::load(Path::new("policies/demo/directory.toml")).expect("the demo directory")
+    }
+
+    /// The key the privacy screen finds its allow list under is kept with the directory, so it
+    /// must change with any name, and only then: a stale key would screen with old names.
+    #[test]
+    fn the_names_key_changes_with_the_names_and_only_with_them() {
+        let dir = demo();
+        let key = dir.names_key();
+        assert_eq!(dir.clone().names_key(), key, "a copy has the same names");
+
+        let mut linked = dir.clone();
+        let someone = dir.people().next().expect("people").clone();
+        linked.set_identity(Platform::Slack, "T0NEW", "U0NEW", someone.email.as_deref());
+        assert_eq!(linked.names_key(), key, "a chat identity is not a name");
+
+        let mut people: Vec<Person> = dir.people().cloned().collect();
+        let mut newcomer = someone.clone();
+        newcomer.id = PersonId("newcomer".into());
+        newcomer.name = "Ada Newcomer".into();
+        newcomer.email = Some("ada.newcomer@norfolk-asc.example.org".into());
+        newcomer.slack = None;
+        newcomer.teams = None;
+        people.push(newcomer);
+        let joined = dir.with_people(people).expect("one more person");
+        assert_ne!(joined.names_key(), key, "a new person's name");
+
+        let mut renamed = dir.agencies().cloned().collect::<Vec<_>>();
+        renamed[0].name = format!("{} (renamed)", renamed[0].name);
+        let base = Directory::from_parts("renamed", renamed, Vec::new()).expect("agencies");
+        let moved = dir.clone().with_agencies_of(&base);
+        assert_ne!(moved.names_key(), key, "an agency's new name");
+        assert_eq!(
+            moved.names_key(),
+            dir.clone().with_agencies_of(&base).names_key(),
+            "worked out from the names alone"
+        );
     }
 }

@@ -3,7 +3,6 @@
 //! Professionals in the directory, agencies and places pass.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use regex::Regex;
@@ -71,18 +70,11 @@ impl Allow {
     }
 
     /// The allow list for a directory, built once for each distinct directory (by the names
-    /// in it) and shared, so screening every field of every command does not rebuild it.
+    /// in it, [`crate::directory::Directory::names_key`]) and shared, so screening every field
+    /// of every command neither rebuilds it nor reads every name again to find it.
     pub fn for_directory(directory: &crate::directory::Directory) -> Arc<Allow> {
         static CACHE: LazyLock<Mutex<Vec<CachedAllow>>> = LazyLock::new(|| Mutex::new(Vec::new()));
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        for person in directory.people() {
-            person.name.hash(&mut hasher);
-        }
-        0xA6u8.hash(&mut hasher);
-        for agency in directory.agencies() {
-            agency.name.hash(&mut hasher);
-        }
-        let key = hasher.finish();
+        let key = directory.names_key();
         let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, allow)) = cache.iter().find(|(k, _)| *k == key) {
             return Arc::clone(allow);
