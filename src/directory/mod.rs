@@ -212,12 +212,15 @@ pub enum DirectoryError {
     DuplicateEmail { path: String, email: String },
 }
 
-/// People in id order (so a directory has one stored form and exports are stable), with a hash
-/// index by id: finding someone costs the same at 50 people as at 50,000.
+/// People in id order (so a directory has one stored form and exports are stable), with hash
+/// indexes by id and by agency: finding someone, or an agency's people, costs the same at 50
+/// people as at 50,000.
 #[derive(Debug, Clone, Default)]
 struct People {
     list: Vec<Person>,
     at: HashMap<PersonId, usize>,
+    /// Each agency's people, as positions in `list`, in its order.
+    in_agency: HashMap<AgencyId, Vec<usize>>,
 }
 
 impl People {
@@ -238,16 +241,32 @@ impl People {
         self.list.iter()
     }
 
+    /// An agency's people, in id order.
+    fn of_agency<'a>(&'a self, agency: &AgencyId) -> impl Iterator<Item = &'a Person> + 'a {
+        self.in_agency
+            .get(agency)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.list.get(i))
+    }
+
     /// Adds someone at the end; `sort` puts them in place.
     fn push(&mut self, person: Person) {
-        self.at.insert(person.id.clone(), self.list.len());
+        let i = self.list.len();
+        self.at.insert(person.id.clone(), i);
+        self.in_agency
+            .entry(person.agency.clone())
+            .or_default()
+            .push(i);
         self.list.push(person);
     }
 
     fn sort(&mut self) {
         self.list.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        self.in_agency.clear();
         for (i, p) in self.list.iter().enumerate() {
             self.at.insert(p.id.clone(), i);
+            self.in_agency.entry(p.agency.clone()).or_default().push(i);
         }
     }
 }
@@ -607,7 +626,7 @@ impl Directory {
 
     /// The people of one agency.
     pub fn members<'a>(&'a self, agency: &'a AgencyId) -> impl Iterator<Item = &'a Person> + 'a {
-        self.people.values().filter(move |p| &p.agency == agency)
+        self.people.of_agency(agency)
     }
 
     /// The person behind a Slack user id in a workspace.
@@ -737,6 +756,33 @@ mod tests {
             moved.names_key(),
             dir.clone().with_agencies_of(&base).names_key(),
             "worked out from the names alone"
+        );
+    }
+
+    /// An agency's people come from an index, in id order, whatever order they were listed in.
+    #[test]
+    fn an_agencys_members_are_its_people_in_id_order() {
+        let dir = demo();
+        let mut listed: Vec<Person> = dir.people().cloned().collect();
+        listed.reverse();
+        let reversed = Directory::from_parts("reversed", dir.agencies().cloned().collect(), listed)
+            .expect("the same people");
+        for agency in dir.agencies() {
+            let scanned: Vec<&PersonId> = dir
+                .people()
+                .filter(|p| p.agency == agency.id)
+                .map(|p| &p.id)
+                .collect();
+            let indexed: Vec<&PersonId> = reversed.members(&agency.id).map(|p| &p.id).collect();
+            assert_eq!(indexed, scanned, "{}", agency.id);
+            let mut sorted = scanned.clone();
+            sorted.sort();
+            assert_eq!(scanned, sorted, "{}: in id order", agency.id);
+        }
+        assert_eq!(
+            dir.members(&AgencyId("no-such-agency".into())).count(),
+            0,
+            "an unknown agency has nobody"
         );
     }
 }
