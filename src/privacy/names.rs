@@ -99,16 +99,27 @@ impl Allow {
             .split(|c: char| !c.is_ascii_alphabetic())
             .filter(|part| !part.is_empty())
             .collect();
-        if parts.len() < 2 || parts.iter().all(|p| p.len() == 1) {
+        if parts.len() < 2 {
             return false;
         }
-        self.people.iter().any(|name| {
-            parts.iter().all(|part| {
-                if part.len() == 1 {
-                    name.iter().any(|n| n.starts_with(part))
-                } else {
-                    name.iter().any(|n| n == part)
-                }
+        // A whole word of the address must be one of the person's name words: only the
+        // professionals with that word are candidates, however large the directory.
+        let Some(candidates) = parts
+            .iter()
+            .find(|part| part.len() > 1)
+            .and_then(|word| self.by_word.get(*word))
+        else {
+            return false;
+        };
+        candidates.iter().any(|&index| {
+            self.people.get(index).is_some_and(|name| {
+                parts.iter().all(|part| {
+                    if part.len() == 1 {
+                        name.iter().any(|n| n.starts_with(part))
+                    } else {
+                        name.iter().any(|n| n == part)
+                    }
+                })
             })
         })
     }
