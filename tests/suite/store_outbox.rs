@@ -34,6 +34,15 @@ fn outbox_in(key: &str, lane: &str, text: &str) -> NewOutbox {
     }
 }
 
+/// Every test row's target paces in the one channel its target names (`outbox_in`).
+fn asc_channel(_: &serde_json::Value) -> Option<PacingRow> {
+    Some(PacingRow {
+        platform: "slack".into(),
+        workspace: "T0NORFOLK".into(),
+        channel: "C0ASC".into(),
+    })
+}
+
 fn schedule(key: &str, kind: &str, due: &str) -> NewSchedule {
     NewSchedule {
         idempotency_key: key.to_string(),
@@ -738,15 +747,8 @@ async fn a_row_brought_forward_books_its_slot_as_the_row_ahead_is_sent(db: &Test
     let store = db.open().await;
     let (r, _, _) = seeded(&store, 4, 1).await;
     let lane = format!("{r}/target-0");
-    let channel = |_: &serde_json::Value| {
-        Some(PacingRow {
-            platform: "slack".into(),
-            workspace: "T0NORFOLK".into(),
-            channel: "C0ASC".into(),
-        })
-    };
     let paced = NextSlot {
-        slot_in: channel,
+        slot_in: asc_channel,
         spacing: Duration::from_secs(1),
     };
     let t0 = now();
@@ -837,20 +839,13 @@ async fn a_post_is_marked_sent_with_the_batch_that_records_it(db: &TestDb) {
         .expect("claims");
     assert_eq!(claimed.len(), 1);
     let id = claimed[0].id;
-    let channel = |_: &serde_json::Value| {
-        Some(PacingRow {
-            platform: "slack".into(),
-            workspace: "T0NORFOLK".into(),
-            channel: "C0ASC".into(),
-        })
-    };
     let sent_by = |owner: &str| SentRow {
         id,
         owner: owner.into(),
         result: "1.0001".into(),
         at: t0,
         next: NextSlot {
-            slot_in: channel,
+            slot_in: asc_channel,
             spacing: Duration::from_secs(1),
         },
     };
