@@ -28,6 +28,7 @@ impl Dialect for Postgres {
     const CLAIM_SCHEDULE: &'static str = claim_schedule_sql!(" FOR UPDATE SKIP LOCKED");
     const ONE_WRITER: bool = false;
     const KEEP_SIZED_STATEMENTS: bool = false;
+    const MANY_STATEMENTS: bool = false;
     const ANONYMOUS_PLACEHOLDERS: bool = false;
 
     fn rows_affected(result: &PgQueryResult) -> u64 {

@@ -31,6 +31,7 @@ use sqlx::{
 use std::time::Duration;
 
 mod append;
+mod writes;
 
 /// Claims ready outbox rows in id order, skipping a lane while an earlier row of it is pending
 /// (a lane is delivered strictly in order). `$lock` is the backend's way of letting concurrent
@@ -190,6 +191,10 @@ pub trait Dialect: Database + sqlx::database::HasStatementCache {
     /// of a kept statement, may switch to one plan for every value, which for the `IN (…)`
     /// look-ups here read whole tables (11 ms a group instead of under 1).
     const KEEP_SIZED_STATEMENTS: bool;
+    /// Whether one call may carry several statements with values (SQLite: yes, each binding
+    /// its values after the previous one's; PostgreSQL's protocol: one statement a call). Where
+    /// it may, a group's writes go in one round trip ([`writes::Writes`]).
+    const MANY_STATEMENTS: bool;
     /// Whether statements built at run time (a group's multi-row inserts) use anonymous `?`
     /// placeholders, bound in the order they appear. SQLite looks a numbered placeholder up by
     /// name with a walk of the statement's list of names, so binding thousands of `$N` costs
@@ -216,7 +221,6 @@ pub(super) const SNAPSHOT_FORMAT: &str = concat!("dispute/", env!("CARGO_PKG_VER
 /// The log's sealed head as a write transaction moves it: read once, written once at the end,
 /// however many batches the transaction appends.
 pub(super) struct Head {
-    global_seq: i64,
     hash: String,
     reference: String,
     seq: i64,
@@ -225,28 +229,38 @@ pub(super) struct Head {
 }
 
 impl Head {
-    /// Seals the newest event appended in the transaction, if any.
-    async fn write<DB>(conn: &mut DB::Connection, head: Option<Head>) -> Result<(), StoreError>
+    /// Seals the newest event appended since it was read, if any, with the group's other
+    /// writes. Its place in the whole log is read back from the events, not carried: the chain
+    /// head's lock (or SQLite's one writer) keeps anyone else from appending meanwhile, so the
+    /// highest place is the newest event's, and the events' insert needs no answer.
+    async fn write<DB>(
+        conn: &mut DB::Connection,
+        w: &mut writes::Writes<DB>,
+        head: &mut Head,
+    ) -> Result<(), StoreError>
     where
-        DB: Database,
+        DB: Dialect,
+        DB::Arguments: IntoArguments<DB>,
         for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
         for<'q> i64: Encode<'q, DB> + Type<DB>,
-        for<'q> String: Encode<'q, DB> + Type<DB>,
-        for<'q> <DB as Database>::Arguments: IntoArguments<DB>,
     {
-        let Some(head) = head.filter(|h| h.moved) else {
+        if !head.moved {
             return Ok(());
+        }
+        let sql = if DB::ANONYMOUS_PLACEHOLDERS {
+            "UPDATE chain_head SET global_seq = (SELECT max(global_seq) FROM events),
+                    hash = ?, reference = ?, seq = ? WHERE id = 1"
+        } else {
+            "UPDATE chain_head SET global_seq = (SELECT max(global_seq) FROM events),
+                    hash = $1, reference = $2, seq = $3 WHERE id = 1"
         };
-        sqlx::query(
-            "UPDATE chain_head SET global_seq = $1, hash = $2, reference = $3, seq = $4 WHERE id = 1",
-        )
-        .bind(head.global_seq)
-        .bind(head.hash)
-        .bind(head.reference)
-        .bind(head.seq)
-        .execute(&mut *conn)
-        .await
-        .map_err(err)?;
+        w.start(sql, true)
+            .bind(head.hash.as_str())
+            .bind(head.reference.as_str())
+            .bind(head.seq);
+        w.end(conn).await?;
+        head.moved = false;
         Ok(())
     }
 }
@@ -450,7 +464,6 @@ where
         let mut head = None;
         let out = Self::append_rows(&mut tx, items, &mut head).await?;
         if out.iter().any(Result::is_ok) {
-            Head::write(&mut tx, head).await?;
             tx.commit().await.map_err(err)?;
         } else {
             tx.rollback().await.map_err(err)?;
@@ -477,7 +490,6 @@ where
         let (mut tx, _turn) = self.begin_append().await?;
         let mut head = None;
         Self::append_in(&mut tx, &reference.to_string(), expected, batch, &mut head).await?;
-        Head::write(&mut tx, head).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -508,7 +520,6 @@ where
         };
         let mut head = None;
         Self::append_in(&mut tx, &reference.to_string(), 0, &batch, &mut head).await?;
-        Head::write(&mut tx, head).await?;
         tx.commit().await.map_err(err)?;
         Ok(Ok((reference, batch)))
     }
@@ -1420,7 +1431,9 @@ where
         lanes.sort_unstable();
         lanes.dedup();
         let busy = Self::look(&mut tx, &[], &[], &lanes, false).await?.busy;
-        Self::insert_outbox_rows(&mut tx, &rows, &busy).await?;
+        let mut w = writes::Writes::new();
+        Self::insert_outbox_rows(&mut tx, &mut w, &rows, &busy).await?;
+        w.flush(&mut tx).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -1986,7 +1999,6 @@ where
         for result in Self::append_rows(&mut tx, &items, &mut head).await? {
             result?;
         }
-        Head::write(&mut tx, head).await?;
         tx.commit().await.map_err(err)
     }
 

@@ -35,6 +35,7 @@ impl Dialect for Sqlite {
     const CLAIM_SCHEDULE: &'static str = claim_schedule_sql!("");
     const ONE_WRITER: bool = true;
     const KEEP_SIZED_STATEMENTS: bool = true;
+    const MANY_STATEMENTS: bool = true;
     const ANONYMOUS_PLACEHOLDERS: bool = true;
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {

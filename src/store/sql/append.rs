@@ -8,9 +8,8 @@
 //! rows. A batch whose dispute moved on, or whose request is already recorded, is left out
 //! before anything is written, so it touches only itself and the later batches on its dispute.
 
-use super::{
-    BEHIND_US, Db, Dialect, Head, QUIET_EVENTS, SNAPSHOT_FORMAT, err, is_unique_violation,
-};
+use super::writes::Writes;
+use super::{BEHIND_US, Db, Dialect, Head, QUIET_EVENTS, SNAPSHOT_FORMAT, err};
 use crate::escalation::Dispute;
 use crate::store::chain::{self, StoredEvent};
 use crate::store::logline::LogLine;
@@ -232,23 +231,30 @@ where
             return Ok(out);
         }
 
-        Self::insert_keys(conn, &accepted).await?;
-        if let Some(global_seq) = Self::insert_events(conn, &accepted).await? {
-            head.global_seq = global_seq;
-        }
+        // The writes below go to the database together where it takes them together, before
+        // anything here reads what they write.
+        let mut w = Writes::<DB>::new();
+        Self::insert_keys(conn, &mut w, &accepted).await?;
+        Self::insert_events(conn, &mut w, &accepted).await?;
+        let cancel = {
+            let a = DB::ANONYMOUS_PLACEHOLDERS;
+            let mut sql = String::from("UPDATE schedule SET status = 'cancelled', done_us = ");
+            mark(a, 1, &mut sql);
+            sql.push_str(" WHERE reference = ");
+            mark(a, 2, &mut sql);
+            sql.push_str(" AND kind = ");
+            mark(a, 3, &mut sql);
+            sql.push_str(" AND status = 'pending'");
+            sql
+        };
         for a in &accepted {
             let now_us = a.batch.events.first().map_or(0, |e| micros(e.at));
             for kind in &a.batch.cancel_schedule_kinds {
-                sqlx::query(
-                    "UPDATE schedule SET status = 'cancelled', done_us = $1
-                     WHERE reference = $2 AND kind = $3 AND status = 'pending'",
-                )
-                .bind(now_us)
-                .bind(a.reference)
-                .bind(kind.as_str())
-                .execute(&mut *conn)
-                .await
-                .map_err(err)?;
+                w.start(&cancel, DB::KEEP_SIZED_STATEMENTS)
+                    .bind(now_us)
+                    .bind(a.reference)
+                    .bind(kind.as_str());
+                w.end(conn).await?;
             }
         }
         let outbox: Vec<(&str, i64, &NewOutbox)> = accepted
@@ -258,10 +264,12 @@ where
                 a.batch.outbox.iter().map(move |o| (a.reference, at, o))
             })
             .collect();
-        Self::insert_outbox_rows(conn, &outbox, &busy).await?;
-        Self::insert_schedule_rows(conn, &accepted).await?;
-        Self::write_states(conn, &accepted, &snapshots).await?;
-        Self::write_log_lines(conn, &accepted, &lines).await?;
+        Self::insert_outbox_rows(conn, &mut w, &outbox, &busy).await?;
+        Self::insert_schedule_rows(conn, &mut w, &accepted).await?;
+        Self::write_states(conn, &mut w, &accepted, &snapshots).await?;
+        Self::write_log_lines(conn, &mut w, &accepted, &lines).await?;
+        Head::write(conn, &mut w, head).await?;
+        w.flush(conn).await?;
         // Last, so a lane the batches just queued rows in brings its next one forward.
         for a in &accepted {
             if let Some(sent) = &a.batch.sent {
@@ -414,9 +422,8 @@ where
                     ("b", _, _) => {
                         out.busy.insert(name);
                     }
-                    ("h", Some(global_seq), _) => {
+                    ("h", _, _) => {
                         out.head = Some(Head {
-                            global_seq,
                             hash: name,
                             reference: String::new(),
                             seq: 0,
@@ -436,6 +443,7 @@ where
 
     async fn insert_keys(
         conn: &mut DB::Connection,
+        w: &mut Writes<DB>,
         accepted: &[Accepted<'_>],
     ) -> Result<(), StoreError> {
         let rows: Vec<(&str, &str, i64)> = accepted
@@ -451,39 +459,32 @@ where
                 "INSERT INTO inbound_keys (key, reference, at_us) VALUES {}",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 3, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
+            w.start(&sql, kept::<DB>(part.len()));
             for (key, reference, at) in part {
-                q = q.bind(*key).bind(*reference).bind(*at);
+                w.bind(*key).bind(*reference).bind(*at);
             }
-            q.execute(&mut *conn).await.map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Duplicate
-                } else {
-                    err(e)
-                }
-            })?;
+            w.end(conn).await?;
         }
         Ok(())
     }
 
-    /// Inserts the group's events in order; the newest one's place in the whole log.
+    /// Inserts the group's events in order. Each takes the next place in the whole log
+    /// (`global_seq`), which the head then reads back ([`Head::write`]).
     async fn insert_events(
         conn: &mut DB::Connection,
+        w: &mut Writes<DB>,
         accepted: &[Accepted<'_>],
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<(), StoreError> {
         let rows: Vec<&StoredEvent> = accepted.iter().flat_map(|a| a.rows.iter()).collect();
-        let mut newest = None;
         for part in rows.chunks(chunk(9)) {
             let sql = format!(
                 "INSERT INTO events (reference, seq, at_us, actor, kind, body, prev_hash, prev_global_hash, hash)
-                 VALUES {} RETURNING global_seq",
+                 VALUES {}",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 9, 1)
             );
-            let mut q = sqlx::query_scalar::<DB, i64>(AssertSqlSafe(sql))
-                .persistent(kept::<DB>(part.len()));
+            w.start(&sql, kept::<DB>(part.len()));
             for r in part {
-                q = q
-                    .bind(r.reference.as_str())
+                w.bind(r.reference.as_str())
                     .bind(r.seq)
                     .bind(r.at_us)
                     .bind(r.actor.as_deref())
@@ -493,20 +494,9 @@ where
                     .bind(r.prev_global_hash.as_str())
                     .bind(r.hash.as_str());
             }
-            let seqs = q.fetch_all(&mut *conn).await.map_err(|e| {
-                // (reference, seq) is unique: another writer recorded an event number first,
-                // which the version check under the chain head's lock rules out.
-                if is_unique_violation(&e) {
-                    StoreError::Database(format!(
-                        "another writer recorded the same event number while this group held the log's head: {e}"
-                    ))
-                } else {
-                    err(e)
-                }
-            })?;
-            newest = seqs.into_iter().max().max(newest);
+            w.end(conn).await?;
         }
-        Ok(newest)
+        Ok(())
     }
 
     /// Queues outbox rows in the caller's transaction, which holds the lanes
@@ -521,6 +511,7 @@ where
     /// it.
     pub(super) async fn insert_outbox_rows(
         conn: &mut DB::Connection,
+        w: &mut Writes<DB>,
         rows: &[(&str, i64, &NewOutbox)],
         busy: &HashSet<String>,
     ) -> Result<(), StoreError> {
@@ -531,7 +522,7 @@ where
                  VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), COLS, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
+            w.start(&sql, kept::<DB>(part.len()));
             for (reference, created, o) in part {
                 let ready = micros(o.available_at);
                 let available = if busy.contains(o.lane.as_str()) {
@@ -539,8 +530,7 @@ where
                 } else {
                     ready
                 };
-                q = q
-                    .bind(o.idempotency_key.as_str())
+                w.bind(o.idempotency_key.as_str())
                     .bind(*reference)
                     .bind(o.lane.as_str())
                     .bind(o.target.to_string())
@@ -549,13 +539,14 @@ where
                     .bind(available)
                     .bind(ready);
             }
-            q.execute(&mut *conn).await.map_err(err)?;
+            w.end(conn).await?;
         }
         Ok(())
     }
 
     async fn insert_schedule_rows(
         conn: &mut DB::Connection,
+        w: &mut Writes<DB>,
         accepted: &[Accepted<'_>],
     ) -> Result<(), StoreError> {
         let rows: Vec<(&str, &crate::store::NewSchedule)> = accepted
@@ -568,16 +559,15 @@ where
                  VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 5, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
+            w.start(&sql, kept::<DB>(part.len()));
             for (reference, s) in part {
-                q = q
-                    .bind(s.idempotency_key.as_str())
+                w.bind(s.idempotency_key.as_str())
                     .bind(*reference)
                     .bind(s.kind.as_str())
                     .bind(micros(s.due_at))
                     .bind(s.payload.to_string());
             }
-            q.execute(&mut *conn).await.map_err(err)?;
+            w.end(conn).await?;
         }
         Ok(())
     }
@@ -589,6 +579,7 @@ where
     /// [`QUIET_EVENTS`] behind (`snapshots`: the versions stored), not at every append.
     async fn write_states(
         conn: &mut DB::Connection,
+        w: &mut Writes<DB>,
         accepted: &[Accepted<'_>],
         snapshots: &HashMap<String, i64>,
     ) -> Result<(), StoreError> {
@@ -601,11 +592,16 @@ where
                 Some(after) if after.version == version => after.clone(),
                 // The new events are already inserted: folding what is stored gives the state
                 // after the newest of them, which a later batch in the group replaces.
-                _ => Dispute::from_events(&Self::load_events(conn, a.reference).await?),
+                _ => {
+                    w.flush(conn).await?;
+                    Dispute::from_events(&Self::load_events(conn, a.reference).await?)
+                }
             };
             let only_version = matches!(&a.batch.before, Some(before)
                 if before.version == a.expected && projection::only_version_differs(before, &state));
             if !only_version {
+                // Its own statements, after the ones held (an earlier batch's among them).
+                w.flush(conn).await?;
                 Self::write_projection(conn, a.reference, &state).await?;
             }
             if last.insert(a.reference, state).is_none() {
@@ -630,14 +626,14 @@ where
                 " ELSE version END WHERE reference IN ({})",
                 list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 2 * part.len() + 1)
             ));
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
+            w.start(&sql, kept::<DB>(part.len()));
             for (reference, d) in part {
-                q = q.bind(*reference).bind(d.version as i64);
+                w.bind(*reference).bind(d.version as i64);
             }
             for (reference, _) in part {
-                q = q.bind(*reference);
+                w.bind(*reference);
             }
-            q.execute(&mut *conn).await.map_err(err)?;
+            w.end(conn).await?;
         }
         let mut texts = Vec::with_capacity(states.len());
         for (reference, d) in &states {
@@ -657,15 +653,14 @@ where
                  SET version = excluded.version, format = excluded.format, state = excluded.state",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 4, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
+            w.start(&sql, kept::<DB>(part.len()));
             for (reference, version, text) in part {
-                q = q
-                    .bind(*reference)
+                w.bind(*reference)
                     .bind(*version)
                     .bind(SNAPSHOT_FORMAT)
                     .bind(text.as_str());
             }
-            q.execute(&mut *conn).await.map_err(err)?;
+            w.end(conn).await?;
         }
         Ok(())
     }
@@ -676,6 +671,7 @@ where
     /// when it is next written, the events it missed are read and applied.
     async fn write_log_lines(
         conn: &mut DB::Connection,
+        w: &mut Writes<DB>,
         accepted: &[Accepted<'_>],
         stored: &HashMap<String, String>,
     ) -> Result<(), StoreError> {
@@ -716,6 +712,7 @@ where
                         // Behind by events that only counted: those and the group's (all in the
                         // record now) applied to the line as stored.
                         l = base;
+                        w.flush(conn).await?;
                         let missed = Self::load_events_after(conn, reference, l.version as i64);
                         for e in missed.await? {
                             l.apply(&e);
@@ -733,7 +730,10 @@ where
                     LogLine::fold(reference, &events)
                 }
                 // Missing, unreadable or ahead of the record: fold the whole record.
-                None => LogLine::fold(reference, &Self::load_events(conn, reference).await?),
+                None => {
+                    w.flush(conn).await?;
+                    LogLine::fold(reference, &Self::load_events(conn, reference).await?)
+                }
             };
             lines.insert(reference, line);
         }
@@ -747,11 +747,11 @@ where
                 "DELETE FROM dispute_log WHERE reference IN ({})",
                 list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
+            w.start(&sql, kept::<DB>(part.len()));
             for r in part {
-                q = q.bind(*r);
+                w.bind(*r);
             }
-            q.execute(&mut *conn).await.map_err(err)?;
+            w.end(conn).await?;
         }
         let mut rows = Vec::new();
         for reference in &order {
@@ -770,17 +770,16 @@ where
                      receiving = excluded.receiving, line = excluded.line",
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 6, 1)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(kept::<DB>(part.len()));
+            w.start(&sql, kept::<DB>(part.len()));
             for (reference, l, text) in part {
-                q = q
-                    .bind(*reference)
+                w.bind(*reference)
                     .bind(l.board.as_str())
                     .bind(micros(l.raised))
                     .bind(l.raising.as_str())
                     .bind(l.receiving.as_str())
                     .bind(text.as_str());
             }
-            q.execute(&mut *conn).await.map_err(err)?;
+            w.end(conn).await?;
         }
         Ok(())
     }
