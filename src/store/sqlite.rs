@@ -153,10 +153,14 @@ impl Db<Sqlite> {
         let checked = check_ours(&mut probe, path).await;
         let _ = probe.close().await;
         checked?;
+        // A statement of a group that changes more than 64 KiB of pages keeps their old content
+        // in a statement journal, which SQLite otherwise moves into a new temporary file (five
+        // system calls, and a file created and removed, tens of times a second under load).
         let mut options = base
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma("temp_store", "memory");
         if let Some(pages) = max_pages {
             options = options.pragma("max_page_count", pages.to_string());
         }
