@@ -91,6 +91,9 @@ pub fn run(args: WriteArgs) -> Result<ExitCode, String> {
 struct Run {
     /// Acknowledgement latency of every answered note, in microseconds.
     latencies: Vec<u64>,
+    /// The second of the run each of those notes was sent in (paced: was due in), so a slow
+    /// stretch shows where it falls, not only in the run's percentiles.
+    seconds: Vec<u32>,
     /// Answers that were not "recorded", by what they said.
     other: BTreeMap<String, u64>,
     /// Notes acknowledged as recorded, by their marker.
@@ -292,7 +295,8 @@ async fn full_speed(
 ) -> Run {
     let result = Arc::new(Mutex::new(Run::default()));
     let next = Arc::new(AtomicU64::new(0));
-    let end = Instant::now() + Duration::from_secs(args.seconds);
+    let start = Instant::now();
+    let end = start + Duration::from_secs(args.seconds);
     let mut tasks = Vec::new();
     for _ in 0..args.connections {
         let (http, endpoint, references, result, next) = (
@@ -310,7 +314,8 @@ async fn full_speed(
                 let sent = Instant::now();
                 let answer = send(&http, &endpoint, body(reference, n, &m)).await;
                 let latency = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-                result.lock().await.tally(answer, latency, m);
+                let second = second_of(sent - start);
+                result.lock().await.tally(answer, latency, second, m);
             }
         }));
     }
@@ -359,7 +364,8 @@ async fn paced(
             let m = marker(run, 'p', n);
             let answer = send(&http, &endpoint, body(reference, n, &m)).await;
             let latency = u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX);
-            result.lock().await.tally(answer, latency, m);
+            let second = second_of(due - start);
+            result.lock().await.tally(answer, latency, second, m);
             drop(permit);
         }));
     }
@@ -372,8 +378,9 @@ async fn paced(
 }
 
 impl Run {
-    fn tally(&mut self, answer: Result<bool, String>, latency: u64, marker: String) {
+    fn tally(&mut self, answer: Result<bool, String>, latency: u64, second: u32, marker: String) {
         self.latencies.push(latency);
+        self.seconds.push(second);
         match answer {
             Ok(true) => self.acked.push(marker),
             Ok(false) => *self.other.entry("not recorded".into()).or_default() += 1,
@@ -404,10 +411,30 @@ fn report(what: &str, run: &Run, elapsed: Duration, cpu: f64, server: &Server) {
         100.0 * cpu / secs,
         1000.0 * cpu / run.acked.len().max(1) as f64
     );
+    println!("  p99 by second: {}", by_second(run).join(" "));
     if !run.other.is_empty() {
         let other: Vec<String> = run.other.iter().map(|(k, n)| format!("{k}: {n}")).collect();
         println!("  not recorded: {}", other.join("; "));
     }
+}
+
+fn second_of(since_start: Duration) -> u32 {
+    u32::try_from(since_start.as_secs()).unwrap_or(u32::MAX)
+}
+
+/// The p99 of each second of the run, in ms, in order.
+fn by_second(run: &Run) -> Vec<String> {
+    let mut seconds: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+    for (latency, second) in run.latencies.iter().zip(&run.seconds) {
+        seconds.entry(*second).or_default().push(*latency);
+    }
+    seconds
+        .into_values()
+        .map(|mut l| {
+            l.sort_unstable();
+            format!("{:.1}", percentile(&l, 99.0) as f64 / 1000.0)
+        })
+        .collect()
 }
 
 /// Every acknowledged note is in the record exactly once.
