@@ -224,7 +224,7 @@ pub(super) struct Head {
     hash: String,
     reference: String,
     seq: i64,
-    /// Whether events were appended since it was read.
+    /// Whether events were appended since it was read or last written.
     moved: bool,
 }
 

@@ -236,21 +236,17 @@ where
         let mut w = Writes::<DB>::new();
         Self::insert_keys(conn, &mut w, &accepted).await?;
         Self::insert_events(conn, &mut w, &accepted).await?;
-        let cancel = {
-            let a = DB::ANONYMOUS_PLACEHOLDERS;
-            let mut sql = String::from("UPDATE schedule SET status = 'cancelled', done_us = ");
-            mark(a, 1, &mut sql);
-            sql.push_str(" WHERE reference = ");
-            mark(a, 2, &mut sql);
-            sql.push_str(" AND kind = ");
-            mark(a, 3, &mut sql);
-            sql.push_str(" AND status = 'pending'");
-            sql
+        let cancel = if DB::ANONYMOUS_PLACEHOLDERS {
+            "UPDATE schedule SET status = 'cancelled', done_us = ?
+             WHERE reference = ? AND kind = ? AND status = 'pending'"
+        } else {
+            "UPDATE schedule SET status = 'cancelled', done_us = $1
+             WHERE reference = $2 AND kind = $3 AND status = 'pending'"
         };
         for a in &accepted {
             let now_us = a.batch.events.first().map_or(0, |e| micros(e.at));
             for kind in &a.batch.cancel_schedule_kinds {
-                w.start(&cancel, DB::KEEP_SIZED_STATEMENTS)
+                w.start(cancel, DB::KEEP_SIZED_STATEMENTS)
                     .bind(now_us)
                     .bind(a.reference)
                     .bind(kind.as_str());

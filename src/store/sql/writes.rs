@@ -80,6 +80,7 @@ where
         if let Some(e) = self.unbound.take() {
             self.sql.clear();
             self.args = DB::Arguments::default();
+            self.kept = true;
             return Err(StoreError::Database(format!(
                 "a value could not be bound: {e}"
             )));
