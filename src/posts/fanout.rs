@@ -51,9 +51,9 @@ pub fn outbox_row(
     NewOutbox {
         idempotency_key,
         lane,
-        target: serde_json::to_value(target)
+        target: serde_json::to_string(target)
             .expect("a Target is plain data with string keys, which always serialises"),
-        payload: serde_json::to_value(message)
+        payload: serde_json::to_string(message)
             .expect("a Message is plain data with string keys, which always serialises"),
         available_at: at,
     }

@@ -35,7 +35,7 @@ pub fn event_hash(
 
 /// An event row as stored.
 #[derive(Debug, Clone)]
-pub(super) struct StoredEvent {
+pub struct StoredEvent {
     pub global_seq: i64,
     pub reference: String,
     pub seq: i64,

@@ -110,16 +110,18 @@ pub struct AppliedDirectory {
 }
 
 /// A message the delivery worker must post: one row per message per target thread.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOutbox {
     /// Unique per message and target, so a retried append never posts twice.
     pub idempotency_key: String,
     /// Rows in one lane (one thread, one person's DMs) are delivered strictly in order.
     pub lane: String,
-    /// Where it goes, as the chat layer describes it (platform, channel, thread or person).
-    pub target: serde_json::Value,
-    /// The platform-neutral message.
-    pub payload: serde_json::Value,
+    /// Where it goes, as the chat layer describes it (platform, channel, thread or person), as
+    /// JSON text. Text, not a tree of values: it is written out once, straight from the
+    /// target, where the writer's turn would otherwise build the tree and then print it.
+    pub target: String,
+    /// The platform-neutral message, as JSON text (written once, as `target` is).
+    pub payload: String,
     /// Not before this instant (working hours, pacing).
     pub available_at: DateTime<Utc>,
 }

@@ -2,14 +2,15 @@
 //! head row; workers claim outbox and schedule rows with `FOR UPDATE SKIP LOCKED` and a lease.
 
 use super::StoreError;
+use super::chain::StoredEvent;
 use super::sql::{
-    Db, Dialect, claim_outbox_sql, claim_schedule_sql, err, next_outbox_leased_sql,
-    next_outbox_ready_sql, refuse_newer_schema,
+    Db, Dialect, KeyRow, Look, OutboxInsert, Step, Writes, arrays, claim_outbox_sql,
+    claim_schedule_sql, err, next_outbox_leased_sql, next_outbox_ready_sql, refuse_newer_schema,
 };
 use super::{BulkSchedule, micros};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
-use sqlx::{Postgres, Row};
+use sqlx::{PgConnection, Postgres, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -33,6 +34,40 @@ impl Dialect for Postgres {
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    fn look<'a>(
+        conn: &'a mut PgConnection,
+        references: &'a [&'a str],
+        keys: &'a [&'a str],
+        lanes: &'a [&'a str],
+        with_head: bool,
+    ) -> Step<'a, Look> {
+        Box::pin(arrays::look(conn, references, keys, lanes, with_head))
+    }
+
+    fn insert_keys<'a>(
+        conn: &'a mut PgConnection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [KeyRow<'a>],
+    ) -> Step<'a, ()> {
+        Box::pin(arrays::insert_keys(conn, w, rows))
+    }
+
+    fn insert_events<'a>(
+        conn: &'a mut PgConnection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [&'a StoredEvent],
+    ) -> Step<'a, ()> {
+        Box::pin(arrays::insert_events(conn, w, rows))
+    }
+
+    fn insert_outbox<'a>(
+        conn: &'a mut PgConnection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [OutboxInsert<'a>],
+    ) -> Step<'a, ()> {
+        Box::pin(arrays::insert_outbox(conn, w, rows))
     }
 }
 

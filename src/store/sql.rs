@@ -31,7 +31,14 @@ use sqlx::{
 use std::time::Duration;
 
 mod append;
+pub(super) mod arrays;
 mod writes;
+
+pub(super) use append::{KeyRow, Look, OutboxInsert};
+pub(super) use writes::Writes;
+
+/// A future a backend's form of a group's read or write returns.
+pub(super) type Step<'a, T> = futures_util::future::BoxFuture<'a, Result<T, StoreError>>;
 
 /// Claims ready outbox rows in id order, skipping a lane while an earlier row of it is pending
 /// (a lane is delivered strictly in order). `$lock` is the backend's way of letting concurrent
@@ -202,6 +209,41 @@ pub trait Dialect: Database + sqlx::database::HasStatementCache {
     const ANONYMOUS_PLACEHOLDERS: bool;
     /// How many rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    // A group's reads and its largest writes, in the form each backend runs best: on SQLite,
+    // statements with a row of placeholders per row (kept prepared per size, sent together);
+    // on PostgreSQL, one fixed statement per kind with each column bound as an array, prepared
+    // once and planned once (a statement built for its group's size was parsed and planned at
+    // every group: most of a group's time on the database).
+
+    /// Everything a group's append reads before it writes ([`Look`]): the newest event of each
+    /// of `references`, which of `keys` are recorded, which of `lanes` hold pending rows, and
+    /// the log's head if `with_head`.
+    fn look<'a>(
+        conn: &'a mut Self::Connection,
+        references: &'a [&'a str],
+        keys: &'a [&'a str],
+        lanes: &'a [&'a str],
+        with_head: bool,
+    ) -> Step<'a, Look>;
+    /// Records a group's request keys.
+    fn insert_keys<'a>(
+        conn: &'a mut Self::Connection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [KeyRow<'a>],
+    ) -> Step<'a, ()>;
+    /// Appends a group's events in order: each takes the next place in the whole log.
+    fn insert_events<'a>(
+        conn: &'a mut Self::Connection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [&'a StoredEvent],
+    ) -> Step<'a, ()>;
+    /// Queues a group's outbox rows in order, leaving out any already queued under its key.
+    fn insert_outbox<'a>(
+        conn: &'a mut Self::Connection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [OutboxInsert<'a>],
+    ) -> Step<'a, ()>;
 }
 
 /// A turn at writing, held while a write runs (always free where the database has no single
@@ -1430,7 +1472,7 @@ where
         let mut lanes: Vec<&str> = rows.iter().map(|(_, _, o)| o.lane.as_str()).collect();
         lanes.sort_unstable();
         lanes.dedup();
-        let busy = Self::look(&mut tx, &[], &[], &lanes, false).await?.busy;
+        let busy = DB::look(&mut tx, &[], &[], &lanes, false).await?.busy;
         let mut w = writes::Writes::new();
         Self::insert_outbox_rows(&mut tx, &mut w, &rows, &busy).await?;
         w.flush(&mut tx).await?;

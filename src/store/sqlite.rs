@@ -1,9 +1,10 @@
 //! The embedded backend: one SQLite file in WAL mode; one process writes at a time.
 
 use super::StoreError;
+use super::chain::StoredEvent;
 use super::sql::{
-    Db, Dialect, claim_outbox_sql, claim_schedule_sql, err, next_outbox_leased_sql,
-    next_outbox_ready_sql, refuse_newer_schema,
+    Db, Dialect, KeyRow, Look, OutboxInsert, Step, Writes, claim_outbox_sql, claim_schedule_sql,
+    err, next_outbox_leased_sql, next_outbox_ready_sql, refuse_newer_schema,
 };
 use super::{BulkSchedule, micros};
 use chrono::{DateTime, Utc};
@@ -40,6 +41,42 @@ impl Dialect for Sqlite {
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    fn look<'a>(
+        conn: &'a mut SqliteConnection,
+        references: &'a [&'a str],
+        keys: &'a [&'a str],
+        lanes: &'a [&'a str],
+        with_head: bool,
+    ) -> Step<'a, Look> {
+        Box::pin(Db::<Sqlite>::look_values(
+            conn, references, keys, lanes, with_head,
+        ))
+    }
+
+    fn insert_keys<'a>(
+        conn: &'a mut SqliteConnection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [KeyRow<'a>],
+    ) -> Step<'a, ()> {
+        Box::pin(Db::<Sqlite>::insert_keys_values(conn, w, rows))
+    }
+
+    fn insert_events<'a>(
+        conn: &'a mut SqliteConnection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [&'a StoredEvent],
+    ) -> Step<'a, ()> {
+        Box::pin(Db::<Sqlite>::insert_events_values(conn, w, rows))
+    }
+
+    fn insert_outbox<'a>(
+        conn: &'a mut SqliteConnection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [OutboxInsert<'a>],
+    ) -> Step<'a, ()> {
+        Box::pin(Db::<Sqlite>::insert_outbox_values(conn, w, rows))
     }
 }
 

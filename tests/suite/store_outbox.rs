@@ -28,8 +28,8 @@ fn outbox_in(key: &str, lane: &str, text: &str) -> NewOutbox {
     NewOutbox {
         idempotency_key: key.to_string(),
         lane: lane.to_string(),
-        target: json!({ "platform": "slack", "workspace": "T0NORFOLK", "channel": "C0ASC", "lane": lane }),
-        payload: json!({ "text": text }),
+        target: json!({ "platform": "slack", "workspace": "T0NORFOLK", "channel": "C0ASC", "lane": lane }).to_string(),
+        payload: json!({ "text": text }).to_string(),
         available_at: at("2026-05-21T09:00:00Z"),
     }
 }

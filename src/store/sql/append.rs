@@ -89,9 +89,9 @@ fn round_of<'a>(list: &'a [&'a str], round: usize, per: usize) -> &'a [&'a str] 
     &list[start..end]
 }
 
-/// What a group's append reads before it writes ([`Db::look`]).
+/// What a group's append reads before it writes ([`Dialect::look`]).
 #[derive(Default)]
-pub(super) struct Look {
+pub struct Look {
     /// Each dispute's newest event: its number and hash (none: no events yet).
     newest: HashMap<String, (u64, String)>,
     /// The request keys already recorded.
@@ -104,6 +104,67 @@ pub(super) struct Look {
     pub(super) busy: HashSet<String>,
     /// The log's head, when asked for.
     head: Option<Head>,
+}
+
+impl Look {
+    /// Takes one row of the look, whichever backend's form read it: what it is (`n` newest
+    /// event, `k` recorded key, `s` snapshot, `l` log line, `b` busy lane, `h` head), whose,
+    /// and a number and a text where the kind has them.
+    pub(in crate::store) fn take(
+        &mut self,
+        what: String,
+        name: String,
+        num: Option<i64>,
+        text: Option<String>,
+    ) -> Result<(), StoreError> {
+        match (what.as_str(), num, text) {
+            ("n", Some(seq), Some(hash)) => {
+                self.newest.insert(name, (seq as u64, hash));
+            }
+            ("k", _, _) => {
+                self.recorded.insert(name);
+            }
+            ("s", Some(version), _) => {
+                self.snapshots.insert(name, version);
+            }
+            ("l", _, Some(line)) => {
+                self.lines.insert(name, line);
+            }
+            ("b", _, _) => {
+                self.busy.insert(name);
+            }
+            ("h", _, _) => {
+                self.head = Some(Head {
+                    hash: name,
+                    reference: String::new(),
+                    seq: 0,
+                    moved: false,
+                });
+            }
+            (what, _, _) => {
+                return Err(StoreError::Corrupt(format!(
+                    "reading ahead of a group's append gave an unexpected row ({what} {name})"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A request key as the append records it: the key, its dispute, and when.
+pub type KeyRow<'a> = (&'a str, &'a str, i64);
+
+/// An outbox row as the append inserts it, its place in its lane decided ([`BEHIND_US`] while
+/// rows ahead of it are pending).
+pub struct OutboxInsert<'a> {
+    pub key: &'a str,
+    pub reference: &'a str,
+    pub lane: &'a str,
+    pub target: &'a str,
+    pub payload: &'a str,
+    pub created_us: i64,
+    pub available_us: i64,
+    pub ready_us: i64,
 }
 
 /// One accepted batch: where it goes and the rows it becomes.
@@ -159,7 +220,7 @@ where
                 .filter(|l| seen.insert(*l))
                 .collect()
         };
-        let look = Self::look(conn, &references, &keys, &lanes, head.is_none()).await?;
+        let look = DB::look(conn, &references, &keys, &lanes, head.is_none()).await?;
         let Look {
             mut newest,
             recorded,
@@ -292,7 +353,7 @@ where
     /// version and log line, which request keys are already recorded, which lanes hold pending
     /// rows and, unless the transaction already holds it, the log's head. Each part is an index
     /// look that stops at the first row, whatever the history or the backlog.
-    pub(super) async fn look(
+    pub(in crate::store) async fn look_values(
         conn: &mut DB::Connection,
         references: &[&str],
         keys: &[&str],
@@ -398,40 +459,12 @@ where
                 q = q.bind(SNAPSHOT_FORMAT);
             }
             for row in q.fetch_all(&mut *conn).await.map_err(err)? {
-                let what: String = row.try_get(0).map_err(err)?;
-                let name: String = row.try_get(1).map_err(err)?;
-                let num: Option<i64> = row.try_get(2).map_err(err)?;
-                let text: Option<String> = row.try_get(3).map_err(err)?;
-                match (what.as_str(), num, text) {
-                    ("n", Some(seq), Some(hash)) => {
-                        out.newest.insert(name, (seq as u64, hash));
-                    }
-                    ("k", _, _) => {
-                        out.recorded.insert(name);
-                    }
-                    ("s", Some(version), _) => {
-                        out.snapshots.insert(name, version);
-                    }
-                    ("l", _, Some(line)) => {
-                        out.lines.insert(name, line);
-                    }
-                    ("b", _, _) => {
-                        out.busy.insert(name);
-                    }
-                    ("h", _, _) => {
-                        out.head = Some(Head {
-                            hash: name,
-                            reference: String::new(),
-                            seq: 0,
-                            moved: false,
-                        });
-                    }
-                    (what, _, _) => {
-                        return Err(StoreError::Corrupt(format!(
-                            "reading ahead of a group's append gave an unexpected row ({what} {name})"
-                        )));
-                    }
-                }
+                out.take(
+                    row.try_get(0).map_err(err)?,
+                    row.try_get(1).map_err(err)?,
+                    row.try_get(2).map_err(err)?,
+                    row.try_get(3).map_err(err)?,
+                )?;
             }
         }
         Ok(out)
@@ -442,7 +475,7 @@ where
         w: &mut Writes<DB>,
         accepted: &[Accepted<'_>],
     ) -> Result<(), StoreError> {
-        let rows: Vec<(&str, &str, i64)> = accepted
+        let rows: Vec<KeyRow<'_>> = accepted
             .iter()
             .filter_map(|a| {
                 let key = a.batch.inbound_key.as_deref()?;
@@ -450,6 +483,18 @@ where
                 Some((key, a.reference, at))
             })
             .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        DB::insert_keys(conn, w, &rows).await
+    }
+
+    /// [`Dialect::insert_keys`] as multi-row `VALUES` statements.
+    pub(in crate::store) async fn insert_keys_values(
+        conn: &mut DB::Connection,
+        w: &mut Writes<DB>,
+        rows: &[KeyRow<'_>],
+    ) -> Result<(), StoreError> {
         for part in rows.chunks(chunk(3)) {
             let sql = format!(
                 "INSERT INTO inbound_keys (key, reference, at_us) VALUES {}",
@@ -472,6 +517,18 @@ where
         accepted: &[Accepted<'_>],
     ) -> Result<(), StoreError> {
         let rows: Vec<&StoredEvent> = accepted.iter().flat_map(|a| a.rows.iter()).collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        DB::insert_events(conn, w, &rows).await
+    }
+
+    /// [`Dialect::insert_events`] as multi-row `VALUES` statements, in order.
+    pub(in crate::store) async fn insert_events_values(
+        conn: &mut DB::Connection,
+        w: &mut Writes<DB>,
+        rows: &[&StoredEvent],
+    ) -> Result<(), StoreError> {
         for part in rows.chunks(chunk(9)) {
             let sql = format!(
                 "INSERT INTO events (reference, seq, at_us, actor, kind, body, prev_hash, prev_global_hash, hash)
@@ -511,6 +568,38 @@ where
         rows: &[(&str, i64, &NewOutbox)],
         busy: &HashSet<String>,
     ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<OutboxInsert<'_>> = rows
+            .iter()
+            .map(|(reference, created, o)| {
+                let ready = micros(o.available_at);
+                OutboxInsert {
+                    key: &o.idempotency_key,
+                    reference,
+                    lane: &o.lane,
+                    target: &o.target,
+                    payload: &o.payload,
+                    created_us: *created,
+                    available_us: if busy.contains(o.lane.as_str()) {
+                        BEHIND_US
+                    } else {
+                        ready
+                    },
+                    ready_us: ready,
+                }
+            })
+            .collect();
+        DB::insert_outbox(conn, w, &rows).await
+    }
+
+    /// [`Dialect::insert_outbox`] as multi-row `VALUES` statements, in order.
+    pub(in crate::store) async fn insert_outbox_values(
+        conn: &mut DB::Connection,
+        w: &mut Writes<DB>,
+        rows: &[OutboxInsert<'_>],
+    ) -> Result<(), StoreError> {
         const COLS: usize = 8;
         for part in rows.chunks(chunk(COLS)) {
             let sql = format!(
@@ -519,21 +608,15 @@ where
                 placeholders(DB::ANONYMOUS_PLACEHOLDERS, part.len(), COLS, 1)
             );
             w.start(&sql, kept::<DB>(part.len()));
-            for (reference, created, o) in part {
-                let ready = micros(o.available_at);
-                let available = if busy.contains(o.lane.as_str()) {
-                    BEHIND_US
-                } else {
-                    ready
-                };
-                w.bind(o.idempotency_key.as_str())
-                    .bind(*reference)
-                    .bind(o.lane.as_str())
-                    .bind(o.target.to_string())
-                    .bind(o.payload.to_string())
-                    .bind(*created)
-                    .bind(available)
-                    .bind(ready);
+            for r in part {
+                w.bind(r.key)
+                    .bind(r.reference)
+                    .bind(r.lane)
+                    .bind(r.target)
+                    .bind(r.payload)
+                    .bind(r.created_us)
+                    .bind(r.available_us)
+                    .bind(r.ready_us);
             }
             w.end(conn).await?;
         }

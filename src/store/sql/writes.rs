@@ -18,7 +18,7 @@ use sqlx::{Arguments, AssertSqlSafe, Encode, Executor, IntoArguments, Type};
 ///
 /// A statement added here binds its values in order of appearance (`?` on SQLite, whatever
 /// numbers it uses elsewhere): a numbered `$n` would name the n-th value of the whole call.
-pub(super) struct Writes<DB: Dialect> {
+pub struct Writes<DB: Dialect> {
     sql: String,
     args: DB::Arguments,
     /// Whether every statement held is one to keep prepared: the call is kept only then.
@@ -104,7 +104,7 @@ where
 /// the write rules it out under the write lock, but another replica on PostgreSQL may have
 /// recorded it since); a repeated event number means another writer appended while this one held
 /// the log's head, which the version check under its lock rules out.
-fn write_error(e: sqlx::Error) -> StoreError {
+pub(super) fn write_error(e: sqlx::Error) -> StoreError {
     if !is_unique_violation(&e) {
         return err(e);
     }
