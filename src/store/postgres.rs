@@ -69,6 +69,14 @@ impl Dialect for Postgres {
     ) -> Step<'a, ()> {
         Box::pin(arrays::insert_outbox(conn, w, rows))
     }
+
+    fn set_versions<'a>(
+        conn: &'a mut PgConnection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [(&'a str, i64)],
+    ) -> Step<'a, ()> {
+        Box::pin(arrays::set_versions(conn, w, rows))
+    }
 }
 
 /// The URL without its password, for messages.

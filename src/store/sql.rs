@@ -244,6 +244,12 @@ pub trait Dialect: Database + sqlx::database::HasStatementCache {
         w: &'a mut Writes<Self>,
         rows: &'a [OutboxInsert<'a>],
     ) -> Step<'a, ()>;
+    /// Sets each dispute's projected version (`rows` names each dispute once).
+    fn set_versions<'a>(
+        conn: &'a mut Self::Connection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [(&'a str, i64)],
+    ) -> Step<'a, ()>;
 }
 
 /// A turn at writing, held while a write runs (always free where the database has no single

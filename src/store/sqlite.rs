@@ -78,6 +78,14 @@ impl Dialect for Sqlite {
     ) -> Step<'a, ()> {
         Box::pin(Db::<Sqlite>::insert_outbox_values(conn, w, rows))
     }
+
+    fn set_versions<'a>(
+        conn: &'a mut SqliteConnection,
+        w: &'a mut Writes<Self>,
+        rows: &'a [(&'a str, i64)],
+    ) -> Step<'a, ()> {
+        Box::pin(Db::<Sqlite>::set_versions_values(conn, w, rows))
+    }
 }
 
 /// When and how far the WAL is copied back into the database, beside the writer.

@@ -691,28 +691,12 @@ where
             .iter()
             .filter_map(|r| last.get(r).map(|d| (*r, d)))
             .collect();
-        for part in states.chunks(chunk(3)) {
-            let anonymous = DB::ANONYMOUS_PLACEHOLDERS;
-            let mut sql = String::from("UPDATE disputes SET version = CASE reference");
-            for i in 0..part.len() {
-                sql.push_str(" WHEN ");
-                mark(anonymous, 2 * i + 1, &mut sql);
-                sql.push_str(" THEN CAST(");
-                mark(anonymous, 2 * i + 2, &mut sql);
-                sql.push_str(" AS BIGINT)");
-            }
-            sql.push_str(&format!(
-                " ELSE version END WHERE reference IN ({})",
-                list(DB::ANONYMOUS_PLACEHOLDERS, part.len(), 2 * part.len() + 1)
-            ));
-            w.start(&sql, kept::<DB>(part.len()));
-            for (reference, d) in part {
-                w.bind(*reference).bind(d.version as i64);
-            }
-            for (reference, _) in part {
-                w.bind(*reference);
-            }
-            w.end(conn).await?;
+        let versions: Vec<(&str, i64)> = states
+            .iter()
+            .map(|(reference, d)| (*reference, d.version as i64))
+            .collect();
+        if !versions.is_empty() {
+            DB::set_versions(conn, w, &versions).await?;
         }
         let mut texts = Vec::with_capacity(states.len());
         for (reference, d) in &states {
@@ -748,6 +732,38 @@ where
     /// events, else a fold of the whole record; all written in one statement. A line the group
     /// only counts events on (notes) is left as it is until it is [`QUIET_EVENTS`] behind;
     /// when it is next written, the events it missed are read and applied.
+    /// [`Dialect::set_versions`] as `UPDATE … CASE` statements.
+    pub(in crate::store) async fn set_versions_values(
+        conn: &mut DB::Connection,
+        w: &mut Writes<DB>,
+        rows: &[(&str, i64)],
+    ) -> Result<(), StoreError> {
+        for part in rows.chunks(chunk(3)) {
+            let anonymous = DB::ANONYMOUS_PLACEHOLDERS;
+            let mut sql = String::from("UPDATE disputes SET version = CASE reference");
+            for i in 0..part.len() {
+                sql.push_str(" WHEN ");
+                mark(anonymous, 2 * i + 1, &mut sql);
+                sql.push_str(" THEN CAST(");
+                mark(anonymous, 2 * i + 2, &mut sql);
+                sql.push_str(" AS BIGINT)");
+            }
+            sql.push_str(&format!(
+                " ELSE version END WHERE reference IN ({})",
+                list(anonymous, part.len(), 2 * part.len() + 1)
+            ));
+            w.start(&sql, kept::<DB>(part.len()));
+            for (reference, version) in part {
+                w.bind(*reference).bind(*version);
+            }
+            for (reference, _) in part {
+                w.bind(*reference);
+            }
+            w.end(conn).await?;
+        }
+        Ok(())
+    }
+
     async fn write_log_lines(
         conn: &mut DB::Connection,
         w: &mut Writes<DB>,

@@ -149,3 +149,22 @@ pub(in crate::store) async fn insert_outbox(
 fn column<'r, R, T>(rows: &'r [R], f: impl Fn(&'r R) -> T) -> Vec<T> {
     rows.iter().map(f).collect()
 }
+
+/// [`super::Dialect::set_versions`] in one statement.
+pub(in crate::store) async fn set_versions(
+    conn: &mut PgConnection,
+    w: &mut Writes<Postgres>,
+    rows: &[(&str, i64)],
+) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE disputes SET version = v.version
+          FROM unnest($1::text[], $2::bigint[]) AS v (reference, version)
+         WHERE disputes.reference = v.reference";
+    w.flush(conn).await?;
+    sqlx::query::<Postgres>(SQL)
+        .bind(column(rows, |r| r.0))
+        .bind(column(rows, |r| r.1))
+        .execute(&mut *conn)
+        .await
+        .map_err(write_error)?;
+    Ok(())
+}
