@@ -1,8 +1,61 @@
 //! `serve`, started from this binary as its own process on loopback, so the CPU time and memory
 //! a bench reports are the server's own.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
+
+/// CPU time in seconds from the fields of a `/proc/PID/stat` (user plus system).
+fn stat_cpu_seconds(stat: &str) -> f64 {
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The CPU seconds of each PostgreSQL process on this machine, by process id. On loopback the
+/// database's work is part of a note's cost, and with PostgreSQL most of it: a bench reports
+/// it beside the server's own.
+pub(super) fn postgres_cpu() -> HashMap<u32, f64> {
+    let mut out = HashMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "postgres" {
+            continue;
+        }
+        if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) {
+            out.insert(pid, stat_cpu_seconds(&stat));
+        }
+    }
+    out
+}
+
+/// The CPU seconds PostgreSQL's processes used between two [`postgres_cpu`] readings: a
+/// process started since counts whole; one that ended since is not counted (the pool's
+/// connections stay open through a run).
+pub(super) fn postgres_cpu_since(before: &HashMap<u32, f64>) -> f64 {
+    postgres_cpu()
+        .iter()
+        .map(|(pid, now)| now - before.get(pid).copied().unwrap_or(0.0))
+        .filter(|d| *d > 0.0)
+        .sum()
+}
 
 /// A running `serve`; killed when dropped.
 pub(super) struct Server {
@@ -70,17 +123,9 @@ impl Server {
 
     /// User and system CPU seconds the server has used (`/proc/PID/stat`, in USER_HZ = 100).
     pub(super) fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
-        // Fields after the command name (which may hold spaces) start at the state, field 3.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (ticks(11) + ticks(12)) / 100.0
+        stat_cpu_seconds(
+            &std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default(),
+        )
     }
 
     /// Resident memory now and at its peak, in MB (`/proc/PID/status`).

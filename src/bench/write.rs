@@ -2,11 +2,12 @@
 //! as its own process on loopback (so its CPU time and memory are its own), then sends signed
 //! `/challenge note REF …` commands from the parties to those disputes over real HTTP: first as
 //! fast as 32 connections can (throughput), then paced at a fixed rate (latency). It prints
-//! throughput, p50/p99/max acknowledgement latency, the server's CPU seconds and RSS, and then,
+//! throughput, p50/p99/max acknowledgement latency, the server's CPU seconds and RSS (and on
+//! PostgreSQL the database's CPU seconds, most of a note's cost there), and then,
 //! after killing the server with SIGKILL, checks that every acknowledged note is in the record
 //! exactly once.
 
-use super::server::{Server, Setup};
+use super::server::{Server, Setup, postgres_cpu, postgres_cpu_since};
 use super::{ms, percentile, sign};
 use axum::Router;
 use axum::routing::post;
@@ -157,14 +158,11 @@ async fn send(http: &reqwest::Client, url: &str, body: String) -> Result<bool, S
 
 async fn bench(args: &WriteArgs, url: &str, folder: &std::path::Path) -> Result<ExitCode, String> {
     let references = seed(args, url).await?;
+    let postgres = url.starts_with("postgres");
     println!(
         "bench write: {} disputes raised on {}",
         references.len(),
-        if url.starts_with("postgres") {
-            "postgres"
-        } else {
-            "sqlite"
-        }
+        if postgres { "postgres" } else { "sqlite" }
     );
     let slack = standin().await?;
     let mut server = Server::start(&Setup {
@@ -188,10 +186,12 @@ async fn bench(args: &WriteArgs, url: &str, folder: &std::path::Path) -> Result<
 
     if !args.paced_only {
         let cpu0 = server.cpu_seconds();
+        let db0 = postgres.then(postgres_cpu);
         let started = Instant::now();
         let result = full_speed(args, &http, &endpoint, &references, run).await;
         let elapsed = started.elapsed();
         let cpu = server.cpu_seconds() - cpu0;
+        let db = db0.as_ref().map(postgres_cpu_since);
         report(
             &format!(
                 "full speed, {} connections for {} s",
@@ -199,22 +199,24 @@ async fn bench(args: &WriteArgs, url: &str, folder: &std::path::Path) -> Result<
             ),
             &result,
             elapsed,
-            cpu,
+            Cpu { server: cpu, db },
             &server,
         );
         acked.extend(result.acked);
     }
     if args.rate > 0 {
         let cpu0 = server.cpu_seconds();
+        let db0 = postgres.then(postgres_cpu);
         let started = Instant::now();
         let result = paced(args, &http, &endpoint, &references, run).await;
         let elapsed = started.elapsed();
         let cpu = server.cpu_seconds() - cpu0;
+        let db = db0.as_ref().map(postgres_cpu_since);
         report(
             &format!("paced, {} a second for {} s", args.rate, args.seconds),
             &result,
             elapsed,
-            cpu,
+            Cpu { server: cpu, db },
             &server,
         );
         acked.extend(result.acked);
@@ -389,7 +391,14 @@ impl Run {
     }
 }
 
-fn report(what: &str, run: &Run, elapsed: Duration, cpu: f64, server: &Server) {
+/// CPU seconds a run used: the server's, and PostgreSQL's processes' where the record is there.
+struct Cpu {
+    server: f64,
+    db: Option<f64>,
+}
+
+fn report(what: &str, run: &Run, elapsed: Duration, cpu: Cpu, server: &Server) {
+    let Cpu { server: cpu, db } = cpu;
     let mut l = run.latencies.clone();
     l.sort_unstable();
     let secs = elapsed.as_secs_f64();
@@ -411,6 +420,13 @@ fn report(what: &str, run: &Run, elapsed: Duration, cpu: f64, server: &Server) {
         100.0 * cpu / secs,
         1000.0 * cpu / run.acked.len().max(1) as f64
     );
+    if let Some(db) = db {
+        println!(
+            "  PostgreSQL CPU {db:.1} s ({:.0}% of one core, {:.2} ms a recorded note)",
+            100.0 * db / secs,
+            1000.0 * db / run.acked.len().max(1) as f64
+        );
+    }
     println!("  p99 by second: {}", by_second(run).join(" "));
     if !run.other.is_empty() {
         let other: Vec<String> = run.other.iter().map(|(k, n)| format!("{k}: {n}")).collect();
