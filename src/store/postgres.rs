@@ -22,8 +22,14 @@ pub type PgStore = Db<Postgres>;
 impl Dialect for Postgres {
     const BEGIN_WRITE: Option<&'static str> = None;
     // Every append takes the chain head first: appends serialise, so the log has one order.
-    const LOCK_CHAIN_HEAD: Option<&'static str> =
-        Some("SELECT global_seq FROM chain_head WHERE id = 1 FOR UPDATE");
+    // In the same round trip, the transaction's statements are told to use their kept plans:
+    // the group's statements bind arrays (`sql::arrays`), whose one plan reads through the same
+    // indexes for any group, and PostgreSQL would otherwise plan each afresh at every group
+    // (the look: 0.5 ms of planning to 0.45 of running).
+    const LOCK_CHAIN_HEAD: Option<&'static str> = Some(
+        "SET LOCAL plan_cache_mode = force_generic_plan;
+         SELECT global_seq FROM chain_head WHERE id = 1 FOR UPDATE",
+    );
     // Rows another replica is claiming at the same moment are skipped, not waited for.
     const CLAIM_OUTBOX: &'static str = claim_outbox_sql!(" FOR UPDATE SKIP LOCKED");
     const CLAIM_SCHEDULE: &'static str = claim_schedule_sql!(" FOR UPDATE SKIP LOCKED");

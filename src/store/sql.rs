@@ -184,7 +184,8 @@ pub trait Dialect: Database + sqlx::database::HasStatementCache {
     /// The statement that opens a write transaction (None: the driver's plain `BEGIN`).
     const BEGIN_WRITE: Option<&'static str>;
     /// Run first in a transaction that appends, so appends serialise and the log has one order
-    /// (None where opening the write transaction already serialises writers).
+    /// (None where opening the write transaction already serialises writers). Sent as it is,
+    /// without values, so it may hold several statements.
     const LOCK_CHAIN_HEAD: Option<&'static str>;
     /// [`claim_outbox_sql`] with the backend's row locking.
     const CLAIM_OUTBOX: &'static str;
@@ -436,7 +437,7 @@ where
     async fn begin_append(&self) -> Result<(Transaction<'static, DB>, Turn), StoreError> {
         let (mut tx, turn) = self.begin_write().await?;
         if let Some(lock) = DB::LOCK_CHAIN_HEAD {
-            sqlx::query(lock).execute(&mut *tx).await.map_err(err)?;
+            sqlx::raw_sql(lock).execute(&mut *tx).await.map_err(err)?;
         }
         Ok((tx, turn))
     }
