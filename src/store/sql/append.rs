@@ -110,7 +110,7 @@ impl Look {
     /// Takes one row of the look, whichever backend's form read it: what it is (`n` newest
     /// event, `k` recorded key, `s` snapshot, `l` log line, `b` busy lane, `h` head), whose,
     /// and a number and a text where the kind has them.
-    pub(in crate::store) fn take(
+    fn take(
         &mut self,
         what: String,
         name: String,
@@ -148,6 +148,23 @@ impl Look {
             }
         }
         Ok(())
+    }
+
+    /// Takes one row of the look as either backend's form reads it: what, name, num, text.
+    pub(in crate::store) fn take_row<R>(&mut self, row: &R) -> Result<(), StoreError>
+    where
+        R: Row,
+        usize: ColumnIndex<R>,
+        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        self.take(
+            row.try_get(0).map_err(err)?,
+            row.try_get(1).map_err(err)?,
+            row.try_get(2).map_err(err)?,
+            row.try_get(3).map_err(err)?,
+        )
     }
 }
 
@@ -459,12 +476,7 @@ where
                 q = q.bind(SNAPSHOT_FORMAT);
             }
             for row in q.fetch_all(&mut *conn).await.map_err(err)? {
-                out.take(
-                    row.try_get(0).map_err(err)?,
-                    row.try_get(1).map_err(err)?,
-                    row.try_get(2).map_err(err)?,
-                    row.try_get(3).map_err(err)?,
-                )?;
+                out.take_row(&row)?;
             }
         }
         Ok(out)

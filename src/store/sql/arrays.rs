@@ -13,7 +13,7 @@ use super::writes::{Writes, write_error};
 use super::{KeyRow, Look, OutboxInsert, SNAPSHOT_FORMAT, err};
 use crate::store::StoreError;
 use crate::store::chain::StoredEvent;
-use sqlx::{PgConnection, Postgres, Row};
+use sqlx::{PgConnection, Postgres};
 
 /// [`super::Dialect::look`] in one statement.
 pub(in crate::store) async fn look(
@@ -53,13 +53,8 @@ pub(in crate::store) async fn look(
         .await
         .map_err(err)?;
     let mut out = Look::default();
-    for row in rows {
-        out.take(
-            row.try_get(0).map_err(err)?,
-            row.try_get(1).map_err(err)?,
-            row.try_get(2).map_err(err)?,
-            row.try_get(3).map_err(err)?,
-        )?;
+    for row in &rows {
+        out.take_row(row)?;
     }
     Ok(out)
 }
