@@ -197,7 +197,9 @@ pub trait Dialect: Database + sqlx::database::HasStatementCache {
     /// Whether the group commit's small statements, built for their group's size, are kept
     /// prepared. SQLite plans a statement once when it prepares it. PostgreSQL, after a few runs
     /// of a kept statement, may switch to one plan for every value, which for the `IN (…)`
-    /// look-ups here read whole tables (11 ms a group instead of under 1).
+    /// look-ups of that form read whole tables (11 ms a group instead of under 1); its look and
+    /// largest writes are of a form of their own ([`Dialect::look`]), and the few statements it
+    /// still builds by size (snapshots, log lines, schedule rows) are not kept.
     const KEEP_SIZED_STATEMENTS: bool;
     /// Whether one call may carry several statements with values (SQLite: yes, each binding
     /// its values after the previous one's; PostgreSQL's protocol: one statement a call). Where

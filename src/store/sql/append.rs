@@ -740,10 +740,6 @@ where
         Ok(())
     }
 
-    /// Brings each dispute's log line up to date: its stored line (`stored`) plus the group's
-    /// events, else a fold of the whole record; all written in one statement. A line the group
-    /// only counts events on (notes) is left as it is until it is [`QUIET_EVENTS`] behind;
-    /// when it is next written, the events it missed are read and applied.
     /// [`Dialect::set_versions`] as `UPDATE … CASE` statements.
     pub(in crate::store) async fn set_versions_values(
         conn: &mut DB::Connection,
@@ -776,6 +772,10 @@ where
         Ok(())
     }
 
+    /// Brings each dispute's log line up to date: its stored line (`stored`) plus the group's
+    /// events, else a fold of the whole record; all written in one statement. A line the group
+    /// only counts events on (notes) is left as it is until it is [`QUIET_EVENTS`] behind;
+    /// when it is next written, the events it missed are read and applied.
     async fn write_log_lines(
         conn: &mut DB::Connection,
         w: &mut Writes<DB>,

@@ -13,6 +13,8 @@ use super::writes::{Writes, write_error};
 use super::{KeyRow, Look, OutboxInsert, SNAPSHOT_FORMAT, err};
 use crate::store::StoreError;
 use crate::store::chain::StoredEvent;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
 use sqlx::{PgConnection, Postgres};
 
 /// [`super::Dialect::look`] in one statement.
@@ -69,17 +71,11 @@ pub(in crate::store) async fn insert_keys(
          SELECT key, reference, at_us
            FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS r (key, reference, at_us, n)
           ORDER BY n";
-    w.flush(conn).await?;
-    let (keys, references, ats): (Vec<&str>, Vec<&str>, Vec<i64>) =
-        rows.iter().map(|(k, r, a)| (*k, *r, *a)).collect();
-    sqlx::query::<Postgres>(SQL)
-        .bind(keys)
-        .bind(references)
-        .bind(ats)
-        .execute(&mut *conn)
-        .await
-        .map_err(write_error)?;
-    Ok(())
+    let query = sqlx::query::<Postgres>(SQL)
+        .bind(column(rows, |r| r.0))
+        .bind(column(rows, |r| r.1))
+        .bind(column(rows, |r| r.2));
+    write(conn, w, query).await
 }
 
 /// [`super::Dialect::insert_events`] in one statement.
@@ -94,8 +90,7 @@ pub(in crate::store) async fn insert_events(
                        $7::text[], $8::text[], $9::text[])
                 WITH ORDINALITY AS r (reference, seq, at_us, actor, kind, body, prev_hash, prev_global_hash, hash, n)
           ORDER BY n";
-    w.flush(conn).await?;
-    sqlx::query::<Postgres>(SQL)
+    let query = sqlx::query::<Postgres>(SQL)
         .bind(column(rows, |r| r.reference.as_str()))
         .bind(column(rows, |r| r.seq))
         .bind(column(rows, |r| r.at_us))
@@ -104,11 +99,8 @@ pub(in crate::store) async fn insert_events(
         .bind(column(rows, |r| r.body.as_str()))
         .bind(column(rows, |r| r.prev_hash.as_str()))
         .bind(column(rows, |r| r.prev_global_hash.as_str()))
-        .bind(column(rows, |r| r.hash.as_str()))
-        .execute(&mut *conn)
-        .await
-        .map_err(write_error)?;
-    Ok(())
+        .bind(column(rows, |r| r.hash.as_str()));
+    write(conn, w, query).await
 }
 
 /// [`super::Dialect::insert_outbox`] in one statement.
@@ -124,8 +116,7 @@ pub(in crate::store) async fn insert_outbox(
                 WITH ORDINALITY AS r (key, reference, lane, target, payload, created_us, available_us, ready_us, n)
           ORDER BY n
          ON CONFLICT (idempotency_key) DO NOTHING";
-    w.flush(conn).await?;
-    sqlx::query::<Postgres>(SQL)
+    let query = sqlx::query::<Postgres>(SQL)
         .bind(column(rows, |r| r.key))
         .bind(column(rows, |r| r.reference))
         .bind(column(rows, |r| r.lane))
@@ -133,16 +124,8 @@ pub(in crate::store) async fn insert_outbox(
         .bind(column(rows, |r| r.payload))
         .bind(column(rows, |r| r.created_us))
         .bind(column(rows, |r| r.available_us))
-        .bind(column(rows, |r| r.ready_us))
-        .execute(&mut *conn)
-        .await
-        .map_err(write_error)?;
-    Ok(())
-}
-
-/// One column of `rows`, to bind as an array.
-fn column<'r, R, T>(rows: &'r [R], f: impl Fn(&'r R) -> T) -> Vec<T> {
-    rows.iter().map(f).collect()
+        .bind(column(rows, |r| r.ready_us));
+    write(conn, w, query).await
 }
 
 /// [`super::Dialect::set_versions`] in one statement.
@@ -154,12 +137,25 @@ pub(in crate::store) async fn set_versions(
     const SQL: &str = "UPDATE disputes SET version = v.version
           FROM unnest($1::text[], $2::bigint[]) AS v (reference, version)
          WHERE disputes.reference = v.reference";
-    w.flush(conn).await?;
-    sqlx::query::<Postgres>(SQL)
+    let query = sqlx::query::<Postgres>(SQL)
         .bind(column(rows, |r| r.0))
-        .bind(column(rows, |r| r.1))
-        .execute(&mut *conn)
-        .await
-        .map_err(write_error)?;
+        .bind(column(rows, |r| r.1));
+    write(conn, w, query).await
+}
+
+/// Runs one of the group's writes, after any the group holds (none, on PostgreSQL, which runs
+/// each as it is added: the flush keeps the order should that change).
+async fn write(
+    conn: &mut PgConnection,
+    w: &mut Writes<Postgres>,
+    query: Query<'_, Postgres, PgArguments>,
+) -> Result<(), StoreError> {
+    w.flush(conn).await?;
+    query.execute(&mut *conn).await.map_err(write_error)?;
     Ok(())
+}
+
+/// One column of `rows`, to bind as an array.
+fn column<'r, R, T>(rows: &'r [R], f: impl Fn(&'r R) -> T) -> Vec<T> {
+    rows.iter().map(f).collect()
 }
