@@ -20,9 +20,9 @@ pub struct Allow {
     /// Each professional's name words, lower case, without titles.
     people: Vec<Vec<String>>,
     /// Which professionals each name word belongs to.
-    by_word: HashMap<String, Vec<usize>>,
+    by_word: HashMap<String, Vec<usize>, super::lexicon::FnvBuild>,
     /// Every word of every agency's name, lower case.
-    agency_words: HashSet<String>,
+    agency_words: HashSet<String, super::lexicon::FnvBuild>,
 }
 
 impl Allow {
@@ -259,8 +259,8 @@ impl Allow {
         NOT_NAMES.contains(lower)
             || self.has_agency_word(lower)
             || street_word(lower).is_some()
-            || RESIDENCE_WORDS.contains(&lower)
-            || PERSON_ROLES.contains(&lower)
+            || RESIDENCE_WORDS.contains(lower)
+            || PERSON_ROLES.contains(lower)
     }
 
     /// True when `w` can be part of a person's name here.
@@ -377,7 +377,7 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
             && joins_a_name(gap(text, &words[i - 1], w));
 
         // 1. A client title: "Mrs Jane Smith", "mr smith", "Miss K Jones".
-        if CLIENT_TITLES.contains(&w.lower.as_str())
+        if CLIENT_TITLES.contains(w.lower.as_str())
             && w.text != "MS"
             && let Some(n) = next
             && joins_a_name(gap(text, w, n))
@@ -408,9 +408,9 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
 
         // 2. A role or relationship word, or a naming word: "the adult, John Williams",
         //    "her daughter Karen", "a man called Tom".
-        let role = PERSON_ROLES.contains(&w.lower.as_str())
+        let role = PERSON_ROLES.contains(w.lower.as_str())
             && !(w.lower == "user" && (i == 0 || words[i - 1].lower != "service"));
-        let naming = NAMING_WORDS.contains(&w.lower.as_str())
+        let naming = NAMING_WORDS.contains(w.lower.as_str())
             || (w.lower == "as" && i > 0 && words[i - 1].lower == "known")
             || (w.lower == "is" && i > 0 && words[i - 1].lower == "name");
         if (role || naming)
@@ -521,7 +521,7 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
             let relation = next.is_some_and(|n| {
                 let between = gap(text, w, n);
                 let role_word =
-                    |x: &Word<'_>| PERSON_ROLES.contains(&x.lower.as_str()) && x.lower != "user";
+                    |x: &Word<'_>| PERSON_ROLES.contains(x.lower.as_str()) && x.lower != "user";
                 introduces(between)
                     && between.trim().len() == 1
                     && (role_word(n)
@@ -539,7 +539,7 @@ pub(super) fn find_names(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
         if given == Some(NameWord::Name)
             && w.capitalised()
             && !allow.never_a_name(w)
-            && !NOT_A_LONE_NAME.contains(&w.lower.as_str())
+            && !NOT_A_LONE_NAME.contains(w.lower.as_str())
             && !next.is_some_and(|n| {
                 joins_a_name(gap(text, w, n)) && n.first_upper() && allow.never_a_name(n)
             })
@@ -567,75 +567,77 @@ fn surname_shaped(lower: &str) -> bool {
 }
 
 /// Given names that, alone and capitalised, are more often a place or another word.
-const NOT_A_LONE_NAME: &[&str] = &[
-    "jordan",
-    "georgia",
-    "india",
-    "florence",
-    "chelsea",
-    "paris",
-    "sydney",
-    "victoria",
-    "adelaide",
-    "austin",
-    "dallas",
-    "devon",
-    "kent",
-    "carolina",
-    "virginia",
-    "christian",
-    "israel",
-    "kenya",
-    "china",
-    "asia",
-    "africa",
-    "america",
-    "eden",
-    "haven",
-    "trinity",
-    "lincoln",
-    "milton",
-    "clinton",
-    "preston",
-    "chester",
-    "bradford",
-    "shelby",
-    "holland",
-    "france",
-    "ireland",
-    "scotland",
-    "wales",
-    "london",
-    "camden",
-    "brighton",
-    "kingston",
-    "essex",
-    "albany",
-    "phoenix",
-    "denver",
-    "orlando",
-    "madison",
-    "regent",
-    "bishop",
-    "dean",
-    "deacon",
-    "pastor",
-    "imam",
-    "rabbi",
-    "father",
-    "sister",
-    "brother",
-    "nurse",
-    "cal",
-    "ed",
-    "al",
-    "mo",
-    "di",
-    "ali",
-    "mohammed",
-    "muhammad",
-    "ahmed",
-];
+static NOT_A_LONE_NAME: LazyLock<super::lexicon::Words> = LazyLock::new(|| {
+    super::lexicon::words(&[
+        "jordan",
+        "georgia",
+        "india",
+        "florence",
+        "chelsea",
+        "paris",
+        "sydney",
+        "victoria",
+        "adelaide",
+        "austin",
+        "dallas",
+        "devon",
+        "kent",
+        "carolina",
+        "virginia",
+        "christian",
+        "israel",
+        "kenya",
+        "china",
+        "asia",
+        "africa",
+        "america",
+        "eden",
+        "haven",
+        "trinity",
+        "lincoln",
+        "milton",
+        "clinton",
+        "preston",
+        "chester",
+        "bradford",
+        "shelby",
+        "holland",
+        "france",
+        "ireland",
+        "scotland",
+        "wales",
+        "london",
+        "camden",
+        "brighton",
+        "kingston",
+        "essex",
+        "albany",
+        "phoenix",
+        "denver",
+        "orlando",
+        "madison",
+        "regent",
+        "bishop",
+        "dean",
+        "deacon",
+        "pastor",
+        "imam",
+        "rabbi",
+        "father",
+        "sister",
+        "brother",
+        "nurse",
+        "cal",
+        "ed",
+        "al",
+        "mo",
+        "di",
+        "ali",
+        "mohammed",
+        "muhammad",
+        "ahmed",
+    ])
+});
 
 /// True when a name is followed by a professional's role or agency: "Mrs Hughes, the
 /// practice manager", "Peter from the housing team", "Jo (social worker)".
@@ -741,7 +743,7 @@ fn organisation_after(text: &str, words: &[Word<'_>], last: usize, allow: &Allow
                 | "yesterday"
                 | "tomorrow"
         )
-        && !PERSON_ROLES.contains(&next.lower.as_str())
+        && !PERSON_ROLES.contains(next.lower.as_str())
 }
 
 /// True when one of the first words (after "the", "a", "our") is a professional's title or role.

@@ -38,188 +38,196 @@ static RESIDENCE_CUE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Words that make "2 visits a day" or "5 working days" ordinary text, not a street.
-const ORDINARY: &[&str] = &[
-    "minute",
-    "minutes",
-    "min",
-    "mins",
-    "mile",
-    "miles",
-    "hour",
-    "year",
-    "years",
-    "month",
-    "bed",
-    "bedroom",
-    "storey",
-    "way",
-    "mph",
-    "metre",
-    "metres",
-    "yards",
-    "sided",
-    "bedded",
-    "the",
-    "a",
-    "an",
-    "of",
-    "in",
-    "on",
-    "at",
-    "to",
-    "for",
-    "and",
-    "or",
-    "with",
-    "by",
-    "from",
-    "per",
-    "is",
-    "was",
-    "are",
-    "were",
-    "has",
-    "have",
-    "had",
-    "be",
-    "days",
-    "day",
-    "weeks",
-    "week",
-    "working",
-    "times",
-    "visits",
-    "calls",
-    "hours",
-    "minutes",
-    "years",
-    "months",
-    "people",
-    "staff",
-    "beds",
-    "more",
-    "other",
-    "different",
-    "separate",
-    "new",
-    "main",
-    "busy",
-];
+static ORDINARY: LazyLock<super::lexicon::Words> = LazyLock::new(|| {
+    super::lexicon::words(&[
+        "minute",
+        "minutes",
+        "min",
+        "mins",
+        "mile",
+        "miles",
+        "hour",
+        "year",
+        "years",
+        "month",
+        "bed",
+        "bedroom",
+        "storey",
+        "way",
+        "mph",
+        "metre",
+        "metres",
+        "yards",
+        "sided",
+        "bedded",
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "and",
+        "or",
+        "with",
+        "by",
+        "from",
+        "per",
+        "is",
+        "was",
+        "are",
+        "were",
+        "has",
+        "have",
+        "had",
+        "be",
+        "days",
+        "day",
+        "weeks",
+        "week",
+        "working",
+        "times",
+        "visits",
+        "calls",
+        "hours",
+        "minutes",
+        "years",
+        "months",
+        "people",
+        "staff",
+        "beds",
+        "more",
+        "other",
+        "different",
+        "separate",
+        "new",
+        "main",
+        "busy",
+    ])
+});
 
 /// Words before "Court" that make it a court of law.
-const COURTS_OF_LAW: &[&str] = &[
-    "crown",
-    "magistrates",
-    "county",
-    "family",
-    "high",
-    "supreme",
-    "appeal",
-    "coroner",
-    "coroners",
-    "protection",
-    "youth",
-    "civil",
-    "combined",
-    "justice",
-];
+static COURTS_OF_LAW: LazyLock<super::lexicon::Words> = LazyLock::new(|| {
+    super::lexicon::words(&[
+        "crown",
+        "magistrates",
+        "county",
+        "family",
+        "high",
+        "supreme",
+        "appeal",
+        "coroner",
+        "coroners",
+        "protection",
+        "youth",
+        "civil",
+        "combined",
+        "justice",
+    ])
+});
 
 /// Places where a numbered room is someone's own (not a meeting room in an office).
-const CARE_PLACES: &[&str] = &[
-    "home",
-    "lodge",
-    "manor",
-    "grange",
-    "nursing",
-    "care",
-    "residential",
-    "gardens",
-    "view",
-    "cottage",
-    "hostel",
-    "hospice",
-    "ward",
-];
+static CARE_PLACES: LazyLock<super::lexicon::Words> = LazyLock::new(|| {
+    super::lexicon::words(&[
+        "home",
+        "lodge",
+        "manor",
+        "grange",
+        "nursing",
+        "care",
+        "residential",
+        "gardens",
+        "view",
+        "cottage",
+        "hostel",
+        "hospice",
+        "ward",
+    ])
+});
 
 fn is_residence_word(lower: &str) -> bool {
-    RESIDENCE_WORDS.contains(&lower) || street_word(lower).is_some()
+    RESIDENCE_WORDS.contains(lower) || street_word(lower).is_some()
 }
 
 /// Lower-case words before "care home" or "drive" that describe it instead of naming it.
-const NOT_A_PLACE_NAME: &[&str] = &[
-    "another",
-    "different",
-    "local",
-    "nearby",
-    "private",
-    "same",
-    "current",
-    "previous",
-    "former",
-    "better",
-    "suitable",
-    "appropriate",
-    "specialist",
-    "temporary",
-    "permanent",
-    "respite",
-    "council",
-    "big",
-    "small",
-    "large",
-    "good",
-    "bad",
-    "nice",
-    "own",
-    "closer",
-    "elderly",
-    "older",
-    "interim",
-    "short",
-    "long",
-    "term",
-    "emergency",
-    "placement",
-    "bed",
-    "residential",
-    "nursing",
-    "dementia",
-    "secure",
-    "step-down",
-    "intermediate",
-    "usual",
-    "family",
-    "parents",
-    "mum's",
-    "dad's",
-    "friend's",
-    "daughter's",
-    "son's",
-    "sister's",
-    "brother's",
-    "partner's",
-    "hospital",
-    "ward",
-    "unit",
-    "hostel",
-    "shared",
-    "supported",
-    "sheltered",
-    "extra",
-    "assisted",
-    "independent",
-    "rented",
-    "social",
-    "housing",
-    "funded",
-    "self-funded",
-    "out-of-area",
-    "registered",
-    "unregistered",
-    "main",
-    "first",
-    "second",
-];
+static NOT_A_PLACE_NAME: LazyLock<super::lexicon::Words> = LazyLock::new(|| {
+    super::lexicon::words(&[
+        "another",
+        "different",
+        "local",
+        "nearby",
+        "private",
+        "same",
+        "current",
+        "previous",
+        "former",
+        "better",
+        "suitable",
+        "appropriate",
+        "specialist",
+        "temporary",
+        "permanent",
+        "respite",
+        "council",
+        "big",
+        "small",
+        "large",
+        "good",
+        "bad",
+        "nice",
+        "own",
+        "closer",
+        "elderly",
+        "older",
+        "interim",
+        "short",
+        "long",
+        "term",
+        "emergency",
+        "placement",
+        "bed",
+        "residential",
+        "nursing",
+        "dementia",
+        "secure",
+        "step-down",
+        "intermediate",
+        "usual",
+        "family",
+        "parents",
+        "mum's",
+        "dad's",
+        "friend's",
+        "daughter's",
+        "son's",
+        "sister's",
+        "brother's",
+        "partner's",
+        "hospital",
+        "ward",
+        "unit",
+        "hostel",
+        "shared",
+        "supported",
+        "sheltered",
+        "extra",
+        "assisted",
+        "independent",
+        "rented",
+        "social",
+        "housing",
+        "funded",
+        "self-funded",
+        "out-of-area",
+        "registered",
+        "unregistered",
+        "main",
+        "first",
+        "second",
+    ])
+});
 
 /// Where people live or are placed, as [`IdentifiableKind::Address`] findings.
 pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding>) {
@@ -240,7 +248,7 @@ pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding
         let capitals = names.iter().all(Word::capitalised);
         let ordinary = names
             .iter()
-            .any(|w| ORDINARY.contains(&w.lower.as_str()) && !w.capitalised());
+            .any(|w| ORDINARY.contains(w.lower.as_str()) && !w.capitalised());
         let street_capital = street
             .as_str()
             .chars()
@@ -250,16 +258,16 @@ pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding
         let law_court = street.as_str().eq_ignore_ascii_case("court")
             && names
                 .iter()
-                .any(|w| COURTS_OF_LAW.contains(&w.lower.as_str()));
+                .any(|w| COURTS_OF_LAW.contains(w.lower.as_str()));
         // "22 oakfield drive": in lower case, one or two words that are neither ordinary
         // nor units ("5 minute walk").
         let hurried = names.len() <= 2
             && names.iter().all(|w| {
                 w.lowercase()
                     && w.lower.chars().count() >= 3
-                    && !ORDINARY.contains(&w.lower.as_str())
+                    && !ORDINARY.contains(w.lower.as_str())
                     && !NOT_NAMES.contains(w.lower.as_str())
-                    && !NOT_A_PLACE_NAME.contains(&w.lower.as_str())
+                    && !NOT_A_PLACE_NAME.contains(w.lower.as_str())
             });
         let ok = if law_court {
             false
@@ -299,7 +307,7 @@ pub(super) fn find_addresses(text: &str, allow: &Allow, out: &mut Vec<RawFinding
                 && words(super::prefix(p, 80))
                     .iter()
                     .take(6)
-                    .any(|w| CARE_PLACES.contains(&w.lower.as_str()))
+                    .any(|w| CARE_PLACES.contains(w.lower.as_str()))
         });
         if own || placed {
             push(m.start(), m.end());
@@ -344,7 +352,7 @@ fn residence_after(rest: &str, allow: &Allow, any_place: bool) -> Option<usize> 
         };
         let lower = w.lower.as_str();
         let inner = last.is_some() && matches!(lower, "of" | "the" | "on" | "upon");
-        let is_residence = RESIDENCE_WORDS.contains(&lower) || street_word(lower).is_some();
+        let is_residence = RESIDENCE_WORDS.contains(lower) || street_word(lower).is_some();
         // "Acacia Lodge care home": a lower-case residence word may close the name.
         let trailing = last.is_some() && is_residence;
         // Written in a hurry: "meadowbank care home", "wensum drive".
@@ -352,8 +360,8 @@ fn residence_after(rest: &str, allow: &Allow, any_place: bool) -> Option<usize> 
             && !is_residence
             && w.lower.chars().count() >= 3
             && !NOT_NAMES.contains(lower)
-            && !ORDINARY.contains(&lower)
-            && !NOT_A_PLACE_NAME.contains(&lower);
+            && !ORDINARY.contains(lower)
+            && !NOT_A_PLACE_NAME.contains(lower);
         if !joined || !(w.capitalised() || inner || trailing || hurried) {
             break;
         }

@@ -124,8 +124,9 @@ const CHECKPOINT_BUSY: Duration = Duration::from_millis(100);
 
 /// Copies the WAL back into the database while the store is open (`turn` is the writer's,
 /// gone when the store is): a passive checkpoint, which neither waits for nor holds up the
-/// writer or the readers, as often as writes come; and, once the WAL passes its bound, one in
-/// the writer's turn. A failed checkpoint is logged and tried again.
+/// writer or the readers, as often as writes come; and, once the WAL passes its bound, a few more
+/// to catch up with the writer, then one in the writer's turn, which finds little left to copy.
+/// A failed checkpoint is logged and tried again.
 async fn checkpoint_while_open(
     mut conn: SqliteConnection,
     turn: std::sync::Weak<tokio::sync::Mutex<()>>,
