@@ -140,11 +140,8 @@ async fn checkpoint_while_open(
             let _ = conn.close().await;
             return;
         };
-        let passive: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&mut conn)
-            .await;
-        let (pages, copied) = match passive {
-            Ok((_, pages, copied)) => (pages, copied),
+        let (pages, copied) = match copy_back(&mut conn).await {
+            Ok(counts) => counts,
             Err(e) => {
                 tracing::warn!(error = %e, "the database's WAL could not be copied back; trying again");
                 wait = limits.idle;
@@ -158,11 +155,7 @@ async fn checkpoint_while_open(
             // until a round finds only a few: the copy in the turn then finds about as few.
             let mut done = copied;
             for _ in 0..CATCH_UP_ROUNDS {
-                let Ok((_, _, now)) =
-                    sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
-                        .fetch_one(&mut conn)
-                        .await
-                else {
+                let Ok((_, now)) = copy_back(&mut conn).await else {
                     break;
                 };
                 let fresh = now - done;
@@ -175,10 +168,7 @@ async fn checkpoint_while_open(
             // the WAL is then all copied, and the writer's next transaction starts it afresh.
             // Nothing here waits for readers (one still reading older pages only puts this off).
             let _turn = turn.lock().await;
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&mut conn)
-                .await
-            {
+            if let Err(e) = copy_back(&mut conn).await {
                 tracing::warn!(error = %e, "the database's WAL could not be copied back; trying again");
             }
         }
@@ -189,6 +179,14 @@ async fn checkpoint_while_open(
         };
         last = (pages, copied);
     }
+}
+
+/// One passive checkpoint: the WAL's frames, and how many of them are copied back now.
+async fn copy_back(conn: &mut SqliteConnection) -> Result<(i64, i64), sqlx::Error> {
+    let (_, frames, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(conn)
+        .await?;
+    Ok((frames, copied))
 }
 
 /// A reader connection's page cache, in KiB as `PRAGMA cache_size` takes it (negative).
